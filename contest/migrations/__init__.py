@@ -1,0 +1,1 @@
+"""Alembic migration history: one line of revisions for SQLite and PostgreSQL alike."""

@@ -1,0 +1,449 @@
+"""The domain: events, units, contests, entries and their files, judging, results, audit.
+
+Personal data sits on ``Entrant`` alone, so that erasing it and keeping judges blind each have one
+place to look.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from contest.db import Base, NFCString, NFCText, utcnow
+
+
+def _enum(cls: type[enum.Enum]) -> SAEnum:
+    # Stored as plain strings (values, not names) so that adding a member needs no type change
+    # on PostgreSQL and reads the same in SQL.
+    return SAEnum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class ContestKind(enum.StrEnum):
+    WRITING = "writing"
+    DRAWING = "drawing"
+    STORYTELLING = "storytelling"
+
+
+class ContestStatus(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    JUDGING = "judging"
+    PUBLISHED = "published"
+
+
+class UnitKind(enum.StrEnum):
+    SCHOOL = "school"
+    CLASS = "class"
+    RESIDENTIAL_GROUP = "residential_group"
+    LEARNING_CENTRE = "learning_centre"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    JUDGE = "judge"
+
+
+class EntryStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+    DISQUALIFIED = "disqualified"
+
+
+class Consent(enum.StrEnum):
+    """How an entrant's name may appear in public."""
+
+    FULL_NAME = "full_name"
+    INITIALS = "initials"
+    HIDDEN = "hidden"
+
+
+class AssetRole(enum.StrEnum):
+    ORIGINAL = "original"
+    PREVIEW = "preview"
+    THUMBNAIL = "thumbnail"
+
+
+class RoundStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class AssignmentStatus(enum.StrEnum):
+    ASSIGNED = "assigned"
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RECUSED = "recused"
+
+
+class Aggregation(enum.StrEnum):
+    MEAN = "mean"
+    MEDIAN = "median"
+    TRIMMED_MEAN = "trimmed_mean"
+    NORMALISED = "normalised"
+
+
+class Prize(enum.StrEnum):
+    FIRST = "first"
+    SECOND = "second"
+    THIRD = "third"
+    HONOURABLE = "honourable"
+
+
+user_units = Table(
+    "user_units",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+)
+
+contest_judges = Table(
+    "contest_judges",
+    Base.metadata,
+    Column("contest_id", ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str]
+    theme: Mapped[str]
+    organizer: Mapped[str]
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    description: Mapped[str] = mapped_column(NFCText, default="")
+    logo_key: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contests: Mapped[list[Contest]] = relationship(
+        back_populates="event", order_by="Contest.position", lazy="raise"
+    )
+    units: Mapped[list[Unit]] = relationship(back_populates="event", lazy="raise")
+
+
+class Unit(Base):
+    """A school, a class, a residential group or the learning centre; classes sit in schools."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("event_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str]
+
+    event: Mapped[Event] = relationship(back_populates="units", lazy="raise")
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Contest(Base):
+    __tablename__ = "contests"
+    __table_args__ = (UniqueConstraint("event_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[ContestKind] = mapped_column(_enum(ContestKind))
+    title: Mapped[str]
+    summary: Mapped[str] = mapped_column(NFCText, default="")
+    rules: Mapped[str] = mapped_column(NFCText, default="")
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    status: Mapped[ContestStatus] = mapped_column(_enum(ContestStatus), default=ContestStatus.DRAFT)
+    position: Mapped[int] = mapped_column(default=0)
+    # Media policy: what an entry may carry.
+    allowed_types: Mapped[list[Any]] = mapped_column(default=list)
+    max_file_size: Mapped[int] = mapped_column(BigInteger)
+    max_files: Mapped[int] = mapped_column(default=1)
+    max_words: Mapped[int | None]
+    # Judging.
+    judges_per_entry: Mapped[int] = mapped_column(default=3)
+    blind: Mapped[bool] = mapped_column(Boolean, default=True)
+    aggregation: Mapped[Aggregation] = mapped_column(
+        _enum(Aggregation), default=Aggregation.NORMALISED
+    )
+    prize_scheme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    event: Mapped[Event] = relationship(back_populates="contests", lazy="raise")
+    divisions: Mapped[list[Division]] = relationship(
+        back_populates="contest", order_by="Division.position", lazy="raise"
+    )
+    books: Mapped[list[Book]] = relationship(
+        back_populates="contest", order_by="Book.position", lazy="raise"
+    )
+    criteria: Mapped[list[Criterion]] = relationship(
+        back_populates="contest", order_by="Criterion.position", lazy="raise"
+    )
+
+
+class Division(Base):
+    """An age group within a contest; an entrant's age picks it."""
+
+    __tablename__ = "divisions"
+    __table_args__ = (UniqueConstraint("contest_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str]
+    min_age: Mapped[int | None]
+    max_age: Mapped[int | None]
+    position: Mapped[int] = mapped_column(default=0)
+
+    contest: Mapped[Contest] = relationship(back_populates="divisions", lazy="raise")
+
+
+class Book(Base):
+    """A suggested book for a contest."""
+
+    __tablename__ = "books"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(
+        ForeignKey("contests.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str]
+    author: Mapped[str] = mapped_column(NFCString(255), default="")
+    note: Mapped[str] = mapped_column(NFCText, default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    contest: Mapped[Contest] = relationship(back_populates="books", lazy="raise")
+
+
+class Entrant(Base):
+    """The person behind an entry, with the least data the contest needs."""
+
+    __tablename__ = "entrants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="SET NULL"), index=True
+    )
+    full_name: Mapped[str]
+    age: Mapped[int | None]
+    grade: Mapped[int | None]
+    is_minor: Mapped[bool] = mapped_column(Boolean, default=True)
+    guardian_name: Mapped[str | None]
+    guardian_phone: Mapped[str | None] = mapped_column(String(32))
+    consent: Mapped[Consent] = mapped_column(_enum(Consent))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Entry(Base):
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("contest_id", "idempotency_key"),
+        Index("ix_entries_contest_id_status", "contest_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id", ondelete="SET NULL"))
+    entrant_id: Mapped[int] = mapped_column(
+        ForeignKey("entrants.id", ondelete="CASCADE"), index=True
+    )
+    receipt_code: Mapped[str] = mapped_column(String(16), unique=True)
+    edit_token_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str]
+    note: Mapped[str] = mapped_column(NFCText, default="")
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id", ondelete="SET NULL"))
+    book_title: Mapped[str] = mapped_column(NFCString(255), default="")
+    book_author: Mapped[str] = mapped_column(NFCString(255), default="")
+    body_text: Mapped[str | None] = mapped_column(NFCText)
+    word_count: Mapped[int | None]
+    status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus), default=EntryStatus.SUBMITTED)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    entrant: Mapped[Entrant] = relationship(lazy="raise")
+    assets: Mapped[list[Asset]] = relationship(
+        back_populates="entry", order_by="Asset.id", lazy="raise"
+    )
+
+
+class Asset(Base):
+    """One stored file: an entry's original, or a preview derived from it.
+
+    An asset without an entry is an upload in flight; the sweep removes those left too long.
+    """
+
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    role: Mapped[AssetRole] = mapped_column(_enum(AssetRole), default=AssetRole.ORIGINAL)
+    storage_key: Mapped[str] = mapped_column(String(512), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    original_filename: Mapped[str | None]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    entry: Mapped[Entry | None] = relationship(back_populates="assets", lazy="raise")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str]
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped to end every session the user holds (deactivation, password change).
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    units: Mapped[list[Unit]] = relationship(secondary=user_units, lazy="raise")
+    judged_contests: Mapped[list[Contest]] = relationship(secondary=contest_judges, lazy="raise")
+
+
+class Criterion(Base):
+    """A rubric row."""
+
+    __tablename__ = "criteria"
+    __table_args__ = (UniqueConstraint("contest_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str]
+    description: Mapped[str] = mapped_column(NFCText, default="")
+    max_points: Mapped[float] = mapped_column(Float)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    position: Mapped[int] = mapped_column(default=0)
+
+    contest: Mapped[Contest] = relationship(back_populates="criteria", lazy="raise")
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("contest_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(default=1)
+    status: Mapped[RoundStatus] = mapped_column(_enum(RoundStatus), default=RoundStatus.OPEN)
+    closes_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("round_id", "entry_id", "judge_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[AssignmentStatus] = mapped_column(
+        _enum(AssignmentStatus), default=AssignmentStatus.ASSIGNED
+    )
+    recusal_reason: Mapped[str | None] = mapped_column(NFCText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Score(Base):
+    """One judge's scoring of one entry: points per criterion and the two comments."""
+
+    __tablename__ = "scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), unique=True
+    )
+    points: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[float | None] = mapped_column(Float)
+    comment_to_organizers: Mapped[str] = mapped_column(NFCText, default="")
+    feedback_to_entrant: Mapped[str] = mapped_column(NFCText, default="")
+    submitted_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Conflict(Base):
+    """A judge must not see entries of this unit (and the units below it) or of this entrant."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    entrant_id: Mapped[int | None] = mapped_column(ForeignKey("entrants.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(NFCText, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Result(Base):
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("contest_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id", ondelete="SET NULL"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    rank: Mapped[int]
+    final_score: Mapped[float] = mapped_column(Float)
+    prize: Mapped[Prize | None] = mapped_column(_enum(Prize))
+    override_reason: Mapped[str | None] = mapped_column(NFCText)
+    certificate_serial: Mapped[str | None] = mapped_column(String(32), unique=True)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when, and the values before and after."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(NFCString(255), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    client_ip: Mapped[str | None] = mapped_column(String(64))
