@@ -1,0 +1,175 @@
+"""The storage contract shared by every backend: value types, errors, key rules and limits."""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+ONE_MIB = 1024 * 1024
+# S3 needs parts of at least 5 MiB; 8 MiB keeps the part count low while bounding memory.
+MULTIPART_PART_SIZE = 8 * ONE_MIB
+READ_CHUNK_SIZE = 64 * 1024
+# Writes are batched so a stream of tiny chunks doesn't cost one thread hop per chunk.
+LOCAL_WRITE_BUFFER_SIZE = ONE_MIB
+MAX_KEY_BYTES = 512
+# read_prefix is meant for sniffing magic bytes, never for reading whole objects.
+MAX_PREFIX_LENGTH = ONE_MIB
+# Room for the multipart framing and the small form fields around the file of a direct upload.
+UPLOAD_FORM_OVERHEAD = 64 * 1024
+DEFAULT_READ_URL_EXPIRES = 900
+DEFAULT_UPLOAD_FORM_EXPIRES = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """What put_stream returns; sha256 is lowercase hex."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectHead:
+    key: str
+    size: int
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadForm:
+    """A presigned direct-upload form: POST `fields` plus the file as the last field `file`."""
+
+    url: str
+    fields: dict[str, str]
+    key: str
+    max_size: int
+    expires_at: datetime
+
+
+class StorageError(Exception):
+    """Base class of every error a backend raises on purpose (missing objects excepted)."""
+
+
+class StorageUnavailableError(StorageError):
+    """The backend cannot be reached or is not usable right now."""
+
+
+class ObjectTooLargeError(StorageError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"object is larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """The key breaks the key rules; ValueError too so generic input handling catches it."""
+
+
+_KEY_RE = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+
+
+def validate_key(key: str) -> str:
+    """Return key unchanged if it is safe as both an S3 key and a relative local path."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKeyError("storage key must be a non-empty string")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidKeyError(f"storage key is longer than {MAX_KEY_BYTES} bytes")
+    if not _KEY_RE.fullmatch(key):
+        raise InvalidKeyError(
+            f"storage key {key[:80]!r} must be ASCII letters, digits, '._-' segments joined by '/'"
+        )
+    # Segments starting with a dot cover "." and "..", and also keep keys away from hidden
+    # bookkeeping entries such as the local backend's ".tmp" folder.
+    if any(segment.startswith(".") for segment in key.split("/")):
+        raise InvalidKeyError(f"storage key {key[:80]!r} has a segment starting with '.'")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """A listing prefix is a key, a key followed by '/', or empty."""
+    if prefix:
+        validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+def check_max_size(max_size: int | None) -> None:
+    if max_size is not None and max_size < 0:
+        raise ValueError("max_size must not be negative")
+
+
+def check_expires_in(expires_in: int) -> None:
+    if expires_in <= 0:
+        raise ValueError("expires_in must be a positive number of seconds")
+
+
+def check_prefix_length(length: int) -> None:
+    if not 0 <= length <= MAX_PREFIX_LENGTH:
+        raise ValueError(f"length must be between 0 and {MAX_PREFIX_LENGTH}")
+
+
+class Storage(abc.ABC):
+    """An object store. Missing objects raise the builtin FileNotFoundError(key)."""
+
+    @abc.abstractmethod
+    async def put_stream(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int | None = None,
+        content_type: str | None = None,
+    ) -> StoredObject:
+        """Store the bytes of `chunks`, hashing as they flow and never holding them all.
+
+        Once more than max_size bytes arrived, stop pulling, remove everything partial and
+        raise ObjectTooLargeError. Any failure leaves no object and nothing partial behind.
+        """
+
+    @abc.abstractmethod
+    async def get_stream(self, key: str) -> AsyncIterator[bytes]:
+        """Raises FileNotFoundError when awaited, before the first byte is yielded."""
+
+    @abc.abstractmethod
+    async def read_prefix(self, key: str, length: int) -> bytes:
+        """At most `length` first bytes, for sniffing the type of direct uploads."""
+
+    @abc.abstractmethod
+    async def head(self, key: str) -> ObjectHead: ...
+
+    @abc.abstractmethod
+    async def exists(self, key: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Idempotent: deleting a missing object is fine."""
+
+    @abc.abstractmethod
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        """All keys starting with prefix, sorted."""
+
+    @abc.abstractmethod
+    async def read_url(
+        self,
+        key: str,
+        *,
+        expires_in: int = DEFAULT_READ_URL_EXPIRES,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """A signed GET URL served as an attachment, or inline when content_type is given."""
+
+    @abc.abstractmethod
+    async def upload_form(
+        self, key: str, *, max_size: int, expires_in: int = DEFAULT_UPLOAD_FORM_EXPIRES
+    ) -> UploadForm:
+        """A presigned POST form letting a browser upload at most max_size bytes to key."""
+
+    @abc.abstractmethod
+    async def check(self) -> None:
+        """Health check: raises StorageUnavailableError with a short reason."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None: ...
