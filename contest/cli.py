@@ -1,0 +1,111 @@
+"""The ``contest`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from contest.settings import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise SystemExit(f"contest: {exc}") from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from contest.migrate import upgrade
+
+    upgrade(_settings().database_url)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from contest.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    # Workers import asgi:app themselves and read the same environment.
+    uvicorn.run(
+        "asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from contest.db import create_engine, create_sessionmaker
+    from contest.demo import load_demo
+    from contest.migrate import upgrade
+    from storage import storage_from_url
+
+    settings = _settings()
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        storage = storage_from_url(
+            settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+        )
+        try:
+            report = await load_demo(sessionmaker=create_sessionmaker(engine), storage=storage)
+        finally:
+            await storage.aclose()
+            await engine.dispose()
+        print(f"Demo event: {report.event_name} ({report.created} new records)")
+        print(f"Demo accounts (password: {report.password}):")
+        for email, name, role in report.logins:
+            print(f"  {role:<12} {email:<28} {name}")
+
+    asyncio.run(run())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply pending migrations, then serve the app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted for X-Forwarded-* headers (comma separated)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    demo = commands.add_parser("demo", help="load the demo event, accounts and sample entries")
+    demo.set_defaults(func=cmd_demo)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
+        func=cmd_db_upgrade
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

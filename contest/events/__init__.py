@@ -1,0 +1,1 @@
+"""Events and their contests, as organisers define them and the public reads them."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, EventNotFoundError, Phase
+from contest.models import Contest, ContestStatus, Event
+
+
+async def get_current_event(session: AsyncSession) -> Event:
+    """The event the home page shows: the most recent one, with its public contests."""
+    event = await session.scalar(
+        select(Event)
+        .order_by(Event.starts_on.desc(), Event.id.desc())
+        .options(selectinload(Event.contests))
+        .limit(1)
+    )
+    if event is None:
+        raise EventNotFoundError
+    return event
+
+
+def public_contests(event: Event) -> list[Contest]:
+    return [c for c in event.contests if c.status != ContestStatus.DRAFT]
+
+
+async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
+    """A contest the public may read, newest event first when a slug is reused across years."""
+    contest = await session.scalar(
+        select(Contest)
+        .join(Event)
+        .where(Contest.slug == slug, Contest.status != ContestStatus.DRAFT)
+        .order_by(Event.starts_on.desc())
+        .options(
+            selectinload(Contest.event),
+            selectinload(Contest.divisions),
+            selectinload(Contest.books),
+            selectinload(Contest.criteria),
+        )
+        .limit(1)
+    )
+    if contest is None:
+        raise ContestNotFoundError(slug)
+    return contest
+
+
+def contest_phase(contest: Contest, now: datetime) -> Phase:
+    if now < contest.opens_at:
+        return Phase.UPCOMING
+    if now >= contest.closes_at or contest.status not in (ContestStatus.OPEN,):
+        return Phase.CLOSED
+    if contest.closes_at - now <= CLOSING_SOON:
+        return Phase.CLOSING_SOON
+    return Phase.OPEN

@@ -1,0 +1,40 @@
+"""How the domain's fixed values read to people; translated where shown."""
+
+from __future__ import annotations
+
+from contest.events.interfaces import Phase
+from contest.i18n import N_
+from contest.models import ContestKind, Prize, UnitKind
+
+CONTEST_KINDS = {
+    ContestKind.WRITING: N_("Writing"),
+    ContestKind.DRAWING: N_("Drawing"),
+    ContestKind.STORYTELLING: N_("Storytelling"),
+}
+
+CONTEST_KIND_HINTS = {
+    ContestKind.WRITING: N_("An essay, a letter or a story written about a book."),
+    ContestKind.DRAWING: N_("A drawing or painting inspired by a book."),
+    ContestKind.STORYTELLING: N_("A recorded telling of a book's story, as audio or video."),
+}
+
+PHASES = {
+    Phase.UPCOMING: N_("Opens soon"),
+    Phase.OPEN: N_("Open for entries"),
+    Phase.CLOSING_SOON: N_("Closing soon"),
+    Phase.CLOSED: N_("Closed"),
+}
+
+UNIT_KINDS = {
+    UnitKind.SCHOOL: N_("School"),
+    UnitKind.CLASS: N_("Class"),
+    UnitKind.RESIDENTIAL_GROUP: N_("Residential group"),
+    UnitKind.LEARNING_CENTRE: N_("Community learning centre"),
+}
+
+PRIZES = {
+    Prize.FIRST: N_("First prize"),
+    Prize.SECOND: N_("Second prize"),
+    Prize.THIRD: N_("Third prize"),
+    Prize.HONOURABLE: N_("Honourable mention"),
+}

@@ -1,0 +1,1 @@
+"""Pages for everyone: the event, its contests, and later the winners' gallery."""

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from contest import i18n, labels
+from contest.db import utcnow
+from contest.events import services
+from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
+from contest.middleware import LOCALE_COOKIE
+from contest.settings import SUPPORTED_LOCALES
+from contest.templating import render
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+async def home(request: Request) -> Response:
+    now = utcnow()
+    async with request.state.sessionmaker() as session:
+        try:
+            event = await services.get_current_event(session)
+        except EventNotFoundError:
+            return render(request, "public/empty.html")
+    contests = [
+        {"contest": c, "phase": services.contest_phase(c, now)}
+        for c in services.public_contests(event)
+    ]
+    return render(
+        request,
+        "public/home.html",
+        {"event": event, "contests": contests, "now": now, "labels": labels, "i18n": i18n},
+    )
+
+
+async def contest_detail(request: Request) -> Response:
+    now = utcnow()
+    async with request.state.sessionmaker() as session:
+        try:
+            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
+        except ContestNotFoundError:
+            raise HTTPException(404) from None
+    return render(
+        request,
+        "public/contest.html",
+        {
+            "contest": contest,
+            "event": contest.event,
+            "phase": services.contest_phase(contest, now),
+            "now": now,
+            "labels": labels,
+            "i18n": i18n,
+        },
+    )
+
+
+async def set_language(request: Request) -> Response:
+    locale = request.path_params["locale"]
+    if locale not in SUPPORTED_LOCALES:
+        raise HTTPException(404)
+    response = RedirectResponse(_same_site_path(request.query_params.get("next")), status_code=303)
+    response.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        max_age=ONE_YEAR,
+        httponly=True,
+        samesite="lax",
+        secure=request.state.settings.secure_cookies,
+    )
+    return response
+
+
+def _same_site_path(target: str | None) -> str:
+    """Only a path on this site: a language switch must not become an open redirect."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target:
+        return "/"
+    return target
+
+
+routes = [
+    Route("/", home, name="home"),
+    Route("/contests/{slug:str}", contest_detail, name="contest"),
+    Route("/lang/{locale:str}", set_language, name="set_language"),
+]

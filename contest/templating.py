@@ -1,0 +1,63 @@
+"""Jinja2 templates, speaking the visitor's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from contest import i18n
+from contest.settings import SUPPORTED_LOCALES
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # Newstyle gettext escapes its arguments and formats %(name)s itself.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda message: i18n.translations(i18n.get_locale()).gettext(message),
+        ngettext=lambda s, p, n: i18n.translations(i18n.get_locale()).ngettext(s, p, n),
+        newstyle=True,
+    )
+    env.filters.update(
+        date=i18n.format_date,
+        datetime=i18n.format_datetime,
+        number=i18n.format_number,
+        filesize=i18n.format_size,
+    )
+    env.globals.update(
+        get_locale=i18n.get_locale,
+        supported_locales=SUPPORTED_LOCALES,
+        language_names=i18n.LANGUAGE_NAMES,
+        countdown_words=i18n.countdown_words,
+    )
+    return Jinja2Templates(env=env)
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    background: BackgroundTask | None = None,
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.state.templates
+    response = templates.TemplateResponse(
+        request, name, context or {}, status_code=status_code, background=background
+    )
+    response.headers["Content-Language"] = i18n.get_locale()
+    return response

@@ -1,0 +1,121 @@
+"""Shared fixtures: a migrated database per test (SQLite, or PostgreSQL when
+``CONTEST_TEST_DATABASE_URL`` is set), the app with its lifespan, and an HTTP client.
+
+With ``CI=true`` nothing may skip: a missing browser or database is a failure there.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.db import Base, create_engine, create_sessionmaker
+from contest.demo import DemoReport, load_demo
+from contest.migrate import upgrade
+from contest.settings import Settings
+from storage import Storage, storage_from_url
+from tests.support import IN_CI, TEST_DATABASE_URL, app_client, empty_postgresql_database
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and _skipped:
+        print(f"\nCI=true but {len(_skipped)} test(s) skipped: {', '.join(_skipped[:10])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- database -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once per session: a SQLite template file, or a PostgreSQL database."""
+    if TEST_DATABASE_URL:
+        with empty_postgresql_database() as url:
+            upgrade(url)
+            yield url
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+async def database_url(migrated_database: str, tmp_path: Path) -> str:
+    """An empty, migrated database for one test."""
+    if migrated_database.startswith("sqlite"):
+        template = Path(make_url(migrated_database).database or "")
+        copy = tmp_path / "contest.sqlite3"
+        shutil.copyfile(template, copy)
+        return f"sqlite+aiosqlite:///{copy}"
+    engine = create_engine(migrated_database)
+    try:
+        async with engine.begin() as connection:
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+    return migrated_database
+
+
+# --- the app ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        storage_url=f"file://{tmp_path / 'uploads'}",
+        secret_key="test-secret-key",
+        base_url="http://testserver",
+        locale="vi",
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings) as c:
+        yield c
+
+
+@pytest.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session maker of the test's own, to look at what the app wrote."""
+    engine = create_engine(database_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    """The app's storage, opened separately, to look at or seed what the app sees."""
+    opened = storage_from_url(
+        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+    )
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+@pytest.fixture
+async def demo(sessionmaker: async_sessionmaker[AsyncSession], storage: Storage) -> DemoReport:
+    """The demo event, loaded into the test's database and storage."""
+    return await load_demo(sessionmaker=sessionmaker, storage=storage)

@@ -1,0 +1,123 @@
+"""A real server (``contest demo`` then ``contest serve``) and a real headless Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import TEST_DATABASE_URL, empty_postgresql_database, skip_or_fail
+
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _database(tmp: Path) -> Iterator[str]:
+    if TEST_DATABASE_URL:
+        with empty_postgresql_database("contest_e2e") as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp / 'contest.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    contest = str(Path(sys.executable).parent / "contest")
+    with _database(tmp) as database_url:
+        env = {
+            **os.environ,
+            "CONTEST_DATA_DIR": str(tmp),
+            "CONTEST_DATABASE_URL": database_url,
+            "CONTEST_BASE_URL": base_url,
+        }
+        subprocess.run([contest, "demo"], env=env, check=True, capture_output=True, timeout=120)
+        log = (tmp / "server.log").open("wb")
+        server = subprocess.Popen(
+            [contest, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((tmp / "server.log").read_text())
+                time.sleep(0.2)
+            yield base_url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            log.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Chromium for one test: Playwright's sync API holds an event loop on this thread while it
+    is open, which must be gone before the next asyncio test starts its own."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A fresh page at a phone's size, with no cookies."""
+    context = browser.new_context(**PHONE, locale="vi-VN")
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
