@@ -10,12 +10,18 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contest import errors, health
+from contest import api, errors, health
+from contest.access import check_declarations, public
+from contest.accounts.routes import api_routes as account_api_routes
+from contest.accounts.routes import routes as account_routes
 from contest.db import create_engine, create_sessionmaker
+from contest.intake.routes import api_routes as intake_api_routes
+from contest.intake.routes import routes as intake_routes
 from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from contest.public.routes import routes as public_routes
 from contest.settings import Settings
@@ -23,15 +29,38 @@ from contest.templating import create_templates
 from storage import FILES_MOUNT_PATH, LocalStorage, storage_from_url
 
 STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "contest_session"
+SESSION_MAX_AGE = 14 * 24 * 3600
 
 
+@public
 async def _local_files(scope: Scope, receive: Receive, send: Send) -> None:
     """Signed links to files in the local folder are served by the storage's own small app;
-    with S3 the links point at the bucket and nothing is served here."""
+    with S3 the links point at the bucket and nothing is served here. The signature is the
+    permission, checked by the storage."""
     files_app: ASGIApp | None = scope["state"]["files_app"]
     if files_app is None:
         raise HTTPException(404)
     await files_app(scope, receive, send)
+
+
+def _api_routes() -> list[BaseRoute]:
+    return [*api.routes, *account_api_routes, *intake_api_routes]
+
+
+def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
+    return [
+        *public_routes,
+        *account_routes,
+        *intake_routes,
+        *health.routes,
+        Mount(
+            api.API_PREFIX,
+            routes=[Route("/openapi.json", api.openapi, name="openapi"), *api_routes],
+        ),
+        Mount("/static", app=public(StaticFiles(directory=STATIC_DIR)), name="static"),
+        Mount(FILES_MOUNT_PATH, app=_local_files, name="files"),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -56,17 +85,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await storage.aclose()
             await engine.dispose()
 
-    return Starlette(
-        routes=[
-            *public_routes,
-            *health.routes,
-            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
-            Mount(FILES_MOUNT_PATH, app=_local_files, name="files"),
-        ],
+    api_routes = _api_routes()
+    routes = _routes(api_routes)
+    check_declarations(routes)
+    app = Starlette(
+        routes=routes,
         middleware=[
             Middleware(SecurityHeadersMiddleware),
             Middleware(LocaleMiddleware, default=settings.locale),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_MAX_AGE,
+                same_site="lax",
+                https_only=settings.secure_cookies,
+            ),
         ],
         exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
         lifespan=lifespan,
     )
+    app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]
+    return app

@@ -118,9 +118,14 @@ def countdown_words() -> dict[str, str]:
     """The countdown's words for the page's script, which fills in the numbers itself."""
     t = translations(get_locale())
     words = {"left": t.gettext("%(time)s left"), "closed": t.gettext("closed")}
-    for one, many in (("day", "days"), ("hour", "hours"), ("minute", "minutes")):
-        for key, n in ((one, 1), (many, 2)):
-            words[key] = t.ngettext(f"%(num)d {one}", f"%(num)d {many}", n) % {"num": n}
+    units = {
+        ("day", "days"): ("%(num)d day", "%(num)d days"),
+        ("hour", "hours"): ("%(num)d hour", "%(num)d hours"),
+        ("minute", "minutes"): ("%(num)d minute", "%(num)d minutes"),
+    }
+    for (one, many), (singular, plural) in units.items():
+        words[one] = t.ngettext(singular, plural, 1) % {"num": 1}
+        words[many] = t.ngettext(singular, plural, 2) % {"num": 2}
     return words
 
 

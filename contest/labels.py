@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contest.events.interfaces import Phase
 from contest.i18n import N_
-from contest.models import ContestKind, Prize, UnitKind
+from contest.models import ContestKind, Prize, Role, UnitKind
 
 CONTEST_KINDS = {
     ContestKind.WRITING: N_("Writing"),
@@ -37,4 +37,10 @@ PRIZES = {
     Prize.SECOND: N_("Second prize"),
     Prize.THIRD: N_("Third prize"),
     Prize.HONOURABLE: N_("Honourable mention"),
+}
+
+ROLES = {
+    Role.ADMIN: N_("Organiser"),
+    Role.COORDINATOR: N_("Coordinator"),
+    Role.JUDGE: N_("Judge"),
 }

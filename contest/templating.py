@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from contest import i18n
+from contest.forms import CSRF_FIELD, csrf_token
 from contest.settings import SUPPORTED_LOCALES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -43,6 +44,8 @@ def create_templates() -> Jinja2Templates:
         supported_locales=SUPPORTED_LOCALES,
         language_names=i18n.LANGUAGE_NAMES,
         countdown_words=i18n.countdown_words,
+        csrf_token=csrf_token,
+        csrf_field_name=CSRF_FIELD,
     )
     return Jinja2Templates(env=env)
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
+from starlette.types import Receive, Scope, Send
 
 from contest.app import create_app
 from contest.settings import Settings
@@ -74,7 +74,13 @@ def empty_postgresql_database(prefix: str = "contest_test") -> Iterator[str]:
 @contextlib.asynccontextmanager
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app built from these settings, with its lifespan running, and a client for it."""
-    async with LifespanManager(create_app(settings)) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            # As an ASGI server does: each request gets its own shallow copy of the state.
+            await app({**scope, "state": dict(state or {})}, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client

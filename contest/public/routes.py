@@ -1,23 +1,24 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from contest import i18n, labels
+from contest.access import public
 from contest.db import utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
 from contest.middleware import LOCALE_COOKIE
 from contest.settings import SUPPORTED_LOCALES
 from contest.templating import render
+from contest.urls import same_site_path
 
 ONE_YEAR = 365 * 24 * 3600
 
 
+@public
 async def home(request: Request) -> Response:
     now = utcnow()
     async with request.state.sessionmaker() as session:
@@ -36,6 +37,7 @@ async def home(request: Request) -> Response:
     )
 
 
+@public
 async def contest_detail(request: Request) -> Response:
     now = utcnow()
     async with request.state.sessionmaker() as session:
@@ -57,11 +59,12 @@ async def contest_detail(request: Request) -> Response:
     )
 
 
+@public
 async def set_language(request: Request) -> Response:
     locale = request.path_params["locale"]
     if locale not in SUPPORTED_LOCALES:
         raise HTTPException(404)
-    response = RedirectResponse(_same_site_path(request.query_params.get("next")), status_code=303)
+    response = RedirectResponse(same_site_path(request.query_params.get("next")), status_code=303)
     response.set_cookie(
         LOCALE_COOKIE,
         locale,
@@ -71,18 +74,6 @@ async def set_language(request: Request) -> Response:
         secure=request.state.settings.secure_cookies,
     )
     return response
-
-
-def _same_site_path(target: str | None) -> str:
-    """Only a path on this site: a language switch must not become an open redirect."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target:
-        return "/"
-    return target
 
 
 routes = [

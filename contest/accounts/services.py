@@ -1,0 +1,370 @@
+"""Signing in and out, invitations, API tokens, deactivation."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from contest import audit
+from contest.accounts.interfaces import (
+    INVITATION_LIFETIME,
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_ADDRESS,
+    MIN_PASSWORD_LENGTH,
+    THROTTLE_WINDOW,
+    TOKEN_PREFIX,
+    InvalidInvitationError,
+    InvalidPasswordError,
+    LoginFailedError,
+    LoginThrottledError,
+    UserExistsError,
+)
+from contest.accounts.passwords import hash_password, verify_password
+from contest.db import utcnow
+from contest.i18n import gettext
+from contest.models import ApiToken, Contest, Invitation, LoginAttempt, Role, Unit, User
+from contest.tokens import hash_token
+
+_UNKNOWN = object()
+SESSION_USER = "uid"
+SESSION_VERSION = "sv"
+# Verified against when the email is unknown, so both paths cost one argon2 check.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# --- who is asking ------------------------------------------------------------------------
+
+
+async def authenticate_request(request: Request) -> User | None:
+    """The user behind a request: a bearer token, else the session cookie; cached per request."""
+    cached: User | object | None = getattr(request.state, "user", _UNKNOWN)
+    if cached is not _UNKNOWN:
+        return cached  # type: ignore[return-value]
+    user: User | None = None
+    authorization = request.headers.get("authorization", "")
+    async with request.state.sessionmaker() as session:
+        if authorization.lower().startswith("bearer "):
+            user = await user_for_api_token(session, token=authorization[7:].strip())
+            if user is None:
+                raise HTTPException(
+                    401,
+                    gettext("The API token is not valid or has been revoked."),
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            await session.commit()
+            request.state.via_token = True
+        elif (user_id := request.session.get(SESSION_USER)) is not None:
+            user = await session.get(User, user_id)
+            # A deactivated user, or one whose sessions were ended, is signed out here.
+            if (
+                user is None
+                or not user.is_active
+                or user.session_version != request.session.get(SESSION_VERSION)
+            ):
+                request.session.pop(SESSION_USER, None)
+                request.session.pop(SESSION_VERSION, None)
+                user = None
+    request.state.user = user
+    return user
+
+
+def start_session(request: Request, user: User) -> None:
+    # A fresh CSRF secret with every sign-in: one planted before it is useless after.
+    request.session.clear()
+    request.session[SESSION_USER] = user.id
+    request.session[SESSION_VERSION] = user.session_version
+
+
+def end_session(request: Request) -> None:
+    request.session.clear()
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+async def sign_in(
+    session: AsyncSession, *, email: str, password: str, client_ip: str, now: datetime | None = None
+) -> User:
+    """Check a password, with throttling per account and per address kept in the database."""
+    now = now or utcnow()
+    email = normalize_email(email)
+    since = now - THROTTLE_WINDOW
+    failures_for_account = await session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.email == email, LoginAttempt.at >= since, ~LoginAttempt.succeeded)
+    )
+    failures_from_address = await session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.client_ip == client_ip, LoginAttempt.at >= since, ~LoginAttempt.succeeded
+        )
+    )
+    if (failures_for_account or 0) >= MAX_FAILURES_PER_ACCOUNT or (
+        failures_from_address or 0
+    ) >= MAX_FAILURES_PER_ADDRESS:
+        raise LoginThrottledError
+
+    user = await session.scalar(select(User).where(User.email == email))
+    password_ok = verify_password(
+        user.password_hash if user and user.password_hash else _DUMMY_HASH, password
+    )
+    succeeded = bool(user and user.password_hash and user.is_active and password_ok)
+    session.add(LoginAttempt(at=now, email=email, client_ip=client_ip, succeeded=succeeded))
+    audit.record(
+        session,
+        action="login" if succeeded else "login_failed",
+        object_type="user",
+        object_id=user.id if user else email,
+        actor=user if succeeded else None,
+        actor_label=email,
+        client_ip=client_ip,
+    )
+    if not succeeded or user is None:
+        await session.commit()
+        raise LoginFailedError
+    user.last_login_at = now
+    await session.commit()
+    return user
+
+
+# --- invitations --------------------------------------------------------------------------
+
+
+def _invitation_serializer(secret_key: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt="contest.invitation")
+
+
+async def invite_user(
+    session: AsyncSession,
+    *,
+    secret_key: str,
+    email: str,
+    name: str,
+    role: Role,
+    unit_codes: Sequence[str] = (),
+    contest_ids: Sequence[int] = (),
+    invited_by: User | None = None,
+    now: datetime | None = None,
+) -> tuple[User, str]:
+    """Create a user (or find one again, for a new password) and an invitation token."""
+    now = now or utcnow()
+    email = normalize_email(email)
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name, role=role)
+        session.add(user)
+        await session.flush()
+        await session.refresh(user, ["units", "judged_contests"])
+        if unit_codes:
+            units = (await session.scalars(select(Unit).where(Unit.code.in_(unit_codes)))).all()
+            user.units.extend(units)
+        if contest_ids:
+            contests = (
+                await session.scalars(select(Contest).where(Contest.id.in_(contest_ids)))
+            ).all()
+            user.judged_contests.extend(contests)
+        audit.record(
+            session,
+            action="user_created",
+            object_type="user",
+            object_id=user.id,
+            actor=invited_by,
+            after={"email": email, "name": name, "role": role.value, "units": list(unit_codes)},
+        )
+    elif user.role != role:
+        raise UserExistsError(email)
+    invitation = Invitation(
+        user_id=user.id,
+        nonce=secrets.token_urlsafe(32),
+        created_by_id=invited_by.id if invited_by else None,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    session.add(invitation)
+    await session.flush()
+    audit.record(
+        session,
+        action="user_invited",
+        object_type="user",
+        object_id=user.id,
+        actor=invited_by,
+        after={"invitation": invitation.id, "expires_at": invitation.expires_at.isoformat()},
+    )
+    token = _invitation_serializer(secret_key).dumps({"i": invitation.id, "n": invitation.nonce})
+    return user, token
+
+
+async def find_invitation(
+    session: AsyncSession, *, secret_key: str, token: str, now: datetime | None = None
+) -> tuple[Invitation, User]:
+    """The open invitation behind a token; tampered, used or expired ones are refused."""
+    now = now or utcnow()
+    try:
+        data = _invitation_serializer(secret_key).loads(token)
+        invitation_id, nonce = int(data["i"]), str(data["n"])
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise InvalidInvitationError("tampered") from exc
+    invitation = await session.get(Invitation, invitation_id)
+    if invitation is None or not secrets.compare_digest(invitation.nonce, nonce):
+        raise InvalidInvitationError("unknown")
+    if invitation.used_at is not None:
+        raise InvalidInvitationError("used")
+    if invitation.expires_at <= now:
+        raise InvalidInvitationError("expired")
+    user = await session.get(User, invitation.user_id)
+    if user is None or not user.is_active:
+        raise InvalidInvitationError("inactive")
+    return invitation, user
+
+
+async def accept_invitation(
+    session: AsyncSession,
+    *,
+    secret_key: str,
+    token: str,
+    password: str,
+    now: datetime | None = None,
+) -> User:
+    now = now or utcnow()
+    invitation, user = await find_invitation(session, secret_key=secret_key, token=token, now=now)
+    check_password_rules(password)
+    user.password_hash = hash_password(password)
+    # Sessions signed in with an old password end.
+    user.session_version += 1
+    invitation.used_at = now
+    audit.record(session, action="password_set", object_type="user", object_id=user.id, actor=user)
+    await session.commit()
+    return user
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidPasswordError(
+            gettext(
+                "Choose a password of at least %(count)s characters.", count=MIN_PASSWORD_LENGTH
+            )
+        )
+    if len(set(password)) < 4:
+        raise InvalidPasswordError(gettext("This password is too easy to guess."))
+
+
+async def set_password(session: AsyncSession, *, user: User, password: str) -> None:
+    check_password_rules(password)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    audit.record(session, action="password_set", object_type="user", object_id=user.id)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+async def set_active(
+    session: AsyncSession, *, user: User, active: bool, actor: User | None
+) -> None:
+    if user.is_active == active:
+        return
+    user.is_active = active
+    if not active:
+        # Ends every session at its next request, and every API token with the account.
+        user.session_version += 1
+    audit.record(
+        session,
+        action="user_activated" if active else "user_deactivated",
+        object_type="user",
+        object_id=user.id,
+        actor=actor,
+        before={"is_active": not active},
+        after={"is_active": active},
+    )
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+async def create_api_token(session: AsyncSession, *, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new token; the plain value is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=hash_token(plain),
+        prefix=plain[: len(TOKEN_PREFIX) + 6],
+    )
+    session.add(token)
+    await session.flush()
+    audit.record(
+        session,
+        action="api_token_created",
+        object_type="api_token",
+        object_id=token.id,
+        actor=user,
+        after={"name": name, "prefix": token.prefix},
+    )
+    return token, plain
+
+
+async def revoke_api_token(
+    session: AsyncSession, *, user: User, token_id: int, now: datetime | None = None
+) -> ApiToken | None:
+    token = await session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        return None
+    token.revoked_at = now or utcnow()
+    audit.record(
+        session,
+        action="api_token_revoked",
+        object_type="api_token",
+        object_id=token.id,
+        actor=user,
+        before={"revoked": False},
+        after={"revoked": True},
+    )
+    return token
+
+
+async def list_api_tokens(session: AsyncSession, *, user: User) -> Sequence[ApiToken]:
+    return (
+        await session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    ).all()
+
+
+# Writing last_used_at on every call would make each API request a write.
+_LAST_USED_PRECISION = timedelta(minutes=5)
+
+
+async def user_for_api_token(session: AsyncSession, *, token: str) -> User | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    found = await session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if found is None:
+        return None
+    user = await session.get(User, found.user_id)
+    if user is None or not user.is_active:
+        return None
+    now = utcnow()
+    if found.last_used_at is None or now - found.last_used_at > _LAST_USED_PRECISION:
+        found.last_used_at = now
+    return user

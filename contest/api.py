@@ -1,0 +1,207 @@
+"""The JSON API under /api/v1, and its OpenAPI description built from the endpoints' docstrings.
+
+Each endpoint's docstring ends with its OpenAPI operation in YAML after a line ``---``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.schemas import SchemaGenerator
+
+from contest import labels
+from contest.access import public
+from contest.db import utcnow
+from contest.events import services
+from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
+from contest.i18n import gettext
+from contest.models import Contest
+
+API_PREFIX = "/api/v1"
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["status", "title", "message"],
+            "properties": {
+                "status": {"type": "integer"},
+                "title": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+
+CONTEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["slug", "kind", "title", "opens_at", "closes_at", "phase"],
+    "properties": {
+        "slug": {"type": "string"},
+        "kind": {"type": "string", "enum": ["writing", "drawing", "storytelling"]},
+        "kind_label": {"type": "string"},
+        "title": {"type": "string"},
+        "summary": {"type": "string"},
+        "rules": {"type": "string"},
+        "opens_at": {"type": "string", "format": "date-time"},
+        "closes_at": {"type": "string", "format": "date-time"},
+        "phase": {"type": "string", "enum": ["upcoming", "open", "closing_soon", "closed"]},
+        "media_policy": {
+            "type": "object",
+            "properties": {
+                "allowed_types": {"type": "array", "items": {"type": "string"}},
+                "max_file_size": {"type": "integer"},
+                "max_files": {"type": "integer"},
+                "max_words": {"type": ["integer", "null"]},
+            },
+        },
+        "divisions": {"type": "array", "items": {"type": "object"}},
+        "books": {"type": "array", "items": {"type": "object"}},
+        "criteria": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+schemas = SchemaGenerator(
+    {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Reading Week contests API",
+            "version": "1",
+            "description": "Contests, entries, judging and results. Authenticate with a session "
+            "cookie (plus X-CSRF-Token on writes) or an `Authorization: Bearer` API token.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA, "Contest": CONTEST_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+)
+
+
+def contest_json(contest: Contest, now: datetime, *, detail: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": contest.slug,
+        "kind": contest.kind.value,
+        "kind_label": gettext(labels.CONTEST_KINDS[contest.kind]),
+        "title": contest.title,
+        "summary": contest.summary,
+        "opens_at": contest.opens_at.isoformat(),
+        "closes_at": contest.closes_at.isoformat(),
+        "phase": services.contest_phase(contest, now).value,
+        "media_policy": {
+            "allowed_types": list(contest.allowed_types),
+            "max_file_size": contest.max_file_size,
+            "max_files": contest.max_files,
+            "max_words": contest.max_words,
+        },
+    }
+    if detail:
+        data["rules"] = contest.rules
+        data["divisions"] = [
+            {"key": d.key, "name": d.name, "min_age": d.min_age, "max_age": d.max_age}
+            for d in contest.divisions
+        ]
+        data["books"] = [{"id": b.id, "title": b.title, "author": b.author} for b in contest.books]
+        data["criteria"] = [
+            {"key": c.key, "label": c.label, "max_points": c.max_points, "weight": c.weight}
+            for c in contest.criteria
+        ]
+    return data
+
+
+@public
+async def list_contests(request: Request) -> Response:
+    """The current event's public contests.
+    ---
+    summary: List contests
+    operationId: listContests
+    responses:
+      "200":
+        description: The contests, in the organisers' order.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [contests]
+              properties:
+                event:
+                  type: [object, "null"]
+                contests:
+                  type: array
+                  items: {$ref: "#/components/schemas/Contest"}
+    """
+    now = utcnow()
+    async with request.state.sessionmaker() as session:
+        try:
+            event = await services.get_current_event(session)
+        except EventNotFoundError:
+            return JSONResponse({"event": None, "contests": []})
+    return JSONResponse(
+        {
+            "event": {
+                "slug": event.slug,
+                "name": event.name,
+                "theme": event.theme,
+                "organizer": event.organizer,
+                "starts_on": event.starts_on.isoformat(),
+                "ends_on": event.ends_on.isoformat(),
+            },
+            "contests": [
+                contest_json(c, now, detail=False) for c in services.public_contests(event)
+            ],
+        }
+    )
+
+
+@public
+async def read_contest(request: Request) -> Response:
+    """One contest with its rules, divisions, suggested books and rubric.
+    ---
+    summary: Read a contest
+    operationId: readContest
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The contest.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Contest"}
+      "404":
+        description: No such public contest.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Error"}
+    """
+    async with request.state.sessionmaker() as session:
+        try:
+            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
+        except ContestNotFoundError:
+            raise HTTPException(404) from None
+    return JSONResponse(contest_json(contest, utcnow(), detail=True))
+
+
+@public
+async def openapi(request: Request) -> Response:
+    """The OpenAPI description of this API."""
+    schema = schemas.get_schema(routes=request.app.state.api_routes)
+    # Paths are relative to the server URL /api/v1.
+    schema["paths"] = {
+        path.removeprefix(API_PREFIX) or "/": item for path, item in schema["paths"].items()
+    }
+    return JSONResponse(schema)
+
+
+routes: list[BaseRoute] = [
+    Route("/contests", list_contests, methods=["GET"], name="api_contests"),
+    Route("/contests/{slug:str}", read_contest, methods=["GET"], name="api_contest"),
+]

@@ -1,0 +1,74 @@
+"""Reading forms safely: CSRF check, size limits, NFC text.
+
+The CSRF secret lives in the signed session cookie (set for anonymous visitors too), and every
+form carries it back in a hidden field; cookie-authenticated API calls send it as the
+``X-CSRF-Token`` header. Bearer-token calls carry no ambient authority and need none.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from contest.i18n import gettext, normalize_text
+
+CSRF_SESSION_KEY = "csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+# Forms without files are small; a larger body is not a form of ours.
+MAX_FORM_FIELDS = 200
+MAX_FIELD_SIZE = 64 * 1024
+
+
+def csrf_token(request: Request) -> str:
+    token: str | None = request.session.get(CSRF_SESSION_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def verify_csrf(request: Request, submitted: str | None) -> None:
+    if getattr(request.state, "via_token", False):
+        return
+    expected = request.session.get(CSRF_SESSION_KEY)
+    submitted = submitted or request.headers.get(CSRF_HEADER)
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise HTTPException(
+            403,
+            gettext(
+                "This form has expired or did not come from this site. "
+                "Please go back, reload the page and try again."
+            ),
+        )
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A posted form without files, CSRF-checked, every value NFC and trimmed."""
+    try:
+        form: FormData = await request.form(
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_SIZE
+        )
+    except (HTTPException, ValueError, KeyError) as exc:
+        # Starlette reports a malformed or oversized form as an English 400.
+        raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
+    verify_csrf(request, _text(form.get(CSRF_FIELD)))
+    return {key: normalize_text(value) for key, value in form.items() if isinstance(value, str)}
+
+
+async def read_form_lists(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Like ``read_form``, plus every value of fields that repeat (checkbox groups)."""
+    values = await read_form(request)
+    form = await request.form()  # cached by Starlette after the first read
+    lists = {
+        key: [normalize_text(v) for v in form.getlist(key) if isinstance(v, str)] for key in form
+    }
+    return values, lists
+
+
+def _text(value: str | UploadFile | None) -> str | None:
+    return value if isinstance(value, str) else None

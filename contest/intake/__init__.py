@@ -1,0 +1,1 @@
+"""Entry intake: submission forms, uploads, receipts, edits and withdrawals."""
