@@ -73,6 +73,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from contest.accounts import services
+    from contest.accounts.interfaces import InvalidPasswordError, UserExistsError
+    from contest.db import create_engine, create_sessionmaker
+    from contest.models import Role
+
+    settings = _settings()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                user, token = await services.invite_user(
+                    session,
+                    secret_key=settings.secret_key,
+                    email=args.email,
+                    name=args.name or args.email.split("@")[0],
+                    role=Role(args.role),
+                    unit_codes=args.unit,
+                    actor_label="cli",
+                )
+                if password is not None:
+                    await services.set_password(session, user=user, password=password)
+                    await session.commit()
+                    return f"Password set for {user.email} ({user.role.value})."
+                await session.commit()
+                return f"Invitation for {user.email}: {settings.base_url}/invite/{token}"
+        finally:
+            await engine.dispose()
+
+    try:
+        print(asyncio.run(run()))
+    except InvalidPasswordError as exc:
+        raise SystemExit(f"contest: {exc}") from None
+    except UserExistsError as exc:
+        raise SystemExit(f"contest: {exc} already exists with another role") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
@@ -98,6 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
         func=cmd_db_upgrade
     )
+    user = commands.add_parser("user", help="accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create = user_commands.add_parser(
+        "create", help="create a user and print an invitation link (or set a password)"
+    )
+    create.add_argument("email")
+    create.add_argument("--role", required=True, choices=["admin", "coordinator", "judge"])
+    create.add_argument("--name", default="")
+    create.add_argument(
+        "--unit", action="append", default=[], help="unit code (repeat for several)"
+    )
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(func=cmd_user_create)
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contest.events.interfaces import Phase
 from contest.i18n import N_
-from contest.models import ContestKind, Prize, Role, UnitKind
+from contest.models import Aggregation, ContestKind, ContestStatus, Prize, Role, UnitKind
 
 CONTEST_KINDS = {
     ContestKind.WRITING: N_("Writing"),
@@ -43,4 +43,26 @@ ROLES = {
     Role.ADMIN: N_("Organiser"),
     Role.COORDINATOR: N_("Coordinator"),
     Role.JUDGE: N_("Judge"),
+}
+
+CONTEST_STATUSES = {
+    ContestStatus.DRAFT: N_("Draft (not shown)"),
+    ContestStatus.OPEN: N_("Open"),
+    ContestStatus.CLOSED: N_("Closed"),
+    ContestStatus.JUDGING: N_("Judging"),
+    ContestStatus.PUBLISHED: N_("Results published"),
+}
+
+AGGREGATIONS = {
+    Aggregation.MEAN: N_("Mean"),
+    Aggregation.MEDIAN: N_("Median"),
+    Aggregation.TRIMMED_MEAN: N_("Trimmed mean"),
+    Aggregation.NORMALISED: N_("Normalised per judge (evens out lenient and harsh judges)"),
+}
+
+PRIZE_COUNT_LABELS = {
+    "first": N_("Number of first prizes per division"),
+    "second": N_("Number of second prizes per division"),
+    "third": N_("Number of third prizes per division"),
+    "honourable": N_("Number of honourable mentions per division"),
 }

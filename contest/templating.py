@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,14 @@ from contest.forms import CSRF_FIELD, csrf_token
 from contest.settings import SUPPORTED_LOCALES
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+# The request being rendered, for helpers called from imported macros (which see no context).
+_rendering: ContextVar[Request] = ContextVar("rendering")
+
+
+def _csrf_token(request: Request | None = None) -> str:
+    return csrf_token(request or _rendering.get())
 
 
 def create_templates() -> Jinja2Templates:
@@ -44,7 +53,7 @@ def create_templates() -> Jinja2Templates:
         supported_locales=SUPPORTED_LOCALES,
         language_names=i18n.LANGUAGE_NAMES,
         countdown_words=i18n.countdown_words,
-        csrf_token=csrf_token,
+        csrf_token=_csrf_token,
         csrf_field_name=CSRF_FIELD,
     )
     return Jinja2Templates(env=env)
@@ -59,6 +68,7 @@ def render(
     background: BackgroundTask | None = None,
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.state.templates
+    _rendering.set(request)
     response = templates.TemplateResponse(
         request, name, context or {}, status_code=status_code, background=background
     )

@@ -7,21 +7,23 @@ With ``CI=true`` nothing may skip: a missing browser or database is a failure th
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest.accounts.passwords import hash_password
 from contest.db import Base, create_engine, create_sessionmaker
 from contest.demo import DemoReport, load_demo
 from contest.migrate import upgrade
+from contest.models import Contest, Role, Unit, User
 from contest.settings import Settings
 from storage import Storage, storage_from_url
-from tests.support import IN_CI, TEST_DATABASE_URL, app_client, empty_postgresql_database
+from tests.support import IN_CI, TEST_DATABASE_URL, Account, app_client, empty_postgresql_database
 
 _skipped: list[str] = []
 
@@ -119,3 +121,41 @@ async def storage(settings: Settings) -> AsyncIterator[Storage]:
 async def demo(sessionmaker: async_sessionmaker[AsyncSession], storage: Storage) -> DemoReport:
     """The demo event, loaded into the test's database and storage."""
     return await load_demo(sessionmaker=sessionmaker, storage=storage)
+
+
+@pytest.fixture
+def make_user(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[..., Awaitable[Account]]:
+    """Make a user with a password, bound to units (by code) and judged contests (by slug)."""
+
+    async def make(
+        email: str,
+        role: Role,
+        *,
+        units: Sequence[str] = (),
+        contests: Sequence[str] = (),
+        password: str = "correct horse battery",
+    ) -> Account:
+        async with sessionmaker() as session:
+            user = User(
+                email=email,
+                name=email.split("@")[0],
+                role=role,
+                password_hash=hash_password(password),
+            )
+            session.add(user)
+            await session.flush()
+            await session.refresh(user, ["units", "judged_contests"])
+            if units:
+                user.units.extend(
+                    (await session.scalars(select(Unit).where(Unit.code.in_(units)))).all()
+                )
+            if contests:
+                user.judged_contests.extend(
+                    (await session.scalars(select(Contest).where(Contest.slug.in_(contests)))).all()
+                )
+            await session.commit()
+        return Account(user=user, password=password)
+
+    return make

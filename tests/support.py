@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from contest.app import create_app
+from contest.models import User
 from contest.settings import Settings
 
 T = TypeVar("T")
@@ -84,3 +87,29 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def csrf_from(client: httpx.AsyncClient, path: str) -> str:
+    """The CSRF token of the form on a page (the session cookie lands in the client's jar)."""
+    response = await client.get(path)
+    found = CSRF_INPUT.search(response.text)
+    assert found, f"no CSRF field on {path} ({response.status_code})"
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    token = await csrf_from(client, "/login")
+    response = await client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
+@dataclasses.dataclass
+class Account:
+    user: User
+    password: str

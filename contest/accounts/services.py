@@ -161,6 +161,7 @@ async def invite_user(
     unit_codes: Sequence[str] = (),
     contest_ids: Sequence[int] = (),
     invited_by: User | None = None,
+    actor_label: str = "",
     now: datetime | None = None,
 ) -> tuple[User, str]:
     """Create a user (or find one again, for a new password) and an invitation token."""
@@ -186,6 +187,7 @@ async def invite_user(
             object_type="user",
             object_id=user.id,
             actor=invited_by,
+            actor_label=actor_label,
             after={"email": email, "name": name, "role": role.value, "units": list(unit_codes)},
         )
     elif user.role != role:
@@ -205,6 +207,7 @@ async def invite_user(
         object_type="user",
         object_id=user.id,
         actor=invited_by,
+        actor_label=actor_label,
         after={"invitation": invitation.id, "expires_at": invitation.expires_at.isoformat()},
     )
     token = _invitation_serializer(secret_key).dumps({"i": invitation.id, "n": invitation.nonce})

@@ -1,0 +1,507 @@
+"""What an event's set-up may contain, checked in one place.
+
+The organiser console (form fields, all strings) and the event file (YAML, typed values) both
+pass their raw values through ``validate``, which returns clean Python values or raises
+``InvalidError`` with a translated message per field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from contest.i18n import LOCAL_TZ, N_, gettext, normalize_text
+from contest.models import Aggregation, ContestKind, ContestStatus, Role, UnitKind
+
+ONE_MIB = 1024 * 1024
+# File kinds an organiser may allow; an entry's bytes are sniffed against them.
+FILE_KINDS = (
+    "jpeg", "png", "webp", "heic", "pdf", "docx", "txt",
+    "mp3", "m4a", "wav", "ogg", "mp4", "webm", "mov",
+)  # fmt: skip
+PRIZE_TIERS = ("first", "second", "third", "honourable")
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidError(Exception):
+    """Field name → translated message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+class _FieldError(Exception):
+    pass
+
+
+Parser = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str  # an N_() message id
+    parse: Parser
+    required: bool = True
+    default: Any = None
+    widget: str = "text"  # how the console shows it: text, textarea, number, datetime, date,
+    # checkbox, select, multiselect
+    choices: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    hint: str = ""
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(max_length: int = 255, *, multiline: bool = False) -> Parser:
+    def parse(raw: Any) -> str:
+        value = normalize_text(str(raw))
+        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+            raise _FieldError(gettext("This text contains characters that are not allowed."))
+        if not multiline and "\n" in value:
+            raise _FieldError(gettext("Write this on one line."))
+        if len(value) > max_length:
+            raise _FieldError(gettext("Write at most %(count)s characters.", count=str(max_length)))
+        return value
+
+    return parse
+
+
+def slug(raw: Any) -> str:
+    value = str(raw).strip()
+    if not SLUG.match(value) or len(value) > 80:
+        raise _FieldError(
+            gettext("Use lower-case letters without accents, digits and hyphens, e.g. lop-5a.")
+        )
+    return value
+
+
+def email(raw: Any) -> str:
+    value = str(raw).strip().lower()
+    if not EMAIL.match(value) or len(value) > 254:
+        raise _FieldError(gettext("Enter an email address such as ten@truong.edu.vn."))
+    return value
+
+
+def integer(low: int, high: int) -> Parser:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise _FieldError(gettext("Enter a whole number."))
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise _FieldError(gettext("Enter a whole number.")) from None
+        if not low <= number <= high:
+            raise _FieldError(
+                gettext("Enter a number from %(low)s to %(high)s.", low=low, high=high)
+            )
+        return number
+
+    return parse
+
+
+def decimal(low: float, high: float) -> Parser:
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise _FieldError(gettext("Enter a number."))
+        try:
+            number = float(str(value).strip().replace(",", "."))
+        except ValueError:
+            raise _FieldError(gettext("Enter a number.")) from None
+        if not low <= number <= high or number != number:
+            raise _FieldError(
+                gettext("Enter a number from %(low)s to %(high)s.", low=low, high=high)
+            )
+        return number
+
+    return parse
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "on", "yes", "co", "có"):
+        return True
+    if lowered in ("", "0", "false", "off", "no", "khong", "không"):
+        return False
+    raise _FieldError(gettext("Choose yes or no."))
+
+
+def choice(enum: type[Enum]) -> Parser:
+    def parse(value: Any) -> Enum:
+        try:
+            return enum(str(value).strip())
+        except ValueError:
+            raise _FieldError(gettext("Choose one of the options.")) from None
+
+    return parse
+
+
+def local_datetime(value: Any) -> datetime:
+    """A moment in Vietnam's time: 2024-10-07T17:00, 2024-10-07 17:00 or 17:00 07/10/2024."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
+    raw = str(value).strip()
+    for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%H:%M %d/%m/%Y", "%d/%m/%Y %H:%M"):
+        try:
+            return datetime.strptime(raw, pattern).replace(tzinfo=LOCAL_TZ)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _FieldError(gettext("Enter a date and time such as 17:00 07/10/2024.")) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
+
+
+def local_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raw = str(value).strip()
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(raw, pattern).date()
+        except ValueError:
+            continue
+    raise _FieldError(gettext("Enter a date such as 07/10/2024."))
+
+
+def many(parse_one: Parser, allowed: Sequence[str] | None = None) -> Parser:
+    def parse(value: Any) -> list[Any]:
+        items = value if isinstance(value, list | tuple) else [v for v in str(value).split(",")]
+        result = []
+        for item in items:
+            if _is_blank(item):
+                continue
+            parsed = parse_one(item)
+            if allowed is not None and parsed not in allowed:
+                raise _FieldError(gettext("Choose one of the options."))
+            if parsed not in result:
+                result.append(parsed)
+        return result
+
+    return parse
+
+
+def _choices(enum: type[Enum], labels: Mapping[Any, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((member.value, labels[member]) for member in enum)
+
+
+def _entity_fields() -> dict[str, tuple[Field, ...]]:
+    from contest import labels
+
+    return {
+        "event": (
+            Field("slug", N_("Short name for links"), slug, widget="text"),
+            Field("name", N_("Event name"), text()),
+            Field("theme", N_("Theme"), text()),
+            Field("organizer", N_("Organiser"), text()),
+            Field("starts_on", N_("First day"), local_date, widget="date"),
+            Field("ends_on", N_("Last day"), local_date, widget="date"),
+            Field(
+                "description",
+                N_("Description"),
+                text(4000, multiline=True),
+                required=False,
+                default="",
+                widget="textarea",
+            ),
+        ),
+        "unit": (
+            Field("code", N_("Code"), slug, hint=N_("For example: th-bach-sam-5a.")),
+            Field("name", N_("Name"), text()),
+            Field(
+                "kind",
+                N_("Kind"),
+                choice(UnitKind),
+                widget="select",
+                choices=_choices(UnitKind, labels.UNIT_KINDS),
+            ),
+            Field("parent", N_("Belongs to"), slug, required=False, widget="select"),
+        ),
+        "contest": (
+            Field("slug", N_("Short name for links"), slug),
+            Field(
+                "kind",
+                N_("Kind"),
+                choice(ContestKind),
+                widget="select",
+                choices=_choices(ContestKind, labels.CONTEST_KINDS),
+            ),
+            Field("title", N_("Title"), text()),
+            Field(
+                "summary",
+                N_("Summary"),
+                text(1000, multiline=True),
+                required=False,
+                default="",
+                widget="textarea",
+            ),
+            Field(
+                "rules",
+                N_("Rules"),
+                text(10000, multiline=True),
+                required=False,
+                default="",
+                widget="textarea",
+            ),
+            Field("opens_at", N_("Opens"), local_datetime, widget="datetime"),
+            Field("closes_at", N_("Deadline"), local_datetime, widget="datetime"),
+            Field(
+                "status",
+                N_("Status"),
+                choice(ContestStatus),
+                default=ContestStatus.DRAFT,
+                required=False,
+                widget="select",
+                choices=_choices(ContestStatus, labels.CONTEST_STATUSES),
+            ),
+            Field(
+                "position",
+                N_("Order"),
+                integer(0, 1000),
+                required=False,
+                default=0,
+                widget="number",
+            ),
+            Field(
+                "allowed_types",
+                N_("Accepted files"),
+                many(lambda v: str(v).strip().lower(), FILE_KINDS),
+                widget="multiselect",
+                choices=tuple((kind, kind.upper()) for kind in FILE_KINDS),
+            ),
+            Field("max_file_size_mb", N_("Largest file (MB)"), integer(1, 2048), widget="number"),
+            Field(
+                "max_files",
+                N_("Files per entry"),
+                integer(1, 20),
+                required=False,
+                default=1,
+                widget="number",
+            ),
+            Field(
+                "max_words",
+                N_("Word limit for typed text"),
+                integer(1, 100_000),
+                required=False,
+                widget="number",
+            ),
+            Field(
+                "judges_per_entry",
+                N_("Judges per entry"),
+                integer(1, 10),
+                required=False,
+                default=3,
+                widget="number",
+            ),
+            Field(
+                "blind",
+                N_("Blind judging (judges do not see names)"),
+                boolean,
+                required=False,
+                default=True,
+                widget="checkbox",
+            ),
+            Field(
+                "aggregation",
+                N_("How judges' scores are combined"),
+                choice(Aggregation),
+                required=False,
+                default=Aggregation.NORMALISED,
+                widget="select",
+                choices=_choices(Aggregation, labels.AGGREGATIONS),
+            ),
+            *(
+                Field(
+                    f"prizes_{tier}",
+                    labels.PRIZE_COUNT_LABELS[tier],
+                    integer(0, 1000),
+                    required=False,
+                    default=0,
+                    widget="number",
+                )
+                for tier in PRIZE_TIERS
+            ),
+        ),
+        "division": (
+            Field("key", N_("Code"), slug),
+            Field("name", N_("Name"), text()),
+            Field("min_age", N_("From age"), integer(0, 120), required=False, widget="number"),
+            Field("max_age", N_("To age"), integer(0, 120), required=False, widget="number"),
+            Field(
+                "position",
+                N_("Order"),
+                integer(0, 1000),
+                required=False,
+                default=0,
+                widget="number",
+            ),
+        ),
+        "criterion": (
+            Field("key", N_("Code"), slug),
+            Field("label", N_("Criterion"), text()),
+            Field(
+                "description",
+                N_("Description"),
+                text(1000, multiline=True),
+                required=False,
+                default="",
+                widget="textarea",
+            ),
+            Field("max_points", N_("Most points"), decimal(0.5, 1000), widget="number"),
+            Field(
+                "weight",
+                N_("Weight"),
+                decimal(0, 100),
+                required=False,
+                default=1.0,
+                widget="number",
+            ),
+            Field(
+                "position",
+                N_("Order"),
+                integer(0, 1000),
+                required=False,
+                default=0,
+                widget="number",
+            ),
+        ),
+        "book": (
+            Field("title", N_("Book title"), text()),
+            Field("author", N_("Author"), text(), required=False, default=""),
+            Field(
+                "note",
+                N_("Note"),
+                text(1000, multiline=True),
+                required=False,
+                default="",
+                widget="textarea",
+            ),
+            Field(
+                "position",
+                N_("Order"),
+                integer(0, 1000),
+                required=False,
+                default=0,
+                widget="number",
+            ),
+        ),
+        "user": (
+            Field("email", N_("Email"), email, widget="email"),
+            Field("name", N_("Name"), text()),
+            Field(
+                "role",
+                N_("Role"),
+                choice(Role),
+                widget="select",
+                choices=_choices(Role, labels.ROLES),
+            ),
+            Field(
+                "units", N_("Units"), many(slug), required=False, default=[], widget="multiselect"
+            ),
+            Field(
+                "contests",
+                N_("Judges contests"),
+                many(slug),
+                required=False,
+                default=[],
+                widget="multiselect",
+            ),
+            Field("active", N_("Active"), boolean, required=False, default=True, widget="checkbox"),
+        ),
+        "conflict": (
+            Field("judge", N_("Judge"), email, widget="select"),
+            Field("unit", N_("Unit"), slug, widget="select"),
+            Field(
+                "reason",
+                N_("Reason"),
+                text(500, multiline=True),
+                required=False,
+                default="",
+                widget="textarea",
+            ),
+        ),
+    }
+
+
+_FIELDS: dict[str, tuple[Field, ...]] | None = None
+
+
+def fields_of(entity: str) -> tuple[Field, ...]:
+    global _FIELDS
+    if _FIELDS is None:
+        _FIELDS = _entity_fields()
+    return _FIELDS[entity]
+
+
+def validate(entity: str, raw: Mapping[str, Any], *, form: bool = False) -> dict[str, Any]:
+    """Clean values for every field of the entity, or InvalidError naming each bad field.
+
+    ``form``: the values come from an HTML form, where an unticked box sends nothing.
+    """
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for spec in fields_of(entity):
+        value = raw.get(spec.name)
+        if form and spec.widget == "checkbox" and value is None:
+            value = False
+        if _is_blank(value) or value == []:
+            if spec.required:
+                errors[spec.name] = gettext("This is required.")
+            else:
+                values[spec.name] = (
+                    list(spec.default) if isinstance(spec.default, list) else (spec.default)
+                )
+            continue
+        try:
+            values[spec.name] = spec.parse(value)
+        except _FieldError as exc:
+            errors[spec.name] = str(exc)
+    _check_together(entity, values, errors)
+    if errors:
+        raise InvalidError(errors)
+    return values
+
+
+def _check_together(entity: str, values: dict[str, Any], errors: dict[str, str]) -> None:
+    if (
+        entity == "event"
+        and {"starts_on", "ends_on"} <= values.keys()
+        and values["ends_on"] < values["starts_on"]
+    ):
+        errors["ends_on"] = gettext("The last day cannot come before the first day.")
+    if (
+        entity == "contest"
+        and {"opens_at", "closes_at"} <= values.keys()
+        and values["closes_at"] <= values["opens_at"]
+    ):
+        errors["closes_at"] = gettext("The deadline must come after the opening.")
+    if entity == "division":
+        low, high = values.get("min_age"), values.get("max_age")
+        if low is not None and high is not None and high < low:
+            errors["max_age"] = gettext("The upper age cannot be below the lower age.")
+
+
+def prize_scheme(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The contest's prize scheme from the console's per-tier counts."""
+    return {
+        "method": "count",
+        "tiers": {t: int(values.get(f"prizes_{t}") or 0) for t in PRIZE_TIERS},
+    }
+
+
+def prize_counts(scheme: Mapping[str, Any]) -> dict[str, int]:
+    tiers = scheme.get("tiers", {}) if scheme.get("method", "count") == "count" else {}
+    return {f"prizes_{t}": int(tiers.get(t, 0)) for t in PRIZE_TIERS}
