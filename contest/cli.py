@@ -5,16 +5,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from contest.i18n import set_locale
 from contest.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ConfigError as exc:
         raise SystemExit(f"contest: {exc}") from None
+    # Messages printed by the command speak the platform's default language.
+    set_locale(settings.locale)
+    return settings
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -113,6 +122,58 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> str:
+    from contest.db import create_engine, create_sessionmaker
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_event_load(args: argparse.Namespace) -> int:
+    from contest.events.eventfile import EventFileError, load_event
+    from contest.migrate import upgrade
+
+    settings = _settings()
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"contest: cannot read {args.file}: {exc}") from None
+    upgrade(settings.database_url)
+
+    async def work(session: AsyncSession) -> str:
+        event = await load_event(session, text=text, actor_label="cli")
+        await session.commit()
+        return f"Loaded event {event.slug}: {event.name}"
+
+    try:
+        print(_with_session(settings, work))
+    except EventFileError as exc:
+        raise SystemExit(f"contest: {args.file}: {exc}") from None
+    return 0
+
+
+def cmd_event_dump(args: argparse.Namespace) -> int:
+    from contest.events.eventfile import EventFileError, dump_event
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> str:
+        return await dump_event(session, slug=args.event)
+
+    try:
+        sys.stdout.write(_with_session(settings, work))
+    except EventFileError as exc:
+        raise SystemExit(f"contest: {exc}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
@@ -153,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(func=cmd_user_create)
+
+    event = commands.add_parser("event", help="an event's set-up as one YAML file")
+    event_commands = event.add_subparsers(dest="event_command", required=True)
+    load = event_commands.add_parser("load", help="create an event from a file")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_event_load)
+    dump = event_commands.add_parser("dump", help="print an event's set-up (the newest by default)")
+    dump.add_argument("--event", default=None, help="the event's short name (slug)")
+    dump.set_defaults(func=cmd_event_dump)
     return parser
 
 
