@@ -19,6 +19,7 @@ from contest import api, errors, health
 from contest.access import check_declarations, public
 from contest.accounts.routes import api_routes as account_api_routes
 from contest.accounts.routes import routes as account_routes
+from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
@@ -52,6 +53,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
     return [
         *public_routes,
         *account_routes,
+        *admin_routes,
         *intake_routes,
         *health.routes,
         Mount(

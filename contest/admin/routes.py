@@ -1,0 +1,612 @@
+"""The organiser console: the event, units, contests with their rubric, staff, conflicts, audit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from contest import labels
+from contest.access import current_user, requires
+from contest.accounts import services as accounts
+from contest.accounts.interfaces import UserExistsError
+from contest.admin import services
+from contest.admin.services import CHILD_MODELS, ConflictingValueError
+from contest.events.eventfile import dump_event
+from contest.events.validation import InvalidError, fields_of, validate
+from contest.forms import read_form, read_form_lists, verify_csrf
+from contest.i18n import gettext
+from contest.models import Contest, Event, Role, Unit, User
+from contest.templating import render
+
+ADMIN = Role.ADMIN
+MAX_UPLOAD_FIELDS = 5
+
+
+def _redirect(request: Request, name: str, **params: Any) -> Response:
+    return RedirectResponse(request.url_for(name, **params), status_code=303)
+
+
+async def _event_or_setup(session: AsyncSession) -> Event:
+    event = await services.get_event(session)
+    if event is None:
+        raise HTTPException(
+            404, gettext("There is no event yet. Create it first, or load an event file.")
+        )
+    return event
+
+
+def _form_page(
+    request: Request,
+    *,
+    title: str,
+    entity: str,
+    values: Mapping[str, Any],
+    errors: Mapping[str, str] | None = None,
+    choices: Mapping[str, list[tuple[str, str]]] | None = None,
+    action: str,
+    back: str,
+    extra: Mapping[str, Any] | None = None,
+    template: str = "admin/form.html",
+) -> Response:
+    return render(
+        request,
+        template,
+        {
+            "title": title,
+            "fields": fields_of(entity),
+            "values": values,
+            "errors": errors or {},
+            "choices": choices or {},
+            "action": action,
+            "back": back,
+            **(extra or {}),
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+def _unit_choices(units: list[tuple[Unit, int]]) -> list[tuple[str, str]]:
+    return [(unit.code, "— " * depth + unit.name) for unit, depth in units]
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def dashboard(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await services.get_event(session)
+        contests: list[Contest] = []
+        counts: dict[int, int] = {}
+        if event is not None:
+            contests = list(
+                (
+                    await session.scalars(
+                        select(Contest)
+                        .where(Contest.event_id == event.id)
+                        .order_by(Contest.position, Contest.id)
+                    )
+                ).all()
+            )
+            counts = await services.entry_counts(session, event=event)
+    return render(
+        request,
+        "admin/dashboard.html",
+        {"event": event, "contests": contests, "counts": counts, "labels": labels},
+    )
+
+
+# --- event ------------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def edit_event(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await services.get_event(session)
+        values: Mapping[str, Any] = (
+            {
+                "slug": event.slug,
+                "name": event.name,
+                "theme": event.theme,
+                "organizer": event.organizer,
+                "starts_on": event.starts_on.isoformat(),
+                "ends_on": event.ends_on.isoformat(),
+                "description": event.description,
+            }
+            if event
+            else {}
+        )
+        page: dict[str, Any] = {
+            "title": gettext("The event"),
+            "entity": "event",
+            "action": str(request.url_for("admin_event")),
+            "back": str(request.url_for("admin")),
+        }
+        if request.method == "GET":
+            return _form_page(request, values=values, **page)
+        form = await read_form(request)
+        try:
+            await services.save_event(session, event=event, raw=form, actor=current_user(request))
+        except InvalidError as exc:
+            return _form_page(request, values=form, errors=exc.errors, **page)
+        except ConflictingValueError as exc:
+            return _form_page(request, values=form, errors={exc.field_name: exc.message}, **page)
+        await session.commit()
+    return _redirect(request, "admin")
+
+
+@requires(ADMIN)
+async def download_event_file(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        text = await dump_event(session, slug=event.slug)
+    return Response(
+        text,
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{event.slug}.yaml"'},
+    )
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def units_page(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        units = await services.list_units(session, event=event)
+        values: Mapping[str, Any] = {}
+        errors: dict[str, str] = {}
+        report = None
+        if request.method == "POST":
+            form = await read_form(request)
+            try:
+                await services.save_unit(
+                    session, event=event, unit=None, raw=form, actor=current_user(request)
+                )
+            except InvalidError as exc:
+                values, errors = form, exc.errors
+            else:
+                await session.commit()
+                return _redirect(request, "admin_units")
+    return render(
+        request,
+        "admin/units.html",
+        {
+            "units": units,
+            "fields": fields_of("unit"),
+            "values": values,
+            "errors": errors,
+            "choices": {"parent": _unit_choices(units)},
+            "report": report,
+            "labels": labels,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+@requires(ADMIN)
+async def edit_unit(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        unit = await session.get(Unit, request.path_params["unit_id"])
+        if unit is None or unit.event_id != event.id:
+            raise HTTPException(404)
+        units = await services.list_units(session, event=event)
+        parent_code = next((u.code for u, _d in units if u.id == unit.parent_id), "")
+        page: dict[str, Any] = {
+            "title": gettext("Unit: %(name)s", name=unit.name),
+            "entity": "unit",
+            "action": str(request.url_for("admin_unit", unit_id=unit.id)),
+            "back": str(request.url_for("admin_units")),
+            "choices": {"parent": [c for c in _unit_choices(units) if c[0] != unit.code]},
+        }
+        if request.method == "GET":
+            values = {"code": unit.code, "name": unit.name, "kind": unit.kind.value}
+            return _form_page(request, values={**values, "parent": parent_code}, **page)
+        form = await read_form(request)
+        try:
+            await services.save_unit(
+                session, event=event, unit=unit, raw=form, actor=current_user(request)
+            )
+        except InvalidError as exc:
+            return _form_page(request, values=form, errors=exc.errors, **page)
+        await session.commit()
+    return _redirect(request, "admin_units")
+
+
+@requires(ADMIN)
+async def import_units(request: Request) -> Response:
+    """Units from a small CSV file (code,name,kind,parent)."""
+    length = int(request.headers.get("content-length") or 0)
+    if length > services.MAX_CSV_BYTES:
+        raise HTTPException(413, gettext("The file is too large"))
+    try:
+        form = await request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS)
+    except (HTTPException, ValueError) as exc:
+        raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
+    token = form.get("csrf_token")
+    verify_csrf(request, token if isinstance(token, str) else None)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, gettext("Choose a CSV file to import."))
+    data = await upload.read(services.MAX_CSV_BYTES + 1)
+    if len(data) > services.MAX_CSV_BYTES:
+        raise HTTPException(413, gettext("The file is too large"))
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        report = await services.import_units(
+            session, event=event, data=data, actor=current_user(request)
+        )
+        await session.commit()
+        units = await services.list_units(session, event=event)
+    return render(
+        request,
+        "admin/units.html",
+        {
+            "units": units,
+            "fields": fields_of("unit"),
+            "values": {},
+            "errors": {},
+            "choices": {"parent": _unit_choices(units)},
+            "report": report,
+            "labels": labels,
+        },
+    )
+
+
+# --- contests ---------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def new_contest(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        page: dict[str, Any] = {
+            "title": gettext("New contest"),
+            "entity": "contest",
+            "action": str(request.url_for("admin_new_contest")),
+            "back": str(request.url_for("admin")),
+        }
+        if request.method == "GET":
+            defaults = {"status": "draft", "max_files": 1, "judges_per_entry": 3, "blind": True}
+            return _form_page(request, values=defaults, **page)
+        form, lists = await read_form_lists(request)
+        raw = {**form, "allowed_types": lists.get("allowed_types", [])}
+        try:
+            contest = await services.save_contest(
+                session, event=event, contest=None, raw=raw, actor=current_user(request)
+            )
+        except InvalidError as exc:
+            return _form_page(request, values=raw, errors=exc.errors, **page)
+        except ConflictingValueError as exc:
+            return _form_page(request, values=raw, errors={exc.field_name: exc.message}, **page)
+        await session.commit()
+    return _redirect(request, "admin_contest", contest_id=contest.id)
+
+
+@requires(ADMIN)
+async def edit_contest(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        contest = await services.get_contest(session, contest_id=request.path_params["contest_id"])
+        if contest is None:
+            raise HTTPException(404)
+        event = await session.get(Event, contest.event_id)
+        assert event is not None
+        page: dict[str, Any] = {
+            "title": contest.title,
+            "entity": "contest",
+            "action": str(request.url_for("admin_contest", contest_id=contest.id)),
+            "back": str(request.url_for("admin")),
+            "template": "admin/contest.html",
+            "extra": {"contest": contest, "children": _children(contest)},
+        }
+        if request.method == "GET":
+            return _form_page(request, values=services.contest_form_values(contest), **page)
+        form, lists = await read_form_lists(request)
+        raw = {**form, "allowed_types": lists.get("allowed_types", [])}
+        try:
+            await services.save_contest(
+                session, event=event, contest=contest, raw=raw, actor=current_user(request)
+            )
+        except InvalidError as exc:
+            return _form_page(request, values=raw, errors=exc.errors, **page)
+        except ConflictingValueError as exc:
+            return _form_page(request, values=raw, errors={exc.field_name: exc.message}, **page)
+        await session.commit()
+    return _redirect(request, "admin_contest", contest_id=contest.id)
+
+
+def _children(contest: Contest) -> list[dict[str, Any]]:
+    return [
+        {"part": "divisions", "title": gettext("Divisions"), "rows": contest.divisions,
+         "entity": "division", "columns": ("key", "name", "min_age", "max_age")},
+        {"part": "criteria", "title": gettext("Rubric"), "rows": contest.criteria,
+         "entity": "criterion", "columns": ("key", "label", "max_points", "weight")},
+        {"part": "books", "title": gettext("Suggested books"), "rows": contest.books,
+         "entity": "book", "columns": ("title", "author")},
+    ]  # fmt: skip
+
+
+@requires(ADMIN)
+async def contest_child(request: Request) -> Response:
+    """Add (no child id) or edit a division, rubric row or book of a contest."""
+    part = request.path_params["part"]
+    if part not in CHILD_MODELS:
+        raise HTTPException(404)
+    entity, model = CHILD_MODELS[part]
+    async with request.state.sessionmaker() as session:
+        contest = await services.get_contest(session, contest_id=request.path_params["contest_id"])
+        if contest is None:
+            raise HTTPException(404)
+        child_id = request.path_params.get("child_id")
+        child = await session.get(model, child_id) if child_id is not None else None
+        if child_id is not None and (child is None or child.contest_id != contest.id):
+            raise HTTPException(404)
+        action = (
+            request.url_for(
+                "admin_contest_child", contest_id=contest.id, part=part, child_id=child_id
+            )
+            if child_id is not None
+            else request.url_for("admin_contest_new_child", contest_id=contest.id, part=part)
+        )
+        part_title = next(c["title"] for c in _children(contest) if c["part"] == part)
+        page: dict[str, Any] = {
+            "title": f"{contest.title} · {part_title}",
+            "entity": entity,
+            "action": str(action),
+            "back": str(request.url_for("admin_contest", contest_id=contest.id)),
+            "extra": {"deletable": child is not None},
+        }
+        if request.method == "GET":
+            values = {f.name: getattr(child, f.name) for f in fields_of(entity)} if child else {}
+            return _form_page(request, values=values, **page)
+        form = await read_form(request)
+        actor = current_user(request)
+        if child is not None and form.get("delete"):
+            names = [f.name for f in fields_of(entity)]
+            await services.delete_record(
+                session, obj=child, object_type=entity, names=names, actor=actor
+            )
+        else:
+            try:
+                await services.save_child(
+                    session, contest=contest, part=part, child=child, raw=form, actor=actor
+                )
+            except InvalidError as exc:
+                return _form_page(request, values=form, errors=exc.errors, **page)
+            except ConflictingValueError as exc:
+                errors = {exc.field_name: exc.message}
+                return _form_page(request, values=form, errors=errors, **page)
+        await session.commit()
+    return _redirect(request, "admin_contest", contest_id=contest.id)
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+async def _staff_choices(session: AsyncSession, event: Event) -> dict[str, list[tuple[str, str]]]:
+    units = await services.list_units(session, event=event)
+    contests = (
+        await session.scalars(
+            select(Contest).where(Contest.event_id == event.id).order_by(Contest.position)
+        )
+    ).all()
+    return {"units": _unit_choices(units), "contests": [(c.slug, c.title) for c in contests]}
+
+
+@requires(ADMIN)
+async def users_page(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        choices = await _staff_choices(session, event)
+        users = await services.list_users(session)
+        context: dict[str, Any] = {
+            "users": users,
+            "fields": [f for f in fields_of("user") if f.name != "active"],
+            "values": {"role": "judge"},
+            "errors": {},
+            "choices": choices,
+            "invite_link": None,
+            "labels": labels,
+        }
+        if request.method == "GET":
+            return render(request, "admin/users.html", context)
+        form, lists = await read_form_lists(request)
+        raw = {**form, "units": lists.get("units", []), "contests": lists.get("contests", [])}
+        try:
+            values = validate("user", {**raw, "active": True}, form=True)
+            slugs = set(values["contests"])
+            contest_ids = [
+                c.id
+                for c in (
+                    await session.scalars(
+                        select(Contest).where(Contest.event_id == event.id, Contest.slug.in_(slugs))
+                    )
+                ).all()
+            ]
+            user, token = await accounts.invite_user(
+                session,
+                secret_key=request.state.settings.secret_key,
+                email=values["email"],
+                name=values["name"],
+                role=values["role"],
+                unit_codes=values["units"],
+                contest_ids=contest_ids if values["role"] == Role.JUDGE else [],
+                invited_by=current_user(request),
+            )
+        except InvalidError as exc:
+            context.update(values=raw, errors=exc.errors)
+            return render(request, "admin/users.html", context, status_code=422)
+        except UserExistsError:
+            context.update(
+                values=raw,
+                errors={
+                    "email": gettext("This email already belongs to a user with another role.")
+                },
+            )
+            return render(request, "admin/users.html", context, status_code=409)
+        await session.commit()
+        context.update(
+            users=await services.list_users(session),
+            invite_link=f"{request.state.settings.base_url}/invite/{token}",
+            invited=user,
+        )
+    return render(request, "admin/users.html", context)
+
+
+@requires(ADMIN)
+async def edit_user(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        user = await services.get_user(session, user_id=request.path_params["user_id"])
+        if user is None:
+            raise HTTPException(404)
+        choices = await _staff_choices(session, event)
+        fields = [f for f in fields_of("user") if f.name not in ("email", "role")]
+        context: dict[str, Any] = {
+            "title": f"{user.name} · {user.email}",
+            "fields": fields,
+            "choices": choices,
+            "errors": {},
+            "action": str(request.url_for("admin_user", user_id=user.id)),
+            "back": str(request.url_for("admin_users")),
+            "role_label": labels.ROLES[user.role],
+        }
+        if request.method == "GET":
+            context["values"] = {
+                "name": user.name,
+                "units": [u.code for u in user.units],
+                "contests": [c.slug for c in user.judged_contests],
+                "active": user.is_active,
+            }
+            return render(request, "admin/form.html", context)
+        form, lists = await read_form_lists(request)
+        raw = {**form, "units": lists.get("units", []), "contests": lists.get("contests", [])}
+        actor = current_user(request)
+        if user.id == actor.id and not raw.get("active"):
+            context.update(
+                values=raw, errors={"active": gettext("You cannot deactivate your own account.")}
+            )
+            return render(request, "admin/form.html", context, status_code=422)
+        try:
+            await services.update_user(session, event=event, user=user, raw=raw, actor=actor)
+        except InvalidError as exc:
+            context.update(values=raw, errors=exc.errors)
+            return render(request, "admin/form.html", context, status_code=422)
+        await session.commit()
+    return _redirect(request, "admin_users")
+
+
+# --- conflicts --------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def conflicts_page(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        judges = (
+            await session.scalars(select(User).where(User.role == Role.JUDGE).order_by(User.name))
+        ).all()
+        units = await services.list_units(session, event=event)
+        context: dict[str, Any] = {
+            "conflicts": await services.list_conflicts(session, event=event),
+            "fields": fields_of("conflict"),
+            "values": {},
+            "errors": {},
+            "choices": {
+                "judge": [(j.email, f"{j.name} · {j.email}") for j in judges],
+                "unit": _unit_choices(units),
+            },
+        }
+        if request.method == "POST":
+            form = await read_form(request)
+            actor = current_user(request)
+            if form.get("remove"):
+                try:
+                    conflict_id = int(form["remove"])
+                except ValueError:
+                    raise HTTPException(400) from None
+                if not await services.remove_conflict(
+                    session, conflict_id=conflict_id, actor=actor
+                ):
+                    raise HTTPException(404)
+            else:
+                try:
+                    await services.declare_conflict(session, event=event, raw=form, actor=actor)
+                except InvalidError as exc:
+                    context.update(values=form, errors=exc.errors)
+                    return render(request, "admin/conflicts.html", context, status_code=422)
+            await session.commit()
+            return _redirect(request, "admin_conflicts")
+    return render(request, "admin/conflicts.html", context)
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+@requires(ADMIN)
+async def audit_page(request: Request) -> Response:
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    action = request.query_params.get("action", "")
+    object_type = request.query_params.get("object", "")
+    async with request.state.sessionmaker() as session:
+        events, more = await services.list_audit_events(
+            session, page=page, action=action, object_type=object_type
+        )
+        actions = await services.audit_actions(session)
+    return render(
+        request,
+        "admin/audit.html",
+        {
+            "events": events,
+            "page": page,
+            "more": more,
+            "action": action,
+            "object_type": object_type,
+            "actions": actions,
+        },
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/admin", dashboard, name="admin"),
+    Route("/admin/event", edit_event, methods=["GET", "POST"], name="admin_event"),
+    Route("/admin/event.yaml", download_event_file, name="admin_event_file"),
+    Route("/admin/units", units_page, methods=["GET", "POST"], name="admin_units"),
+    Route("/admin/units/import", import_units, methods=["POST"], name="admin_units_import"),
+    Route("/admin/units/{unit_id:int}", edit_unit, methods=["GET", "POST"], name="admin_unit"),
+    Route("/admin/contests/new", new_contest, methods=["GET", "POST"], name="admin_new_contest"),
+    Route(
+        "/admin/contests/{contest_id:int}",
+        edit_contest,
+        methods=["GET", "POST"],
+        name="admin_contest",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/{part:str}/new",
+        contest_child,
+        methods=["GET", "POST"],
+        name="admin_contest_new_child",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/{part:str}/{child_id:int}",
+        contest_child,
+        methods=["GET", "POST"],
+        name="admin_contest_child",
+    ),
+    Route("/admin/users", users_page, methods=["GET", "POST"], name="admin_users"),
+    Route("/admin/users/{user_id:int}", edit_user, methods=["GET", "POST"], name="admin_user"),
+    Route("/admin/conflicts", conflicts_page, methods=["GET", "POST"], name="admin_conflicts"),
+    Route("/admin/audit", audit_page, name="admin_audit"),
+]

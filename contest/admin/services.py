@@ -1,0 +1,507 @@
+"""The organiser console's changes: every one validated, audited (before → after) and committed
+by the caller's transaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from contest import audit
+from contest.events.validation import (
+    ONE_MIB,
+    InvalidError,
+    prize_counts,
+    prize_scheme,
+    validate,
+)
+from contest.i18n import gettext, local_time
+from contest.models import (
+    AuditEvent,
+    Book,
+    Conflict,
+    Contest,
+    Criterion,
+    Division,
+    Entry,
+    Event,
+    Role,
+    Unit,
+    User,
+)
+
+# How many audit events a page shows.
+AUDIT_PAGE_SIZE = 50
+MAX_CSV_BYTES = 2 * ONE_MIB
+
+CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
+    "divisions": ("division", Division),
+    "criteria": ("criterion", Criterion),
+    "books": ("book", Book),
+}
+
+
+class ConflictingValueError(Exception):
+    """A unique value is taken; the message names the field (translated)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+        self.message = message
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able form of a value, for the audit trail."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def snapshot(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    return {name: _plain(getattr(obj, name)) for name in names}
+
+
+async def _apply(
+    session: AsyncSession,
+    obj: Any,
+    values: Mapping[str, Any],
+    *,
+    actor: User,
+    object_type: str,
+    created: bool,
+) -> None:
+    names = list(values)
+    before = {} if created else snapshot(obj, names)
+    for name, value in values.items():
+        setattr(obj, name, value)
+    if created:
+        session.add(obj)
+    await session.flush()
+    after = snapshot(obj, names)
+    if created:
+        audit.record(
+            session,
+            action=f"{object_type}_created",
+            object_type=object_type,
+            object_id=obj.id,
+            actor=actor,
+            after=after,
+        )
+        return
+    changed_before, changed_after = audit.changes(before, after)
+    if changed_after:
+        audit.record(
+            session,
+            action=f"{object_type}_updated",
+            object_type=object_type,
+            object_id=obj.id,
+            actor=actor,
+            before=changed_before,
+            after=changed_after,
+        )
+
+
+async def delete_record(
+    session: AsyncSession, *, obj: Any, object_type: str, names: Sequence[str], actor: User
+) -> None:
+    audit.record(
+        session,
+        action=f"{object_type}_deleted",
+        object_type=object_type,
+        object_id=obj.id,
+        actor=actor,
+        before=snapshot(obj, names),
+    )
+    await session.delete(obj)
+    await session.flush()
+
+
+# --- event ------------------------------------------------------------------------------------
+
+
+async def get_event(session: AsyncSession) -> Event | None:
+    found: Event | None = await session.scalar(
+        select(Event).order_by(Event.starts_on.desc(), Event.id.desc()).limit(1)
+    )
+    return found
+
+
+async def save_event(
+    session: AsyncSession, *, event: Event | None, raw: Mapping[str, Any], actor: User
+) -> Event:
+    values = validate("event", raw, form=True)
+    clash = await session.scalar(select(Event.id).where(Event.slug == values["slug"]))
+    if clash is not None and (event is None or clash != event.id):
+        raise ConflictingValueError("slug", gettext("Another event already uses this short name."))
+    target = event or Event()
+    await _apply(session, target, values, actor=actor, object_type="event", created=event is None)
+    return target
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+async def list_units(session: AsyncSession, *, event: Event) -> list[tuple[Unit, int]]:
+    """Units in tree order (each school followed by its classes) with their depth."""
+    units = (
+        await session.scalars(select(Unit).where(Unit.event_id == event.id).order_by(Unit.name))
+    ).all()
+    children: dict[int | None, list[Unit]] = {}
+    for unit in units:
+        children.setdefault(unit.parent_id, []).append(unit)
+    ordered: list[tuple[Unit, int]] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        for unit in children.get(parent, []):
+            ordered.append((unit, depth))
+            walk(unit.id, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+async def _unit_values(
+    session: AsyncSession, *, event: Event, raw: Mapping[str, Any], unit: Unit | None
+) -> dict[str, Any]:
+    values = validate("unit", raw, form=True)
+    errors: dict[str, str] = {}
+    clash = await session.scalar(
+        select(Unit.id).where(Unit.event_id == event.id, Unit.code == values["code"])
+    )
+    if clash is not None and (unit is None or clash != unit.id):
+        errors["code"] = gettext("Another unit already uses this code.")
+    parent_code = values.pop("parent")
+    values["parent_id"] = None
+    if parent_code:
+        parent = await session.scalar(
+            select(Unit).where(Unit.event_id == event.id, Unit.code == parent_code)
+        )
+        if parent is None or (unit is not None and parent.id == unit.id):
+            errors["parent"] = gettext("Choose one of the options.")
+        else:
+            values["parent_id"] = parent.id
+    if errors:
+        raise InvalidError(errors)
+    return values
+
+
+async def save_unit(
+    session: AsyncSession,
+    *,
+    event: Event,
+    unit: Unit | None,
+    raw: Mapping[str, Any],
+    actor: User,
+) -> Unit:
+    values = await _unit_values(session, event=event, raw=raw, unit=unit)
+    target = unit or Unit(event_id=event.id)
+    await _apply(session, target, values, actor=actor, object_type="unit", created=unit is None)
+    return target
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+
+
+async def import_units(
+    session: AsyncSession, *, event: Event, data: bytes, actor: User
+) -> ImportReport:
+    """Units from CSV (code,name,kind,parent); each good row is kept, each bad one reported."""
+    report = ImportReport()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.refused.append((0, gettext("The file is not UTF-8 text. Save it as CSV UTF-8.")))
+        return report
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"code", "name", "kind"} - set(reader.fieldnames or [])
+    if missing:
+        report.refused.append(
+            (1, gettext("Missing columns: %(names)s", names=", ".join(sorted(missing))))
+        )
+        return report
+    for row in reader:
+        line = reader.line_num
+        raw = {k: (v or "") for k, v in row.items() if k}
+        try:
+            async with session.begin_nested():
+                await save_unit(session, event=event, unit=None, raw=raw, actor=actor)
+        except InvalidError as exc:
+            reasons = "; ".join(f"{name}: {message}" for name, message in exc.errors.items())
+            report.refused.append((line, reasons))
+            continue
+        report.created.append(raw.get("code", ""))
+    return report
+
+
+# --- contests ---------------------------------------------------------------------------------
+
+
+def contest_form_values(contest: Contest) -> dict[str, Any]:
+    return {
+        "slug": contest.slug,
+        "kind": contest.kind.value,
+        "title": contest.title,
+        "summary": contest.summary,
+        "rules": contest.rules,
+        "opens_at": local_time(contest.opens_at).strftime("%Y-%m-%dT%H:%M"),
+        "closes_at": local_time(contest.closes_at).strftime("%Y-%m-%dT%H:%M"),
+        "status": contest.status.value,
+        "position": contest.position,
+        "allowed_types": list(contest.allowed_types),
+        "max_file_size_mb": contest.max_file_size // ONE_MIB,
+        "max_files": contest.max_files,
+        "max_words": contest.max_words if contest.max_words is not None else "",
+        "judges_per_entry": contest.judges_per_entry,
+        "blind": contest.blind,
+        "aggregation": contest.aggregation.value,
+        **prize_counts(contest.prize_scheme),
+    }
+
+
+async def save_contest(
+    session: AsyncSession,
+    *,
+    event: Event,
+    contest: Contest | None,
+    raw: Mapping[str, Any],
+    actor: User,
+) -> Contest:
+    values = validate("contest", raw, form=True)
+    clash = await session.scalar(
+        select(Contest.id).where(Contest.event_id == event.id, Contest.slug == values["slug"])
+    )
+    if clash is not None and (contest is None or clash != contest.id):
+        raise ConflictingValueError(
+            "slug", gettext("Another contest already uses this short name.")
+        )
+    values["max_file_size"] = values.pop("max_file_size_mb") * ONE_MIB
+    values["prize_scheme"] = prize_scheme(values)
+    for key in [k for k in values if k.startswith("prizes_")]:
+        del values[key]
+    target = contest or Contest(event_id=event.id)
+    await _apply(
+        session, target, values, actor=actor, object_type="contest", created=contest is None
+    )
+    return target
+
+
+async def get_contest(session: AsyncSession, *, contest_id: int) -> Contest | None:
+    found: Contest | None = await session.scalar(
+        select(Contest)
+        .where(Contest.id == contest_id)
+        .options(
+            selectinload(Contest.divisions),
+            selectinload(Contest.criteria),
+            selectinload(Contest.books),
+        )
+    )
+    return found
+
+
+async def save_child(
+    session: AsyncSession,
+    *,
+    contest: Contest,
+    part: str,
+    child: Division | Criterion | Book | None,
+    raw: Mapping[str, Any],
+    actor: User,
+) -> Division | Criterion | Book:
+    entity, model = CHILD_MODELS[part]
+    values = validate(entity, raw, form=True)
+    key = "title" if part == "books" else "key"
+    clash = await session.scalar(
+        select(model.id).where(model.contest_id == contest.id, getattr(model, key) == values[key])
+    )
+    if clash is not None and (child is None or clash != child.id):
+        raise ConflictingValueError(key, gettext("Another row already uses this value."))
+    target = child or model(contest_id=contest.id)
+    await _apply(session, target, values, actor=actor, object_type=entity, created=child is None)
+    return target
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    return (
+        await session.scalars(
+            select(User)
+            .order_by(User.role, User.name)
+            .options(selectinload(User.units), selectinload(User.judged_contests))
+        )
+    ).all()
+
+
+async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
+    found: User | None = await session.scalar(
+        select(User)
+        .where(User.id == user_id)
+        .options(selectinload(User.units), selectinload(User.judged_contests))
+    )
+    return found
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    event: Event,
+    user: User,
+    raw: Mapping[str, Any],
+    actor: User,
+) -> User:
+    """Name, units (coordinators' and judges' own), judged contests, active."""
+    from contest.accounts.services import set_active
+
+    values = validate("user", {**raw, "email": user.email, "role": user.role.value}, form=True)
+    units = (
+        await session.scalars(
+            select(Unit).where(Unit.event_id == event.id, Unit.code.in_(values["units"]))
+        )
+    ).all()
+    contests = (
+        await session.scalars(
+            select(Contest).where(
+                Contest.event_id == event.id, Contest.slug.in_(values["contests"])
+            )
+        )
+    ).all()
+    before = {
+        "name": user.name,
+        "units": sorted(u.code for u in user.units),
+        "contests": sorted(c.slug for c in user.judged_contests),
+    }
+    user.name = values["name"]
+    # Units and contests of other events stay as they are.
+    user.units = [u for u in user.units if u.event_id != event.id] + list(units)
+    other_events = [c for c in user.judged_contests if c.event_id != event.id]
+    # Only judges judge; the field is ignored for other roles.
+    user.judged_contests = other_events + (list(contests) if user.role == Role.JUDGE else [])
+    after = {
+        "name": user.name,
+        "units": sorted(u.code for u in user.units),
+        "contests": sorted(c.slug for c in user.judged_contests),
+    }
+    changed_before, changed_after = audit.changes(before, after)
+    if changed_after:
+        audit.record(
+            session,
+            action="user_updated",
+            object_type="user",
+            object_id=user.id,
+            actor=actor,
+            before=changed_before,
+            after=changed_after,
+        )
+    await set_active(session, user=user, active=values["active"], actor=actor)
+    await session.flush()
+    return user
+
+
+# --- conflicts --------------------------------------------------------------------------------
+
+
+async def list_conflicts(
+    session: AsyncSession, *, event: Event
+) -> list[tuple[Conflict, User, Unit]]:
+    rows = await session.execute(
+        select(Conflict, User, Unit)
+        .join(User, Conflict.judge_id == User.id)
+        .join(Unit, Conflict.unit_id == Unit.id)
+        .where(Unit.event_id == event.id)
+        .order_by(User.name, Unit.name)
+    )
+    return [(c, u, n) for c, u, n in rows.all()]
+
+
+async def declare_conflict(
+    session: AsyncSession, *, event: Event, raw: Mapping[str, Any], actor: User
+) -> Conflict:
+    values = validate("conflict", raw, form=True)
+    errors: dict[str, str] = {}
+    judge = await session.scalar(
+        select(User).where(User.email == values["judge"], User.role == Role.JUDGE)
+    )
+    unit = await session.scalar(
+        select(Unit).where(Unit.event_id == event.id, Unit.code == values["unit"])
+    )
+    if judge is None:
+        errors["judge"] = gettext("Choose one of the options.")
+    if unit is None:
+        errors["unit"] = gettext("Choose one of the options.")
+    if errors or judge is None or unit is None:
+        raise InvalidError(errors)
+    conflict = Conflict(judge_id=judge.id, unit_id=unit.id, reason=values["reason"])
+    session.add(conflict)
+    await session.flush()
+    audit.record(
+        session,
+        action="conflict_declared",
+        object_type="conflict",
+        object_id=conflict.id,
+        actor=actor,
+        after={"judge": judge.email, "unit": unit.code, "reason": values["reason"]},
+    )
+    return conflict
+
+
+# --- dashboard and audit ----------------------------------------------------------------------
+
+
+async def entry_counts(session: AsyncSession, *, event: Event) -> dict[int, int]:
+    rows = await session.execute(
+        select(Entry.contest_id, func.count())
+        .join(Contest, Entry.contest_id == Contest.id)
+        .where(Contest.event_id == event.id)
+        .group_by(Entry.contest_id)
+    )
+    return {contest_id: count for contest_id, count in rows.all()}
+
+
+async def list_audit_events(
+    session: AsyncSession, *, page: int, action: str = "", object_type: str = ""
+) -> tuple[Sequence[AuditEvent], bool]:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    rows = (
+        await session.scalars(query.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1))
+    ).all()
+    return rows[:AUDIT_PAGE_SIZE], len(rows) > AUDIT_PAGE_SIZE
+
+
+async def audit_actions(session: AsyncSession) -> list[str]:
+    return list(
+        await session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    )
+
+
+async def remove_conflict(session: AsyncSession, *, conflict_id: int, actor: User) -> bool:
+    conflict = await session.get(Conflict, conflict_id)
+    if conflict is None:
+        return False
+    await delete_record(
+        session,
+        obj=conflict,
+        object_type="conflict",
+        names=["judge_id", "unit_id", "reason"],
+        actor=actor,
+    )
+    return True

@@ -1,0 +1,167 @@
+"""Every route the router holds × every kind of visitor: allowed or denied as declared.
+
+The routes come from the app itself, so a new route is covered the day it is added; a route
+without an access declaration stops the app from starting (and this test with it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Route
+
+from contest.access import ANYONE, access_of, check_declarations, iter_endpoints, public
+from contest.app import create_app
+from contest.demo import DemoReport
+from contest.models import Contest, Role, Unit, User
+from contest.settings import Settings
+from tests.support import Account, app_client, sign_in
+
+# The refusal of a signed-in user whose role does not fit, in either language (a persona may
+# have switched language on the way through the routes).
+ROLE_DENIED = [
+    "Tài khoản của bạn không được dùng trang này.",
+    "Your account may not use this page.",
+]
+
+
+@dataclass
+class Persona:
+    name: str
+    role: Role | None
+    client: httpx.AsyncClient
+    csrf: str
+
+
+async def _csrf(client: httpx.AsyncClient) -> str:
+    page = await client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+async def personas(
+    settings: Settings,
+    demo: DemoReport,
+    make_user: Callable[..., Awaitable[Account]],
+) -> AsyncIterator[list[Persona]]:
+    accounts = {
+        "coordinator of unit A": await make_user(
+            "a@example.vn", Role.COORDINATOR, units=["th-bach-sam-5a"]
+        ),
+        "coordinator of unit B": await make_user(
+            "b@example.vn", Role.COORDINATOR, units=["thcs-bach-sam-6a"]
+        ),
+        "judge of contest X": await make_user(
+            "x@example.vn", Role.JUDGE, units=["tdp-1"], contests=["viet-ve-cuon-sach-em-yeu"]
+        ),
+        "judge of contest Y": await make_user(
+            "y@example.vn", Role.JUDGE, units=["tdp-2"], contests=["ke-chuyen-sach"]
+        ),
+        "admin": await make_user("admin@example.vn", Role.ADMIN),
+    }
+    people: list[Persona] = []
+    clients = []
+    for name in ["anonymous", "entrant with an edit token", *accounts]:
+        context = app_client(settings)
+        client = await context.__aenter__()
+        clients.append(context)
+        account = accounts.get(name)
+        if account is not None:
+            await sign_in(client, account.user.email, account.password)
+        people.append(
+            Persona(name, account.user.role if account else None, client, await _csrf(client))
+        )
+    try:
+        yield people
+    finally:
+        for context in clients:
+            await context.__aexit__(None, None, None)
+
+
+async def path_values(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+    """Real identifiers from the demo, so a request reaches the handler's own checks."""
+    async with sessionmaker() as session:
+        contest = await session.scalar(select(Contest).order_by(Contest.id))
+        unit = await session.scalar(select(Unit).order_by(Unit.id))
+        user = await session.scalar(select(User).order_by(User.id))
+    assert contest and unit and user
+    return {
+        "slug": contest.slug,
+        "locale": "en",
+        "contest_id": contest.id,
+        "unit_id": unit.id,
+        "user_id": user.id,
+        "part": "divisions",
+        "child_id": 1,
+        "token_id": 1,
+        "token": "not-a-real-token",
+        "key": "entries/x/original.png",
+    }
+
+
+def is_denied(persona: Persona, response: httpx.Response) -> bool:
+    if response.status_code == 401:
+        return True
+    if response.status_code == 303 and "/login" in response.headers.get("location", ""):
+        return True
+    return response.status_code == 403 and any(text in response.text for text in ROLE_DENIED)
+
+
+def expected_allowed(declared: frozenset[str], persona: Persona) -> bool:
+    return ANYONE in declared or (persona.role is not None and persona.role.value in declared)
+
+
+async def test_every_route_allows_exactly_whom_it_declares(
+    personas: list[Persona],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    values = await path_values(sessionmaker)
+    checked = 0
+    wrong: list[str] = []
+    endpoints = sorted(
+        iter_endpoints(app.routes),
+        key=lambda item: item[0] == "/logout",  # signing out last keeps the sessions
+    )
+    for path, route, endpoint in endpoints:
+        declared = access_of(endpoint)
+        assert declared, f"{path} declares no access"
+        methods = (
+            sorted((route.methods or {"GET"}) - {"HEAD"}) if isinstance(route, Route) else ["GET"]
+        )
+        params = re.findall(r"{(\w+)(?::\w+)?}", path)
+        url = path
+        for name in params:
+            url = re.sub("{" + name + r"(?::\w+)?}", str(values.get(name, 1)), url)
+        for method in methods:
+            for persona in personas:
+                data = {"csrf_token": persona.csrf} if method == "POST" else None
+                response = await persona.client.request(method, url, data=data)
+                assert response.status_code < 500, f"{method} {url} as {persona.name}"
+                allowed = not is_denied(persona, response)
+                if allowed != expected_allowed(declared, persona):
+                    wrong.append(
+                        f"{method} {path} as {persona.name}: {response.status_code}"
+                        f" (declared {sorted(declared)})"
+                    )
+                checked += 1
+    assert wrong == [], "\n".join(wrong)
+    assert checked > 7 * 25
+
+
+def test_a_route_without_a_declaration_stops_the_app() -> None:
+    async def undeclared(request: Any) -> Any:
+        raise AssertionError
+
+    with pytest.raises(RuntimeError, match="/secret"):
+        check_declarations([Route("/secret", undeclared), Route("/open", public(undeclared))])
