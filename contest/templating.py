@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ def create_templates() -> Jinja2Templates:
         datetime=i18n.format_datetime,
         number=i18n.format_number,
         filesize=i18n.format_size,
+        # Readable JSON for people (the audit log); autoescape still applies.
+        json_text=lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True),
     )
     env.globals.update(
         get_locale=i18n.get_locale,

@@ -229,15 +229,18 @@ async def import_units(request: Request) -> Response:
     if length > services.MAX_CSV_BYTES:
         raise HTTPException(413, gettext("The file is too large"))
     try:
-        form = await request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS)
-    except (HTTPException, ValueError) as exc:
+        async with request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS) as form:
+            token = form.get("csrf_token")
+            verify_csrf(request, token if isinstance(token, str) else None)
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, gettext("Choose a CSV file to import."))
+            data = await upload.read(services.MAX_CSV_BYTES + 1)
+    except HTTPException as exc:
+        if exc.status_code != 400:
+            raise
+        # Starlette reports a malformed multipart body as an English 400.
         raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
-    token = form.get("csrf_token")
-    verify_csrf(request, token if isinstance(token, str) else None)
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise HTTPException(422, gettext("Choose a CSV file to import."))
-    data = await upload.read(services.MAX_CSV_BYTES + 1)
     if len(data) > services.MAX_CSV_BYTES:
         raise HTTPException(413, gettext("The file is too large"))
     async with request.state.sessionmaker() as session:
