@@ -1,0 +1,288 @@
+"""Scores from rubric points: pure functions over plain data.
+
+A judge's total for an entry is computed here and nowhere else: the weighted sum of the points
+given per criterion, rescaled so that full marks on every criterion give the rubric's total of
+maximum points (weights shift importance between criteria, not the scale).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# Points are given in half steps on paper rubrics; finer steps are noise.
+POINT_STEP = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class RubricRow:
+    key: str
+    max_points: float
+    weight: float = 1.0
+
+
+class PointsError(ValueError):
+    """Criterion key → a code of what is wrong: "required", "not_a_number", "out_of_range",
+    "step", "unknown"."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def rubric_total(rubric: Sequence[RubricRow]) -> float:
+    return sum(row.max_points for row in rubric)
+
+
+def check_points(
+    rubric: Sequence[RubricRow], points: Mapping[str, object], *, complete: bool
+) -> dict[str, float]:
+    """Clean points per criterion; every criterion is required when ``complete`` (on submit)."""
+    problems: dict[str, str] = {}
+    clean: dict[str, float] = {}
+    known = {row.key for row in rubric}
+    for key in points:
+        if key not in known:
+            problems[key] = "unknown"
+    for row in rubric:
+        raw = points.get(row.key)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if complete:
+                problems[row.key] = "required"
+            continue
+        try:
+            value = float(str(raw).strip().replace(",", ".")) if not isinstance(raw, bool) else None
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value):
+            problems[row.key] = "not_a_number"
+        elif not 0 <= value <= row.max_points:
+            problems[row.key] = "out_of_range"
+        elif abs(value / POINT_STEP - round(value / POINT_STEP)) > 1e-9:
+            problems[row.key] = "step"
+        else:
+            clean[row.key] = value
+    if problems:
+        raise PointsError(problems)
+    return clean
+
+
+def weighted_total(rubric: Sequence[RubricRow], points: Mapping[str, float]) -> float:
+    """The one place a judge's total is computed (see the module's docstring)."""
+    total_max = rubric_total(rubric)
+    weighted_max = sum(row.max_points * row.weight for row in rubric)
+    if total_max <= 0 or weighted_max <= 0:
+        return 0.0
+    weighted = sum(points.get(row.key, 0.0) * row.weight for row in rubric)
+    return round(weighted * total_max / weighted_max, 4)
+
+
+def spread(totals: Sequence[float]) -> float:
+    """How far apart the judges of one entry are: highest total minus lowest."""
+    return max(totals) - min(totals) if len(totals) > 1 else 0.0
+
+
+# --- from judges' totals to a ranking ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeTotal:
+    entry_id: int
+    judge_id: int
+    total: float
+    # Points on the rubric's first criterion: the second tie-break (see ``rank``).
+    first_criterion: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EntryScore:
+    entry_id: int
+    final: float  # the aggregated score, in the rubric's points
+    raw_mean: float  # the plain mean of the judges' totals, shown beside it
+    judges: int
+    first_criterion: float
+
+
+AGGREGATIONS = ("mean", "median", "trimmed_mean", "normalised")
+# How many entries a judge must score before their leniency counts at half weight.
+DEFAULT_SHRINKAGE = 5.0
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _judge_adjustments(
+    totals: Sequence[JudgeTotal], shrinkage: float
+) -> tuple[float, dict[int, tuple[float, float]]]:
+    """The global mean, and each judge's (offset, scale) shrunk toward (0, 1)."""
+    values = [t.total for t in totals]
+    grand_mean = _mean(values)
+    grand_sd = (sum((v - grand_mean) ** 2 for v in values) / len(values)) ** 0.5
+    by_judge: dict[int, list[float]] = {}
+    for t in totals:
+        by_judge.setdefault(t.judge_id, []).append(t.total)
+    adjustments = {}
+    for judge_id, scores in by_judge.items():
+        n = len(scores)
+        mean = _mean(scores)
+        sd = (sum((v - mean) ** 2 for v in scores) / n) ** 0.5
+        # A judge seen on few entries tells little about their leniency: their offset and
+        # spread are pulled toward the panel's (offset 0, scale 1) in proportion.
+        weight = n / (n + shrinkage)
+        offset = (mean - grand_mean) * weight
+        scale = 1.0 if grand_sd == 0 or sd == 0 else (sd / grand_sd) * weight + (1 - weight)
+        adjustments[judge_id] = (offset, scale)
+    return grand_mean, adjustments
+
+
+def aggregate(
+    totals: Sequence[JudgeTotal],
+    *,
+    method: str,
+    max_total: float,
+    shrinkage: float = DEFAULT_SHRINKAGE,
+) -> dict[int, EntryScore]:
+    """Each entry's final score from its judges' totals, by the contest's method.
+
+    - mean, median: of the judges' totals;
+    - trimmed_mean: the highest and the lowest total dropped when there are at least three;
+    - normalised: each judge's leniency (mean offset from the panel) and spread are estimated
+      over everything the judge scored, shrunk toward the panel's for judges with few entries,
+      and taken out: x' = grand_mean + (x - grand_mean - offset) / scale; the entry's final
+      score is the mean of its adjusted totals, kept within 0 and the rubric's maximum.
+    """
+    if method not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {method!r}")
+    if not totals:
+        return {}
+    by_entry: dict[int, list[JudgeTotal]] = {}
+    for t in totals:
+        by_entry.setdefault(t.entry_id, []).append(t)
+    adjusted: dict[int, list[float]] = {}
+    if method == "normalised":
+        grand_mean, adjustments = _judge_adjustments(totals, shrinkage)
+        for entry_id, rows in by_entry.items():
+            adjusted[entry_id] = [
+                grand_mean
+                + (r.total - grand_mean - adjustments[r.judge_id][0]) / adjustments[r.judge_id][1]
+                for r in rows
+            ]
+    result = {}
+    for entry_id, rows in by_entry.items():
+        values = [r.total for r in rows]
+        if method == "mean":
+            final = _mean(values)
+        elif method == "median":
+            final = _median(values)
+        elif method == "trimmed_mean":
+            final = _mean(sorted(values)[1:-1]) if len(values) >= 3 else _mean(values)
+        else:
+            final = _mean(adjusted[entry_id])
+        result[entry_id] = EntryScore(
+            entry_id=entry_id,
+            final=round(min(max(final, 0.0), max_total), 4),
+            raw_mean=round(_mean(values), 4),
+            judges=len(values),
+            first_criterion=round(_mean([r.first_criterion for r in rows]), 4),
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    entry_id: int
+    rank: int
+    score: EntryScore
+
+
+def rank(scores: Sequence[EntryScore]) -> list[Ranked]:
+    """Rank one division, best first.
+
+    The tie rule: entries are ordered by final score rounded to two decimals; where equal, by
+    the plain mean of the judges' totals; where still equal, by the mean points on the rubric's
+    first criterion (organisers put the weightiest criterion first). Entries equal on all three
+    share a rank, and the next rank is skipped (1, 2, 2, 4).
+    """
+
+    def key(s: EntryScore) -> tuple[float, float, float]:
+        return (round(s.final, 2), round(s.raw_mean, 2), round(s.first_criterion, 2))
+
+    ordered = sorted(scores, key=lambda s: (tuple(-v for v in key(s)), s.entry_id))
+    ranked: list[Ranked] = []
+    for position, score in enumerate(ordered, start=1):
+        if ranked and key(ranked[-1].score) == key(score):
+            ranked.append(Ranked(score.entry_id, ranked[-1].rank, score))
+        else:
+            ranked.append(Ranked(score.entry_id, position, score))
+    return ranked
+
+
+PRIZE_ORDER = ("first", "second", "third", "honourable")
+
+
+def prizes_by_count(ranked: Sequence[Ranked], tiers: Mapping[str, int]) -> dict[int, str]:
+    """Tiers filled in rank order with the given number of prizes each.
+
+    Entries that share a rank share its tier, even past the tier's count: a tie is never split
+    by chance. A tier with a count of 0 stays empty.
+    """
+    awards: dict[int, str] = {}
+    index = 0
+    for tier in PRIZE_ORDER:
+        count = int(tiers.get(tier, 0))
+        given = 0
+        while index < len(ranked) and given < count:
+            current_rank = ranked[index].rank
+            while index < len(ranked) and ranked[index].rank == current_rank:
+                awards[ranked[index].entry_id] = tier
+                index += 1
+                given += 1
+    return awards
+
+
+def prizes_by_threshold(
+    ranked: Sequence[Ranked], thresholds: Mapping[str, float]
+) -> dict[int, str]:
+    """The best tier whose minimum final score the entry reaches; tiers without a minimum, or
+    that nobody reaches, stay empty."""
+    awards: dict[int, str] = {}
+    for item in ranked:
+        for tier in PRIZE_ORDER:
+            minimum = thresholds.get(tier)
+            if minimum is not None and item.score.final >= float(minimum):
+                awards[item.entry_id] = tier
+                break
+    return awards
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStanding:
+    unit_id: int
+    entries: int
+    prizes: int
+    prize_points: int  # first 4, second 3, third 2, honourable 1
+
+
+PRIZE_POINTS = {"first": 4, "second": 3, "third": 2, "honourable": 1}
+
+
+def unit_standings(entry_units: Mapping[int, int], awards: Mapping[int, str]) -> list[UnitStanding]:
+    """Collective results per unit (usually per school): entries sent, prizes won, and prize
+    points; sorted by prize points, then prizes, then entries."""
+    table: dict[int, list[int]] = {}
+    for entry_id, unit_id in entry_units.items():
+        row = table.setdefault(unit_id, [0, 0, 0])
+        row[0] += 1
+        if entry_id in awards:
+            row[1] += 1
+            row[2] += PRIZE_POINTS[awards[entry_id]]
+    standings = [UnitStanding(u, e, p, pts) for u, (e, p, pts) in table.items()]
+    return sorted(standings, key=lambda s: (-s.prize_points, -s.prizes, -s.entries, s.unit_id))
