@@ -69,6 +69,19 @@ CONTEST_SCHEMA: dict[str, Any] = {
     },
 }
 
+ERROR_RESPONSES = {
+    400: "The request could not be read.",
+    401: "Not signed in, or the API token is not valid.",
+    403: "Not allowed for this account, or the CSRF token is missing.",
+    404: "Not found, or not yours to see.",
+    409: "In conflict with the current state (for example a closed round).",
+    413: "Too large.",
+    415: "This kind of file is not accepted.",
+    422: "Some values need correcting; `fields` names them.",
+    429: "Too many attempts.",
+    503: "A part of the service is unavailable; nothing was stored.",
+}
+
 schemas = SchemaGenerator(
     {
         "openapi": "3.1.0",
@@ -81,6 +94,16 @@ schemas = SchemaGenerator(
         "servers": [{"url": "/api/v1"}],
         "components": {
             "schemas": {"Error": ERROR_SCHEMA, "Contest": CONTEST_SCHEMA},
+            # Every error answers with the same JSON shape; endpoints refer to these by status.
+            "responses": {
+                str(status): {
+                    "description": description,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                }
+                for status, description in ERROR_RESPONSES.items()
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -194,6 +217,11 @@ async def read_contest(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """The OpenAPI description of this API."""
     schema = schemas.get_schema(routes=request.app.state.api_routes)
+    # Each domain's payload schemas join the shared components.
+    schema["components"]["schemas"] = {
+        **schema["components"]["schemas"],
+        **request.app.state.api_schemas,
+    }
     # Paths are relative to the server URL /api/v1.
     schema["paths"] = {
         path.removeprefix(API_PREFIX) or "/": item for path, item in schema["paths"].items()

@@ -21,6 +21,7 @@ from contest.accounts.routes import api_routes as account_api_routes
 from contest.accounts.routes import routes as account_routes
 from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
+from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
 from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
@@ -108,4 +109,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]
+    app.state.api_schemas = intake_schemas
     return app

@@ -174,6 +174,27 @@ def cmd_event_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_storage_sweep(args: argparse.Namespace) -> int:
+    from contest.intake.cli import run_sweep
+
+    settings = _settings()
+    report = asyncio.run(
+        run_sweep(
+            database_url=settings.database_url,
+            storage_url=settings.storage_url,
+            secret_key=settings.secret_key,
+            base_url=settings.base_url,
+            grace_hours=args.grace_hours,
+        )
+    )
+    print(
+        f"Swept {report.unattached_assets} unattached upload file(s) and "
+        f"{report.withdrawn_assets} file(s) of withdrawn entries: "
+        f"{report.objects_deleted} object(s) deleted, {report.failures} left for the next sweep."
+    )
+    return 1 if report.failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
@@ -214,6 +235,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(func=cmd_user_create)
+
+    storage = commands.add_parser("storage", help="file storage maintenance")
+    storage_commands = storage.add_subparsers(dest="storage_command", required=True)
+    sweep = storage_commands.add_parser(
+        "sweep",
+        help="remove uploads never attached to an entry (after a grace period) "
+        "and the files of withdrawn entries",
+    )
+    sweep.add_argument(
+        "--grace-hours",
+        type=float,
+        default=24.0,
+        help="keep unattached uploads younger than this (default 24)",
+    )
+    sweep.set_defaults(func=cmd_storage_sweep)
 
     event = commands.add_parser("event", help="an event's set-up as one YAML file")
     event_commands = event.add_subparsers(dest="event_command", required=True)

@@ -25,6 +25,8 @@ from contest.settings import Settings
 from storage import Storage, storage_from_url
 from tests.support import IN_CI, TEST_DATABASE_URL, Account, app_client, empty_postgresql_database
 
+pytest_plugins = ["tests.s3server"]
+
 _skipped: list[str] = []
 
 

@@ -1,6 +1,1164 @@
+"""Entry intake: submission forms, uploads, receipts, edits and withdrawals; pages and API."""
+
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-routes: list[BaseRoute] = []
-api_routes: list[BaseRoute] = []
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from contest import labels
+from contest.access import current_user, public, requires
+from contest.accounts.services import authenticate_request, client_ip
+from contest.db import utcnow
+from contest.events.interfaces import ContestNotFoundError
+from contest.forms import read_form, verify_csrf
+from contest.i18n import N_, gettext
+from contest.intake import bulk, services
+from contest.intake.interfaces import (
+    FILE_KINDS,
+    MAX_BODY_TEXT_BYTES,
+    EntryValidationError,
+    IntakeError,
+    PendingUpload,
+)
+from contest.intake.media import accepted_labels
+from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
+from contest.middleware import CONTENT_SECURITY_POLICY
+from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
+from contest.templating import render
+from storage import S3Storage, Storage, StorageError
+
+EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
+MAX_JSON_BYTES = MAX_BODY_TEXT_BYTES + 64 * 1024
+CONSENT_LABELS = {
+    "full_name": N_("Full name (for example: Nguyễn Minh Anh)"),
+    "initials": N_("Initials only (for example: N. M. A.)"),
+    "hidden": N_("Do not show the name"),
+}
+STATUS_LABELS = {
+    EntryStatus.SUBMITTED: N_("Received"),
+    EntryStatus.WITHDRAWN: N_("Withdrawn"),
+    EntryStatus.DISQUALIFIED: N_("Not admitted"),
+}
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
+    return maker
+
+
+def _storage(request: Request) -> Storage:
+    storage: Storage = request.state.storage
+    return storage
+
+
+async def _contest(request: Request) -> Contest:
+    async with _sessionmaker(request)() as session:
+        try:
+            return await services.get_contest_for_entries(session, slug=request.path_params["slug"])
+        except ContestNotFoundError:
+            raise HTTPException(404) from None
+
+
+def _accept_attribute(contest: Contest) -> str:
+    kinds = [FILE_KINDS[t] for t in contest.allowed_types if t in FILE_KINDS]
+    return ",".join(
+        [f".{k.extension}" for k in kinds]
+        + [k.content_type.split(";")[0] for k in kinds]
+        + ([".jpeg"] if any(k.name == "jpeg" for k in kinds) else [])
+    )
+
+
+async def _storage_origin(storage: Storage) -> str | None:
+    """Where the browser talks to the bucket directly (S3 only)."""
+    if not isinstance(storage, S3Storage):
+        return None
+    try:
+        url = await storage.read_url("csp-probe")
+    except StorageError:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _with_csp(response: Response, origin: str | None) -> Response:
+    """Let pages talk to and show files from the bucket when files live in S3."""
+    if origin:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "img-src 'self' data: blob:", f"img-src 'self' data: blob: {origin}"
+        ).replace("media-src 'self' blob:", f"media-src 'self' blob: {origin}") + (
+            f"; connect-src 'self' {origin}"
+        )
+    return response
+
+
+def _script_words() -> dict[str, str]:
+    return {
+        "uploading": gettext("Sending… %(percent)s%%"),
+        "processing": gettext("Received. Checking the file…"),
+        "offline": gettext(
+            "The connection dropped and your entry was not sent. What you typed is kept: "
+            "check your connection and press Send again."
+        ),
+        "failed": gettext("The entry was not accepted. Please read the messages below."),
+        "too_large": gettext("This file is larger than the limit of %(size)s."),
+        "words": gettext("%(count)s / %(limit)s words"),
+        "words_over": gettext("Too many words: %(count)s / %(limit)s"),
+    }
+
+
+async def _form_context(
+    request: Request,
+    contest: Contest,
+    *,
+    units: Sequence[Unit],
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    action: str,
+    coordinator: bool = False,
+) -> dict[str, Any]:
+    values = dict(values or {})
+    values.setdefault("idempotency_key", services.new_idempotency_key())
+    origin = await _storage_origin(_storage(request))
+    return {
+        "csp_origin": origin,
+        "contest": contest,
+        "event": contest.event,
+        "labels": labels,
+        "unit_groups": services.group_units(units),
+        "values": values,
+        "errors": errors or {},
+        "message": message,
+        "action": action,
+        "coordinator": coordinator,
+        "accept": _accept_attribute(contest),
+        "accepted": accepted_labels(contest.allowed_types),
+        "consent_labels": CONSENT_LABELS,
+        "direct_upload": origin is not None,
+        "slot_url": str(request.url_for("api_upload_slot", slug=contest.slug)),
+        "script_words": _script_words(),
+        "is_writing": contest.kind == ContestKind.WRITING,
+    }
+
+
+async def _render_form(
+    request: Request,
+    contest: Contest,
+    *,
+    units: Sequence[Unit],
+    status_code: int = 200,
+    coordinator: bool = False,
+    **context: Any,
+) -> Response:
+    action = str(
+        request.url_for("coordinator_submit" if coordinator else "submit_entry", slug=contest.slug)
+    )
+    ctx = await _form_context(
+        request, contest, units=units, action=action, coordinator=coordinator, **context
+    )
+    response = render(request, "submit/form.html", ctx, status_code=status_code)
+    return _with_csp(response, ctx["csp_origin"])
+
+
+def _closed_page(request: Request, contest: Contest, message: str) -> Response:
+    return render(
+        request,
+        "submit/closed.html",
+        {"contest": contest, "event": contest.event, "message": message},
+        status_code=403,
+    )
+
+
+async def _verify_slots(
+    request: Request, contest: Contest, submission: Submission
+) -> list[PendingUpload]:
+    verified: list[PendingUpload] = []
+    try:
+        for upload_id in submission.upload_ids:
+            verified.append(
+                await services.verify_direct_upload(
+                    sessionmaker=_sessionmaker(request),
+                    storage=_storage(request),
+                    contest=contest,
+                    upload_id=upload_id,
+                )
+            )
+    except IntakeError:
+        # Verified ones go back to being unattached uploads: the sweep takes them if unused.
+        raise
+    return verified
+
+
+async def _create_entry(
+    request: Request,
+    contest: Contest,
+    submission: Submission,
+    *,
+    units: Sequence[Unit],
+    user: User | None,
+) -> services.Submitted:
+    """Validate what was read, verify direct uploads, then make the entry; on any refusal
+    the files that came with the request are removed."""
+    try:
+        data = services.validate_entry(
+            submission.fields,
+            contest=contest,
+            units=units,
+            has_files=bool(submission.uploads or submission.upload_ids),
+        )
+        submission.uploads.extend(await _verify_slots(request, contest, submission))
+        submission.upload_ids.clear()
+        return await services.submit_entry(
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            contest=contest,
+            data=data,
+            uploads=submission.uploads,
+            idempotency_key=submission.idempotency_key,
+            secret_key=request.state.settings.secret_key,
+            submitted_by=user,
+            client_ip=client_ip(request),
+        )
+    except BaseException:
+        await services.discard_uploads(
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            uploads=submission.uploads,
+        )
+        submission.uploads.clear()
+        raise
+
+
+def _replay_token(request: Request, contest: Contest, entry: Entry) -> str:
+    assert entry.idempotency_key is not None
+    return services.edit_token_for(
+        request.state.settings.secret_key,
+        contest_id=contest.id,
+        idempotency_key=entry.idempotency_key,
+    )
+
+
+def _find_replay(request: Request, contest: Contest) -> Any:
+    async def find(key: str) -> Entry | None:
+        async with _sessionmaker(request)() as session:
+            return await services.find_replay(session, contest_id=contest.id, idempotency_key=key)
+
+    return find
+
+
+def _form_errors(exc: IntakeError) -> dict[str, str]:
+    if isinstance(exc, EntryValidationError):
+        return exc.errors
+    return {FILE_FIELD: exc.message}
+
+
+# --- entrant pages ------------------------------------------------------------------------
+
+
+async def _submit(request: Request, *, user: User | None) -> Response:
+    contest = await _contest(request)
+    coordinator = user is not None
+    async with _sessionmaker(request)() as session:
+        units = (
+            await services.units_for_user(session, user=user, event_id=contest.event_id)
+            if user is not None
+            else await services.event_units(session, event_id=contest.event_id)
+        )
+    try:
+        services.check_window(contest, utcnow())
+    except IntakeError as exc:
+        return _closed_page(request, contest, exc.message)
+    if request.method == "GET":
+        return await _render_form(request, contest, units=units, coordinator=coordinator)
+
+    submission = Submission()
+    try:
+        await read_submission(
+            request,
+            submission,
+            contest=contest,
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            check_csrf=True,
+            find_replay=_find_replay(request, contest),
+        )
+        if submission.replay is not None:
+            token = _replay_token(request, contest, submission.replay)
+            return RedirectResponse(
+                receipt_url_for(request, submission.replay, token), status_code=303
+            )
+        result = await _create_entry(request, contest, submission, units=units, user=user)
+    except IntakeError as exc:
+        return await _render_form(
+            request,
+            contest,
+            units=units,
+            coordinator=coordinator,
+            status_code=exc.status_code,
+            values=submission.fields,
+            errors=_form_errors(exc),
+            message=exc.message
+            if not isinstance(exc, EntryValidationError)
+            else gettext("Some information needs correcting. Nothing was saved yet."),
+        )
+    return RedirectResponse(
+        receipt_url_for(request, result.entry, result.edit_token), status_code=303
+    )
+
+
+@public
+async def submit_entry(request: Request) -> Response:
+    return await _submit(request, user=None)
+
+
+@requires(Role.COORDINATOR, Role.ADMIN)
+async def coordinator_submit(request: Request) -> Response:
+    return await _submit(request, user=current_user(request))
+
+
+async def _load_view(request: Request) -> services.EntryView:
+    async with _sessionmaker(request)() as session:
+        try:
+            return await services.load_entry(session, receipt_code=request.path_params["code"])
+        except IntakeError as exc:
+            raise HTTPException(exc.status_code, exc.message) from None
+
+
+async def _file_links(storage: Storage, view: services.EntryView) -> list[dict[str, Any]]:
+    files = []
+    for original in view.originals:
+        derived = view.derived.get(original.id, {})
+        kind = next(
+            (k for k in FILE_KINDS.values() if k.content_type == original.content_type), None
+        )
+        inline = original.content_type.split("/")[0] in ("audio", "video")
+        item: dict[str, Any] = {
+            "asset": original,
+            "label": kind.label if kind else "",
+            "download": await storage.read_url(
+                original.storage_key, filename=original.original_filename or None
+            ),
+            "media": await storage.read_url(
+                original.storage_key, content_type=original.content_type
+            )
+            if inline
+            else None,
+            "media_kind": original.content_type.split("/")[0] if inline else None,
+            "preview": None,
+            "thumbnail": None,
+        }
+        for role in (AssetRole.PREVIEW, AssetRole.THUMBNAIL):
+            asset = derived.get(role.value)
+            if asset is not None:
+                item[role.value] = await storage.read_url(
+                    asset.storage_key, content_type="image/jpeg"
+                )
+        files.append(item)
+    return files
+
+
+async def _receipt_page(
+    request: Request,
+    view: services.EntryView,
+    *,
+    token: str | None,
+    status_code: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+) -> Response:
+    now = utcnow()
+    lock: str | None = None
+    try:
+        services.check_editable(view, now)
+    except IntakeError as exc:
+        lock = exc.message
+    storage = _storage(request)
+    try:
+        files = await _file_links(storage, view) if token else []
+    except StorageError:
+        files = []
+    entry = view.entry
+    current = {
+        "title": entry.title,
+        "note": entry.note,
+        "book": str(entry.book_id) if entry.book_id else ("other" if entry.book_title else ""),
+        "book_title": entry.book_title if not entry.book_id else "",
+        "book_author": entry.book_author if not entry.book_id else "",
+        "body_text": entry.body_text or "",
+        "consent": view.entrant.consent.value,
+    }
+    query = {"token": token} if token else {}
+    origin = await _storage_origin(storage)
+    response = render(
+        request,
+        "submit/receipt.html",
+        {
+            "view": view,
+            "entry": entry,
+            "contest": view.contest,
+            "event": view.contest.event,
+            "token": token,
+            "files": files,
+            "lock": lock,
+            "saved": request.query_params.get("saved") == "1",
+            "status_label": STATUS_LABELS[entry.status],
+            "values": {**current, **(values or {})},
+            "errors": errors or {},
+            "message": message,
+            "consent_labels": CONSENT_LABELS,
+            "labels": labels,
+            "accept": _accept_attribute(view.contest),
+            "accepted": accepted_labels(view.contest.allowed_types),
+            "is_writing": view.contest.kind == ContestKind.WRITING,
+            "edit_action": str(request.url_for("edit_entry", code=entry.receipt_code))
+            + ("?" + urlencode(query) if query else ""),
+            "withdraw_action": str(request.url_for("withdraw_entry", code=entry.receipt_code))
+            + ("?" + urlencode(query) if query else ""),
+            "receipt_link": receipt_url_for(request, entry, token) if token else None,
+            "direct_upload": origin is not None,
+            "slot_url": str(request.url_for("api_upload_slot", slug=view.contest.slug)),
+            "script_words": _script_words(),
+        },
+        status_code=status_code,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return _with_csp(response, origin)
+
+
+@public
+async def receipt(request: Request) -> Response:
+    """The receipt: anyone with the code sees the status; the edit link shows and edits all."""
+    view = await _load_view(request)
+    token = request.query_params.get("token")
+    if token is not None:
+        try:
+            services.check_edit_token(view.entry, token)
+        except IntakeError as exc:
+            raise HTTPException(exc.status_code, exc.message) from None
+    return await _receipt_page(request, view, token=token)
+
+
+@public
+async def find_receipt(request: Request) -> Response:
+    """A form to look up an entry by its receipt code."""
+    code = request.query_params.get("code", "").strip()
+    if code:
+        normalized = services.normalize_receipt_code(code)
+        return RedirectResponse(str(request.url_for("receipt", code=normalized)), status_code=303)
+    return render(request, "submit/find.html", {})
+
+
+async def _authorized_view(request: Request, token: str | None) -> services.EntryView:
+    view = await _load_view(request)
+    try:
+        services.check_edit_token(view.entry, token)
+        services.check_editable(view, utcnow())
+    except IntakeError as exc:
+        raise HTTPException(exc.status_code, exc.message) from None
+    return view
+
+
+async def _apply_edit(request: Request, view: services.EntryView, submission: Submission) -> None:
+    """Validate the changes over the entry's current values, then save them."""
+    entry = view.entry
+    values = {
+        "title": entry.title,
+        "note": entry.note,
+        "book": str(entry.book_id) if entry.book_id else "other",
+        "book_title": entry.book_title,
+        "book_author": entry.book_author,
+        "body_text": entry.body_text or "",
+        "consent": view.entrant.consent.value,
+        **submission.fields,
+    }
+    try:
+        changes = services.validate_changes(
+            values,
+            contest=view.contest,
+            has_files=bool(submission.uploads or submission.upload_ids),
+            had_files=bool(view.originals),
+        )
+        submission.uploads.extend(await _verify_slots(request, view.contest, submission))
+        submission.upload_ids.clear()
+        await services.edit_entry(
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            entry_id=entry.id,
+            changes=changes,
+            new_uploads=submission.uploads,
+            client_ip=client_ip(request),
+        )
+    except BaseException:
+        await services.discard_uploads(
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            uploads=submission.uploads,
+        )
+        submission.uploads.clear()
+        raise
+
+
+@public
+async def edit_entry(request: Request) -> Response:
+    token = request.query_params.get("token")
+    view = await _authorized_view(request, token)
+    submission = Submission()
+    try:
+        await read_submission(
+            request,
+            submission,
+            contest=view.contest,
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            check_csrf=True,
+        )
+        await _apply_edit(request, view, submission)
+    except IntakeError as exc:
+        return await _receipt_page(
+            request,
+            view,
+            token=token,
+            status_code=exc.status_code,
+            values=submission.fields,
+            errors=_form_errors(exc),
+            message=exc.message,
+        )
+    assert token is not None
+    return RedirectResponse(receipt_url_for(request, view.entry, token, saved="1"), status_code=303)
+
+
+@public
+async def withdraw_entry(request: Request) -> Response:
+    token = request.query_params.get("token")
+    view = await _authorized_view(request, token)
+    await read_form(request)
+    await services.withdraw_entry(
+        sessionmaker=_sessionmaker(request), entry_id=view.entry.id, client_ip=client_ip(request)
+    )
+    assert token is not None
+    return RedirectResponse(receipt_url_for(request, view.entry, token), status_code=303)
+
+
+# --- coordinators: bulk import ------------------------------------------------------------
+
+
+@requires(Role.COORDINATOR, Role.ADMIN)
+async def coordinator_import(request: Request) -> Response:
+    contest = await _contest(request)
+    user = current_user(request)
+    async with _sessionmaker(request)() as session:
+        units = await services.units_for_user(session, user=user, event_id=contest.event_id)
+    context: dict[str, Any] = {
+        "contest": contest,
+        "event": contest.event,
+        "units": units,
+        "report": None,
+        "message": None,
+        "columns": bulk.COLUMNS,
+    }
+    try:
+        services.check_window(contest, utcnow())
+    except IntakeError as exc:
+        return _closed_page(request, contest, exc.message)
+    if request.method == "GET":
+        return render(request, "submit/import.html", context)
+    try:
+        report = await bulk.import_entries(
+            request,
+            contest=contest,
+            units=units,
+            user=user,
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+        )
+    except IntakeError as exc:
+        context["message"] = exc.message
+        return render(request, "submit/import.html", context, status_code=exc.status_code)
+    context["report"] = report
+    return render(request, "submit/import.html", context)
+
+
+# --- JSON API -----------------------------------------------------------------------------
+
+ENTRY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["receipt_code", "status", "contest", "title", "submitted_at"],
+    "properties": {
+        "receipt_code": {"type": "string", "examples": ["DEMV-W7K3"]},
+        "status": {"type": "string", "enum": [s.value for s in EntryStatus]},
+        "contest": {"type": "string"},
+        "title": {"type": "string"},
+        "note": {"type": "string"},
+        "book": {
+            "type": "object",
+            "properties": {
+                "id": {"type": ["integer", "null"]},
+                "title": {"type": "string"},
+                "author": {"type": "string"},
+            },
+        },
+        "division": {"type": ["string", "null"]},
+        "body_text": {"type": ["string", "null"]},
+        "word_count": {"type": ["integer", "null"]},
+        "submitted_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "editable_until": {"type": "string", "format": "date-time"},
+        "editable": {"type": "boolean"},
+        "entrant": {
+            "type": "object",
+            "properties": {
+                "full_name": {"type": "string"},
+                "age": {"type": ["integer", "null"]},
+                "grade": {"type": ["integer", "null"]},
+                "unit": {"type": ["string", "null"]},
+                "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
+            },
+        },
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "upload_id": {"type": "string"},
+                    "content_type": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string"},
+                    "filename": {"type": ["string", "null"]},
+                    "width": {"type": ["integer", "null"]},
+                    "height": {"type": ["integer", "null"]},
+                },
+            },
+        },
+    },
+}
+RECEIPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["entry", "edit_token", "receipt_url"],
+    "properties": {
+        "entry": {"$ref": "#/components/schemas/Entry"},
+        "edit_token": {
+            "type": "string",
+            "description": "Keep it secret: with the receipt code it reads, edits and "
+            "withdraws the entry. Only its hash is stored.",
+        },
+        "receipt_url": {"type": "string", "description": "The private edit link (a page)."},
+    },
+}
+UPLOAD_SLOT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["upload_id", "url", "fields", "max_size", "expires_at"],
+    "properties": {
+        "upload_id": {"type": "string"},
+        "url": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        "max_size": {"type": "integer"},
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+SCHEMAS = {"Entry": ENTRY_SCHEMA, "Receipt": RECEIPT_SCHEMA, "UploadSlot": UPLOAD_SLOT_SCHEMA}
+
+
+def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
+    entry, contest = view.entry, view.contest
+    data: dict[str, Any] = {
+        "receipt_code": entry.receipt_code,
+        "status": entry.status.value,
+        "contest": contest.slug,
+        "title": entry.title,
+        "submitted_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+        "editable_until": contest.closes_at.isoformat(),
+    }
+    if not full:
+        return data
+    try:
+        services.check_editable(view, utcnow())
+        editable = True
+    except IntakeError:
+        editable = False
+    data.update(
+        note=entry.note,
+        book={"id": entry.book_id, "title": entry.book_title, "author": entry.book_author},
+        division=view.division.key if view.division else None,
+        body_text=entry.body_text,
+        word_count=entry.word_count,
+        editable=editable,
+        entrant={
+            "full_name": view.entrant.full_name,
+            "age": view.entrant.age,
+            "grade": view.entrant.grade,
+            "unit": view.unit.code if view.unit else None,
+            "consent": view.entrant.consent.value,
+        },
+        files=[
+            {
+                "upload_id": services.upload_id_of(a.storage_key),
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "filename": a.original_filename,
+                "width": a.width,
+                "height": a.height,
+            }
+            for a in view.originals
+        ],
+    )
+    return data
+
+
+def _api_error(exc: IntakeError) -> JSONResponse:
+    from contest.errors import TITLES
+
+    error: dict[str, Any] = {
+        "status": exc.status_code,
+        "title": gettext(TITLES.get(exc.status_code, TITLES[500])),
+        "message": exc.message,
+    }
+    if isinstance(exc, EntryValidationError):
+        error["fields"] = exc.errors
+    return JSONResponse({"error": error}, status_code=exc.status_code)
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise HTTPException(413, gettext("The request is too large."))
+    try:
+        data = json.loads(bytes(body) or b"{}")
+    except ValueError:
+        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, gettext("The request body must be a JSON object."))
+    return data
+
+
+async def _api_user(request: Request) -> User | None:
+    """An API caller may be a coordinator (token or cookie); entrants are anonymous."""
+    user = await authenticate_request(request)
+    if user is None:
+        return None
+    if not getattr(request.state, "via_token", False):
+        verify_csrf(request, None)
+    return user if user.role in (Role.COORDINATOR, Role.ADMIN) else None
+
+
+async def _receipt_json(
+    request: Request, entry: Entry, token: str, *, status_code: int
+) -> JSONResponse:
+    async with _sessionmaker(request)() as session:
+        view = await services.load_entry(session, receipt_code=entry.receipt_code)
+    return JSONResponse(
+        {
+            "entry": entry_json(view, full=True),
+            "edit_token": token,
+            "receipt_url": receipt_url_for(request, entry, token),
+        },
+        status_code=status_code,
+    )
+
+
+@public
+async def api_submit_entry(request: Request) -> Response:
+    """Submit an entry as multipart/form-data, files streamed; the answer holds the receipt.
+    ---
+    summary: Submit an entry
+    operationId: submitEntry
+    description: >-
+      Text fields first, then each file as a part named `file` (or, after a direct upload,
+      its `upload_id`). Fields: full_name, age, grade, unit (unit code), guardian_name and
+      guardian_phone (required under 18), consent (full_name | initials | hidden), title,
+      note, book (a book id from the contest, or `other` with book_title and book_author),
+      body_text (writing). The type is decided from the bytes, the size limit is enforced as
+      they arrive. Send an `Idempotency-Key` header (16-64 characters, e.g. a UUID) so that a
+      retry returns the same entry instead of a second one. Coordinators authenticate with a
+      bearer token and may only submit for their units.
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+      - {name: Idempotency-Key, in: header, required: false, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        multipart/form-data:
+          schema:
+            type: object
+            required: [full_name, age, unit, consent, title]
+            properties:
+              full_name: {type: string}
+              age: {type: integer}
+              grade: {type: integer}
+              unit: {type: string}
+              guardian_name: {type: string}
+              guardian_phone: {type: string}
+              consent: {type: string, enum: [full_name, initials, hidden]}
+              title: {type: string}
+              note: {type: string}
+              book: {type: string}
+              book_title: {type: string}
+              book_author: {type: string}
+              body_text: {type: string}
+              upload_id: {type: string}
+              file: {type: string, format: binary}
+    responses:
+      "201":
+        description: The entry was made.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Receipt"}
+      "200":
+        description: The same Idempotency-Key was sent before; this is the entry it made.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Receipt"}
+      "400":
+        description: Malformed or truncated body.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403":
+        description: The contest is not open for entries.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404":
+        description: No such contest.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "413":
+        description: A file is over the contest's limit.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "415":
+        description: A file's bytes are not of an accepted kind.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "422":
+        description: Fields need correcting (see `fields`), or an image cannot be opened.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "503":
+        description: Storage unreachable; nothing was kept.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    contest = await _contest(request)
+    user = await _api_user(request)
+    async with _sessionmaker(request)() as session:
+        units = (
+            await services.units_for_user(session, user=user, event_id=contest.event_id)
+            if user is not None
+            else await services.event_units(session, event_id=contest.event_id)
+        )
+    submission = Submission()
+    try:
+        services.check_window(contest, utcnow())
+        await read_submission(
+            request,
+            submission,
+            contest=contest,
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            check_csrf=False,
+            find_replay=_find_replay(request, contest),
+        )
+        if submission.replay is not None:
+            token = _replay_token(request, contest, submission.replay)
+            return await _receipt_json(request, submission.replay, token, status_code=200)
+        if user is not None:
+            services.check_unit_allowed(submission.fields.get("unit", ""), units)
+        result = await _create_entry(request, contest, submission, units=units, user=user)
+    except IntakeError as exc:
+        return _api_error(exc)
+    return await _receipt_json(
+        request, result.entry, result.edit_token, status_code=200 if result.replayed else 201
+    )
+
+
+@public
+async def api_upload_slot(request: Request) -> Response:
+    """Ask for a direct-upload slot: a presigned form to send one file straight to storage.
+    ---
+    summary: Request a direct-upload slot
+    operationId: requestUploadSlot
+    description: >-
+      POST the returned `fields` and then the file (as the last field, named `file`) to
+      `url` as multipart/form-data. Then submit the entry (or an edit) with the slot's
+      `upload_id` instead of a file part. The file counts only after the app has checked
+      it: present, within the size limit, and its bytes of the announced kind; otherwise it
+      is deleted and the submission answers 413, 415 or 422. Slots never used are swept.
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [content_type, size]
+            properties:
+              content_type: {type: string, examples: [image/jpeg]}
+              size: {type: integer}
+              filename: {type: string}
+    responses:
+      "201":
+        description: The slot.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/UploadSlot"}
+      "403":
+        description: The contest is not open for entries.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "413":
+        description: The announced size is over the limit.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "415":
+        description: The announced kind is not accepted.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "422":
+        description: The request needs correcting.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "503":
+        description: Storage unreachable.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    contest = await _contest(request)
+    data = await _read_json(request)
+    content_type, size = data.get("content_type"), data.get("size")
+    filename = data.get("filename")
+    try:
+        services.check_window(contest, utcnow())
+        if not isinstance(content_type, str) or not isinstance(size, int) or size < 1:
+            raise EntryValidationError(
+                {
+                    "size": gettext("Give the file's size in bytes and its type."),
+                },
+                gettext("Give the file's size in bytes and its type."),
+            )
+        slot = await services.create_upload_slot(
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            contest=contest,
+            content_type=content_type,
+            size=size,
+            filename=filename if isinstance(filename, str) else None,
+        )
+    except IntakeError as exc:
+        return _api_error(exc)
+    return JSONResponse(
+        {
+            "upload_id": slot.upload_id,
+            "url": slot.url,
+            "fields": slot.fields,
+            "max_size": slot.max_size,
+            "expires_at": slot.expires_at,
+        },
+        status_code=201,
+    )
+
+
+async def _api_view(request: Request, *, for_change: bool) -> services.EntryView:
+    async with _sessionmaker(request)() as session:
+        view = await services.load_entry(session, receipt_code=request.path_params["code"])
+    services.check_edit_token(view.entry, request.headers.get(EDIT_TOKEN_HEADER))
+    if for_change:
+        services.check_editable(view, utcnow())
+    return view
+
+
+@public
+async def api_read_entry(request: Request) -> Response:
+    """Read an entry with its receipt code and edit token.
+    ---
+    summary: Read an entry
+    operationId: readEntry
+    parameters:
+      - {name: code, in: path, required: true, schema: {type: string}}
+      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The entry.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Entry"}
+      "403":
+        description: The edit token is not this entry's.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404":
+        description: No entry has this receipt code.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    try:
+        view = await _api_view(request, for_change=False)
+    except IntakeError as exc:
+        return _api_error(exc)
+    return JSONResponse(entry_json(view, full=True))
+
+
+@public
+async def api_edit_entry(request: Request) -> Response:
+    """Change an entry until the deadline; fields not sent keep their values.
+    ---
+    summary: Edit an entry
+    operationId: editEntry
+    description: >-
+      JSON with any of title, note, book, book_title, book_author, body_text, consent; or
+      multipart/form-data with the same fields and a `file` part (or an `upload_id`) that
+      replaces the entry's file.
+    parameters:
+      - {name: code, in: path, required: true, schema: {type: string}}
+      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              title: {type: string}
+              note: {type: string}
+              book: {type: string}
+              book_title: {type: string}
+              book_author: {type: string}
+              body_text: {type: string}
+              consent: {type: string, enum: [full_name, initials, hidden]}
+        multipart/form-data:
+          schema:
+            type: object
+            properties:
+              title: {type: string}
+              file: {type: string, format: binary}
+              upload_id: {type: string}
+    responses:
+      "200":
+        description: The entry as saved.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Entry"}
+      "403":
+        description: Wrong edit token, deadline passed or entry withdrawn.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404":
+        description: No entry has this receipt code.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "413":
+        description: A file is over the contest's limit.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "415":
+        description: A file's bytes are not of an accepted kind.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "422":
+        description: Fields need correcting (see `fields`).
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    submission = Submission()
+    try:
+        view = await _api_view(request, for_change=True)
+        if request.headers.get("content-type", "").startswith("application/json"):
+            data = await _read_json(request)
+            submission.fields = {
+                k: str(v) for k, v in data.items() if isinstance(v, str | int) and k != "upload_id"
+            }
+            upload_id = data.get("upload_id")
+            if isinstance(upload_id, str):
+                submission.upload_ids.append(upload_id)
+        else:
+            await read_submission(
+                request,
+                submission,
+                contest=view.contest,
+                sessionmaker=_sessionmaker(request),
+                storage=_storage(request),
+                check_csrf=False,
+            )
+        await _apply_edit(request, view, submission)
+        async with _sessionmaker(request)() as session:
+            view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
+    except IntakeError as exc:
+        return _api_error(exc)
+    return JSONResponse(entry_json(view, full=True))
+
+
+@public
+async def api_withdraw_entry(request: Request) -> Response:
+    """Withdraw an entry until the deadline; its files are removed by the next sweep.
+    ---
+    summary: Withdraw an entry
+    operationId: withdrawEntry
+    parameters:
+      - {name: code, in: path, required: true, schema: {type: string}}
+      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The entry, now withdrawn.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Entry"}
+      "403":
+        description: Wrong edit token, deadline passed or already withdrawn.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404":
+        description: No entry has this receipt code.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    try:
+        view = await _api_view(request, for_change=True)
+        await services.withdraw_entry(
+            sessionmaker=_sessionmaker(request),
+            entry_id=view.entry.id,
+            client_ip=client_ip(request),
+        )
+        async with _sessionmaker(request)() as session:
+            view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
+    except IntakeError as exc:
+        return _api_error(exc)
+    return JSONResponse(entry_json(view, full=True))
+
+
+routes: list[BaseRoute] = [
+    Route(
+        "/contests/{slug:str}/submit", submit_entry, methods=["GET", "POST"], name="submit_entry"
+    ),
+    Route("/entries", find_receipt, methods=["GET"], name="find_receipt"),
+    Route("/entries/{code:str}", receipt, methods=["GET"], name="receipt"),
+    Route("/entries/{code:str}/edit", edit_entry, methods=["POST"], name="edit_entry"),
+    Route("/entries/{code:str}/withdraw", withdraw_entry, methods=["POST"], name="withdraw_entry"),
+    Route(
+        "/coordinator/contests/{slug:str}/submit",
+        coordinator_submit,
+        methods=["GET", "POST"],
+        name="coordinator_submit",
+    ),
+    Route(
+        "/coordinator/contests/{slug:str}/import",
+        coordinator_import,
+        methods=["GET", "POST"],
+        name="coordinator_import",
+    ),
+]
+
+api_routes: list[BaseRoute] = [
+    Route(
+        "/contests/{slug:str}/entries",
+        api_submit_entry,
+        methods=["POST"],
+        name="api_submit_entry",
+    ),
+    Route(
+        "/contests/{slug:str}/uploads",
+        api_upload_slot,
+        methods=["POST"],
+        name="api_upload_slot",
+    ),
+    Route("/entries/{code:str}", api_read_entry, methods=["GET"], name="api_read_entry"),
+    Route("/entries/{code:str}", api_edit_entry, methods=["PATCH"], name="api_edit_entry"),
+    Route(
+        "/entries/{code:str}/withdraw",
+        api_withdraw_entry,
+        methods=["POST"],
+        name="api_withdraw_entry",
+    ),
+]

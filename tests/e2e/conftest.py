@@ -51,8 +51,9 @@ def _database(tmp: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp / 'contest.sqlite3'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh demo server per test module: journeys do not see each other's changes."""
     tmp = tmp_path_factory.mktemp("live")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"

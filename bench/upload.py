@@ -1,0 +1,253 @@
+"""A 200 MB storytelling video through the app into S3, against boto3 uploading the same file.
+
+What it measures: the app (``contest serve``, one worker) receives a multipart submission with
+the file streamed from disk, sniffs it, and streams it into S3 (moto's standalone server on
+loopback) as a multipart upload; meanwhile the app process's resident memory is sampled.
+Baseline, same run, same endpoint, same file: ``boto3``'s ``upload_file`` (its default
+transfer settings: 8 MiB parts, up to 10 threads).
+
+Goals: throughput ratio app / boto3 >= 0.9; the app's peak memory growth <= 16 MB.
+
+Run: .venv/bin/python bench/upload.py [--size-mb 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CONTEST = "ke-chuyen-sach"
+MIB = 1024 * 1024
+CHUNK = 1 * MIB
+THROUGHPUT_GOAL = 0.9
+MEMORY_GOAL_MB = 16.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args} exited early")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def make_video(path: Path, size: int) -> None:
+    """An MP4 header, then bytes that do not compress."""
+    block = os.urandom(MIB)
+    with path.open("wb") as out:
+        out.write(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41")
+        written = 24
+        while written < size:
+            piece = block[: min(MIB, size - written)]
+            out.write(piece)
+            written += len(piece)
+
+
+def multipart_stream(
+    path: Path, boundary: str, fields: dict[str, str]
+) -> tuple[int, Iterator[bytes]]:
+    disposition = "Content-Disposition: form-data; name="
+    head = (
+        b"".join(
+            f'--{boundary}\r\n{disposition}"{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        )
+        + (
+            f'--{boundary}\r\n{disposition}"file"; filename="{path.name}"\r\n'
+            "Content-Type: video/mp4\r\n\r\n"
+        ).encode()
+    )
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = len(head) + path.stat().st_size + len(tail)
+
+    def body() -> Iterator[bytes]:
+        yield head
+        with path.open("rb") as source:
+            while chunk := source.read(CHUNK):
+                yield chunk
+        yield tail
+
+    return length, body()
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def rss(self) -> int:
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += child.memory_info().rss
+        return int(total)
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.rss())
+            time.sleep(0.02)
+
+
+def submit(base_url: str, path: Path) -> tuple[float, httpx.Response]:
+    boundary = "bench" + uuid.uuid4().hex
+    fields = {
+        "full_name": "Lê Thị Mai",
+        "age": "45",
+        "unit": "tdp-1",
+        "consent": "full_name",
+        "title": "Hoàng tử bé và bông hồng",
+        "book": "other",
+        "book_title": "Hoàng tử bé",
+    }
+    length, body = multipart_stream(path, boundary, fields)
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{base_url}/api/v1/contests/{CONTEST}/entries",
+        content=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(length),
+            "Idempotency-Key": uuid.uuid4().hex,
+        },
+        timeout=600,
+    )
+    return time.perf_counter() - started, response
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    args = parser.parse_args()
+    size = args.size_mb * 1000 * 1000
+    if size > 200 * MIB:
+        raise SystemExit("the storytelling contest takes at most 200 MiB")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-upload-"))
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    moto_port, app_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        moto = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(moto)
+        wait_for(endpoint, moto)
+        s3 = boto3.session.Session(aws_access_key_id="bench", aws_secret_access_key="bench").client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1"
+        )
+        bucket = "bench-" + uuid.uuid4().hex[:12]
+        s3.create_bucket(Bucket=bucket)
+
+        video = work / "ke-chuyen.mp4"
+        make_video(video, size)
+        print(f"file: {size / 1e6:.0f} MB, S3: moto on {endpoint}")
+
+        app_env = {
+            **env,
+            "CONTEST_DATA_DIR": str(work / "data"),
+            "CONTEST_STORAGE_URL": f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
+            "CONTEST_BASE_URL": f"http://127.0.0.1:{app_port}",
+        }
+        subprocess.run(
+            [str(BIN / "contest"), "demo"], env=app_env, check=True, capture_output=True, cwd=ROOT
+        )
+        app = subprocess.Popen(
+            [str(BIN / "contest"), "serve", "--port", str(app_port)],
+            env=app_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        processes.append(app)
+        base_url = f"http://127.0.0.1:{app_port}"
+        wait_for(f"{base_url}/healthz", app)
+
+        # Warm up both paths (imports, connection pools) with a small file.
+        small = work / "small.mp4"
+        make_video(small, 2 * MIB)
+        _warm_time, warm = submit(base_url, small)
+        assert warm.status_code == 201, warm.text
+        s3.upload_file(str(small), bucket, "bench/warm.mp4")
+
+        boto_times, app_times, growths = [], [], []
+        for _round in range(2):
+            started = time.perf_counter()
+            s3.upload_file(str(video), bucket, f"bench/{uuid.uuid4().hex}.mp4")
+            boto_times.append(time.perf_counter() - started)
+
+            sampler = MemorySampler(app.pid)
+            baseline_rss = sampler.rss()
+            sampler.start()
+            elapsed, response = submit(base_url, video)
+            sampler.running = False
+            sampler.join()
+            assert response.status_code == 201, response.text
+            stored = response.json()["entry"]["files"][0]
+            assert stored["size"] == size, stored
+            app_times.append(elapsed)
+            growths.append((sampler.peak - baseline_rss) / MIB)
+
+        boto_time, app_time = min(boto_times), min(app_times)
+        boto_rate, app_rate = size / boto_time / 1e6, size / app_time / 1e6
+        ratio = app_rate / boto_rate
+        growth = max(growths)
+        print(f"baseline  boto3 upload_file: {boto_time:6.2f} s  {boto_rate:7.1f} MB/s")
+        print(f"app       multipart -> S3:   {app_time:6.2f} s  {app_rate:7.1f} MB/s")
+        print(f"throughput ratio app/boto3: {ratio:.2f}  (goal >= {THROUGHPUT_GOAL})")
+        print(
+            f"app peak memory growth: {growth:.1f} MB over {baseline_rss / MIB:.0f} MB resident"
+            f"  (goal <= {MEMORY_GOAL_MB:.0f} MB)"
+        )
+        return 0
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1070 @@
+"""Entry intake: windows, validation, stored files with their rows, entries, edits, withdrawals.
+
+Files are written before the rows that make them count, and every stored object has a row
+first: an Asset without an entry is an upload in flight. A failed submission removes its
+objects and rows; what a crash leaves behind is an old unattached upload, which the sweep
+removes. So an entry never lacks its file, and no file outlives the sweep without an entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import re
+import tempfile
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from contest import audit
+from contest.db import utcnow
+from contest.events.interfaces import ContestNotFoundError
+from contest.i18n import format_datetime, format_size, gettext, ngettext, normalize_text
+from contest.intake import media
+from contest.intake.interfaces import (
+    ADULT_AGE,
+    BOOK_TITLE_MAX,
+    DECLARED_TYPES,
+    FILE_KINDS,
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_MIN,
+    MAX_AGE,
+    MAX_GRADE,
+    MIN_AGE,
+    NAME_MAX,
+    NOTE_MAX,
+    SNIFF_BYTES,
+    SPOOL_IN_MEMORY,
+    TITLE_MAX,
+    UPLOAD_SLOT_EXPIRES,
+    EntryData,
+    EntryLockedError,
+    EntryNotFoundError,
+    EntryValidationError,
+    FileKind,
+    InvalidEditTokenError,
+    MalformedUploadError,
+    PendingUpload,
+    StorageDownError,
+    UnitNotAllowedError,
+    UnsupportedFileError,
+    UploadNotFoundError,
+    UploadSlot,
+    UploadTooLargeError,
+    WindowClosedError,
+)
+from contest.models import (
+    Asset,
+    AssetRole,
+    Book,
+    Consent,
+    Contest,
+    ContestKind,
+    ContestStatus,
+    Division,
+    Entrant,
+    Entry,
+    EntryStatus,
+    Event,
+    Role,
+    Unit,
+    User,
+)
+from contest.tokens import hash_token, new_receipt_code, new_secret_token
+from storage import ObjectTooLargeError, Storage, StorageError
+
+RECEIPT_ATTEMPTS = 5
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]+")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+_PHONE_NOISE = re.compile(r"[\s.()-]")
+_PHONE = re.compile(r"\+?[0-9]{9,15}")
+
+# --- contests and their windows -----------------------------------------------------------
+
+
+async def get_contest_for_entries(session: AsyncSession, *, slug: str) -> Contest:
+    """A public contest with what its form needs (event, divisions, books)."""
+    contest = await session.scalar(
+        select(Contest)
+        .join(Event)
+        .where(Contest.slug == slug, Contest.status != ContestStatus.DRAFT)
+        .order_by(Event.starts_on.desc())
+        .options(
+            selectinload(Contest.event),
+            selectinload(Contest.divisions),
+            selectinload(Contest.books),
+        )
+        .limit(1)
+    )
+    if contest is None:
+        raise ContestNotFoundError(slug)
+    return contest
+
+
+def check_window(contest: Contest, now: datetime) -> None:
+    """Entries only while the contest is open, judged by the server's clock."""
+    if contest.status == ContestStatus.OPEN and now < contest.opens_at:
+        raise WindowClosedError(
+            gettext(
+                "Entries for this contest open at %(time)s. Nothing was sent; "
+                "please come back then.",
+                time=format_datetime(contest.opens_at),
+            )
+        )
+    if contest.status != ContestStatus.OPEN or now >= contest.closes_at:
+        raise WindowClosedError(
+            gettext(
+                "Entries for this contest closed at %(time)s. Nothing was sent.",
+                time=format_datetime(contest.closes_at),
+            )
+        )
+
+
+def submission_limit(contest: Contest, overhead: int) -> int:
+    """The largest body a submission to this contest can honestly have."""
+    return contest.max_file_size * max(1, contest.max_files) + overhead
+
+
+# --- units --------------------------------------------------------------------------------
+
+
+async def event_units(session: AsyncSession, *, event_id: int) -> list[Unit]:
+    return list(
+        (
+            await session.scalars(
+                select(Unit).where(Unit.event_id == event_id).order_by(Unit.kind, Unit.name)
+            )
+        ).all()
+    )
+
+
+async def units_for_user(session: AsyncSession, *, user: User, event_id: int) -> list[Unit]:
+    """The units a user may submit for: an admin's are all; a coordinator's are their own
+    units and the classes inside them."""
+    units = await event_units(session, event_id=event_id)
+    if user.role == Role.ADMIN:
+        return units
+    loaded = await session.scalar(
+        select(User).where(User.id == user.id).options(selectinload(User.units))
+    )
+    own = {unit.id for unit in (loaded.units if loaded else [])}
+    return [u for u in units if u.id in own or (u.parent_id is not None and u.parent_id in own)]
+
+
+def group_units(units: Sequence[Unit]) -> list[tuple[Unit, list[Unit]]]:
+    """Top-level units with the classes inside them, for a grouped choice."""
+    ids = {u.id for u in units}
+    children: dict[int, list[Unit]] = {}
+    for unit in units:
+        if unit.parent_id is not None and unit.parent_id in ids:
+            children.setdefault(unit.parent_id, []).append(unit)
+    tops = [u for u in units if u.parent_id is None or u.parent_id not in ids]
+    return [(top, sorted(children.get(top.id, []), key=lambda u: u.name)) for top in tops]
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _too_long(limit: int) -> str:
+    return gettext("Use at most %(count)s characters.", count=limit)
+
+
+def _text(
+    values: Mapping[str, str],
+    name: str,
+    errors: dict[str, str],
+    *,
+    limit: int,
+    required: str | None = None,
+) -> str:
+    value = normalize_text(values.get(name, ""))
+    if required and not value:
+        errors[name] = required
+    elif len(value) > limit:
+        errors[name] = _too_long(limit)
+    return value
+
+
+def _number(
+    values: Mapping[str, str], name: str, errors: dict[str, str], *, low: int, high: int
+) -> int | None:
+    raw = normalize_text(values.get(name, ""))
+    if not raw:
+        return None
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        errors[name] = gettext("Enter a number from %(low)s to %(high)s.", low=low, high=high)
+        return None
+    return int(raw)
+
+
+def normalize_phone(raw: str) -> str | None:
+    compact = _PHONE_NOISE.sub("", raw)
+    return compact if _PHONE.fullmatch(compact) else None
+
+
+def pick_division(divisions: Sequence[Division], *, age: int, grade: int | None) -> Division | None:
+    """The division an entrant belongs to. A pupil's grade speaks for their school level
+    (grade 1 is age 6); where age ranges overlap at a boundary, the older division wins,
+    so an 11-year-old without a grade goes with the secondary pupils."""
+    reference = grade + 5 if grade is not None else age
+    fitting = [
+        d
+        for d in divisions
+        if (d.min_age is None or d.min_age <= reference)
+        and (d.max_age is None or reference <= d.max_age)
+    ]
+    if not fitting:
+        return None
+    return max(fitting, key=lambda d: (d.min_age or 0, -d.position))
+
+
+def _check_book(
+    values: Mapping[str, str], books: Sequence[Book], errors: dict[str, str]
+) -> tuple[int | None, str, str]:
+    choice = normalize_text(values.get("book", ""))
+    if choice and choice != "other":
+        book = next((b for b in books if str(b.id) == choice), None)
+        if book is None:
+            errors["book"] = gettext("Choose a book from the list, or choose another book.")
+            return None, "", ""
+        return book.id, book.title, book.author
+    title = _text(values, "book_title", errors, limit=BOOK_TITLE_MAX)
+    author = _text(values, "book_author", errors, limit=BOOK_TITLE_MAX)
+    if not title and "book_title" not in errors:
+        if choice == "other" or not books:
+            errors["book_title"] = gettext("Type the title of the book.")
+        else:
+            errors["book"] = gettext(
+                "Choose the book your entry is based on, or choose another book and type its title."
+            )
+    return None, title, author
+
+
+def _check_body(
+    values: Mapping[str, str],
+    contest: Contest,
+    errors: dict[str, str],
+    *,
+    has_files: bool,
+    required: bool = True,
+) -> tuple[str | None, int | None]:
+    if contest.kind != ContestKind.WRITING:
+        if required and not has_files:
+            errors["file"] = gettext("Attach your file.")
+        return None, None
+    body = normalize_text(values.get("body_text", "")) or None
+    words = media.count_words(body) if body else None
+    if words is not None and contest.max_words and words > contest.max_words:
+        errors["body_text"] = ngettext(
+            "The text has %(num)d word; the limit is %(limit)s.",
+            "The text has %(num)d words; the limit is %(limit)s.",
+            words,
+            limit=contest.max_words,
+        )
+    if required and body is None and not has_files:
+        errors["body_text"] = gettext("Type your text here, or attach a file.")
+    return body, words
+
+
+def check_consent(values: Mapping[str, str], errors: dict[str, str]) -> str:
+    consent = values.get("consent", "")
+    if consent not in {c.value for c in Consent}:
+        errors["consent"] = gettext("Choose how the name may appear in public.")
+    return consent
+
+
+def validate_entry(
+    values: Mapping[str, str],
+    *,
+    contest: Contest,
+    units: Sequence[Unit],
+    has_files: bool,
+) -> EntryData:
+    """Check a submission's fields; EntryValidationError maps each wrong field to a message."""
+    errors: dict[str, str] = {}
+    full_name = _text(
+        values,
+        "full_name",
+        errors,
+        limit=NAME_MAX,
+        required=gettext("Enter the entrant's full name."),
+    )
+    age = _number(values, "age", errors, low=MIN_AGE, high=MAX_AGE)
+    if age is None and "age" not in errors:
+        errors["age"] = gettext("Enter the entrant's age.")
+    grade = _number(values, "grade", errors, low=1, high=MAX_GRADE)
+    unit_code = values.get("unit", "")
+    unit = next((u for u in units if u.code == unit_code), None)
+    if unit is None:
+        errors["unit"] = gettext("Choose the school and class, or the residential group.")
+    is_minor = age is not None and age < ADULT_AGE
+    guardian_name = _text(values, "guardian_name", errors, limit=NAME_MAX) or None
+    raw_phone = normalize_text(values.get("guardian_phone", ""))
+    guardian_phone = normalize_phone(raw_phone) if raw_phone else None
+    if raw_phone and guardian_phone is None:
+        errors["guardian_phone"] = gettext("Enter a phone number such as 0912 345 678.")
+    if is_minor:
+        if not guardian_name and "guardian_name" not in errors:
+            errors["guardian_name"] = gettext(
+                "Entrants under 18 need a parent or guardian: enter their name."
+            )
+        if not raw_phone:
+            errors["guardian_phone"] = gettext(
+                "Entrants under 18 need a parent or guardian: enter their phone number."
+            )
+    consent = check_consent(values, errors)
+    title = _text(
+        values, "title", errors, limit=TITLE_MAX, required=gettext("Give your entry a title.")
+    )
+    note = _text(values, "note", errors, limit=NOTE_MAX)
+    book_id, book_title, book_author = _check_book(values, contest.books, errors)
+    body_text, word_count = _check_body(values, contest, errors, has_files=has_files)
+    division = pick_division(contest.divisions, age=age, grade=grade) if age is not None else None
+    if age is not None and division is None and contest.divisions and "age" not in errors:
+        errors["age"] = gettext("No division of this contest is open to this age.")
+    if errors:
+        raise EntryValidationError(errors, gettext("Some information needs correcting."))
+    assert age is not None and unit is not None
+    return EntryData(
+        full_name=full_name,
+        age=age,
+        grade=grade,
+        unit_id=unit.id,
+        guardian_name=guardian_name,
+        guardian_phone=guardian_phone,
+        consent=consent,
+        title=title,
+        note=note,
+        book_id=book_id,
+        book_title=book_title,
+        book_author=book_author,
+        body_text=body_text,
+        word_count=word_count,
+        division_id=division.id if division else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryChanges:
+    title: str
+    note: str
+    consent: str
+    book_id: int | None
+    book_title: str
+    book_author: str
+    body_text: str | None
+    word_count: int | None
+
+
+def validate_changes(
+    values: Mapping[str, str], *, contest: Contest, has_files: bool, had_files: bool
+) -> EntryChanges:
+    """What an entrant may change with the edit link: the entry, not the person."""
+    errors: dict[str, str] = {}
+    title = _text(
+        values, "title", errors, limit=TITLE_MAX, required=gettext("Give your entry a title.")
+    )
+    note = _text(values, "note", errors, limit=NOTE_MAX)
+    consent = check_consent(values, errors)
+    book_id, book_title, book_author = _check_book(values, contest.books, errors)
+    body_text, word_count = _check_body(values, contest, errors, has_files=has_files or had_files)
+    if errors:
+        raise EntryValidationError(errors, gettext("Some information needs correcting."))
+    return EntryChanges(
+        title, note, consent, book_id, book_title, book_author, body_text, word_count
+    )
+
+
+def check_idempotency_key(raw: str | None) -> str | None:
+    """A client's idempotency key: 16 to 64 characters of letters, digits and ``_.:-``."""
+    if raw is None or raw == "":
+        return None
+    if not IDEMPOTENCY_KEY_MIN <= len(raw) <= IDEMPOTENCY_KEY_MAX or not _IDEMPOTENCY_KEY.fullmatch(
+        raw
+    ):
+        raise MalformedUploadError(
+            gettext(
+                "The Idempotency-Key must be 16 to 64 letters, digits or the signs _ . : -, "
+                "such as a UUID."
+            )
+        )
+    return raw
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def edit_token_for(secret_key: str, *, contest_id: int, idempotency_key: str) -> str:
+    """The edit token of a submission made with an idempotency key.
+
+    Derived rather than random so that a resent request (a double click, a retry after a
+    dropped answer) can be answered with the same private link; only the hash is stored.
+    """
+    digest = hmac.new(
+        secret_key.encode(),
+        f"contest.intake.edit:{contest_id}:{idempotency_key}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+# --- stored files -------------------------------------------------------------------------
+
+
+def _storage_down() -> StorageDownError:
+    return StorageDownError(
+        gettext(
+            "The file store cannot be reached right now. Nothing was saved; "
+            "please try again in a few minutes."
+        )
+    )
+
+
+def too_large(limit: int) -> UploadTooLargeError:
+    return UploadTooLargeError(
+        gettext(
+            "The file is larger than the limit of %(size)s. Please send a smaller file.",
+            size=format_size(limit),
+        )
+    )
+
+
+def _new_key(kind: FileKind) -> tuple[str, str]:
+    upload_id = uuid.uuid4().hex
+    return upload_id, f"entries/{upload_id}/original.{kind.extension}"
+
+
+def upload_id_of(key: str) -> str:
+    return key.split("/")[1]
+
+
+async def _add_row(sessionmaker: async_sessionmaker[AsyncSession], asset: Asset) -> int:
+    async with sessionmaker() as session:
+        session.add(asset)
+        await session.commit()
+        return asset.id
+
+
+async def _delete_rows(sessionmaker: async_sessionmaker[AsyncSession], ids: Iterable[int]) -> None:
+    ids = list(ids)
+    if not ids:
+        return
+    async with sessionmaker() as session:
+        # Derived rows first: they point at their source.
+        await session.execute(delete(Asset).where(Asset.id.in_(ids), Asset.source_id.is_not(None)))
+        await session.execute(delete(Asset).where(Asset.id.in_(ids)))
+        await session.commit()
+
+
+async def _prefixed(prefix: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if prefix:
+        yield prefix
+    async for chunk in rest:
+        yield chunk
+
+
+async def _read_head(chunks: AsyncIterator[bytes], length: int) -> bytes:
+    head = bytearray()
+    while len(head) < length:
+        try:
+            head += await anext(chunks)
+        except StopAsyncIteration:
+            break
+    return bytes(head)
+
+
+async def store_upload(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    contest: Contest,
+    chunks: AsyncIterable[bytes],
+    filename: str | None,
+) -> PendingUpload:
+    """Sniff, then stream a file into storage under a key of ours, with the contest's limit.
+
+    The first bytes decide the kind before anything is written (415 otherwise); past the
+    contest's size the stream stops and what was written is removed (413).
+    """
+    iterator = aiter(chunks)
+    head = await _read_head(iterator, SNIFF_BYTES)
+    kind = media.check_kind(media.sniff(head[:SNIFF_BYTES]), contest.allowed_types)
+    _upload_id, key = _new_key(kind)
+    name = media.clean_filename(filename)
+    asset_id = await _add_row(
+        sessionmaker,
+        Asset(
+            role=AssetRole.ORIGINAL,
+            storage_key=key,
+            content_type=kind.content_type,
+            size=0,
+            sha256="",
+            original_filename=name,
+        ),
+    )
+    try:
+        stored = await storage.put_stream(
+            key,
+            _prefixed(head, iterator),
+            max_size=contest.max_file_size,
+            content_type=kind.content_type,
+        )
+    except ObjectTooLargeError:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise too_large(contest.max_file_size) from None
+    except StorageError:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise _storage_down() from None
+    except BaseException:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise
+    upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
+    try:
+        await _set_stored(sessionmaker, upload)
+        if kind.is_image:
+            await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=None)
+    except BaseException:
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
+        raise
+    return upload
+
+
+async def _set_stored(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    upload: PendingUpload,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+) -> None:
+    values: dict[str, object] = {
+        "size": upload.size,
+        "sha256": upload.sha256,
+        "content_type": upload.kind.content_type,
+    }
+    if width is not None:
+        values.update(width=width, height=height)
+    async with sessionmaker() as session:
+        await session.execute(update(Asset).where(Asset.id == upload.asset_id).values(**values))
+        await session.commit()
+
+
+async def _spool_object(storage: Storage, key: str) -> tuple[IO[bytes], str, int]:
+    """A copy of a stored object to decode or hash: in memory when small, else on disk."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    hasher = hashlib.sha256()
+    size = 0
+    try:
+        stream = await storage.get_stream(key)
+        async for chunk in stream:
+            hasher.update(chunk)
+            size += len(chunk)
+            await asyncio.to_thread(spool.write, chunk)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool, hasher.hexdigest(), size
+
+
+async def _hash_object(storage: Storage, key: str) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    stream = await storage.get_stream(key)
+    async for chunk in stream:
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _derive(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    upload: PendingUpload,
+    spool: IO[bytes] | None,
+) -> None:
+    """Store the preview and thumbnail of a drawing beside it, each with its row first."""
+    try:
+        if spool is None:
+            spool, _sha, _size = await _spool_object(storage, upload.key)
+        derived = await asyncio.to_thread(media.make_derivatives, spool)
+    except StorageError:
+        raise _storage_down() from None
+    finally:
+        if spool is not None:
+            spool.close()
+    folder = upload.key.rsplit("/", 1)[0]
+    for role, data, (width, height) in (
+        (AssetRole.PREVIEW, derived.preview, derived.preview_size),
+        (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
+    ):
+        key = f"{folder}/{role.value}.jpg"
+        asset_id = await _add_row(
+            sessionmaker,
+            Asset(
+                source_id=upload.asset_id,
+                role=role,
+                storage_key=key,
+                content_type="image/jpeg",
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                width=width,
+                height=height,
+            ),
+        )
+        upload.derived_ids.append(asset_id)
+        try:
+            await storage.put_stream(key, _single(data), content_type="image/jpeg")
+        except StorageError:
+            raise _storage_down() from None
+        upload.derived_keys.append(key)
+    await _set_stored(sessionmaker, upload, width=derived.width, height=derived.height)
+
+
+async def discard_uploads(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    uploads: Iterable[PendingUpload],
+) -> None:
+    """Remove uploads that will not count: objects first, then their rows. When storage
+    cannot delete, the rows stay, so the sweep finds the objects later."""
+    for upload in uploads:
+        try:
+            for key in [*upload.derived_keys, upload.key]:
+                await storage.delete(key)
+        except StorageError:
+            continue
+        await _delete_rows(sessionmaker, [*upload.derived_ids, upload.asset_id])
+
+
+async def create_upload_slot(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    contest: Contest,
+    content_type: str,
+    size: int,
+    filename: str | None,
+) -> UploadSlot:
+    """A presigned form for one file to go straight to storage (S3), or through the app's
+    own upload endpoint (local folder). The file counts only once verified."""
+    declared = DECLARED_TYPES.get(content_type.split(";")[0].strip().lower())
+    kind = media.check_kind(declared, contest.allowed_types)
+    if size > contest.max_file_size:
+        raise too_large(contest.max_file_size)
+    upload_id, key = _new_key(kind)
+    asset_id = await _add_row(
+        sessionmaker,
+        Asset(
+            role=AssetRole.ORIGINAL,
+            storage_key=key,
+            content_type=kind.content_type,
+            size=size,
+            sha256="",
+            original_filename=media.clean_filename(filename),
+        ),
+    )
+    try:
+        form = await storage.upload_form(
+            key, max_size=contest.max_file_size, expires_in=UPLOAD_SLOT_EXPIRES
+        )
+    except StorageError:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise _storage_down() from None
+    return UploadSlot(
+        upload_id=upload_id,
+        url=form.url,
+        fields=form.fields,
+        max_size=form.max_size,
+        expires_at=form.expires_at.isoformat(),
+    )
+
+
+def _kind_of_content_type(content_type: str) -> FileKind | None:
+    return next((k for k in FILE_KINDS.values() if k.content_type == content_type), None)
+
+
+async def verify_direct_upload(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    contest: Contest,
+    upload_id: str,
+) -> PendingUpload:
+    """Check a direct upload before it counts: it is there, within the size, and its bytes
+    are of the kind that was announced and that the contest accepts. Anything else is
+    removed, object and row."""
+    not_found = UploadNotFoundError(
+        gettext("The uploaded file was not found or was already used. Please upload it again.")
+    )
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise not_found
+    async with sessionmaker() as session:
+        asset = await session.scalar(
+            select(Asset).where(
+                Asset.storage_key.startswith(f"entries/{upload_id}/original."),
+                Asset.entry_id.is_(None),
+                Asset.role == AssetRole.ORIGINAL,
+            )
+        )
+    if asset is None:
+        raise not_found
+    declared = _kind_of_content_type(asset.content_type)
+    upload = PendingUpload(
+        asset.id, asset.storage_key, declared or FILE_KINDS["pdf"], 0, "", asset.original_filename
+    )
+    try:
+        head = await storage.head(asset.storage_key)
+        if head.size > contest.max_file_size:
+            raise too_large(contest.max_file_size)
+        prefix = await storage.read_prefix(asset.storage_key, SNIFF_BYTES)
+        kind = media.check_kind(
+            media.sniff(prefix),
+            contest.allowed_types,
+            declared=declared.name if declared else "",
+        )
+        upload.kind = kind
+        if kind.is_image:
+            spool, upload.sha256, upload.size = await _spool_object(storage, asset.storage_key)
+        else:
+            spool = None
+            upload.sha256, upload.size = await _hash_object(storage, asset.storage_key)
+        if upload.size > contest.max_file_size:
+            if spool is not None:
+                spool.close()
+            raise too_large(contest.max_file_size)
+    except FileNotFoundError:
+        raise UploadNotFoundError(
+            gettext("The file has not arrived yet. Please upload it again.")
+        ) from None
+    except StorageError:
+        raise _storage_down() from None
+    except (UploadTooLargeError, UnsupportedFileError):
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
+        raise
+    try:
+        await _set_stored(sessionmaker, upload)
+        if kind.is_image:
+            await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=spool)
+    except BaseException:
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
+        raise
+    return upload
+
+
+# --- entries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    entry: Entry
+    edit_token: str
+    replayed: bool
+
+
+async def find_replay(
+    session: AsyncSession, *, contest_id: int, idempotency_key: str
+) -> Entry | None:
+    entry: Entry | None = await session.scalar(
+        select(Entry).where(
+            Entry.contest_id == contest_id, Entry.idempotency_key == idempotency_key
+        )
+    )
+    return entry
+
+
+async def submit_entry(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    contest: Contest,
+    data: EntryData,
+    uploads: Sequence[PendingUpload],
+    idempotency_key: str | None,
+    secret_key: str,
+    submitted_by: User | None = None,
+    client_ip: str | None = None,
+) -> Submitted:
+    """Make the entrant, the entry and attach its files, in one transaction.
+
+    The same idempotency key twice gives the first entry back (and drops the second copy of
+    the files), also when the two requests race.
+    """
+    token = (
+        edit_token_for(secret_key, contest_id=contest.id, idempotency_key=idempotency_key)
+        if idempotency_key
+        else new_secret_token()
+    )
+    asset_ids = [i for u in uploads for i in (u.asset_id, *u.derived_ids)]
+    for _attempt in range(RECEIPT_ATTEMPTS):
+        async with sessionmaker() as session:
+            entrant = Entrant(
+                event_id=contest.event_id,
+                unit_id=data.unit_id,
+                full_name=data.full_name,
+                age=data.age,
+                grade=data.grade,
+                is_minor=data.age < ADULT_AGE,
+                guardian_name=data.guardian_name,
+                guardian_phone=data.guardian_phone,
+                consent=Consent(data.consent),
+            )
+            session.add(entrant)
+            await session.flush()
+            entry = Entry(
+                contest_id=contest.id,
+                division_id=data.division_id,
+                entrant_id=entrant.id,
+                receipt_code=new_receipt_code(),
+                edit_token_hash=hash_token(token),
+                title=data.title,
+                note=data.note,
+                book_id=data.book_id,
+                book_title=data.book_title,
+                book_author=data.book_author,
+                body_text=data.body_text,
+                word_count=data.word_count,
+                idempotency_key=idempotency_key,
+                submitted_by_id=submitted_by.id if submitted_by else None,
+            )
+            session.add(entry)
+            try:
+                await session.flush()
+            except IntegrityError:
+                await session.rollback()
+                replay = await _replay_after_conflict(
+                    sessionmaker, contest_id=contest.id, idempotency_key=idempotency_key
+                )
+                if replay is not None:
+                    await discard_uploads(
+                        sessionmaker=sessionmaker, storage=storage, uploads=uploads
+                    )
+                    return Submitted(replay, token, replayed=True)
+                continue  # a receipt code drawn twice: draw again
+            if asset_ids:
+                await session.execute(
+                    update(Asset)
+                    .where(Asset.id.in_(asset_ids), Asset.entry_id.is_(None))
+                    .values(entry_id=entry.id)
+                )
+            audit.record(
+                session,
+                action="entry.submit",
+                object_type="entry",
+                object_id=entry.id,
+                actor=submitted_by,
+                actor_label="" if submitted_by else "entrant",
+                after={"receipt_code": entry.receipt_code, "title": entry.title},
+                client_ip=client_ip,
+            )
+            await session.commit()
+            return Submitted(entry, token, replayed=False)
+    raise RuntimeError("could not draw a free receipt code")
+
+
+async def _replay_after_conflict(
+    sessionmaker: async_sessionmaker[AsyncSession], *, contest_id: int, idempotency_key: str | None
+) -> Entry | None:
+    if not idempotency_key:
+        return None
+    async with sessionmaker() as session:
+        return await find_replay(session, contest_id=contest_id, idempotency_key=idempotency_key)
+
+
+def normalize_receipt_code(raw: str) -> str:
+    compact = re.sub(r"[\s-]", "", raw).upper()
+    return f"{compact[:4]}-{compact[4:]}" if len(compact) == 8 else compact
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    entry: Entry
+    contest: Contest
+    entrant: Entrant
+    unit: Unit | None
+    division: Division | None
+    originals: list[Asset]
+    derived: dict[int, dict[str, Asset]]
+
+
+async def load_entry(session: AsyncSession, *, receipt_code: str) -> EntryView:
+    entry = await session.scalar(
+        select(Entry)
+        .where(Entry.receipt_code == normalize_receipt_code(receipt_code))
+        .options(selectinload(Entry.entrant), selectinload(Entry.assets))
+    )
+    if entry is None:
+        raise EntryNotFoundError(
+            gettext("No entry has this receipt code. Please check the code and try again.")
+        )
+    contest = await session.scalar(
+        select(Contest)
+        .where(Contest.id == entry.contest_id)
+        .options(
+            selectinload(Contest.event),
+            selectinload(Contest.divisions),
+            selectinload(Contest.books),
+        )
+    )
+    assert contest is not None
+    unit = await session.get(Unit, entry.entrant.unit_id) if entry.entrant.unit_id else None
+    division = next((d for d in contest.divisions if d.id == entry.division_id), None)
+    originals = [a for a in entry.assets if a.role == AssetRole.ORIGINAL]
+    derived: dict[int, dict[str, Asset]] = {}
+    for asset in entry.assets:
+        if asset.source_id is not None:
+            derived.setdefault(asset.source_id, {})[asset.role.value] = asset
+    return EntryView(entry, contest, entry.entrant, unit, division, originals, derived)
+
+
+def check_edit_token(entry: Entry, token: str | None) -> None:
+    """The private link's token must be this entry's; only its hash is kept."""
+    if not token or not hmac.compare_digest(hash_token(token), entry.edit_token_hash):
+        raise InvalidEditTokenError(
+            gettext(
+                "This edit link is not valid for this entry. Use the link from your receipt, "
+                "or ask the organisers."
+            )
+        )
+
+
+def check_editable(view: EntryView, now: datetime) -> None:
+    if view.entry.status != EntryStatus.SUBMITTED:
+        raise EntryLockedError(gettext("This entry was withdrawn and can no longer be changed."))
+    if now >= view.contest.closes_at or view.contest.status != ContestStatus.OPEN:
+        raise EntryLockedError(
+            gettext(
+                "The deadline (%(time)s) has passed: the entry can no longer be changed.",
+                time=format_datetime(view.contest.closes_at),
+            )
+        )
+
+
+async def edit_entry(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    entry_id: int,
+    changes: EntryChanges,
+    new_uploads: Sequence[PendingUpload],
+    client_ip: str | None = None,
+) -> None:
+    """Change an entry; new files replace the old ones, which are removed after the commit."""
+    async with sessionmaker() as session:
+        entry = await session.get(Entry, entry_id, with_for_update=True)
+        assert entry is not None
+        before = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
+        entry.title = changes.title
+        entry.note = changes.note
+        entry.book_id = changes.book_id
+        entry.book_title = changes.book_title
+        entry.book_author = changes.book_author
+        if changes.body_text is not None or new_uploads:
+            entry.body_text = changes.body_text
+            entry.word_count = changes.word_count
+        entrant = await session.get(Entrant, entry.entrant_id)
+        assert entrant is not None
+        entrant.consent = Consent(changes.consent)
+        replaced: list[Asset] = []
+        if new_uploads:
+            replaced = list(
+                (await session.scalars(select(Asset).where(Asset.entry_id == entry.id))).all()
+            )
+            # Detached, not deleted: if removing the objects fails below, the sweep finds them.
+            await session.execute(
+                update(Asset).where(Asset.entry_id == entry.id).values(entry_id=None)
+            )
+            ids = [i for u in new_uploads for i in (u.asset_id, *u.derived_ids)]
+            await session.execute(
+                update(Asset)
+                .where(Asset.id.in_(ids), Asset.entry_id.is_(None))
+                .values(entry_id=entry.id)
+            )
+        after = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
+        old, new = audit.changes(before, after)
+        if new_uploads:
+            new["files"] = [u.key for u in new_uploads]
+        audit.record(
+            session,
+            action="entry.edit",
+            object_type="entry",
+            object_id=entry.id,
+            actor_label="entrant",
+            before=old,
+            after=new,
+            client_ip=client_ip,
+        )
+        await session.commit()
+    await remove_assets(sessionmaker=sessionmaker, storage=storage, assets=replaced)
+
+
+async def remove_assets(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    assets: Sequence[Asset],
+) -> int:
+    """Delete objects, then the rows of those that went; returns how many objects went.
+
+    A source whose preview could not be deleted keeps its row: removing it would take the
+    preview's row along (foreign key cascade) and leave that object untracked."""
+    gone: list[int] = []
+    kept_sources: set[int] = set()
+    for asset in sorted(assets, key=lambda a: a.source_id is None):
+        try:
+            await storage.delete(asset.storage_key)
+        except StorageError:
+            if asset.source_id is not None:
+                kept_sources.add(asset.source_id)
+            continue
+        gone.append(asset.id)
+    await _delete_rows(sessionmaker, [i for i in gone if i not in kept_sources])
+    return len(gone)
+
+
+async def withdraw_entry(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    entry_id: int,
+    client_ip: str | None = None,
+) -> None:
+    """Withdrawn entries leave judging at once; their files go with the next sweep."""
+    async with sessionmaker() as session:
+        entry = await session.get(Entry, entry_id)
+        assert entry is not None
+        entry.status = EntryStatus.WITHDRAWN
+        audit.record(
+            session,
+            action="entry.withdraw",
+            object_type="entry",
+            object_id=entry.id,
+            actor_label="entrant",
+            before={"status": EntryStatus.SUBMITTED.value},
+            after={"status": EntryStatus.WITHDRAWN.value},
+            client_ip=client_ip,
+        )
+        await session.commit()
+
+
+def check_unit_allowed(unit_code: str, allowed: Sequence[Unit]) -> None:
+    if unit_code and all(u.code != unit_code for u in allowed):
+        raise UnitNotAllowedError(gettext("You may only submit entries for your own units."))
+
+
+def now() -> datetime:
+    return utcnow()
