@@ -28,6 +28,8 @@ from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from contest.public.routes import routes as public_routes
 from contest.settings import Settings
 from contest.templating import create_templates
+from judging.routes import api_routes as judging_api_routes
+from judging.routes import routes as judging_routes
 from storage import FILES_MOUNT_PATH, LocalStorage, storage_from_url
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,7 +49,7 @@ async def _local_files(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _api_routes() -> list[BaseRoute]:
-    return [*api.routes, *account_api_routes, *intake_api_routes]
+    return [*api.routes, *account_api_routes, *intake_api_routes, *judging_api_routes]
 
 
 def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
@@ -55,6 +57,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *public_routes,
         *account_routes,
         *admin_routes,
+        *judging_routes,
         *intake_routes,
         *health.routes,
         Mount(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import uuid
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -296,7 +297,8 @@ async def _add_sample_entry(
     if media is None:
         return
     data, content_type, extension, width, height = media
-    key = f"entries/{entry.receipt_code.lower()}/original.{extension}"
+    # Keys name nobody: judges see links to these files.
+    key = f"entries/{uuid.uuid4().hex}/original.{extension}"
     stored = await storage.put_stream(key, _chunks(data), content_type=content_type)
     stored_keys.append(key)
     session.add(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     UniqueConstraint,
@@ -125,6 +126,16 @@ contest_judges = Table(
     Base.metadata,
     Column("contest_id", ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # How many entries of this contest the judge takes at most; none = no limit.
+    Column("capacity", Integer, nullable=True),
+)
+
+# Entries admitted to a later round (a shortlist); the first round takes every submitted entry.
+round_entries = Table(
+    "round_entries",
+    Base.metadata,
+    Column("round_id", ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry_id", ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

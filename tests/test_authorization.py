@@ -13,15 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
 from contest.access import ANYONE, access_of, check_declarations, iter_endpoints, public
 from contest.app import create_app
 from contest.demo import DemoReport
-from contest.models import Contest, Role, Unit, User
+from contest.models import Assignment, Contest, Entry, EntryStatus, Role, Unit, User
 from contest.settings import Settings
+from contest.tokens import hash_token
+from judging.services import run_assignment
 from tests.support import Account, app_client, sign_in
 
 # The refusal of a signed-in user whose role does not fit, in either language (a persona may
@@ -87,14 +89,32 @@ async def personas(
             await context.__aexit__(None, None, None)
 
 
+ENTRANT_TOKEN = "the-entrants-own-private-token"
+
+
 async def path_values(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-    """Real identifiers from the demo, so a request reaches the handler's own checks."""
+    """Real identifiers from the demo, so a request reaches the handler's own checks: the
+    entrant persona's entry, and an assignment of judge X's."""
     async with sessionmaker() as session:
         contest = await session.scalar(select(Contest).order_by(Contest.id))
         unit = await session.scalar(select(Unit).order_by(Unit.id))
         user = await session.scalar(select(User).order_by(User.id))
-    assert contest and unit and user
+        assert contest and unit and user
+        entry = await session.scalar(select(Entry).where(Entry.contest_id == contest.id))
+        assert entry is not None
+        # The entrant persona holds this entry's private link.
+        entry.edit_token_hash = hash_token(ENTRANT_TOKEN)
+        await run_assignment(session, contest_id=contest.id, actor=None)
+        await session.commit()
+        assignment = await session.scalar(
+            select(Assignment.id)
+            .join(User, User.id == Assignment.judge_id)
+            .where(User.email == "x@example.vn")
+        )
+    assert assignment is not None
     return {
+        "code": entry.receipt_code,
+        "assignment_id": assignment,
         "slug": contest.slug,
         "locale": "en",
         "contest_id": contest.id,
@@ -120,6 +140,27 @@ def expected_allowed(declared: frozenset[str], persona: Persona) -> bool:
     return ANYONE in declared or (persona.role is not None and persona.role.value in declared)
 
 
+# Routes whose permission depends on the object, not only the role: who may use them, and that
+# a refusal there is a 403 or 404 (the object is none of the visitor's business).
+OBJECT_RULES: dict[str, Callable[[Persona], bool]] = {
+    "/entries/{code:str}/edit": lambda p: p.name == "entrant with an edit token",
+    "/entries/{code:str}/withdraw": lambda p: p.name == "entrant with an edit token",
+    "/api/v1/entries/{code:str}": lambda p: p.name == "entrant with an edit token",
+    "/api/v1/entries/{code:str}/withdraw": lambda p: p.name == "entrant with an edit token",
+    "/judge/assignments/{assignment_id:int}": lambda p: p.name == "judge of contest X",
+    "/judge/assignments/{assignment_id:int}/draft": lambda p: p.name == "judge of contest X",
+    "/judge/assignments/{assignment_id:int}/recuse": lambda p: p.name == "judge of contest X",
+    "/api/v1/judge/assignments/{assignment_id:int}": lambda p: p.name == "judge of contest X",
+    "/api/v1/judge/assignments/{assignment_id:int}/score": lambda p: p.name == "judge of contest X",
+}
+
+
+def last_steps(item: tuple[str, Any, Any]) -> tuple[int, str]:
+    """Withdrawing the entry and signing out change what later requests see: they go last."""
+    path = item[0]
+    return (2 if path == "/logout" else 1 if path.endswith("/withdraw") else 0, path)
+
+
 async def test_every_route_allows_exactly_whom_it_declares(
     personas: list[Persona],
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -129,10 +170,7 @@ async def test_every_route_allows_exactly_whom_it_declares(
     values = await path_values(sessionmaker)
     checked = 0
     wrong: list[str] = []
-    endpoints = sorted(
-        iter_endpoints(app.routes),
-        key=lambda item: item[0] == "/logout",  # signing out last keeps the sessions
-    )
+    endpoints = sorted(iter_endpoints(app.routes), key=last_steps)
     for path, route, endpoint in endpoints:
         declared = access_of(endpoint)
         assert declared, f"{path} declares no access"
@@ -143,18 +181,41 @@ async def test_every_route_allows_exactly_whom_it_declares(
         url = path
         for name in params:
             url = re.sub("{" + name + r"(?::\w+)?}", str(values.get(name, 1)), url)
+        rule = OBJECT_RULES.get(path)
         for method in methods:
             for persona in personas:
-                data = {"csrf_token": persona.csrf} if method == "POST" else None
-                response = await persona.client.request(method, url, data=data)
+                holds_link = persona.name == "entrant with an edit token" and "{code" in path
+                data = {"csrf_token": persona.csrf} if method in ("POST", "PATCH") else None
+                headers = {"X-CSRF-Token": persona.csrf}
+                if holds_link:
+                    headers["X-Edit-Token"] = ENTRANT_TOKEN
+                response = await persona.client.request(
+                    method,
+                    url + (f"?token={ENTRANT_TOKEN}" if holds_link else ""),
+                    data=data,
+                    headers=headers,
+                )
                 assert response.status_code < 500, f"{method} {url} as {persona.name}"
                 allowed = not is_denied(persona, response)
-                if allowed != expected_allowed(declared, persona):
+                expected = expected_allowed(declared, persona)
+                if rule is not None and expected:
+                    expected = rule(persona)
+                    allowed = allowed and response.status_code not in (403, 404)
+                if allowed != expected:
                     wrong.append(
                         f"{method} {path} as {persona.name}: {response.status_code}"
                         f" (declared {sorted(declared)})"
                     )
                 checked += 1
+        if path.endswith("/withdraw"):
+            # Put the entry back, for the other withdraw route's turn.
+            async with sessionmaker() as session:
+                await session.execute(
+                    update(Entry)
+                    .where(Entry.receipt_code == values["code"])
+                    .values(status=EntryStatus.SUBMITTED)
+                )
+                await session.commit()
     assert wrong == [], "\n".join(wrong)
     assert checked > 7 * 25
 

@@ -1,0 +1,711 @@
+"""Judges' pages (queue, blind entry view, rubric form) and the organiser's judging pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from contest.access import current_user, requires
+from contest.forms import read_form, verify_csrf
+from contest.i18n import N_, gettext, normalize_text
+from contest.models import Contest, Role, User
+from contest.templating import render
+from judging import services
+from judging.interfaces import AssignmentNotFoundError, RoundClosedError
+from judging.scoring import PointsError
+from judging.viewers import docx_text, viewer_for
+
+MAX_COMMENT = 4000
+# Signed links to a file in the judge's page last long enough to watch a long video.
+VIEW_LINK_SECONDS = 2 * 3600
+MAX_DOCX_BYTES = 20 * 1024 * 1024
+
+POINT_MESSAGES = {
+    "required": N_("Give points for this criterion before submitting."),
+    "not_a_number": N_("Enter a number."),
+    "out_of_range": N_("Enter points from 0 to the criterion's maximum."),
+    "step": N_("Use whole or half points."),
+    "unknown": N_("This criterion is not in the rubric."),
+}
+
+
+def _not_found() -> HTTPException:
+    return HTTPException(404, gettext("This entry is not in your list."))
+
+
+async def _own_assignment(request: Request) -> None:
+    """404 unless the assignment is the signed-in judge's: checked before the body is read."""
+    async with request.state.sessionmaker() as session:
+        try:
+            await services.judge_view(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge=current_user(request),
+            )
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+
+
+def _round_closed() -> HTTPException:
+    return HTTPException(
+        409, gettext("Judging of this round is closed: scores can no longer be changed.")
+    )
+
+
+# --- judges -----------------------------------------------------------------------------------
+
+
+@requires(Role.JUDGE)
+async def queue(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        items = await services.judge_queue(session, judge=current_user(request))
+    return render(request, "judge/queue.html", {"queue": items})
+
+
+async def _files(request: Request, view: services.JudgeView) -> list[dict[str, Any]]:
+    """Each original file with its viewer and a short-lived link that names nobody."""
+    storage = request.state.storage
+    files = []
+    for asset in services.original_assets(view.assets):
+        viewer = viewer_for(asset.content_type)
+        item: dict[str, Any] = {"viewer": viewer, "size": asset.size, "text": None}
+        if viewer == "docx" and asset.size <= MAX_DOCX_BYTES:
+            chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
+            item["text"] = docx_text(b"".join(chunks))
+        item["url"] = await storage.read_url(
+            asset.storage_key,
+            expires_in=VIEW_LINK_SECONDS,
+            content_type=asset.content_type
+            if viewer in ("image", "pdf", "audio", "video")
+            else None,
+        )
+        files.append(item)
+    return files
+
+
+async def _entry_page(
+    request: Request,
+    view: services.JudgeView,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    saved: str | None = None,
+) -> Response:
+    score = view.score
+    if values is None:
+        values = {
+            "points": dict(score.points) if score else {},
+            "comment": score.comment_to_organizers if score else "",
+            "feedback": score.feedback_to_entrant if score else "",
+        }
+    return render(
+        request,
+        "judge/entry.html",
+        {
+            "view": view,
+            "files": await _files(request, view),
+            "values": values,
+            "errors": errors or {},
+            "saved": saved,
+            "editable": view.round.status.value == "open",
+        },
+        status_code=status_code,
+    )
+
+
+@requires(Role.JUDGE)
+async def entry(request: Request) -> Response:
+    judge = current_user(request)
+    assignment_id = request.path_params["assignment_id"]
+    async with request.state.sessionmaker() as session:
+        try:
+            view = await services.judge_view(session, assignment_id=assignment_id, judge=judge)
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+        if request.method == "GET":
+            saved = request.query_params.get("saved")
+            return await _entry_page(request, view, saved=saved)
+
+        form = await read_form(request)
+        points = {c.key: form.get(f"points.{c.key}", "") for c in view.criteria}
+        comment = form.get("comment", "")[:MAX_COMMENT]
+        feedback = form.get("feedback", "")[:MAX_COMMENT]
+        action = form.get("action", "save")
+        try:
+            await services.save_score(
+                session,
+                assignment_id=assignment_id,
+                judge=judge,
+                points=points,
+                comment=comment,
+                feedback=feedback,
+                submit=action in ("submit", "submit_next"),
+            )
+        except RoundClosedError:
+            raise _round_closed() from None
+        except PointsError as exc:
+            errors = {
+                f"points.{key}": gettext(POINT_MESSAGES[code]) for key, code in exc.problems.items()
+            }
+            values = {"points": points, "comment": comment, "feedback": feedback}
+            return await _entry_page(request, view, values=values, errors=errors, status_code=422)
+        await session.commit()
+        next_id = view.next_assignment_id
+    if action == "submit_next" and next_id is not None:
+        return RedirectResponse(request.url_for("judge_entry", assignment_id=next_id), 303)
+    target = request.url_for("judge_entry", assignment_id=assignment_id)
+    return RedirectResponse(target.include_query_params(saved=action), status_code=303)
+
+
+@requires(Role.JUDGE)
+async def autosave(request: Request) -> Response:
+    """The draft, saved by the page's script while the judge types (JSON, same rules)."""
+    verify_csrf(request, None)
+    await _own_assignment(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict) or not isinstance(body.get("points", {}), dict):
+        raise HTTPException(400, gettext("The request body must be a JSON object."))
+    async with request.state.sessionmaker() as session:
+        try:
+            score = await services.save_score(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge=current_user(request),
+                points=body.get("points", {}),
+                comment=normalize_text(str(body.get("comment", "")))[:MAX_COMMENT],
+                feedback=normalize_text(str(body.get("feedback", "")))[:MAX_COMMENT],
+                submit=False,
+            )
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+        except RoundClosedError:
+            raise _round_closed() from None
+        except PointsError as exc:
+            return JSONResponse(
+                {
+                    "error": {
+                        "status": 422,
+                        "title": gettext("Some information needs correcting"),
+                        "message": gettext("Some points need correcting."),
+                        "fields": {
+                            key: gettext(POINT_MESSAGES[code]) for key, code in exc.problems.items()
+                        },
+                    }
+                },
+                status_code=422,
+            )
+        await session.commit()
+    return JSONResponse({"saved": True, "points": score.points})
+
+
+@requires(Role.JUDGE)
+async def recuse(request: Request) -> Response:
+    judge = current_user(request)
+    assignment_id = request.path_params["assignment_id"]
+    async with request.state.sessionmaker() as session:
+        try:
+            # Whose entry it is comes before what the form says.
+            await services.judge_view(session, assignment_id=assignment_id, judge=judge)
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+    form = await read_form(request)
+    reason = form.get("reason", "")
+    if not reason:
+        raise HTTPException(422, gettext("Say briefly why you step back from this entry."))
+    async with request.state.sessionmaker() as session:
+        try:
+            await services.recuse(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge=current_user(request),
+                reason=reason[:MAX_COMMENT],
+            )
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    return RedirectResponse(request.url_for("judge_queue"), status_code=303)
+
+
+# --- organisers -------------------------------------------------------------------------------
+
+
+async def _contest(request: Request, session: Any) -> Contest:
+    contest: Contest | None = await session.get(Contest, request.path_params["contest_id"])
+    if contest is None:
+        raise HTTPException(404)
+    return contest
+
+
+@requires(Role.ADMIN)
+async def judging_page(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        progress = await services.contest_progress(session, contest_id=contest.id)
+        judges = (
+            await session.scalars(select(User).where(User.role == Role.JUDGE).order_by(User.name))
+        ).all()
+    report = request.session.pop("assignment_report", None)
+    return render(
+        request,
+        "admin/judging.html",
+        {"contest": contest, "progress": progress, "report": report, "judges": judges},
+    )
+
+
+@requires(Role.ADMIN)
+async def run_assignment(request: Request) -> Response:
+    await read_form(request)
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        try:
+            report = await services.run_assignment(
+                session, contest_id=contest.id, actor=current_user(request)
+            )
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    # Shown once on the next page, like a flash message.
+    request.session["assignment_report"] = {
+        "new": report.new_assignments,
+        "entries": report.entries,
+        "judges": report.judges,
+        "short": [
+            [entry_id, missing, reason, eligible]
+            for entry_id, (missing, reason, eligible) in sorted(report.shortfalls.items())
+        ][:200],
+    }
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest.id), status_code=303
+    )
+
+
+@requires(Role.ADMIN)
+async def add_judge(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        entry_id = int(form.get("entry", ""))
+    except ValueError:
+        raise HTTPException(400) from None
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        try:
+            await services.add_judge(
+                session, contest_id=contest.id, entry_id=entry_id, actor=current_user(request)
+            )
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest.id), status_code=303
+    )
+
+
+@requires(Role.ADMIN)
+async def close_round(request: Request) -> Response:
+    await read_form(request)
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        try:
+            await services.close_round(session, contest_id=contest.id, actor=current_user(request))
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest.id), status_code=303
+    )
+
+
+@requires(Role.ADMIN)
+async def reassign(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        judge_id = int(form.get("judge", ""))
+    except ValueError:
+        raise HTTPException(422, gettext("Choose one of the options.")) from None
+    async with request.state.sessionmaker() as session:
+        try:
+            contest_id = await services.reassign(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge_id=judge_id,
+                actor=current_user(request),
+            )
+        except AssignmentNotFoundError:
+            raise HTTPException(
+                409,
+                gettext(
+                    "This assignment cannot go to that judge (finished, in conflict, "
+                    "or already judging the entry)."
+                ),
+            ) from None
+        await session.commit()
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest_id), status_code=303
+    )
+
+
+# --- the JSON API -----------------------------------------------------------------------------
+
+SCORE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "points": {"type": "object", "additionalProperties": {"type": ["number", "string"]}},
+        "comment": {"type": "string"},
+        "feedback": {"type": "string"},
+        "submit": {"type": "boolean"},
+    },
+}
+
+
+def _score_json(score: Any) -> dict[str, Any] | None:
+    if score is None:
+        return None
+    return {
+        "points": score.points,
+        "total": score.total,
+        "comment": score.comment_to_organizers,
+        "feedback": score.feedback_to_entrant,
+        "submitted": score.submitted_at is not None,
+    }
+
+
+@requires(Role.JUDGE)
+async def api_assignments(request: Request) -> Response:
+    """The signed-in judge's assignments.
+    ---
+    summary: List my assignments
+    operationId: listMyAssignments
+    security: [{bearer: []}]
+    responses:
+      "200":
+        description: To do, drafts and done, without anything that names the entrant.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [assignments]
+              properties:
+                assignments:
+                  type: array
+                  items:
+                    type: object
+                    properties:
+                      id: {type: integer}
+                      entry: {type: integer}
+                      contest: {type: string}
+                      title: {type: string}
+                      status: {type: string, enum: [assigned, draft, submitted]}
+                      total: {type: [number, "null"]}
+      "401": {$ref: "#/components/responses/401"}
+      "403": {$ref: "#/components/responses/403"}
+    """
+    async with request.state.sessionmaker() as session:
+        queue_items = await services.judge_queue(session, judge=current_user(request))
+    return JSONResponse(
+        {
+            "assignments": [
+                {
+                    "id": item.assignment_id,
+                    "entry": item.entry_id,
+                    "contest": item.contest_title,
+                    "title": item.entry_title,
+                    "status": item.status.value,
+                    "total": item.total,
+                }
+                for key in ("todo", "drafts", "done")
+                for item in queue_items[key]
+            ]
+        }
+    )
+
+
+@requires(Role.JUDGE)
+async def api_assignment(request: Request) -> Response:
+    """One assigned entry, blind: the work, the rubric and my score so far.
+    ---
+    summary: Read an assignment
+    operationId: readMyAssignment
+    security: [{bearer: []}]
+    parameters:
+      - {name: assignment_id, in: path, required: true, schema: {type: integer}}
+    responses:
+      "200":
+        description: The entry as the judge sees it.
+        content: {application/json: {schema: {type: object}}}
+      "404": {$ref: "#/components/responses/404"}
+    """
+    async with request.state.sessionmaker() as session:
+        try:
+            view = await services.judge_view(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge=current_user(request),
+            )
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+        files = await _files(request, view)
+    return JSONResponse(
+        {
+            "id": view.assignment.id,
+            "entry": {
+                "id": view.entry.id,
+                "title": view.entry.title,
+                "book_title": view.entry.book_title,
+                "book_author": view.entry.book_author,
+                "text": view.entry.body_text,
+            },
+            "contest": view.contest.slug,
+            "round": {"number": view.round.number, "open": view.round.status.value == "open"},
+            "files": [
+                {"viewer": f["viewer"], "url": f["url"], "size": f["size"], "text": f["text"]}
+                for f in files
+            ],
+            "criteria": [
+                {"key": c.key, "label": c.label, "max_points": c.max_points, "weight": c.weight}
+                for c in view.criteria
+            ],
+            "status": view.assignment.status.value,
+            "score": _score_json(view.score),
+        }
+    )
+
+
+@requires(Role.JUDGE)
+async def api_score(request: Request) -> Response:
+    """Save a draft score, or submit it (every criterion then required).
+    ---
+    summary: Save my score
+    operationId: saveMyScore
+    security: [{bearer: []}]
+    parameters:
+      - {name: assignment_id, in: path, required: true, schema: {type: integer}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              points: {type: object, additionalProperties: {type: [number, string]}}
+              comment: {type: string}
+              feedback: {type: string}
+              submit: {type: boolean}
+    responses:
+      "200": {description: Saved., content: {application/json: {schema: {type: object}}}}
+      "404": {$ref: "#/components/responses/404"}
+      "409": {$ref: "#/components/responses/409"}
+      "422": {$ref: "#/components/responses/422"}
+    """
+    verify_csrf(request, None)
+    await _own_assignment(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict) or not isinstance(body.get("points", {}), dict):
+        raise HTTPException(400, gettext("The request body must be a JSON object."))
+    async with request.state.sessionmaker() as session:
+        try:
+            score = await services.save_score(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge=current_user(request),
+                points=body.get("points", {}),
+                comment=normalize_text(str(body.get("comment", "")))[:MAX_COMMENT],
+                feedback=normalize_text(str(body.get("feedback", "")))[:MAX_COMMENT],
+                submit=bool(body.get("submit", False)),
+            )
+        except AssignmentNotFoundError:
+            raise _not_found() from None
+        except RoundClosedError:
+            raise _round_closed() from None
+        except PointsError as exc:
+            return _points_error(exc)
+        await session.commit()
+        return JSONResponse({"score": _score_json(score)})
+
+
+def _points_error(exc: PointsError) -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": {
+                "status": 422,
+                "title": gettext("Some information needs correcting"),
+                "message": gettext("Some points need correcting."),
+                "fields": {
+                    key: gettext(POINT_MESSAGES[code]) for key, code in exc.problems.items()
+                },
+            }
+        },
+        status_code=422,
+    )
+
+
+async def _contest_by_slug(session: Any, slug: str) -> Contest:
+    contest: Contest | None = await session.scalar(
+        select(Contest).where(Contest.slug == slug).order_by(Contest.id.desc()).limit(1)
+    )
+    if contest is None:
+        raise HTTPException(404)
+    return contest
+
+
+@requires(Role.ADMIN)
+async def api_run_assignment(request: Request) -> Response:
+    """Assign the open round's entries to judges; a rerun only fills gaps.
+    ---
+    summary: Run assignment
+    operationId: runAssignment
+    security: [{bearer: []}]
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: What was assigned, and which entries lack judges and why.
+        content: {application/json: {schema: {type: object}}}
+      "404": {$ref: "#/components/responses/404"}
+      "409": {$ref: "#/components/responses/409"}
+    """
+    verify_csrf(request, None)
+    async with request.state.sessionmaker() as session:
+        contest = await _contest_by_slug(session, request.path_params["slug"])
+        try:
+            report = await services.run_assignment(
+                session, contest_id=contest.id, actor=current_user(request)
+            )
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    return JSONResponse(
+        {
+            "round": report.round_number,
+            "entries": report.entries,
+            "judges": report.judges,
+            "new_assignments": report.new_assignments,
+            "shortfalls": [
+                {"entry": entry_id, "missing": missing, "reason": reason, "eligible": eligible}
+                for entry_id, (missing, reason, eligible) in sorted(report.shortfalls.items())
+            ],
+        }
+    )
+
+
+@requires(Role.ADMIN)
+async def api_progress(request: Request) -> Response:
+    """Judging progress of a contest, per judge, with the entries whose judges disagree.
+    ---
+    summary: Judging progress
+    operationId: readProgress
+    security: [{bearer: []}]
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+    responses:
+      "200": {description: The progress., content: {application/json: {schema: {type: object}}}}
+      "404": {$ref: "#/components/responses/404"}
+    """
+    async with request.state.sessionmaker() as session:
+        contest = await _contest_by_slug(session, request.path_params["slug"])
+        progress = await services.contest_progress(session, contest_id=contest.id)
+    return JSONResponse(
+        {
+            "round": progress.round_number,
+            "round_open": progress.round_open,
+            "entries": progress.entries,
+            "assigned": progress.assigned,
+            "done": progress.done,
+            "judges": [
+                {
+                    "id": j.judge_id,
+                    "name": j.name,
+                    "assigned": j.assigned,
+                    "done": j.done,
+                    "drafts": j.drafts,
+                    "overdue": j.overdue,
+                }
+                for j in progress.judges
+            ],
+            "flagged": [{"entry": e, "totals": t} for e, t in progress.flagged],
+        }
+    )
+
+
+api_routes: list[BaseRoute] = [
+    Route("/judge/assignments", api_assignments, methods=["GET"], name="api_judge_assignments"),
+    Route(
+        "/judge/assignments/{assignment_id:int}",
+        api_assignment,
+        methods=["GET"],
+        name="api_judge_assignment",
+    ),
+    Route(
+        "/judge/assignments/{assignment_id:int}/score",
+        api_score,
+        methods=["PUT"],
+        name="api_judge_score",
+    ),
+    Route(
+        "/contests/{slug:str}/assignment",
+        api_run_assignment,
+        methods=["POST"],
+        name="api_run_assignment",
+    ),
+    Route("/contests/{slug:str}/progress", api_progress, methods=["GET"], name="api_progress"),
+]
+
+routes: list[BaseRoute] = [
+    Route("/judge", queue, name="judge_queue"),
+    Route(
+        "/judge/assignments/{assignment_id:int}",
+        entry,
+        methods=["GET", "POST"],
+        name="judge_entry",
+    ),
+    Route(
+        "/judge/assignments/{assignment_id:int}/draft",
+        autosave,
+        methods=["POST"],
+        name="judge_autosave",
+    ),
+    Route(
+        "/judge/assignments/{assignment_id:int}/recuse",
+        recuse,
+        methods=["POST"],
+        name="judge_recuse",
+    ),
+    Route("/admin/contests/{contest_id:int}/judging", judging_page, name="admin_judging"),
+    Route(
+        "/admin/contests/{contest_id:int}/judging/assign",
+        run_assignment,
+        methods=["POST"],
+        name="admin_run_assignment",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/judging/add-judge",
+        add_judge,
+        methods=["POST"],
+        name="admin_add_judge",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/judging/close",
+        close_round,
+        methods=["POST"],
+        name="admin_close_round",
+    ),
+    Route(
+        "/admin/assignments/{assignment_id:int}/reassign",
+        reassign,
+        methods=["POST"],
+        name="admin_reassign",
+    ),
+]

@@ -1,0 +1,649 @@
+"""Judging: running assignment, recusal, scoring, progress, rounds. Services own transactions'
+content; callers commit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contest import audit
+from contest.db import utcnow
+from contest.models import (
+    Asset,
+    AssetRole,
+    Assignment,
+    AssignmentStatus,
+    Conflict,
+    Contest,
+    Criterion,
+    Entrant,
+    Entry,
+    EntryStatus,
+    Round,
+    RoundStatus,
+    Score,
+    Unit,
+    User,
+    contest_judges,
+    round_entries,
+    user_units,
+)
+from judging.assignment import AssignmentProblem, assign
+from judging.interfaces import (
+    DISAGREEMENT_SHARE,
+    AssignmentNotFoundError,
+    AssignmentReport,
+    ContestNotJudgeableError,
+    ContestProgress,
+    JudgeProgress,
+    RoundClosedError,
+)
+from judging.scoring import RubricRow, check_points, rubric_total, spread, weighted_total
+
+ACTIVE = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT, AssignmentStatus.SUBMITTED)
+
+
+# --- rounds -----------------------------------------------------------------------------------
+
+
+async def current_round(session: AsyncSession, *, contest_id: int) -> Round | None:
+    found: Round | None = await session.scalar(
+        select(Round).where(Round.contest_id == contest_id).order_by(Round.number.desc()).limit(1)
+    )
+    return found
+
+
+async def _round_for_assignment(session: AsyncSession, contest: Contest) -> Round:
+    round_ = await current_round(session, contest_id=contest.id)
+    if round_ is None:
+        round_ = Round(contest_id=contest.id, number=1, status=RoundStatus.OPEN)
+        session.add(round_)
+        await session.flush()
+    if round_.status != RoundStatus.OPEN:
+        raise RoundClosedError
+    return round_
+
+
+async def _round_entries(session: AsyncSession, round_: Round) -> list[tuple[int, int | None, int]]:
+    """(entry id, unit id, entrant id) of the entries this round judges."""
+    query = (
+        select(Entry.id, Entrant.unit_id, Entry.entrant_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .where(Entry.contest_id == round_.contest_id, Entry.status == EntryStatus.SUBMITTED)
+        .order_by(Entry.id)
+    )
+    if round_.number > 1:
+        query = query.join(round_entries, round_entries.c.entry_id == Entry.id).where(
+            round_entries.c.round_id == round_.id
+        )
+    rows = (await session.execute(query)).all()
+    return [(entry_id, unit_id, entrant_id) for entry_id, unit_id, entrant_id in rows]
+
+
+async def _subtrees(session: AsyncSession, event_id: int) -> dict[int, list[int]]:
+    """Each unit with every unit below it (a school with its classes)."""
+    rows = (
+        await session.execute(select(Unit.id, Unit.parent_id).where(Unit.event_id == event_id))
+    ).all()
+    children: dict[int | None, list[int]] = defaultdict(list)
+    for unit_id, parent_id in rows:
+        children[parent_id].append(unit_id)
+    result: dict[int, list[int]] = {}
+    for unit_id, _parent in rows:
+        stack, seen = [unit_id], []
+        while stack:
+            current = stack.pop()
+            seen.append(current)
+            stack.extend(children.get(current, []))
+        result[unit_id] = seen
+    return result
+
+
+@dataclass
+class _Judges:
+    ids: list[int]
+    capacity: list[int]
+    names: dict[int, str]
+
+
+async def _contest_judges(session: AsyncSession, contest_id: int) -> _Judges:
+    rows = (
+        await session.execute(
+            select(User.id, User.name, contest_judges.c.capacity)
+            .join(contest_judges, contest_judges.c.user_id == User.id)
+            .where(contest_judges.c.contest_id == contest_id, User.is_active)
+            .order_by(User.id)
+        )
+    ).all()
+    return _Judges(
+        ids=[r[0] for r in rows],
+        capacity=[-1 if r[2] is None else int(r[2]) for r in rows],
+        names={r[0]: r[1] for r in rows},
+    )
+
+
+async def _problem(
+    session: AsyncSession,
+    contest: Contest,
+    round_: Round,
+    *,
+    k: int,
+    only_entries: Iterable[int] | None = None,
+    seed: int,
+) -> tuple[AssignmentProblem, int]:
+    entries = await _round_entries(session, round_)
+    if only_entries is not None:
+        wanted = set(only_entries)
+        entries = [e for e in entries if e[0] in wanted]
+    judges = await _contest_judges(session, contest.id)
+    subtrees = await _subtrees(session, contest.event_id)
+
+    unit_pairs: set[tuple[int, int]] = set()
+    # A judge's own units, and everything below them.
+    own = await session.execute(
+        select(user_units.c.user_id, user_units.c.unit_id).where(
+            user_units.c.user_id.in_(judges.ids)
+        )
+    )
+    declared = await session.execute(
+        select(Conflict.judge_id, Conflict.unit_id, Conflict.entrant_id).where(
+            Conflict.judge_id.in_(judges.ids)
+        )
+    )
+    entrant_conflicts: list[tuple[int, int]] = []
+    for judge_id, unit_id in own.all():
+        unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
+    for judge_id, unit_id, entrant_id in declared.all():
+        if unit_id is not None:
+            unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
+        if entrant_id is not None:
+            entrant_conflicts.append((judge_id, entrant_id))
+    entry_pairs: set[tuple[int, int]] = set()
+    by_entrant: dict[int, list[int]] = defaultdict(list)
+    for entry_id, _unit, entrant_id in entries:
+        by_entrant[entrant_id].append(entry_id)
+    for judge_id, entrant_id in entrant_conflicts:
+        entry_pairs.update((judge_id, e) for e in by_entrant.get(entrant_id, []))
+
+    assignments = (
+        await session.execute(
+            select(Assignment.entry_id, Assignment.judge_id, Assignment.status).where(
+                Assignment.round_id == round_.id
+            )
+        )
+    ).all()
+    existing = []
+    for entry_id, judge_id, status in assignments:
+        if status == AssignmentStatus.RECUSED:
+            # A judge who stepped back from an entry is never given it again.
+            entry_pairs.add((judge_id, entry_id))
+        else:
+            existing.append((entry_id, judge_id))
+
+    def array(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
+        return np.array(rows, dtype=np.int64).reshape(-1, width)
+
+    problem = AssignmentProblem(
+        entry_ids=np.array([e[0] for e in entries], dtype=np.int64),
+        entry_units=np.array([-1 if e[1] is None else e[1] for e in entries], dtype=np.int64),
+        judge_ids=np.array(judges.ids, dtype=np.int64),
+        judge_capacity=np.array(judges.capacity, dtype=np.int64),
+        k=k,
+        unit_conflicts=array(sorted(unit_pairs), 2),
+        entry_conflicts=array(sorted(entry_pairs), 2),
+        existing=array(existing, 2),
+        seed=seed,
+    )
+    return problem, len(judges.ids)
+
+
+async def _insert_assignments(session: AsyncSession, round_: Round, pairs: np.ndarray) -> int:
+    if len(pairs) == 0:
+        return 0
+    now = utcnow()
+    await session.execute(
+        insert(Assignment),
+        [
+            {
+                "round_id": round_.id,
+                "entry_id": int(entry_id),
+                "judge_id": int(judge_id),
+                "status": AssignmentStatus.ASSIGNED,
+                "created_at": now,
+            }
+            for entry_id, judge_id in pairs
+        ],
+    )
+    return len(pairs)
+
+
+async def run_assignment(
+    session: AsyncSession, *, contest_id: int, actor: User | None, seed: int | None = None
+) -> AssignmentReport:
+    """Give every entry of the open round its K judges; a rerun only fills gaps."""
+    contest = await session.get(Contest, contest_id)
+    if contest is None:
+        raise ContestNotJudgeableError
+    round_ = await _round_for_assignment(session, contest)
+    problem, judge_count = await _problem(
+        session,
+        contest,
+        round_,
+        k=contest.judges_per_entry,
+        seed=seed if seed is not None else contest.id * 1000 + round_.number,
+    )
+    result = assign(problem)
+    added = await _insert_assignments(session, round_, result.new_pairs)
+    report = AssignmentReport(
+        round_number=round_.number,
+        entries=len(problem.entry_ids),
+        judges=judge_count,
+        new_assignments=added,
+        shortfalls={s.entry_id: (s.missing, s.reason, s.eligible) for s in result.shortfalls},
+    )
+    audit.record(
+        session,
+        action="assignment_run",
+        object_type="contest",
+        object_id=contest.id,
+        actor=actor,
+        after={
+            "round": round_.number,
+            "new_assignments": added,
+            "entries_short": len(report.shortfalls),
+        },
+    )
+    return report
+
+
+async def add_judge(
+    session: AsyncSession, *, contest_id: int, entry_id: int, actor: User | None
+) -> int:
+    """One more judge for one entry (after a disagreement); returns how many were added."""
+    contest = await session.get(Contest, contest_id)
+    if contest is None:
+        raise ContestNotJudgeableError
+    round_ = await _round_for_assignment(session, contest)
+    current = await session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .where(
+            Assignment.round_id == round_.id,
+            Assignment.entry_id == entry_id,
+            Assignment.status.in_(ACTIVE),
+        )
+    )
+    problem, _ = await _problem(
+        session,
+        contest,
+        round_,
+        k=int(current or 0) + 1,
+        only_entries=[entry_id],
+        seed=contest.id * 1000 + round_.number + entry_id,
+    )
+    added = await _insert_assignments(session, round_, assign(problem).new_pairs)
+    audit.record(
+        session,
+        action="judge_added",
+        object_type="entry",
+        object_id=entry_id,
+        actor=actor,
+        after={"added": added},
+    )
+    return added
+
+
+# --- the judge's side -------------------------------------------------------------------------
+
+
+@dataclass
+class QueueItem:
+    assignment_id: int
+    entry_id: int
+    contest_title: str
+    entry_title: str
+    status: AssignmentStatus
+    total: float | None
+
+
+async def judge_queue(session: AsyncSession, *, judge: User) -> dict[str, list[QueueItem]]:
+    rows = (
+        await session.execute(
+            select(Assignment, Entry.title, Contest.title, Score.total)
+            .join(Entry, Entry.id == Assignment.entry_id)
+            .join(Contest, Contest.id == Entry.contest_id)
+            .outerjoin(Score, Score.assignment_id == Assignment.id)
+            .where(
+                Assignment.judge_id == judge.id,
+                Assignment.status.in_(ACTIVE),
+                Entry.status == EntryStatus.SUBMITTED,
+            )
+            .order_by(Contest.position, Assignment.id)
+        )
+    ).all()
+    queue: dict[str, list[QueueItem]] = {"todo": [], "drafts": [], "done": []}
+    for assignment, entry_title, contest_title, total in rows:
+        item = QueueItem(
+            assignment.id, assignment.entry_id, contest_title, entry_title, assignment.status, total
+        )
+        key = {
+            AssignmentStatus.ASSIGNED: "todo",
+            AssignmentStatus.DRAFT: "drafts",
+            AssignmentStatus.SUBMITTED: "done",
+        }[assignment.status]
+        queue[key].append(item)
+    return queue
+
+
+@dataclass
+class JudgeView:
+    """What a judge may see of an assigned entry: the work, never who made it."""
+
+    assignment: Assignment
+    round: Round
+    contest: Contest
+    entry: Entry
+    criteria: list[Criterion]
+    score: Score | None
+    assets: list[Asset]
+    next_assignment_id: int | None
+
+
+async def judge_view(session: AsyncSession, *, assignment_id: int, judge: User) -> JudgeView:
+    assignment = await session.get(Assignment, assignment_id)
+    if (
+        assignment is None
+        or assignment.judge_id != judge.id
+        or assignment.status == AssignmentStatus.RECUSED
+    ):
+        raise AssignmentNotFoundError
+    entry = await session.get(Entry, assignment.entry_id)
+    round_ = await session.get(Round, assignment.round_id)
+    if entry is None or round_ is None or entry.status != EntryStatus.SUBMITTED:
+        raise AssignmentNotFoundError
+    contest = await session.get(Contest, entry.contest_id)
+    assert contest is not None
+    criteria = list(
+        (
+            await session.scalars(
+                select(Criterion)
+                .where(Criterion.contest_id == contest.id)
+                .order_by(Criterion.position, Criterion.id)
+            )
+        ).all()
+    )
+    score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
+    assets = list(
+        (
+            await session.scalars(
+                select(Asset).where(Asset.entry_id == entry.id).order_by(Asset.id)
+            )
+        ).all()
+    )
+    next_id = await session.scalar(
+        select(Assignment.id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.judge_id == judge.id,
+            Assignment.id != assignment.id,
+            Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
+            Entry.status == EntryStatus.SUBMITTED,
+        )
+        .order_by(Assignment.id)
+        .limit(1)
+    )
+    return JudgeView(assignment, round_, contest, entry, criteria, score, assets, next_id)
+
+
+def rubric_of(criteria: Sequence[Criterion]) -> list[RubricRow]:
+    return [RubricRow(c.key, c.max_points, c.weight) for c in criteria]
+
+
+async def save_score(
+    session: AsyncSession,
+    *,
+    assignment_id: int,
+    judge: User,
+    points: Mapping[str, object],
+    comment: str,
+    feedback: str,
+    submit: bool,
+) -> Score:
+    """Save a draft (any subset of criteria) or submit (all criteria); audited before → after.
+
+    Raises AssignmentNotFoundError, RoundClosedError or judging.scoring.PointsError.
+    """
+    view = await judge_view(session, assignment_id=assignment_id, judge=judge)
+    if view.round.status != RoundStatus.OPEN:
+        raise RoundClosedError
+    rubric = rubric_of(view.criteria)
+    clean = check_points(rubric, points, complete=submit)
+    score = view.score
+    before = (
+        {
+            "points": score.points,
+            "total": score.total,
+            "comment": score.comment_to_organizers,
+            "feedback": score.feedback_to_entrant,
+            "status": view.assignment.status.value,
+        }
+        if score
+        else None
+    )
+    if score is None:
+        score = Score(assignment_id=view.assignment.id)
+        session.add(score)
+    score.points = clean
+    score.total = weighted_total(rubric, clean) if submit else None
+    score.comment_to_organizers = comment
+    score.feedback_to_entrant = feedback
+    score.submitted_at = utcnow() if submit else None
+    view.assignment.status = AssignmentStatus.SUBMITTED if submit else AssignmentStatus.DRAFT
+    await session.flush()
+    after = {
+        "points": score.points,
+        "total": score.total,
+        "comment": score.comment_to_organizers,
+        "feedback": score.feedback_to_entrant,
+        "status": view.assignment.status.value,
+    }
+    if before != after:
+        audit.record(
+            session,
+            action="score_submitted" if submit else "score_saved",
+            object_type="assignment",
+            object_id=view.assignment.id,
+            actor=judge,
+            before=before,
+            after=after,
+        )
+    return score
+
+
+async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reason: str) -> int:
+    """The judge steps back from an entry; it goes to another judge. Returns judges added."""
+    view = await judge_view(session, assignment_id=assignment_id, judge=judge)
+    if view.round.status != RoundStatus.OPEN:
+        raise RoundClosedError
+    view.assignment.status = AssignmentStatus.RECUSED
+    view.assignment.recusal_reason = reason
+    await session.flush()
+    audit.record(
+        session,
+        action="recused",
+        object_type="assignment",
+        object_id=view.assignment.id,
+        actor=judge,
+        after={"reason": reason},
+    )
+    problem, _ = await _problem(
+        session,
+        view.contest,
+        view.round,
+        k=view.contest.judges_per_entry,
+        only_entries=[view.entry.id],
+        seed=view.contest.id * 1000 + view.round.number + view.assignment.id,
+    )
+    return await _insert_assignments(session, view.round, assign(problem).new_pairs)
+
+
+# --- the organiser's side ---------------------------------------------------------------------
+
+
+async def contest_progress(
+    session: AsyncSession, *, contest_id: int, now: datetime | None = None
+) -> ContestProgress:
+    now = now or utcnow()
+    contest = await session.get(Contest, contest_id)
+    if contest is None:
+        raise ContestNotJudgeableError
+    round_ = await current_round(session, contest_id=contest_id)
+    judges = await _contest_judges(session, contest_id)
+    per_judge = {j: JudgeProgress(judge_id=j, name=judges.names[j]) for j in judges.ids}
+    if round_ is None:
+        entries = len(
+            (
+                await session.scalars(
+                    select(Entry.id).where(
+                        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
+                    )
+                )
+            ).all()
+        )
+        return ContestProgress(None, False, entries, 0, 0, list(per_judge.values()), [])
+    rows = (
+        await session.execute(
+            select(Assignment.entry_id, Assignment.judge_id, Assignment.status, Score.total)
+            .join(Entry, Entry.id == Assignment.entry_id)
+            .outerjoin(Score, Score.assignment_id == Assignment.id)
+            .where(
+                Assignment.round_id == round_.id,
+                Assignment.status.in_(ACTIVE),
+                Entry.status == EntryStatus.SUBMITTED,
+            )
+        )
+    ).all()
+    late = round_.closes_at is not None and now > round_.closes_at
+    totals: dict[int, list[float]] = defaultdict(list)
+    assigned = done = 0
+    for entry_id, judge_id, status, total in rows:
+        progress = per_judge.setdefault(
+            judge_id, JudgeProgress(judge_id=judge_id, name=str(judge_id))
+        )
+        progress.assigned += 1
+        assigned += 1
+        if status == AssignmentStatus.SUBMITTED:
+            progress.done += 1
+            done += 1
+            if total is not None:
+                totals[entry_id].append(total)
+        else:
+            if status == AssignmentStatus.DRAFT:
+                progress.drafts += 1
+            if late:
+                progress.overdue += 1
+    maximum = rubric_total(
+        rubric_of(
+            (
+                await session.scalars(select(Criterion).where(Criterion.contest_id == contest_id))
+            ).all()
+        )
+    )
+    flagged = sorted(
+        (entry_id, sorted(values))
+        for entry_id, values in totals.items()
+        if len(values) > 1 and spread(values) > DISAGREEMENT_SHARE * maximum
+    )
+    entry_count = len(await _round_entries(session, round_))
+    return ContestProgress(
+        round_.number,
+        round_.status == RoundStatus.OPEN,
+        entry_count,
+        assigned,
+        done,
+        sorted(per_judge.values(), key=lambda p: p.name),
+        flagged,
+    )
+
+
+async def close_round(session: AsyncSession, *, contest_id: int, actor: User | None) -> Round:
+    round_ = await current_round(session, contest_id=contest_id)
+    if round_ is None or round_.status != RoundStatus.OPEN:
+        raise RoundClosedError
+    round_.status = RoundStatus.CLOSED
+    audit.record(
+        session,
+        action="round_closed",
+        object_type="contest",
+        object_id=contest_id,
+        actor=actor,
+        before={"round": round_.number, "status": "open"},
+        after={"round": round_.number, "status": "closed"},
+    )
+    await session.flush()
+    return round_
+
+
+async def reassign(
+    session: AsyncSession, *, assignment_id: int, judge_id: int, actor: User | None
+) -> int:
+    """Move an unfinished assignment to another eligible judge of the contest (the organiser's
+    decision); returns the contest's id."""
+    assignment = await session.get(Assignment, assignment_id)
+    if assignment is None or assignment.status not in (
+        AssignmentStatus.ASSIGNED,
+        AssignmentStatus.DRAFT,
+    ):
+        raise AssignmentNotFoundError
+    round_ = await session.get(Round, assignment.round_id)
+    assert round_ is not None
+    judges = await _contest_judges(session, round_.contest_id)
+    contest = await session.get(Contest, round_.contest_id)
+    assert contest is not None
+    problem, _ = await _problem(
+        session, contest, round_, k=1, only_entries=[assignment.entry_id], seed=0
+    )
+    entry_unit = int(problem.entry_units[0]) if len(problem.entry_units) else -1
+    in_conflict = any(
+        int(j) == judge_id and int(u) == entry_unit for j, u in problem.unit_conflicts
+    ) or any(
+        int(j) == judge_id and int(e) == assignment.entry_id for j, e in problem.entry_conflicts
+    )
+    if in_conflict:
+        raise AssignmentNotFoundError
+    taken = await session.scalar(
+        select(Assignment.id).where(
+            Assignment.round_id == round_.id,
+            Assignment.entry_id == assignment.entry_id,
+            Assignment.judge_id == judge_id,
+        )
+    )
+    if judge_id not in judges.ids or taken is not None:
+        raise AssignmentNotFoundError
+    before = {"judge": assignment.judge_id}
+    old_score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
+    if old_score is not None:
+        await session.delete(old_score)
+    assignment.judge_id = judge_id
+    assignment.status = AssignmentStatus.ASSIGNED
+    audit.record(
+        session,
+        action="reassigned",
+        object_type="assignment",
+        object_id=assignment.id,
+        actor=actor,
+        before=before,
+        after={"judge": judge_id},
+    )
+    await session.flush()
+    return contest.id
+
+
+def original_assets(assets: Sequence[Asset]) -> list[Asset]:
+    return [a for a in assets if a.role == AssetRole.ORIGINAL]

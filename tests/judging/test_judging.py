@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.demo import DemoReport
+from contest.models import (
+    Assignment,
+    AssignmentStatus,
+    AuditEvent,
+    Contest,
+    Entry,
+    Role,
+    Score,
+    User,
+)
+from contest.settings import Settings
+from judging import services
+from tests.support import Account, app_client, csrf_from, sign_in
+
+MakeUser = Callable[..., Awaitable[Account]]
+DEMO_PASSWORD = "bachsam-demo"
+WRITING = "viet-ve-cuon-sach-em-yeu"
+DRAWING = "ve-tranh-theo-sach"
+# What would tell a judge who made the demo's entries.
+IDENTIFYING = [
+    "Nguyễn Minh Anh",
+    "Nguyễn Văn Bình",
+    "0912345678",
+    "DEMV-W7K3",
+    "Trần Gia Huy",
+    "Trần Thị Thu",
+    "0987654321",
+    "DEMD-R8P4",
+    "Lớp 5A",
+    "Lớp 6A",
+    "Trường Tiểu học Bạch Sam",
+    "Trường THCS Bạch Sam",
+    "sample.png",
+    "sample.wav",
+    "demv-w7k3",
+    "demd-r8p4",
+]
+
+
+async def contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str) -> int:
+    async with sessionmaker() as session:
+        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
+    assert found is not None
+    return int(found)
+
+
+async def assign_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session:
+        for slug in (WRITING, DRAWING):
+            cid = await contest_id(sessionmaker, slug)
+            report = await services.run_assignment(session, contest_id=cid, actor=None)
+            assert report.shortfalls == {}
+        await session.commit()
+
+
+async def assignments_of(
+    sessionmaker: async_sessionmaker[AsyncSession], email: str
+) -> list[Assignment]:
+    async with sessionmaker() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(Assignment)
+                    .join(User, User.id == Assignment.judge_id)
+                    .where(User.email == email)
+                    .order_by(Assignment.id)
+                )
+            ).all()
+        )
+
+
+@pytest.fixture
+async def judged(demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    await assign_all(sessionmaker)
+
+
+async def test_judges_never_get_entries_from_their_own_units(
+    judged: None, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(User.email, Entry.receipt_code)
+                .join(Assignment, Assignment.judge_id == User.id)
+                .join(Entry, Entry.id == Assignment.entry_id)
+            )
+        ).all()
+    pairs = {(email, code) for email, code in rows}
+    # Lan belongs to the primary school, so not its class 5A; Minh to the lower secondary.
+    assert ("gk.lan@bachsam.demo", "DEMV-W7K3") not in pairs
+    assert ("gk.minh@bachsam.demo", "DEMD-R8P4") not in pairs
+    for code in ("DEMV-W7K3", "DEMD-R8P4"):
+        assert sum(1 for _e, c in pairs if c == code) == 3
+
+
+async def test_the_judges_pages_and_api_name_nobody(
+    judged: None,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await sign_in(client, "gk.hoa@bachsam.demo", DEMO_PASSWORD)
+    pages = [await client.get("/judge")]
+    for assignment in await assignments_of(sessionmaker, "gk.hoa@bachsam.demo"):
+        page = await client.get(f"/judge/assignments/{assignment.id}")
+        assert page.status_code == 200
+        pages.append(page)
+        pages.append(await client.get(f"/api/v1/judge/assignments/{assignment.id}"))
+    pages.append(await client.get("/api/v1/judge/assignments"))
+    assert len(pages) == 6
+    drawing = next(p for p in pages if "<img" in p.text)
+    image_url = re.search(r'<img src="([^"]+)"', drawing.text)
+    assert image_url
+    image = await client.get(image_url.group(1).replace("&amp;", "&"))
+    assert image.status_code == 200
+    assert image.content.startswith(b"\x89PNG")
+    for response in [*pages, image]:
+        assert response.status_code == 200
+        text = response.text if response is not image else str(dict(response.headers))
+        for value in IDENTIFYING:
+            assert value not in text, (value, response.url)
+
+
+async def test_a_judge_cannot_see_or_score_an_entry_not_assigned_to_them(
+    judged: None,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    others = await assignments_of(sessionmaker, "gk.tuan@bachsam.demo")
+    await sign_in(client, "gk.hoa@bachsam.demo", DEMO_PASSWORD)
+    target = others[0].id
+    assert (await client.get(f"/judge/assignments/{target}")).status_code == 404
+    token = await csrf_from(client, "/judge")
+    posted = await client.post(
+        f"/judge/assignments/{target}",
+        data={"csrf_token": token, "points.noi-dung": "3", "action": "submit"},
+    )
+    assert posted.status_code == 404
+    assert "Bài này không có trong danh sách của bạn." in posted.text
+    api = await client.put(
+        f"/api/v1/judge/assignments/{target}/score",
+        json={"points": {"noi-dung": 3}, "submit": False},
+        headers={"X-CSRF-Token": token},
+    )
+    assert api.status_code == 404
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Score)) == 0
+
+
+async def fill(client: httpx.AsyncClient, assignment_id: int, **points: str) -> dict[str, str]:
+    token = await csrf_from(client, f"/judge/assignments/{assignment_id}")
+    return {"csrf_token": token, **{f"points.{k}": v for k, v in points.items()}}
+
+
+async def test_out_of_range_scores_are_422_and_change_nothing(
+    judged: None,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await sign_in(client, "gk.hoa@bachsam.demo", DEMO_PASSWORD)
+    writing = await contest_id(sessionmaker, WRITING)
+    mine = [a for a in await assignments_of(sessionmaker, "gk.hoa@bachsam.demo")]
+    async with sessionmaker() as session:
+        entry_contests = {
+            a.id: await session.scalar(select(Entry.contest_id).where(Entry.id == a.entry_id))
+            for a in mine
+        }
+    assignment = next(a for a in mine if entry_contests[a.id] == writing)
+    audits_before = await _count(sessionmaker, AuditEvent)
+    for bad in ({"noi-dung": "5"}, {"noi-dung": "-1"}, {"noi-dung": "1.3"}, {"noi-dung": "x"}):
+        data = await fill(client, assignment.id, **bad)
+        response = await client.post(
+            f"/judge/assignments/{assignment.id}", data={**data, "action": "save"}
+        )
+        assert response.status_code == 422
+        assert 'id="f-noi-dung-error"' in response.text
+    incomplete = await fill(client, assignment.id, **{"noi-dung": "3"})
+    response = await client.post(
+        f"/judge/assignments/{assignment.id}", data={**incomplete, "action": "submit"}
+    )
+    assert response.status_code == 422
+    assert "Hãy cho điểm tiêu chí này trước khi gửi." in response.text
+    api = await client.put(
+        f"/api/v1/judge/assignments/{assignment.id}/score",
+        json={"points": {"noi-dung": 11}, "submit": False},
+        headers={"X-CSRF-Token": incomplete["csrf_token"]},
+    )
+    assert api.status_code == 422
+    assert "noi-dung" in api.json()["error"]["fields"]
+    assert await _count(sessionmaker, Score) == 0
+    assert await _count(sessionmaker, AuditEvent) == audits_before
+    async with sessionmaker() as session:
+        fresh = await session.get(Assignment, assignment.id)
+    assert fresh is not None and fresh.status == AssignmentStatus.ASSIGNED
+
+
+async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_draft_then_submit_is_audited_and_closed_rounds_refuse_changes(
+    judged: None,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    writing = await contest_id(sessionmaker, WRITING)
+    await sign_in(client, "gk.tuan@bachsam.demo", DEMO_PASSWORD)
+    writing_entries = await _entries_of(sessionmaker, writing)
+    assignment = next(
+        a
+        for a in await assignments_of(sessionmaker, "gk.tuan@bachsam.demo")
+        if a.entry_id in writing_entries
+    )
+    url = f"/judge/assignments/{assignment.id}"
+    draft = await fill(client, assignment.id, **{"noi-dung": "3,5"})
+    saved = await client.post(url, data={**draft, "action": "save", "feedback": "Bài viết tốt"})
+    assert saved.status_code == 303
+    full = await fill(
+        client,
+        assignment.id,
+        **{"noi-dung": "3.5", "sang-tao": "2", "ngon-ngu": "1.5", "lien-he": "1"},
+    )
+    submitted = await client.post(
+        url, data={**full, "action": "submit", "feedback": "Bài viết tốt"}
+    )
+    assert submitted.status_code == 303
+    async with sessionmaker() as session:
+        score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
+        events = (
+            await session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.object_type == "assignment")
+                .order_by(AuditEvent.id)
+            )
+        ).all()
+    assert score is not None and score.total == 8.0
+    assert score.feedback_to_entrant == "Bài viết tốt"
+    assert [e.action for e in events] == ["score_saved", "score_submitted"]
+    assert events[1].before is not None and events[1].before["points"] == {"noi-dung": 3.5}
+    assert events[1].after is not None and events[1].after["total"] == 8.0
+
+    # The organiser sees it in the progress, then closes the round.
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    async with app_client(settings) as organiser:
+        await sign_in(organiser, admin.user.email, admin.password)
+        progress = await organiser.get(f"/admin/contests/{writing}/judging")
+        assert "<p data-progress>Đã gửi 1/3 phiếu chấm · 1 bài</p>" in progress.text
+        token = await csrf_from(organiser, f"/admin/contests/{writing}/judging")
+        closed = await organiser.post(
+            f"/admin/contests/{writing}/judging/close", data={"csrf_token": token}
+        )
+        assert closed.status_code == 303
+
+    again = await fill(client, assignment.id, **{"noi-dung": "4"})
+    refused = await client.post(url, data={**again, "action": "save"})
+    assert refused.status_code == 409
+    async with sessionmaker() as session:
+        unchanged = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
+    assert unchanged is not None and unchanged.points["noi-dung"] == 3.5
+
+
+async def _entries_of(sessionmaker: async_sessionmaker[AsyncSession], cid: int) -> set[int]:
+    async with sessionmaker() as session:
+        return set((await session.scalars(select(Entry.id).where(Entry.contest_id == cid))).all())
+
+
+async def test_recusal_hands_the_entry_to_another_judge(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    # A fourth eligible judge, so that someone can take over.
+    await make_user("gk.moi@example.vn", Role.JUDGE, units=["tdp-3"], contests=[WRITING])
+    await assign_all(sessionmaker)
+    await sign_in(client, "gk.hoa@bachsam.demo", DEMO_PASSWORD)
+    writing_entries = await _entries_of(sessionmaker, await contest_id(sessionmaker, WRITING))
+    mine = next(
+        a
+        for a in await assignments_of(sessionmaker, "gk.hoa@bachsam.demo")
+        if a.entry_id in writing_entries
+    )
+    token = await csrf_from(client, f"/judge/assignments/{mine.id}")
+    response = await client.post(
+        f"/judge/assignments/{mine.id}/recuse",
+        data={"csrf_token": token, "reason": "Tôi biết tác giả"},
+    )
+    assert response.status_code == 303
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(User.email, Assignment.status)
+                .join(User)
+                .where(Assignment.entry_id == mine.entry_id)
+            )
+        ).all()
+    statuses = {email: status for email, status in rows}
+    assert statuses["gk.hoa@bachsam.demo"] == AssignmentStatus.RECUSED
+    assert statuses["gk.moi@example.vn"] == AssignmentStatus.ASSIGNED
+    assert sum(1 for s in statuses.values() if s != AssignmentStatus.RECUSED) == 3
+    assert (await client.get(f"/judge/assignments/{mine.id}")).status_code == 404
