@@ -48,6 +48,8 @@ def create_templates() -> Jinja2Templates:
         datetime=i18n.format_datetime,
         number=i18n.format_number,
         filesize=i18n.format_size,
+        # The value of an <input type="datetime-local">, in Vietnam's time.
+        localinput=lambda value: i18n.local_time(value).strftime("%Y-%m-%dT%H:%M"),
         # Readable JSON for people (the audit log); autoescape still applies.
         json_text=lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True),
     )

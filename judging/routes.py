@@ -11,12 +11,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest.access import current_user, requires
+from contest.events.validation import local_datetime
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext, normalize_text
 from contest.models import Contest, Role, User
 from contest.templating import render
 from judging import services
-from judging.interfaces import AssignmentNotFoundError, RoundClosedError
+from judging.interfaces import AssignmentNotFoundError, ContestNotJudgeableError, RoundClosedError
 from judging.scoring import PointsError
 from judging.viewers import docx_text, viewer_for
 
@@ -255,11 +256,20 @@ async def judging_page(request: Request) -> Response:
         judges = (
             await session.scalars(select(User).where(User.role == Role.JUDGE).order_by(User.name))
         ).all()
+        unfinished = await services.unfinished_assignments(session, contest_id=contest.id)
+        round_ = await services.current_round(session, contest_id=contest.id)
     report = request.session.pop("assignment_report", None)
     return render(
         request,
         "admin/judging.html",
-        {"contest": contest, "progress": progress, "report": report, "judges": judges},
+        {
+            "contest": contest,
+            "progress": progress,
+            "report": report,
+            "judges": judges,
+            "unfinished": unfinished,
+            "round": round_,
+        },
     )
 
 
@@ -318,6 +328,59 @@ async def close_round(request: Request) -> Response:
         contest = await _contest(request, session)
         try:
             await services.close_round(session, contest_id=contest.id, actor=current_user(request))
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest.id), status_code=303
+    )
+
+
+@requires(Role.ADMIN)
+async def next_round(request: Request) -> Response:
+    """Close this round and open the next with a shortlist (per division, or per unit)."""
+    form = await read_form(request)
+    rule = form.get("rule", "division")
+    try:
+        count = int(form.get("count", ""))
+    except ValueError:
+        count = 0
+    if count < 1 or count > 10_000 or rule not in ("division", "unit"):
+        raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        try:
+            await services.shortlist(
+                session,
+                contest_id=contest.id,
+                top_per_division=count if rule == "division" else None,
+                per_unit=count if rule == "unit" else None,
+                actor=current_user(request),
+            )
+        except ContestNotJudgeableError:
+            raise HTTPException(409, gettext("There is no round to shortlist from yet.")) from None
+        await session.commit()
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest.id), status_code=303
+    )
+
+
+@requires(Role.ADMIN)
+async def round_deadline(request: Request) -> Response:
+    form = await read_form(request)
+    raw = form.get("closes_at", "")
+    try:
+        closes_at = local_datetime(raw) if raw else None
+    except ValueError:
+        raise HTTPException(
+            422, gettext("Enter a date and time such as 17:00 07/10/2024.")
+        ) from None
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        try:
+            await services.set_round_deadline(
+                session, contest_id=contest.id, closes_at=closes_at, actor=current_user(request)
+            )
         except RoundClosedError:
             raise _round_closed() from None
         await session.commit()
@@ -640,7 +703,171 @@ async def api_progress(request: Request) -> Response:
     )
 
 
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, gettext("The request body must be a JSON object."))
+    return body
+
+
+@requires(Role.ADMIN)
+async def api_round_action(request: Request) -> Response:
+    """Close the open round, or open the next one with a shortlist.
+    ---
+    summary: Close a round or open the next
+    operationId: changeRound
+    security: [{bearer: []}]
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [action]
+            properties:
+              action: {type: string, enum: [close, next]}
+              top_per_division: {type: integer, minimum: 1}
+              per_unit: {type: integer, minimum: 1}
+    responses:
+      "200":
+        description: The round now current.
+        content: {application/json: {schema: {type: object}}}
+      "400": {$ref: "#/components/responses/400"}
+      "404": {$ref: "#/components/responses/404"}
+      "409": {$ref: "#/components/responses/409"}
+      "422": {$ref: "#/components/responses/422"}
+    """
+    verify_csrf(request, None)
+    body = await _json_object(request)
+    action = body.get("action")
+    async with request.state.sessionmaker() as session:
+        contest = await _contest_by_slug(session, request.path_params["slug"])
+        actor = current_user(request)
+        try:
+            if action == "close":
+                round_ = await services.close_round(session, contest_id=contest.id, actor=actor)
+            elif action == "next":
+                top, quota = body.get("top_per_division"), body.get("per_unit")
+                valid = [v for v in (top, quota) if isinstance(v, int) and not isinstance(v, bool)]
+                if len(valid) != 1 or valid[0] < 1:
+                    raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
+                round_ = await services.shortlist(
+                    session,
+                    contest_id=contest.id,
+                    top_per_division=top if isinstance(top, int) else None,
+                    per_unit=quota if isinstance(quota, int) else None,
+                    actor=actor,
+                )
+            else:
+                raise HTTPException(422, gettext("Choose one of the options."))
+        except RoundClosedError:
+            raise _round_closed() from None
+        except ContestNotJudgeableError:
+            raise HTTPException(409, gettext("There is no round to shortlist from yet.")) from None
+        await session.commit()
+        return JSONResponse({"round": round_.number, "status": round_.status.value})
+
+
+@requires(Role.ADMIN)
+async def api_add_judge(request: Request) -> Response:
+    """One more judge for an entry whose judges disagree.
+    ---
+    summary: Add a judge to an entry
+    operationId: addJudge
+    security: [{bearer: []}]
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+      - {name: entry_id, in: path, required: true, schema: {type: integer}}
+    responses:
+      "200":
+        description: How many judges were added (0 when nobody eligible is left).
+        content: {application/json: {schema: {type: object}}}
+      "404": {$ref: "#/components/responses/404"}
+      "409": {$ref: "#/components/responses/409"}
+    """
+    verify_csrf(request, None)
+    async with request.state.sessionmaker() as session:
+        contest = await _contest_by_slug(session, request.path_params["slug"])
+        try:
+            added = await services.add_judge(
+                session,
+                contest_id=contest.id,
+                entry_id=request.path_params["entry_id"],
+                actor=current_user(request),
+            )
+        except RoundClosedError:
+            raise _round_closed() from None
+        await session.commit()
+    return JSONResponse({"added": added})
+
+
+@requires(Role.ADMIN)
+async def api_reassign(request: Request) -> Response:
+    """Give an unfinished assignment to another eligible judge.
+    ---
+    summary: Reassign
+    operationId: reassign
+    security: [{bearer: []}]
+    parameters:
+      - {name: assignment_id, in: path, required: true, schema: {type: integer}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [judge]
+            properties:
+              judge: {type: integer}
+    responses:
+      "200": {description: Reassigned., content: {application/json: {schema: {type: object}}}}
+      "400": {$ref: "#/components/responses/400"}
+      "409": {$ref: "#/components/responses/409"}
+    """
+    verify_csrf(request, None)
+    body = await _json_object(request)
+    judge_id = body.get("judge")
+    if not isinstance(judge_id, int) or isinstance(judge_id, bool):
+        raise HTTPException(400, gettext("Choose one of the options."))
+    async with request.state.sessionmaker() as session:
+        try:
+            await services.reassign(
+                session,
+                assignment_id=request.path_params["assignment_id"],
+                judge_id=judge_id,
+                actor=current_user(request),
+            )
+        except AssignmentNotFoundError:
+            raise HTTPException(
+                409,
+                gettext(
+                    "This assignment cannot go to that judge (finished, in conflict, "
+                    "or already judging the entry)."
+                ),
+            ) from None
+        await session.commit()
+    return JSONResponse({"assignment": request.path_params["assignment_id"], "judge": judge_id})
+
+
 api_routes: list[BaseRoute] = [
+    Route("/contests/{slug:str}/rounds", api_round_action, methods=["POST"], name="api_rounds"),
+    Route(
+        "/contests/{slug:str}/entries/{entry_id:int}/judges",
+        api_add_judge,
+        methods=["POST"],
+        name="api_add_judge",
+    ),
+    Route(
+        "/assignments/{assignment_id:int}/reassign",
+        api_reassign,
+        methods=["POST"],
+        name="api_reassign",
+    ),
     Route("/judge/assignments", api_assignments, methods=["GET"], name="api_judge_assignments"),
     Route(
         "/judge/assignments/{assignment_id:int}",
@@ -701,6 +928,18 @@ routes: list[BaseRoute] = [
         close_round,
         methods=["POST"],
         name="admin_close_round",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/judging/next-round",
+        next_round,
+        methods=["POST"],
+        name="admin_next_round",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/judging/deadline",
+        round_deadline,
+        methods=["POST"],
+        name="admin_round_deadline",
     ),
     Route(
         "/admin/assignments/{assignment_id:int}/reassign",

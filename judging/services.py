@@ -44,7 +44,17 @@ from judging.interfaces import (
     JudgeProgress,
     RoundClosedError,
 )
-from judging.scoring import RubricRow, check_points, rubric_total, spread, weighted_total
+from judging.scoring import (
+    EntryScore,
+    JudgeTotal,
+    RubricRow,
+    aggregate,
+    check_points,
+    rank,
+    rubric_total,
+    spread,
+    weighted_total,
+)
 
 ACTIVE = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT, AssignmentStatus.SUBMITTED)
 
@@ -647,3 +657,150 @@ async def reassign(
 
 def original_assets(assets: Sequence[Asset]) -> list[Asset]:
     return [a for a in assets if a.role == AssetRole.ORIGINAL]
+
+
+# --- later rounds -----------------------------------------------------------------------------
+
+
+async def round_scores(
+    session: AsyncSession, *, contest: Contest, round_: Round
+) -> dict[int, EntryScore]:
+    """The round's aggregated score per entry, by the contest's method."""
+    criteria = (
+        await session.scalars(
+            select(Criterion)
+            .where(Criterion.contest_id == contest.id)
+            .order_by(Criterion.position, Criterion.id)
+        )
+    ).all()
+    first_key = criteria[0].key if criteria else None
+    rows = (
+        await session.execute(
+            select(Assignment.entry_id, Assignment.judge_id, Score.total, Score.points)
+            .join(Score, Score.assignment_id == Assignment.id)
+            .join(Entry, Entry.id == Assignment.entry_id)
+            .where(
+                Assignment.round_id == round_.id,
+                Assignment.status == AssignmentStatus.SUBMITTED,
+                Entry.status == EntryStatus.SUBMITTED,
+                Score.total.is_not(None),
+            )
+        )
+    ).all()
+    totals = [
+        JudgeTotal(
+            entry_id,
+            judge_id,
+            float(total),
+            float(points.get(first_key, 0.0)) if first_key else 0.0,
+        )
+        for entry_id, judge_id, total, points in rows
+    ]
+    return aggregate(
+        totals,
+        method=contest.aggregation.value,
+        max_total=rubric_total(rubric_of(criteria)),
+    )
+
+
+async def shortlist(
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    top_per_division: int | None = None,
+    per_unit: int | None = None,
+    actor: User | None,
+) -> Round:
+    """Close the current round and open the next with a shortlist: the best N of each division,
+    or the best N of each unit (the school → ward → district path). Ties at the cut go
+    through together."""
+    if (top_per_division is None) == (per_unit is None):
+        raise ValueError("give either top_per_division or per_unit")
+    contest = await session.get(Contest, contest_id)
+    round_ = await current_round(session, contest_id=contest_id)
+    if contest is None or round_ is None:
+        raise ContestNotJudgeableError
+    if round_.status == RoundStatus.OPEN:
+        await close_round(session, contest_id=contest_id, actor=actor)
+    scores = await round_scores(session, contest=contest, round_=round_)
+    groups: dict[object, list[EntryScore]] = defaultdict(list)
+    rows = (
+        await session.execute(
+            select(Entry.id, Entry.division_id, Entrant.unit_id)
+            .join(Entrant, Entrant.id == Entry.entrant_id)
+            .where(Entry.id.in_(list(scores)))
+        )
+    ).all()
+    for entry_id, division_id, unit_id in rows:
+        groups[division_id if top_per_division is not None else unit_id].append(scores[entry_id])
+    limit = top_per_division if top_per_division is not None else per_unit
+    assert limit is not None
+    chosen: list[int] = []
+    for group in groups.values():
+        ranked = rank(group)
+        cut = ranked[limit - 1].rank if len(ranked) >= limit else None
+        chosen.extend(r.entry_id for r in ranked if cut is None or r.rank <= cut)
+    next_round = Round(contest_id=contest_id, number=round_.number + 1, status=RoundStatus.OPEN)
+    session.add(next_round)
+    await session.flush()
+    if chosen:
+        await session.execute(
+            insert(round_entries),
+            [{"round_id": next_round.id, "entry_id": entry_id} for entry_id in sorted(chosen)],
+        )
+    audit.record(
+        session,
+        action="round_opened",
+        object_type="contest",
+        object_id=contest_id,
+        actor=actor,
+        after={
+            "round": next_round.number,
+            "shortlisted": len(chosen),
+            "rule": {"top_per_division": top_per_division, "per_unit": per_unit},
+        },
+    )
+    return next_round
+
+
+async def set_round_deadline(
+    session: AsyncSession, *, contest_id: int, closes_at: datetime | None, actor: User | None
+) -> Round:
+    round_ = await current_round(session, contest_id=contest_id)
+    if round_ is None or round_.status != RoundStatus.OPEN:
+        raise RoundClosedError
+    before = round_.closes_at.isoformat() if round_.closes_at else None
+    round_.closes_at = closes_at
+    audit.record(
+        session,
+        action="round_deadline_set",
+        object_type="contest",
+        object_id=contest_id,
+        actor=actor,
+        before={"closes_at": before},
+        after={"closes_at": closes_at.isoformat() if closes_at else None},
+    )
+    await session.flush()
+    return round_
+
+
+async def unfinished_assignments(
+    session: AsyncSession, *, contest_id: int, limit: int = 200
+) -> list[tuple[int, int, str, AssignmentStatus]]:
+    """(assignment, entry, judge's name, status) of the open round's unfinished work."""
+    round_ = await current_round(session, contest_id=contest_id)
+    if round_ is None or round_.status != RoundStatus.OPEN:
+        return []
+    rows = (
+        await session.execute(
+            select(Assignment.id, Assignment.entry_id, User.name, Assignment.status)
+            .join(User, User.id == Assignment.judge_id)
+            .where(
+                Assignment.round_id == round_.id,
+                Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
+            )
+            .order_by(User.name, Assignment.id)
+            .limit(limit)
+        )
+    ).all()
+    return [(a, e, n, s) for a, e, n, s in rows]

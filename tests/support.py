@@ -113,3 +113,55 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx
 class Account:
     user: User
     password: str
+
+
+async def make_entries(
+    sessionmaker: Any, contest_slug: str, *, ages: list[int], unit_code: str = "th-bach-sam-3a"
+) -> list[int]:
+    """Submitted entries of entrants of these ages (each in the division their age picks)."""
+    from sqlalchemy import select
+
+    from contest.models import Consent, Contest, Division, Entrant, Entry, Unit
+    from contest.tokens import hash_token, new_receipt_code, new_secret_token
+
+    ids = []
+    async with sessionmaker() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == contest_slug))
+        unit = await session.scalar(select(Unit).where(Unit.code == unit_code))
+        divisions = (
+            await session.scalars(select(Division).where(Division.contest_id == contest.id))
+        ).all()
+        for number, age in enumerate(ages):
+            division = next(
+                d
+                for d in divisions
+                if (d.min_age is None or d.min_age <= age)
+                and (d.max_age is None or age < d.max_age)
+            )
+            entrant = Entrant(
+                event_id=contest.event_id,
+                unit_id=unit.id,
+                full_name=f"Học sinh {number}",
+                age=age,
+                is_minor=True,
+                guardian_name="Phụ huynh",
+                guardian_phone="0900000000",
+                consent=Consent.INITIALS,
+            )
+            session.add(entrant)
+            await session.flush()
+            entry = Entry(
+                contest_id=contest.id,
+                division_id=division.id,
+                entrant_id=entrant.id,
+                receipt_code=new_receipt_code(),
+                edit_token_hash=hash_token(new_secret_token()),
+                title=f"Bài {number}",
+                body_text="Nội dung bài viết.",
+                word_count=4,
+            )
+            session.add(entry)
+            await session.flush()
+            ids.append(entry.id)
+        await session.commit()
+    return ids

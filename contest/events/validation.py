@@ -37,7 +37,7 @@ class InvalidError(Exception):
         self.errors = errors
 
 
-class _FieldError(Exception):
+class _FieldError(ValueError):
     pass
 
 

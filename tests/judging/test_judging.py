@@ -21,7 +21,7 @@ from contest.models import (
 )
 from contest.settings import Settings
 from judging import services
-from tests.support import Account, app_client, csrf_from, sign_in
+from tests.support import Account, app_client, csrf_from, make_entries, sign_in
 
 MakeUser = Callable[..., Awaitable[Account]]
 DEMO_PASSWORD = "bachsam-demo"
@@ -312,3 +312,114 @@ async def test_recusal_hands_the_entry_to_another_judge(
     assert statuses["gk.moi@example.vn"] == AssignmentStatus.ASSIGNED
     assert sum(1 for s in statuses.values() if s != AssignmentStatus.RECUSED) == 3
     assert (await client.get(f"/judge/assignments/{mine.id}")).status_code == 404
+
+
+async def score_all(
+    sessionmaker: async_sessionmaker[AsyncSession], contest: int, totals: dict[int, float]
+) -> None:
+    """Submit, for each entry, the same points on every criterion from every judge."""
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Assignment, User)
+                .join(User, User.id == Assignment.judge_id)
+                .join(Entry, Entry.id == Assignment.entry_id)
+                .where(Entry.contest_id == contest)
+            )
+        ).all()
+        for assignment, judge in rows:
+            share = totals[assignment.entry_id]
+            await services.save_score(
+                session,
+                assignment_id=assignment.id,
+                judge=judge,
+                points={
+                    "noi-dung": share * 4,
+                    "sang-tao": share * 2,
+                    "ngon-ngu": share * 2,
+                    "lien-he": share * 2,
+                },
+                comment="",
+                feedback="",
+                submit=True,
+            )
+        await session.commit()
+
+
+async def test_a_second_round_takes_the_shortlist_and_assigns_only_it(
+    demo: DemoReport,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    writing = await contest_id(sessionmaker, WRITING)
+    demo_entry = next(iter(await _entries_of(sessionmaker, writing)))
+    for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
+        await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
+    entries = await make_entries(sessionmaker, WRITING, ages=[9, 10, 10, 12, 13, 14])
+    async with sessionmaker() as session:
+        await services.run_assignment(session, contest_id=writing, actor=None)
+        await session.commit()
+    # Primary pupils (9, 10, 10) and lower secondary (12, 13, 14): scores in half points.
+    shares = dict(zip(entries, [0.5, 1.0, 0.75, 0.25, 1.0, 0.5], strict=True))
+    shares[demo_entry] = 0.25
+    await score_all(sessionmaker, writing, shares)
+
+    async with sessionmaker() as session:
+        second = await services.shortlist(
+            session, contest_id=writing, top_per_division=1, actor=None
+        )
+        report = await services.run_assignment(session, contest_id=writing, actor=None)
+        await session.commit()
+        assigned = set(
+            (
+                await session.scalars(
+                    select(Assignment.entry_id).where(Assignment.round_id == second.id)
+                )
+            ).all()
+        )
+    assert second.number == 2
+    # The best of each division: entry 2 (share 1.0, age 10) and entry 5 (1.0, age 13).
+    assert assigned == {entries[1], entries[4]}
+    assert report.entries == 2 and report.new_assignments == 6
+
+
+async def test_organisers_drive_judging_through_the_api_with_a_token(
+    demo: DemoReport,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    from contest.accounts.services import create_api_token
+
+    admin = await make_user("api@example.vn", Role.ADMIN)
+    async with sessionmaker() as session:
+        user = await session.get(User, admin.user.id)
+        assert user is not None
+        _token, plain = await create_api_token(session, user=user, name="script")
+        await session.commit()
+    bearer = {"Authorization": f"Bearer {plain}"}
+    async with app_client(settings) as api:
+        ran = await api.post(f"/api/v1/contests/{DRAWING}/assignment", headers=bearer)
+        assert ran.status_code == 200
+        assert ran.json()["new_assignments"] == 3 and ran.json()["shortfalls"] == []
+        again = await api.post(f"/api/v1/contests/{DRAWING}/assignment", headers=bearer)
+        assert again.json()["new_assignments"] == 0  # a rerun only fills gaps
+        progress = await api.get(f"/api/v1/contests/{DRAWING}/progress", headers=bearer)
+        assert progress.json()["assigned"] == 3 and progress.json()["done"] == 0
+        bad = await api.post(
+            f"/api/v1/contests/{DRAWING}/rounds", headers=bearer, json={"action": "explode"}
+        )
+        assert bad.status_code == 422
+        closed = await api.post(
+            f"/api/v1/contests/{DRAWING}/rounds", headers=bearer, json={"action": "close"}
+        )
+        assert closed.json() == {"round": 1, "status": "closed"}
+        twice = await api.post(
+            f"/api/v1/contests/{DRAWING}/rounds", headers=bearer, json={"action": "close"}
+        )
+        assert twice.status_code == 409
+        anonymous = await api.post(f"/api/v1/contests/{DRAWING}/assignment")
+        assert anonymous.status_code == 401
+    async with sessionmaker() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert actions.count("assignment_run") == 2 and "round_closed" in actions
