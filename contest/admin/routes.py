@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,8 +23,10 @@ from contest.events.eventfile import dump_event
 from contest.events.validation import InvalidError, fields_of, validate
 from contest.forms import read_form, read_form_lists, verify_csrf
 from contest.i18n import gettext
+from contest.intake.interfaces import IntakeError
 from contest.models import Contest, Event, Role, Unit, User
 from contest.templating import render
+from storage import StorageError
 
 ADMIN = Role.ADMIN
 MAX_UPLOAD_FIELDS = 5
@@ -123,11 +126,17 @@ async def edit_event(request: Request) -> Response:
             if event
             else {}
         )
+        logo_url = (
+            await request.state.storage.read_url(event.logo_key, content_type="image/jpeg")
+            if event and event.logo_key
+            else None
+        )
         page: dict[str, Any] = {
             "title": gettext("The event"),
             "entity": "event",
             "action": str(request.url_for("admin_event")),
             "back": str(request.url_for("admin")),
+            "extra": {"logo_form": event is not None, "logo_url": logo_url},
         }
         if request.method == "GET":
             return _form_page(request, values=values, **page)
@@ -140,6 +149,55 @@ async def edit_event(request: Request) -> Response:
             return _form_page(request, values=form, errors={exc.field_name: exc.message}, **page)
         await session.commit()
     return _redirect(request, "admin")
+
+
+@requires(ADMIN)
+async def upload_logo(request: Request) -> Response:
+    length = int(request.headers.get("content-length") or 0)
+    if length > services.MAX_LOGO_BYTES + 64 * 1024:
+        raise HTTPException(413, gettext("The file is too large"))
+    try:
+        async with request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS) as form:
+            token = form.get("csrf_token")
+            verify_csrf(request, token if isinstance(token, str) else None)
+            upload = form.get("logo")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, gettext("Choose an image file."))
+            data = await upload.read(services.MAX_LOGO_BYTES + 1)
+    except HTTPException as exc:
+        if exc.status_code != 400:
+            raise
+        raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
+    if len(data) > services.MAX_LOGO_BYTES:
+        raise HTTPException(413, gettext("The file is too large"))
+    storage = request.state.storage
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        try:
+            old = await services.set_event_logo(
+                session, storage=storage, event=event, data=data, actor=current_user(request)
+            )
+        except IntakeError as exc:
+            raise HTTPException(exc.status_code, exc.message) from None
+        except StorageError:
+            raise HTTPException(
+                503,
+                gettext(
+                    "The file store cannot be reached right now. Nothing was saved; please "
+                    "try again in a few minutes."
+                ),
+            ) from None
+        try:
+            await session.commit()
+        except BaseException:
+            if event.logo_key:
+                await storage.delete(event.logo_key)
+            raise
+    if old:
+        # The old logo is not needed once the new one is recorded.
+        with contextlib.suppress(StorageError):
+            await storage.delete(old)
+    return _redirect(request, "admin_event")
 
 
 @requires(ADMIN)
@@ -586,6 +644,7 @@ routes: list[BaseRoute] = [
     Route("/admin", dashboard, name="admin"),
     Route("/admin/event", edit_event, methods=["GET", "POST"], name="admin_event"),
     Route("/admin/event.yaml", download_event_file, name="admin_event_file"),
+    Route("/admin/event/logo", upload_logo, methods=["POST"], name="admin_event_logo"),
     Route("/admin/units", units_page, methods=["GET", "POST"], name="admin_units"),
     Route("/admin/units/import", import_units, methods=["POST"], name="admin_units_import"),
     Route("/admin/units/{unit_id:int}", edit_unit, methods=["GET", "POST"], name="admin_unit"),

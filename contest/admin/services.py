@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -37,6 +38,7 @@ from contest.models import (
     Unit,
     User,
 )
+from storage import Storage
 
 # How many audit events a page shows.
 AUDIT_PAGE_SIZE = 50
@@ -508,3 +510,40 @@ async def remove_conflict(session: AsyncSession, *, conflict_id: int, actor: Use
         actor=actor,
     )
     return True
+
+
+# --- the event's logo -------------------------------------------------------------------------
+
+LOGO_TYPES = ("jpeg", "png", "webp")
+MAX_LOGO_BYTES = 5 * ONE_MIB
+
+
+async def set_event_logo(
+    session: AsyncSession, *, storage: Storage, event: Event, data: bytes, actor: User
+) -> str | None:
+    """Store the logo as a metadata-free JPEG; returns the key of the logo it replaces.
+
+    Raises contest.intake.interfaces' UnsupportedFileError (415) or UnreadableImageError (422).
+    """
+    from contest.intake.media import check_kind, make_derivatives, sniff
+
+    check_kind(sniff(data[:4096]), LOGO_TYPES)
+    derived = make_derivatives(io.BytesIO(data))
+    key = f"event/{uuid.uuid4().hex}/logo.jpg"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield derived.preview
+
+    await storage.put_stream(key, chunks(), content_type="image/jpeg")
+    old = event.logo_key
+    event.logo_key = key
+    audit.record(
+        session,
+        action="event_logo_set",
+        object_type="event",
+        object_id=event.id,
+        actor=actor,
+        before={"logo": old},
+        after={"logo": key},
+    )
+    return old

@@ -16,6 +16,7 @@ from contest.templating import render
 from contest.urls import same_site_path
 
 ONE_YEAR = 365 * 24 * 3600
+LOGO_LINK_SECONDS = 24 * 3600
 
 
 @public
@@ -30,10 +31,24 @@ async def home(request: Request) -> Response:
         {"contest": c, "phase": services.contest_phase(c, now)}
         for c in services.public_contests(event)
     ]
+    logo_url = (
+        await request.state.storage.read_url(
+            event.logo_key, expires_in=LOGO_LINK_SECONDS, content_type="image/jpeg"
+        )
+        if event.logo_key
+        else None
+    )
     return render(
         request,
         "public/home.html",
-        {"event": event, "contests": contests, "now": now, "labels": labels, "i18n": i18n},
+        {
+            "event": event,
+            "contests": contests,
+            "now": now,
+            "labels": labels,
+            "i18n": i18n,
+            "logo_url": logo_url,
+        },
     )
 
 

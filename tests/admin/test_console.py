@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.demo import DemoReport
 from contest.models import AuditEvent, Book, Conflict, Contest, Criterion, Role, Unit, User
 from contest.settings import Settings
+from storage import Storage
 from tests.support import Account, app_client, csrf_from, sign_in
 
 MakeUser = Callable[..., Awaitable[Account]]
@@ -263,3 +264,65 @@ async def test_conflicts_are_declared_and_removed(
     removed = await post(client, "/admin/conflicts", {"remove": str(conflict.id)})
     assert removed.status_code == 303
     assert await count(sessionmaker, Conflict) == 0
+
+
+def png_with_gps() -> bytes:
+    """A small PNG carrying EXIF with a GPS position, as a phone might add."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (300, 120), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (21.0, 1.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, format="PNG", exif=exif)
+    return out.getvalue()
+
+
+async def test_event_logo_is_stored_without_metadata_and_shown_on_the_home_page(
+    client: httpx.AsyncClient,
+    organiser: Account,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+) -> None:
+    from PIL import Image
+
+    from contest.models import Event
+
+    token = await csrf_from(client, "/admin/event")
+    svg = await client.post(
+        "/admin/event/logo",
+        data={"csrf_token": token},
+        files={"logo": ("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")},
+    )
+    assert svg.status_code == 415
+    assert not await storage.list_keys("event/")
+
+    uploaded = await client.post(
+        "/admin/event/logo",
+        data={"csrf_token": token},
+        files={"logo": ("logo.png", png_with_gps(), "image/png")},
+    )
+    assert uploaded.status_code == 303
+    async with sessionmaker() as session:
+        event = (await session.scalars(select(Event))).one()
+    assert event.logo_key and event.logo_key.startswith("event/")
+    stored = b"".join([chunk async for chunk in await storage.get_stream(event.logo_key)])
+    import io
+
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.format == "JPEG"
+        assert not image.getexif()
+    home = await client.get("/")
+    assert 'class="event-logo"' in home.text
+
+    # A second logo replaces the first, whose file goes.
+    again = await client.post(
+        "/admin/event/logo",
+        data={"csrf_token": token},
+        files={"logo": ("logo.png", png_with_gps(), "image/png")},
+    )
+    assert again.status_code == 303
+    assert await storage.list_keys("event/") != [event.logo_key]
+    assert len(await storage.list_keys("event/")) == 1
