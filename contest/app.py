@@ -26,6 +26,7 @@ from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
 from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from contest.public.routes import routes as public_routes
+from contest.results.gallery import routes as results_routes
 from contest.settings import Settings
 from contest.templating import create_templates
 from judging.routes import api_routes as judging_api_routes
@@ -58,6 +59,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *account_routes,
         *admin_routes,
         *judging_routes,
+        *results_routes,
         *intake_routes,
         *health.routes,
         Mount(

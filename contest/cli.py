@@ -195,6 +195,37 @@ def cmd_storage_sweep(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
+def cmd_results(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from contest.models import Contest
+    from contest.results import services
+    from contest.results.services import ResultsError
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> str:
+        contest = await session.scalar(
+            select(Contest).where(Contest.slug == args.contest).order_by(Contest.id.desc())
+        )
+        if contest is None:
+            raise SystemExit(f"contest: no contest is called {args.contest}")
+        if args.results_command == "compute":
+            report = await services.compute_results(session, contest_id=contest.id, actor=None)
+            await session.commit()
+            prizes = ", ".join(f"{tier}: {count}" for tier, count in sorted(report.prizes.items()))
+            return f"Ranked {report.entries} entries of {contest.slug} ({prizes or 'no prizes'})."
+        count = await services.publish_results(session, contest_id=contest.id, actor=None)
+        await session.commit()
+        return f"Published {count} results of {contest.slug}."
+
+    try:
+        print(_with_session(settings, work))
+    except ResultsError as exc:
+        raise SystemExit(f"contest: cannot {args.results_command} results: {exc}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
@@ -250,6 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep unattached uploads younger than this (default 24)",
     )
     sweep.set_defaults(func=cmd_storage_sweep)
+
+    results = commands.add_parser("results", help="rank, award and publish a contest")
+    results_commands = results.add_subparsers(dest="results_command", required=True)
+    for name, text in (
+        ("compute", "rank each division and award prizes (a preview until published)"),
+        ("publish", "publish the computed results in one step"),
+    ):
+        command = results_commands.add_parser(name, help=text)
+        command.add_argument("contest", help="the contest's short name (slug)")
+        command.set_defaults(func=cmd_results)
 
     event = commands.add_parser("event", help="an event's set-up as one YAML file")
     event_commands = event.add_subparsers(dest="event_command", required=True)

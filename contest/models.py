@@ -435,6 +435,9 @@ class Result(Base):
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
     rank: Mapped[int]
     final_score: Mapped[float] = mapped_column(Float)
+    # The plain mean of the judges' totals, shown beside the final (possibly normalised) score.
+    raw_score: Mapped[float | None] = mapped_column(Float)
+    judges: Mapped[int] = mapped_column(default=0)
     prize: Mapped[Prize | None] = mapped_column(_enum(Prize))
     override_reason: Mapped[str | None] = mapped_column(NFCText)
     certificate_serial: Mapped[str | None] = mapped_column(String(32), unique=True)

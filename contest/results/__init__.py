@@ -1,0 +1,1 @@
+"""Results: ranking, prizes, publication, the winners' gallery, certificates and reports."""

@@ -1,0 +1,256 @@
+"""Results: computed from the final round's scores, reviewed, then published in one step.
+
+Before publication nothing of the results is visible outside the console: every public reader
+goes through ``published_results``, which returns nothing until ``published_at`` is set.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contest import audit
+from contest.db import utcnow
+from contest.models import (
+    Contest,
+    ContestStatus,
+    Division,
+    Entrant,
+    Entry,
+    Event,
+    Prize,
+    Result,
+    Unit,
+    User,
+)
+from contest.tokens import RECEIPT_ALPHABET
+from judging.scoring import prizes_by_count, prizes_by_threshold, rank
+from judging.services import current_round, round_scores
+
+
+class ResultsError(Exception):
+    """The reason is a code: "published", "no_round", "no_scores", "not_computed"."""
+
+
+@dataclass
+class ComputeReport:
+    entries: int
+    prizes: dict[str, int]
+
+
+def _serial(year: int) -> str:
+    code = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
+    return f"{year}-{code[:4]}-{code[4:]}"
+
+
+async def _contest(session: AsyncSession, contest_id: int) -> Contest:
+    contest = await session.get(Contest, contest_id)
+    if contest is None:
+        raise ResultsError("no_contest")
+    return contest
+
+
+async def is_published(session: AsyncSession, *, contest_id: int) -> bool:
+    found = await session.scalar(
+        select(Result.id).where(Result.contest_id == contest_id, Result.published_at.is_not(None))
+    )
+    return found is not None
+
+
+async def compute_results(
+    session: AsyncSession, *, contest_id: int, actor: User | None
+) -> ComputeReport:
+    """Rank each division from the final round's scores and award prizes by the contest's
+    scheme. Recomputing replaces the preview but keeps prizes an organiser overrode."""
+    contest = await _contest(session, contest_id)
+    if await is_published(session, contest_id=contest_id):
+        raise ResultsError("published")
+    round_ = await current_round(session, contest_id=contest_id)
+    if round_ is None:
+        raise ResultsError("no_round")
+    scores = await round_scores(session, contest=contest, round_=round_)
+    if not scores:
+        raise ResultsError("no_scores")
+    divisions = dict(
+        (
+            await session.execute(
+                select(Entry.id, Entry.division_id).where(Entry.id.in_(list(scores)))
+            )
+        ).all()
+    )
+    overrides = {
+        r.entry_id: (r.prize, r.override_reason)
+        for r in (
+            await session.scalars(
+                select(Result).where(
+                    Result.contest_id == contest_id, Result.override_reason.is_not(None)
+                )
+            )
+        ).all()
+    }
+    await session.execute(delete(Result).where(Result.contest_id == contest_id))
+    by_division: dict[int | None, list[int]] = defaultdict(list)
+    for entry_id in scores:
+        by_division[divisions.get(entry_id)].append(entry_id)
+    scheme = contest.prize_scheme or {}
+    tally: dict[str, int] = defaultdict(int)
+    for division_id, entry_ids in by_division.items():
+        ranked = rank([scores[e] for e in entry_ids])
+        if scheme.get("method") == "threshold":
+            awards = prizes_by_threshold(ranked, scheme.get("thresholds", {}))
+        else:
+            awards = prizes_by_count(ranked, scheme.get("tiers", {}))
+        for item in ranked:
+            prize_value, reason = overrides.get(item.entry_id, (None, None))
+            prize = (
+                prize_value
+                if reason
+                else (Prize(awards[item.entry_id]) if item.entry_id in awards else None)
+            )
+            if prize is not None:
+                tally[prize.value] += 1
+            session.add(
+                Result(
+                    contest_id=contest_id,
+                    division_id=division_id,
+                    entry_id=item.entry_id,
+                    rank=item.rank,
+                    final_score=item.score.final,
+                    raw_score=item.score.raw_mean,
+                    judges=item.score.judges,
+                    prize=prize,
+                    override_reason=reason,
+                )
+            )
+    await session.flush()
+    audit.record(
+        session,
+        action="results_computed",
+        object_type="contest",
+        object_id=contest_id,
+        actor=actor,
+        after={"entries": len(scores), "prizes": dict(tally), "round": round_.number},
+    )
+    return ComputeReport(entries=len(scores), prizes=dict(tally))
+
+
+async def override_prize(
+    session: AsyncSession,
+    *,
+    result_id: int,
+    prize: Prize | None,
+    reason: str,
+    actor: User | None,
+) -> Result:
+    result = await session.get(Result, result_id)
+    if result is None:
+        raise ResultsError("not_computed")
+    if result.published_at is not None:
+        raise ResultsError("published")
+    if not reason.strip():
+        raise ResultsError("no_reason")
+    before = {"prize": result.prize.value if result.prize else None}
+    result.prize = prize
+    result.override_reason = reason.strip()
+    audit.record(
+        session,
+        action="prize_overridden",
+        object_type="result",
+        object_id=result.id,
+        actor=actor,
+        before=before,
+        after={"prize": prize.value if prize else None, "reason": result.override_reason},
+    )
+    await session.flush()
+    return result
+
+
+async def publish_results(
+    session: AsyncSession, *, contest_id: int, actor: User | None, now: datetime | None = None
+) -> int:
+    """Publish the computed results in one step (the caller's commit makes it atomic): every
+    row gets the same publication time, every winner a certificate serial."""
+    now = now or utcnow()
+    contest = await _contest(session, contest_id)
+    if await is_published(session, contest_id=contest_id):
+        raise ResultsError("published")
+    results = (await session.scalars(select(Result).where(Result.contest_id == contest_id))).all()
+    if not results:
+        raise ResultsError("not_computed")
+    event = await session.get(Event, contest.event_id)
+    assert event is not None
+    taken = set(
+        (
+            await session.scalars(
+                select(Result.certificate_serial).where(Result.certificate_serial.is_not(None))
+            )
+        ).all()
+    )
+    for result in results:
+        result.published_at = now
+        if result.prize is not None:
+            serial = _serial(event.starts_on.year)
+            while serial in taken:
+                serial = _serial(event.starts_on.year)
+            taken.add(serial)
+            result.certificate_serial = serial
+    before = contest.status.value
+    contest.status = ContestStatus.PUBLISHED
+    audit.record(
+        session,
+        action="results_published",
+        object_type="contest",
+        object_id=contest_id,
+        actor=actor,
+        before={"status": before},
+        after={"status": contest.status.value, "results": len(results)},
+    )
+    await session.flush()
+    return len(results)
+
+
+@dataclass
+class ResultRow:
+    result: Result
+    entry: Entry
+    entrant: Entrant
+    unit: Unit | None
+    division: Division | None
+
+
+async def results_of(
+    session: AsyncSession, *, contest_id: int, published_only: bool
+) -> list[ResultRow]:
+    """The contest's results in division and rank order; public readers pass published_only."""
+    query = (
+        select(Result, Entry, Entrant, Unit, Division)
+        .join(Entry, Entry.id == Result.entry_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .outerjoin(Unit, Unit.id == Entrant.unit_id)
+        .outerjoin(Division, Division.id == Result.division_id)
+        .where(Result.contest_id == contest_id)
+        .order_by(Division.position, Result.rank, Result.id)
+    )
+    if published_only:
+        query = query.where(Result.published_at.is_not(None))
+    rows = (await session.execute(query)).all()
+    return [ResultRow(r, e, p, u, d) for r, e, p, u, d in rows]
+
+
+def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
+    order = {p: i for i, p in enumerate(Prize)}
+    chosen = [r for r in rows if r.result.prize is not None]
+    return sorted(
+        chosen,
+        key=lambda r: (
+            r.division.position if r.division else 0,
+            order[r.result.prize] if r.result.prize else 9,
+            r.result.rank,
+        ),
+    )

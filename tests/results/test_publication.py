@@ -1,0 +1,216 @@
+"""Compute, review, publish: nothing visible before publication, everything audited."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.demo import DemoReport
+from contest.models import (
+    Aggregation,
+    Assignment,
+    AuditEvent,
+    Contest,
+    ContestStatus,
+    Entry,
+    Prize,
+    Result,
+    Role,
+    User,
+)
+from contest.results import services
+from contest.results.services import ResultsError
+from contest.settings import Settings
+from judging import services as judging
+from tests.support import Account, csrf_from, make_entries, sign_in
+
+MakeUser = Callable[..., Awaitable[Account]]
+WRITING = "viet-ve-cuon-sach-em-yeu"
+
+
+async def judged_contest(
+    sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
+) -> tuple[int, list[int]]:
+    """The writing contest with six primary-school entries scored by three judges."""
+    for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
+        await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
+    async with sessionmaker() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == WRITING))
+        assert contest is not None
+        # Only the new entries: the demo's own entry is withdrawn from this contest's results.
+        demo_entry = await session.scalar(select(Entry).where(Entry.contest_id == contest.id))
+        assert demo_entry is not None
+        await session.delete(demo_entry)
+        # The plain mean keeps the hand-worked ranks below exact.
+        contest.aggregation = Aggregation.MEAN
+        await session.commit()
+        contest_id = contest.id
+    entries = await make_entries(sessionmaker, WRITING, ages=[8, 9, 9, 10, 10, 7])
+    # Share of full marks per entry: 1.0, 0.75, 0.75, 0.5, 0.25, 0.0.
+    shares = dict(zip(entries, [1.0, 0.75, 0.75, 0.5, 0.25, 0.0], strict=True))
+    async with sessionmaker() as session:
+        await judging.run_assignment(session, contest_id=contest_id, actor=None)
+        await session.commit()
+        rows = (
+            await session.execute(
+                select(Assignment, User).join(User, User.id == Assignment.judge_id)
+            )
+        ).all()
+        for assignment, judge in rows:
+            share = shares[assignment.entry_id]
+            await judging.save_score(
+                session,
+                assignment_id=assignment.id,
+                judge=judge,
+                points={
+                    "noi-dung": 4 * share,
+                    "sang-tao": 2 * share,
+                    "ngon-ngu": 2 * share,
+                    "lien-he": 2 * share,
+                },
+                comment="",
+                feedback="Cố gắng lên!",
+                submit=True,
+            )
+        await session.commit()
+    return contest_id, entries
+
+
+async def test_compute_publish_and_visibility(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    contest_id, entries = await judged_contest(sessionmaker, make_user)
+    async with sessionmaker() as session:
+        report = await services.compute_results(session, contest_id=contest_id, actor=None)
+        await session.commit()
+    # One first, two second, three third, five honourable per division (the demo's scheme):
+    # 1.0 first; 0.75 and 0.75 share second; then third for 0.5, 0.25 and 0.0.
+    assert report.entries == 6
+    assert report.prizes == {"first": 1, "second": 2, "third": 3}
+    async with sessionmaker() as session:
+        results = {r.entry_id: r for r in (await session.scalars(select(Result))).all()}
+    assert [results[e].rank for e in entries] == [1, 2, 2, 4, 5, 6]
+    assert results[entries[0]].prize == Prize.FIRST and results[entries[0]].final_score == 10.0
+
+    # Before publication nothing shows anywhere public.
+    assert (await client.get(f"/contests/{WRITING}/winners")).status_code == 404
+    receipt_code = (await _entry(sessionmaker, entries[0])).receipt_code
+    receipt = await client.get(f"/entries/{receipt_code}")
+    assert "Giải Nhất" not in receipt.text
+
+    async with sessionmaker() as session:
+        await services.publish_results(session, contest_id=contest_id, actor=None)
+        await session.commit()
+        contest = await session.get(Contest, contest_id)
+        published = (await session.scalars(select(Result))).all()
+    assert contest is not None and contest.status == ContestStatus.PUBLISHED
+    assert all(r.published_at is not None for r in published)
+    serials = [r.certificate_serial for r in published if r.prize]
+    assert len(serials) == 6 and len(set(serials)) == 6
+    gallery = await client.get(f"/contests/{WRITING}/winners")
+    assert gallery.status_code == 200
+    # Consent is initials for these entrants: "Học sinh 0" shows as "H. s. 0.".
+    assert "Học sinh 0" not in gallery.text and "H. s. 0." in gallery.text
+    assert "Giải Nhất" in gallery.text
+    etag = gallery.headers["etag"]
+    assert gallery.headers["cache-control"].startswith("public")
+    again = await client.get(f"/contests/{WRITING}/winners", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+    async with sessionmaker() as session:
+        with pytest.raises(ResultsError, match="published"):
+            await services.compute_results(session, contest_id=contest_id, actor=None)
+        with pytest.raises(ResultsError, match="published"):
+            await services.publish_results(session, contest_id=contest_id, actor=None)
+
+
+async def _entry(sessionmaker: async_sessionmaker[AsyncSession], entry_id: int) -> Entry:
+    async with sessionmaker() as session:
+        entry = await session.get(Entry, entry_id)
+    assert entry is not None
+    return entry
+
+
+async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    contest_id, entries = await judged_contest(sessionmaker, make_user)
+    admin = await make_user("btc@x.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    page = f"/admin/contests/{contest_id}/results"
+    token = await csrf_from(client, page)
+    computed = await client.post(page, data={"csrf_token": token, "action": "compute"})
+    assert computed.status_code == 303
+    async with sessionmaker() as session:
+        last = await session.scalar(select(Result).where(Result.entry_id == entries[-1]))
+    assert last is not None and last.prize == Prize.THIRD
+    no_reason = await client.post(
+        page,
+        data={"csrf_token": token, "action": "override", "result": str(last.id), "prize": ""},
+    )
+    assert no_reason.status_code == 422
+    assert "Hãy ghi lý do" in no_reason.text
+    changed = await client.post(
+        page,
+        data={
+            "csrf_token": token,
+            "action": "override",
+            "result": str(last.id),
+            "prize": "",
+            "reason": "Bài không đúng thể lệ",
+        },
+    )
+    assert changed.status_code == 303
+    await client.post(page, data={"csrf_token": token, "action": "compute"})
+    async with sessionmaker() as session:
+        kept = await session.scalar(select(Result).where(Result.entry_id == entries[-1]))
+        event = await session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "prize_overridden")
+        )
+    assert kept is not None and kept.prize is None
+    assert kept.override_reason == "Bài không đúng thể lệ"
+    assert event is not None and event.before == {"prize": "third"}
+    assert event.after == {"prize": None, "reason": "Bài không đúng thể lệ"}
+
+    published = await client.post(page, data={"csrf_token": token, "action": "publish"})
+    assert published.status_code == 303
+    refused = await client.post(
+        page,
+        data={
+            "csrf_token": token,
+            "action": "override",
+            "result": str(last.id),
+            "prize": "first",
+            "reason": "x",
+        },
+    )
+    assert refused.status_code == 409
+
+
+def test_results_commands(settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "CONTEST_DATA_DIR": str(settings.data_dir),
+        "CONTEST_DATABASE_URL": settings.database_url,
+        "CONTEST_SECRET_KEY": "k",
+        "CONTEST_LOCALE": "en",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "contest.cli", "results", "compute", "no-such-contest"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == "contest: no contest is called no-such-contest"
