@@ -32,6 +32,7 @@ from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
+from contest.results.services import published_outcome
 from contest.templating import render
 from storage import S3Storage, Storage, StorageError
 
@@ -401,6 +402,10 @@ async def _receipt_page(
     }
     query = {"token": token} if token else {}
     origin = await _storage_origin(storage)
+    outcome = None
+    if token:
+        async with _sessionmaker(request)() as session:
+            outcome = await published_outcome(session, entry_id=entry.id)
     response = render(
         request,
         "submit/receipt.html",
@@ -430,6 +435,7 @@ async def _receipt_page(
             "direct_upload": origin is not None,
             "slot_url": str(request.url_for("api_upload_slot", slug=view.contest.slug)),
             "script_words": _script_words(),
+            "outcome": outcome,
         },
         status_code=status_code,
     )

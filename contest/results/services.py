@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contest import audit
 from contest.db import utcnow
 from contest.models import (
+    Assignment,
+    AssignmentStatus,
     Contest,
     ContestStatus,
     Division,
@@ -26,6 +28,7 @@ from contest.models import (
     Event,
     Prize,
     Result,
+    Score,
     Unit,
     User,
 )
@@ -254,3 +257,33 @@ def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
             r.result.rank,
         ),
     )
+
+
+@dataclass
+class Outcome:
+    """What an entrant learns after publication: the prize (if any) and the judges' feedback."""
+
+    prize: Prize | None
+    rank: int
+    feedback: list[str]
+
+
+async def published_outcome(session: AsyncSession, *, entry_id: int) -> Outcome | None:
+    result = await session.scalar(
+        select(Result).where(Result.entry_id == entry_id, Result.published_at.is_not(None))
+    )
+    if result is None:
+        return None
+    feedback = (
+        await session.scalars(
+            select(Score.feedback_to_entrant)
+            .join(Assignment, Assignment.id == Score.assignment_id)
+            .where(
+                Assignment.entry_id == entry_id,
+                Assignment.status == AssignmentStatus.SUBMITTED,
+                Score.feedback_to_entrant != "",
+            )
+            .order_by(Score.id)
+        )
+    ).all()
+    return Outcome(prize=result.prize, rank=result.rank, feedback=list(feedback))

@@ -28,6 +28,7 @@ from contest.models import (
 from contest.results import services
 from contest.results.services import ResultsError
 from contest.settings import Settings
+from contest.tokens import hash_token
 from judging import services as judging
 from tests.support import Account, csrf_from, make_entries, sign_in
 
@@ -105,8 +106,15 @@ async def test_compute_publish_and_visibility(
     # Before publication nothing shows anywhere public.
     assert (await client.get(f"/contests/{WRITING}/winners")).status_code == 404
     receipt_code = (await _entry(sessionmaker, entries[0])).receipt_code
-    receipt = await client.get(f"/entries/{receipt_code}")
-    assert "Giải Nhất" not in receipt.text
+    async with sessionmaker() as session:
+        first = await session.get(Entry, entries[0])
+        assert first is not None
+        first.edit_token_hash = hash_token("private-link-token")
+        await session.commit()
+    private = f"/entries/{receipt_code}?token=private-link-token"
+    receipt = await client.get(private)
+    assert receipt.status_code == 200
+    assert "Giải Nhất" not in receipt.text and "Cố gắng lên!" not in receipt.text
 
     async with sessionmaker() as session:
         await services.publish_results(session, contest_id=contest_id, actor=None)
@@ -122,6 +130,11 @@ async def test_compute_publish_and_visibility(
     # Consent is initials for these entrants: "Học sinh 0" shows as "H. s. 0.".
     assert "Học sinh 0" not in gallery.text and "H. s. 0." in gallery.text
     assert "Giải Nhất" in gallery.text
+    receipt = await client.get(private)
+    assert 'id="entry-prize">Giải Nhất<' in receipt.text
+    assert "Cố gắng lên!" in receipt.text
+    # Without the private link, the receipt page says nothing of the result.
+    assert "Giải Nhất" not in (await client.get(f"/entries/{receipt_code}")).text
     etag = gallery.headers["etag"]
     assert gallery.headers["cache-control"].startswith("public")
     again = await client.get(f"/contests/{WRITING}/winners", headers={"If-None-Match": etag})
