@@ -164,3 +164,20 @@ def test_user_create_prints_an_invitation_or_sets_a_password(settings: Settings)
     )
     assert weak.returncode != 0
     assert "Traceback" not in weak.stderr
+
+
+async def test_a_new_invitation_resets_a_forgotten_password(
+    client: httpx.AsyncClient, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    first = await invite(sessionmaker, settings)
+    assert (await accept(client, first)).status_code == 303
+    client.cookies.clear()
+    # Forgotten: the organiser invites the same person again.
+    second = await invite(sessionmaker, settings)
+    assert second != first
+    assert (await accept(client, second, password="mật khẩu mới 2025")).status_code == 303
+    async with sessionmaker() as session:
+        users = (await session.scalars(select(User))).all()
+    assert len(users) == 1
+    assert users[0].password_hash and verify_password(users[0].password_hash, "mật khẩu mới 2025")
+    assert not verify_password(users[0].password_hash, PASSWORD)
