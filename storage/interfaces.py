@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 ONE_MIB = 1024 * 1024
-# S3 needs parts of at least 5 MiB; 8 MiB keeps the part count low while bounding memory.
+# A size past which S3 uploads go in several parts (the S3 backend cuts 5 MiB parts, S3's
+# minimum, so that parts in flight and the one filling stay within 16 MB).
 MULTIPART_PART_SIZE = 8 * ONE_MIB
 READ_CHUNK_SIZE = 64 * 1024
 # Writes are batched so a stream of tiny chunks doesn't cost one thread hop per chunk.

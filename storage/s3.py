@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import boto3.session
 from botocore.config import Config
@@ -24,7 +24,7 @@ from storage._http import check_content_type, content_disposition
 from storage.interfaces import (
     DEFAULT_READ_URL_EXPIRES,
     DEFAULT_UPLOAD_FORM_EXPIRES,
-    MULTIPART_PART_SIZE,
+    ONE_MIB,
     READ_CHUNK_SIZE,
     ObjectHead,
     ObjectTooLargeError,
@@ -51,6 +51,13 @@ CONNECT_TIMEOUT = 3
 READ_TIMEOUT = 30
 MAX_ATTEMPTS = 2
 MAX_POOL_CONNECTIONS = 20
+# S3's smallest part size (the last part excepted). Small parts keep memory low while parts
+# upload in the background: at most (MAX_PARTS_IN_FLIGHT + 1) * S3_PART_SIZE bytes of one
+# upload are held, the parts being sent plus the one being filled.
+S3_PART_SIZE = 5 * ONE_MIB
+MAX_PARTS_IN_FLIGHT = 2
+# The first part's buffer grows with the bytes up to this size, so small objects cost little.
+GROWING_BUFFER_LIMIT = ONE_MIB
 
 _MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 _BUSY_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
@@ -83,10 +90,10 @@ def _map_error(exc: Exception, key: str | None) -> Exception:
     return StorageError(f"S3 client error ({type(exc).__name__})")
 
 
-def _join_and_hash(hasher: _Hash, chunks: list[bytes]) -> bytes:
-    body = b"".join(chunks)
-    hasher.update(body)
-    return body
+def _blob(body: bytearray) -> bytes:
+    # botocore takes a bytearray as it is (its validator allows bytes, bytearray or a file);
+    # the stubs only say bytes. bytes(body) would copy a whole part.
+    return cast("bytes", body)
 
 
 class S3Storage(Storage):
@@ -113,6 +120,8 @@ class S3Storage(Storage):
         self._client: S3Client = session.client(
             "s3", endpoint_url=endpoint_url, region_name=region, config=config
         )
+        # Aborts of failed uploads that outlived the cancelled task they were started by.
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     async def _call(
         self, key: str | None, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
@@ -139,75 +148,65 @@ class S3Storage(Storage):
             extra["ContentType"] = check_content_type(content_type)
         hasher = hashlib.sha256()
         size = 0
-        buffered: list[bytes] = []
-        buffered_len = 0
-        upload_id: str | None = None
-        parts: list[CompletedPartTypeDef] = []
+        # The part being filled (filled bytes of it). A full part is sent only once more bytes
+        # arrive, so an object of at most one part is a single PUT.
+        part = bytearray()
+        filled = 0
+        upload: _MultipartUpload | None = None
         try:
             async for chunk in chunks:
                 size += len(chunk)
                 if max_size is not None and size > max_size:
                     raise ObjectTooLargeError(max_size)
-                buffered.append(chunk)
-                buffered_len += len(chunk)
-                if buffered_len < MULTIPART_PART_SIZE:
-                    continue
-                if upload_id is None:
-                    created = await self._call(
-                        key,
-                        self._client.create_multipart_upload,
-                        Bucket=self.bucket,
-                        Key=key,
-                        **extra,
-                    )
-                    upload_id = created["UploadId"]
-                body = await asyncio.to_thread(_join_and_hash, hasher, buffered)
-                buffered, buffered_len = [], 0
-                parts.append(await self._upload_part(key, upload_id, len(parts) + 1, body))
-                del body
-            body = await asyncio.to_thread(_join_and_hash, hasher, buffered)
-            buffered = []
-            if upload_id is None:
+                rest = memoryview(chunk)
+                while rest:
+                    if filled == S3_PART_SIZE:
+                        if upload is None:
+                            upload = _MultipartUpload(self, key, extra, hasher)
+                        await upload.send(part)
+                        part, filled = upload.take_buffer(), 0
+                    piece = rest[: S3_PART_SIZE - filled]
+                    end = filled + len(piece)
+                    if end > len(part) and end > GROWING_BUFFER_LIMIT:
+                        # Not a small object: give the first part its full size once, rather
+                        # than growing by copies that leave holes in the heap.
+                        full = bytearray(S3_PART_SIZE)
+                        full[:filled] = part
+                        part = full
+                    part[filled:end] = piece
+                    filled = end
+                    rest = rest[len(piece) :]
+                if upload is not None:
+                    upload.raise_failure()
+            del part[filled:]
+            if upload is None:
+                await asyncio.to_thread(hasher.update, part)
                 await self._call(
                     key,
                     self._client.put_object,
                     Bucket=self.bucket,
                     Key=key,
-                    Body=body,
+                    Body=_blob(part),
                     **extra,
                 )
             else:
-                if body:
-                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, body))
-                del body
-                await self._call(
-                    key,
-                    self._client.complete_multipart_upload,
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                )
-                upload_id = None
+                if part:
+                    await upload.send(part)
+                del part
+                await upload.complete()
+                upload = None
         except BaseException:
-            if upload_id is not None:
-                await self._abort_quietly(key, upload_id)
+            if upload is not None:
+                await self._finish_cleanup(upload.abort())
             raise
         return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
 
-    async def _upload_part(
-        self, key: str, upload_id: str, number: int, body: bytes
-    ) -> CompletedPartTypeDef:
-        result = await self._call(
-            key,
-            self._client.upload_part,
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=body,
-        )
-        return {"ETag": result["ETag"], "PartNumber": number}
+    async def _finish_cleanup(self, cleanup: Coroutine[Any, Any, None]) -> None:
+        """Run cleanup to its end, even if the calling task gets cancelled (again) meanwhile."""
+        task = asyncio.create_task(cleanup)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+        await asyncio.shield(task)
 
     async def _abort_quietly(self, key: str, upload_id: str) -> None:
         # Best effort: the original error matters more than a failed cleanup. Running in a
@@ -361,4 +360,115 @@ class S3Storage(Storage):
             raise StorageUnavailableError(str(_map_error(exc, None))) from exc
 
     async def aclose(self) -> None:
+        if self._cleanups:
+            await asyncio.wait(set(self._cleanups))
         await asyncio.to_thread(self._client.close)
+
+
+class _MultipartUpload:
+    """The parts of one multipart upload, hashed and sent by worker threads while the next fills.
+
+    Created when the first part is full; the upload itself is created in the background too.
+    At most MAX_PARTS_IN_FLIGHT parts are being sent at any time. Parts are hashed one after
+    the other, in order, while being sent.
+    """
+
+    def __init__(self, storage: S3Storage, key: str, extra: dict[str, Any], hasher: _Hash) -> None:
+        self._storage = storage
+        self._key = key
+        self._hasher = hasher
+        self._created = asyncio.create_task(self._create(extra))
+        # The hashing of the last part sent; each part's hashing waits for the one before.
+        self._hashed: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[CompletedPartTypeDef]] = set()
+        self._sent: list[CompletedPartTypeDef] = []
+        self._count = 0
+        # Buffers of parts sent successfully, reused so that at most MAX_PARTS_IN_FLIGHT + 1
+        # part buffers ever exist for one upload.
+        self._spare: list[bytearray] = []
+
+    async def _create(self, extra: dict[str, Any]) -> str:
+        storage = self._storage
+        created = await storage._call(
+            self._key,
+            storage._client.create_multipart_upload,
+            Bucket=storage.bucket,
+            Key=self._key,
+            **extra,
+        )
+        return created["UploadId"]
+
+    async def _hash(self, previous: asyncio.Task[None] | None, body: bytearray) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        await asyncio.to_thread(self._hasher.update, body)
+
+    async def _send_part(
+        self, number: int, body: bytearray, hashed: asyncio.Task[None]
+    ) -> CompletedPartTypeDef:
+        # Shielded: a part task is never cancelled by us, but if it were, the creation must
+        # still finish so that abort() learns the upload id.
+        upload_id = await asyncio.shield(self._created)
+        storage = self._storage
+        result = await storage._call(
+            self._key,
+            storage._client.upload_part,
+            Bucket=storage.bucket,
+            Key=self._key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=_blob(body),
+        )
+        await asyncio.wait([hashed])
+        hashed.result()
+        # Sent and hashed: nothing refers to body any more.
+        self._spare.append(body)
+        return {"ETag": result["ETag"], "PartNumber": number}
+
+    def take_buffer(self) -> bytearray:
+        """A buffer for the next part: a spare one, or a new one (contents undefined)."""
+        return self._spare.pop() if self._spare else bytearray(S3_PART_SIZE)
+
+    def raise_failure(self) -> None:
+        """Collect the parts sent so far; raise the error of one that failed."""
+        for task in [task for task in self._in_flight if task.done()]:
+            self._in_flight.discard(task)
+            self._sent.append(task.result())
+
+    async def send(self, body: bytearray) -> None:
+        """Start sending body as the next part, once fewer than the maximum are in flight."""
+        self.raise_failure()
+        while len(self._in_flight) >= MAX_PARTS_IN_FLIGHT:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            self.raise_failure()
+        self._count += 1
+        self._hashed = asyncio.create_task(self._hash(self._hashed, body))
+        self._in_flight.add(asyncio.create_task(self._send_part(self._count, body, self._hashed)))
+
+    async def complete(self) -> None:
+        while self._in_flight:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_EXCEPTION)
+            self.raise_failure()
+        storage = self._storage
+        await storage._call(
+            self._key,
+            storage._client.complete_multipart_upload,
+            Bucket=storage.bucket,
+            Key=self._key,
+            UploadId=self._created.result(),
+            MultipartUpload={"Parts": sorted(self._sent, key=lambda part: part["PartNumber"])},
+        )
+
+    async def abort(self) -> None:
+        # Cancelling a part's task would not stop its worker thread, and a part that lands
+        # after the abort would be left behind: wait for every part to end, then abort.
+        tasks: list[asyncio.Future[Any]] = [self._created, *self._in_flight]
+        if self._hashed is not None:
+            tasks.append(self._hashed)  # the last one waits for all the others
+        await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved: the error that matters is already raised
+        if self._created.cancelled() or self._created.exception() is not None:
+            return
+        await self._storage._abort_quietly(self._key, self._created.result())

@@ -55,6 +55,6 @@ def test_judge_scores_an_entry_and_the_organiser_sees_progress(
 
     admin.goto(judging_url)
     expect(admin.locator("[data-progress]")).to_contain_text("Đã gửi 1/")
-    expect(admin.locator("tr", has_text="Lê Thị Hoa")).to_contain_text("1")
+    expect(admin.locator("tr[data-judge]", has_text="Lê Thị Hoa")).to_contain_text("1")
     admin.screenshot(path=str(artifacts / "admin-progress.png"), full_page=True)
     organiser.close()
