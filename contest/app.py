@@ -27,6 +27,8 @@ from contest.intake.routes import routes as intake_routes
 from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from contest.public.routes import routes as public_routes
 from contest.results.gallery import routes as results_routes
+from contest.results.routes import api_routes as results_api_routes
+from contest.results.routes import routes as results_export_routes
 from contest.settings import Settings
 from contest.templating import create_templates
 from judging.routes import api_routes as judging_api_routes
@@ -50,7 +52,13 @@ async def _local_files(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _api_routes() -> list[BaseRoute]:
-    return [*api.routes, *account_api_routes, *intake_api_routes, *judging_api_routes]
+    return [
+        *api.routes,
+        *account_api_routes,
+        *intake_api_routes,
+        *judging_api_routes,
+        *results_api_routes,
+    ]
 
 
 def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
@@ -60,6 +68,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *admin_routes,
         *judging_routes,
         *results_routes,
+        *results_export_routes,
         *intake_routes,
         *health.routes,
         Mount(

@@ -226,6 +226,46 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(work: Callable[[], str], output: str) -> int:
+    from contest.results.cli import ExportCommandError
+
+    try:
+        message = work()
+    except ExportCommandError as exc:
+        raise SystemExit(f"contest: {exc}") from None
+    # With --output -, standard output carries the file alone.
+    print(message, file=sys.stderr if output == "-" else sys.stdout)
+    return 0
+
+
+def cmd_export_results(args: argparse.Namespace) -> int:
+    from contest.results.cli import export_results
+
+    settings = _settings()
+    return _export(
+        lambda: export_results(settings, args.contest, args.output, args.format), args.output
+    )
+
+
+def cmd_export_report(args: argparse.Namespace) -> int:
+    from contest.results.cli import export_report
+
+    settings = _settings()
+    return _export(lambda: export_report(settings, args.output, args.format), args.output)
+
+
+def cmd_export_certificates(args: argparse.Namespace) -> int:
+    from contest.results.cli import export_certificates
+
+    settings = _settings()
+    return _export(
+        lambda: export_certificates(
+            settings, contest_slug=args.contest, unit_code=args.unit, path=args.output
+        ),
+        args.output,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
@@ -266,6 +306,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(func=cmd_user_create)
+
+    export = commands.add_parser(
+        "export", help="the organisers' files: results, the event report, certificates"
+    )
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    output_help = "the file to write ('-' for standard output)"
+    export_results = export_commands.add_parser(
+        "results", help="a contest's results, one sheet per division (a draft before publication)"
+    )
+    export_results.add_argument("contest", help="the contest's short name (slug)")
+    export_results.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    export_results.add_argument("--output", required=True, help=output_help)
+    export_results.set_defaults(func=cmd_export_results)
+    report = export_commands.add_parser(
+        "report", help="the event report for the ward People's Committee and the education office"
+    )
+    report.add_argument("--format", choices=["xlsx", "pdf", "html"], default="pdf")
+    report.add_argument("--output", required=True, help=output_help)
+    report.set_defaults(func=cmd_export_report)
+    certificates = export_commands.add_parser(
+        "certificates", help="the published winners' certificates, one PDF page each"
+    )
+    which = certificates.add_mutually_exclusive_group(required=True)
+    which.add_argument("--contest", help="every winner of this contest (its short name)")
+    which.add_argument("--unit", help="every winner of this unit and the units below it (code)")
+    certificates.add_argument("--output", required=True, help=output_help)
+    certificates.set_defaults(func=cmd_export_certificates)
 
     storage = commands.add_parser("storage", help="file storage maintenance")
     storage_commands = storage.add_subparsers(dest="storage_command", required=True)

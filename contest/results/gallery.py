@@ -18,8 +18,9 @@ from contest.events import services as events
 from contest.events.interfaces import ContestNotFoundError
 from contest.forms import read_form
 from contest.i18n import N_, get_locale, gettext
-from contest.models import Asset, AssetRole, Consent, Contest, Entrant, Prize, Role
+from contest.models import Asset, AssetRole, Contest, Prize, Role
 from contest.results import services
+from contest.results.certificates import public_name
 from contest.results.services import ResultsError
 from contest.templating import render
 
@@ -35,15 +36,6 @@ ERRORS = {
     "no_reason": N_("Write the reason for this change."),
     "no_contest": N_("Page not found"),
 }
-
-
-def public_name(entrant: Entrant) -> str:
-    """The name as the entrant consented to show it."""
-    if entrant.consent == Consent.FULL_NAME:
-        return entrant.full_name
-    if entrant.consent == Consent.INITIALS:
-        return " ".join(f"{part[0]}." for part in entrant.full_name.split() if part)
-    return gettext("An entrant")
 
 
 def _error(exc: ResultsError) -> HTTPException:
