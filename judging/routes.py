@@ -167,13 +167,16 @@ async def entry(request: Request) -> Response:
 @requires(Role.JUDGE)
 async def autosave(request: Request) -> Response:
     """The draft, saved by the page's script while the judge types (JSON, same rules)."""
+    return await _score_from_json(request, may_submit=False)
+
+
+async def _score_from_json(request: Request, *, may_submit: bool) -> Response:
+    """Save a score sent as JSON: the page's autosave (drafts only) and the API."""
     verify_csrf(request, None)
     await _own_assignment(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
-    if not isinstance(body, dict) or not isinstance(body.get("points", {}), dict):
+    body = await _json_object(request)
+    points = body.get("points", {})
+    if not isinstance(points, dict):
         raise HTTPException(400, gettext("The request body must be a JSON object."))
     async with request.state.sessionmaker() as session:
         try:
@@ -181,31 +184,19 @@ async def autosave(request: Request) -> Response:
                 session,
                 assignment_id=request.path_params["assignment_id"],
                 judge=current_user(request),
-                points=body.get("points", {}),
+                points=points,
                 comment=normalize_text(str(body.get("comment", "")))[:MAX_COMMENT],
                 feedback=normalize_text(str(body.get("feedback", "")))[:MAX_COMMENT],
-                submit=False,
+                submit=may_submit and bool(body.get("submit", False)),
             )
         except AssignmentNotFoundError:
             raise _not_found() from None
         except RoundClosedError:
             raise _round_closed() from None
         except PointsError as exc:
-            return JSONResponse(
-                {
-                    "error": {
-                        "status": 422,
-                        "title": gettext("Some information needs correcting"),
-                        "message": gettext("Some points need correcting."),
-                        "fields": {
-                            key: gettext(POINT_MESSAGES[code]) for key, code in exc.problems.items()
-                        },
-                    }
-                },
-                status_code=422,
-            )
+            return _points_error(exc)
         await session.commit()
-    return JSONResponse({"saved": True, "points": score.points})
+        return JSONResponse({"score": _score_json(score)})
 
 
 @requires(Role.JUDGE)
@@ -570,33 +561,7 @@ async def api_score(request: Request) -> Response:
       "409": {$ref: "#/components/responses/409"}
       "422": {$ref: "#/components/responses/422"}
     """
-    verify_csrf(request, None)
-    await _own_assignment(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
-    if not isinstance(body, dict) or not isinstance(body.get("points", {}), dict):
-        raise HTTPException(400, gettext("The request body must be a JSON object."))
-    async with request.state.sessionmaker() as session:
-        try:
-            score = await services.save_score(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge=current_user(request),
-                points=body.get("points", {}),
-                comment=normalize_text(str(body.get("comment", "")))[:MAX_COMMENT],
-                feedback=normalize_text(str(body.get("feedback", "")))[:MAX_COMMENT],
-                submit=bool(body.get("submit", False)),
-            )
-        except AssignmentNotFoundError:
-            raise _not_found() from None
-        except RoundClosedError:
-            raise _round_closed() from None
-        except PointsError as exc:
-            return _points_error(exc)
-        await session.commit()
-        return JSONResponse({"score": _score_json(score)})
+    return await _score_from_json(request, may_submit=True)
 
 
 def _points_error(exc: PointsError) -> JSONResponse:
