@@ -232,6 +232,12 @@ async def recuse(request: Request) -> Response:
 # --- organisers -------------------------------------------------------------------------------
 
 
+def _to_judging(request: Request, contest_id: int) -> Response:
+    return RedirectResponse(
+        request.url_for("admin_judging", contest_id=contest_id), status_code=303
+    )
+
+
 async def _contest(request: Request, session: Any) -> Contest:
     contest: Contest | None = await session.get(Contest, request.path_params["contest_id"])
     if contest is None:
@@ -286,9 +292,7 @@ async def run_assignment(request: Request) -> Response:
             for entry_id, (missing, reason, eligible) in sorted(report.shortfalls.items())
         ][:200],
     }
-    return RedirectResponse(
-        request.url_for("admin_judging", contest_id=contest.id), status_code=303
-    )
+    return _to_judging(request, contest.id)
 
 
 @requires(Role.ADMIN)
@@ -307,9 +311,7 @@ async def add_judge(request: Request) -> Response:
         except RoundClosedError:
             raise _round_closed() from None
         await session.commit()
-    return RedirectResponse(
-        request.url_for("admin_judging", contest_id=contest.id), status_code=303
-    )
+    return _to_judging(request, contest.id)
 
 
 @requires(Role.ADMIN)
@@ -322,9 +324,7 @@ async def close_round(request: Request) -> Response:
         except RoundClosedError:
             raise _round_closed() from None
         await session.commit()
-    return RedirectResponse(
-        request.url_for("admin_judging", contest_id=contest.id), status_code=303
-    )
+    return _to_judging(request, contest.id)
 
 
 @requires(Role.ADMIN)
@@ -351,9 +351,7 @@ async def next_round(request: Request) -> Response:
         except ContestNotJudgeableError:
             raise HTTPException(409, gettext("There is no round to shortlist from yet.")) from None
         await session.commit()
-    return RedirectResponse(
-        request.url_for("admin_judging", contest_id=contest.id), status_code=303
-    )
+    return _to_judging(request, contest.id)
 
 
 @requires(Role.ADMIN)
@@ -375,9 +373,7 @@ async def round_deadline(request: Request) -> Response:
         except RoundClosedError:
             raise _round_closed() from None
         await session.commit()
-    return RedirectResponse(
-        request.url_for("admin_judging", contest_id=contest.id), status_code=303
-    )
+    return _to_judging(request, contest.id)
 
 
 @requires(Role.ADMIN)
@@ -404,9 +400,7 @@ async def reassign(request: Request) -> Response:
                 ),
             ) from None
         await session.commit()
-    return RedirectResponse(
-        request.url_for("admin_judging", contest_id=contest_id), status_code=303
-    )
+    return _to_judging(request, contest_id)
 
 
 # --- the JSON API -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from contest.admin.services import CHILD_MODELS, ConflictingValueError
 from contest.events.eventfile import dump_event
 from contest.events.validation import InvalidError, fields_of, validate
 from contest.forms import read_form, read_form_lists, verify_csrf
-from contest.i18n import gettext
+from contest.i18n import N_, gettext
 from contest.intake.interfaces import IntakeError
 from contest.models import Contest, Event, Role, Unit, User
 from contest.templating import render
@@ -151,25 +151,40 @@ async def edit_event(request: Request) -> Response:
     return _redirect(request, "admin")
 
 
-@requires(ADMIN)
-async def upload_logo(request: Request) -> Response:
-    length = int(request.headers.get("content-length") or 0)
-    if length > services.MAX_LOGO_BYTES + 64 * 1024:
+# Room for the multipart boundaries and the other fields around a file.
+FORM_OVERHEAD = 64 * 1024
+
+
+async def _read_one_file(request: Request, *, field: str, max_bytes: int, missing: str) -> bytes:
+    """The one small file a console form sends, CSRF-checked and size-capped (413)."""
+    if int(request.headers.get("content-length") or 0) > max_bytes + FORM_OVERHEAD:
         raise HTTPException(413, gettext("The file is too large"))
     try:
         async with request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS) as form:
             token = form.get("csrf_token")
             verify_csrf(request, token if isinstance(token, str) else None)
-            upload = form.get("logo")
+            upload = form.get(field)
             if upload is None or isinstance(upload, str):
-                raise HTTPException(422, gettext("Choose an image file."))
-            data = await upload.read(services.MAX_LOGO_BYTES + 1)
+                raise HTTPException(422, gettext(missing))
+            data = await upload.read(max_bytes + 1)
     except HTTPException as exc:
         if exc.status_code != 400:
             raise
+        # Starlette reports a malformed multipart body as an English 400.
         raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
-    if len(data) > services.MAX_LOGO_BYTES:
+    if len(data) > max_bytes:
         raise HTTPException(413, gettext("The file is too large"))
+    return data
+
+
+@requires(ADMIN)
+async def upload_logo(request: Request) -> Response:
+    data = await _read_one_file(
+        request,
+        field="logo",
+        max_bytes=services.MAX_LOGO_BYTES,
+        missing=N_("Choose an image file."),
+    )
     storage = request.state.storage
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
@@ -283,24 +298,12 @@ async def edit_unit(request: Request) -> Response:
 @requires(ADMIN)
 async def import_units(request: Request) -> Response:
     """Units from a small CSV file (code,name,kind,parent)."""
-    length = int(request.headers.get("content-length") or 0)
-    if length > services.MAX_CSV_BYTES:
-        raise HTTPException(413, gettext("The file is too large"))
-    try:
-        async with request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS) as form:
-            token = form.get("csrf_token")
-            verify_csrf(request, token if isinstance(token, str) else None)
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, gettext("Choose a CSV file to import."))
-            data = await upload.read(services.MAX_CSV_BYTES + 1)
-    except HTTPException as exc:
-        if exc.status_code != 400:
-            raise
-        # Starlette reports a malformed multipart body as an English 400.
-        raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
-    if len(data) > services.MAX_CSV_BYTES:
-        raise HTTPException(413, gettext("The file is too large"))
+    data = await _read_one_file(
+        request,
+        field="file",
+        max_bytes=services.MAX_CSV_BYTES,
+        missing=N_("Choose a CSV file to import."),
+    )
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
         report = await services.import_units(
