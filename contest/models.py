@@ -107,6 +107,16 @@ class Aggregation(enum.StrEnum):
     NORMALISED = "normalised"
 
 
+class RemarkStatus(enum.StrEnum):
+    """A re-marking request (phúc khảo) after publication."""
+
+    REQUESTED = "requested"  # filed by the entrant, no judge yet
+    ASSIGNED = "assigned"  # a judge who did not score the entry re-scores it
+    RESCORED = "rescored"  # waiting for the organiser's decision
+    UPHELD = "upheld"  # decided: the published result stands
+    CHANGED = "changed"  # decided: the published result was changed
+
+
 class Prize(enum.StrEnum):
     FIRST = "first"
     SECOND = "second"
@@ -151,6 +161,9 @@ class Event(Base):
     ends_on: Mapped[date]
     description: Mapped[str] = mapped_column(NFCText, default="")
     logo_key: Mapped[str | None] = mapped_column(String(512))
+    # Months after publication before `contest retention apply` erases non-winners' personal
+    # data and files; None keeps them until erased by hand.
+    retention_months: Mapped[int | None] = mapped_column(default=12)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contests: Mapped[list[Contest]] = relationship(
@@ -200,6 +213,8 @@ class Contest(Base):
     max_words: Mapped[int | None]
     # Judging.
     judges_per_entry: Mapped[int] = mapped_column(default=3)
+    # Days after publication during which an entrant may ask for re-marking.
+    remark_days: Mapped[int] = mapped_column(default=7)
     blind: Mapped[bool] = mapped_column(Boolean, default=True)
     aggregation: Mapped[Aggregation] = mapped_column(
         _enum(Aggregation), default=Aggregation.NORMALISED
@@ -269,6 +284,9 @@ class Entrant(Base):
     guardian_name: Mapped[str | None]
     guardian_phone: Mapped[str | None] = mapped_column(String(32))
     consent: Mapped[Consent] = mapped_column(_enum(Consent))
+    # The agreement to the privacy notice (the guardian's, for a minor): when, and which wording.
+    agreed_at: Mapped[datetime | None]
+    agreement_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -297,6 +315,9 @@ class Entry(Base):
     status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus), default=EntryStatus.SUBMITTED)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Set when the entrant's personal data and files were erased; the entry stays as an
+    # anonymous row so that counts and results still add up.
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -443,6 +464,41 @@ class Result(Base):
     certificate_serial: Mapped[str | None] = mapped_column(String(32), unique=True)
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RemarkRequest(Base):
+    """An entrant's request to have a published result re-marked by a different judge.
+
+    One per entry. The judge's points and feedback live here rather than in ``scores`` so that
+    the judging round, its progress and its aggregation stay as they were published.
+    """
+
+    __tablename__ = "remark_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), unique=True)
+    contest_id: Mapped[int] = mapped_column(
+        ForeignKey("contests.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(NFCText)
+    status: Mapped[RemarkStatus] = mapped_column(
+        _enum(RemarkStatus), default=RemarkStatus.REQUESTED
+    )
+    judge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    points: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[float | None] = mapped_column(Float)
+    feedback: Mapped[str] = mapped_column(NFCText, default="")
+    # The published figures when the request was filed, and the decision.
+    previous_score: Mapped[float | None] = mapped_column(Float)
+    previous_prize: Mapped[Prize | None] = mapped_column(_enum(Prize))
+    new_prize: Mapped[Prize | None] = mapped_column(_enum(Prize))
+    decision_note: Mapped[str] = mapped_column(NFCText, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rescored_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):
