@@ -25,8 +25,12 @@ from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
 from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from contest.privacy.routes import api_routes as privacy_api_routes
+from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
 from contest.results.gallery import routes as results_routes
+from contest.results.remarking import api_routes as remarking_api_routes
+from contest.results.remarking import routes as remarking_routes
 from contest.results.routes import api_routes as results_api_routes
 from contest.results.routes import routes as results_export_routes
 from contest.settings import Settings
@@ -58,6 +62,8 @@ def _api_routes() -> list[BaseRoute]:
         *intake_api_routes,
         *judging_api_routes,
         *results_api_routes,
+        *remarking_api_routes,
+        *privacy_api_routes,
     ]
 
 
@@ -69,6 +75,8 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *judging_routes,
         *results_routes,
         *results_export_routes,
+        *remarking_routes,
+        *privacy_routes,
         *intake_routes,
         *health.routes,
         Mount(
