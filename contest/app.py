@@ -29,6 +29,7 @@ from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
 from contest.results.gallery import routes as results_routes
+from contest.results.remarking import SCHEMAS as remarking_schemas
 from contest.results.remarking import api_routes as remarking_api_routes
 from contest.results.remarking import routes as remarking_routes
 from contest.results.routes import api_routes as results_api_routes
@@ -131,5 +132,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]
-    app.state.api_schemas = intake_schemas
+    app.state.api_schemas = {**intake_schemas, **remarking_schemas}
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from contest.access import current_user, requires
 from contest.events.validation import local_datetime
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext, normalize_text
-from contest.models import Contest, Role, User
+from contest.models import Asset, Contest, Role, User
 from contest.templating import render
 from judging import services
 from judging.interfaces import AssignmentNotFoundError, ContestNotJudgeableError, RoundClosedError
@@ -68,22 +69,28 @@ async def queue(request: Request) -> Response:
     return render(request, "judge/queue.html", {"queue": items})
 
 
+INLINE_VIEWERS = frozenset({"image", "pdf", "audio", "video", "text"})
+
+
 async def _files(request: Request, view: services.JudgeView) -> list[dict[str, Any]]:
+    return await entry_files(request, view.assets)
+
+
+async def entry_files(request: Request, assets: Sequence[Asset]) -> list[dict[str, Any]]:
     """Each original file with its viewer and a short-lived link that names nobody."""
     storage = request.state.storage
     files = []
-    for asset in services.original_assets(view.assets):
+    for asset in services.original_assets(assets):
         viewer = viewer_for(asset.content_type)
         item: dict[str, Any] = {"viewer": viewer, "size": asset.size, "text": None}
         if viewer == "docx" and asset.size <= MAX_DOCX_BYTES:
             chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
             item["text"] = docx_text(b"".join(chunks))
+        # Shown in the page (a text file in a frame, as its sniffed UTF-8), else a download.
         item["url"] = await storage.read_url(
             asset.storage_key,
             expires_in=VIEW_LINK_SECONDS,
-            content_type=asset.content_type
-            if viewer in ("image", "pdf", "audio", "video")
-            else None,
+            content_type=asset.content_type if viewer in INLINE_VIEWERS else None,
         )
         files.append(item)
     return files

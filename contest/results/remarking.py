@@ -1,9 +1,463 @@
-"""Re-marking requests (phúc khảo): after publication an entrant asks, another judge re-scores,
-the organiser decides."""
+"""Re-marking requests (phúc khảo): the entrant's page and API, the re-marking judge's page, the
+organiser's list and decision page."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
 
-routes: list[BaseRoute] = []
-api_routes: list[BaseRoute] = []
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from contest import labels
+from contest.access import current_user, public, requires
+from contest.forms import read_form
+from contest.i18n import N_, format_date, gettext
+from contest.intake import services as intake
+from contest.intake.interfaces import IntakeError
+from contest.models import Contest, Entry, Prize, RemarkRequest, RemarkStatus, Role, User
+from contest.results import remarks
+from contest.results.remarks import RemarkError
+from contest.templating import render
+from judging.routes import POINT_MESSAGES, entry_files
+from judging.scoring import PointsError
+
+EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
+
+# Each refusal: its status and what the visitor reads.
+ERRORS: dict[str, tuple[int, str]] = {
+    "not_published": (404, N_("This entry has no published result yet.")),
+    "withdrawn": (409, N_("A withdrawn entry cannot be re-marked.")),
+    "exists": (409, N_("A re-marking request was already sent for this entry.")),
+    "window_closed": (409, N_("The time to ask for re-marking has passed.")),
+    "no_reason": (422, N_("Say briefly why you ask for re-marking.")),
+    "reason_too_long": (422, N_("Please keep the reason under 2,000 characters.")),
+    "not_found": (404, N_("This re-marking request is not in your list.")),
+    "not_assignable": (409, N_("This request was already re-marked.")),
+    "judge_not_eligible": (
+        422,
+        N_("Choose a judge who did not score this entry and has no conflict with it."),
+    ),
+    "decided": (409, N_("The organisers already decided on this request.")),
+    "not_rescored": (409, N_("The entry must be re-marked before a decision.")),
+    "no_note": (422, N_("Write the reason for the decision.")),
+}
+
+
+def _refusal(code: str) -> HTTPException:
+    status, message = ERRORS[code]
+    return HTTPException(status, gettext(message))
+
+
+async def _entrant_entry(request: Request, token: str | None) -> Entry:
+    """The entry behind the receipt code, if the edit token is its own (404/403 otherwise)."""
+    async with request.state.sessionmaker() as session:
+        try:
+            view = await intake.load_entry(session, receipt_code=request.path_params["code"])
+            intake.check_edit_token(view.entry, token)
+        except IntakeError as exc:
+            raise HTTPException(exc.status_code, exc.message) from None
+    return view.entry
+
+
+# --- the entrant ------------------------------------------------------------------------------
+
+
+@public
+async def entrant_page(request: Request) -> Response:
+    """The entrant asks for re-marking, then follows the request here."""
+    token = request.query_params.get("token")
+    entry = await _entrant_entry(request, token)
+    errors: dict[str, str] = {}
+    values = {"reason": ""}
+    status_code = 200
+    if request.method == "POST":
+        form = await read_form(request)
+        values["reason"] = form.get("reason", "")
+        async with request.state.sessionmaker() as session:
+            try:
+                await remarks.request_remark(session, entry=entry, reason=values["reason"])
+                await session.commit()
+            except RemarkError as exc:
+                if exc.code in ("no_reason", "reason_too_long"):
+                    errors["reason"] = gettext(ERRORS[exc.code][1])
+                    status_code = 422
+                else:
+                    raise _refusal(exc.code) from None
+        if not errors:
+            return RedirectResponse(
+                str(request.url_for("remark_request", code=entry.receipt_code))
+                + f"?token={token}&sent=1",
+                status_code=303,
+            )
+    async with request.state.sessionmaker() as session:
+        state = await remarks.entrant_remark(session, entry=entry)
+        if state is None:
+            raise _refusal("not_published")
+        contest = await session.get(Contest, entry.contest_id)
+    response = render(
+        request,
+        "results/remark_entrant.html",
+        {
+            "entry": entry,
+            "contest": contest,
+            "state": state,
+            "token": token,
+            "labels": labels,
+            "status_labels": remarks.STATUS_LABELS,
+            "decided": remarks.DECIDED,
+            "values": values,
+            "errors": errors,
+            "sent": request.query_params.get("sent") == "1",
+        },
+        status_code=status_code,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def remark_json(state: remarks.EntrantRemark) -> dict[str, Any]:
+    remark = state.request
+    data: dict[str, Any] = {
+        "published_prize": state.result.prize.value if state.result.prize else None,
+        "may_ask_until": state.until.isoformat(),
+        "may_ask": state.may_ask,
+        "request": None,
+    }
+    if remark is not None:
+        decided = remark.status in remarks.DECIDED
+        data["request"] = {
+            "status": remark.status.value,
+            "reason": remark.reason,
+            "requested_at": remark.created_at.isoformat(),
+            "decided_at": remark.decided_at.isoformat() if remark.decided_at else None,
+            "prize": (remark.new_prize.value if remark.new_prize else None) if decided else None,
+            "decision_note": remark.decision_note if decided else None,
+            "feedback": remark.feedback if decided else None,
+        }
+    return data
+
+
+REMARK_SCHEMA = {
+    "type": "object",
+    "required": ["published_prize", "may_ask_until", "may_ask", "request"],
+    "properties": {
+        "published_prize": {"type": ["string", "null"], "enum": [*Prize, None]},
+        "may_ask_until": {"type": "string", "format": "date-time"},
+        "may_ask": {"type": "boolean"},
+        "request": {
+            "type": ["object", "null"],
+            "required": ["status", "reason", "requested_at"],
+            "properties": {
+                "status": {"type": "string", "enum": list(RemarkStatus)},
+                "reason": {"type": "string"},
+                "requested_at": {"type": "string", "format": "date-time"},
+                "decided_at": {"type": ["string", "null"], "format": "date-time"},
+                "prize": {"type": ["string", "null"]},
+                "decision_note": {"type": ["string", "null"]},
+                "feedback": {"type": ["string", "null"]},
+            },
+        },
+    },
+}
+SCHEMAS = {"Remark": REMARK_SCHEMA}
+
+
+async def _api_state(request: Request, entry: Entry, status_code: int = 200) -> Response:
+    async with request.state.sessionmaker() as session:
+        state = await remarks.entrant_remark(session, entry=entry)
+    if state is None:
+        raise _refusal("not_published")
+    return JSONResponse(remark_json(state), status_code=status_code)
+
+
+@public
+async def api_read_remark(request: Request) -> Response:
+    """Whether re-marking may be asked for an entry, and the request if there is one.
+    ---
+    summary: Read an entry's re-marking request
+    operationId: readRemark
+    parameters:
+      - {name: code, in: path, required: true, schema: {type: string}}
+      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The re-marking state.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Remark"}}}
+      "403": {$ref: "#/components/responses/403"}
+      "404": {$ref: "#/components/responses/404"}
+    """
+    entry = await _entrant_entry(request, request.headers.get(EDIT_TOKEN_HEADER))
+    return await _api_state(request, entry)
+
+
+@public
+async def api_request_remark(request: Request) -> Response:
+    """Ask for re-marking within the contest's days after publication.
+    ---
+    summary: Ask for re-marking
+    operationId: requestRemark
+    parameters:
+      - {name: code, in: path, required: true, schema: {type: string}}
+      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [reason]
+            properties:
+              reason: {type: string, maxLength: 2000}
+    responses:
+      "201":
+        description: The request was filed.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Remark"}}}
+      "400": {$ref: "#/components/responses/400"}
+      "403": {$ref: "#/components/responses/403"}
+      "404": {$ref: "#/components/responses/404"}
+      "409": {$ref: "#/components/responses/409"}
+      "422": {$ref: "#/components/responses/422"}
+    """
+    entry = await _entrant_entry(request, request.headers.get(EDIT_TOKEN_HEADER))
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
+    reason = body.get("reason") if isinstance(body, dict) else None
+    async with request.state.sessionmaker() as session:
+        try:
+            await remarks.request_remark(
+                session, entry=entry, reason=reason if isinstance(reason, str) else ""
+            )
+        except RemarkError as exc:
+            raise _refusal(exc.code) from None
+        await session.commit()
+    return await _api_state(request, entry, status_code=201)
+
+
+# --- the re-marking judge ---------------------------------------------------------------------
+
+
+@requires(Role.JUDGE)
+async def judge_list(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        items = await remarks.judge_remarks(session, judge=current_user(request))
+    return render(
+        request,
+        "results/remark_judge_list.html",
+        {"items": items, "status_labels": remarks.STATUS_LABELS},
+    )
+
+
+@requires(Role.JUDGE)
+async def judge_page(request: Request) -> Response:
+    """The entry, blind, with the rubric: the judge marks it afresh."""
+    judge = current_user(request)
+    remark_id = request.path_params["remark_id"]
+    errors: dict[str, str] = {}
+    async with request.state.sessionmaker() as session:
+        try:
+            view = await remarks.remark_judge_view(session, remark_id=remark_id, judge=judge)
+        except RemarkError as exc:
+            raise _refusal(exc.code) from None
+        values: dict[str, Any] = {"points": dict(view.remark.points), "feedback": ""}
+        values["feedback"] = view.remark.feedback
+        status_code = 200
+        if request.method == "POST":
+            form = await read_form(request)
+            values = {
+                "points": {c.key: form.get(f"points.{c.key}", "") for c in view.criteria},
+                "feedback": form.get("feedback", ""),
+            }
+            try:
+                await remarks.save_rescore(
+                    session,
+                    remark_id=remark_id,
+                    judge=judge,
+                    points=values["points"],
+                    feedback=values["feedback"],
+                )
+                await session.commit()
+                return RedirectResponse(
+                    str(request.url_for("judge_remark", remark_id=remark_id)) + "?saved=1",
+                    status_code=303,
+                )
+            except RemarkError as exc:
+                raise _refusal(exc.code) from None
+            except PointsError as exc:
+                errors = {
+                    f"points.{key}": gettext(POINT_MESSAGES[code])
+                    for key, code in exc.problems.items()
+                }
+                status_code = 422
+        files = await entry_files(request, view.assets)
+    return render(
+        request,
+        "results/remark_judge.html",
+        {
+            "view": view,
+            "files": files,
+            "values": values,
+            "errors": errors,
+            "saved": request.query_params.get("saved") == "1",
+        },
+        status_code=status_code,
+    )
+
+
+# --- the organiser ----------------------------------------------------------------------------
+
+
+@requires(Role.ADMIN)
+async def contest_list(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        contest = await session.get(Contest, request.path_params["contest_id"])
+        if contest is None:
+            raise HTTPException(404)
+        rows = (
+            await session.execute(
+                select(RemarkRequest, Entry)
+                .join(Entry, Entry.id == RemarkRequest.entry_id)
+                .where(RemarkRequest.contest_id == contest.id)
+                .order_by(RemarkRequest.created_at, RemarkRequest.id)
+            )
+        ).all()
+    return render(
+        request,
+        "results/remark_list.html",
+        {
+            "contest": contest,
+            "rows": rows,
+            "status_labels": remarks.STATUS_LABELS,
+            "labels": labels,
+        },
+    )
+
+
+@requires(Role.ADMIN)
+async def organiser_page(request: Request) -> Response:
+    """Hand the entry to an eligible judge; once re-marked, decide with a written note."""
+    remark_id = request.path_params["remark_id"]
+    actor = current_user(request)
+    errors: dict[str, str] = {}
+    status_code = 200
+    async with request.state.sessionmaker() as session:
+        try:
+            remark = await remarks.get_remark(session, remark_id)
+        except RemarkError:
+            raise HTTPException(404) from None
+        if request.method == "POST":
+            form = await read_form(request)
+            action = form.get("action", "")
+            try:
+                if action == "assign":
+                    try:
+                        judge_id = int(form.get("judge", ""))
+                    except ValueError:
+                        raise RemarkError("judge_not_eligible") from None
+                    await remarks.assign_remark(
+                        session, remark_id=remark_id, judge_id=judge_id, actor=actor
+                    )
+                elif action == "decide":
+                    choice = form.get("prize", "")
+                    try:
+                        prize = Prize(choice) if choice else None
+                    except ValueError:
+                        raise HTTPException(422, gettext("Choose one of the options.")) from None
+                    await remarks.decide_remark(
+                        session,
+                        remark_id=remark_id,
+                        prize=prize,
+                        note=form.get("note", ""),
+                        actor=actor,
+                    )
+                else:
+                    raise HTTPException(422, gettext("Choose one of the options."))
+                await session.commit()
+                return RedirectResponse(
+                    str(request.url_for("remark_detail", remark_id=remark_id)), status_code=303
+                )
+            except RemarkError as exc:
+                await session.rollback()
+                status, message = ERRORS[exc.code]
+                if status != 422:
+                    raise _refusal(exc.code) from None
+                errors["judge" if action == "assign" else "note"] = gettext(message)
+                status_code = 422
+            remark = await remarks.get_remark(session, remark_id)
+        context = await _organiser_context(session, remark)
+    return render(
+        request,
+        "results/remark_detail.html",
+        {**context, "errors": errors},
+        status_code=status_code,
+    )
+
+
+async def _organiser_context(session: Any, remark: RemarkRequest) -> dict[str, Any]:
+    from contest.models import Assignment, AssignmentStatus, Score
+
+    entry = await session.get(Entry, remark.entry_id)
+    contest = await session.get(Contest, remark.contest_id)
+    result = await remarks.published_result(session, entry_id=remark.entry_id)
+    original = (
+        await session.execute(
+            select(User.name, Score.total)
+            .join(Assignment, Assignment.judge_id == User.id)
+            .join(Score, Score.assignment_id == Assignment.id)
+            .where(
+                Assignment.entry_id == remark.entry_id,
+                Assignment.status == AssignmentStatus.SUBMITTED,
+            )
+            .order_by(Assignment.id)
+        )
+    ).all()
+    judge = await session.get(User, remark.judge_id) if remark.judge_id else None
+    return {
+        "remark": remark,
+        "entry": entry,
+        "contest": contest,
+        "result": result,
+        "original_scores": original,
+        "judge": judge,
+        "eligible": await remarks.eligible_judges(session, remark=remark)
+        if remark.status in (RemarkStatus.REQUESTED, RemarkStatus.ASSIGNED)
+        else [],
+        "status_labels": remarks.STATUS_LABELS,
+        "labels": labels,
+        "prizes": list(Prize),
+        "format_date": format_date,
+    }
+
+
+routes: list[BaseRoute] = [
+    Route(
+        "/entries/{code:str}/remark",
+        entrant_page,
+        methods=["GET", "POST"],
+        name="remark_request",
+    ),
+    Route("/judge/remarks", judge_list, name="judge_remarks"),
+    Route(
+        "/judge/remarks/{remark_id:int}", judge_page, methods=["GET", "POST"], name="judge_remark"
+    ),
+    Route("/admin/contests/{contest_id:int}/remarks", contest_list, name="contest_remarks"),
+    Route(
+        "/admin/remarks/{remark_id:int}",
+        organiser_page,
+        methods=["GET", "POST"],
+        name="remark_detail",
+    ),
+]
+api_routes: list[BaseRoute] = [
+    Route("/entries/{code:str}/remark", api_read_remark, methods=["GET"], name="api_remark"),
+    Route(
+        "/entries/{code:str}/remark",
+        api_request_remark,
+        methods=["POST"],
+        name="api_request_remark",
+    ),
+]

@@ -25,6 +25,7 @@ from contest.models import (
     Division,
     Entrant,
     Entry,
+    EntryStatus,
     Event,
     Prize,
     Result,
@@ -47,7 +48,7 @@ class ComputeReport:
     prizes: dict[str, int]
 
 
-def _serial(year: int) -> str:
+def new_serial_code(year: int) -> str:
     code = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(8))
     return f"{year}-{code[:4]}-{code[4:]}"
 
@@ -198,9 +199,9 @@ async def publish_results(
     for result in results:
         result.published_at = now
         if result.prize is not None:
-            serial = _serial(event.starts_on.year)
+            serial = new_serial_code(event.starts_on.year)
             while serial in taken:
-                serial = _serial(event.starts_on.year)
+                serial = new_serial_code(event.starts_on.year)
             taken.add(serial)
             result.certificate_serial = serial
     before = contest.status.value
@@ -266,6 +267,10 @@ class Outcome:
     prize: Prize | None
     rank: int
     feedback: list[str]
+    # Until when the entrant may still ask for re-marking (None once asked or too late), and
+    # the state of a request already filed (a label's msgid).
+    remark_until: datetime | None = None
+    remark_status: str | None = None
 
 
 async def published_outcome(session: AsyncSession, *, entry_id: int) -> Outcome | None:
@@ -286,4 +291,16 @@ async def published_outcome(session: AsyncSession, *, entry_id: int) -> Outcome 
             .order_by(Score.id)
         )
     ).all()
-    return Outcome(prize=result.prize, rank=result.rank, feedback=list(feedback))
+    from contest.results import remarks
+
+    entry = await session.get(Entry, entry_id)
+    assert entry is not None
+    state = await remarks.entrant_remark(session, entry=entry)
+    outcome = Outcome(prize=result.prize, rank=result.rank, feedback=list(feedback))
+    if state is not None and state.request is not None:
+        outcome.remark_status = remarks.STATUS_LABELS[state.request.status]
+        if state.request.status in remarks.DECIDED and state.request.feedback:
+            outcome.feedback.append(state.request.feedback)
+    elif state is not None and state.may_ask and entry.status == EntryStatus.SUBMITTED:
+        outcome.remark_until = state.until
+    return outcome

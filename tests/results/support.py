@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.accounts.services import create_api_token
 from contest.i18n import gettext, use_locale
-from contest.models import Entry, Prize, Result, Role, User
+from contest.models import Aggregation, Assignment, Contest, Entry, Prize, Result, Role, User
 from contest.tokens import RECEIPT_ALPHABET, new_secret_token
+from judging import services as judging
+from tests.support import Account, make_entries
 
 WRITING = "viet-ve-cuon-sach-em-yeu"
 DRAWING = "ve-tranh-theo-sach"
@@ -108,3 +110,54 @@ async def bearer(
         _token, plain = await create_api_token(session, user=user, name="tests")
         await session.commit()
     return {"Authorization": f"Bearer {plain}"}
+
+
+MakeUser = Callable[..., Awaitable[Account]]
+
+
+async def judged_contest(
+    sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
+) -> tuple[int, list[int]]:
+    """The writing contest with six primary-school entries scored by three judges."""
+    for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
+        await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
+    async with sessionmaker() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == WRITING))
+        assert contest is not None
+        # Only the new entries: the demo's own entry is withdrawn from this contest's results.
+        demo_entry = await session.scalar(select(Entry).where(Entry.contest_id == contest.id))
+        assert demo_entry is not None
+        await session.delete(demo_entry)
+        # The plain mean keeps the hand-worked ranks below exact.
+        contest.aggregation = Aggregation.MEAN
+        await session.commit()
+        contest_id = contest.id
+    entries = await make_entries(sessionmaker, WRITING, ages=[8, 9, 9, 10, 10, 7])
+    # Share of full marks per entry: 1.0, 0.75, 0.75, 0.5, 0.25, 0.0.
+    shares = dict(zip(entries, [1.0, 0.75, 0.75, 0.5, 0.25, 0.0], strict=True))
+    async with sessionmaker() as session:
+        await judging.run_assignment(session, contest_id=contest_id, actor=None)
+        await session.commit()
+        rows = (
+            await session.execute(
+                select(Assignment, User).join(User, User.id == Assignment.judge_id)
+            )
+        ).all()
+        for assignment, judge in rows:
+            share = shares[assignment.entry_id]
+            await judging.save_score(
+                session,
+                assignment_id=assignment.id,
+                judge=judge,
+                points={
+                    "noi-dung": 4 * share,
+                    "sang-tao": 2 * share,
+                    "ngon-ngu": 2 * share,
+                    "lien-he": 2 * share,
+                },
+                comment="",
+                feedback="Cố gắng lên!",
+                submit=True,
+            )
+        await session.commit()
+    return contest_id, entries

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -14,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.models import (
-    Aggregation,
-    Assignment,
     AuditEvent,
     Contest,
     ContestStatus,
@@ -23,65 +20,15 @@ from contest.models import (
     Prize,
     Result,
     Role,
-    User,
 )
 from contest.results import services
 from contest.results.services import ResultsError
 from contest.settings import Settings
 from contest.tokens import hash_token
-from judging import services as judging
-from tests.support import Account, csrf_from, make_entries, sign_in
+from tests.results.support import MakeUser, judged_contest
+from tests.support import csrf_from, sign_in
 
-MakeUser = Callable[..., Awaitable[Account]]
 WRITING = "viet-ve-cuon-sach-em-yeu"
-
-
-async def judged_contest(
-    sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
-) -> tuple[int, list[int]]:
-    """The writing contest with six primary-school entries scored by three judges."""
-    for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
-        await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
-    async with sessionmaker() as session:
-        contest = await session.scalar(select(Contest).where(Contest.slug == WRITING))
-        assert contest is not None
-        # Only the new entries: the demo's own entry is withdrawn from this contest's results.
-        demo_entry = await session.scalar(select(Entry).where(Entry.contest_id == contest.id))
-        assert demo_entry is not None
-        await session.delete(demo_entry)
-        # The plain mean keeps the hand-worked ranks below exact.
-        contest.aggregation = Aggregation.MEAN
-        await session.commit()
-        contest_id = contest.id
-    entries = await make_entries(sessionmaker, WRITING, ages=[8, 9, 9, 10, 10, 7])
-    # Share of full marks per entry: 1.0, 0.75, 0.75, 0.5, 0.25, 0.0.
-    shares = dict(zip(entries, [1.0, 0.75, 0.75, 0.5, 0.25, 0.0], strict=True))
-    async with sessionmaker() as session:
-        await judging.run_assignment(session, contest_id=contest_id, actor=None)
-        await session.commit()
-        rows = (
-            await session.execute(
-                select(Assignment, User).join(User, User.id == Assignment.judge_id)
-            )
-        ).all()
-        for assignment, judge in rows:
-            share = shares[assignment.entry_id]
-            await judging.save_score(
-                session,
-                assignment_id=assignment.id,
-                judge=judge,
-                points={
-                    "noi-dung": 4 * share,
-                    "sang-tao": 2 * share,
-                    "ngon-ngu": 2 * share,
-                    "lien-he": 2 * share,
-                },
-                comment="",
-                feedback="Cố gắng lên!",
-                submit=True,
-            )
-        await session.commit()
-    return contest_id, entries
 
 
 async def test_compute_publish_and_visibility(
