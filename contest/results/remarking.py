@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -17,7 +18,18 @@ from contest.forms import read_form
 from contest.i18n import N_, format_date, gettext
 from contest.intake import services as intake
 from contest.intake.interfaces import IntakeError
-from contest.models import Contest, Entry, Prize, RemarkRequest, RemarkStatus, Role, User
+from contest.models import (
+    Assignment,
+    AssignmentStatus,
+    Contest,
+    Entry,
+    Prize,
+    RemarkRequest,
+    RemarkStatus,
+    Role,
+    Score,
+    User,
+)
 from contest.results import remarks
 from contest.results.remarks import RemarkError
 from contest.templating import render
@@ -397,9 +409,7 @@ async def organiser_page(request: Request) -> Response:
     )
 
 
-async def _organiser_context(session: Any, remark: RemarkRequest) -> dict[str, Any]:
-    from contest.models import Assignment, AssignmentStatus, Score
-
+async def _organiser_context(session: AsyncSession, remark: RemarkRequest) -> dict[str, Any]:
     entry = await session.get(Entry, remark.entry_id)
     contest = await session.get(Contest, remark.contest_id)
     result = await remarks.published_result(session, entry_id=remark.entry_id)

@@ -62,6 +62,17 @@ async def test_compute_publish_and_visibility(
     receipt = await client.get(private)
     assert receipt.status_code == 200
     assert "Giải Nhất" not in receipt.text and "Cố gắng lên!" not in receipt.text
+    # Nor on the contest's page, in the API's contest and entry, or its re-marking state.
+    for path in (f"/contests/{WRITING}", f"/api/v1/contests/{WRITING}"):
+        public = await client.get(path)
+        assert public.status_code == 200
+        assert "Giải Nhất" not in public.text and '"prize"' not in public.text
+    headers = {"X-Edit-Token": "private-link-token"}
+    entry_api = await client.get(f"/api/v1/entries/{receipt_code}", headers=headers)
+    assert entry_api.status_code == 200
+    assert "first" not in entry_api.text and "Cố gắng lên!" not in entry_api.text
+    remark_api = await client.get(f"/api/v1/entries/{receipt_code}/remark", headers=headers)
+    assert remark_api.status_code == 404
 
     async with sessionmaker() as session:
         await services.publish_results(session, contest_id=contest_id, actor=None)
