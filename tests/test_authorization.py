@@ -19,8 +19,20 @@ from starlette.routing import Route
 
 from contest.access import ANYONE, access_of, check_declarations, iter_endpoints, public
 from contest.app import create_app
+from contest.db import utcnow
 from contest.demo import DemoReport
-from contest.models import Assignment, Contest, Entry, EntryStatus, Role, Unit, User
+from contest.models import (
+    Assignment,
+    Contest,
+    Entry,
+    EntryStatus,
+    RemarkRequest,
+    RemarkStatus,
+    Result,
+    Role,
+    Unit,
+    User,
+)
 from contest.settings import Settings
 from contest.tokens import hash_token
 from judging.services import run_assignment
@@ -111,6 +123,27 @@ async def path_values(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
             .join(User, User.id == Assignment.judge_id)
             .where(User.email == "x@example.vn")
         )
+        # A published result for the entry, and a re-marking request handed to judge X.
+        judge_x = await session.scalar(select(User).where(User.email == "x@example.vn"))
+        assert judge_x is not None
+        session.add(
+            Result(
+                contest_id=contest.id,
+                entry_id=entry.id,
+                rank=1,
+                final_score=9.0,
+                published_at=utcnow(),
+            )
+        )
+        remark = RemarkRequest(
+            entry_id=entry.id,
+            contest_id=contest.id,
+            reason="x",
+            status=RemarkStatus.ASSIGNED,
+            judge_id=judge_x.id,
+        )
+        session.add(remark)
+        await session.commit()
     assert assignment is not None
     return {
         "code": entry.receipt_code,
@@ -125,6 +158,7 @@ async def path_values(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
         "token_id": 1,
         "token": "not-a-real-token",
         "key": "entries/x/original.png",
+        "remark_id": remark.id,
     }
 
 
@@ -152,6 +186,9 @@ OBJECT_RULES: dict[str, Callable[[Persona], bool]] = {
     "/judge/assignments/{assignment_id:int}/recuse": lambda p: p.name == "judge of contest X",
     "/api/v1/judge/assignments/{assignment_id:int}": lambda p: p.name == "judge of contest X",
     "/api/v1/judge/assignments/{assignment_id:int}/score": lambda p: p.name == "judge of contest X",
+    "/entries/{code:str}/remark": lambda p: p.name == "entrant with an edit token",
+    "/api/v1/entries/{code:str}/remark": lambda p: p.name == "entrant with an edit token",
+    "/judge/remarks/{remark_id:int}": lambda p: p.name == "judge of contest X",
 }
 
 
