@@ -89,6 +89,14 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
     ]
 
 
+class ContestApp(Starlette):
+    """Starlette with the security headers outermost: error pages (500s from the server-error
+    handler included) carry them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
 
@@ -114,10 +122,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api_routes = _api_routes()
     routes = _routes(api_routes)
     check_declarations(routes)
-    app = Starlette(
+    app = ContestApp(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeadersMiddleware),
             Middleware(LocaleMiddleware, default=settings.locale),
             Middleware(
                 SessionMiddleware,

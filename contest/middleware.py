@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from http.cookies import SimpleCookie
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,11 +14,28 @@ from contest.settings import SUPPORTED_LOCALES
 
 LOCALE_COOKIE = "lang"
 
-# Pages load nothing from elsewhere; media from an S3 bucket are added per deployment.
+# Pages load nothing from elsewhere; when files live in an S3 bucket, its origin is added to
+# the sources of images, media, frames and connections (see content_security_policy).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+REFERRER_POLICY = "same-origin"
+# A year, once the site is served over https (never on plain http: browsers ignore it there).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+
+
+@lru_cache(maxsize=8)
+def content_security_policy(files_origin: str | None) -> str:
+    """The pages' policy, letting them show, frame and upload to the files' own origin."""
+    if not files_origin:
+        return CONTENT_SECURITY_POLICY
+    return (
+        CONTENT_SECURITY_POLICY.replace(
+            "img-src 'self' data: blob:", f"img-src 'self' data: blob: {files_origin}"
+        ).replace("media-src 'self' blob:", f"media-src 'self' blob: {files_origin}")
+        + f"; frame-src 'self' {files_origin}; connect-src 'self' {files_origin}"
+    )
 
 
 def pick_locale(scope: Scope, default: str) -> str:
@@ -45,7 +64,24 @@ class LocaleMiddleware:
         await self.app(scope, receive, send)
 
 
+def _files_origin(state: dict[str, Any]) -> str | None:
+    storage = state.get("storage")
+    origin: str | None = storage.browser_origin() if storage is not None else None
+    return origin
+
+
+def _is_https(state: dict[str, Any]) -> bool:
+    settings = state.get("settings")
+    return bool(settings is not None and settings.secure_cookies)
+
+
 class SecurityHeadersMiddleware:
+    """Security headers on every response, error pages included (it wraps the whole app).
+
+    A response that set its own policy keeps it: the local storage's file responses carry a
+    sandboxing policy of their own, and a few pages widen theirs.
+    """
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -53,14 +89,19 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        state: dict[str, Any] = scope.get("state") or {}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                headers.setdefault(
+                    "Content-Security-Policy", content_security_policy(_files_origin(state))
+                )
                 headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("Referrer-Policy", REFERRER_POLICY)
                 headers.setdefault("X-Frame-Options", "DENY")
+                if _is_https(state):
+                    headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

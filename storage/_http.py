@@ -15,6 +15,20 @@ _UNSAFE_FALLBACK_RE = re.compile(r"[^A-Za-z0-9._ ()-]+")
 _MAX_FILENAME_CHARS = 200
 
 
+# Types a browser shows without running anything of the file's: only these are ever served
+# inline. HTML, SVG, XML and every other type go out as downloads of application/octet-stream.
+INLINE_SAFE_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf", "text/plain"}
+)
+INLINE_SAFE_FAMILIES = frozenset({"audio", "video"})
+DOWNLOAD_TYPE = "application/octet-stream"
+
+
+def is_inline_safe(content_type: str) -> bool:
+    base = content_type.split(";")[0].strip().lower()
+    return base in INLINE_SAFE_TYPES or base.split("/")[0] in INLINE_SAFE_FAMILIES
+
+
 def check_content_type(content_type: str) -> str:
     """Refuse anything that isn't a plain media type, so nothing odd reaches a header."""
     if not _MEDIA_TYPE_RE.fullmatch(content_type):

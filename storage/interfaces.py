@@ -168,6 +168,11 @@ class Storage(abc.ABC):
     ) -> UploadForm:
         """A presigned POST form letting a browser upload at most max_size bytes to key."""
 
+    def browser_origin(self) -> str | None:
+        """The origin browsers fetch signed URLs from when it is not the app's own (a bucket's
+        endpoint), for the pages' Content-Security-Policy; None when the app serves files."""
+        return None
+
     @abc.abstractmethod
     async def check(self) -> None:
         """Health check: raises StorageUnavailableError with a short reason."""

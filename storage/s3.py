@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from urllib.parse import urlsplit
 
 import boto3.session
 from botocore.config import Config
@@ -20,7 +21,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from storage._http import check_content_type, content_disposition
+from storage._http import DOWNLOAD_TYPE, check_content_type, content_disposition, is_inline_safe
 from storage.interfaces import (
     DEFAULT_READ_URL_EXPIRES,
     DEFAULT_UPLOAD_FORM_EXPIRES,
@@ -122,6 +123,13 @@ class S3Storage(Storage):
         )
         # Aborts of failed uploads that outlived the cancelled task they were started by.
         self._cleanups: set[asyncio.Task[None]] = set()
+        # Path-style presigned URLs point at the client's endpoint (the given one, or the
+        # region's): that is the origin browsers fetch files from.
+        endpoint = urlsplit(self._client.meta.endpoint_url)
+        self._browser_origin = f"{endpoint.scheme}://{endpoint.netloc}"
+
+    def browser_origin(self) -> str | None:
+        return self._browser_origin
 
     async def _call(
         self, key: str | None, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
@@ -301,16 +309,20 @@ class S3Storage(Storage):
     ) -> str:
         validate_key(key)
         check_expires_in(expires_in)
+        if content_type:
+            check_content_type(content_type)
+        # Only types that run nothing are shown inline; anything else is a download.
+        inline = bool(content_type) and is_inline_safe(content_type or "")
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
             "ResponseCacheControl": "private",
             "ResponseContentDisposition": content_disposition(
-                "inline" if content_type else "attachment", filename
+                "inline" if inline else "attachment", filename
             ),
         }
         if content_type:
-            params["ResponseContentType"] = check_content_type(content_type)
+            params["ResponseContentType"] = content_type if inline else DOWNLOAD_TYPE
         return await self._call(
             key,
             self._client.generate_presigned_url,
