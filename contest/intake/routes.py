@@ -32,6 +32,7 @@ from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
+from contest.privacy.interfaces import AGREEMENT_FIELD
 from contest.results.services import published_outcome
 from contest.templating import render
 from storage import S3Storage, Storage, StorageError
@@ -432,6 +433,11 @@ async def _receipt_page(
             "withdraw_action": str(request.url_for("withdraw_entry", code=entry.receipt_code))
             + ("?" + urlencode(query) if query else ""),
             "receipt_link": receipt_url_for(request, entry, token) if token else None,
+            "data_link": str(request.url_for("entry_data", code=entry.receipt_code))
+            + "?"
+            + urlencode({"token": token})
+            if token
+            else None,
             "direct_upload": origin is not None,
             "slot_url": str(request.url_for("api_upload_slot", slug=view.contest.slug)),
             "script_words": _script_words(),
@@ -572,7 +578,7 @@ async def coordinator_import(request: Request) -> Response:
         "units": units,
         "report": None,
         "message": None,
-        "columns": bulk.COLUMNS,
+        "columns": [*bulk.COLUMNS, AGREEMENT_FIELD],
     }
     try:
         services.check_window(contest, utcnow())
@@ -801,7 +807,7 @@ async def api_submit_entry(request: Request) -> Response:
         multipart/form-data:
           schema:
             type: object
-            required: [full_name, age, unit, consent, title]
+            required: [full_name, age, unit, consent, agreement, title]
             properties:
               full_name: {type: string}
               age: {type: integer}
@@ -810,6 +816,13 @@ async def api_submit_entry(request: Request) -> Response:
               guardian_name: {type: string}
               guardian_phone: {type: string}
               consent: {type: string, enum: [full_name, initials, hidden]}
+              agreement:
+                type: string
+                enum: ["yes"]
+                description: >-
+                  The privacy notice (/privacy) was agreed to: by a parent or guardian for an
+                  entrant under 18, by the entrant otherwise. Without it the entry is refused
+                  (422) and nothing is kept.
               title: {type: string}
               note: {type: string}
               book: {type: string}

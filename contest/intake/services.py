@@ -79,6 +79,7 @@ from contest.models import (
     Unit,
     User,
 )
+from contest.privacy.interfaces import AGREEMENT_FIELD, AGREEMENT_VERSION, agreed
 from contest.tokens import hash_token, new_receipt_code, new_secret_token
 from storage import ObjectTooLargeError, Storage, StorageError
 
@@ -282,6 +283,21 @@ def check_consent(values: Mapping[str, str], errors: dict[str, str]) -> str:
     return consent
 
 
+def check_agreement(values: Mapping[str, str], errors: dict[str, str], *, is_minor: bool) -> None:
+    """The privacy notice must be agreed to: by a parent or guardian for a minor, by the
+    entrant themself otherwise. Without it nothing is kept."""
+    if agreed(values.get(AGREEMENT_FIELD)):
+        return
+    errors[AGREEMENT_FIELD] = (
+        gettext(
+            "A parent or guardian must read the privacy notice and agree to it before a "
+            "child's entry can be sent."
+        )
+        if is_minor
+        else gettext("Please read the privacy notice and tick that you agree to it.")
+    )
+
+
 def validate_entry(
     values: Mapping[str, str],
     *,
@@ -322,6 +338,7 @@ def validate_entry(
                 "Entrants under 18 need a parent or guardian: enter their phone number."
             )
     consent = check_consent(values, errors)
+    check_agreement(values, errors, is_minor=is_minor)
     title = _text(
         values, "title", errors, limit=TITLE_MAX, required=gettext("Give your entry a title.")
     )
@@ -823,6 +840,10 @@ async def submit_entry(
                 guardian_name=data.guardian_name,
                 guardian_phone=data.guardian_phone,
                 consent=Consent(data.consent),
+                # validate_entry refuses a submission without the agreement, so every
+                # EntryData stands for an agreement given now, to the current wording.
+                agreed_at=utcnow(),
+                agreement_version=AGREEMENT_VERSION,
             )
             session.add(entrant)
             await session.flush()

@@ -1,8 +1,211 @@
-"""Pages and API of the privacy notice, access and erasure."""
+"""Pages and API of the privacy notice, access to what is held, and the organiser's erasure."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
 
-routes: list[BaseRoute] = []
-api_routes: list[BaseRoute] = []
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from contest.access import current_user, public, requires
+from contest.accounts.services import client_ip
+from contest.db import utcnow
+from contest.forms import read_form
+from contest.i18n import gettext, ngettext
+from contest.intake import services as intake
+from contest.intake.interfaces import IntakeError
+from contest.models import Role
+from contest.privacy import services
+from contest.privacy.interfaces import PrivacyError
+from contest.templating import render
+from storage import Storage, StorageError
+
+EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
+# How many due entries the organiser's page lists before saying "and N more".
+PLAN_SHOWN = 50
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
+    return maker
+
+
+def _storage(request: Request) -> Storage:
+    storage: Storage = request.state.storage
+    return storage
+
+
+# --- the notice -----------------------------------------------------------------------------
+
+
+@public
+async def notice(request: Request) -> Response:
+    """The privacy notice, in plain words, for families, schools and the authorities."""
+    async with _sessionmaker(request)() as session:
+        facts = await services.notice_facts(session)
+    return render(request, "privacy/notice.html", {"facts": facts})
+
+
+# --- access: a copy of what is held ---------------------------------------------------------
+
+
+async def _archive_response(request: Request, token: str | None) -> Response:
+    """The ZIP of an entry's data and original files, for the holder of its private link;
+    the same refusals as the intake's (404 unknown code, 403 wrong token)."""
+    async with _sessionmaker(request)() as session:
+        view = await intake.load_entry(session, receipt_code=request.path_params["code"])
+        intake.check_edit_token(view.entry, token)
+        try:
+            spool = await services.write_access_archive(
+                session, storage=_storage(request), view=view
+            )
+        except (StorageError, FileNotFoundError):
+            raise HTTPException(
+                503,
+                gettext("The files cannot be read right now. Please try again in a few minutes."),
+            ) from None
+    filename = f"{view.entry.receipt_code}-data.zip"
+    return StreamingResponse(
+        services.iter_file(spool),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@public
+async def entry_data(request: Request) -> Response:
+    try:
+        return await _archive_response(request, request.query_params.get("token"))
+    except IntakeError as exc:
+        raise HTTPException(exc.status_code, exc.message) from None
+
+
+@public
+async def api_entry_data(request: Request) -> Response:
+    """Download everything held about an entry: a ZIP with `entry.json` and the original files.
+    ---
+    summary: Download an entry's data
+    operationId: downloadEntryData
+    description: >-
+      The entrant's and guardian's details, the entry, its files' details, the published
+      result and feedback, and the entry's history, as `entry.json`, with the original files
+      under `files/`. Needs the receipt code and the edit token.
+    parameters:
+      - {name: code, in: path, required: true, schema: {type: string}}
+      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The archive.
+        content:
+          application/zip:
+            schema: {type: string, format: binary}
+      "403":
+        description: The edit token is not this entry's.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404":
+        description: No entry has this receipt code.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "503":
+        description: Storage unreachable.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    try:
+        return await _archive_response(request, request.headers.get(EDIT_TOKEN_HEADER))
+    except IntakeError as exc:
+        raise HTTPException(exc.status_code, exc.message) from None
+
+
+# --- the organiser's erasure page -----------------------------------------------------------
+
+
+async def _erase_page(
+    request: Request,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    async with _sessionmaker(request)() as session:
+        facts = await services.notice_facts(session)
+        plan = await services.retention_plan(session, now=utcnow())
+        erasures = await services.recent_erasures(session)
+        codes = await services.erased_codes(
+            session, entry_ids=[int(e.object_id) for e in erasures if e.object_id.isdecimal()]
+        )
+    context: dict[str, Any] = {
+        "facts": facts,
+        "plan": plan[:PLAN_SHOWN],
+        "plan_total": len(plan),
+        "erasures": erasures,
+        "codes": codes,
+        "values": values or {},
+        "errors": errors or {},
+        "message": request.session.pop("privacy_message", None),
+    }
+    return render(request, "admin/privacy.html", context, status_code=status_code)
+
+
+@requires(Role.ADMIN)
+async def admin_privacy(request: Request) -> Response:
+    """Erase an entrant's personal data and files on request, with a reason."""
+    if request.method == "GET":
+        return await _erase_page(request)
+    form = await read_form(request)
+    values = {"receipt_code": form.get("receipt_code", ""), "reason": form.get("reason", "")}
+    errors: dict[str, str] = {}
+    if not values["receipt_code"]:
+        errors["receipt_code"] = gettext("Enter the entry's receipt code.")
+    try:
+        reason = services.check_reason(values["reason"], required=True)
+    except PrivacyError as exc:
+        errors["reason"] = exc.message
+    if errors:
+        return await _erase_page(request, values=values, errors=errors, status_code=422)
+    try:
+        report = await services.erase_entrant(
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            receipt_code=values["receipt_code"],
+            reason=reason,
+            actor=current_user(request),
+            client_ip=client_ip(request),
+        )
+    except PrivacyError as exc:
+        return await _erase_page(
+            request,
+            values=values,
+            errors={"receipt_code": exc.message},
+            status_code=exc.status_code,
+        )
+    if report.already:
+        message = gettext("Entry %(code)s was already erased.", code=report.receipt_code)
+    else:
+        message = ngettext(
+            "Erased the personal data of entry %(code)s and %(num)d file.",
+            "Erased the personal data of entry %(code)s and %(num)d files.",
+            report.files_deleted,
+            code=report.receipt_code,
+        )
+    if report.files_left:
+        message += " " + gettext(
+            "%(count)s files could not be deleted now: erase the entry again later.",
+            count=report.files_left,
+        )
+    request.session["privacy_message"] = message
+    return RedirectResponse(request.url_for("admin_privacy"), status_code=303)
+
+
+routes: list[BaseRoute] = [
+    Route("/privacy", notice, name="privacy"),
+    Route("/entries/{code:str}/my-data.zip", entry_data, name="entry_data"),
+    Route("/admin/privacy", admin_privacy, methods=["GET", "POST"], name="admin_privacy"),
+]
+api_routes: list[BaseRoute] = [
+    Route("/entries/{code:str}/my-data", api_entry_data, name="api_entry_data"),
+]

@@ -62,6 +62,7 @@ def entrant_fields(**overrides: str) -> dict[str, str]:
         "guardian_name": "Nguyễn Văn Bình",
         "guardian_phone": "0912 345 678",
         "consent": "initials",
+        "agreement": "yes",
         "title": "Hoa vàng trên cỏ xanh",
         "book": "other",
         "book_title": "Tôi thấy hoa vàng trên cỏ xanh",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_text
 import io
 import re
 import uuid
@@ -132,7 +133,9 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-CSV_HEADER = "full_name,age,grade,unit,guardian_name,guardian_phone,consent,title,book,file\n"
+CSV_HEADER = (
+    "full_name,age,grade,unit,guardian_name,guardian_phone,consent,title,book,file,agreement\n"
+)
 
 
 async def _import(
@@ -158,16 +161,18 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     csv_text = CSV_HEADER + "".join(
         [
             "Lê Văn An,10,5,th-bach-sam-5a,Lê Văn Ba,0912345678,full_name,"
-            "Ngôi nhà,Dế Mèn phiêu lưu ký,an.png\n",
+            "Ngôi nhà,Dế Mèn phiêu lưu ký,an.png,yes\n",
             "Trần Thị Bé,9,4,th-bach-sam-4b,Trần Văn Cả,0987654321,initials,"
-            "Cánh đồng,Sách khác,thu-muc/be.jpg\n",
-            "Phạm Khuyết,10,5,th-bach-sam-5a,,,initials,Không giám hộ,Hoàng tử bé,an.png\n",
-            "Ngô Lạc,10,5,tdp-1,Ngô Cha,0911111111,hidden,Sai đơn vị,Hoàng tử bé,an.png\n",
+            "Cánh đồng,Sách khác,thu-muc/be.jpg,yes\n",
+            "Phạm Khuyết,10,5,th-bach-sam-5a,,,initials,Không giám hộ,Hoàng tử bé,an.png,yes\n",
+            "Ngô Lạc,10,5,tdp-1,Ngô Cha,0911111111,hidden,Sai đơn vị,Hoàng tử bé,an.png,yes\n",
             "Đỗ Thiếu,10,5,th-bach-sam-5a,Đỗ Mẹ,0922222222,hidden,"
-            "Thiếu tệp,Hoàng tử bé,khong-co.png\n",
-            "Vũ Độc,10,5,th-bach-sam-5a,Vũ Bố,0933333333,hidden,Tệp lạ,Hoàng tử bé,virus.png\n",
+            "Thiếu tệp,Hoàng tử bé,khong-co.png,yes\n",
+            "Vũ Độc,10,5,th-bach-sam-5a,Vũ Bố,0933333333,hidden,Tệp lạ,Hoàng tử bé,virus.png,yes\n",
             "<script>alert(1)</script>,10,5,th-bach-sam-5a,Mẹ,0944444444,,"
-            "Không chọn,Hoàng tử bé,an.png\n",
+            "Không chọn,Hoàng tử bé,an.png,yes\n",
+            "Lý Chưa Hỏi,10,5,th-bach-sam-5a,Lý Mẹ,0955555555,hidden,"
+            "Chưa đồng ý,Hoàng tử bé,an.png,\n",
         ]
     )
     archive = _zip(
@@ -194,8 +199,9 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
         "6": "refused",
         "7": "refused",
         "8": "refused",
+        "9": "refused",
     }
-    refused_text = {n: html.split(f'data-row="{n}"')[1].split("</tr>")[0] for n in "45678"}
+    refused_text = {n: html.split(f'data-row="{n}"')[1].split("</tr>")[0] for n in "456789"}
     assert (vi("Entrants under 18 need a parent or guardian: enter their name.")) in refused_text[
         "4"
     ]
@@ -209,6 +215,10 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
         in refused_text["7"]
     )
     assert vi("Choose how the name may appear in public.") in refused_text["8"]
+    assert vi(
+        "A parent or guardian must read the privacy notice and agree to it before a "
+        "child's entry can be sent."
+    ) in html_text.unescape(refused_text["9"])
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
     after = await counts(sessionmaker, store)
@@ -233,8 +243,9 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
 ) -> None:
     await _signed_in(app, make_user, ["thcs-bach-sam"])
     csv_text = (
-        "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text\n"
-        "Hà Anh;12;6;thcs-bach-sam-6a;Hà Bố;0912000000;initials;Bài một;Hoàng tử bé;Một hai ba\n"
+        "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement\n"
+        "Hà Anh;12;6;thcs-bach-sam-6a;Hà Bố;0912000000;initials;Bài một;Hoàng tử bé;Một hai ba;"
+        "có\n"
     )
     response = await _import(app, WRITING, csv_text, None)
     assert response.status_code == 200

@@ -1,0 +1,97 @@
+"""Children's personal data: the notice's wording version, the agreement field, and the domain's
+errors and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+# The privacy notice's wording. Change it whenever the notice says something new: each entrant
+# keeps the version they (or their guardian) agreed to.
+AGREEMENT_VERSION = "2026-11"
+# The submission field (form, API, bulk CSV column) that carries the agreement.
+AGREEMENT_FIELD = "agreement"
+# What a ticked box, an API client or a spreadsheet cell may send to say "agreed".
+AGREEING_VALUES = frozenset({"1", "x", "yes", "y", "true", "on", "agreed", "co", "có", "đồng ý"})
+
+# What an erased entrant's name becomes (the column cannot be empty of a value, only of text).
+ERASED_NAME = ""
+# What replaces a personal value found inside free text that must otherwise stay (a judge's
+# feedback, an organiser's reason).
+ERASED_MARK = "[…]"
+# Audit keys whose values are the entry's own free text: dropped whole on erasure.
+AUDIT_TEXT_KEYS = frozenset(
+    {
+        "title",
+        "note",
+        "body_text",
+        "files",
+        "filename",
+        "original_filename",
+        "full_name",
+        "guardian_name",
+        "guardian_phone",
+    }
+)
+# Bytes of an original file copied into the access archive per read.
+ARCHIVE_CHUNK = 256 * 1024
+
+
+def agreed(value: str | None) -> bool:
+    """Whether a submitted agreement value says yes."""
+    return (value or "").strip().casefold() in AGREEING_VALUES
+
+
+class PrivacyError(Exception):
+    """Base of the privacy domain's errors; ``message`` is already translated."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EntryNotFoundError(PrivacyError):
+    status_code = 404
+
+
+class ReasonRequiredError(PrivacyError):
+    status_code = 422
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What one erasure did. ``already``: nothing was left to erase."""
+
+    receipt_code: str
+    entries: int
+    files_deleted: int
+    files_left: int
+    already: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionItem:
+    """An entry whose personal data and files the retention rule erases."""
+
+    event_slug: str
+    contest_slug: str
+    receipt_code: str
+    entry_id: int
+    clock_started: datetime
+    due: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    items: list[RetentionItem]
+    reports: list[ErasureReport]
+
+    @property
+    def files_deleted(self) -> int:
+        return sum(r.files_deleted for r in self.reports)
+
+    @property
+    def files_left(self) -> int:
+        return sum(r.files_left for r in self.reports)
