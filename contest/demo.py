@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.accounts.passwords import hash_password
-from contest.db import Base
+from contest.db import Base, utcnow
+from contest.events.validation import DEFAULT_RETENTION_MONTHS
 from contest.i18n import LOCAL_TZ, normalize_text
 from contest.models import (
     Asset,
@@ -43,6 +44,7 @@ from contest.models import (
     UnitKind,
     User,
 )
+from contest.privacy.interfaces import AGREEMENT_VERSION
 from contest.tokens import hash_token, new_secret_token
 from storage import Storage
 
@@ -134,6 +136,7 @@ async def _load(
             "description": normalize_text(spec.get("description", "")),
             "starts_on": today + timedelta(days=spec["starts_in_days"]),
             "ends_on": today + timedelta(days=spec["ends_in_days"]),
+            "retention_months": spec.get("retention_months", DEFAULT_RETENTION_MONTHS),
         },
     )
 
@@ -266,6 +269,9 @@ async def _add_sample_entry(
         guardian_name=person.get("guardian_name"),
         guardian_phone=person.get("guardian_phone"),
         consent=Consent(person["consent"]),
+        # The demo's families agree to the notice as any entrant does.
+        agreed_at=utcnow(),
+        agreement_version=AGREEMENT_VERSION,
     )
     session.add(entrant)
     await session.flush()

@@ -122,6 +122,7 @@ async def edit_event(request: Request) -> Response:
                 "starts_on": event.starts_on.isoformat(),
                 "ends_on": event.ends_on.isoformat(),
                 "description": event.description,
+                "retention_months": event.retention_months or 0,
             }
             if event
             else {}

@@ -379,6 +379,8 @@ async def dump_event(session: AsyncSession, *, slug: str | None = None) -> str:
             "starts_on": event.starts_on.isoformat(),
             "ends_on": event.ends_on.isoformat(),
             "description": event.description,
+            # 0: no automatic erasure (kept until erased by hand).
+            "retention_months": event.retention_months or 0,
         },
         "units": [
             {

@@ -24,6 +24,9 @@ FILE_KINDS = (
     "jpeg", "png", "webp", "heic", "pdf", "docx", "txt",
     "mp3", "m4a", "wav", "ogg", "mp4", "webm", "mov",
 )  # fmt: skip
+# Children's data is kept a year after publication unless the event says otherwise.
+DEFAULT_RETENTION_MONTHS = 12
+MAX_RETENTION_MONTHS = 120
 PRIZE_TIERS = ("first", "second", "third", "honourable")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -194,6 +197,12 @@ def many(parse_one: Parser, allowed: Sequence[str] | None = None) -> Parser:
     return parse
 
 
+def retention_months(value: Any) -> int | None:
+    """Months of retention after publication; 0 means no automatic erasure (None)."""
+    months: int = integer(0, MAX_RETENTION_MONTHS)(value)
+    return months or None
+
+
 def _choices(enum: type[Enum], labels: Mapping[Any, str]) -> tuple[tuple[str, str], ...]:
     return tuple((member.value, labels[member]) for member in enum)
 
@@ -216,6 +225,20 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
                 required=False,
                 default="",
                 widget="textarea",
+            ),
+            Field(
+                "retention_months",
+                N_("Months to keep entries that won no prize"),
+                retention_months,
+                required=False,
+                default=DEFAULT_RETENTION_MONTHS,
+                widget="number",
+                hint=N_(
+                    "Counted from the publication of each contest's results (or from its "
+                    "deadline, if never published); then the command contest retention apply "
+                    "erases those entries' personal data and files. 0 keeps them until erased "
+                    "by hand."
+                ),
             ),
         ),
         "unit": (
