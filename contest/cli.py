@@ -266,6 +266,27 @@ def cmd_export_certificates(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from contest.privacy.cli import PrivacyCommandError, erase, erasure_message
+
+    settings = _settings()
+    try:
+        report = asyncio.run(erase(settings, receipt_code=args.receipt, reason=args.reason))
+    except PrivacyCommandError as exc:
+        raise SystemExit(f"contest: {exc}") from None
+    print(erasure_message(report))
+    return 1 if report.files_left else 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from contest.privacy.cli import retention, retention_lines
+
+    settings = _settings()
+    run = asyncio.run(retention(settings, dry_run=args.dry_run))
+    print("\n".join(retention_lines(run, dry_run=args.dry_run)))
+    return 1 if run.files_left else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contest", description="Reading-week contest platform: writing, drawing, storytelling."
@@ -358,6 +379,29 @@ def build_parser() -> argparse.ArgumentParser:
         command = results_commands.add_parser(name, help=text)
         command.add_argument("contest", help="the contest's short name (slug)")
         command.set_defaults(func=cmd_results)
+
+    erase = commands.add_parser(
+        "erase",
+        help="erase an entrant's personal data and files (the entry stays as an anonymous row)",
+    )
+    erase.add_argument("--receipt", required=True, help="the entry's receipt code")
+    erase.add_argument("--reason", default="", help="why, for the audit log (no names)")
+    erase.set_defaults(func=cmd_erase)
+
+    retention = commands.add_parser(
+        "retention", help="erase entries past their event's retention period"
+    )
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    apply = retention_commands.add_parser(
+        "apply",
+        help="erase the personal data and files of entries that won no prize, once the "
+        "event's retention_months have passed since their contest's publication (or its "
+        "closing, if never published)",
+    )
+    apply.add_argument(
+        "--dry-run", action="store_true", help="list what would be erased, erase nothing"
+    )
+    apply.set_defaults(func=cmd_retention)
 
     event = commands.add_parser("event", help="an event's set-up as one YAML file")
     event_commands = event.add_subparsers(dest="event_command", required=True)
