@@ -242,23 +242,34 @@ async def iter_file(spool: IO[bytes]) -> AsyncIterator[bytes]:
 # --- erasure ------------------------------------------------------------------------------
 
 
-def _personal_strings(entrant: Entrant) -> list[str]:
-    """The entrant's values that may have been copied into free text elsewhere, longest first
-    (so that a full name goes before a part of it)."""
-    values = {entrant.full_name, entrant.guardian_name or "", entrant.guardian_phone or ""}
-    return sorted((v for v in values if len(v.strip()) >= 2), key=len, reverse=True)
+def _personal_patterns(entrant: Entrant) -> list[re.Pattern[str]]:
+    """What finds the entrant's values where they were copied into free text: the names
+    (case-blind, longest first, so a full name goes before a part of it) and the phone number
+    however it was spaced or prefixed (0912 345 678, 0912.345.678, +84 912 345 678)."""
+    names = {entrant.full_name.strip(), (entrant.guardian_name or "").strip()}
+    patterns = [
+        re.compile(re.escape(name), re.IGNORECASE)
+        for name in sorted(names, key=len, reverse=True)
+        if len(name) >= 2
+    ]
+    digits = re.sub(r"\D", "", entrant.guardian_phone or "")
+    national = digits[2:] if digits.startswith("84") else digits.removeprefix("0")
+    if len(national) >= 6:
+        spaced = r"[\s.()-]*".join(national)
+        patterns.append(re.compile(r"(?:\+?\s*84|0)[\s.()-]*" + spaced))
+    return patterns
 
 
-def _without(text: str | None, personal: Sequence[str]) -> str | None:
-    """Free text with every occurrence of a personal value replaced by a mark (case-blind)."""
+def _without(text: str | None, personal: Sequence[re.Pattern[str]]) -> str | None:
+    """Free text with every occurrence of a personal value replaced by a mark."""
     if not text:
         return text
-    for value in personal:
-        text = re.sub(re.escape(value), ERASED_MARK, text, flags=re.IGNORECASE)
+    for pattern in personal:
+        text = pattern.sub(ERASED_MARK, text)
     return text
 
 
-def _scrub(value: Any, personal: Sequence[str]) -> Any:
+def _scrub(value: Any, personal: Sequence[re.Pattern[str]]) -> Any:
     """An audit value with the entry's own free text dropped and personal values marked."""
     if isinstance(value, dict):
         return {k: None if k in AUDIT_TEXT_KEYS else _scrub(v, personal) for k, v in value.items()}
@@ -308,7 +319,7 @@ async def _scrub_rows(
     session: AsyncSession, *, entrant: Entrant, entries: Sequence[Entry], now: datetime
 ) -> None:
     """Blank the personal data in every row that holds it, in the caller's transaction."""
-    personal = _personal_strings(entrant)
+    personal = _personal_patterns(entrant)
     ids = [e.id for e in entries]
     for event in await _audit_rows_about(session, entry_ids=ids):
         event.before = _scrub(event.before, personal)
@@ -387,7 +398,7 @@ async def erase_entrant(
         if already and not files:
             return ErasureReport(code, len(entries), 0, 0, already=True)
         if not already:
-            personal = _personal_strings(entrant)
+            personal = _personal_patterns(entrant)
             await _scrub_rows(session, entrant=entrant, entries=entries, now=utcnow())
             audit.record(
                 session,
@@ -438,15 +449,17 @@ async def retention_plan(session: AsyncSession, *, now: datetime) -> list[Retent
     that is not a published winner is due, unless it is already erased or its entrant also has
     a winning entry (erasure takes the entrant whole)."""
     events = (await session.scalars(select(Event).where(Event.retention_months.is_not(None)))).all()
-    published = dict(
-        (
+    published: dict[int, datetime] = {
+        contest_id: at
+        for contest_id, at in (
             await session.execute(
                 select(Result.contest_id, func.max(Result.published_at))
                 .where(Result.published_at.is_not(None))
                 .group_by(Result.contest_id)
             )
-        ).tuples()
-    )
+        ).all()
+        if at is not None
+    }
     winning_entrants = set(
         (
             await session.scalars(
@@ -534,4 +547,4 @@ async def erased_codes(session: AsyncSession, *, entry_ids: Iterable[int]) -> di
     if not ids:
         return {}
     rows = await session.execute(select(Entry.id, Entry.receipt_code).where(Entry.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return {entry_id: code for entry_id, code in rows.all()}
