@@ -94,6 +94,12 @@ async def _apply(
     if created:
         session.add(obj)
     await session.flush()
+    if created and any(values[n] is None and getattr(obj, n) is not None for n in names):
+        # A column default fills in a None on INSERT, where None was meant.
+        for name in names:
+            if values[name] is None:
+                setattr(obj, name, None)
+        await session.flush()
     after = snapshot(obj, names)
     if created:
         audit.record(

@@ -245,6 +245,10 @@ async def load_event(session: AsyncSession, *, text: str, actor_label: str = "")
     event = Event(**spec)
     session.add(event)
     await session.flush()
+    if spec["retention_months"] is None and event.retention_months is not None:
+        # The column's default fills in a None on INSERT; here None means "keep".
+        event.retention_months = None
+        await session.flush()
 
     units: dict[str, Unit] = {}
     for item in data["units"]:
