@@ -226,7 +226,26 @@ async def openapi(request: Request) -> Response:
     schema["paths"] = {
         path.removeprefix(API_PREFIX) or "/": item for path, item in schema["paths"].items()
     }
+    for item in schema["paths"].values():
+        for operation in item.values():
+            _add_common_errors(operation)
     return JSONResponse(schema)
+
+
+def _add_common_errors(operation: dict[str, Any]) -> None:
+    """The errors any operation of a kind can answer, whatever its own docstring lists: a path
+    naming nothing (404), a missing or wrong credential or role (401, 403), a body that cannot
+    be read or is incomplete (400, 422). They share the Error shape of components.responses."""
+    common = []
+    if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+        common.append(404)
+    if operation.get("security"):
+        common += [401, 403]
+    if "requestBody" in operation:
+        common += [400, 422]
+    responses = operation.setdefault("responses", {})
+    for status in common:
+        responses.setdefault(str(status), {"$ref": f"#/components/responses/{status}"})
 
 
 routes: list[BaseRoute] = [

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+from starlette.convertors import IntegerConvertor, register_url_convertor
 
 # Deterministic constraint names, so that migrations name the same thing on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -26,6 +27,36 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Row ids are INTEGER columns: 32-bit on PostgreSQL, where a larger value is an error inside
+# the query rather than "no such row".
+MAX_ROW_ID = 2**31 - 1
+
+
+def _digits_at_most(limit: int) -> str:
+    """A regex matching the decimal numbers 0..limit (without leading zeros past its length)."""
+    text = str(limit)
+    options = [f"[0-9]{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for position, digit in enumerate(text):
+        if digit != "0":
+            rest = len(text) - position - 1
+            lower = f"[0-{int(digit) - 1}]" if digit != "1" else "0"
+            options.append(text[:position] + lower + (f"[0-9]{{{rest}}}" if rest else ""))
+    options.append(text)
+    return "(?:" + "|".join(options) + ")"
+
+
+class RowIdConvertor(IntegerConvertor):
+    """``{name:int}`` in a route path matches only numbers a row id can be; a larger one is a
+    404 from the router, never an overflow inside a query."""
+
+    regex = _digits_at_most(MAX_ROW_ID)
+
+
+# Registered when this module is first imported, which the models (and so every route module)
+# do before building their routes.
+register_url_convertor("int", RowIdConvertor())
 
 
 def nfc(value: str) -> str:

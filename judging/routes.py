@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest.access import current_user, requires
+from contest.db import MAX_ROW_ID
 from contest.events.validation import local_datetime
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext, normalize_text
@@ -305,10 +306,9 @@ async def run_assignment(request: Request) -> Response:
 @requires(Role.ADMIN)
 async def add_judge(request: Request) -> Response:
     form = await read_form(request)
-    try:
-        entry_id = int(form.get("entry", ""))
-    except ValueError:
-        raise HTTPException(400) from None
+    entry_id = _row_id(form.get("entry"))
+    if entry_id is None:
+        raise HTTPException(400)
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
         try:
@@ -343,7 +343,7 @@ async def next_round(request: Request) -> Response:
         count = int(form.get("count", ""))
     except ValueError:
         count = 0
-    if count < 1 or count > 10_000 or rule not in ("division", "unit"):
+    if not 1 <= count <= MAX_SHORTLIST or rule not in ("division", "unit"):
         raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
@@ -386,10 +386,9 @@ async def round_deadline(request: Request) -> Response:
 @requires(Role.ADMIN)
 async def reassign(request: Request) -> Response:
     form = await read_form(request)
-    try:
-        judge_id = int(form.get("judge", ""))
-    except ValueError:
-        raise HTTPException(422, gettext("Choose one of the options.")) from None
+    judge_id = _row_id(form.get("judge"))
+    if judge_id is None:
+        raise HTTPException(422, gettext("Choose one of the options."))
     async with request.state.sessionmaker() as session:
         try:
             contest_id = await services.reassign(
@@ -669,6 +668,21 @@ async def api_progress(request: Request) -> Response:
     )
 
 
+MAX_SHORTLIST = 10_000
+
+
+def _row_id(value: object) -> int | None:
+    """An id sent in a form or a JSON body, or None when it cannot name a row."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ROW_ID))):
+            return None
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID:
+        return value
+    return None
+
+
 async def _json_object(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -720,7 +734,7 @@ async def api_round_action(request: Request) -> Response:
             elif action == "next":
                 top, quota = body.get("top_per_division"), body.get("per_unit")
                 valid = [v for v in (top, quota) if isinstance(v, int) and not isinstance(v, bool)]
-                if len(valid) != 1 or valid[0] < 1:
+                if len(valid) != 1 or not 1 <= valid[0] <= MAX_SHORTLIST:
                     raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
                 round_ = await services.shortlist(
                     session,
@@ -797,8 +811,8 @@ async def api_reassign(request: Request) -> Response:
     """
     verify_csrf(request, None)
     body = await _json_object(request)
-    judge_id = body.get("judge")
-    if not isinstance(judge_id, int) or isinstance(judge_id, bool):
+    judge_id = _row_id(body.get("judge"))
+    if judge_id is None:
         raise HTTPException(400, gettext("Choose one of the options."))
     async with request.state.sessionmaker() as session:
         try:
