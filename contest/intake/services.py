@@ -79,6 +79,7 @@ from contest.models import (
     Unit,
     User,
 )
+from contest.privacy import metadata
 from contest.privacy.interfaces import AGREEMENT_FIELD, AGREEMENT_VERSION, agreed
 from contest.tokens import hash_token, new_receipt_code, new_secret_token
 from storage import ObjectTooLargeError, Storage, StorageError
@@ -547,6 +548,7 @@ async def store_upload(
         raise
     upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
     try:
+        await _scrub_metadata(storage, upload)
         await _set_stored(sessionmaker, upload)
         if kind.is_image:
             await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=None)
@@ -573,6 +575,43 @@ async def _set_stored(
     async with sessionmaker() as session:
         await session.execute(update(Asset).where(Asset.id == upload.asset_id).values(**values))
         await session.commit()
+
+
+async def _scrub_metadata(storage: Storage, upload: PendingUpload) -> None:
+    """Take the names, places and tags out of a document or recording before it counts (see
+    contest.privacy.metadata); the stored object is replaced only when something changed."""
+    scrub = metadata.SCRUBBERS.get(upload.kind.name)
+    if scrub is None:
+        return
+    try:
+        source, _sha256, _size = await _spool_object(storage, upload.key)
+    except StorageError:
+        raise _storage_down() from None
+    target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    try:
+        try:
+            changed = await asyncio.to_thread(scrub, source, target)
+        except Exception:
+            # A file the scrubber cannot follow was still sniffed and accepted: kept as sent.
+            changed = False
+        if not changed:
+            return
+        target.seek(0)
+        try:
+            stored = await storage.put_stream(
+                upload.key, _read_spool(target), content_type=upload.kind.content_type
+            )
+        except StorageError:
+            raise _storage_down() from None
+        upload.size, upload.sha256 = stored.size, stored.sha256
+    finally:
+        source.close()
+        target.close()
+
+
+async def _read_spool(spool: IO[bytes]) -> AsyncIterator[bytes]:
+    while chunk := await asyncio.to_thread(spool.read, 256 * 1024):
+        yield chunk
 
 
 async def _spool_object(storage: Storage, key: str) -> tuple[IO[bytes], str, int]:
@@ -775,6 +814,8 @@ async def verify_direct_upload(
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
     try:
+        if not kind.is_image:
+            await _scrub_metadata(storage, upload)
         await _set_stored(sessionmaker, upload)
         if kind.is_image:
             await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=spool)
