@@ -8,10 +8,12 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import Base
+from contest.settings import Settings
 from tests.intake.support import entrant_fields, form, post_form
 
 API = "/api/v1"
@@ -83,3 +85,15 @@ def leaks(text: str, needles: tuple[str, ...] = NEEDLES) -> list[str]:
 
     plain = html.unescape(text).casefold()
     return [n for n in needles if n.casefold() in plain]
+
+
+def point_command_at(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the ``contest`` command at the test's database and storage."""
+    for name, value in (
+        ("CONTEST_DATA_DIR", str(settings.data_dir)),
+        ("CONTEST_DATABASE_URL", settings.database_url),
+        ("CONTEST_STORAGE_URL", settings.storage_url),
+        ("CONTEST_SECRET_KEY", settings.secret_key),
+        ("CONTEST_BASE_URL", settings.base_url),
+    ):
+        monkeypatch.setenv(name, value)

@@ -53,6 +53,7 @@ from tests.privacy.support import (
     api_submit,
     leaks,
     personal_fields,
+    point_command_at,
     scan_database,
 )
 from tests.results.support import Row, make_results, pdf_pages
@@ -399,3 +400,36 @@ async def test_an_erasure_storage_refused_is_finished_by_the_next_run(
         ).all()
     assert left == [] and len(erasures) == 1
     assert not [key for key in keys if await store.exists(key)]
+
+
+@LOCAL_ONLY
+async def test_the_erase_command(
+    app: httpx.AsyncClient,
+    intake_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from contest.cli import main
+
+    made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
+    code = made.json()["entry"]["receipt_code"]
+    point_command_at(intake_settings, monkeypatch)
+
+    status = await asyncio.to_thread(
+        main, ["erase", "--receipt", code, "--reason", f"Thư của {GUARDIAN}"]
+    )
+
+    assert status == 0
+    assert capsys.readouterr().out.strip() == (
+        f"Erased the personal data of entry {code}; 3 stored file(s) deleted."
+    )
+    assert await scan_database(sessionmaker) == []
+    async with sessionmaker() as session:
+        event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "entry.erase"))
+    assert event is not None and event.actor_label == "cli"
+    assert event.after == {"reason": f"Thư của {ERASED_MARK}"}
+    assert await asyncio.to_thread(main, ["erase", "--receipt", code]) == 0
+    assert "already erased" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="contest: "):
+        await asyncio.to_thread(main, ["erase", "--receipt", "ZZZZ-ZZZZ"])

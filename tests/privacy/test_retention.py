@@ -23,21 +23,9 @@ from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import DRAWING, STORY, WRITING, entrant_fields
-from tests.privacy.support import api_submit
+from tests.privacy.support import api_submit, point_command_at
 from tests.results.support import PUBLISHED_AT, Row, make_results
 from tests.support import Account, csrf_from, sign_in
-
-
-def _command(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the ``contest`` command at the test's database and storage."""
-    for name, value in (
-        ("CONTEST_DATA_DIR", str(settings.data_dir)),
-        ("CONTEST_DATABASE_URL", settings.database_url),
-        ("CONTEST_STORAGE_URL", settings.storage_url),
-        ("CONTEST_SECRET_KEY", settings.secret_key),
-        ("CONTEST_BASE_URL", settings.base_url),
-    ):
-        monkeypatch.setenv(name, value)
 
 
 async def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
@@ -110,7 +98,7 @@ async def test_apply_erases_exactly_what_the_dry_run_lists_and_keeps_winners(
                 )
             ).all()
         )
-    _command(intake_settings, monkeypatch)
+    point_command_at(intake_settings, monkeypatch)
 
     status, listed = await _run(["retention", "apply", "--dry-run"], capsys)
 
