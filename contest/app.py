@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,6 +44,7 @@ from judging.routes import api_routes as judging_api_routes
 from judging.routes import routes as judging_routes
 from storage import FILES_MOUNT_PATH, LocalStorage, storage_from_url
 
+logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "contest_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
@@ -89,6 +94,13 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
     ]
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database dropped the connection or is restarting: a 503 the client may retry (the
+    transaction was rolled back), not a 500 as for a bug."""
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return errors.error_response(request, 503)
+
+
 class ContestApp(Starlette):
     """Starlette with the security headers outermost: error pages (500s from the server-error
     handler included) carry them too."""
@@ -135,7 +147,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 https_only=settings.secure_cookies,
             ),
         ],
-        exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
+        exception_handlers={
+            HTTPException: errors.http_exception,
+            OperationalError: _database_unavailable,
+            InterfaceError: _database_unavailable,
+            Exception: errors.server_error,
+        },
         lifespan=lifespan,
     )
     app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]

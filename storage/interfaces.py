@@ -6,7 +6,7 @@ import abc
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 ONE_MIB = 1024 * 1024
 # A size past which S3 uploads go in several parts (the S3 backend cuts 5 MiB parts, S3's
@@ -167,6 +167,12 @@ class Storage(abc.ABC):
         self, key: str, *, max_size: int, expires_in: int = DEFAULT_UPLOAD_FORM_EXPIRES
     ) -> UploadForm:
         """A presigned POST form letting a browser upload at most max_size bytes to key."""
+
+    async def abort_incomplete_uploads(self, *, older_than: timedelta) -> int:
+        """Abort multipart uploads begun longer ago than older_than and never completed (their
+        abort failed, e.g. because the service was down at that moment); the number aborted.
+        Nothing to do for backends that write whole files."""
+        return 0
 
     def browser_origin(self) -> str | None:
         """The origin browsers fetch signed URLs from when it is not the app's own (a bucket's

@@ -11,7 +11,7 @@ import stat
 import tempfile
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ParamSpec, TypeVar
 from urllib.parse import quote, urlencode
@@ -331,6 +331,27 @@ class LocalStorage(Storage):
             max_size=max_size,
             expires_at=datetime.fromtimestamp(expires, UTC),
         )
+
+    # -- incomplete uploads --
+
+    def _remove_stale_temp_files(self, cutoff: float) -> int:
+        removed = 0
+        try:
+            entries = list(os.scandir(self._tmp_dir))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            # Writes in progress keep touching their file; one left this long was abandoned
+            # by a process that died mid-upload.
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
+    async def abort_incomplete_uploads(self, *, older_than: timedelta) -> int:
+        cutoff = self._clock() - older_than.total_seconds()
+        return await _write_op(TMP_DIR_NAME, self._remove_stale_temp_files, cutoff)
 
     # -- health --
 

@@ -131,6 +131,22 @@ class S3Storage(Storage):
     def browser_origin(self) -> str | None:
         return self._browser_origin
 
+    def _abort_incomplete(self, cutoff: datetime) -> int:
+        aborted = 0
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    with contextlib.suppress(ClientError):  # completed or aborted meanwhile
+                        self._client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        aborted += 1
+        return aborted
+
+    async def abort_incomplete_uploads(self, *, older_than: timedelta) -> int:
+        return await self._call(None, self._abort_incomplete, datetime.now(UTC) - older_than)
+
     async def _call(
         self, key: str | None, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
     ) -> _T:
