@@ -324,6 +324,9 @@ async def _scrub_rows(
     for event in await _audit_rows_about(session, entry_ids=ids):
         event.before = _scrub(event.before, personal)
         event.after = _scrub(event.after, personal)
+        if event.actor_id is None and event.actor_label == "entrant":
+            # The family's own device address goes too; staff's stays for accountability.
+            event.client_ip = None
     for score in (
         await session.scalars(select(Score).join(Assignment).where(Assignment.entry_id.in_(ids)))
     ).all():

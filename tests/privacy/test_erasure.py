@@ -267,6 +267,13 @@ async def test_erasure_leaves_no_trace_in_rows_objects_pages_or_responses(
         assert all([await store.exists(key) for key in winner.keys])
         assert len([w for w in before if w.startswith("file ")]) >= 2
         objects = len(await store.list_keys(""))
+        async with sessionmaker() as session:
+            assert await session.scalar(
+                select(AuditEvent.client_ip).where(
+                    AuditEvent.object_id == str(winner.entry_id),
+                    AuditEvent.action == "entry.submit",
+                )
+            )
         figures = await _report_figures(sessionmaker)
 
         # The organiser's page: a receipt code typed loosely, and a reason.
@@ -301,7 +308,19 @@ async def test_erasure_leaves_no_trace_in_rows_objects_pages_or_responses(
         assert [w for w in after if w.startswith("file ")] == []  # no picture left to show
         assert await _report_figures(sessionmaker) == figures
 
-    # One audit event says that it happened, by whom and why; not what.
+    # One audit event says that it happened, by whom and why; not what. The family's device
+    # address (kept against abuse) went with the rest.
+    async with sessionmaker() as session:
+        addresses = (
+            await session.scalars(
+                select(AuditEvent.client_ip).where(
+                    AuditEvent.object_type == "entry",
+                    AuditEvent.object_id == str(winner.entry_id),
+                    AuditEvent.actor_label == "entrant",
+                )
+            )
+        ).all()
+    assert len(addresses) == 2 and set(addresses) == {None}
     async with sessionmaker() as session:
         events = (
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "entry.erase"))
