@@ -2,12 +2,12 @@
 
 The gallery is the most read page of the event, so each app process keeps its rendered bytes per
 (contest, language, address) and answers from memory. The copy is checked against the database
-at most once every ``REVALIDATE_SECONDS``: the winners' rows are read and hashed (prize, rank,
-division, the name as consented, unit, title, book, text, files, erasure), and a different hash
-means a new page. The hash, not the time of publication, makes the ETag, so every process gives
-the same ETag to the same data and a changed prize, name or erasure changes it. Signed links to
-the pictures are drawn only when a page is rendered, never per request, and redrawn every
-``LINK_PERIOD_SECONDS`` (the period is part of the ETag), long before they expire.
+about once every ``REVALIDATE_SECONDS``: one query reads the winners' rows, which are hashed
+(prize, rank, division, the name as consented, unit, title, book, text, files, erasure), and a
+different hash means a new page. The hash, not the time of publication, makes the ETag, so every
+process gives the same ETag to the same data and a changed prize, name or erasure changes it.
+Signed links to the pictures are drawn only when a page is rendered, never per request, and
+redrawn every ``LINK_PERIOD_SECONDS`` (the period is part of the ETag), long before they expire.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -29,14 +30,26 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels
 from contest.access import current_user, public, requires
-from contest.events import services as events
-from contest.events.interfaces import ContestNotFoundError
 from contest.forms import read_form
 from contest.i18n import LOCALE_DIR, N_, get_locale, gettext
-from contest.models import Asset, AssetRole, Contest, Prize, Role
+from contest.models import (
+    Asset,
+    AssetRole,
+    Consent,
+    Contest,
+    ContestStatus,
+    Division,
+    Entrant,
+    Entry,
+    Event,
+    Prize,
+    Result,
+    Role,
+    Unit,
+)
 from contest.results import services
-from contest.results.certificates import UnitTree, public_name
-from contest.results.services import ResultRow, ResultsError
+from contest.results.certificates import public_name
+from contest.results.services import ResultsError
 from contest.templating import TEMPLATES_DIR, render
 from storage import Storage
 
@@ -72,60 +85,164 @@ def _error(exc: ResultsError) -> HTTPException:
     return HTTPException(status, gettext(ERRORS.get(code, ERRORS["not_computed"])))
 
 
-# --- what the gallery shows, and its fingerprint ------------------------------------------------
+# --- what the gallery shows, read in one query, and its fingerprint -------------------------------
+
+_Parent = aliased(Unit)
+_Grandparent = aliased(Unit)
+SHOWN_ROLES = (AssetRole.THUMBNAIL, AssetRole.PREVIEW, AssetRole.ORIGINAL)
+PRIZE_ORDER = {prize: position for position, prize in enumerate(Prize)}
+
+
+@dataclass(frozen=True)
+class Media:
+    key: str
+    content_type: str
+    width: int | None
+    height: int | None
+
+
+@dataclass
+class Winner:
+    """One published prize winner as the page shows them (nothing of an erased one)."""
+
+    result_id: int
+    prize: Prize
+    rank: int
+    division: tuple[int, str] | None  # position, name
+    erased: bool
+    consent: Consent | None = None
+    full_name: str = ""
+    unit: str = ""  # "Lớp 5A, Trường Tiểu học Bạch Sam"
+    title: str = ""
+    book_title: str = ""
+    book_author: str = ""
+    body_text: str = ""
+    media: dict[str, Media] = field(default_factory=dict)  # asset role → file
 
 
 @dataclass
 class Gallery:
     """A contest's published winners with everything their page shows."""
 
-    contest: Contest
-    rows: list[ResultRow]
-    media: dict[int, dict[str, Asset]]  # entry id → asset role → asset (none for erased entries)
-    units: dict[int, str]  # entry id → "Lớp 5A, Trường Tiểu học Bạch Sam"
+    slug: str
+    title: str
+    event_name: str
+    winners: list[Winner]
     version: str = ""
 
 
-def is_erased(row: ResultRow) -> bool:
-    return row.entry.erased_at is not None
-
-
-async def load_gallery(session: AsyncSession, *, slug: str) -> Gallery | None:
-    """The contest's published winners, or None when there is nothing public to show."""
-    try:
-        contest = await events.get_public_contest(session, slug=slug)
-    except ContestNotFoundError:
-        return None
-    rows = services.winners(
-        await services.results_of(session, contest_id=contest.id, published_only=True)
+def gallery_query(slug: str) -> Select[*tuple[Any, ...]]:
+    """Everything the page shows, in one round trip: cheap enough to run every second under
+    load (each round trip waits for a busy event loop, so their number is what counts)."""
+    contest_id = (
+        select(Contest.id)
+        .join(Event, Event.id == Contest.event_id)
+        .where(Contest.slug == slug, Contest.status != ContestStatus.DRAFT)
+        .order_by(Event.starts_on.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    if not rows:
-        # Before publication there is nothing to show, and nothing says there will be.
-        return None
-    shown = [r.entry.id for r in rows if not is_erased(r)]
-    media: dict[int, dict[str, Asset]] = {}
-    if shown:
-        assets = await session.scalars(
-            select(Asset)
-            .where(
-                Asset.entry_id.in_(shown),
-                Asset.role.in_((AssetRole.THUMBNAIL, AssetRole.PREVIEW, AssetRole.ORIGINAL)),
-            )
-            .order_by(Asset.id)
+    return (
+        select(
+            Contest.slug.label("contest_slug"),
+            Contest.title.label("contest_title"),
+            Event.name.label("event_name"),
+            Result.id.label("result_id"),
+            Result.prize,
+            Result.rank,
+            Result.published_at,
+            Division.position.label("division_position"),
+            Division.name.label("division_name"),
+            Entry.erased_at,
+            Entry.title,
+            Entry.book_title,
+            Entry.book_author,
+            Entry.body_text,
+            Entrant.consent,
+            Entrant.full_name,
+            # A unit's label names it and the units above it: a class and its school.
+            Unit.name.label("unit"),
+            _Parent.name.label("parent_unit"),
+            _Grandparent.name.label("grandparent_unit"),
+            Asset.role.label("asset_role"),
+            Asset.storage_key,
+            Asset.content_type,
+            Asset.width,
+            Asset.height,
         )
-        for asset in assets:
-            if asset.entry_id is not None:
-                media.setdefault(asset.entry_id, {}).setdefault(asset.role.value, asset)
-    tree = await UnitTree.load(session, event_id=contest.event_id)
-    units = {
-        r.entry.id: tree.label(r.unit.id) for r in rows if r.unit is not None and not is_erased(r)
-    }
-    gallery = Gallery(contest=contest, rows=rows, media=media, units=units)
-    gallery.version = fingerprint(gallery)
+        .select_from(Result)
+        .join(Contest, Contest.id == Result.contest_id)
+        .join(Event, Event.id == Contest.event_id)
+        .join(Entry, Entry.id == Result.entry_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .outerjoin(Division, Division.id == Result.division_id)
+        .outerjoin(Unit, Unit.id == Entrant.unit_id)
+        .outerjoin(_Parent, _Parent.id == Unit.parent_id)
+        .outerjoin(_Grandparent, _Grandparent.id == _Parent.parent_id)
+        # An erased entry's files are not even looked at.
+        .outerjoin(
+            Asset,
+            and_(
+                Asset.entry_id == Entry.id, Entry.erased_at.is_(None), Asset.role.in_(SHOWN_ROLES)
+            ),
+        )
+        .where(
+            Result.contest_id == contest_id,
+            Result.published_at.is_not(None),
+            Result.prize.is_not(None),
+        )
+        .order_by(Result.id, Asset.id)
+    )
+
+
+async def load_gallery(connection: AsyncConnection, *, slug: str) -> Gallery | None:
+    """The contest's published winners, or None when there is nothing public to show (no such
+    contest, or nothing published yet: nothing says there will be)."""
+    rows = (await connection.execute(gallery_query(slug))).all()
+    if not rows:
+        return None
+    winners: dict[int, Winner] = {}
+    for row in rows:
+        winner = winners.get(row.result_id)
+        if winner is None:
+            erased = row.erased_at is not None
+            winner = Winner(
+                result_id=row.result_id,
+                prize=Prize(row.prize),
+                rank=row.rank,
+                division=(row.division_position, row.division_name)
+                if row.division_name is not None
+                else None,
+                erased=erased,
+            )
+            if not erased:
+                # Prize and division stay, so that the results still add up; nothing else.
+                winner.consent = Consent(row.consent)
+                winner.full_name = row.full_name
+                winner.unit = ", ".join(
+                    name for name in (row.unit, row.parent_unit, row.grandparent_unit) if name
+                )
+                winner.title = row.title
+                winner.book_title = row.book_title or ""
+                winner.book_author = row.book_author or ""
+                winner.body_text = row.body_text or ""
+            winners[row.result_id] = winner
+        if row.asset_role is not None:
+            winner.media.setdefault(
+                AssetRole(row.asset_role).value,
+                Media(row.storage_key, row.content_type, row.width, row.height),
+            )
+    ordered = sorted(
+        winners.values(),
+        key=lambda w: (w.division[0] if w.division else 0, PRIZE_ORDER[w.prize], w.rank),
+    )
+    first = rows[0]
+    gallery = Gallery(first.contest_slug, first.contest_title, first.event_name, ordered)
+    gallery.version = fingerprint(gallery, published=[r.published_at for r in rows])
     return gallery
 
 
-def fingerprint(gallery: Gallery) -> str:
+def fingerprint(gallery: Gallery, *, published: list[Any]) -> str:
     """A hash of everything the page shows: any change to a winner's prize, rank, division,
     name or consent, unit, title, book, text or files, or an erasure, gives another value."""
     digest = hashlib.sha256()
@@ -136,33 +253,21 @@ def fingerprint(gallery: Gallery) -> str:
             digest.update(b"\x1f")
         digest.update(b"\x1e")
 
-    contest = gallery.contest
-    add(contest.id, contest.slug, contest.title, contest.event.id, contest.event.name)
-    for row in gallery.rows:
-        result, entry = row.result, row.entry
-        division = row.division
-        add(
-            result.id,
-            entry.id,
-            result.prize,
-            result.rank,
-            result.published_at,
-            (division.id, division.name, division.position) if division else None,
-            entry.erased_at,
-        )
-        if is_erased(row):
+    add(gallery.slug, gallery.title, gallery.event_name, sorted(map(repr, published)))
+    for winner in gallery.winners:
+        add(winner.result_id, winner.prize, winner.rank, winner.division, winner.erased)
+        if winner.erased:
             continue
         add(
-            row.entrant.consent,
-            row.entrant.full_name,
-            gallery.units.get(entry.id),
-            entry.title,
-            entry.book_title,
-            entry.book_author,
-            hashlib.sha256((entry.body_text or "").encode()).hexdigest(),
+            winner.consent,
+            winner.full_name,
+            winner.unit,
+            winner.title,
+            winner.book_title,
+            winner.book_author,
+            hashlib.sha256(winner.body_text.encode()).hexdigest(),
+            sorted(winner.media.items()),
         )
-        for role, asset in sorted(gallery.media.get(entry.id, {}).items()):
-            add(role, asset.storage_key, asset.content_type, asset.width, asset.height)
     return digest.hexdigest()
 
 
@@ -196,41 +301,39 @@ def etag_matches(header: str | None, etag: str) -> bool:
 # --- rendering ------------------------------------------------------------------------------------
 
 
-async def _link(storage: Storage, asset: Asset, content_type: str) -> str:
+async def _link(storage: Storage, media: Media, content_type: str) -> str:
     return await storage.read_url(
-        asset.storage_key, expires_in=GALLERY_LINK_SECONDS, content_type=content_type
+        media.key, expires_in=GALLERY_LINK_SECONDS, content_type=content_type
     )
 
 
-async def _item(storage: Storage, gallery: Gallery, row: ResultRow) -> dict[str, Any]:
-    prize = labels.PRIZES[Prize(row.result.prize)] if row.result.prize else ""
-    if is_erased(row):
-        # Prize and division stay, so that the results still add up; nothing of the person.
+async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:
+    prize = labels.PRIZES[winner.prize]
+    if winner.erased:
         return {"erased": True, "prize": prize}
-    entry = row.entry
-    media = gallery.media.get(entry.id, {})
+    consent = winner.consent or Consent.HIDDEN
     item: dict[str, Any] = {
         "erased": False,
         "prize": prize,
-        "title": entry.title,
-        "name": public_name(row.entrant),
-        "unit": gallery.units.get(entry.id, ""),
-        "book_title": entry.book_title,
-        "book_author": entry.book_author,
-        "paragraphs": (entry.body_text or "").split("\n") if entry.body_text else [],
+        "title": winner.title,
+        "name": public_name(Entrant(full_name=winner.full_name, consent=consent)),
+        "unit": winner.unit,
+        "book_title": winner.book_title,
+        "book_author": winner.book_author,
+        "paragraphs": winner.body_text.split("\n") if winner.body_text else [],
         "thumbnail": None,
         "preview": None,
         "player": None,
     }
-    if thumbnail := media.get("thumbnail"):
+    if thumbnail := winner.media.get("thumbnail"):
         item["thumbnail"] = {
             "url": await _link(storage, thumbnail, "image/jpeg"),
             "width": thumbnail.width,
             "height": thumbnail.height,
         }
-    if preview := media.get("preview"):
+    if preview := winner.media.get("preview"):
         item["preview"] = await _link(storage, preview, "image/jpeg")
-    original = media.get("original")
+    original = winner.media.get("original")
     if original and original.content_type.startswith(("audio/", "video/")):
         item["player"] = {
             "kind": original.content_type.split("/")[0],
@@ -243,14 +346,15 @@ async def render_gallery(request: Request, gallery: Gallery) -> bytes:
     """The page's bytes; the only place the gallery asks the storage for links."""
     storage: Storage = request.state.storage
     divisions: dict[str, list[dict[str, Any]]] = {}
-    for row in gallery.rows:
-        division = row.division.name if row.division else ""
-        divisions.setdefault(division, []).append(await _item(storage, gallery, row))
-    contest = gallery.contest
-    response = render(
-        request, TEMPLATE, {"contest": contest, "event": contest.event, "divisions": divisions}
-    )
-    return bytes(response.body)
+    for winner in gallery.winners:
+        division = winner.division[1] if winner.division else ""
+        divisions.setdefault(division, []).append(await _item(storage, winner))
+    context = {
+        "contest": {"slug": gallery.slug, "title": gallery.title},
+        "event": {"name": gallery.event_name},
+        "divisions": divisions,
+    }
+    return bytes(render(request, TEMPLATE, context).body)
 
 
 # --- the per-process copy -------------------------------------------------------------------------
@@ -332,9 +436,8 @@ def gallery_cache(request: Request) -> GalleryCache:
 async def _refresh(
     request: Request, cache: GalleryCache, key: CacheKey, old: CachedPage | None, period: int
 ) -> CachedPage:
-    checked_at = monotonic()
-    async with request.state.sessionmaker() as session:
-        gallery = await load_gallery(session, slug=key[0])
+    async with request.state.engine.connect() as connection:
+        gallery = await load_gallery(connection, slug=key[0])
     if gallery is None:
         # Not kept: the page must appear at the first request after publication.
         cache.pages.pop(key, None)
@@ -347,7 +450,9 @@ async def _refresh(
         etag = gallery_etag(gallery.version, locale=key[1], period=period)
         page = _cached_page(gallery.version, period, etag, body, key[1])
     page.period = period
-    page.checked_at = checked_at
+    # Counted from the end: under heavy load a check takes longer, and checks must not follow
+    # each other without a pause.
+    page.checked_at = monotonic()
     cache.put(key, page)
     return page
 
