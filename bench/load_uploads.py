@@ -1,0 +1,329 @@
+"""Many small uploads at once: 1,000 drawings from 100 concurrent clients through
+``contest serve --workers 2`` on PostgreSQL and S3 (moto's server), loopback only.
+
+What it measures: each client posts an entry (fields plus a unique ~13 KB PNG) to the API with
+an ``Idempotency-Key`` and retries a failed transport with the same key. Printed: throughput,
+p50/p99 latency, answers by status. Afterwards every accepted entry is checked: its row exists
+once (duplicated = more than one entry for a key), its object exists in the bucket and its
+SHA-256 matches both the row and the bytes sent (lost = accepted but missing or different).
+
+Baseline, same run, same machine, same moto endpoint: the same 1,000 PNGs put straight into
+the bucket by boto3 from 100 threads (no app, no database). The ratio app / baseline says what
+the app's work (parsing, sniffing, the image preview, the database) costs.
+
+Bounded: --uploads (default 1,000), --clients (100), --time-limit seconds (600; clients stop
+sending when it passes). Needs a PostgreSQL server where the user may create a database
+(--server-url, default postgresql://postgres@127.0.0.1:5432/postgres); it makes one of its own
+and drops it afterwards.
+
+Run: .venv/bin/python bench/load_uploads.py [--uploads 1000] [--clients 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import io
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import asyncpg
+import boto3
+import httpx
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CONTEST = "ve-tranh-theo-sach"
+FIELDS = {
+    "full_name": "Nguyễn Thị Mai",
+    "age": "10",
+    "unit": "th-bach-sam-5a",
+    "guardian_name": "Nguyễn Văn Hùng",
+    "guardian_phone": "0912345678",
+    "consent": "initials",
+    "agreement": "yes",
+    "book": "other",
+    "book_title": "Dế Mèn phiêu lưu ký",
+    "book_author": "Tô Hoài",
+}
+MAX_ATTEMPTS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args} exited early")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def make_pngs(count: int) -> list[bytes]:
+    """Unique PNGs of ~13 KB (64 × 64 noise), as a phone photo of a drawing is, only smaller."""
+    rng = random.Random(7)
+    pngs = []
+    for _ in range(count):
+        image = Image.frombytes("RGB", (64, 64), rng.randbytes(64 * 64 * 3))
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        pngs.append(out.getvalue())
+    return pngs
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@contextlib.contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    name = f"bench_load_{uuid.uuid4().hex[:8]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(server_url)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def load(
+    base_url: str, pngs: list[bytes], keys: list[str], clients: int, time_limit: float
+) -> tuple[dict[str, tuple[int, str]], list[float], Counter[str], float]:
+    """Post every PNG once (retrying transport failures with the same key); the answers by
+    key (status, receipt code), latencies, outcome counts and the elapsed time."""
+    answers: dict[str, tuple[int, str]] = {}
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(len(pngs)):
+        queue.put_nowait(index)
+    deadline = time.monotonic() + time_limit
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty() and time.monotonic() < deadline:
+                index = queue.get_nowait()
+                for attempt in range(MAX_ATTEMPTS):
+                    started = time.perf_counter()
+                    try:
+                        response = await client.post(
+                            f"/api/v1/contests/{CONTEST}/entries",
+                            headers={"Idempotency-Key": keys[index]},
+                            data={**FIELDS, "title": f"Tranh số {index}"},
+                            files={"file": (f"tranh-{index}.png", pngs[index], "image/png")},
+                        )
+                    except httpx.TransportError as exc:
+                        outcomes[f"transport error ({type(exc).__name__})"] += 1
+                        if attempt + 1 == MAX_ATTEMPTS:
+                            answers[keys[index]] = (0, "")
+                        continue
+                    latencies.append(time.perf_counter() - started)
+                    outcomes[str(response.status_code)] += 1
+                    code = ""
+                    if response.status_code in (200, 201):
+                        code = response.json()["entry"]["receipt_code"]
+                    answers[keys[index]] = (response.status_code, code)
+                    if response.status_code < 500:
+                        break
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return answers, latencies, outcomes, elapsed
+
+
+async def stored_entries(database_url: str, keys: list[str]) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await connection.fetch(
+            """
+            SELECT e.idempotency_key, e.receipt_code, a.storage_key, a.sha256
+            FROM entries e
+            LEFT JOIN assets a ON a.entry_id = e.id AND lower(a.role::text) = 'original'
+            WHERE e.idempotency_key = ANY($1::text[])
+            """,
+            keys,
+        )
+    finally:
+        await connection.close()
+
+
+def baseline(s3: object, bucket: str, pngs: list[bytes], clients: int) -> float:
+    def put(index: int) -> None:
+        s3.put_object(  # type: ignore[attr-defined]
+            Bucket=bucket, Key=f"baseline/{index}.png", Body=pngs[index], ContentType="image/png"
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(put, range(len(pngs))))
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--uploads", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--time-limit", type=float, default=600)
+    parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    if not 1 <= args.uploads <= 20_000 or not 1 <= args.clients <= 500:
+        raise SystemExit("--uploads 1..20000, --clients 1..500")
+
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp, own_database(args.server_url) as database_url:
+        try:
+            moto_port, app_port = free_port(), free_port()
+            endpoint = f"http://127.0.0.1:{moto_port}"
+            log = Path(tmp, "moto.log").open("wb")  # noqa: SIM115  (closed with the folder)
+            moto = subprocess.Popen(
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            processes.append(moto)
+            wait_for(endpoint, moto)
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                config=boto3.session.Config(max_pool_connections=args.clients),
+            )
+            bucket = "load-uploads"
+            s3.create_bucket(Bucket=bucket)
+            app_env = {
+                **env,
+                "CONTEST_DATA_DIR": tmp,
+                "CONTEST_DATABASE_URL": database_url,
+                "CONTEST_STORAGE_URL": f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
+                "CONTEST_SECRET_KEY": "bench",
+            }
+            subprocess.run(
+                [str(BIN / "contest"), "demo"], env=app_env, check=True, capture_output=True
+            )
+            app_log = Path(tmp, "app.log").open("wb")  # noqa: SIM115
+            serve = ["serve", "--port", str(app_port), "--workers", str(args.workers)]
+            app = subprocess.Popen(
+                [str(BIN / "contest"), *serve],
+                env=app_env,
+                stdout=app_log,
+                stderr=subprocess.STDOUT,
+            )
+            processes.append(app)
+            base_url = f"http://127.0.0.1:{app_port}"
+            wait_for(f"{base_url}/healthz", app)
+
+            pngs = make_pngs(args.uploads)
+            keys = [f"load-{uuid.uuid4()}" for _ in pngs]
+            sent_sha = {
+                key: hashlib.sha256(data).hexdigest() for key, data in zip(keys, pngs, strict=True)
+            }
+            print(
+                f"{args.uploads} uploads ({sum(map(len, pngs)) / 1e6:.1f} MB) from {args.clients}"
+                f" clients; app: contest serve --workers {args.workers}, PostgreSQL, moto S3"
+            )
+            answers, latencies, outcomes, elapsed = asyncio.run(
+                load(base_url, pngs, keys, args.clients, args.time_limit)
+            )
+            base_elapsed = baseline(s3, bucket, pngs, args.clients)
+
+            rows = asyncio.run(stored_entries(database_url, keys))
+            by_key: dict[str, list[asyncpg.Record]] = {}
+            for row in rows:
+                by_key.setdefault(row["idempotency_key"], []).append(row)
+            accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
+            duplicated = sum(
+                1 for found in by_key.values() if len({r["receipt_code"] for r in found}) > 1
+            )
+            lost = 0
+            changed = 0
+            for key in accepted:
+                found = by_key.get(key, [])
+                if len(found) != 1 or found[0]["receipt_code"] != answers[key][1]:
+                    lost += 1
+                    continue
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=found[0]["storage_key"])["Body"].read()
+                except s3.exceptions.NoSuchKey:
+                    lost += 1
+                    continue
+                digest = hashlib.sha256(body).hexdigest()
+                if digest != found[0]["sha256"]:
+                    lost += 1
+                elif digest != sent_sha[key]:
+                    changed += 1
+            # Entries the database holds although the client never heard of them (a retry's
+            # first attempt that went through): present, once, so not lost.
+            unanswered = len(set(by_key) - set(accepted))
+
+            rate = len(accepted) / elapsed
+            base_rate = len(pngs) / base_elapsed
+            print(f"answers: {dict(sorted(outcomes.items()))}")
+            print(
+                f"accepted {len(accepted)}/{len(pngs)} in {elapsed:.1f} s: {rate:.1f} uploads/s,"
+                f" latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
+                f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms,"
+                f" mean {statistics.fmean(latencies) * 1000:.0f} ms"
+            )
+            print(
+                f"baseline (boto3 put_object straight to moto, {args.clients} threads):"
+                f" {base_rate:.1f} uploads/s; ratio app / baseline {rate / base_rate:.2f}"
+            )
+            print(
+                f"verified: lost {lost}, duplicated {duplicated}, stored bytes differ from sent"
+                f" {changed}, entries made for unanswered requests {unanswered}"
+            )
+            return 0 if lost == 0 and duplicated == 0 and len(accepted) == len(pngs) else 1
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
