@@ -63,7 +63,6 @@ REVALIDATE_SECONDS = 1.0
 # Pages kept per process (contests × languages × addresses the site answers on).
 CACHE_SIZE = 128
 TEMPLATE = "results/gallery.html"
-ERASED_TEXT = N_("This entry was removed on request.")
 
 # Clocks, replaceable in tests: one measures ages, the other tells the link period.
 monotonic = time.monotonic
@@ -416,7 +415,6 @@ class GalleryCache:
     size: int = CACHE_SIZE
     pages: OrderedDict[CacheKey, CachedPage] = field(default_factory=OrderedDict)
     refreshing: dict[CacheKey, asyncio.Future[CachedPage]] = field(default_factory=dict)
-    renders: int = 0  # pages rendered (and links signed) since start
 
     def put(self, key: CacheKey, page: CachedPage) -> None:
         self.pages[key] = page
@@ -446,10 +444,8 @@ async def _refresh(
         page = old
     else:
         body = await render_gallery(request, gallery)
-        cache.renders += 1
         etag = gallery_etag(gallery.version, locale=key[1], period=period)
         page = _cached_page(gallery.version, period, etag, body, key[1])
-    page.period = period
     # Counted from the end: under heavy load a check takes longer, and checks must not follow
     # each other without a pause.
     page.checked_at = monotonic()

@@ -321,8 +321,12 @@ async def test_nothing_before_publication_and_the_page_appears_after_it(
     storage: Storage,
     clock: Clock,
 ) -> None:
-    entries = await make_entries(sessionmaker, DRAWING, ages=[8])
-    await make_results(sessionmaker, [Row(entries[0], 1, 9.0, Prize.FIRST)], published=False)
+    entries = await make_entries(sessionmaker, DRAWING, ages=[8, 9])
+    await make_results(
+        sessionmaker,
+        [Row(entries[0], 1, 9.0, Prize.FIRST), Row(entries[1], 2, 3.0, None)],
+        published=False,
+    )
     assert (await client.get(PAGE)).status_code == 404
     assert (await client.get("/contests/no-such-contest/winners")).status_code == 404
     async with sessionmaker() as session:
@@ -332,6 +336,8 @@ async def test_nothing_before_publication_and_the_page_appears_after_it(
     page = await client.get(PAGE)
     assert page.status_code == 200
     assert vi("First prize") in page.text
+    # Nothing about those without a prize.
+    assert "Bài 0" in page.text and "Bài 1" not in page.text and "H. S. 1." not in page.text
 
 
 def test_if_none_match_uses_the_weak_comparison() -> None:
