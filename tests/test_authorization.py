@@ -189,6 +189,8 @@ OBJECT_RULES: dict[str, Callable[[Persona], bool]] = {
     "/entries/{code:str}/remark": lambda p: p.name == "entrant with an edit token",
     "/api/v1/entries/{code:str}/remark": lambda p: p.name == "entrant with an edit token",
     "/judge/remarks/{remark_id:int}": lambda p: p.name == "judge of contest X",
+    "/entries/{code:str}/my-data.zip": lambda p: p.name == "entrant with an edit token",
+    "/api/v1/entries/{code:str}/my-data": lambda p: p.name == "entrant with an edit token",
 }
 
 

@@ -32,7 +32,6 @@ from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
-from contest.privacy.interfaces import AGREEMENT_FIELD
 from contest.results.services import published_outcome
 from contest.templating import render
 from storage import S3Storage, Storage, StorageError
@@ -578,7 +577,7 @@ async def coordinator_import(request: Request) -> Response:
         "units": units,
         "report": None,
         "message": None,
-        "columns": [*bulk.COLUMNS, AGREEMENT_FIELD],
+        "columns": list(bulk.COLUMNS),
     }
     try:
         services.check_window(contest, utcnow())

@@ -43,6 +43,7 @@ def test_submit_a_drawing_see_progress_get_receipt_edit_title(
     phone.fill("#f-title", "Chú Dế Mèn dũng cảm")
     phone.select_option("#f-book", index=1)
     phone.check("input[name=consent][value=initials]")
+    phone.check("#f-agreement")
     phone.set_input_files("#f-file", str(photo))
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(artifacts / "submit-form-phone.png"), full_page=True)
