@@ -26,6 +26,7 @@ from contest.accounts.passwords import hash_password
 from contest.db import Base, utcnow
 from contest.events.validation import DEFAULT_RETENTION_MONTHS
 from contest.i18n import LOCAL_TZ, normalize_text
+from contest.intake.media import make_derivatives
 from contest.models import (
     Asset,
     AssetRole,
@@ -307,19 +308,43 @@ async def _add_sample_entry(
     key = f"entries/{uuid.uuid4().hex}/original.{extension}"
     stored = await storage.put_stream(key, _chunks(data), content_type=content_type)
     stored_keys.append(key)
-    session.add(
-        Asset(
-            entry_id=entry.id,
-            role=AssetRole.ORIGINAL,
-            storage_key=key,
-            content_type=content_type,
-            size=stored.size,
-            sha256=stored.sha256,
-            original_filename=f"sample.{extension}",
-            width=width,
-            height=height,
-        )
+    original = Asset(
+        entry_id=entry.id,
+        role=AssetRole.ORIGINAL,
+        storage_key=key,
+        content_type=content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        original_filename=f"sample.{extension}",
+        width=width,
+        height=height,
     )
+    session.add(original)
+    if not item.get("drawing"):
+        return
+    # The drawing's preview and thumbnail, as the intake derives them from an upload.
+    await session.flush()
+    derived = make_derivatives(io.BytesIO(data))
+    for role, image, (image_width, image_height) in (
+        (AssetRole.PREVIEW, derived.preview, derived.preview_size),
+        (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
+    ):
+        derived_key = key.rsplit("/", 1)[0] + f"/{role.value}.jpg"
+        kept = await storage.put_stream(derived_key, _chunks(image), content_type="image/jpeg")
+        stored_keys.append(derived_key)
+        session.add(
+            Asset(
+                entry_id=entry.id,
+                source_id=original.id,
+                role=role,
+                storage_key=derived_key,
+                content_type="image/jpeg",
+                size=kept.size,
+                sha256=kept.sha256,
+                width=image_width,
+                height=image_height,
+            )
+        )
 
 
 async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -40,7 +40,8 @@ async def test_demo_twice_leaves_the_same_rows_and_files(
     assert second.created == 0
     assert await snapshot(sessionmaker) == rows_after_first
     assert sorted(await storage.list_keys()) == files_after_first
-    assert len(files_after_first) == 2  # a drawing and a recording
+    # A drawing with its preview and thumbnail, and a recording.
+    assert len(files_after_first) == 4
 
 
 async def test_demo_event_is_live_around_today(
@@ -75,7 +76,12 @@ async def test_demo_event_is_live_around_today(
     assert {login[0] for login in report.logins} == {u.email for u in users}
     assert all(u.password_hash and u.password_hash.startswith("$argon2id$") for u in users)
     assert len(entries) == 3
-    assert {a.content_type for a in assets} == {"image/png", "audio/wav"}
+    assert sorted((a.role.value, a.content_type) for a in assets) == [
+        ("original", "audio/wav"),
+        ("original", "image/png"),
+        ("preview", "image/jpeg"),
+        ("thumbnail", "image/jpeg"),
+    ]
     for asset in assets:
         head = await storage.head(asset.storage_key)
         assert head.size == asset.size
