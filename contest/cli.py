@@ -190,7 +190,8 @@ def cmd_storage_sweep(args: argparse.Namespace) -> int:
     print(
         f"Swept {report.unattached_assets} unattached upload file(s) and "
         f"{report.withdrawn_assets} file(s) of withdrawn entries: "
-        f"{report.objects_deleted} object(s) deleted, {report.failures} left for the next sweep."
+        f"{report.objects_deleted} object(s) deleted, {report.failures} left for the next sweep; "
+        f"{report.incomplete_uploads} unfinished upload(s) aborted."
     )
     return 1 if report.failures else 0
 

@@ -12,7 +12,7 @@ from contest.db import utcnow
 from contest.intake.interfaces import DEFAULT_SWEEP_GRACE, SweepReport
 from contest.intake.services import remove_assets
 from contest.models import Asset, Entry, EntryStatus
-from storage import Storage
+from storage import Storage, StorageError
 
 BATCH = 500
 
@@ -77,11 +77,18 @@ async def sweep(
             sessionmaker=sessionmaker, storage=storage, assets=withdrawn[start : start + BATCH]
         )
     total = len(first) + len(withdrawn)
+    # Writes that never finished: multipart uploads whose abort could not reach the bucket,
+    # temporary files of a process killed mid-write.
+    try:
+        aborted = await storage.abort_incomplete_uploads(older_than=grace)
+    except StorageError:
+        aborted = 0
     return SweepReport(
         unattached_assets=len(first),
         withdrawn_assets=len(withdrawn),
         objects_deleted=deleted,
         failures=total - deleted,
+        incomplete_uploads=aborted,
     )
 
 

@@ -240,3 +240,4 @@ class SweepReport:
     withdrawn_assets: int
     objects_deleted: int
     failures: int
+    incomplete_uploads: int = 0

@@ -238,3 +238,17 @@ async def test_a_database_error_at_commit_leaves_no_object_after_the_sweep(
     # Removed at once, or at the latest by the sweep: every object left belongs to an entry.
     await sweep(sessionmaker=sessionmaker, storage=storage, grace=timedelta(0))
     assert _objects(direct, bucket) <= await _attached_keys(sessionmaker)
+
+
+async def test_the_sweep_leaves_no_pending_multipart_upload(
+    client: httpx.AsyncClient,
+    demo: DemoReport,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    behind: tuple[CuttableProxy, Any, str],
+) -> None:
+    proxy, direct, bucket = behind
+    assert (await _upload_cut_midway(client, proxy)).status_code == 503
+    proxy.restore()
+    await sweep(sessionmaker=sessionmaker, storage=storage, grace=timedelta(0))
+    assert _pending(direct, bucket) == []
