@@ -16,7 +16,7 @@ from contest.db import MAX_ROW_ID
 from contest.events.validation import local_datetime
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext, normalize_text
-from contest.models import Asset, Contest, Role, User
+from contest.models import Asset, AssetRole, Contest, Role, User
 from contest.templating import render
 from judging import services
 from judging.interfaces import AssignmentNotFoundError, ContestNotJudgeableError, RoundClosedError
@@ -78,12 +78,19 @@ async def _files(request: Request, view: services.JudgeView) -> list[dict[str, A
 
 
 async def entry_files(request: Request, assets: Sequence[Asset]) -> list[dict[str, Any]]:
-    """Each original file with its viewer and a short-lived link that names nobody."""
+    """Each original file with its viewer and a short-lived link that names nobody.
+
+    A drawing is shown as its preview: upright, and re-encoded without the photo's metadata
+    (a camera's owner, a GPS position) that could name the child or break blind judging."""
     storage = request.state.storage
+    previews = {
+        a.source_id: a for a in assets if a.role == AssetRole.PREVIEW and a.source_id is not None
+    }
     files = []
-    for asset in services.original_assets(assets):
+    for original in services.original_assets(assets):
+        asset = previews.get(original.id, original)
         viewer = viewer_for(asset.content_type)
-        item: dict[str, Any] = {"viewer": viewer, "size": asset.size, "text": None}
+        item: dict[str, Any] = {"viewer": viewer, "size": original.size, "text": None}
         if viewer == "docx" and asset.size <= MAX_DOCX_BYTES:
             chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
             item["text"] = docx_text(b"".join(chunks))

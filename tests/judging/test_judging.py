@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.models import (
+    Asset,
+    AssetRole,
     Assignment,
     AssignmentStatus,
     AuditEvent,
@@ -123,7 +128,12 @@ async def test_the_judges_pages_and_api_name_nobody(
     assert image_url
     image = await client.get(image_url.group(1).replace("&amp;", "&"))
     assert image.status_code == 200
-    assert image.content.startswith(b"\x89PNG")
+    # The drawing is shown as its preview, re-encoded without the photo's metadata.
+    assert image.content.startswith(b"\xff\xd8")
+    async with sessionmaker() as session:
+        preview = await session.scalar(select(Asset).where(Asset.role == AssetRole.PREVIEW))
+    assert preview is not None and hashlib.sha256(image.content).hexdigest() == preview.sha256
+    assert not Image.open(io.BytesIO(image.content)).getexif()
     for response in [*pages, image]:
         assert response.status_code == 200
         text = response.text if response is not image else str(dict(response.headers))
