@@ -75,11 +75,12 @@ def _api_routes() -> list[BaseRoute]:
 
 def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
     return [
+        # The winners' gallery is the page under the heaviest public load: matched first.
+        *results_routes,
         *public_routes,
         *account_routes,
         *admin_routes,
         *judging_routes,
-        *results_routes,
         *results_export_routes,
         *remarking_routes,
         *privacy_routes,
