@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -72,6 +73,17 @@ def empty_postgresql_database(prefix: str = "contest_test") -> Iterator[str]:
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         run_apart(admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def server_database(tmp: Path) -> Iterator[str]:
+    """A database for a server process of its own: a fresh PostgreSQL database when the tests
+    run on PostgreSQL, else a SQLite file in ``tmp``."""
+    if TEST_DATABASE_URL:
+        with empty_postgresql_database("contest_e2e") as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp / 'contest.sqlite3'}"
 
 
 @contextlib.asynccontextmanager

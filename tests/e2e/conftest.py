@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import TEST_DATABASE_URL, empty_postgresql_database, skip_or_fail
+from tests.support import server_database, skip_or_fail
 
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -42,15 +41,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def _database(tmp: Path) -> Iterator[str]:
-    if TEST_DATABASE_URL:
-        with empty_postgresql_database("contest_e2e") as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'contest.sqlite3'}"
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh demo server per test module: journeys do not see each other's changes."""
@@ -58,7 +48,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     contest = str(Path(sys.executable).parent / "contest")
-    with _database(tmp) as database_url:
+    with server_database(tmp) as database_url:
         env = {
             **os.environ,
             "CONTEST_DATA_DIR": str(tmp),

@@ -7,7 +7,6 @@ compute`` and ``publish``, then ``contest serve``. The same set-up feeds bench/g
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -17,20 +16,11 @@ from typing import Any
 import pytest
 
 from bench.gallery import CONTEST, GALLERY_PATH, entrants, free_port, prepare, serving
-from tests.support import TEST_DATABASE_URL, empty_postgresql_database
+from tests.support import server_database
 
 pytestmark = pytest.mark.browser
 
 PEOPLE = entrants(6)
-
-
-@contextlib.contextmanager
-def _database(tmp: Path) -> Iterator[str]:
-    if TEST_DATABASE_URL:
-        with empty_postgresql_database("contest_e2e") as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp / 'contest.sqlite3'}"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +29,7 @@ def gallery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("gallery")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with _database(tmp) as database_url:
+    with server_database(tmp) as database_url:
         env = {
             **os.environ,
             "CONTEST_DATA_DIR": str(tmp),
