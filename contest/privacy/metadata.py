@@ -1,16 +1,18 @@
 """Metadata that names or locates a child, taken out of stored files before anyone sees them.
 
 Phones and office programs write more than the work: a video's place (QuickTime ``©xyz``, the
-location keys of ``meta``), an audio file's artist and title tags, a document's author and
-last editor, a PDF's author and title. Judges must not learn the entrant's name from a file,
-and the public must not learn where a child lives from a video in the gallery.
+location keys of ``meta``), an audio file's artist and title tags (ID3, RIFF INFO, Vorbis
+comments, Matroska tags), a document's author and last editor, a PDF's author and title.
+Judges must not learn the entrant's name from a file, and the public must not learn where a
+child lives from a video in the gallery.
 
 Each scrubber reads a seekable source and writes the cleaned file to a target, returning
 whether anything changed (the caller then replaces the stored object). Container formats are
 cleaned without moving a byte of the media (boxes and chunks are renamed to padding and
-zeroed, PDF strings are blanked in place), so offsets inside the file stay valid. Images are
-not touched here: the public sees only their re-encoded previews (contest.intake.media), and
-their originals stay as the family sent them.
+zeroed, WebM elements become Voids, Ogg comment headers are blanked length for length and
+their pages get a new CRC, PDF strings are blanked in place), so offsets inside the file stay
+valid. Images are not touched here: the public sees only their re-encoded previews
+(contest.intake.media), and their originals stay as the family sent them.
 
 What is not cleaned (and why) is listed in ``NOT_CLEANED`` for the report and the README.
 """
@@ -21,6 +23,7 @@ import re
 import shutil
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import IO
 
@@ -72,7 +75,7 @@ _DOCX_APP_FIELDS = re.compile(rb"<(Company|Manager|HyperlinkBase)>[^<]*</\1>")
 _DOCX_PEOPLE = re.compile(rb'\b(w:author|w:initials|w15:userId|w15:providerId)="[^"]*"')
 
 NOT_CLEANED = (
-    "OGG and WebM recordings (their tags sit inside compressed or CRC-checked pages)",
+    "chapter names in WebM recordings",
     "APEv2 tags in MP3 files",
     "PDF metadata inside compressed object streams, and text or images inside the PDF",
     "pictures embedded in a DOCX (word/media) keep their own EXIF",
@@ -357,6 +360,384 @@ def scrub_pdf(source: IO[bytes], target: IO[bytes]) -> bool:
     return changed
 
 
+# --- Ogg (Vorbis, Opus, Speex, Theora, FLAC) ----------------------------------------------
+
+# A logical stream's first packet names its codec, and its second packet is the comment header:
+# (first packet's magic, comment packet's magic, whether a framing byte ends the comments).
+_OGG_CODECS: tuple[tuple[bytes, bytes, bool], ...] = (
+    (b"\x01vorbis", b"\x03vorbis", True),
+    (b"OpusHead", b"OpusTags", False),
+    (b"\x80theora", b"\x81theora", False),
+    (b"Speex   ", b"", False),
+)
+# Ogg FLAC: every header packet after the first is one metadata block.
+_OGG_FLAC = b"\x7fFLAC"
+_FLAC_PADDING, _FLAC_COMMENT, _FLAC_PICTURE = 1, 4, 6
+# The pages that hold a stream's headers are kept in memory until its comments are cleaned;
+# headers larger than this (a recording is not) are left as they are.
+MAX_OGG_HEADER_BYTES = 64 * ONE_MIB
+
+
+def _ogg_crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 24
+        for _ in range(8):
+            crc = (crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_OGG_CRC_TABLE = _ogg_crc_table()
+
+
+def ogg_crc(page: bytes | bytearray) -> int:
+    """The CRC of an Ogg page (polynomial 0x04C11DB7, not reflected, starting from 0), computed
+    with the page's own CRC field read as zeros."""
+    crc = 0
+    for index, byte in enumerate(page):
+        if 22 <= index < 26:
+            byte = 0
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC_TABLE[(crc >> 24) ^ byte]
+    return crc
+
+
+class _OggPage:
+    __slots__ = ("data", "dirty")
+
+    def __init__(self, data: bytearray) -> None:
+        self.data = data
+        self.dirty = False
+
+
+class _OggStream:
+    """One logical stream while its headers are read: the packets seen so far, the pieces of
+    the packet being read, and what the codec's comment header looks like."""
+
+    __slots__ = ("codec", "done", "flac_headers", "packets", "pieces")
+
+    def __init__(self) -> None:
+        self.packets = 0
+        self.pieces: list[tuple[_OggPage, int, int]] = []
+        self.codec: tuple[bytes, bytes, bool] | None = None
+        self.flac_headers: int | None = None
+        self.done = False
+
+
+def _read_ogg_page(source: IO[bytes]) -> bytearray | bytes:
+    """The next whole page (a bytearray), or the bytes read when they are not one (bytes)."""
+    head = source.read(27)
+    if len(head) < 27 or head[:4] != b"OggS" or head[4] != 0:
+        return head
+    lacing = source.read(head[26])
+    if len(lacing) < head[26]:
+        return head + lacing
+    body = source.read(sum(lacing))
+    if len(body) < sum(lacing):
+        return head + lacing + body
+    return bytearray(head + lacing + body)
+
+
+def _neutral_comment(length: int) -> bytes:
+    """A comment of ``length`` bytes that says nothing: 'X=' and spaces."""
+    if length < 2:
+        return b"X" * length
+    return b"X=" + b" " * (length - 2)
+
+
+def _blank_vorbis_comment(packet: bytearray, at: int, framing: bool) -> None:
+    """Blank a Vorbis comment structure from ``at``, in place and length for length: the
+    vendor string becomes spaces, each comment 'X=' and spaces, anything after them zeros (a
+    Vorbis header keeps its framing byte)."""
+    end = len(packet)
+
+    def length(at: int) -> int | None:
+        return struct.unpack_from("<I", packet, at)[0] if at + 4 <= end else None
+
+    vendor = length(at)
+    if vendor is None or at + 4 + vendor > end:
+        packet[at:] = bytes(end - at)
+        return
+    packet[at + 4 : at + 4 + vendor] = b" " * vendor
+    at += 4 + vendor
+    count = length(at)
+    if count is None:
+        packet[at:] = bytes(end - at)
+        return
+    at += 4
+    for _ in range(count):
+        size = length(at)
+        if size is None or at + 4 + size > end:
+            packet[at:] = bytes(end - at)
+            return
+        packet[at + 4 : at + 4 + size] = _neutral_comment(size)
+        at += 4 + size
+    if framing and at < end:
+        at += 1
+    packet[at:] = bytes(end - at)
+
+
+def _ogg_header_packet(stream: _OggStream, index: int, packet: bytearray) -> None:
+    """Clean one header packet in place (the first one only names the codec) and note when the
+    stream's headers are over."""
+    if index == 0:
+        stream.codec = next((c for c in _OGG_CODECS if packet.startswith(c[0])), None)
+        if packet.startswith(_OGG_FLAC) and len(packet) >= 9:
+            stream.flac_headers = int.from_bytes(packet[7:9], "big") or None
+        elif stream.codec is None:
+            stream.done = True  # a codec without comments we know of
+        return
+    if stream.codec is not None:
+        _, magic, framing = stream.codec
+        if packet.startswith(magic):
+            _blank_vorbis_comment(packet, len(magic), framing)
+        stream.done = True
+        return
+    # Ogg FLAC: a metadata block per packet, the last one flagged.
+    if not packet or packet[0] == 0xFF or packet[0] & 0x7F == 127:
+        stream.done = True
+        return
+    kind = packet[0] & 0x7F
+    if kind == _FLAC_COMMENT:
+        _blank_vorbis_comment(packet, 4, False)
+    elif kind == _FLAC_PICTURE:
+        # A cover picture (a photo, perhaps) becomes padding of the same length.
+        packet[0] = (packet[0] & 0x80) | _FLAC_PADDING
+        packet[4:] = bytes(len(packet) - 4)
+    if packet[0] & 0x80 or (stream.flac_headers is not None and index >= stream.flac_headers):
+        stream.done = True
+
+
+def _ogg_packet_done(stream: _OggStream) -> None:
+    pieces, stream.pieces = stream.pieces, []
+    index = stream.packets
+    stream.packets += 1
+    packet = bytearray(b"".join(page.data[start:end] for page, start, end in pieces))
+    _ogg_header_packet(stream, index, packet)
+    offset = 0
+    for page, start, end in pieces:
+        clean = packet[offset : offset + end - start]
+        if page.data[start:end] != clean:
+            page.data[start:end] = clean
+            page.dirty = True
+        offset += end - start
+
+
+def _ogg_page_packets(stream: _OggStream, page: _OggPage) -> None:
+    """Follow a header page's packets (a packet may span pages) until the headers are over."""
+    data = page.data
+    segments = data[26]
+    continued = bool(data[5] & 0x01)
+    # A page that does not continue the packet being read drops it; a continuation of a
+    # packet never seen is skipped.
+    if not continued:
+        stream.pieces = []
+    skipping = continued and not stream.pieces
+    start = at = 27 + segments
+    for value in data[27 : 27 + segments]:
+        at += value
+        if value < 255:
+            if skipping:
+                skipping = False
+            else:
+                stream.pieces.append((page, start, at))
+                _ogg_packet_done(stream)
+                if stream.done:
+                    return
+            start = at
+    if at > start and not skipping:
+        stream.pieces.append((page, start, at))
+
+
+def _flush_ogg(pages: list[_OggPage], target: IO[bytes]) -> bool:
+    changed = False
+    for page in pages:
+        if page.dirty:
+            page.data[22:26] = struct.pack("<I", ogg_crc(page.data))
+            changed = True
+        target.write(page.data)
+    pages.clear()
+    return changed
+
+
+def scrub_ogg(source: IO[bytes], target: IO[bytes]) -> bool:
+    """OGG (Vorbis, Opus, Speex, Theora, FLAC): every comment header is blanked in place, its
+    length kept, and the pages it lies on get their CRC again; no page moves, the sound is
+    copied as it is. A chained file's every link is cleaned."""
+    streams: dict[int, _OggStream] = {}
+    pending: list[_OggPage] = []
+    held = 0
+    changed = False
+    while True:
+        read = _read_ogg_page(source)
+        if not isinstance(read, bytearray):
+            changed |= _flush_ogg(pending, target)
+            target.write(read)
+            _copy(source, target, None)
+            return changed
+        page = _OggPage(read)
+        serial = struct.unpack_from("<I", read, 14)[0]
+        if read[5] & 0x02:  # the first page of a logical stream
+            streams[serial] = _OggStream()
+        stream = streams.get(serial)
+        if stream is not None and not stream.done:
+            _ogg_page_packets(stream, page)
+        pending.append(page)
+        held += len(read)
+        if held > MAX_OGG_HEADER_BYTES:
+            for reading in streams.values():
+                reading.done = True
+                reading.pieces = []
+        if all(reading.done for reading in streams.values()):
+            changed |= _flush_ogg(pending, target)
+            held = 0
+
+
+# --- WebM and Matroska ----------------------------------------------------------------------
+
+_EBML_VOID = 0xEC
+_EBML_CRC32 = 0xBF
+_MKV_SEGMENT = 0x18538067
+_MKV_CLUSTER = 0x1F43B675
+_MKV_SEEK_HEAD, _MKV_SEEK, _MKV_SEEK_ID = 0x114D9B74, 0x4DBB, 0x53AB
+_MKV_INFO = 0x1549A966
+_MKV_TRACKS, _MKV_TRACK_ENTRY = 0x1654AE6B, 0xAE
+# Segment children that are only tags, or attached files (cover pictures): become Voids.
+_MKV_VOIDED = frozenset({0x1254C367, 0x1941A469})
+# Children of Info and of a track: the title becomes a Void; the muxing and writing
+# applications (mandatory) and a track's name become spaces.
+_MKV_VOIDED_FIELDS = frozenset({0x7BA9})
+_MKV_BLANKED_FIELDS = frozenset({0x4D80, 0x5741, 0x536E})
+# Segment children read whole to be cleaned; larger ones are left as they are.
+_MKV_CLEANED = frozenset({_MKV_SEEK_HEAD, _MKV_INFO, _MKV_TRACKS})
+MAX_MKV_HEADER_BYTES = 16 * ONE_MIB
+
+
+def _vint_width(first: int) -> int | None:
+    for width in range(1, 9):
+        if first & (0x80 >> (width - 1)):
+            return width
+    return None
+
+
+def ebml_element(data: bytes | bytearray, at: int, end: int) -> tuple[int, int | None, int] | None:
+    """(ID, size or None when unknown, header length) of the EBML element at ``at``, or None
+    when no element starts there."""
+    if at >= end:
+        return None
+    id_width = _vint_width(data[at])
+    if id_width is None or id_width > 4 or at + id_width >= end:
+        return None
+    size_width = _vint_width(data[at + id_width])
+    header = id_width + (size_width or 0)
+    if size_width is None or at + header > end:
+        return None
+    ident = int.from_bytes(data[at : at + id_width], "big")
+    size = int.from_bytes(data[at + id_width : at + header], "big") & ((1 << (7 * size_width)) - 1)
+    return ident, None if size == (1 << (7 * size_width)) - 1 else size, header
+
+
+def _void_header(total: int) -> bytes:
+    """The header of a Void element ``total`` bytes long (at least 2), zeros to follow."""
+    width = min(8, total - 1)
+    return bytes([_EBML_VOID]) + ((1 << (7 * width)) | (total - 1 - width)).to_bytes(width, "big")
+
+
+def _void(data: bytearray, start: int, stop: int) -> bool:
+    clean = _void_header(stop - start) + bytes(stop - start - len(_void_header(stop - start)))
+    if data[start:stop] == clean:
+        return False
+    data[start:stop] = clean
+    return True
+
+
+def _clean_ebml_master(data: bytearray, start: int, end: int) -> bool:
+    """Clean the children of a master element in [start, end), in place and byte for byte;
+    a CRC-32 child in front is made right again."""
+    changed = False
+    crc_at = None
+    at = start
+    while (found := ebml_element(data, at, end)) is not None:
+        ident, size, header = found
+        if size is None or at + header + size > end:
+            break
+        stop = at + header + size
+        if ident == _EBML_CRC32 and at == start and size == 4:
+            crc_at = at + header
+        elif ident in _MKV_VOIDED_FIELDS:
+            changed |= _void(data, at, stop)
+        elif ident in _MKV_BLANKED_FIELDS:
+            if data[at + header : stop] != b" " * size:
+                data[at + header : stop] = b" " * size
+                changed = True
+        elif ident == _MKV_SEEK:
+            # An index entry pointing at the tags that are gone points at nothing.
+            entry = ebml_element(data, at + header, stop)
+            if entry is not None and entry[0] == _MKV_SEEK_ID and entry[1] is not None:
+                target = data[at + header + entry[2] : at + header + entry[2] + entry[1]]
+                if int.from_bytes(target, "big") in _MKV_VOIDED:
+                    changed |= _void(data, at, stop)
+        elif ident == _MKV_TRACK_ENTRY:
+            changed |= _clean_ebml_master(data, at + header, stop)
+        at = stop
+    if changed and crc_at is not None:
+        data[crc_at : crc_at + 4] = struct.pack("<I", zlib.crc32(data[crc_at + 4 : end]))
+    return changed
+
+
+def _read_ebml_head(source: IO[bytes]) -> tuple[bytes, int, int | None] | bytes:
+    """(header bytes, ID, size or None when unknown) of the next element, or the bytes read
+    when no element starts there."""
+    head = source.read(1)
+    id_width = _vint_width(head[0]) if head else None
+    if id_width is None or id_width > 4:
+        return head
+    head += source.read(id_width)
+    if len(head) < id_width + 1 or (size_width := _vint_width(head[-1])) is None:
+        return head
+    head += source.read(size_width - 1)
+    found = ebml_element(head, 0, len(head))
+    if found is None or found[2] != len(head):
+        return head
+    return head, found[0], found[1]
+
+
+def scrub_matroska(source: IO[bytes], target: IO[bytes]) -> bool:
+    """WebM and Matroska: tags and attachments become Void elements of the same length, the
+    title goes and the applications' names and tracks' names become spaces; no element moves,
+    so the seek index and cues stay right, and clusters are copied as they are.
+
+    The walk is flat: the segment and a cluster of unknown size are entered, every other
+    element is handled whole, so tags after the clusters are reached too."""
+    changed = False
+    while True:
+        read = _read_ebml_head(source)
+        if isinstance(read, bytes):
+            target.write(read)
+            _copy(source, target, None)
+            return changed
+        head, ident, size = read
+        if ident == _MKV_SEGMENT or (ident == _MKV_CLUSTER and size is None):
+            target.write(head)
+        elif size is None:
+            target.write(head)
+            _copy(source, target, None)
+            return changed
+        elif ident in _MKV_VOIDED:
+            void = _void_header(len(head) + size)
+            present = len(head) + len(source.read(size))  # less when the file is cut short
+            target.write(void[:present])
+            _zero(target, max(0, present - len(void)))
+            changed = True
+        elif ident in _MKV_CLEANED and size <= MAX_MKV_HEADER_BYTES:
+            element = bytearray(head + source.read(size))
+            changed |= _clean_ebml_master(element, len(head), len(element))
+            target.write(element)
+        else:
+            target.write(head)
+            _copy(source, target, size)
+
+
 SCRUBBERS: dict[str, Callable[[IO[bytes], IO[bytes]], bool]] = {
     "pdf": scrub_pdf,
     "docx": scrub_docx,
@@ -365,4 +746,6 @@ SCRUBBERS: dict[str, Callable[[IO[bytes], IO[bytes]], bool]] = {
     "mov": scrub_iso_media,
     "mp3": scrub_mp3,
     "wav": scrub_wav,
+    "ogg": scrub_ogg,
+    "webm": scrub_matroska,
 }

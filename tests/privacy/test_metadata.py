@@ -9,6 +9,7 @@ import re
 import struct
 import wave
 import zipfile
+import zlib
 
 import httpx
 from PIL import Image
@@ -320,7 +321,388 @@ def test_files_without_tags_are_left_as_they_are() -> None:
         (metadata.scrub_mp3, (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4),
         (metadata.scrub_wav, files.wav()),
         (metadata.scrub_pdf, files.pdf()),
+        (metadata.scrub_ogg, _ogg_stream(1, [*vorbis_packets([], b""), *AUDIO_PACKETS], 255)),
+        (metadata.scrub_ogg, _ogg_stream(2, [*opus_packets([], b" "), *AUDIO_PACKETS], 4)),
+        (metadata.scrub_matroska, untagged_webm()),
     ):
         out = io.BytesIO()
         assert scrub(io.BytesIO(data), out) is False
         assert out.getvalue() == data
+
+
+# --- Ogg --------------------------------------------------------------------------------------
+
+
+def _ogg_crc(page: bytes) -> int:
+    """The Ogg CRC, bit by bit (written apart from the scrubber's table on purpose)."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def _ogg_stream(serial: int, packets: list[bytes], per_page: int) -> bytes:
+    """A logical Ogg stream: headers on pages of their own, at most ``per_page`` lacing values
+    a page, so a long packet spans pages; every page's CRC computed."""
+    pages: list[bytes] = []
+    lacing: list[int] = []
+    body = b""
+    continued = False
+    granule = -1
+
+    def page(last: bool = False) -> None:
+        nonlocal lacing, body, continued
+        flags = (0x01 if continued else 0) | (0x02 if not pages else 0) | (0x04 if last else 0)
+        head = b"OggS\x00" + bytes([flags]) + struct.pack("<qII", granule, serial, len(pages))
+        raw = head + b"\x00" * 4 + bytes([len(lacing)]) + bytes(lacing) + body
+        pages.append(raw[:22] + struct.pack("<I", _ogg_crc(raw)) + raw[26:])
+        continued = bool(lacing) and lacing[-1] == 255
+        lacing, body = [], b""
+
+    for index, packet in enumerate(packets):
+        values = [255] * (len(packet) // 255) + [len(packet) % 255]
+        for at, value in enumerate(values):
+            if len(lacing) == per_page:
+                page()
+            lacing.append(value)
+            body += packet[at * 255 : at * 255 + value]
+        granule = max(0, index - 2) * 960
+        if index < 3:  # each header ends its page
+            page()
+    page(last=True)
+    return b"".join(pages)
+
+
+def _comments(magic: bytes, vendor: bytes, comments: list[bytes], framing: bool) -> bytes:
+    data = magic + struct.pack("<I", len(vendor)) + vendor + struct.pack("<I", len(comments))
+    for comment in comments:
+        data += struct.pack("<I", len(comment)) + comment
+    return data + (b"\x01" if framing else b"")
+
+
+TAGS = [
+    b"ARTIST=" + NAME.encode(),
+    b"TITLE=Chuy\xe1\xbb\x87n c\xe1\xbb\xa7a " + NAME.encode(),
+    b"LOCATION=" + GPS,
+    b"DESCRIPTION=" + b"Em ke chuyen. " * 60 + ASCII_NAME,  # longer than a page of 4 segments
+]
+AUDIO_PACKETS = [bytes([0]) + SOUND[i * 97 : i * 97 + 300] for i in range(12)]
+
+
+def vorbis_packets(comments: list[bytes] = TAGS, vendor: bytes = b"Lavf60.3.100") -> list[bytes]:
+    identification = b"\x01vorbis" + struct.pack("<IBIiii", 0, 1, 16000, 0, 48000, 0) + b"\xb8\x01"
+    setup = b"\x05vorbis" + bytes(range(40))
+    return [identification, _comments(b"\x03vorbis", vendor, comments, True), setup]
+
+
+def opus_packets(comments: list[bytes] = TAGS, vendor: bytes = b"libopus 1.4") -> list[bytes]:
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, 312, 48000, 0, 0)
+    # Opus has two headers; the third packet here is already sound.
+    return [head, _comments(b"OpusTags", vendor, comments, False)]
+
+
+def tagged_ogg(per_page: int = 4) -> bytes:
+    """A chained OGG: a Vorbis stream, then an Opus one, both naming the child."""
+    vorbis = _ogg_stream(0x7E57, [*vorbis_packets(), *AUDIO_PACKETS], per_page)
+    opus = _ogg_stream(0x0B05, [*opus_packets(), *AUDIO_PACKETS], per_page)
+    return vorbis + opus
+
+
+def read_ogg(data: bytes) -> tuple[list[bytes], dict[int, list[bytes]], list[set[int]]]:
+    """Every page of an OGG file (each CRC, sequence number and flag checked, pages tiling the
+    file), each stream's packets put back together, and which packets each page carries."""
+    pages: list[bytes] = []
+    carried: list[set[int]] = []
+    packets: dict[int, list[bytes]] = {}
+    partial: dict[int, bytes] = {}
+    at = 0
+    while at < len(data):
+        assert data[at : at + 5] == b"OggS\x00", f"no page at {at}"
+        flags, serial, sequence, crc, count = struct.unpack_from("<B8xIIIB", data, at + 5)
+        lacing = data[at + 27 : at + 27 + count]
+        page = data[at : at + 27 + count + sum(lacing)]
+        assert len(page) == 27 + count + sum(lacing)
+        assert crc == _ogg_crc(page[:22] + b"\x00" * 4 + page[26:]), f"bad CRC at {at}"
+        assert bool(flags & 0x02) == (serial not in packets)
+        packets.setdefault(serial, [])
+        assert sequence == sum(1 for p in pages if p[14:18] == page[14:18])
+        assert bool(flags & 0x01) == (serial in partial)
+        body_at = 27 + count
+        carried.append(set())
+        for value in lacing:
+            carried[-1].add(len(packets[serial]))
+            partial[serial] = partial.get(serial, b"") + page[body_at : body_at + value]
+            body_at += value
+            if value < 255:
+                packets[serial].append(partial.pop(serial))
+        pages.append(page)
+        at += len(page)
+    assert not partial
+    return pages, packets, carried
+
+
+def parse_comments(packet: bytes, magic: bytes) -> tuple[bytes, list[bytes], bytes]:
+    assert packet.startswith(magic)
+    at = len(magic)
+    (vendor_length,) = struct.unpack_from("<I", packet, at)
+    vendor = packet[at + 4 : at + 4 + vendor_length]
+    at += 4 + vendor_length
+    (count,) = struct.unpack_from("<I", packet, at)
+    at += 4
+    comments = []
+    for _ in range(count):
+        (length,) = struct.unpack_from("<I", packet, at)
+        comments.append(packet[at + 4 : at + 4 + length])
+        at += 4 + length
+    return vendor, comments, packet[at:]
+
+
+def test_the_test_ogg_crc_is_the_standard_one() -> None:
+    # CRC-32/CKSUM's check value without its final inversion: what Ogg uses.
+    assert _ogg_crc(b"123456789") == 0x765E7680 ^ 0xFFFFFFFF
+    assert metadata.ogg_crc(b"\x00" * 22 + b"\xff" * 4) == _ogg_crc(bytes(26))
+
+
+def test_ogg_comments_are_blanked_length_for_length_across_pages() -> None:
+    for per_page in (1, 4, 255):
+        sent = tagged_ogg(per_page)
+        sent_pages, sent_packets, carried = read_ogg(sent)
+        assert NAME.encode() in sent and ASCII_NAME in sent and GPS in sent
+        out = io.BytesIO()
+
+        assert metadata.scrub_ogg(io.BytesIO(sent), out) is True
+
+        stored = out.getvalue()
+        assert len(stored) == len(sent)
+        assert not [form for form in _name_forms() if form in stored]
+        pages, packets, _carried = read_ogg(stored)  # every CRC right, every packet whole
+        assert [len(p) for p in pages] == [len(p) for p in sent_pages]
+        assert packets.keys() == sent_packets.keys() == {0x7E57, 0x0B05}
+        for serial, magic, framing in (
+            (0x7E57, b"\x03vorbis", b"\x01"),
+            (0x0B05, b"OpusTags", b""),
+        ):
+            vendor, comments, rest = parse_comments(packets[serial][1], magic)
+            assert vendor.strip() == b"" and len(vendor) > 0
+            assert [len(c) for c in comments] == [len(c) for c in TAGS]
+            assert all(c.startswith(b"X=") and c[2:].strip() == b"" for c in comments)
+            assert rest == framing
+            # Identification, setup and sound are the same packets, in the same pages.
+            assert packets[serial][0] == sent_packets[serial][0]
+            assert packets[serial][2:] == sent_packets[serial][2:]
+        # Only pages that carry a comment header changed (not all need to: one may hold only a
+        # header's last byte, or its empty last segment).
+        changed = {i for i, (a, b) in enumerate(zip(pages, sent_pages, strict=True)) if a != b}
+        assert changed and changed <= {i for i, carrying in enumerate(carried) if 1 in carrying}
+
+
+def test_an_ogg_flac_stream_loses_its_comments_and_picture() -> None:
+    streaminfo = b"\x00" + (34).to_bytes(3, "big") + bytes(34)
+    first = b"\x7fFLAC\x01\x00" + (2).to_bytes(2, "big") + b"fLaC" + streaminfo
+    comment_block = _comments(b"", b"reference libFLAC", TAGS, False)
+    comment = bytes([4]) + len(comment_block).to_bytes(3, "big") + comment_block
+    picture_data = b"\xff\xd8\xff\xe1Exif" + NAME.encode() + bytes(40)
+    picture = bytes([0x80 | 6]) + len(picture_data).to_bytes(3, "big") + picture_data
+    frames = [b"\xff\xf8" + SOUND[:200], b"\xff\xf8" + SOUND[200:400]]
+    sent = _ogg_stream(7, [first, comment, picture, *frames], 255)
+    out = io.BytesIO()
+
+    assert metadata.scrub_ogg(io.BytesIO(sent), out) is True
+
+    _pages, packets, _carried = read_ogg(out.getvalue())
+    assert NAME.encode() not in out.getvalue() and b"Exif" not in out.getvalue()
+    assert packets[7][0] == first and packets[7][3:] == frames
+    _vendor, comments, _rest = parse_comments(packets[7][1][4:], b"")
+    assert packets[7][1][:4] == comment[:4] and len(comments) == len(TAGS)
+    assert packets[7][2] == bytes([0x80 | 1]) + picture[1:4] + bytes(len(picture_data))
+
+
+# --- WebM -------------------------------------------------------------------------------------
+
+
+def _vint(value: int, width: int | None = None) -> bytes:
+    width = width or next(w for w in range(1, 9) if value < (1 << (7 * w)) - 1)
+    return ((1 << (7 * width)) | value).to_bytes(width, "big")
+
+
+def _element(ident: int, payload: bytes) -> bytes:
+    return ident.to_bytes((ident.bit_length() + 7) // 8, "big") + _vint(len(payload)) + payload
+
+
+UNKNOWN = b"\x01\xff\xff\xff\xff\xff\xff\xff"
+SEGMENT, CLUSTER, TAGS_ID, INFO, TRACKS, VOID = (
+    0x18538067,
+    0x1F43B675,
+    0x1254C367,
+    0x1549A966,
+    0x1654AE6B,
+    0xEC,
+)
+MASTERS = frozenset({0x1A45DFA3, SEGMENT, 0x114D9B74, 0x4DBB, INFO, TRACKS, 0xAE, CLUSTER})
+MASTERS |= {TAGS_ID, 0x7373, 0x67C8}
+# What ends a cluster of unknown size: the next element of the segment.
+SEGMENT_CHILDREN = frozenset({CLUSTER, TAGS_ID, INFO, TRACKS, 0x114D9B74, 0x1C53BB6B, 0x1941A469})
+BLOCKS = [SOUND[i * 500 : i * 500 + 500] for i in range(6)]
+EBML_HEADER = _element(
+    0x1A45DFA3,
+    _element(0x4286, b"\x01")
+    + _element(0x42F7, b"\x01")
+    + _element(0x4282, b"webm")
+    + _element(0x4287, b"\x04")
+    + _element(0x4285, b"\x02"),
+)
+
+
+def tagged_webm(*, streamed: bool = False) -> bytes:
+    """A WebM as a phone or a browser writes it: the title and the applications in Info (with
+    a CRC-32), the child's name in a track and in an ARTIST tag, sound in SimpleBlocks. Written
+    to a file: sizes known, a seek index to the tags before the clusters. Streamed: segment
+    and clusters of unknown size (as MediaRecorder writes them), and the tags after them."""
+    header = EBML_HEADER
+    fields = (
+        _element(0x2AD7B1, (1_000_000).to_bytes(3, "big"))
+        + _element(0x7BA9, b"Chuyen cua " + NAME.encode())
+        + _element(0x4D80, b"Lavf60.3.100")
+        + _element(0x5741, b"Android, " + ASCII_NAME)
+    )
+    info = _element(INFO, _element(0xBF, struct.pack("<I", zlib.crc32(fields))) + fields)
+    tracks = _element(
+        TRACKS,
+        _element(
+            0xAE,
+            _element(0xD7, b"\x01")
+            + _element(0x83, b"\x02")
+            + _element(0x86, b"A_OPUS")
+            + _element(0x536E, b"Giong " + NAME.encode()),
+        ),
+    )
+    simple = _element(0x67C8, _element(0x45A3, b"ARTIST") + _element(0x4487, NAME.encode()))
+    tags = _element(TAGS_ID, _element(0x7373, _element(0x63C0, b"") + simple))
+    blocks = [_element(0xA3, b"\x81\x00\x00\x80" + block) for block in BLOCKS]
+    if streamed:
+        clusters = b"".join(
+            b"\x1f\x43\xb6\x75" + UNKNOWN + _element(0xE7, bytes([i])) + b"".join(blocks[i::2])
+            for i in range(2)
+        )
+        return header + b"\x18\x53\x80\x67" + UNKNOWN + info + tracks + clusters + tags
+    seek = _element(0x4DBB, _element(0x53AB, TAGS_ID.to_bytes(4, "big")) + _element(0x53AC, b""))
+    clusters = b"".join(
+        _element(CLUSTER, _element(0xE7, bytes([i])) + b"".join(blocks[i::2])) for i in range(2)
+    )
+    seek_head = _element(0x114D9B74, seek)
+    body = seek_head + info + tracks + tags + clusters
+    return header + _element(SEGMENT, body)
+
+
+def untagged_webm() -> bytes:
+    info = _element(INFO, _element(0x2AD7B1, b"\x0f\x42\x40") + _element(0x4D80, b"  "))
+    tracks = _element(TRACKS, _element(0xAE, _element(0xD7, b"\x01") + _element(0x86, b"A_OPUS")))
+    cluster = _element(CLUSTER, _element(0xE7, b"\x00") + _element(0xA3, b"\x81\x00\x00\x80"))
+    return EBML_HEADER + _element(SEGMENT, info + tracks + cluster)
+
+
+def read_webm(data: bytes) -> list[tuple[int, int, int, bytes]]:
+    """(depth, ID, offset, payload) of every element, the structure walked end to end: each
+    master's children tile it exactly, and unknown sizes end where the parent's next sibling
+    begins."""
+    found: list[tuple[int, int, int, bytes]] = []
+
+    def walk(at: int, end: int, depth: int) -> int:
+        while at < end:
+            width = next(w for w in range(1, 5) if data[at] & (0x80 >> (w - 1)))
+            ident = int.from_bytes(data[at : at + width], "big")
+            if (depth and ident in (SEGMENT, 0x1A45DFA3)) or (
+                depth > 1 and ident in SEGMENT_CHILDREN
+            ):
+                return at  # the end of an element of unknown size
+            size_width = next(w for w in range(1, 9) if data[at + width] & (0x80 >> (w - 1)))
+            raw = data[at + width : at + width + size_width]
+            size = int.from_bytes(raw, "big") & ((1 << (7 * size_width)) - 1)
+            start = at + width + size_width
+            if size == (1 << (7 * size_width)) - 1:
+                stop = walk(start, end, depth + 1)
+            else:
+                stop = start + size
+                assert stop <= end, f"element {ident:x} at {at} overruns its parent"
+                if ident in MASTERS:
+                    assert walk(start, stop, depth + 1) == stop
+            if ident == 0xBF:
+                assert struct.unpack("<I", data[start:stop])[0] == zlib.crc32(data[stop:end])
+            found.append((depth, ident, at, data[start:stop]))
+            at = stop
+        assert at == end, "the elements must tile their parent"
+        return at
+
+    walk(0, len(data), 0)
+    return found
+
+
+def test_webm_tags_become_voids_and_the_structure_holds() -> None:
+    for streamed in (False, True):
+        sent = tagged_webm(streamed=streamed)
+        sent_elements = read_webm(sent)
+        assert sum(1 for e in sent_elements if e[1] == TAGS_ID) == 1
+        assert NAME.encode() in sent and ASCII_NAME in sent
+        out = io.BytesIO()
+
+        assert metadata.scrub_matroska(io.BytesIO(sent), out) is True
+
+        stored = out.getvalue()
+        assert len(stored) == len(sent)
+        assert not [form for form in _name_forms() if form in stored]
+        elements = read_webm(stored)  # walks end to end, the Info CRC-32 checked
+        ids = [ident for _depth, ident, _at, _payload in elements]
+        assert TAGS_ID not in ids and 0x7BA9 not in ids
+        # The tags' place is one Void of the same length, at the same offset.
+        (tags_at,) = [at for _d, ident, at, _p in sent_elements if ident == TAGS_ID]
+        (void,) = [e for e in elements if e[2] == tags_at]
+        assert void[1] == VOID and void[3] == bytes(len(void[3]))
+        by_id = {ident: payload for _d, ident, _at, payload in elements}
+        assert by_id[0x4D80].strip() == by_id[0x5741].strip() == by_id[0x536E].strip() == b""
+        assert by_id[0x86] == b"A_OPUS" and by_id[0x2AD7B1] == (1_000_000).to_bytes(3, "big")
+        blocks = [(at, p) for _d, ident, at, p in elements if ident == 0xA3]
+        assert blocks == [(at, p) for _d, ident, at, p in sent_elements if ident == 0xA3]
+        assert sorted(p[4:] for _at, p in blocks) == sorted(BLOCKS)
+        if not streamed:
+            # The seek entry that pointed at the tags is gone too.
+            assert 0x4DBB not in ids and 0x53AB not in ids
+
+
+def test_a_short_tags_element_becomes_a_short_void() -> None:
+    # Tags of 5, 8 and 9 bytes: the Void's size takes 4, 7 and 8 bytes.
+    for payload in (b"", b"\x73\x73\x80", b"\x73\x73\x81\x00"):
+        tags = _element(TAGS_ID, payload)
+        sent = EBML_HEADER + _element(SEGMENT, tags + _element(0xEC, b"\x00"))
+        out = io.BytesIO()
+
+        assert metadata.scrub_matroska(io.BytesIO(sent), out) is True
+
+        cleaned = out.getvalue()
+        assert len(cleaned) == len(sent)
+        elements = read_webm(cleaned)
+        assert [ident for _d, ident, _a, _p in elements if ident in (TAGS_ID, VOID)] == [VOID] * 2
+
+
+async def test_ogg_and_webm_recordings_lose_their_tags_at_intake(
+    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
+) -> None:
+    ogg = tagged_ogg()
+    stored_ogg = await _submitted(app, sessionmaker, store, STORY, "ke.ogg", ogg)
+    assert len(stored_ogg) == len(ogg)
+    assert not [form for form in _name_forms() if form in stored_ogg]
+    _pages, packets, _carried = read_ogg(stored_ogg)
+    assert packets == {
+        serial: [*sent[:1], packets[serial][1], *sent[2:]]
+        for serial, sent in read_ogg(ogg)[1].items()
+    }
+
+    for streamed in (False, True):
+        webm = tagged_webm(streamed=streamed)
+        stored_webm = await _submitted(app, sessionmaker, store, STORY, "ke.webm", webm)
+        assert len(stored_webm) == len(webm)
+        assert not [form for form in _name_forms() if form in stored_webm]
+        assert [e for e in read_webm(stored_webm) if e[1] == 0xA3] == [
+            e for e in read_webm(webm) if e[1] == 0xA3
+        ]
