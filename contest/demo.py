@@ -6,6 +6,7 @@ nothing. Windows are placed in days from today in Vietnam's time.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import struct
@@ -26,7 +27,7 @@ from contest.accounts.passwords import hash_password
 from contest.db import Base, utcnow
 from contest.events.validation import DEFAULT_RETENTION_MONTHS
 from contest.i18n import LOCAL_TZ, normalize_text
-from contest.intake.media import make_derivatives
+from contest.intake.media import Derivatives, make_derivatives
 from contest.models import (
     Asset,
     AssetRole,
@@ -324,7 +325,7 @@ async def _add_sample_entry(
         return
     # The drawing's preview and thumbnail, as the intake derives them from an upload.
     await session.flush()
-    derived = make_derivatives(io.BytesIO(data))
+    derived = _sample_derivatives()
     for role, image, (image_width, image_height) in (
         (AssetRole.PREVIEW, derived.preview, derived.preview_size),
         (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
@@ -352,6 +353,12 @@ async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
         yield data[start : start + size]
 
 
+@functools.cache
+def _sample_derivatives() -> Derivatives:
+    return make_derivatives(io.BytesIO(sample_drawing()))
+
+
+@functools.cache
 def sample_drawing() -> bytes:
     """A child's drawing of yellow flowers on green grass, made the same way every time."""
     image = Image.new("RGB", (1200, 900), (186, 225, 255))

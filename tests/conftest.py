@@ -12,10 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest.accounts import passwords
 from contest.accounts.passwords import hash_password
 from contest.db import Base, create_engine, create_sessionmaker
 from contest.demo import DemoReport, load_demo
@@ -26,6 +28,11 @@ from storage import Storage, storage_from_url
 from tests.support import IN_CI, TEST_DATABASE_URL, Account, app_client, empty_postgresql_database
 
 pytest_plugins = ["tests.s3server"]
+
+# Tests hash and check hundreds of passwords (every demo load hashes six): argon2id at a test's
+# cost keeps that from dominating the run. Servers started as processes keep the production
+# cost, and tests/accounts/test_passwords.py checks what that is.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 _skipped: list[str] = []
 
