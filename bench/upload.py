@@ -125,6 +125,7 @@ def submit(base_url: str, path: Path) -> tuple[float, httpx.Response]:
         "age": "45",
         "unit": "tdp-1",
         "consent": "full_name",
+        "agreement": "yes",
         "title": "Hoàng tử bé và bông hồng",
         "book": "other",
         "book_title": "Hoàng tử bé",

@@ -530,32 +530,45 @@ async def store_upload(
             original_filename=name,
         ),
     )
+    # A kind whose tags are scrubbed keeps a local copy of the bytes as they stream in (on
+    # disk, not in memory), so that scrubbing does not read the whole object back from storage.
+    copy = tempfile.TemporaryFile() if kind.name in metadata.SCRUBBERS else None  # noqa: SIM115
     try:
-        stored = await storage.put_stream(
-            key,
-            _prefixed(head, iterator),
-            max_size=contest.max_file_size,
-            content_type=kind.content_type,
-        )
-    except ObjectTooLargeError:
-        await _delete_rows(sessionmaker, [asset_id])
-        raise too_large(contest.max_file_size) from None
-    except StorageError:
-        await _delete_rows(sessionmaker, [asset_id])
-        raise _storage_down() from None
-    except BaseException:
-        await _delete_rows(sessionmaker, [asset_id])
-        raise
-    upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
-    try:
-        await _scrub_metadata(storage, upload)
-        await _set_stored(sessionmaker, upload)
-        if kind.is_image:
-            await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=None)
-    except BaseException:
-        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
-        raise
+        try:
+            stored = await storage.put_stream(
+                key,
+                _prefixed(head, iterator) if copy is None else _teed(head, iterator, copy),
+                max_size=contest.max_file_size,
+                content_type=kind.content_type,
+            )
+        except ObjectTooLargeError:
+            await _delete_rows(sessionmaker, [asset_id])
+            raise too_large(contest.max_file_size) from None
+        except StorageError:
+            await _delete_rows(sessionmaker, [asset_id])
+            raise _storage_down() from None
+        except BaseException:
+            await _delete_rows(sessionmaker, [asset_id])
+            raise
+        upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
+        try:
+            await _scrub_metadata(storage, upload, copy=copy)
+            await _set_stored(sessionmaker, upload)
+            if kind.is_image:
+                await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=None)
+        except BaseException:
+            await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
+            raise
+    finally:
+        if copy is not None:
+            copy.close()
     return upload
+
+
+async def _teed(head: bytes, rest: AsyncIterator[bytes], copy: IO[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in _prefixed(head, rest):
+        await asyncio.to_thread(copy.write, chunk)
+        yield chunk
 
 
 async def _set_stored(
@@ -577,16 +590,25 @@ async def _set_stored(
         await session.commit()
 
 
-async def _scrub_metadata(storage: Storage, upload: PendingUpload) -> None:
+async def _scrub_metadata(
+    storage: Storage, upload: PendingUpload, *, copy: IO[bytes] | None = None
+) -> None:
     """Take the names, places and tags out of a document or recording before it counts (see
-    contest.privacy.metadata); the stored object is replaced only when something changed."""
+    contest.privacy.metadata); the stored object is replaced only when something changed.
+
+    ``copy`` holds the bytes as they were stored (kept while they streamed in); without it
+    they are read back from storage."""
     scrub = metadata.SCRUBBERS.get(upload.kind.name)
     if scrub is None:
         return
-    try:
-        source, _sha256, _size = await _spool_object(storage, upload.key)
-    except StorageError:
-        raise _storage_down() from None
+    if copy is not None:
+        copy.seek(0)
+        source = copy
+    else:
+        try:
+            source, _sha256, _size = await _spool_object(storage, upload.key)
+        except StorageError:
+            raise _storage_down() from None
     target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
         try:
@@ -605,7 +627,8 @@ async def _scrub_metadata(storage: Storage, upload: PendingUpload) -> None:
             raise _storage_down() from None
         upload.size, upload.sha256 = stored.size, stored.sha256
     finally:
-        source.close()
+        if source is not copy:
+            source.close()
         target.close()
 
 
