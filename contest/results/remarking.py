@@ -4,6 +4,7 @@ organiser's list and decision page."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,7 +102,8 @@ async def entrant_page(request: Request) -> Response:
         if not errors:
             return RedirectResponse(
                 str(request.url_for("remark_request", code=entry.receipt_code))
-                + f"?token={token}&sent=1",
+                + "?"
+                + urlencode({"token": token or "", "sent": "1"}),
                 status_code=303,
             )
     async with request.state.sessionmaker() as session:
