@@ -128,6 +128,10 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
         assert vi("Choose a judge who did not score this entry and has no conflict with it.") in (
             refused.text
         )
+        async with sessionmaker() as session:
+            untouched = await session.get(RemarkRequest, remark_id)
+            assert untouched is not None
+            assert (untouched.status, untouched.judge_id) == (RemarkStatus.REQUESTED, None)
         early = await organiser.post(
             detail, data={"csrf_token": token, "action": "decide", "prize": "", "note": "x"}
         )
@@ -189,6 +193,12 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
         )
         assert no_note.status_code == 422
         assert vi("Write the reason for the decision.") in no_note.text
+        async with sessionmaker() as session:
+            waiting = await session.get(RemarkRequest, remark_id)
+            kept = await session.scalar(select(Result).where(Result.entry_id == entry_id))
+            assert waiting is not None and waiting.status == RemarkStatus.RESCORED
+            assert waiting.decided_at is None
+            assert kept is not None and kept.prize == Prize.THIRD
         decided = await organiser.post(
             detail,
             data={
