@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import BinaryIO
 
 ONE_MIB = 1024 * 1024
 # A size past which S3 uploads go in several parts (the S3 backend cuts 5 MiB parts, S3's
@@ -122,11 +123,15 @@ class Storage(abc.ABC):
         *,
         max_size: int | None = None,
         content_type: str | None = None,
+        copy_to: BinaryIO | None = None,
     ) -> StoredObject:
         """Store the bytes of `chunks`, hashing as they flow and never holding them all.
 
         Once more than max_size bytes arrived, stop pulling, remove everything partial and
         raise ObjectTooLargeError. Any failure leaves no object and nothing partial behind.
+        `copy_to`, a file, also gets the bytes in order, written by the thread that hashes
+        them, so the caller can read them again without fetching the object back; after a
+        failure its contents mean nothing.
         """
 
     @abc.abstractmethod

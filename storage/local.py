@@ -98,10 +98,14 @@ async def _write_op(key: str, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P
         raise _write_error(exc, key) from exc
 
 
-def _write_batch(file: BinaryIO, hasher: _Hash, batch: list[bytes]) -> None:
+def _write_batch(
+    file: BinaryIO, hasher: _Hash, batch: list[bytes], copy_to: BinaryIO | None
+) -> None:
     for chunk in batch:
         hasher.update(chunk)
         file.write(chunk)
+    if copy_to is not None:
+        copy_to.writelines(batch)
 
 
 def _discard(file: BinaryIO, tmp_path: str) -> None:
@@ -178,6 +182,7 @@ class LocalStorage(Storage):
         *,
         max_size: int | None = None,
         content_type: str | None = None,
+        copy_to: BinaryIO | None = None,
     ) -> StoredObject:
         # content_type is not persisted: files carry no metadata, and the read URL decides
         # the type the response is served with.
@@ -199,9 +204,9 @@ class LocalStorage(Storage):
                 batch.append(chunk)
                 batch_len += len(chunk)
                 if batch_len >= LOCAL_WRITE_BUFFER_SIZE:
-                    await _write_op(key, _write_batch, file, hasher, batch)
+                    await _write_op(key, _write_batch, file, hasher, batch, copy_to)
                     batch, batch_len = [], 0
-            await _write_op(key, _write_batch, file, hasher, batch)
+            await _write_op(key, _write_batch, file, hasher, batch, copy_to)
             await _write_op(key, self._commit, file, tmp_path, key)
         except BaseException:
             _discard(file, tmp_path)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
+import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import boto3.session
@@ -91,6 +93,12 @@ def _map_error(exc: Exception, key: str | None) -> Exception:
     return StorageError(f"S3 client error ({type(exc).__name__})")
 
 
+def _digest(hasher: _Hash, body: bytearray, copy_to: BinaryIO | None) -> None:
+    hasher.update(body)
+    if copy_to is not None:
+        copy_to.write(body)
+
+
 def _blob(body: bytearray) -> bytes:
     # botocore takes a bytearray as it is (its validator allows bytes, bytearray or a file);
     # the stubs only say bytes. bytes(body) would copy a whole part.
@@ -106,7 +114,7 @@ class S3Storage(Storage):
         self.region = region
         config = Config(
             signature_version="s3v4",
-            s3={"addressing_style": "path"},
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
             retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
             connect_timeout=CONNECT_TIMEOUT,
             read_timeout=READ_TIMEOUT,
@@ -164,6 +172,7 @@ class S3Storage(Storage):
         *,
         max_size: int | None = None,
         content_type: str | None = None,
+        copy_to: BinaryIO | None = None,
     ) -> StoredObject:
         validate_key(key)
         check_max_size(max_size)
@@ -186,7 +195,7 @@ class S3Storage(Storage):
                 while rest:
                     if filled == S3_PART_SIZE:
                         if upload is None:
-                            upload = _MultipartUpload(self, key, extra, hasher)
+                            upload = _MultipartUpload(self, key, extra, hasher, copy_to)
                         await upload.send(part)
                         part, filled = upload.take_buffer(), 0
                     piece = rest[: S3_PART_SIZE - filled]
@@ -204,7 +213,7 @@ class S3Storage(Storage):
                     upload.raise_failure()
             del part[filled:]
             if upload is None:
-                await asyncio.to_thread(hasher.update, part)
+                await asyncio.to_thread(_digest, hasher, part, copy_to)
                 await self._call(
                     key,
                     self._client.put_object,
@@ -397,14 +406,22 @@ class _MultipartUpload:
     """The parts of one multipart upload, hashed and sent by worker threads while the next fills.
 
     Created when the first part is full; the upload itself is created in the background too.
-    At most MAX_PARTS_IN_FLIGHT parts are being sent at any time. Parts are hashed one after
-    the other, in order, while being sent.
+    At most MAX_PARTS_IN_FLIGHT parts are being sent at any time. Parts are hashed (and
+    written to the caller's copy) one after the other, in order, while being sent.
     """
 
-    def __init__(self, storage: S3Storage, key: str, extra: dict[str, Any], hasher: _Hash) -> None:
+    def __init__(
+        self,
+        storage: S3Storage,
+        key: str,
+        extra: dict[str, Any],
+        hasher: _Hash,
+        copy_to: BinaryIO | None,
+    ) -> None:
         self._storage = storage
         self._key = key
         self._hasher = hasher
+        self._copy_to = copy_to
         self._created = asyncio.create_task(self._create(extra))
         # The hashing of the last part sent; each part's hashing waits for the one before.
         self._hashed: asyncio.Task[None] | None = None
@@ -422,14 +439,30 @@ class _MultipartUpload:
             storage._client.create_multipart_upload,
             Bucket=storage.bucket,
             Key=self._key,
+            ChecksumAlgorithm="CRC32",
             **extra,
         )
         return created["UploadId"]
 
+    def _upload_part(self, upload_id: str, number: int, body: bytearray) -> CompletedPartTypeDef:
+        # Each part carries its CRC32 in a header (not a trailer, which several S3-compatible
+        # servers refuse): the server checks the bytes it got before it keeps the part.
+        checksum = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+        storage = self._storage
+        result = storage._client.upload_part(
+            Bucket=storage.bucket,
+            Key=self._key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=_blob(body),
+            ChecksumCRC32=checksum,
+        )
+        return {"ETag": result["ETag"], "PartNumber": number, "ChecksumCRC32": checksum}
+
     async def _hash(self, previous: asyncio.Task[None] | None, body: bytearray) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        await asyncio.to_thread(self._hasher.update, body)
+        await asyncio.to_thread(_digest, self._hasher, body, self._copy_to)
 
     async def _send_part(
         self, number: int, body: bytearray, hashed: asyncio.Task[None]
@@ -437,21 +470,12 @@ class _MultipartUpload:
         # Shielded: a part task is never cancelled by us, but if it were, the creation must
         # still finish so that abort() learns the upload id.
         upload_id = await asyncio.shield(self._created)
-        storage = self._storage
-        result = await storage._call(
-            self._key,
-            storage._client.upload_part,
-            Bucket=storage.bucket,
-            Key=self._key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=_blob(body),
-        )
+        part = await self._storage._call(self._key, self._upload_part, upload_id, number, body)
         await asyncio.wait([hashed])
         hashed.result()
         # Sent and hashed: nothing refers to body any more.
         self._spare.append(body)
-        return {"ETag": result["ETag"], "PartNumber": number}
+        return part
 
     def take_buffer(self) -> bytearray:
         """A buffer for the next part: a spare one, or a new one (contents undefined)."""

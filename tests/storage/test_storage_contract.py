@@ -92,6 +92,21 @@ async def test_multipart_sized_round_trip(storage: Storage) -> None:
     assert await read_all(storage, "audio/long.ogg") == data
 
 
+@pytest.mark.parametrize("size", [0, 1000, 2 * MULTIPART_PART_SIZE + 4321])
+async def test_copy_to_gets_the_bytes_as_stored(
+    storage: Storage, tmp_path: Path, size: int
+) -> None:
+    data = os.urandom(size)
+    with (tmp_path / "copy").open("w+b") as copy:
+        stored = await storage.put_stream(
+            "audio/copied.ogg", chunks_of(data, [65536 + 13, 7]), copy_to=copy
+        )
+        copy.seek(0)
+        assert copy.read() == data
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert await read_all(storage, "audio/copied.ogg") == data
+
+
 async def test_empty_object(storage: Storage) -> None:
     stored = await storage.put_stream("empty.txt", chunks_of(b"", [1]))
     assert (stored.size, stored.sha256) == (0, hashlib.sha256(b"").hexdigest())
