@@ -537,9 +537,10 @@ async def store_upload(
         try:
             stored = await storage.put_stream(
                 key,
-                _prefixed(head, iterator) if copy is None else _teed(head, iterator, copy),
+                _prefixed(head, iterator),
                 max_size=contest.max_file_size,
                 content_type=kind.content_type,
+                copy_to=copy,
             )
         except ObjectTooLargeError:
             await _delete_rows(sessionmaker, [asset_id])
@@ -563,12 +564,6 @@ async def store_upload(
         if copy is not None:
             copy.close()
     return upload
-
-
-async def _teed(head: bytes, rest: AsyncIterator[bytes], copy: IO[bytes]) -> AsyncIterator[bytes]:
-    async for chunk in _prefixed(head, rest):
-        await asyncio.to_thread(copy.write, chunk)
-        yield chunk
 
 
 async def _set_stored(
@@ -612,7 +607,7 @@ async def _scrub_metadata(
     target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
         try:
-            changed = await asyncio.to_thread(scrub, source, target)
+            changed = await asyncio.to_thread(metadata.scrub_file, scrub, source, target)
         except Exception:
             # A file the scrubber cannot follow was still sniffed and accepted: kept as sent.
             changed = False

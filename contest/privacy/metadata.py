@@ -19,15 +19,19 @@ What is not cleaned (and why) is listed in ``NOT_CLEANED`` for the report and th
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from storage import ONE_MIB
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 COPY_CHUNK = ONE_MIB
 # A QuickTime or MP4 index ('moov') is read whole to be cleaned; one this large is not a
@@ -86,8 +90,21 @@ NOT_CLEANED = (
 # --- ISO base media (MP4, M4A, MOV) -------------------------------------------------------
 
 
+class _Discard(io.BytesIO):
+    """A target that keeps nothing: a first pass only learns whether anything would change."""
+
+    def write(self, data: Buffer, /) -> int:
+        return memoryview(data).nbytes
+
+
 def _copy(source: IO[bytes], target: IO[bytes], length: int | None) -> None:
-    """Copy ``length`` bytes (all that is left when None)."""
+    """Copy ``length`` bytes (all that is left when None); only skip them for a dry pass."""
+    if isinstance(target, _Discard):
+        if length is None:
+            source.seek(0, io.SEEK_END)
+        else:
+            source.seek(length, io.SEEK_CUR)
+        return
     if length is None:
         shutil.copyfileobj(source, target, COPY_CHUNK)
         return
@@ -100,6 +117,8 @@ def _copy(source: IO[bytes], target: IO[bytes], length: int | None) -> None:
 
 
 def _zero(target: IO[bytes], length: int) -> None:
+    if isinstance(target, _Discard):
+        return
     block = bytes(min(COPY_CHUNK, length))
     while length > 0:
         target.write(block[: min(len(block), length)])
@@ -736,6 +755,20 @@ def scrub_matroska(source: IO[bytes], target: IO[bytes]) -> bool:
         else:
             target.write(head)
             _copy(source, target, size)
+
+
+def scrub_file(
+    scrub: Callable[[IO[bytes], IO[bytes]], bool], source: IO[bytes], target: IO[bytes]
+) -> bool:
+    """Clean ``source`` into ``target`` with ``scrub``; whether anything changed.
+
+    A first pass writes nothing and skips the media with seeks, so a file without tags (most
+    of them) costs a read of its headers, not a copy; ``target`` is written only when that
+    pass finds something to clean."""
+    if not scrub(source, _Discard()):
+        return False
+    source.seek(0)
+    return scrub(source, target)
 
 
 SCRUBBERS: dict[str, Callable[[IO[bytes], IO[bytes]], bool]] = {

@@ -706,3 +706,59 @@ async def test_ogg_and_webm_recordings_lose_their_tags_at_intake(
         assert [e for e in read_webm(stored_webm) if e[1] == 0xA3] == [
             e for e in read_webm(webm) if e[1] == 0xA3
         ]
+
+
+class _CountingReader(io.BytesIO):
+    """Counts the bytes read out of it (seeks are free)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_scrub_file_writes_only_when_something_changes() -> None:
+    untagged = (
+        (metadata.scrub_iso_media, files.mp4()),
+        (metadata.scrub_mp3, (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4),
+        (metadata.scrub_wav, files.wav()),
+        (metadata.scrub_pdf, files.pdf()),
+        (metadata.scrub_ogg, _ogg_stream(1, [*vorbis_packets([], b""), *AUDIO_PACKETS], 255)),
+        (metadata.scrub_matroska, untagged_webm()),
+    )
+    for scrub, data in untagged:
+        out = io.BytesIO()
+        assert metadata.scrub_file(scrub, io.BytesIO(data), out) is False
+        assert out.getvalue() == b"", scrub.__name__
+
+    tagged = (
+        (metadata.scrub_iso_media, phone_video()),
+        (metadata.scrub_iso_media, phone_video(index_last=True)),
+        (metadata.scrub_mp3, tagged_mp3()),
+        (metadata.scrub_wav, tagged_wav()),
+        (metadata.scrub_docx, authored_docx()),
+        (metadata.scrub_pdf, authored_pdf()),
+        (metadata.scrub_ogg, tagged_ogg()),
+        (metadata.scrub_matroska, tagged_webm()),
+        (metadata.scrub_matroska, tagged_webm(streamed=True)),
+    )
+    for scrub, data in tagged:
+        direct, twice = io.BytesIO(), io.BytesIO()
+        assert scrub(io.BytesIO(data), direct) is True
+        assert metadata.scrub_file(scrub, io.BytesIO(data), twice) is True
+        assert twice.getvalue() == direct.getvalue(), scrub.__name__
+
+
+def test_the_first_pass_skips_the_media_of_a_large_recording() -> None:
+    # ftyp, 8 MiB of media, then the index at the end, as phones write it.
+    media = _box(b"mdat", bytes(8 * 1024 * 1024))
+    video = _box(b"ftyp", b"isom\x00\x00\x02\x00isommp41") + media + _box(b"moov", b"\x00" * 64)
+    source = _CountingReader(video)
+    out = io.BytesIO()
+    assert metadata.scrub_file(metadata.scrub_iso_media, source, out) is False
+    assert source.bytes_read < 1024
+    assert out.getvalue() == b""
