@@ -6,7 +6,6 @@ from functools import lru_cache
 from http.cookies import SimpleCookie
 from typing import Any
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contest import i18n
@@ -40,12 +39,19 @@ def content_security_policy(files_origin: str | None) -> str:
 
 def pick_locale(scope: Scope, default: str) -> str:
     """A visitor's choice (cookie) wins; API clients may ask with Accept-Language."""
-    headers = Headers(scope=scope)
-    cookie = SimpleCookie(headers.get("cookie", ""))
-    if LOCALE_COOKIE in cookie and cookie[LOCALE_COOKIE].value in SUPPORTED_LOCALES:
-        return cookie[LOCALE_COOKIE].value
+    cookie_header = accept_language = b""
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            cookie_header = value
+        elif name == b"accept-language":
+            accept_language = value
+    # Most requests carry no language cookie: the cookie parser runs only when one is there.
+    if b"lang=" in cookie_header:
+        cookie = SimpleCookie(cookie_header.decode("latin-1"))
+        if LOCALE_COOKIE in cookie and cookie[LOCALE_COOKIE].value in SUPPORTED_LOCALES:
+            return cookie[LOCALE_COOKIE].value
     if scope["path"].startswith("/api/"):
-        for part in headers.get("accept-language", "").split(","):
+        for part in accept_language.decode("latin-1").split(","):
             tag = part.split(";")[0].strip().lower()[:2]
             if tag in SUPPORTED_LOCALES:
                 return tag
@@ -75,6 +81,20 @@ def _is_https(state: dict[str, Any]) -> bool:
     return bool(settings is not None and settings.secure_cookies)
 
 
+@lru_cache(maxsize=16)
+def security_headers(files_origin: str | None, https: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers every response carries, as raw pairs (made once per files origin)."""
+    headers = [
+        (b"content-security-policy", content_security_policy(files_origin).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", REFERRER_POLICY.encode()),
+        (b"x-frame-options", b"DENY"),
+    ]
+    if https:
+        headers.append((b"strict-transport-security", STRICT_TRANSPORT_SECURITY.encode()))
+    return tuple(headers)
+
+
 class SecurityHeadersMiddleware:
     """Security headers on every response, error pages included (it wraps the whole app).
 
@@ -93,15 +113,14 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault(
-                    "Content-Security-Policy", content_security_policy(_files_origin(state))
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _value in headers}
+                headers.extend(
+                    pair
+                    for pair in security_headers(_files_origin(state), _is_https(state))
+                    if pair[0] not in present
                 )
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", REFERRER_POLICY)
-                headers.setdefault("X-Frame-Options", "DENY")
-                if _is_https(state):
-                    headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
