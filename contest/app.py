@@ -32,6 +32,7 @@ from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
+from contest.results.gallery import GalleryFromMemory
 from contest.results.gallery import routes as results_routes
 from contest.results.remarking import SCHEMAS as remarking_schemas
 from contest.results.remarking import api_routes as remarking_api_routes
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(LocaleMiddleware, default=settings.locale),
+            # The gallery's fresh copies are answered here, ahead of sessions and routing.
+            Middleware(GalleryFromMemory),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,

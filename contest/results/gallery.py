@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contest import labels
 from contest.access import current_user, public, requires
@@ -456,24 +458,39 @@ async def _refresh(
     return page
 
 
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    return next((v.decode("latin-1") for name, v in scope["headers"] if name == wanted), None)
+
+
+def cache_key(scope: Scope, slug: str) -> CacheKey:
+    host = _header(scope, b"host") or ""
+    return (slug, get_locale(), scope["scheme"], host, scope.get("root_path", ""))
+
+
+def fresh_page(cache: GalleryCache, key: CacheKey) -> CachedPage | None:
+    """The copy to answer with as it is: of this link period, and checked within
+    ``REVALIDATE_SECONDS`` or being checked right now (it is then at most that check's duration
+    older). None when the page must be rendered or checked first."""
+    page = cache.pages.get(key)
+    if page is None or page.period != int(wall_clock() // LINK_PERIOD_SECONDS):
+        return None
+    if monotonic() - page.checked_at < REVALIDATE_SECONDS or key in cache.refreshing:
+        return page
+    return None
+
+
 async def current_page(request: Request, slug: str) -> CachedPage:
     """This process's copy of the page, checked against the database when older than
     ``REVALIDATE_SECONDS``; one request checks while the others keep answering."""
     cache = gallery_cache(request)
-    scope = request.scope
-    host = request.headers.get("host", "")
-    key = (slug, get_locale(), scope["scheme"], host, scope.get("root_path", ""))
-    period = int(wall_clock() // LINK_PERIOD_SECONDS)
-    page = cache.pages.get(key)
-    if page is not None and page.period == period:
-        if monotonic() - page.checked_at < REVALIDATE_SECONDS:
-            return page
-        if key in cache.refreshing:
-            # Being checked right now: this copy is at most that check's duration older.
-            return page
+    key = cache_key(request.scope, slug)
+    page = fresh_page(cache, key)
+    if page is not None:
+        return page
     task = cache.refreshing.get(key)
     if task is None:
-        task = asyncio.ensure_future(_refresh(request, cache, key, page, period))
+        period = int(wall_clock() // LINK_PERIOD_SECONDS)
+        task = asyncio.ensure_future(_refresh(request, cache, key, cache.pages.get(key), period))
         cache.refreshing[key] = task
 
         def done(finished: asyncio.Future[CachedPage]) -> None:
@@ -485,14 +502,47 @@ async def current_page(request: Request, slug: str) -> CachedPage:
     return await asyncio.shield(task)
 
 
+def page_response(page: CachedPage, if_none_match: str | None) -> Response:
+    if etag_matches(if_none_match, page.etag):
+        return PrebuiltResponse(304, b"", page.not_modified_headers)
+    return PrebuiltResponse(200, page.body, page.headers)
+
+
 @public
 async def gallery(request: Request) -> Response:
     page = await current_page(request, request.path_params["slug"])
     if not page.found:
         raise HTTPException(404)
-    if etag_matches(request.headers.get("if-none-match"), page.etag):
-        return PrebuiltResponse(304, b"", page.not_modified_headers)
-    return PrebuiltResponse(200, page.body, page.headers)
+    return page_response(page, request.headers.get("if-none-match"))
+
+
+_GALLERY_PATH = re.compile(r"/contests/([^/]+)/winners")
+
+
+class GalleryFromMemory:
+    """Answers a gallery's GET from this process's fresh copy before sessions and routing.
+
+    The page is the same for every visitor of a language, so nothing after this layer (the
+    session, the router, the endpoint) could change it; the language and the security headers
+    are set by the layers outside. Anything else goes on to the app as usual: another path, a
+    HEAD, no copy yet or one due for its check (which ``gallery`` then renders or checks), and
+    a contest with nothing published (``gallery`` answers 404).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            match = _GALLERY_PATH.fullmatch(scope["path"])
+            cache: GalleryCache | None = getattr(scope["app"].state, "gallery_cache", None)
+            if match is not None and cache is not None:
+                page = fresh_page(cache, cache_key(scope, match[1]))
+                if page is not None and page.found:
+                    response = page_response(page, _header(scope, b"if-none-match"))
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 @requires(Role.ADMIN)

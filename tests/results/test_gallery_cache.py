@@ -349,3 +349,56 @@ def test_if_none_match_uses_the_weak_comparison() -> None:
     assert not gallery.etag_matches('"abcd"', etag)
     assert not gallery.etag_matches("", etag)
     assert not gallery.etag_matches(None, etag)
+
+
+async def test_a_fresh_copy_is_answered_ahead_of_sessions_and_routing_with_the_same_answer(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _published_drawings(sessionmaker, storage)
+    reached: list[str] = []
+    original = gallery.current_page
+
+    async def counted(request: object, slug: str) -> gallery.CachedPage:
+        reached.append(slug)
+        return await original(request, slug)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gallery, "current_page", counted)
+
+    rendered = await client.get(PAGE)  # no copy yet: the endpoint renders it
+    assert reached == [DRAWING]
+    from_memory = await client.get(PAGE)  # a fresh copy: answered before the router
+    assert reached == [DRAWING]
+    assert from_memory.status_code == rendered.status_code == 200
+    assert from_memory.content == rendered.content
+    assert sorted(from_memory.headers.multi_items()) == sorted(rendered.headers.multi_items())
+    for header in ("content-security-policy", "x-frame-options", "etag", "content-language"):
+        assert header in from_memory.headers
+    assert "set-cookie" not in from_memory.headers
+    etag = from_memory.headers["etag"]
+    not_modified = await client.get(PAGE, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert reached == [DRAWING]
+
+    # Each language has its copy: the first English request goes to the endpoint.
+    english = await client.get(PAGE, headers={"Cookie": "lang=en"})
+    assert english.headers["content-language"] == "en"
+    assert english.headers["etag"] != etag
+    assert reached == [DRAWING, DRAWING]
+    assert (await client.get(PAGE, headers={"Cookie": "lang=en"})).content == english.content
+    assert reached == [DRAWING, DRAWING]
+
+    # A HEAD, and a copy due for its check, go through the endpoint as before.
+    assert (await client.head(PAGE)).status_code == 200
+    assert len(reached) == 3
+    clock.later()
+    assert (await client.get(PAGE)).status_code == 200
+    assert len(reached) == 4
+    # Another contest's address with nothing published is still the app's 404 page.
+    missing = await client.get("/contests/khong-co/winners")
+    assert missing.status_code == 404
+    assert "content-security-policy" in missing.headers
