@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import json
 import os
 import re
 import shutil
@@ -313,6 +314,76 @@ app = Starlette(routes=[Route("/", page)])
 '''
 
 
+IN_PROCESS = '''
+"""Microseconds of Python per gallery request, app against bare, with no sockets and no wrk:
+a figure the machine's noise hardly moves. Run with the bench's environment."""
+import asyncio, json, sys, time
+from pathlib import Path
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from contest.app import create_app
+
+PATH, REQUESTS = sys.argv[1], int(sys.argv[2])
+BODY = Path(sys.argv[3]).read_bytes()
+LIFESPAN: dict = {}
+
+
+async def page(request):
+    return Response(BODY, media_type="text/html")
+
+
+def scope(path):
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": headers, "client": ("127.0.0.1", 5555),
+            "server": ("127.0.0.1", 80), "state": dict(LIFESPAN)}
+
+
+async def run(app, path, count):
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    answers = []
+    async def send(message):
+        answers.append(message)
+    started = time.perf_counter()
+    for _ in range(count):
+        await app(scope(path), receive, send)
+    elapsed = time.perf_counter() - started
+    # The same page (its links name this made-up host, so its bytes differ a little).
+    assert answers[0]["status"] == 200 and abs(len(answers[1]["body"]) - len(BODY)) < 2000
+    return elapsed / count * 1e6
+
+
+async def main():
+    contest = create_app()
+    messages = asyncio.Queue()
+    await messages.put({"type": "lifespan.startup"})
+    started = asyncio.Event()
+    async def send(message):
+        started.set()
+    lifespan = asyncio.create_task(
+        contest({"type": "lifespan", "asgi": {"version": "3.0"}, "state": LIFESPAN},
+                messages.get, send))
+    await started.wait()
+    app = ProxyHeadersMiddleware(contest, trusted_hosts="127.0.0.1")
+    bare = ProxyHeadersMiddleware(Starlette(routes=[Route("/", page)]), trusted_hosts="127.0.0.1")
+    await run(app, PATH, 1000)  # renders and keeps the copy
+    figures = {"app": [], "bare": []}
+    for _ in range(3):
+        figures["app"].append(await run(app, PATH, REQUESTS))
+        figures["bare"].append(await run(bare, "/", REQUESTS))
+    print(json.dumps({name: min(values) for name, values in figures.items()}))
+    await messages.put({"type": "lifespan.shutdown"})
+    await lifespan
+
+
+asyncio.run(main())
+'''
+
+
 # --- measuring ----------------------------------------------------------------------------------
 
 
@@ -363,6 +434,23 @@ def run_wrk(url: str, *, seconds: float, connections: int, threads: int) -> Figu
 def measure(url: str, args: argparse.Namespace) -> Figures:
     run_wrk(url, seconds=args.warmup, connections=args.connections, threads=args.threads)
     return run_wrk(url, seconds=args.duration, connections=args.connections, threads=args.threads)
+
+
+def in_process(env: Mapping[str, str], tmp: Path, requests: int = 20_000) -> dict[str, float]:
+    """µs per request through the whole app and through the bare route, best of 3 runs each."""
+    script = tmp / "in_process.py"
+    script.write_text(textwrap.dedent(IN_PROCESS))
+    out = subprocess.run(
+        [sys.executable, str(script), GALLERY_PATH, str(requests), str(tmp / "page.html")],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the in-process measurement failed:\n{out.stderr}")
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def check_page(base_url: str) -> bytes:
@@ -450,6 +538,7 @@ def main() -> int:
                     )
                     if app.non_2xx or bare.non_2xx:
                         print(f"  non-2xx answers: app {app.non_2xx}, bare {bare.non_2xx}")
+        micro = in_process(env, tmp)
     app_rps = statistics.median(a.rps for a, _ in rounds)
     bare_rps = statistics.median(b.rps for _, b in rounds)
     app_p99 = statistics.median(a.p99_ms for a, _ in rounds)
@@ -464,6 +553,10 @@ def main() -> int:
         f"{'met' if ratio >= RATIO_GOAL else 'NOT met'}); "
         f"app p99 {app_p99:.1f} ms (goal < {P99_GOAL_MS:g} ms: "
         f"{'met' if app_p99 < P99_GOAL_MS else 'NOT met'})"
+    )
+    print(
+        f"in process, no sockets (best of 3 x 20,000): app {micro['app']:.1f} us/request,"
+        f" bare {micro['bare']:.1f} us/request ({micro['bare'] / micro['app']:.2f}x)"
     )
     return 0
 
