@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
@@ -30,11 +30,10 @@ from contest.intake.interfaces import (
 )
 from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
-from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
 from contest.results.services import published_outcome
 from contest.templating import render
-from storage import S3Storage, Storage, StorageError
+from storage import Storage, StorageError
 
 EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
 MAX_JSON_BYTES = MAX_BODY_TEXT_BYTES + 64 * 1024
@@ -80,29 +79,6 @@ def _accept_attribute(contest: Contest) -> str:
     )
 
 
-async def _storage_origin(storage: Storage) -> str | None:
-    """Where the browser talks to the bucket directly (S3 only)."""
-    if not isinstance(storage, S3Storage):
-        return None
-    try:
-        url = await storage.read_url("csp-probe")
-    except StorageError:
-        return None
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _with_csp(response: Response, origin: str | None) -> Response:
-    """Let pages talk to and show files from the bucket when files live in S3."""
-    if origin:
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-            "img-src 'self' data: blob:", f"img-src 'self' data: blob: {origin}"
-        ).replace("media-src 'self' blob:", f"media-src 'self' blob: {origin}") + (
-            f"; connect-src 'self' {origin}"
-        )
-    return response
-
-
 def _script_words() -> dict[str, str]:
     return {
         "uploading": gettext("Sending… %(percent)s%%"),
@@ -131,9 +107,10 @@ async def _form_context(
 ) -> dict[str, Any]:
     values = dict(values or {})
     values.setdefault("idempotency_key", services.new_idempotency_key())
-    origin = await _storage_origin(_storage(request))
+    # With S3 the browser sends the file straight to the bucket (the pages' security policy
+    # lets them reach its origin).
+    origin = _storage(request).browser_origin()
     return {
-        "csp_origin": origin,
         "contest": contest,
         "event": contest.event,
         "labels": labels,
@@ -168,8 +145,7 @@ async def _render_form(
     ctx = await _form_context(
         request, contest, units=units, action=action, coordinator=coordinator, **context
     )
-    response = render(request, "submit/form.html", ctx, status_code=status_code)
-    return _with_csp(response, ctx["csp_origin"])
+    return render(request, "submit/form.html", ctx, status_code=status_code)
 
 
 def _closed_page(request: Request, contest: Contest, message: str) -> Response:
@@ -401,7 +377,7 @@ async def _receipt_page(
         "consent": view.entrant.consent.value,
     }
     query = {"token": token} if token else {}
-    origin = await _storage_origin(storage)
+    origin = storage.browser_origin()
     outcome = None
     if token:
         async with _sessionmaker(request)() as session:
@@ -445,7 +421,7 @@ async def _receipt_page(
         status_code=status_code,
     )
     response.headers["Cache-Control"] = "no-store"
-    return _with_csp(response, origin)
+    return response
 
 
 @public
