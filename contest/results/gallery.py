@@ -55,15 +55,18 @@ from contest.results.services import ResultsError
 from contest.templating import TEMPLATES_DIR, render
 from storage import Storage
 
-# Signed links in a page stay valid a day; pages are redrawn every six hours, so a copy kept
-# by a browser (GALLERY_MAX_AGE) or revalidated with its ETag never holds expired links.
+# Signed links in a page stay valid a day; pages are redrawn every six hours (the period is
+# part of the ETag), so a copy revalidated with its ETag never holds expired links.
 GALLERY_LINK_SECONDS = 24 * 3600
 LINK_PERIOD_SECONDS = 6 * 3600
-GALLERY_MAX_AGE = 300
+# Browsers and proxies may keep the page but ask again at every view (a 304 from this
+# process's memory when nothing changed): an erased child's name or a withdrawn prize must
+# not stay on screens for minutes.
+GALLERY_CACHE_CONTROL = "public, no-cache"
 # How old a process's copy may get before it is checked against the database again: a change
-# (a re-marking decision, an erasure) shows within seconds, while browsers keep a copy for
-# GALLERY_MAX_AGE anyway. Under bench/gallery.py's load, checking every second gave 0.75x a
-# bare endpoint's throughput, every five seconds 0.83x.
+# (a re-marking decision, an erasure) shows within this many seconds. Under bench/gallery.py's
+# load, checking every second gave 0.75x a bare endpoint's throughput, every five seconds 0.83x
+# (before fresh copies were answered ahead of sessions and routing).
 REVALIDATE_SECONDS = 5.0
 # Pages kept per process (contests × languages × addresses the site answers on).
 CACHE_SIZE = 128
@@ -383,7 +386,7 @@ class CachedPage:
 def _cached_page(version: str, period: int, etag: str, body: bytes, locale: str) -> CachedPage:
     common = [
         (b"etag", etag.encode()),
-        (b"cache-control", f"public, max-age={GALLERY_MAX_AGE}".encode()),
+        (b"cache-control", GALLERY_CACHE_CONTROL.encode()),
         (b"vary", b"Cookie"),
         (b"content-language", locale.encode()),
     ]
