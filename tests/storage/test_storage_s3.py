@@ -12,6 +12,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -66,29 +67,28 @@ async def test_single_and_multipart_objects_keep_type_size_and_digest(
 async def test_each_part_carries_its_crc32_instead_of_a_payload_hash(s3: S3Storage) -> None:
     # The server checks each part against the CRC32 in its header (not a trailer, which
     # several S3-compatible servers refuse); the part is not hashed again for the signature.
-    sent: list[tuple[str, str, bytes]] = []
+    sent: dict[int, tuple[str, str, str]] = {}  # part number → CRC32 header, payload hash, body
 
     def record(request: Any, **_kwargs: Any) -> None:
-        sent.append(
-            (
-                request.headers["x-amz-checksum-crc32"].decode(),
-                request.headers["X-Amz-Content-SHA256"].decode(),
-                bytes(request.body),
-            )
+        number = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        body = bytes(request.body)
+        expected = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+        sent[number] = (
+            "right CRC32" if request.headers["x-amz-checksum-crc32"].decode() == expected else "?",
+            request.headers["X-Amz-Content-SHA256"].decode(),
+            hashlib.sha256(body).hexdigest(),
         )
 
     s3._client.meta.events.register("before-send.s3.UploadPart", record)
     data = os.urandom(2 * S3_PART_SIZE + 999)
     stored = await s3.put_stream("c/crc.bin", chunks_of(data, 65536))
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
-    assert [body for _crc, _hash, body in sent] == [
-        data[:S3_PART_SIZE],
-        data[S3_PART_SIZE : 2 * S3_PART_SIZE],
-        data[2 * S3_PART_SIZE :],
-    ]
-    for crc, payload_hash, body in sent:
-        assert crc == base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
-        assert payload_hash == "UNSIGNED-PAYLOAD"
+    parts = [data[:S3_PART_SIZE], data[S3_PART_SIZE : 2 * S3_PART_SIZE], data[2 * S3_PART_SIZE :]]
+    # Parts go out concurrently: compared by number, not by the order they were sent in.
+    assert sent == {
+        number: ("right CRC32", "UNSIGNED-PAYLOAD", hashlib.sha256(part).hexdigest())
+        for number, part in enumerate(parts, start=1)
+    }
 
 
 async def test_upload_form_carries_the_size_condition(s3: S3Storage) -> None:
