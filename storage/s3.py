@@ -99,6 +99,14 @@ def _digest(hasher: _Hash, body: bytearray, copy_to: BinaryIO | None) -> None:
         copy_to.write(body)
 
 
+def _crc32(body: bytearray) -> str:
+    """The body's CRC32 as the x-amz-checksum-crc32 header carries it. Sent as a plain
+    header (not a trailer, which several S3-compatible servers refuse), it lets the server
+    check the bytes it got before it keeps them; payloads are not hashed again for the
+    signature (UNSIGNED-PAYLOAD, as botocore itself does over HTTPS)."""
+    return base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+
+
 def _blob(body: bytearray) -> bytes:
     # botocore takes a bytearray as it is (its validator allows bytes, bytearray or a file);
     # the stubs only say bytes. bytes(body) would copy a whole part.
@@ -220,6 +228,7 @@ class S3Storage(Storage):
                     Bucket=self.bucket,
                     Key=key,
                     Body=_blob(part),
+                    ChecksumCRC32=_crc32(part),
                     **extra,
                 )
             else:
@@ -445,9 +454,7 @@ class _MultipartUpload:
         return created["UploadId"]
 
     def _upload_part(self, upload_id: str, number: int, body: bytearray) -> CompletedPartTypeDef:
-        # Each part carries its CRC32 in a header (not a trailer, which several S3-compatible
-        # servers refuse): the server checks the bytes it got before it keeps the part.
-        checksum = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+        checksum = _crc32(body)  # computed in the worker thread, like the send
         storage = self._storage
         result = storage._client.upload_part(
             Bucket=storage.bucket,

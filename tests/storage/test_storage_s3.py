@@ -65,12 +65,14 @@ async def test_single_and_multipart_objects_keep_type_size_and_digest(
 
 
 async def test_each_part_carries_its_crc32_instead_of_a_payload_hash(s3: S3Storage) -> None:
-    # The server checks each part against the CRC32 in its header (not a trailer, which
-    # several S3-compatible servers refuse); the part is not hashed again for the signature.
+    # The server checks each part (and a small object's single PUT) against the CRC32 in its
+    # header (not a trailer, which several S3-compatible servers refuse); the bytes are not
+    # hashed again for the signature.
     sent: dict[int, tuple[str, str, str]] = {}  # part number → CRC32 header, payload hash, body
 
     def record(request: Any, **_kwargs: Any) -> None:
-        number = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        # A single PUT counts as part 0.
+        number = int(parse_qs(urlsplit(request.url).query).get("partNumber", ["0"])[0])
         body = bytes(request.body)
         expected = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
         sent[number] = (
@@ -80,6 +82,11 @@ async def test_each_part_carries_its_crc32_instead_of_a_payload_hash(s3: S3Stora
         )
 
     s3._client.meta.events.register("before-send.s3.UploadPart", record)
+    s3._client.meta.events.register("before-send.s3.PutObject", record)
+    small = os.urandom(1000)
+    await s3.put_stream("c/small.bin", chunks_of(small, 100))
+    assert sent == {0: ("right CRC32", "UNSIGNED-PAYLOAD", hashlib.sha256(small).hexdigest())}
+    sent.clear()
     data = os.urandom(2 * S3_PART_SIZE + 999)
     stored = await s3.put_stream("c/crc.bin", chunks_of(data, 65536))
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
