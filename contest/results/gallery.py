@@ -538,7 +538,9 @@ class GalleryFromMemory:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
             match = _GALLERY_PATH.fullmatch(scope["path"])
-            cache: GalleryCache | None = getattr(scope["app"].state, "gallery_cache", None)
+            cache: GalleryCache | None = (
+                getattr(scope["app"].state, "gallery_cache", None) if match is not None else None
+            )
             if match is not None and cache is not None:
                 page = fresh_page(cache, cache_key(scope, match[1]))
                 if page is not None and page.found:
