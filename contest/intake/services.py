@@ -552,18 +552,31 @@ async def store_upload(
             await _delete_rows(sessionmaker, [asset_id])
             raise
         upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
-        try:
-            await _scrub_metadata(storage, upload, copy=copy)
-            await _set_stored(sessionmaker, upload)
-            if kind.is_image:
-                await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=None)
-        except BaseException:
-            await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
-            raise
+        await _finish_upload(sessionmaker=sessionmaker, storage=storage, upload=upload, copy=copy)
     finally:
         if copy is not None:
             copy.close()
     return upload
+
+
+async def _finish_upload(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    upload: PendingUpload,
+    copy: IO[bytes] | None,
+) -> None:
+    """Make a stored upload count: its tags scrubbed, its size and digest recorded, an image's
+    preview and thumbnail made. ``copy`` holds the bytes as stored (read back from storage
+    when None). On any failure the upload goes, object and row."""
+    try:
+        await _scrub_metadata(storage, upload, copy=copy)
+        await _set_stored(sessionmaker, upload)
+        if upload.kind.is_image:
+            await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=copy)
+    except BaseException:
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
+        raise
 
 
 async def _set_stored(
@@ -813,7 +826,9 @@ async def verify_direct_upload(
             declared=declared.name if declared else "",
         )
         upload.kind = kind
-        if kind.is_image:
+        # Read once: an image is decoded for its previews, and a document or recording is
+        # scrubbed, from this copy.
+        if kind.is_image or kind.name in metadata.SCRUBBERS:
             spool, upload.sha256, upload.size = await _spool_object(storage, asset.storage_key)
         else:
             spool = None
@@ -832,14 +847,10 @@ async def verify_direct_upload(
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
     try:
-        if not kind.is_image:
-            await _scrub_metadata(storage, upload)
-        await _set_stored(sessionmaker, upload)
-        if kind.is_image:
-            await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=spool)
-    except BaseException:
-        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
-        raise
+        await _finish_upload(sessionmaker=sessionmaker, storage=storage, upload=upload, copy=spool)
+    finally:
+        if spool is not None:
+            spool.close()
     return upload
 
 

@@ -10,8 +10,10 @@ import struct
 import wave
 import zipfile
 import zlib
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select, update
@@ -23,6 +25,7 @@ from judging.viewers import docx_text
 from storage import LocalStorage, Storage
 from tests.intake import files
 from tests.intake.support import DRAWING, STORY, WRITING, entrant_fields
+from tests.intake.test_api import upload_to_slot
 from tests.privacy.support import GUARDIAN, NAME, api_submit
 from tests.results.support import Row, make_results
 
@@ -762,3 +765,37 @@ def test_the_first_pass_skips_the_media_of_a_large_recording() -> None:
     assert metadata.scrub_file(metadata.scrub_iso_media, source, out) is False
     assert source.bytes_read < 1024
     assert out.getvalue() == b""
+
+
+async def test_a_direct_upload_is_read_back_once_and_loses_its_tags(
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wav = tagged_wav()
+    slot = await app.post(
+        f"/api/v1/contests/{STORY}/uploads",
+        json={"content_type": "audio/wav", "size": len(wav), "filename": "ke.wav"},
+    )
+    assert slot.status_code == 201, slot.text
+    assert (await upload_to_slot(app, store, slot.json(), wav)).status_code in (200, 201, 204)
+    reads: list[str] = []
+    original = type(store).get_stream
+
+    async def counted(self: Storage, key: str) -> AsyncIterator[bytes]:
+        reads.append(key)
+        return await original(self, key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(store), "get_stream", counted)
+    fields = {**entrant_fields(), "upload_id": slot.json()["upload_id"]}
+
+    made = await api_submit(app, STORY, fields)
+
+    assert made.status_code == 201, made.text
+    # Hashed and scrubbed from one read of the object (the cleaned copy is then written back).
+    assert len(reads) == 1
+    monkeypatch.undo()
+    code = made.json()["entry"]["receipt_code"]
+    _asset, stored = await _stored_original(sessionmaker, store, code)
+    assert ASCII_NAME in wav and ASCII_NAME not in stored and len(stored) == len(wav)
