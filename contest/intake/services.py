@@ -491,6 +491,16 @@ async def _prefixed(prefix: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[
         yield chunk
 
 
+async def _cleaned(
+    chunks: AsyncIterator[bytes], cleaner: metadata.StreamCleaner
+) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        if cleaned := cleaner.feed(chunk):
+            yield cleaned
+    if held := cleaner.close():
+        yield held
+
+
 async def _read_head(chunks: AsyncIterator[bytes], length: int) -> bytes:
     head = bytearray()
     while len(head) < length:
@@ -530,14 +540,21 @@ async def store_upload(
             original_filename=name,
         ),
     )
-    # A kind whose tags are scrubbed keeps a local copy of the bytes as they stream in (on
-    # disk, not in memory), so that scrubbing does not read the whole object back from storage.
-    copy = tempfile.TemporaryFile() if kind.name in metadata.SCRUBBERS else None  # noqa: SIM115
+    stream = _prefixed(head, iterator)
+    # Recordings whose tags can be cleaned on the way are stored clean. Other kinds whose tags
+    # are scrubbed keep a local copy of the bytes as they stream in (on disk, not in memory),
+    # so that scrubbing does not read the whole object back from storage.
+    make_cleaner = metadata.STREAM_CLEANERS.get(kind.name)
+    if make_cleaner is not None:
+        stream = _cleaned(stream, make_cleaner())
+    copy = None
+    if make_cleaner is None and kind.name in metadata.SCRUBBERS:
+        copy = tempfile.TemporaryFile()  # noqa: SIM115
     try:
         try:
             stored = await storage.put_stream(
                 key,
-                _prefixed(head, iterator),
+                stream,
                 max_size=contest.max_file_size,
                 content_type=kind.content_type,
                 copy_to=copy,
@@ -552,7 +569,13 @@ async def store_upload(
             await _delete_rows(sessionmaker, [asset_id])
             raise
         upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
-        await _finish_upload(sessionmaker=sessionmaker, storage=storage, upload=upload, copy=copy)
+        await _finish_upload(
+            sessionmaker=sessionmaker,
+            storage=storage,
+            upload=upload,
+            copy=copy,
+            scrubbed=make_cleaner is not None,
+        )
     finally:
         if copy is not None:
             copy.close()
@@ -565,12 +588,15 @@ async def _finish_upload(
     storage: Storage,
     upload: PendingUpload,
     copy: IO[bytes] | None,
+    scrubbed: bool = False,
 ) -> None:
-    """Make a stored upload count: its tags scrubbed, its size and digest recorded, an image's
-    preview and thumbnail made. ``copy`` holds the bytes as stored (read back from storage
-    when None). On any failure the upload goes, object and row."""
+    """Make a stored upload count: its tags scrubbed (unless that was done as it streamed
+    in), its size and digest recorded, an image's preview and thumbnail made. ``copy`` holds
+    the bytes as stored (read back from storage when None). On any failure the upload goes,
+    object and row."""
     try:
-        await _scrub_metadata(storage, upload, copy=copy)
+        if not scrubbed:
+            await _scrub_metadata(storage, upload, copy=copy)
         await _set_stored(sessionmaker, upload)
         if upload.kind.is_image:
             await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=copy)

@@ -7,7 +7,9 @@ Judges must not learn the entrant's name from a file, and the public must not le
 child lives from a video in the gallery.
 
 Each scrubber reads a seekable source and writes the cleaned file to a target, returning
-whether anything changed (the caller then replaces the stored object). Container formats are
+whether anything changed (the caller then replaces the stored object). Recordings made of
+boxes or chunks (MP4, M4A, MOV, WAV) are cleaned as they stream in instead (``STREAM_CLEANERS``):
+they are stored clean, with nothing kept apart or read back. Container formats are
 cleaned without moving a byte of the media (boxes and chunks are renamed to padding and
 zeroed, WebM elements become Voids, Ogg comment headers are blanked length for length and
 their pages get a new CRC, PDF strings are blanked in place), so offsets inside the file stay
@@ -34,9 +36,6 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 COPY_CHUNK = ONE_MIB
-# A QuickTime or MP4 index ('moov') is read whole to be cleaned; one this large is not a
-# phone's recording and is left as it is.
-MAX_MOOV_BYTES = 64 * ONE_MIB
 # A DOCX is rebuilt member by member; past this much unpacked data it is left as it is (the
 # judges' reader refuses it too).
 MAX_DOCX_UNPACKED = 64 * ONE_MIB
@@ -48,6 +47,8 @@ MAX_PDF_BYTES = 64 * ONE_MIB
 # contain them.
 _BMFF_TAGS = frozenset({b"udta", b"meta", b"uuid"})
 _BMFF_CONTAINERS = frozenset({b"moov", b"trak"})
+# What a stream cleaner is reading: a header, bytes kept as they are, bytes turned to zeros.
+_HEADER, _KEEP, _ZERO = 0, 1, 2
 # RIFF WAVE: chunks of tags (INFO list, ID3, broadcast origin, iXML, XMP).
 _RIFF_TAGS = frozenset({b"LIST", b"id3 ", b"ID3 ", b"bext", b"iXML", b"_PMX", b"cart"})
 # PDF document information entries that may name or describe a person.
@@ -125,103 +126,241 @@ def _zero(target: IO[bytes], length: int) -> None:
         length -= min(len(block), length)
 
 
-def _box_header(data: bytes | bytearray, at: int, end: int) -> tuple[int, bytes, int] | None:
-    """(size, type, header length) of the box at ``at``, or None when it does not fit."""
-    if end - at < 8:
-        return None
-    size, kind = struct.unpack_from(">I4s", data, at)
-    header = 8
-    if size == 1:
-        if end - at < 16:
-            return None
-        (size,) = struct.unpack_from(">Q", data, at + 8)
-        header = 16
-    elif size == 0:
-        size = end - at
-    if size < header or at + size > end:
-        return None
-    return size, kind, header
+class StreamCleaner:
+    """Cleans a file as its bytes pass, box by box (or chunk by chunk), holding nothing back
+    but the header being read: at most 16 bytes.
+
+    ``feed`` takes the next bytes and returns the cleaned bytes that can go out now;
+    ``close`` returns what was held back at the end (a header cut short goes out as it came).
+    The output always has the input's length: tags are renamed to padding and zeroed, never
+    cut out. ``changed`` says whether anything was cleaned.
+
+    The same cleaner drives the scrubbers of seekable files (``_clean_file``), which skip the
+    media with seeks instead of reading it.
+    """
+
+    def __init__(self) -> None:
+        self.changed = False
+        self._at = 0  # offset of the next byte
+        self._mode = _HEADER
+        self._want = 0  # header bytes wanted
+        self._header = bytearray()
+        self._until: int | None = None  # end of the running keep or zero run; None: the end
+        self._begin()
+
+    # -- what subclasses decide --
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _on_header(self, header: bytes) -> bytes | None:
+        """Decide what follows a complete header; the header bytes to send (None: read more)."""
+        raise NotImplementedError
+
+    def _run_ended(self) -> None:
+        """A keep or zero run ended at ``self._at``: decide what comes next."""
+        raise NotImplementedError
+
+    # -- what they decide with --
+
+    def _expect_header(self, length: int) -> None:
+        self._mode, self._want = _HEADER, length
+        self._header.clear()
+
+    def _read_more(self, header: bytes, length: int) -> None:
+        self._mode, self._want = _HEADER, length
+        self._header[:] = header
+
+    def _run(self, mode: int, until: int | None) -> None:
+        self._mode, self._until = mode, until
+        if until is not None and until <= self._at:
+            self._run_ended()
+
+    # -- feeding --
+
+    def ahead(self) -> tuple[int, int | None]:
+        """What comes next: (_HEADER, bytes wanted), or (_KEEP or _ZERO, run length or None)."""
+        if self._mode == _HEADER:
+            return _HEADER, self._want - len(self._header)
+        return self._mode, None if self._until is None else self._until - self._at
+
+    def skip(self, length: int) -> None:
+        """``length`` bytes of the running keep or zero run were passed on by the caller."""
+        self._at += length
+        if self._until is not None and self._at >= self._until:
+            self._run_ended()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        view = memoryview(data)
+        size = len(view)
+        if self._mode == _KEEP and (self._until is None or self._at + size < self._until):
+            self._at += size  # the media, most of the time: goes out untouched, uncopied
+            return bytes(view) if not isinstance(data, bytes) else data
+        out: list[bytes | memoryview] = []
+        done = 0
+        while done < size:
+            if self._mode == _HEADER:
+                take = min(size - done, self._want - len(self._header))
+                self._header += view[done : done + take]
+                done += take
+                self._at += take
+                if len(self._header) == self._want:
+                    header = bytes(self._header)
+                    self._header.clear()
+                    sent = self._on_header(header)
+                    if sent is not None:
+                        out.append(sent)
+                continue
+            take = size - done
+            if self._until is not None:
+                take = min(take, self._until - self._at)
+            out.append(view[done : done + take] if self._mode == _KEEP else bytes(take))
+            done += take
+            self.skip(take)
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        """The bytes held back at the end of the file, as they came."""
+        held = bytes(self._header) if self._mode == _HEADER else b""
+        self._header.clear()
+        return held
 
 
-def _clean_boxes(data: bytearray, start: int, end: int) -> bool:
-    """Turn tag boxes inside [start, end) into zeroed padding ('free'), in place."""
-    changed = False
-    at = start
-    while (found := _box_header(data, at, end)) is not None:
-        size, kind, header = found
+class IsoMediaCleaner(StreamCleaner):
+    """MP4, M4A, MOV: tag, place and XMP boxes at the top level, in the index ('moov') and in
+    its tracks become zeroed padding ('free'); everything else passes as it is. A box that
+    does not fit in its parent ends the cleaning of that parent (the rest of it is kept)."""
+
+    def _begin(self) -> None:
+        self._parents: list[int] = []  # ends of the boxes being looked into, innermost last
+        self._box_at = 0
+        self._next_box()
+
+    def _next_box(self) -> None:
+        while self._parents and self._at >= self._parents[-1]:
+            self._parents.pop()
+        self._box_at = self._at
+        if self._parents and self._parents[-1] - self._at < 8:
+            self._run(_KEEP, self._parents[-1])
+        else:
+            self._expect_header(8)
+
+    def _run_ended(self) -> None:
+        self._next_box()
+
+    def _on_header(self, header: bytes) -> bytes | None:
+        at = self._box_at
+        end = self._parents[-1] if self._parents else None
+        size, kind = struct.unpack_from(">I4s", header)
+        if size == 1:
+            if len(header) < 16:
+                if end is not None and end - at < 16:
+                    self._run(_KEEP, end)
+                    return header
+                self._read_more(header, 16)
+                return None
+            (size,) = struct.unpack_from(">Q", header, 8)
+        if size == 0:  # to the end of the file, or of the parent
+            if end is None:
+                self._run(_KEEP, None)
+                return header
+            size = end - at
+        if size < len(header) or (end is not None and at + size > end):
+            # Not a box: the rest of the parent (or of the file) is kept as it is.
+            self._run(_KEEP, end)
+            return header
         if kind in _BMFF_TAGS:
-            data[at + 4 : at + 8] = b"free"
-            data[at + header : at + size] = bytes(size - header)
-            changed = True
-        elif kind in _BMFF_CONTAINERS:
-            changed |= _clean_boxes(data, at + header, at + size)
-        at += size
-    return changed
+            self.changed = True
+            self._run(_ZERO, at + size)
+            return header[:4] + b"free" + header[8:]
+        if kind == b"moov" or (end is not None and kind in _BMFF_CONTAINERS):
+            self._parents.append(at + size)
+            self._next_box()
+            return header
+        self._run(_KEEP, at + size)
+        return header
+
+
+def _pass_on(source: IO[bytes], target: IO[bytes], length: int | None, mode: int) -> int:
+    """Pass ``length`` bytes (all that is left when None) from source to target as they are
+    (_KEEP) or as zeros (_ZERO); how many there were. Zeros, and everything in a dry pass,
+    cost a seek, not a read."""
+    if mode == _KEEP and not isinstance(target, _Discard):
+        moved = 0
+        while length is None or moved < length:
+            chunk = source.read(COPY_CHUNK if length is None else min(COPY_CHUNK, length - moved))
+            if not chunk:
+                break
+            target.write(chunk)
+            moved += len(chunk)
+        return moved
+    here = source.tell()
+    left = source.seek(0, io.SEEK_END) - here
+    moved = left if length is None else max(0, min(length, left))
+    source.seek(here + moved)
+    if mode == _ZERO:
+        _zero(target, moved)
+    return moved
+
+
+def _clean_file(cleaner: StreamCleaner, source: IO[bytes], target: IO[bytes]) -> bool:
+    """Run a stream cleaner over a seekable file, seeking past what it does not look at."""
+    while True:
+        mode, length = cleaner.ahead()
+        if mode == _HEADER:
+            assert length is not None
+            data = source.read(length)
+            target.write(cleaner.feed(data))
+            if len(data) < length:
+                break
+            continue
+        moved = _pass_on(source, target, length, mode)
+        cleaner.skip(moved)
+        if length is None or moved < length:
+            break
+    target.write(cleaner.close())
+    return cleaner.changed
 
 
 def scrub_iso_media(source: IO[bytes], target: IO[bytes]) -> bool:
-    """MP4, M4A, MOV: tag, place and XMP boxes at the top and in the index become padding."""
-    changed = False
-    while True:
-        head = source.read(8)
-        if len(head) < 8:
-            target.write(head)
-            return changed
-        size, kind = struct.unpack(">I4s", head)
-        extended = b""
-        if size == 1:
-            extended = source.read(8)
-            if len(extended) < 8:
-                target.write(head + extended)
-                return changed
-            (size,) = struct.unpack(">Q", extended)
-        header = 8 + len(extended)
-        if size == 0 or size < header:
-            # To the end of the file (or not a box at all): copied as it is.
-            target.write(head + extended)
-            _copy(source, target, None)
-            return changed
-        payload = size - header
-        if kind in _BMFF_TAGS:
-            target.write(head[:4] + b"free" + extended)
-            source.seek(payload, 1)
-            _zero(target, payload)
-            changed = True
-        elif kind == b"moov" and payload <= MAX_MOOV_BYTES:
-            box = bytearray(head + extended + source.read(payload))
-            changed |= _clean_boxes(box, header, len(box))
-            target.write(box)
-        else:
-            target.write(head + extended)
-            _copy(source, target, payload)
+    """MP4, M4A, MOV (see IsoMediaCleaner)."""
+    return _clean_file(IsoMediaCleaner(), source, target)
 
 
 # --- RIFF WAVE ----------------------------------------------------------------------------
 
 
-def scrub_wav(source: IO[bytes], target: IO[bytes]) -> bool:
-    """WAV: tag chunks become 'JUNK' chunks of zeros; the sound is copied as it is."""
-    head = source.read(12)
-    target.write(head)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        _copy(source, target, None)
-        return False
-    changed = False
-    while True:
-        chunk = source.read(8)
-        if len(chunk) < 8:
-            target.write(chunk)
-            return changed
-        kind, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-        payload = size + (size & 1)  # chunks are padded to an even length
+class WavCleaner(StreamCleaner):
+    """WAV: tag chunks become 'JUNK' chunks of zeros; the sound passes as it is."""
+
+    def _begin(self) -> None:
+        self._riff = False
+        self._expect_header(12)
+
+    def _run_ended(self) -> None:
+        self._expect_header(8)
+
+    def _on_header(self, header: bytes) -> bytes | None:
+        if not self._riff:
+            if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+                self._run(_KEEP, None)
+                return header
+            self._riff = True
+            self._expect_header(8)
+            return header
+        kind, (size,) = header[:4], struct.unpack_from("<I", header, 4)
+        end = self._at + size + (size & 1)  # chunks are padded to an even length
         if kind in _RIFF_TAGS:
-            target.write(b"JUNK" + chunk[4:])
-            skipped = len(source.read(payload))
-            _zero(target, skipped)
-            changed = True
-        else:
-            target.write(chunk)
-            _copy(source, target, payload)
+            self.changed = True
+            self._run(_ZERO, end)
+            return b"JUNK" + header[4:]
+        self._run(_KEEP, end)
+        return header
+
+
+def scrub_wav(source: IO[bytes], target: IO[bytes]) -> bool:
+    """WAV (see WavCleaner)."""
+    return _clean_file(WavCleaner(), source, target)
 
 
 # --- MP3 ----------------------------------------------------------------------------------
@@ -770,6 +909,14 @@ def scrub_file(
     source.seek(0)
     return scrub(source, target)
 
+
+# Kinds cleaned as they stream in: nothing of them is kept apart or read back to be cleaned.
+STREAM_CLEANERS: dict[str, Callable[[], StreamCleaner]] = {
+    "mp4": IsoMediaCleaner,
+    "m4a": IsoMediaCleaner,
+    "mov": IsoMediaCleaner,
+    "wav": WavCleaner,
+}
 
 SCRUBBERS: dict[str, Callable[[IO[bytes], IO[bytes]], bool]] = {
     "pdf": scrub_pdf,

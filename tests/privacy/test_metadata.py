@@ -7,10 +7,12 @@ import hashlib
 import io
 import re
 import struct
+import tempfile
 import wave
 import zipfile
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -245,6 +247,50 @@ async def test_a_phone_video_loses_its_place_and_names_and_keeps_its_media(
             b"free",
             b"trak",
         ]
+
+
+async def test_recordings_are_cleaned_as_they_stream_in(
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A phone video or a WAV is stored clean in one write: no copy of it on the app's disk,
+    nothing read back from storage, no cleaned object written over the first."""
+    writes: list[str] = []
+    reads: list[str] = []
+    copies: list[object] = []
+    put_stream, get_stream = type(store).put_stream, type(store).get_stream
+    temporary_file = tempfile.TemporaryFile
+
+    async def counted_put(self: Storage, key: str, *args: Any, **kwargs: Any) -> Any:
+        writes.append(key)
+        return await put_stream(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def counted_get(self: Storage, key: str) -> AsyncIterator[bytes]:
+        reads.append(key)
+        return await get_stream(self, key)  # type: ignore[arg-type]
+
+    def counted_copy(*args: Any, **kwargs: Any) -> Any:
+        copies.append(args)
+        return temporary_file(*args, **kwargs)
+
+    monkeypatch.setattr(type(store), "put_stream", counted_put)
+    monkeypatch.setattr(type(store), "get_stream", counted_get)
+    monkeypatch.setattr(tempfile, "TemporaryFile", counted_copy)
+    made = []
+    for filename, sent in (("video.mp4", phone_video(index_last=True)), ("ke.wav", tagged_wav())):
+        answer = await api_submit(app, STORY, entrant_fields(), [(filename, sent)])
+        assert answer.status_code == 201, answer.text
+        made.append((answer.json()["entry"]["receipt_code"], sent))
+
+    assert (len(writes), reads, copies) == (2, [], [])
+    monkeypatch.undo()
+    for code, sent in made:
+        _asset, stored = await _stored_original(sessionmaker, store, code)
+        assert len(stored) == len(sent) and stored != sent
+        assert not [form for form in _name_forms() if form in stored]
+        assert GPS not in stored and SOUND in stored
 
 
 async def test_audio_loses_its_artist_tags(
