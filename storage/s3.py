@@ -54,11 +54,12 @@ CONNECT_TIMEOUT = 3
 READ_TIMEOUT = 30
 MAX_ATTEMPTS = 2
 MAX_POOL_CONNECTIONS = 20
-# S3's smallest part size (the last part excepted). Small parts keep memory low while parts
-# upload in the background: at most (MAX_PARTS_IN_FLIGHT + 1) * S3_PART_SIZE bytes of one
-# upload are held, the parts being sent plus the one being filled.
-S3_PART_SIZE = 5 * ONE_MIB
-MAX_PARTS_IN_FLIGHT = 2
+# One upload holds at most PART_BUFFERS part buffers, each being filled or being sent: at most
+# PART_BUFFERS * S3_PART_SIZE bytes (14 MiB). Two parts are sent at once while the body is
+# read, or while it waits for a buffer to come back. Parts larger than S3's smallest (5 MiB)
+# mean fewer requests for the same bytes.
+S3_PART_SIZE = 7 * ONE_MIB
+PART_BUFFERS = 2
 # The first part's buffer grows with the bytes up to this size, so small objects cost little.
 GROWING_BUFFER_LIMIT = ONE_MIB
 
@@ -204,8 +205,8 @@ class S3Storage(Storage):
                     if filled == S3_PART_SIZE:
                         if upload is None:
                             upload = _MultipartUpload(self, key, extra, hasher, copy_to)
-                        await upload.send(part)
-                        part, filled = upload.take_buffer(), 0
+                        upload.send(part)
+                        part, filled = await upload.take_buffer(), 0
                     piece = rest[: S3_PART_SIZE - filled]
                     end = filled + len(piece)
                     if end > len(part) and end > GROWING_BUFFER_LIMIT:
@@ -233,7 +234,7 @@ class S3Storage(Storage):
                 )
             else:
                 if part:
-                    await upload.send(part)
+                    upload.send(part)
                 del part
                 await upload.complete()
                 upload = None
@@ -415,8 +416,9 @@ class _MultipartUpload:
     """The parts of one multipart upload, hashed and sent by worker threads while the next fills.
 
     Created when the first part is full; the upload itself is created in the background too.
-    At most MAX_PARTS_IN_FLIGHT parts are being sent at any time. Parts are hashed (and
-    written to the caller's copy) one after the other, in order, while being sent.
+    Its PART_BUFFERS buffers are each being filled or being sent: the next part is filled in
+    a buffer whose part was sent. Parts are hashed (and written to the caller's copy) one
+    after the other, in order, while being sent.
     """
 
     def __init__(
@@ -437,9 +439,10 @@ class _MultipartUpload:
         self._in_flight: set[asyncio.Task[CompletedPartTypeDef]] = set()
         self._sent: list[CompletedPartTypeDef] = []
         self._count = 0
-        # Buffers of parts sent successfully, reused so that at most MAX_PARTS_IN_FLIGHT + 1
-        # part buffers ever exist for one upload.
+        # Buffers of parts sent successfully, reused so that at most PART_BUFFERS part
+        # buffers ever exist for one upload (the first one is the caller's).
         self._spare: list[bytearray] = []
+        self._buffers = 1
 
     async def _create(self, extra: dict[str, Any]) -> str:
         storage = self._storage
@@ -484,9 +487,16 @@ class _MultipartUpload:
         self._spare.append(body)
         return part
 
-    def take_buffer(self) -> bytearray:
-        """A buffer for the next part: a spare one, or a new one (contents undefined)."""
-        return self._spare.pop() if self._spare else bytearray(S3_PART_SIZE)
+    async def take_buffer(self) -> bytearray:
+        """A buffer for the next part (contents undefined): a new one while fewer than
+        PART_BUFFERS exist, else the first one whose part is sent."""
+        while not self._spare and self._buffers >= PART_BUFFERS:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            self.raise_failure()
+        if self._spare:
+            return self._spare.pop()
+        self._buffers += 1
+        return bytearray(S3_PART_SIZE)
 
     def raise_failure(self) -> None:
         """Collect the parts sent so far; raise the error of one that failed."""
@@ -494,12 +504,9 @@ class _MultipartUpload:
             self._in_flight.discard(task)
             self._sent.append(task.result())
 
-    async def send(self, body: bytearray) -> None:
-        """Start sending body as the next part, once fewer than the maximum are in flight."""
+    def send(self, body: bytearray) -> None:
+        """Start sending body as the next part."""
         self.raise_failure()
-        while len(self._in_flight) >= MAX_PARTS_IN_FLIGHT:
-            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-            self.raise_failure()
         self._count += 1
         self._hashed = asyncio.create_task(self._hash(self._hashed, body))
         self._in_flight.add(asyncio.create_task(self._send_part(self._count, body, self._hashed)))

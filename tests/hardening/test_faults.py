@@ -110,8 +110,8 @@ def _form_head(fields: dict[str, str]) -> bytes:
 
 
 async def _body_cut_midway(proxy: CuttableProxy, total: int) -> AsyncIterator[bytes]:
-    """A 14 MiB "PNG" sent in 256 KiB pieces; the S3 endpoint goes away once two parts (of
-    5 MiB) have left for it, while the rest is still arriving."""
+    """A 20 MiB "PNG" sent in 256 KiB pieces; the S3 endpoint goes away once 10 MiB (more
+    than one part) have left for it, while the rest is still arriving."""
     yield _form_head(entry_fields("Bị cắt giữa chừng"))
     yield png(1)[:64]
     sent = 64
@@ -130,7 +130,7 @@ async def _body_cut_midway(proxy: CuttableProxy, total: int) -> AsyncIterator[by
 async def _upload_cut_midway(client: httpx.AsyncClient, proxy: CuttableProxy) -> httpx.Response:
     response = await client.post(
         f"/api/v1/contests/{CONTEST}/entries",
-        content=_body_cut_midway(proxy, 14 * MIB),
+        content=_body_cut_midway(proxy, 20 * MIB),
         headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
         timeout=120,
     )

@@ -23,7 +23,7 @@ from storage import (
     StorageError,
     StorageUnavailableError,
 )
-from storage.s3 import MAX_PARTS_IN_FLIGHT, S3_PART_SIZE
+from storage.s3 import PART_BUFFERS, S3_PART_SIZE
 
 # Connection refused is immediate; this bounds the retries' back-off as well.
 UNREACHABLE_BUDGET_SECONDS = 10
@@ -262,10 +262,11 @@ async def test_parts_upload_concurrently_in_worker_threads_with_bounded_memory(
     assert stored.sha256 == source.digest.hexdigest()
     body = s3_client.get_object(Bucket=s3.bucket, Key="c/x.bin")["Body"].read()
     assert hashlib.sha256(body).hexdigest() == stored.sha256
-    assert spy.max_active == MAX_PARTS_IN_FLIGHT
+    assert spy.max_active == PART_BUFFERS
     assert threading.get_ident() not in spy.threads
-    # Bytes pulled but not yet in a finished part: the parts in flight plus the one filling.
-    assert max(spy.held) <= (MAX_PARTS_IN_FLIGHT + 1) * S3_PART_SIZE + CHUNK
+    # Bytes pulled but not yet in a finished part: what the part buffers hold, being sent or
+    # being filled, and one chunk on its way to them.
+    assert max(spy.held) <= PART_BUFFERS * S3_PART_SIZE + CHUNK
     assert open_uploads(s3_client, s3.bucket) == []
 
 
@@ -317,7 +318,7 @@ async def test_failing_part_upload_stops_reading(
     with pytest.raises(StorageUnavailableError):
         await s3.put_stream("c/fail.bin", source)
     # Noticed at the latest when the next part is handed over.
-    assert source.pulled <= (3 + MAX_PARTS_IN_FLIGHT) * S3_PART_SIZE
+    assert source.pulled <= (3 + PART_BUFFERS) * S3_PART_SIZE
     assert open_uploads(s3_client, s3.bucket) == []
 
 
