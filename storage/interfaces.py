@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 
 ONE_MIB = 1024 * 1024
-# A size past which S3 uploads go in several parts (the S3 backend cuts 7 MiB parts, so that
-# its two part buffers, being sent or being filled, stay within 16 MiB).
+# A size past which S3 uploads go in several parts (the S3 backend cuts 6 MiB parts, so that
+# its two part buffers, being sent or being filled, stay well within 16 MB).
 MULTIPART_PART_SIZE = 8 * ONE_MIB
 READ_CHUNK_SIZE = 64 * 1024
 # Writes are batched so a stream of tiny chunks doesn't cost one thread hop per chunk.

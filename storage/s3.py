@@ -55,10 +55,11 @@ READ_TIMEOUT = 30
 MAX_ATTEMPTS = 2
 MAX_POOL_CONNECTIONS = 20
 # One upload holds at most PART_BUFFERS part buffers, each being filled or being sent: at most
-# PART_BUFFERS * S3_PART_SIZE bytes (14 MiB). Two parts are sent at once while the body is
-# read, or while it waits for a buffer to come back. Parts larger than S3's smallest (5 MiB)
-# mean fewer requests for the same bytes.
-S3_PART_SIZE = 7 * ONE_MIB
+# PART_BUFFERS * S3_PART_SIZE bytes (12 MiB, so that the whole upload stays under 16 MB).
+# Two parts are sent at once while the body is read, or while it waits for a buffer to come
+# back. More buffers did not make uploads faster (the CPU is the limit), and parts larger than
+# S3's smallest (5 MiB) mean fewer requests for the same bytes.
+S3_PART_SIZE = 6 * ONE_MIB
 PART_BUFFERS = 2
 # The first part's buffer grows with the bytes up to this size, so small objects cost little.
 GROWING_BUFFER_LIMIT = ONE_MIB
