@@ -15,10 +15,10 @@ printed beside them). Each uploaded copy is deleted before the next upload. The 
 each process spent are printed too: on 2 cores moto's server is the slowest part of both
 paths.
 
-Goals: throughput ratio app / boto3 >= 0.9; the app's peak memory growth <= 16 MB, read as
-MiB like the storage's other memory limits (16 MiB is 16.8 MB).
+Goals: throughput ratio app / boto3 >= 0.9; the app's peak memory growth <= 16 MB (decimal
+megabytes, the stricter reading: 15.3 MiB).
 
-Run: .venv/bin/python bench/upload.py [--size-mb 200] [--rounds 5]
+Run: .venv/bin/python bench/upload.py [--size-mb 200] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ BIN = Path(sys.executable).parent
 CONTEST = "ke-chuyen-sach"
 MIB = 1024 * 1024
 THROUGHPUT_GOAL = 0.9
-MEMORY_GOAL_MIB = 16.0
+MEMORY_GOAL_BYTES = 16_000_000
 
 
 def free_port() -> int:
@@ -161,7 +161,7 @@ def submit(base_url: str, path: Path) -> tuple[float, int, dict[str, object]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     size = args.size_mb * 1000 * 1000
     if size > 200 * MIB:
@@ -288,8 +288,9 @@ def main() -> int:
         paired = statistics.median(b / a for b, a in zip(boto_times, app_times, strict=True))
         print(f"  (median of the rounds' own ratios: {paired:.2f})")
         print(
-            f"app peak memory growth: {growth:.1f} MiB over {baseline_rss / MIB:.0f} MiB resident"
-            f"  (goal <= {MEMORY_GOAL_MIB:.0f} MiB)"
+            f"app peak memory growth: {growth:.1f} MiB ({growth * MIB / 1e6:.1f} MB)"
+            f" over {baseline_rss / MIB:.0f} MiB resident"
+            f"  (goal <= {MEMORY_GOAL_BYTES / 1e6:.0f} MB)"
         )
         return 0
     finally:
