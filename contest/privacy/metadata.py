@@ -49,6 +49,12 @@ _BMFF_TAGS = frozenset({b"udta", b"meta", b"uuid"})
 _BMFF_CONTAINERS = frozenset({b"moov", b"trak"})
 # What a stream cleaner is reading: a header, bytes kept as they are, bytes turned to zeros.
 _HEADER, _KEEP, _ZERO = 0, 1, 2
+# A stream cleaner looks at most this deep into boxes (a phone's tags are at most 3 deep:
+# moov, trak, udta) and at this many headers in all (a phone's file has a few dozen, a
+# fragmented one two per fragment). Past either, the rest is kept as it is: a hostile file
+# costs bounded memory and bounded work.
+MAX_BOX_DEPTH = 8
+MAX_HEADERS = 100_000
 # RIFF WAVE: chunks of tags (INFO list, ID3, broadcast origin, iXML, XMP).
 _RIFF_TAGS = frozenset({b"LIST", b"id3 ", b"ID3 ", b"bext", b"iXML", b"_PMX", b"cart"})
 # PDF document information entries that may name or describe a person.
@@ -85,6 +91,8 @@ NOT_CLEANED = (
     "PDF metadata inside compressed object streams, and text or images inside the PDF",
     "pictures embedded in a DOCX (word/media) keep their own EXIF",
     "the originals of drawings (the public sees previews only; judges' pages show originals)",
+    "MP4 or MOV tags nested deeper than 8 boxes or after the first 100,000 boxes (no phone "
+    "writes them so; the bound keeps a hostile file's cost small)",
 )
 
 
@@ -128,7 +136,7 @@ def _zero(target: IO[bytes], length: int) -> None:
 
 class StreamCleaner:
     """Cleans a file as its bytes pass, box by box (or chunk by chunk), holding nothing back
-    but the header being read: at most 16 bytes.
+    but the header being read (at most 16 bytes) and the ends of the boxes it is inside.
 
     ``feed`` takes the next bytes and returns the cleaned bytes that can go out now;
     ``close`` returns what was held back at the end (a header cut short goes out as it came).
@@ -146,6 +154,7 @@ class StreamCleaner:
         self._want = 0  # header bytes wanted
         self._header = bytearray()
         self._until: int | None = None  # end of the running keep or zero run; None: the end
+        self._headers = 0  # headers read so far
         self._begin()
 
     # -- what subclasses decide --
@@ -207,7 +216,12 @@ class StreamCleaner:
                 if len(self._header) == self._want:
                     header = bytes(self._header)
                     self._header.clear()
-                    sent = self._on_header(header)
+                    self._headers += 1
+                    if self._headers > MAX_HEADERS:
+                        self._run(_KEEP, None)
+                        sent: bytes | None = header
+                    else:
+                        sent = self._on_header(header)
                     if sent is not None:
                         out.append(sent)
                 continue
@@ -229,7 +243,8 @@ class StreamCleaner:
 class IsoMediaCleaner(StreamCleaner):
     """MP4, M4A, MOV: tag, place and XMP boxes at the top level, in the index ('moov') and in
     its tracks become zeroed padding ('free'); everything else passes as it is. A box that
-    does not fit in its parent ends the cleaning of that parent (the rest of it is kept)."""
+    does not fit in its parent ends the cleaning of that parent (the rest of it is kept), and
+    boxes nested deeper than MAX_BOX_DEPTH are kept as they are."""
 
     def _begin(self) -> None:
         self._parents: list[int] = []  # ends of the boxes being looked into, innermost last
@@ -273,7 +288,8 @@ class IsoMediaCleaner(StreamCleaner):
             self.changed = True
             self._run(_ZERO, at + size)
             return header[:4] + b"free" + header[8:]
-        if kind == b"moov" or (end is not None and kind in _BMFF_CONTAINERS):
+        container = kind == b"moov" or (end is not None and kind in _BMFF_CONTAINERS)
+        if container and len(self._parents) < MAX_BOX_DEPTH:
             self._parents.append(at + size)
             self._next_box()
             return header

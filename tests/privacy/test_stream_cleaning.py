@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
@@ -187,3 +188,55 @@ def test_a_tag_box_cut_short_by_the_end_of_the_file_is_zeroed_not_lengthened() -
     out = io.BytesIO()
     assert metadata.scrub_iso_media(io.BytesIO(data), out) is True
     assert out.getvalue() == struct.pack(">I", 1000) + b"free" + bytes(13)
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _nested(kind: bytes, depth: int, inner: bytes) -> bytes:
+    for _ in range(depth):
+        inner = _box(kind, inner)
+    return inner
+
+
+def test_deep_nesting_costs_bounded_memory() -> None:
+    # 400,000 moov boxes, each inside the one before: 3.2 MB that once kept one open end per
+    # level (16 MB of state). Now the cleaner looks MAX_BOX_DEPTH deep and keeps the rest.
+    count = 400_000
+    data = b"".join(struct.pack(">I", 8 * (count - level)) + b"moov" for level in range(count))
+    view = memoryview(data)
+    cleaner = metadata.IsoMediaCleaner()
+    tracemalloc.start()
+    try:
+        length = sum(len(cleaner.feed(view[at : at + 65536])) for at in range(0, len(data), 65536))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert length + len(cleaner.close()) == len(data)
+    assert peak < 1024 * 1024
+
+    # Tags a phone writes (moov/trak/udta) are well within the depth looked at.
+    tag = _box(b"udta", b"Nguyen Van An")
+    shallow = _nested(b"moov", 1, _nested(b"trak", 2, tag))
+    out = io.BytesIO()
+    assert metadata.scrub_iso_media(io.BytesIO(shallow), out) is True
+    assert b"Nguyen" not in out.getvalue()
+    deep = _nested(b"moov", metadata.MAX_BOX_DEPTH + 1, tag)
+    out = io.BytesIO()
+    assert metadata.scrub_iso_media(io.BytesIO(deep), out) is False
+    assert out.getvalue() == deep
+
+
+def test_headers_are_read_only_so_far() -> None:
+    tag = _box(b"udta", b"Nguyen Van An")
+    # A fragmented recording: a moof and an mdat box per fragment, then its tags.
+    fragments = (_box(b"moof", bytes(16)) + _box(b"mdat", bytes(32))) * 5_000
+    out = io.BytesIO()
+    assert metadata.scrub_iso_media(io.BytesIO(fragments + tag), out) is True
+    assert b"Nguyen" not in out.getvalue()
+    # Past MAX_HEADERS boxes the rest is kept as it is: the work a file can cause is bounded.
+    padding = _box(b"free", b"") * (metadata.MAX_HEADERS + 1)
+    out = io.BytesIO()
+    assert metadata.scrub_iso_media(io.BytesIO(padding + tag), out) is False
+    assert out.getvalue() == padding + tag
