@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import struct
 import zipfile
 import zlib
@@ -106,23 +105,28 @@ class _Discard(io.BytesIO):
         return memoryview(data).nbytes
 
 
-def _copy(source: IO[bytes], target: IO[bytes], length: int | None) -> None:
-    """Copy ``length`` bytes (all that is left when None); only skip them for a dry pass."""
+def _skip(source: IO[bytes], length: int | None) -> int:
+    """Seek past ``length`` bytes (all that is left when None); how many there were."""
+    here = source.tell()
+    left = source.seek(0, io.SEEK_END) - here
+    moved = left if length is None else max(0, min(length, left))
+    source.seek(here + moved)
+    return moved
+
+
+def _copy(source: IO[bytes], target: IO[bytes], length: int | None) -> int:
+    """Copy ``length`` bytes (all that is left when None), only skipping them for a dry pass;
+    how many there were."""
     if isinstance(target, _Discard):
-        if length is None:
-            source.seek(0, io.SEEK_END)
-        else:
-            source.seek(length, io.SEEK_CUR)
-        return
-    if length is None:
-        shutil.copyfileobj(source, target, COPY_CHUNK)
-        return
-    while length > 0:
-        chunk = source.read(min(COPY_CHUNK, length))
+        return _skip(source, length)
+    moved = 0
+    while length is None or moved < length:
+        chunk = source.read(COPY_CHUNK if length is None else min(COPY_CHUNK, length - moved))
         if not chunk:
-            return
+            break
         target.write(chunk)
-        length -= len(chunk)
+        moved += len(chunk)
+    return moved
 
 
 def _zero(target: IO[bytes], length: int) -> None:
@@ -301,21 +305,10 @@ def _pass_on(source: IO[bytes], target: IO[bytes], length: int | None, mode: int
     """Pass ``length`` bytes (all that is left when None) from source to target as they are
     (_KEEP) or as zeros (_ZERO); how many there were. Zeros, and everything in a dry pass,
     cost a seek, not a read."""
-    if mode == _KEEP and not isinstance(target, _Discard):
-        moved = 0
-        while length is None or moved < length:
-            chunk = source.read(COPY_CHUNK if length is None else min(COPY_CHUNK, length - moved))
-            if not chunk:
-                break
-            target.write(chunk)
-            moved += len(chunk)
-        return moved
-    here = source.tell()
-    left = source.seek(0, io.SEEK_END) - here
-    moved = left if length is None else max(0, min(length, left))
-    source.seek(here + moved)
-    if mode == _ZERO:
-        _zero(target, moved)
+    if mode == _KEEP:
+        return _copy(source, target, length)
+    moved = _skip(source, length)
+    _zero(target, moved)
     return moved
 
 
