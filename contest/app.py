@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers={
             HTTPException: errors.http_exception,
+            errors.ContestError: errors.contest_error,
             OperationalError: _database_unavailable,
             InterfaceError: _database_unavailable,
             Exception: errors.server_error,
