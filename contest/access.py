@@ -1,9 +1,10 @@
-"""Who may use each route. Deny by default: an endpoint without a declaration fails start-up.
+"""Who is asking, and who may use each route. Deny by default: an endpoint without a
+declaration fails start-up.
 
 ``public`` opens a route to everyone (an entrant's receipt code and edit token are checked
 inside, against the entry); ``requires(*roles)`` lets in only signed-in users with one of the
-roles. Checks on particular objects (a judge's own assignments, a coordinator's own units) live
-in the services.
+roles. Checks on particular objects (a judge's own assignments, a coordinator's own units, an
+entrant's own entry) are asked of ``contest.rules``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from contest.models import Role, User
 
 ACCESS_ATTRIBUTE = "__contest_access__"
 ANYONE = "anyone"
+SESSION_USER = "uid"
+SESSION_VERSION = "sv"
+_UNKNOWN = object()
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _T = TypeVar("_T")
@@ -41,8 +45,6 @@ def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
-            from contest.accounts.services import authenticate_request
-
             user = await authenticate_request(request)
             if user is None:
                 if _is_api(request):
@@ -63,6 +65,54 @@ def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
         return guarded
 
     return decorate
+
+
+# --- who is asking ------------------------------------------------------------------------
+
+
+async def authenticate_request(request: Request) -> User | None:
+    """The user behind a request: a bearer token, else the session cookie; cached per request."""
+    from contest.accounts import services
+
+    cached: User | object | None = getattr(request.state, "user", _UNKNOWN)
+    if cached is not _UNKNOWN:
+        return cached  # type: ignore[return-value]
+    user: User | None = None
+    authorization = request.headers.get("authorization", "")
+    async with request.state.sessionmaker.begin() as session:
+        if authorization.lower().startswith("bearer "):
+            user = await services.user_for_api_token(session, token=authorization[7:].strip())
+            if user is None:
+                raise HTTPException(
+                    401,
+                    gettext("The API token is not valid or has been revoked."),
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            request.state.via_token = True
+        elif (user_id := request.session.get(SESSION_USER)) is not None:
+            user = await services.user_for_session(
+                session, user_id=user_id, session_version=request.session.get(SESSION_VERSION)
+            )
+            if user is None:
+                request.session.pop(SESSION_USER, None)
+                request.session.pop(SESSION_VERSION, None)
+    request.state.user = user
+    return user
+
+
+def start_session(request: Request, user: User) -> None:
+    # A fresh CSRF secret with every sign-in: one planted before it is useless after.
+    request.session.clear()
+    request.session[SESSION_USER] = user.id
+    request.session[SESSION_VERSION] = user.session_version
+
+
+def end_session(request: Request) -> None:
+    request.session.clear()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def current_user(request: Request) -> User:

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import labels
-from contest.access import current_user, public, requires
+from contest.access import client_ip, current_user, end_session, public, requires, start_session
 from contest.accounts import services
 from contest.accounts.interfaces import (
     MIN_PASSWORD_LENGTH,
-    InvalidInvitationError,
     InvalidPasswordError,
     LoginFailedError,
     LoginThrottledError,
@@ -45,24 +43,22 @@ async def login(request: Request) -> Response:
                 session,
                 email=email,
                 password=form.get("password", ""),
-                client_ip=services.client_ip(request),
+                client_ip=client_ip(request),
             )
-        except LoginThrottledError:
-            context["message"] = gettext(
-                "Too many failed attempts. Please wait 15 minutes before trying again."
-            )
-            return render(request, "account/login.html", context, status_code=429)
-        except LoginFailedError:
-            context["message"] = gettext("The email or the password is not right.")
-            return render(request, "account/login.html", context, status_code=400)
-    services.start_session(request, user)
+        except (LoginThrottledError, LoginFailedError) as exc:
+            # A failed attempt is kept, refusal or not: it is what throttling counts.
+            await session.commit()
+            context["message"] = exc.message
+            return render(request, "account/login.html", context, status_code=exc.status_code)
+        await session.commit()
+    start_session(request, user)
     return RedirectResponse(context["next"] or home_for(user), status_code=303)
 
 
 @requires(*ALL_ROLES)
 async def logout(request: Request) -> Response:
     await read_form(request)
-    services.end_session(request)
+    end_session(request)
     return RedirectResponse("/", status_code=303)
 
 
@@ -70,20 +66,11 @@ async def logout(request: Request) -> Response:
 async def accept_invitation(request: Request) -> Response:
     token = request.path_params["token"]
     settings = request.state.settings
-    async with request.state.sessionmaker() as session:
-        try:
-            _invitation, user = await services.find_invitation(
-                session, secret_key=settings.secret_key, token=token
-            )
-        except InvalidInvitationError as exc:
-            status = 410 if str(exc) in ("used", "expired") else 404
-            raise HTTPException(
-                status,
-                gettext(
-                    "This invitation link is not valid, has expired or was already used. "
-                    "Ask the organisers for a new one."
-                ),
-            ) from None
+    async with request.state.sessionmaker.begin() as session:
+        # An invalid link (InvalidInvitationError) is answered by the one error handler.
+        _invitation, user = await services.find_invitation(
+            session, secret_key=settings.secret_key, token=token
+        )
         context = {"user": user, "errors": {}, "message": None, "min_length": MIN_PASSWORD_LENGTH}
         if request.method == "GET":
             return render(request, "account/invite.html", context)
@@ -100,7 +87,7 @@ async def accept_invitation(request: Request) -> Response:
         except InvalidPasswordError as exc:
             context["errors"] = {"password": str(exc)}
             return render(request, "account/invite.html", context, status_code=422)
-    services.start_session(request, user)
+    start_session(request, user)
     return RedirectResponse(home_for(user), status_code=303)
 
 
@@ -137,24 +124,21 @@ async def create_token(request: Request) -> Response:
         return await _account_page(
             request, errors={"name": gettext("Give the token a name of up to 100 characters.")}
         )
-    async with request.state.sessionmaker() as session:
+    async with request.state.sessionmaker.begin() as session:
         user = await session.get(User, current_user(request).id)
         assert user is not None
         _token, plain = await services.create_api_token(session, user=user, name=name)
-        await session.commit()
     return await _account_page(request, new_token=plain)
 
 
 @requires(*ALL_ROLES)
 async def revoke_token(request: Request) -> Response:
     await read_form(request)
-    async with request.state.sessionmaker() as session:
-        revoked = await services.revoke_api_token(
+    async with request.state.sessionmaker.begin() as session:
+        # Someone else's token answers as one that does not exist (contest.rules).
+        await services.revoke_api_token(
             session, user=current_user(request), token_id=request.path_params["token_id"]
         )
-        if revoked is None:
-            raise HTTPException(404)
-        await session.commit()
     return RedirectResponse(request.url_for("account"), status_code=303)
 
 

@@ -1,4 +1,9 @@
-"""Signing in and out, invitations, API tokens, deactivation."""
+"""Signing in, invitations, API tokens, deactivation.
+
+Every function here works in the caller's session and never commits: the route, command or
+job that calls it owns the unit of work. Reading a request (its cookie, its bearer token, its
+address) is the web layer's part, in ``contest.access``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,8 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 
-from contest import audit
+from contest import audit, rules
 from contest.accounts.interfaces import (
     INVITATION_LIFETIME,
     MAX_FAILURES_PER_ACCOUNT,
@@ -32,9 +35,6 @@ from contest.i18n import gettext
 from contest.models import ApiToken, Contest, Invitation, LoginAttempt, Role, Unit, User
 from contest.tokens import hash_token
 
-_UNKNOWN = object()
-SESSION_USER = "uid"
-SESSION_VERSION = "sv"
 # Verified against when the email is unknown, so both paths cost one argon2 check.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
@@ -43,55 +43,18 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 # --- who is asking ------------------------------------------------------------------------
 
 
-async def authenticate_request(request: Request) -> User | None:
-    """The user behind a request: a bearer token, else the session cookie; cached per request."""
-    cached: User | object | None = getattr(request.state, "user", _UNKNOWN)
-    if cached is not _UNKNOWN:
-        return cached  # type: ignore[return-value]
-    user: User | None = None
-    authorization = request.headers.get("authorization", "")
-    async with request.state.sessionmaker() as session:
-        if authorization.lower().startswith("bearer "):
-            user = await user_for_api_token(session, token=authorization[7:].strip())
-            if user is None:
-                raise HTTPException(
-                    401,
-                    gettext("The API token is not valid or has been revoked."),
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            await session.commit()
-            request.state.via_token = True
-        elif (user_id := request.session.get(SESSION_USER)) is not None:
-            user = await session.get(User, user_id)
-            # A deactivated user, or one whose sessions were ended, is signed out here.
-            if (
-                user is None
-                or not user.is_active
-                or user.session_version != request.session.get(SESSION_VERSION)
-            ):
-                request.session.pop(SESSION_USER, None)
-                request.session.pop(SESSION_VERSION, None)
-                user = None
-    request.state.user = user
+async def user_for_session(
+    session: AsyncSession, *, user_id: object, session_version: object
+) -> User | None:
+    """The user a session cookie names, while still active and signed in: a deactivated
+    user, or one whose sessions were ended, is nobody."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active or user.session_version != session_version:
+        return None
     return user
-
-
-def start_session(request: Request, user: User) -> None:
-    # A fresh CSRF secret with every sign-in: one planted before it is useless after.
-    request.session.clear()
-    request.session[SESSION_USER] = user.id
-    request.session[SESSION_VERSION] = user.session_version
-
-
-def end_session(request: Request) -> None:
-    request.session.clear()
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -100,7 +63,10 @@ def end_session(request: Request) -> None:
 async def sign_in(
     session: AsyncSession, *, email: str, password: str, client_ip: str, now: datetime | None = None
 ) -> User:
-    """Check a password, with throttling per account and per address kept in the database."""
+    """Check a password, with throttling per account and per address kept in the database.
+
+    A failed attempt is recorded and then LoginFailedError raised: the caller commits the
+    record before answering (see ``contest.accounts.routes.login``)."""
     now = now or utcnow()
     email = normalize_email(email)
     since = now - THROTTLE_WINDOW
@@ -137,10 +103,8 @@ async def sign_in(
         client_ip=client_ip,
     )
     if not succeeded or user is None:
-        await session.commit()
         raise LoginFailedError
     user.last_login_at = now
-    await session.commit()
     return user
 
 
@@ -253,7 +217,6 @@ async def accept_invitation(
     user.session_version += 1
     invitation.used_at = now
     audit.record(session, action="password_set", object_type="user", object_id=user.id, actor=user)
-    await session.commit()
     return user
 
 
@@ -325,10 +288,9 @@ async def create_api_token(session: AsyncSession, *, user: User, name: str) -> t
 
 async def revoke_api_token(
     session: AsyncSession, *, user: User, token_id: int, now: datetime | None = None
-) -> ApiToken | None:
-    token = await session.get(ApiToken, token_id)
-    if token is None or token.user_id != user.id or token.revoked_at is not None:
-        return None
+) -> ApiToken:
+    """Revoke one of the user's own tokens (NotFoundError for any other, see contest.rules)."""
+    token = rules.ensure_may_revoke_api_token(user, await session.get(ApiToken, token_id))
     token.revoked_at = now or utcnow()
     audit.record(
         session,

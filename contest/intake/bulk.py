@@ -325,9 +325,8 @@ async def _import_row(
     elif len(found) > 1:
         errors["file"] = gettext("The ZIP has several files named %(name)s.", name=file_name)
     try:
-        data = services.validate_entry(
-            values, contest=contest, units=units, has_files=bool(file_name)
-        )
+        # Checked before the row's file is stored; submit_entry checks again, cheaply.
+        services.validate_entry(values, contest=contest, units=units, has_files=bool(file_name))
     except EntryValidationError as exc:
         errors = {**exc.errors, **errors}
     if errors:
@@ -349,8 +348,10 @@ async def _import_row(
             sessionmaker=sessionmaker,
             storage=storage,
             contest=contest,
-            data=data,
+            units=units,
+            fields=values,
             uploads=uploads,
+            upload_ids=[],
             idempotency_key=key,
             secret_key=secret,
             submitted_by=user,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from contest.errors import ContestError
 from storage import ONE_MIB
 
 # --- limits -------------------------------------------------------------------------------
@@ -122,14 +123,10 @@ INTERCHANGEABLE = {"m4a": {"mp4"}, "mp4": {"m4a", "mov"}, "mov": {"mp4"}}
 # --- errors -------------------------------------------------------------------------------
 
 
-class IntakeError(Exception):
+class IntakeError(ContestError):
     """Base of the intake's errors; ``message`` is already in the visitor's language."""
 
     status_code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MalformedUploadError(IntakeError):
@@ -181,13 +178,17 @@ class UnitNotAllowedError(IntakeError):
 
 
 class EntryValidationError(IntakeError):
-    """Some fields need correcting: ``errors`` maps a field name to its message."""
+    """Some fields need correcting: ``errors`` (the ``fields`` of every ContestError) maps a
+    field name to its message."""
 
     status_code = 422
 
     def __init__(self, errors: dict[str, str], message: str = "") -> None:
-        super().__init__(message or "; ".join(errors.values()))
-        self.errors = errors
+        super().__init__(message, fields=errors)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self.fields
 
 
 @dataclass(frozen=True, slots=True)

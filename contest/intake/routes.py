@@ -13,9 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from contest import labels
-from contest.access import current_user, public, requires
-from contest.accounts.services import authenticate_request, client_ip
+from contest import labels, rules
+from contest.access import authenticate_request, client_ip, current_user, public, requires
 from contest.db import utcnow
 from contest.events.interfaces import ContestNotFoundError
 from contest.forms import read_form, verify_csrf
@@ -26,7 +25,6 @@ from contest.intake.interfaces import (
     MAX_BODY_TEXT_BYTES,
     EntryValidationError,
     IntakeError,
-    PendingUpload,
 )
 from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
@@ -157,73 +155,34 @@ def _closed_page(request: Request, contest: Contest, message: str) -> Response:
     )
 
 
-async def _verify_slots(
-    request: Request, contest: Contest, submission: Submission
-) -> list[PendingUpload]:
-    verified: list[PendingUpload] = []
-    try:
-        for upload_id in submission.upload_ids:
-            verified.append(
-                await services.verify_direct_upload(
-                    sessionmaker=_sessionmaker(request),
-                    storage=_storage(request),
-                    contest=contest,
-                    upload_id=upload_id,
-                )
-            )
-    except IntakeError:
-        # Verified ones go back to being unattached uploads: the sweep takes them if unused.
-        raise
-    return verified
-
-
-async def _create_entry(
+async def _send(
     request: Request,
     contest: Contest,
     submission: Submission,
     *,
     units: Sequence[Unit],
     user: User | None,
+    check_unit: bool = False,
 ) -> services.Submitted:
-    """Validate what was read, verify direct uploads, then make the entry; on any refusal
-    the files that came with the request are removed."""
-    try:
-        data = services.validate_entry(
-            submission.fields,
-            contest=contest,
-            units=units,
-            has_files=bool(submission.uploads or submission.upload_ids),
-        )
-        submission.uploads.extend(await _verify_slots(request, contest, submission))
-        submission.upload_ids.clear()
-        return await services.submit_entry(
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            contest=contest,
-            data=data,
-            uploads=submission.uploads,
-            idempotency_key=submission.idempotency_key,
-            secret_key=request.state.settings.secret_key,
-            submitted_by=user,
-            client_ip=client_ip(request),
-        )
-    except BaseException:
-        await services.discard_uploads(
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            uploads=submission.uploads,
-        )
-        submission.uploads.clear()
-        raise
-
-
-def _replay_token(request: Request, contest: Contest, entry: Entry) -> str:
-    assert entry.idempotency_key is not None
-    return services.edit_token_for(
-        request.state.settings.secret_key,
-        contest_id=contest.id,
-        idempotency_key=entry.idempotency_key,
+    """What was read, handed to the one submission operation."""
+    return await services.submit_entry(
+        sessionmaker=_sessionmaker(request),
+        storage=_storage(request),
+        contest=contest,
+        units=units,
+        fields=submission.fields,
+        uploads=submission.uploads,
+        upload_ids=submission.upload_ids,
+        idempotency_key=submission.idempotency_key,
+        secret_key=request.state.settings.secret_key,
+        submitted_by=user,
+        client_ip=client_ip(request),
+        check_unit=check_unit,
     )
+
+
+def _replay_token(request: Request, entry: Entry) -> str:
+    return services.replay_token(request.state.settings.secret_key, entry)
 
 
 def _find_replay(request: Request, contest: Contest) -> Any:
@@ -243,15 +202,15 @@ def _form_errors(exc: IntakeError) -> dict[str, str]:
 # --- entrant pages ------------------------------------------------------------------------
 
 
+async def _units(request: Request, contest: Contest, user: User | None) -> list[Unit]:
+    async with _sessionmaker(request)() as session:
+        return await rules.submittable_units(session, user=user, event_id=contest.event_id)
+
+
 async def _submit(request: Request, *, user: User | None) -> Response:
     contest = await _contest(request)
     coordinator = user is not None
-    async with _sessionmaker(request)() as session:
-        units = (
-            await services.units_for_user(session, user=user, event_id=contest.event_id)
-            if user is not None
-            else await services.event_units(session, event_id=contest.event_id)
-        )
+    units = await _units(request, contest, user)
     try:
         services.check_window(contest, utcnow())
     except IntakeError as exc:
@@ -271,11 +230,11 @@ async def _submit(request: Request, *, user: User | None) -> Response:
             find_replay=_find_replay(request, contest),
         )
         if submission.replay is not None:
-            token = _replay_token(request, contest, submission.replay)
+            token = _replay_token(request, submission.replay)
             return RedirectResponse(
                 receipt_url_for(request, submission.replay, token), status_code=303
             )
-        result = await _create_entry(request, contest, submission, units=units, user=user)
+        result = await _send(request, contest, submission, units=units, user=user)
     except IntakeError as exc:
         return await _render_form(
             request,
@@ -304,12 +263,18 @@ async def coordinator_submit(request: Request) -> Response:
     return await _submit(request, user=current_user(request))
 
 
-async def _load_view(request: Request) -> services.EntryView:
+async def _open(
+    request: Request, token: str | None, *, for_change: bool = False
+) -> services.EntryView:
+    """The entry the path names, for the holder of its private link (contest.rules)."""
     async with _sessionmaker(request)() as session:
-        try:
-            return await services.load_entry(session, receipt_code=request.path_params["code"])
-        except IntakeError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
+        return await services.open_entry(
+            session,
+            receipt_code=request.path_params["code"],
+            token=token,
+            for_change=for_change,
+            now=utcnow(),
+        )
 
 
 async def _file_links(storage: Storage, view: services.EntryView) -> list[dict[str, Any]]:
@@ -427,13 +392,12 @@ async def _receipt_page(
 @public
 async def receipt(request: Request) -> Response:
     """The receipt: anyone with the code sees the status; the edit link shows and edits all."""
-    view = await _load_view(request)
     token = request.query_params.get("token")
-    if token is not None:
-        try:
-            services.check_edit_token(view.entry, token)
-        except IntakeError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
+    if token is None:
+        async with _sessionmaker(request)() as session:
+            view = await services.load_entry(session, receipt_code=request.path_params["code"])
+    else:
+        view = await _open(request, token)
     return await _receipt_page(request, view, token=token)
 
 
@@ -447,60 +411,23 @@ async def find_receipt(request: Request) -> Response:
     return render(request, "submit/find.html", {})
 
 
-async def _authorized_view(request: Request, token: str | None) -> services.EntryView:
-    view = await _load_view(request)
-    try:
-        services.check_edit_token(view.entry, token)
-        services.check_editable(view, utcnow())
-    except IntakeError as exc:
-        raise HTTPException(exc.status_code, exc.message) from None
-    return view
-
-
-async def _apply_edit(request: Request, view: services.EntryView, submission: Submission) -> None:
-    """Validate the changes over the entry's current values, then save them."""
-    entry = view.entry
-    values = {
-        "title": entry.title,
-        "note": entry.note,
-        "book": str(entry.book_id) if entry.book_id else "other",
-        "book_title": entry.book_title,
-        "book_author": entry.book_author,
-        "body_text": entry.body_text or "",
-        "consent": view.entrant.consent.value,
-        **submission.fields,
-    }
-    try:
-        changes = services.validate_changes(
-            values,
-            contest=view.contest,
-            has_files=bool(submission.uploads or submission.upload_ids),
-            had_files=bool(view.originals),
-        )
-        submission.uploads.extend(await _verify_slots(request, view.contest, submission))
-        submission.upload_ids.clear()
-        await services.edit_entry(
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            entry_id=entry.id,
-            changes=changes,
-            new_uploads=submission.uploads,
-            client_ip=client_ip(request),
-        )
-    except BaseException:
-        await services.discard_uploads(
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            uploads=submission.uploads,
-        )
-        submission.uploads.clear()
-        raise
+async def _edit(request: Request, view: services.EntryView, submission: Submission) -> None:
+    """What was read, handed to the one edit operation."""
+    await services.edit_entry(
+        sessionmaker=_sessionmaker(request),
+        storage=_storage(request),
+        view=view,
+        fields=submission.fields,
+        uploads=submission.uploads,
+        upload_ids=submission.upload_ids,
+        client_ip=client_ip(request),
+    )
 
 
 @public
 async def edit_entry(request: Request) -> Response:
     token = request.query_params.get("token")
-    view = await _authorized_view(request, token)
+    view = await _open(request, token, for_change=True)
     submission = Submission()
     try:
         await read_submission(
@@ -511,7 +438,7 @@ async def edit_entry(request: Request) -> Response:
             storage=_storage(request),
             check_csrf=True,
         )
-        await _apply_edit(request, view, submission)
+        await _edit(request, view, submission)
     except IntakeError as exc:
         return await _receipt_page(
             request,
@@ -529,11 +456,10 @@ async def edit_entry(request: Request) -> Response:
 @public
 async def withdraw_entry(request: Request) -> Response:
     token = request.query_params.get("token")
-    view = await _authorized_view(request, token)
+    view = await _open(request, token, for_change=True)
     await read_form(request)
-    await services.withdraw_entry(
-        sessionmaker=_sessionmaker(request), entry_id=view.entry.id, client_ip=client_ip(request)
-    )
+    async with _sessionmaker(request).begin() as session:
+        await services.withdraw_entry(session, entry_id=view.entry.id, client_ip=client_ip(request))
     assert token is not None
     return RedirectResponse(receipt_url_for(request, view.entry, token), status_code=303)
 
@@ -545,8 +471,7 @@ async def withdraw_entry(request: Request) -> Response:
 async def coordinator_import(request: Request) -> Response:
     contest = await _contest(request)
     user = current_user(request)
-    async with _sessionmaker(request)() as session:
-        units = await services.units_for_user(session, user=user, event_id=contest.event_id)
+    units = await _units(request, contest, user)
     context: dict[str, Any] = {
         "contest": contest,
         "event": contest.event,
@@ -705,19 +630,6 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
     return data
 
 
-def _api_error(exc: IntakeError) -> JSONResponse:
-    from contest.errors import TITLES
-
-    error: dict[str, Any] = {
-        "status": exc.status_code,
-        "title": gettext(TITLES.get(exc.status_code, TITLES[500])),
-        "message": exc.message,
-    }
-    if isinstance(exc, EntryValidationError):
-        error["fields"] = exc.errors
-    return JSONResponse({"error": error}, status_code=exc.status_code)
-
-
 async def _read_json(request: Request) -> dict[str, Any]:
     body = bytearray()
     async for chunk in request.stream():
@@ -741,6 +653,13 @@ async def _api_user(request: Request) -> User | None:
     if not getattr(request.state, "via_token", False):
         verify_csrf(request, None)
     return user if user.role in (Role.COORDINATOR, Role.ADMIN) else None
+
+
+async def _entry_json(request: Request, view: services.EntryView) -> JSONResponse:
+    """The entry as it is now, after a change."""
+    async with _sessionmaker(request)() as session:
+        view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
+    return JSONResponse(entry_json(view, full=True))
 
 
 async def _receipt_json(
@@ -839,34 +758,122 @@ async def api_submit_entry(request: Request) -> Response:
         description: Storage unreachable; nothing was kept.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
     """
+    if await _api_user(request) is not None:
+        # A coordinator's or an admin's call is the endpoint that declares them.
+        return await api_coordinator_submit_entry(request)
+    return await _api_submit(request, user=None)
+
+
+@requires(Role.COORDINATOR, Role.ADMIN)
+async def api_coordinator_submit_entry(request: Request) -> Response:
+    """Submit an entry for one of the caller's units, as multipart/form-data.
+    ---
+    summary: Submit an entry for one of my units
+    operationId: submitUnitEntry
+    description: >-
+      The same request and answers as `POST /contests/{slug}/entries` (which hands a
+      coordinator's or an admin's call here), for a coordinator's units and the classes
+      inside them (an admin's: every unit). A unit that is not the caller's is refused (403)
+      before any file is stored. Authenticate with a bearer token, or the session cookie
+      with the `X-CSRF-Token` header.
+    security: [{bearer: []}]
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+      - {name: Idempotency-Key, in: header, required: false, schema: {type: string}}
+    requestBody:
+      required: true
+      content:
+        multipart/form-data:
+          schema:
+            type: object
+            required: [full_name, age, unit, consent, agreement, title]
+            properties:
+              full_name: {type: string}
+              age: {type: integer}
+              grade: {type: integer}
+              unit: {type: string}
+              guardian_name: {type: string}
+              guardian_phone: {type: string}
+              consent: {type: string, enum: [full_name, initials, hidden]}
+              agreement: {type: string, enum: ["yes"]}
+              title: {type: string}
+              note: {type: string}
+              book: {type: string}
+              book_title: {type: string}
+              book_author: {type: string}
+              body_text: {type: string}
+              upload_id: {type: string}
+              file: {type: string, format: binary}
+    responses:
+      "201":
+        description: The entry was made.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Receipt"}
+      "200":
+        description: The same Idempotency-Key was sent before; this is the entry it made.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Receipt"}
+      "400":
+        description: Malformed or truncated body.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "401":
+        description: Not signed in, or the token is not valid.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403":
+        description: >-
+          Not a coordinator's or an admin's account, not one of the caller's units, the
+          CSRF token is missing, or the contest is not open for entries.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404":
+        description: No such contest.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "413":
+        description: A file is over the contest's limit.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "415":
+        description: A file's bytes are not of an accepted kind.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "422":
+        description: Fields need correcting (see `fields`), or an image cannot be opened.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "503":
+        description: Storage unreachable; nothing was kept.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+    """
+    user = current_user(request)
+    if not getattr(request.state, "via_token", False):
+        verify_csrf(request, None)
+    return await _api_submit(request, user=user)
+
+
+async def _api_submit(request: Request, *, user: User | None) -> Response:
     contest = await _contest(request)
-    user = await _api_user(request)
-    async with _sessionmaker(request)() as session:
-        units = (
-            await services.units_for_user(session, user=user, event_id=contest.event_id)
-            if user is not None
-            else await services.event_units(session, event_id=contest.event_id)
-        )
+    units = await _units(request, contest, user)
+    services.check_window(contest, utcnow())
     submission = Submission()
-    try:
-        services.check_window(contest, utcnow())
-        await read_submission(
-            request,
-            submission,
-            contest=contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            check_csrf=False,
-            find_replay=_find_replay(request, contest),
-        )
-        if submission.replay is not None:
-            token = _replay_token(request, contest, submission.replay)
-            return await _receipt_json(request, submission.replay, token, status_code=200)
-        if user is not None:
-            services.check_unit_allowed(submission.fields.get("unit", ""), units)
-        result = await _create_entry(request, contest, submission, units=units, user=user)
-    except IntakeError as exc:
-        return _api_error(exc)
+    await read_submission(
+        request,
+        submission,
+        contest=contest,
+        sessionmaker=_sessionmaker(request),
+        storage=_storage(request),
+        check_csrf=False,
+        find_replay=_find_replay(request, contest),
+        # A coordinator's unit is theirs before any file of the entry is stored.
+        before_files=(
+            (lambda fields: rules.ensure_may_submit_for_unit(fields.get("unit", ""), units))
+            if user is not None
+            else None
+        ),
+    )
+    if submission.replay is not None:
+        token = _replay_token(request, submission.replay)
+        return await _receipt_json(request, submission.replay, token, status_code=200)
+    result = await _send(
+        request, contest, submission, units=units, user=user, check_unit=user is not None
+    )
     return await _receipt_json(
         request, result.entry, result.edit_token, status_code=200 if result.replayed else 201
     )
@@ -923,25 +930,22 @@ async def api_upload_slot(request: Request) -> Response:
     data = await _read_json(request)
     content_type, size = data.get("content_type"), data.get("size")
     filename = data.get("filename")
-    try:
-        services.check_window(contest, utcnow())
-        if not isinstance(content_type, str) or not isinstance(size, int) or size < 1:
-            raise EntryValidationError(
-                {
-                    "size": gettext("Give the file's size in bytes and its type."),
-                },
-                gettext("Give the file's size in bytes and its type."),
-            )
-        slot = await services.create_upload_slot(
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            contest=contest,
-            content_type=content_type,
-            size=size,
-            filename=filename if isinstance(filename, str) else None,
+    services.check_window(contest, utcnow())
+    if not isinstance(content_type, str) or not isinstance(size, int) or size < 1:
+        raise EntryValidationError(
+            {
+                "size": gettext("Give the file's size in bytes and its type."),
+            },
+            gettext("Give the file's size in bytes and its type."),
         )
-    except IntakeError as exc:
-        return _api_error(exc)
+    slot = await services.create_upload_slot(
+        sessionmaker=_sessionmaker(request),
+        storage=_storage(request),
+        contest=contest,
+        content_type=content_type,
+        size=size,
+        filename=filename if isinstance(filename, str) else None,
+    )
     return JSONResponse(
         {
             "upload_id": slot.upload_id,
@@ -952,15 +956,6 @@ async def api_upload_slot(request: Request) -> Response:
         },
         status_code=201,
     )
-
-
-async def _api_view(request: Request, *, for_change: bool) -> services.EntryView:
-    async with _sessionmaker(request)() as session:
-        view = await services.load_entry(session, receipt_code=request.path_params["code"])
-    services.check_edit_token(view.entry, request.headers.get(EDIT_TOKEN_HEADER))
-    if for_change:
-        services.check_editable(view, utcnow())
-    return view
 
 
 @public
@@ -985,10 +980,7 @@ async def api_read_entry(request: Request) -> Response:
         description: No entry has this receipt code.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
     """
-    try:
-        view = await _api_view(request, for_change=False)
-    except IntakeError as exc:
-        return _api_error(exc)
+    view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER))
     return JSONResponse(entry_json(view, full=True))
 
 
@@ -1049,31 +1041,26 @@ async def api_edit_entry(request: Request) -> Response:
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
     """
     submission = Submission()
-    try:
-        view = await _api_view(request, for_change=True)
-        if request.headers.get("content-type", "").startswith("application/json"):
-            data = await _read_json(request)
-            submission.fields = {
-                k: str(v) for k, v in data.items() if isinstance(v, str | int) and k != "upload_id"
-            }
-            upload_id = data.get("upload_id")
-            if isinstance(upload_id, str):
-                submission.upload_ids.append(upload_id)
-        else:
-            await read_submission(
-                request,
-                submission,
-                contest=view.contest,
-                sessionmaker=_sessionmaker(request),
-                storage=_storage(request),
-                check_csrf=False,
-            )
-        await _apply_edit(request, view, submission)
-        async with _sessionmaker(request)() as session:
-            view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
-    except IntakeError as exc:
-        return _api_error(exc)
-    return JSONResponse(entry_json(view, full=True))
+    view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        data = await _read_json(request)
+        submission.fields = {
+            k: str(v) for k, v in data.items() if isinstance(v, str | int) and k != "upload_id"
+        }
+        upload_id = data.get("upload_id")
+        if isinstance(upload_id, str):
+            submission.upload_ids.append(upload_id)
+    else:
+        await read_submission(
+            request,
+            submission,
+            contest=view.contest,
+            sessionmaker=_sessionmaker(request),
+            storage=_storage(request),
+            check_csrf=False,
+        )
+    await _edit(request, view, submission)
+    return await _entry_json(request, view)
 
 
 @public
@@ -1098,18 +1085,10 @@ async def api_withdraw_entry(request: Request) -> Response:
         description: No entry has this receipt code.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
     """
-    try:
-        view = await _api_view(request, for_change=True)
-        await services.withdraw_entry(
-            sessionmaker=_sessionmaker(request),
-            entry_id=view.entry.id,
-            client_ip=client_ip(request),
-        )
-        async with _sessionmaker(request)() as session:
-            view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
-    except IntakeError as exc:
-        return _api_error(exc)
-    return JSONResponse(entry_json(view, full=True))
+    view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
+    async with _sessionmaker(request).begin() as session:
+        await services.withdraw_entry(session, entry_id=view.entry.id, client_ip=client_ip(request))
+    return await _entry_json(request, view)
 
 
 routes: list[BaseRoute] = [
@@ -1140,6 +1119,12 @@ api_routes: list[BaseRoute] = [
         api_submit_entry,
         methods=["POST"],
         name="api_submit_entry",
+    ),
+    Route(
+        "/coordinator/contests/{slug:str}/entries",
+        api_coordinator_submit_entry,
+        methods=["POST"],
+        name="api_coordinator_submit_entry",
     ),
     Route(
         "/contests/{slug:str}/uploads",

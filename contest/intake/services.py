@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from contest import audit
+from contest import audit, rules
 from contest.db import utcnow
 from contest.events.interfaces import ContestNotFoundError
 from contest.i18n import format_datetime, format_size, gettext, ngettext, normalize_text
@@ -51,11 +51,9 @@ from contest.intake.interfaces import (
     EntryNotFoundError,
     EntryValidationError,
     FileKind,
-    InvalidEditTokenError,
     MalformedUploadError,
     PendingUpload,
     StorageDownError,
-    UnitNotAllowedError,
     UnsupportedFileError,
     UploadNotFoundError,
     UploadSlot,
@@ -75,7 +73,6 @@ from contest.models import (
     Entry,
     EntryStatus,
     Event,
-    Role,
     Unit,
     User,
 )
@@ -137,29 +134,6 @@ def submission_limit(contest: Contest, overhead: int) -> int:
 
 
 # --- units --------------------------------------------------------------------------------
-
-
-async def event_units(session: AsyncSession, *, event_id: int) -> list[Unit]:
-    return list(
-        (
-            await session.scalars(
-                select(Unit).where(Unit.event_id == event_id).order_by(Unit.kind, Unit.name)
-            )
-        ).all()
-    )
-
-
-async def units_for_user(session: AsyncSession, *, user: User, event_id: int) -> list[Unit]:
-    """The units a user may submit for: an admin's are all; a coordinator's are their own
-    units and the classes inside them."""
-    units = await event_units(session, event_id=event_id)
-    if user.role == Role.ADMIN:
-        return units
-    loaded = await session.scalar(
-        select(User).where(User.id == user.id).options(selectinload(User.units))
-    )
-    own = {unit.id for unit in (loaded.units if loaded else [])}
-    return [u for u in units if u.id in own or (u.parent_id is not None and u.parent_id in own)]
 
 
 def group_units(units: Sequence[Unit]) -> list[tuple[Unit, list[Unit]]]:
@@ -901,106 +875,201 @@ async def find_replay(
     return entry
 
 
+def replay_token(secret_key: str, entry: Entry) -> str:
+    """The edit token of an entry made with an idempotency key, for answering a resent
+    request with the same private link."""
+    assert entry.idempotency_key is not None
+    return edit_token_for(
+        secret_key, contest_id=entry.contest_id, idempotency_key=entry.idempotency_key
+    )
+
+
+async def verify_direct_uploads(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    contest: Contest,
+    upload_ids: Sequence[str],
+) -> list[PendingUpload]:
+    """Verify each direct upload a submission names (see ``verify_direct_upload``). When one
+    is refused, those verified before it go back to being unattached uploads, which the
+    sweep takes if they stay unused."""
+    return [
+        await verify_direct_upload(
+            sessionmaker=sessionmaker, storage=storage, contest=contest, upload_id=upload_id
+        )
+        for upload_id in upload_ids
+    ]
+
+
 async def submit_entry(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
     contest: Contest,
-    data: EntryData,
-    uploads: Sequence[PendingUpload],
+    units: Sequence[Unit],
+    fields: Mapping[str, str],
+    uploads: list[PendingUpload],
+    upload_ids: list[str],
     idempotency_key: str | None,
     secret_key: str,
     submitted_by: User | None = None,
     client_ip: str | None = None,
+    check_unit: bool = False,
 ) -> Submitted:
-    """Make the entrant, the entry and attach its files, in one transaction.
+    """Submit an entry, from the entrant's page, a coordinator's page or the API: the fields
+    checked (with ``check_unit``, first that the unit is one of ``units``, 403 otherwise),
+    the direct uploads verified, then the entrant and the entry made with its files.
 
-    The same idempotency key twice gives the first entry back (and drops the second copy of
-    the files), also when the two requests race.
+    ``uploads`` are the files stored while the request was read. On any refusal they are
+    removed, objects and rows, and the lists are emptied. Files carry their rows' own
+    transactions (see ``store_upload``), so this owns its transactions too: the entry's rows
+    in one (``record_entry``), and a resent submission's second copy of the files removed
+    after it.
     """
+    try:
+        if check_unit:
+            rules.ensure_may_submit_for_unit(fields.get("unit", ""), units)
+        data = validate_entry(
+            fields, contest=contest, units=units, has_files=bool(uploads or upload_ids)
+        )
+        uploads.extend(
+            await verify_direct_uploads(
+                sessionmaker=sessionmaker, storage=storage, contest=contest, upload_ids=upload_ids
+            )
+        )
+        upload_ids.clear()
+        submitted = await _record_with_retries(
+            sessionmaker,
+            contest=contest,
+            data=data,
+            uploads=uploads,
+            idempotency_key=idempotency_key,
+            secret_key=secret_key,
+            submitted_by=submitted_by,
+            client_ip=client_ip,
+        )
+    except BaseException:
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)
+        uploads.clear()
+        raise
+    if submitted.replayed:
+        # The same idempotency key raced in twice: the first entry stands, this copy goes.
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)
+        uploads.clear()
+    return submitted
+
+
+async def _record_with_retries(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    contest: Contest,
+    data: EntryData,
+    uploads: Sequence[PendingUpload],
+    idempotency_key: str | None,
+    secret_key: str,
+    submitted_by: User | None,
+    client_ip: str | None,
+) -> Submitted:
+    """``record_entry`` in a unit of work of its own, drawn again when its receipt code was
+    taken; a unique idempotency key already used answers with the entry that used it."""
     token = (
         edit_token_for(secret_key, contest_id=contest.id, idempotency_key=idempotency_key)
         if idempotency_key
         else new_secret_token()
     )
-    asset_ids = [i for u in uploads for i in (u.asset_id, *u.derived_ids)]
     for _attempt in range(RECEIPT_ATTEMPTS):
-        async with sessionmaker() as session:
-            entrant = Entrant(
-                event_id=contest.event_id,
-                unit_id=data.unit_id,
-                full_name=data.full_name,
-                age=data.age,
-                grade=data.grade,
-                is_minor=data.age < ADULT_AGE,
-                guardian_name=data.guardian_name,
-                guardian_phone=data.guardian_phone,
-                consent=Consent(data.consent),
-                # validate_entry refuses a submission without the agreement, so every
-                # EntryData stands for an agreement given now, to the current wording.
-                agreed_at=utcnow(),
-                agreement_version=AGREEMENT_VERSION,
-            )
-            session.add(entrant)
-            await session.flush()
-            entry = Entry(
-                contest_id=contest.id,
-                division_id=data.division_id,
-                entrant_id=entrant.id,
-                receipt_code=new_receipt_code(),
-                edit_token_hash=hash_token(token),
-                title=data.title,
-                note=data.note,
-                book_id=data.book_id,
-                book_title=data.book_title,
-                book_author=data.book_author,
-                body_text=data.body_text,
-                word_count=data.word_count,
-                idempotency_key=idempotency_key,
-                submitted_by_id=submitted_by.id if submitted_by else None,
-            )
-            session.add(entry)
-            try:
-                await session.flush()
-            except IntegrityError:
-                await session.rollback()
-                replay = await _replay_after_conflict(
-                    sessionmaker, contest_id=contest.id, idempotency_key=idempotency_key
+        try:
+            async with sessionmaker.begin() as session:
+                entry = await record_entry(
+                    session,
+                    contest=contest,
+                    data=data,
+                    uploads=uploads,
+                    idempotency_key=idempotency_key,
+                    edit_token=token,
+                    submitted_by=submitted_by,
+                    client_ip=client_ip,
                 )
-                if replay is not None:
-                    await discard_uploads(
-                        sessionmaker=sessionmaker, storage=storage, uploads=uploads
+        except IntegrityError:
+            if idempotency_key:
+                async with sessionmaker() as session:
+                    replay = await find_replay(
+                        session, contest_id=contest.id, idempotency_key=idempotency_key
                     )
+                if replay is not None:
                     return Submitted(replay, token, replayed=True)
-                continue  # a receipt code drawn twice: draw again
-            if asset_ids:
-                await session.execute(
-                    update(Asset)
-                    .where(Asset.id.in_(asset_ids), Asset.entry_id.is_(None))
-                    .values(entry_id=entry.id)
-                )
-            audit.record(
-                session,
-                action="entry.submit",
-                object_type="entry",
-                object_id=entry.id,
-                actor=submitted_by,
-                actor_label="" if submitted_by else "entrant",
-                after={"receipt_code": entry.receipt_code, "title": entry.title},
-                client_ip=client_ip,
-            )
-            await session.commit()
-            return Submitted(entry, token, replayed=False)
+            continue  # a receipt code drawn twice: draw again
+        return Submitted(entry, token, replayed=False)
     raise RuntimeError("could not draw a free receipt code")
 
 
-async def _replay_after_conflict(
-    sessionmaker: async_sessionmaker[AsyncSession], *, contest_id: int, idempotency_key: str | None
-) -> Entry | None:
-    if not idempotency_key:
-        return None
-    async with sessionmaker() as session:
-        return await find_replay(session, contest_id=contest_id, idempotency_key=idempotency_key)
+async def record_entry(
+    session: AsyncSession,
+    *,
+    contest: Contest,
+    data: EntryData,
+    uploads: Sequence[PendingUpload],
+    idempotency_key: str | None,
+    edit_token: str,
+    submitted_by: User | None = None,
+    client_ip: str | None = None,
+) -> Entry:
+    """Make the entrant and the entry, attach its files and audit it, in the caller's
+    transaction. IntegrityError: the receipt code or the idempotency key is taken."""
+    entrant = Entrant(
+        event_id=contest.event_id,
+        unit_id=data.unit_id,
+        full_name=data.full_name,
+        age=data.age,
+        grade=data.grade,
+        is_minor=data.age < ADULT_AGE,
+        guardian_name=data.guardian_name,
+        guardian_phone=data.guardian_phone,
+        consent=Consent(data.consent),
+        # validate_entry refuses a submission without the agreement, so every EntryData
+        # stands for an agreement given now, to the current wording.
+        agreed_at=utcnow(),
+        agreement_version=AGREEMENT_VERSION,
+    )
+    session.add(entrant)
+    await session.flush()
+    entry = Entry(
+        contest_id=contest.id,
+        division_id=data.division_id,
+        entrant_id=entrant.id,
+        receipt_code=new_receipt_code(),
+        edit_token_hash=hash_token(edit_token),
+        title=data.title,
+        note=data.note,
+        book_id=data.book_id,
+        book_title=data.book_title,
+        book_author=data.book_author,
+        body_text=data.body_text,
+        word_count=data.word_count,
+        idempotency_key=idempotency_key,
+        submitted_by_id=submitted_by.id if submitted_by else None,
+    )
+    session.add(entry)
+    await session.flush()
+    asset_ids = [i for u in uploads for i in (u.asset_id, *u.derived_ids)]
+    if asset_ids:
+        await session.execute(
+            update(Asset)
+            .where(Asset.id.in_(asset_ids), Asset.entry_id.is_(None))
+            .values(entry_id=entry.id)
+        )
+    audit.record(
+        session,
+        action="entry.submit",
+        object_type="entry",
+        object_id=entry.id,
+        actor=submitted_by,
+        actor_label="" if submitted_by else "entrant",
+        after={"receipt_code": entry.receipt_code, "title": entry.title},
+        client_ip=client_ip,
+    )
+    return entry
 
 
 def normalize_receipt_code(raw: str) -> str:
@@ -1049,15 +1118,22 @@ async def load_entry(session: AsyncSession, *, receipt_code: str) -> EntryView:
     return EntryView(entry, contest, entry.entrant, unit, division, originals, derived)
 
 
-def check_edit_token(entry: Entry, token: str | None) -> None:
-    """The private link's token must be this entry's; only its hash is kept."""
-    if not token or not hmac.compare_digest(hash_token(token), entry.edit_token_hash):
-        raise InvalidEditTokenError(
-            gettext(
-                "This edit link is not valid for this entry. Use the link from your receipt, "
-                "or ask the organisers."
-            )
-        )
+async def open_entry(
+    session: AsyncSession,
+    *,
+    receipt_code: str,
+    token: str | None,
+    for_change: bool = False,
+    now: datetime | None = None,
+) -> EntryView:
+    """An entry for the holder of its private link, to read it, or with ``for_change`` to
+    change or withdraw it: 404 for an unknown code, 403 for a wrong token (contest.rules) or,
+    for a change, once the entry is locked."""
+    view = await load_entry(session, receipt_code=receipt_code)
+    rules.ensure_entry_holder(view.entry, token)
+    if for_change:
+        check_editable(view, now or utcnow())
+    return view
 
 
 def check_editable(view: EntryView, now: datetime) -> None:
@@ -1072,62 +1148,120 @@ def check_editable(view: EntryView, now: datetime) -> None:
         )
 
 
+def current_values(view: EntryView) -> dict[str, str]:
+    """An entry's editable fields as a form sends them."""
+    entry = view.entry
+    return {
+        "title": entry.title,
+        "note": entry.note,
+        "book": str(entry.book_id) if entry.book_id else "other",
+        "book_title": entry.book_title,
+        "book_author": entry.book_author,
+        "body_text": entry.body_text or "",
+        "consent": view.entrant.consent.value,
+    }
+
+
 async def edit_entry(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
+    view: EntryView,
+    fields: Mapping[str, str],
+    uploads: list[PendingUpload],
+    upload_ids: list[str],
+    client_ip: str | None = None,
+) -> None:
+    """Change an entry with its private link, from the page or the API: the fields sent are
+    checked over the entry's current values, direct uploads verified, then the changes
+    saved; new files replace the old ones, which are removed once that is committed.
+
+    On any refusal the new files are removed, objects and rows, and the lists emptied. Like
+    ``submit_entry`` this owns its transactions, because files do (see ``store_upload``).
+    """
+    try:
+        changes = validate_changes(
+            {**current_values(view), **fields},
+            contest=view.contest,
+            has_files=bool(uploads or upload_ids),
+            had_files=bool(view.originals),
+        )
+        uploads.extend(
+            await verify_direct_uploads(
+                sessionmaker=sessionmaker,
+                storage=storage,
+                contest=view.contest,
+                upload_ids=upload_ids,
+            )
+        )
+        upload_ids.clear()
+        async with sessionmaker.begin() as session:
+            replaced = await record_changes(
+                session,
+                entry_id=view.entry.id,
+                changes=changes,
+                new_uploads=uploads,
+                client_ip=client_ip,
+            )
+    except BaseException:
+        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)
+        uploads.clear()
+        raise
+    await remove_assets(sessionmaker=sessionmaker, storage=storage, assets=replaced)
+
+
+async def record_changes(
+    session: AsyncSession,
+    *,
     entry_id: int,
     changes: EntryChanges,
     new_uploads: Sequence[PendingUpload],
     client_ip: str | None = None,
-) -> None:
-    """Change an entry; new files replace the old ones, which are removed after the commit."""
-    async with sessionmaker() as session:
-        entry = await session.get(Entry, entry_id, with_for_update=True)
-        assert entry is not None
-        before = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
-        entry.title = changes.title
-        entry.note = changes.note
-        entry.book_id = changes.book_id
-        entry.book_title = changes.book_title
-        entry.book_author = changes.book_author
-        if changes.body_text is not None or new_uploads:
-            entry.body_text = changes.body_text
-            entry.word_count = changes.word_count
-        entrant = await session.get(Entrant, entry.entrant_id)
-        assert entrant is not None
-        entrant.consent = Consent(changes.consent)
-        replaced: list[Asset] = []
-        if new_uploads:
-            replaced = list(
-                (await session.scalars(select(Asset).where(Asset.entry_id == entry.id))).all()
-            )
-            # Detached, not deleted: if removing the objects fails below, the sweep finds them.
-            await session.execute(
-                update(Asset).where(Asset.entry_id == entry.id).values(entry_id=None)
-            )
-            ids = [i for u in new_uploads for i in (u.asset_id, *u.derived_ids)]
-            await session.execute(
-                update(Asset)
-                .where(Asset.id.in_(ids), Asset.entry_id.is_(None))
-                .values(entry_id=entry.id)
-            )
-        after = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
-        old, new = audit.changes(before, after)
-        if new_uploads:
-            new["files"] = [u.key for u in new_uploads]
-        audit.record(
-            session,
-            action="entry.edit",
-            object_type="entry",
-            object_id=entry.id,
-            actor_label="entrant",
-            before=old,
-            after=new,
-            client_ip=client_ip,
+) -> list[Asset]:
+    """Save an entry's changes in the caller's transaction; new files replace the old ones,
+    whose rows are returned, detached, for removal once this is committed."""
+    entry = await session.get(Entry, entry_id, with_for_update=True)
+    assert entry is not None
+    before = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
+    entry.title = changes.title
+    entry.note = changes.note
+    entry.book_id = changes.book_id
+    entry.book_title = changes.book_title
+    entry.book_author = changes.book_author
+    if changes.body_text is not None or new_uploads:
+        entry.body_text = changes.body_text
+        entry.word_count = changes.word_count
+    entrant = await session.get(Entrant, entry.entrant_id)
+    assert entrant is not None
+    entrant.consent = Consent(changes.consent)
+    replaced: list[Asset] = []
+    if new_uploads:
+        replaced = list(
+            (await session.scalars(select(Asset).where(Asset.entry_id == entry.id))).all()
         )
-        await session.commit()
-    await remove_assets(sessionmaker=sessionmaker, storage=storage, assets=replaced)
+        # Detached, not deleted: if removing the objects fails later, the sweep finds them.
+        await session.execute(update(Asset).where(Asset.entry_id == entry.id).values(entry_id=None))
+        ids = [i for u in new_uploads for i in (u.asset_id, *u.derived_ids)]
+        await session.execute(
+            update(Asset)
+            .where(Asset.id.in_(ids), Asset.entry_id.is_(None))
+            .values(entry_id=entry.id)
+        )
+    after = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
+    old, new = audit.changes(before, after)
+    if new_uploads:
+        new["files"] = [u.key for u in new_uploads]
+    audit.record(
+        session,
+        action="entry.edit",
+        object_type="entry",
+        object_id=entry.id,
+        actor_label="entrant",
+        before=old,
+        after=new,
+        client_ip=client_ip,
+    )
+    return replaced
 
 
 async def remove_assets(
@@ -1155,32 +1289,26 @@ async def remove_assets(
 
 
 async def withdraw_entry(
+    session: AsyncSession,
     *,
-    sessionmaker: async_sessionmaker[AsyncSession],
     entry_id: int,
     client_ip: str | None = None,
 ) -> None:
-    """Withdrawn entries leave judging at once; their files go with the next sweep."""
-    async with sessionmaker() as session:
-        entry = await session.get(Entry, entry_id)
-        assert entry is not None
-        entry.status = EntryStatus.WITHDRAWN
-        audit.record(
-            session,
-            action="entry.withdraw",
-            object_type="entry",
-            object_id=entry.id,
-            actor_label="entrant",
-            before={"status": EntryStatus.SUBMITTED.value},
-            after={"status": EntryStatus.WITHDRAWN.value},
-            client_ip=client_ip,
-        )
-        await session.commit()
-
-
-def check_unit_allowed(unit_code: str, allowed: Sequence[Unit]) -> None:
-    if unit_code and all(u.code != unit_code for u in allowed):
-        raise UnitNotAllowedError(gettext("You may only submit entries for your own units."))
+    """Withdrawn entries leave judging at once; their files go with the next sweep. In the
+    caller's transaction."""
+    entry = await session.get(Entry, entry_id)
+    assert entry is not None
+    entry.status = EntryStatus.WITHDRAWN
+    audit.record(
+        session,
+        action="entry.withdraw",
+        object_type="entry",
+        object_id=entry.id,
+        actor_label="entrant",
+        before={"status": EntryStatus.SUBMITTED.value},
+        after={"status": EntryStatus.WITHDRAWN.value},
+        client_ip=client_ip,
+    )
 
 
 def now() -> datetime:

@@ -7,7 +7,7 @@ byte is read, a body without one is counted as it flows, and each file part goes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -98,6 +98,7 @@ async def read_submission(
     check_csrf: bool,
     find_replay: Callable[[str], Awaitable[Entry | None]] | None = None,
     max_files: int | None = None,
+    before_files: Callable[[Mapping[str, str]], None] | None = None,
 ) -> None:
     """Read a multipart submission into ``submission``, storing its files as they arrive.
 
@@ -105,7 +106,8 @@ async def read_submission(
     X-CSRF-Token header), checked before any file byte is read. On any error, the files
     stored so far are removed and the rest of the body is drained a little, then the error
     is raised. When ``find_replay`` finds an entry for the idempotency key, reading stops
-    and ``submission.replay`` is set.
+    and ``submission.replay`` is set. ``before_files`` sees the fields read so far when the
+    first file part arrives, before any of its bytes is stored, and may refuse by raising.
     """
     limit = body_limit(contest)
     max_files = contest.max_files if max_files is None else max_files
@@ -137,6 +139,9 @@ async def read_submission(
                 if part.name == CSRF_FIELD:
                     continue
             if part.is_file:
+                if before_files is not None:
+                    before_files(submission.fields)
+                    before_files = None
                 await _read_file(
                     reader,
                     part.name,

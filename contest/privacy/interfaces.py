@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from contest.errors import ContestError
+
 # The privacy notice's wording. Change it whenever the notice says something new: each entrant
 # keeps the version they (or their guardian) agreed to.
 AGREEMENT_VERSION = "2026-11"
@@ -42,14 +44,10 @@ def agreed(value: str | None) -> bool:
     return (value or "").strip().casefold() in AGREEING_VALUES
 
 
-class PrivacyError(Exception):
+class PrivacyError(ContestError):
     """Base of the privacy domain's errors; ``message`` is already translated."""
 
     status_code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class EntryNotFoundError(PrivacyError):

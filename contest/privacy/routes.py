@@ -10,13 +10,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from contest.access import current_user, public, requires
-from contest.accounts.services import client_ip
+from contest import rules
+from contest.access import client_ip, current_user, public, requires
 from contest.db import utcnow
 from contest.forms import read_form
 from contest.i18n import gettext, ngettext
 from contest.intake import services as intake
-from contest.intake.interfaces import IntakeError
 from contest.models import Role
 from contest.privacy import services
 from contest.privacy.interfaces import PrivacyError
@@ -57,7 +56,7 @@ async def _archive_response(request: Request, token: str | None) -> Response:
     the same refusals as the intake's (404 unknown code, 403 wrong token)."""
     async with _sessionmaker(request)() as session:
         view = await intake.load_entry(session, receipt_code=request.path_params["code"])
-        intake.check_edit_token(view.entry, token)
+        rules.ensure_entry_holder(view.entry, token)
         try:
             spool = await services.write_access_archive(
                 session, storage=_storage(request), view=view
@@ -80,10 +79,7 @@ async def _archive_response(request: Request, token: str | None) -> Response:
 
 @public
 async def entry_data(request: Request) -> Response:
-    try:
-        return await _archive_response(request, request.query_params.get("token"))
-    except IntakeError as exc:
-        raise HTTPException(exc.status_code, exc.message) from None
+    return await _archive_response(request, request.query_params.get("token"))
 
 
 @public
@@ -115,10 +111,7 @@ async def api_entry_data(request: Request) -> Response:
         description: Storage unreachable.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
     """
-    try:
-        return await _archive_response(request, request.headers.get(EDIT_TOKEN_HEADER))
-    except IntakeError as exc:
-        raise HTTPException(exc.status_code, exc.message) from None
+    return await _archive_response(request, request.headers.get(EDIT_TOKEN_HEADER))
 
 
 # --- the organiser's erasure page -----------------------------------------------------------

@@ -364,6 +364,62 @@ async def _scrub_rows(
         entry.erased_at = entry.erased_at or now
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What ``erase_personal_data`` found and did: the entrant's entries, and whether their
+    rows had been erased before."""
+
+    receipt_code: str
+    entry_ids: list[int]
+    files: int
+    already: bool
+
+
+async def erase_personal_data(
+    session: AsyncSession,
+    *,
+    receipt_code: str,
+    reason: str,
+    actor: User | None = None,
+    actor_label: str = "",
+    client_ip: str | None = None,
+) -> Erasure:
+    """Blank the personal data of the entrant behind a receipt code, with every entry of
+    theirs, and audit it once, in the caller's transaction. Their files are left for
+    ``delete_entry_files``, once this is committed."""
+    code = intake.normalize_receipt_code(receipt_code)
+    entry = await session.scalar(
+        select(Entry).where(Entry.receipt_code == code).options(selectinload(Entry.entrant))
+    )
+    if entry is None:
+        raise EntryNotFoundError(
+            gettext("No entry has this receipt code. Please check the code and try again.")
+        )
+    entrant = entry.entrant
+    entries = list(
+        (await session.scalars(select(Entry).where(Entry.entrant_id == entrant.id))).all()
+    )
+    ids = [e.id for e in entries]
+    files = await session.scalar(
+        select(func.count()).select_from(Asset).where(Asset.entry_id.in_(ids))
+    )
+    already = all(e.erased_at is not None for e in entries)
+    if not already:
+        personal = _personal_patterns(entrant)
+        await _scrub_rows(session, entrant=entrant, entries=entries, now=utcnow())
+        audit.record(
+            session,
+            action="entry.erase",
+            object_type="entry",
+            object_id=entry.id,
+            actor=actor,
+            actor_label=actor_label,
+            after={"reason": _without(reason, personal)},
+            client_ip=client_ip,
+        )
+    return Erasure(code, ids, files or 0, already)
+
+
 async def erase_entrant(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -377,54 +433,36 @@ async def erase_entrant(
     """Erase the personal data of the entrant behind a receipt code, with every entry of
     theirs: the rows are blanked and audited in one transaction, then the files go.
 
-    Running it again finishes what storage refused the first time (the files' rows stay until
-    their objects are gone) and otherwise changes nothing, not even the audit log.
+    Like the intake's files, this owns its transactions: the files can only go once the rows
+    that stop pointing at them are committed, and each file's row goes only after its object
+    (so a storage outage leaves rows the next run finds). Running it again finishes what
+    storage refused the first time and otherwise changes nothing, not even the audit log.
     """
-    code = intake.normalize_receipt_code(receipt_code)
-    async with sessionmaker() as session:
-        entry = await session.scalar(
-            select(Entry).where(Entry.receipt_code == code).options(selectinload(Entry.entrant))
+    async with sessionmaker.begin() as session:
+        erasure = await erase_personal_data(
+            session,
+            receipt_code=receipt_code,
+            reason=reason,
+            actor=actor,
+            actor_label=actor_label,
+            client_ip=client_ip,
         )
-        if entry is None:
-            raise EntryNotFoundError(
-                gettext("No entry has this receipt code. Please check the code and try again.")
-            )
-        entrant = entry.entrant
-        entries = list(
-            (await session.scalars(select(Entry).where(Entry.entrant_id == entrant.id))).all()
-        )
-        ids = [e.id for e in entries]
-        files = await session.scalar(
-            select(func.count()).select_from(Asset).where(Asset.entry_id.in_(ids))
-        )
-        already = all(e.erased_at is not None for e in entries)
-        if already and not files:
-            return ErasureReport(code, len(entries), 0, 0, already=True)
-        if not already:
-            personal = _personal_patterns(entrant)
-            await _scrub_rows(session, entrant=entrant, entries=entries, now=utcnow())
-            audit.record(
-                session,
-                action="entry.erase",
-                object_type="entry",
-                object_id=entry.id,
-                actor=actor,
-                actor_label=actor_label,
-                after={"reason": _without(reason, personal)},
-                client_ip=client_ip,
-            )
-        await session.commit()
-    deleted, left = await _delete_files(sessionmaker=sessionmaker, storage=storage, entry_ids=ids)
-    return ErasureReport(code, len(entries), deleted, left, already=False)
+    if erasure.already and not erasure.files:
+        return ErasureReport(erasure.receipt_code, len(erasure.entry_ids), 0, 0, already=True)
+    deleted, left = await delete_entry_files(
+        sessionmaker=sessionmaker, storage=storage, entry_ids=erasure.entry_ids
+    )
+    return ErasureReport(erasure.receipt_code, len(erasure.entry_ids), deleted, left, already=False)
 
 
-async def _delete_files(
+async def delete_entry_files(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
     entry_ids: Sequence[int],
 ) -> tuple[int, int]:
-    """Delete the entries' objects (originals and every derived one), then their rows."""
+    """Delete the entries' objects (originals and every derived one), then their rows (each
+    step its own short transaction, as every file's life in the intake)."""
     async with sessionmaker() as session:
         assets = list(
             (await session.scalars(select(Asset).where(Asset.entry_id.in_(entry_ids)))).all()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from contest import labels
+from contest import labels, rules
 from contest.access import current_user, public, requires
 from contest.forms import read_form
 from contest.i18n import N_, format_date, gettext
@@ -69,7 +69,7 @@ async def _entrant_entry(request: Request, token: str | None) -> Entry:
     async with request.state.sessionmaker() as session:
         try:
             view = await intake.load_entry(session, receipt_code=request.path_params["code"])
-            intake.check_edit_token(view.entry, token)
+            rules.ensure_entry_holder(view.entry, token)
         except IntakeError as exc:
             raise HTTPException(exc.status_code, exc.message) from None
     return view.entry
