@@ -15,11 +15,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contest.models import Entrant, Entry, Role, Unit
+from contest.accounts.services import create_api_token
+from contest.models import Entrant, Entry, Role, Unit, User
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import DRAWING, WRITING, counts, entrant_fields, form, post_form, vi
+from tests.intake.support import (
+    DRAWING,
+    WRITING,
+    counts,
+    entrant_fields,
+    form,
+    post_form,
+    vi,
+)
 from tests.support import csrf_from, sign_in
 
 MakeUser = Callable[..., Awaitable[Any]]
@@ -123,6 +132,71 @@ async def test_a_coordinator_uses_the_api_with_csrf_and_only_for_their_units(
             select(Entry).where(Entry.receipt_code == made.json()["entry"]["receipt_code"])
         )
     assert entry is not None and entry.submitted_by_id == account.user.id
+
+
+async def _bearer(sessionmaker: async_sessionmaker[AsyncSession], account: Any) -> dict[str, str]:
+    async with sessionmaker() as session:
+        user = await session.get(User, account.user.id)
+        assert user is not None
+        _token, plain = await create_api_token(session, user=user, name="tests")
+        await session.commit()
+    return {"Authorization": f"Bearer {plain}"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"/api/v1/contests/{DRAWING}/entries", f"/api/v1/coordinator/contests/{DRAWING}/entries"],
+)
+async def test_a_coordinator_api_submission_for_another_unit_stores_nothing(
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    path: str,
+) -> None:
+    account = await make_user(
+        f"gv{uuid.uuid4().hex[:6]}@bachsam.demo", Role.COORDINATOR, units=["th-bach-sam-5a"]
+    )
+    headers = await _bearer(sessionmaker, account)
+    before = await counts(sessionmaker, store)
+    message = vi("You may only submit entries for your own units.")
+
+    # A drawing would be stored with its preview and thumbnail, three objects and rows.
+    drawing = form(entrant_fields(unit="tdp-1"), [("t.png", files.drawing_png())])
+    refused = await post_form(app, path, drawing, headers=headers)
+    # A page of HTML would be refused (415) once its first bytes were read: the unit is
+    # refused before that.
+    page = form(entrant_fields(unit="tdp-1"), [("t.png", b"<html><script></script></html>")])
+    early = await post_form(app, path, page, headers=headers)
+    # The unit after the file: the file is read, then removed with its row.
+    fields = {k: v for k, v in entrant_fields().items() if k != "unit"}
+    late = form(fields, [("t.png", files.drawing_png())])
+    closing = b"--" + late.boundary.encode() + b"--\r\n"
+    unit_part = (
+        f'--{late.boundary}\r\nContent-Disposition: form-data; name="unit"\r\n\r\ntdp-1\r\n'
+    ).encode()
+    body = late.body()
+    assert body.endswith(closing)
+    after_file = await app.post(
+        path,
+        content=body[: -len(closing)] + unit_part + closing,
+        headers={"Content-Type": late.content_type, **headers},
+    )
+
+    for response in (refused, early, after_file):
+        assert response.status_code == 403, response.text
+        assert response.json()["error"] == {
+            "status": 403,
+            "title": vi("You may not do this"),
+            "message": message,
+        }
+    assert await counts(sessionmaker, store) == before
+
+    made = await post_form(
+        app, path, form(entrant_fields(), [("t.png", files.drawing_png())]), headers=headers
+    )
+    assert made.status_code == 201, made.text
+    assert (await counts(sessionmaker, store)).objects == before.objects + 3
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
