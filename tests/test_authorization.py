@@ -17,10 +17,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
+from contest import rules
 from contest.access import ANYONE, access_of, check_declarations, iter_endpoints, public
 from contest.app import create_app
 from contest.db import utcnow
 from contest.demo import DemoReport
+from contest.errors import ContestError
 from contest.models import (
     Assignment,
     Contest,
@@ -36,6 +38,9 @@ from contest.models import (
 from contest.settings import Settings
 from contest.tokens import hash_token
 from judging.services import run_assignment
+from storage import storage_from_url
+from tests.intake import files
+from tests.intake.support import DRAWING, Counts, counts, entrant_fields, form, post_form
 from tests.support import Account, app_client, sign_in
 
 # The refusal of a signed-in user whose role does not fit, in either language (a persona may
@@ -269,3 +274,120 @@ def test_a_route_without_a_declaration_stops_the_app() -> None:
     check_declarations([Route("/open", public(declared))])
     with pytest.raises(RuntimeError, match="/secret"):
         check_declarations([Route("/open", declared), Route("/secret", undeclared)])
+
+
+async def _stored(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> Counts:
+    store = storage_from_url(
+        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+    )
+    try:
+        return await counts(sessionmaker, store)
+    finally:
+        await store.aclose()
+
+
+class RulesAsked:
+    """Which of contest.rules' answers were asked for, and what they said."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.refusals: list[str] = []
+        for name in ("ensure_entry_holder", "ensure_may_submit_for_unit"):
+            monkeypatch.setattr(rules, name, self._spy(name, getattr(rules, name)))
+
+    def _spy(self, name: str, rule: Callable[..., None]) -> Callable[..., None]:
+        def asked(*args: Any, **kwargs: Any) -> None:
+            try:
+                rule(*args, **kwargs)
+            except ContestError:
+                self.refusals.append(name)
+                raise
+
+        return asked
+
+    def take(self) -> list[str]:
+        taken, self.refusals = self.refusals, []
+        return taken
+
+
+async def test_the_object_rules_refuse_what_is_not_the_visitors(
+    personas: list[Persona],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another coordinator's unit and another entrant's entry, through contest.rules: refused
+    as they always were (403; an unknown code 404), with nothing stored or changed."""
+    values = await path_values(sessionmaker)
+    by_name = {p.name: p for p in personas}
+    entrant, coordinator = by_name["entrant with an edit token"], by_name["coordinator of unit B"]
+    async with sessionmaker() as session:
+        own = await session.scalar(select(Entry).where(Entry.receipt_code == values["code"]))
+        assert own is not None
+        other = await session.scalar(
+            select(Entry).where(Entry.id != own.id).order_by(Entry.id).limit(1)
+        )
+        assert other is not None and other.edit_token_hash != hash_token(ENTRANT_TOKEN)
+        other_code, other_title = other.receipt_code, other.title
+    asked = RulesAsked(monkeypatch)
+    before = await _stored(sessionmaker, settings)
+
+    # Another coordinator's unit: the API answers 403 before any file is stored, at either
+    # address; the page answers as for any unit not on its list (422, the unit marked).
+    submission = form(entrant_fields(unit="th-bach-sam-5a"), [("t.png", files.drawing_png())])
+    for path in (
+        f"/api/v1/contests/{DRAWING}/entries",
+        f"/api/v1/coordinator/contests/{DRAWING}/entries",
+    ):
+        response = await post_form(
+            coordinator.client, path, submission, headers={"X-CSRF-Token": coordinator.csrf}
+        )
+        assert response.status_code == 403, f"{path}: {response.text}"
+        assert response.json()["error"]["status"] == 403
+        assert asked.take() == ["ensure_may_submit_for_unit"], path
+    page = await post_form(
+        coordinator.client,
+        f"/coordinator/contests/{DRAWING}/submit",
+        form(
+            entrant_fields(unit="th-bach-sam-5a"),
+            [("t.png", files.drawing_png())],
+            csrf=coordinator.csrf,
+        ),
+    )
+    assert page.status_code == 422 and 'id="f-unit-error"' in page.text
+
+    # Another entrant's entry: the entrant's own token does not open it, to read, edit,
+    # withdraw, ask for re-marking or download its data, on the pages or through the API.
+    token = {"token": ENTRANT_TOKEN}
+    edit_header = {"X-Edit-Token": ENTRANT_TOKEN, "X-CSRF-Token": entrant.csrf}
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", f"/entries/{other_code}", {"params": token}),
+        ("POST", f"/entries/{other_code}/edit", {"params": token, "data": {"title": "X"}}),
+        ("POST", f"/entries/{other_code}/withdraw", {"params": token, "data": {}}),
+        ("GET", f"/entries/{other_code}/my-data.zip", {"params": token}),
+        ("GET", f"/api/v1/entries/{other_code}", {"headers": edit_header}),
+        (
+            "PATCH",
+            f"/api/v1/entries/{other_code}",
+            {"headers": edit_header, "json": {"title": "X"}},
+        ),
+        ("POST", f"/api/v1/entries/{other_code}/withdraw", {"headers": edit_header}),
+        ("GET", f"/api/v1/entries/{other_code}/my-data", {"headers": edit_header}),
+        ("GET", f"/api/v1/entries/{other_code}/remark", {"headers": edit_header}),
+    ]
+    for method, url, options in requests:
+        if "data" in options:
+            options["data"] = {"csrf_token": entrant.csrf, **options["data"]}
+        response = await entrant.client.request(method, url, **options)
+        assert response.status_code == 403, f"{method} {url}: {response.status_code}"
+        assert asked.take() == ["ensure_entry_holder"], f"{method} {url}"
+    # The same token on the entrant's own entry opens it; an unknown code is not found.
+    assert (await entrant.client.get(f"/entries/{values['code']}", params=token)).status_code == 200
+    assert asked.take() == []
+    unknown = await entrant.client.get("/api/v1/entries/ZZZZ-ZZZZ", headers=edit_header)
+    assert unknown.status_code == 404
+
+    assert await _stored(sessionmaker, settings) == before
+    async with sessionmaker() as session:
+        untouched = await session.scalar(select(Entry).where(Entry.receipt_code == other_code))
+    assert untouched is not None
+    assert (untouched.title, untouched.status) == (other_title, EntryStatus.SUBMITTED)
