@@ -118,7 +118,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     except InvalidPasswordError as exc:
         raise SystemExit(f"contest: {exc}") from None
     except UserExistsError as exc:
-        raise SystemExit(f"contest: {exc} already exists with another role") from None
+        raise SystemExit(f"contest: {exc.email} already exists with another role") from None
     return 0
 
 

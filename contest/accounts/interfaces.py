@@ -55,5 +55,5 @@ class UserExistsError(ConflictError):
     """An account with this email already exists with another role."""
 
     def __init__(self, email: str) -> None:
-        super().__init__(email)
+        super().__init__(gettext("This email already belongs to a user with another role."))
         self.email = email

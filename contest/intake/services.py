@@ -4,6 +4,14 @@ Files are written before the rows that make them count, and every stored object 
 first: an Asset without an entry is an upload in flight. A failed submission removes its
 objects and rows; what a crash leaves behind is an old unattached upload, which the sweep
 removes. So an entry never lacks its file, and no file outlives the sweep without an entry.
+
+Transactions: functions that take a session work in it and never commit; the caller owns the
+unit of work. The one exception is a file's life, which a database transaction cannot hold:
+a file's row is committed before its bytes are streamed (``store_upload``,
+``create_upload_slot``), and its row goes only after its object (``discard_uploads``,
+``remove_assets``). The operations that carry files, ``submit_entry`` and ``edit_entry``,
+therefore take the sessionmaker and run their rows' unit of work themselves
+(``record_entry``, ``record_changes``), so that files can be removed once it is committed.
 """
 
 from __future__ import annotations
@@ -497,6 +505,11 @@ async def store_upload(
 
     The first bytes decide the kind before anything is written (415 otherwise); past the
     contest's size the stream stops and what was written is removed (413).
+
+    This commits early, on purpose: the file's row (an upload not yet attached to an entry)
+    is committed in its own transaction before any byte is streamed, so that whatever
+    happens next the sweep can find the bytes. Its size, digest and derived files are
+    recorded the same way, each in a short transaction of its own.
     """
     iterator = aiter(chunks)
     head = await _read_head(iterator, SNIFF_BYTES)
