@@ -579,7 +579,41 @@ UPLOAD_SLOT_SCHEMA: dict[str, Any] = {
         "expires_at": {"type": "string", "format": "date-time"},
     },
 }
-SCHEMAS = {"Entry": ENTRY_SCHEMA, "Receipt": RECEIPT_SCHEMA, "UploadSlot": UPLOAD_SLOT_SCHEMA}
+# The fields of a submission, in the order a client should send them: text first, files last.
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["full_name", "age", "unit", "consent", "agreement", "title"],
+    "properties": {
+        "full_name": {"type": "string"},
+        "age": {"type": "integer"},
+        "grade": {"type": "integer"},
+        "unit": {"type": "string"},
+        "guardian_name": {"type": "string"},
+        "guardian_phone": {"type": "string"},
+        "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
+        "agreement": {
+            "type": "string",
+            "enum": ["yes"],
+            "description": "The privacy notice (/privacy) was agreed to: by a parent or "
+            "guardian for an entrant under 18, by the entrant otherwise. Without it the entry "
+            "is refused (422) and nothing is kept.",
+        },
+        "title": {"type": "string"},
+        "note": {"type": "string"},
+        "book": {"type": "string"},
+        "book_title": {"type": "string"},
+        "book_author": {"type": "string"},
+        "body_text": {"type": "string"},
+        "upload_id": {"type": "string"},
+        "file": {"type": "string", "format": "binary"},
+    },
+}
+SCHEMAS = {
+    "Entry": ENTRY_SCHEMA,
+    "Receipt": RECEIPT_SCHEMA,
+    "UploadSlot": UPLOAD_SLOT_SCHEMA,
+    "EntrySubmission": SUBMISSION_SCHEMA,
+}
 
 
 def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
@@ -699,32 +733,7 @@ async def api_submit_entry(request: Request) -> Response:
       required: true
       content:
         multipart/form-data:
-          schema:
-            type: object
-            required: [full_name, age, unit, consent, agreement, title]
-            properties:
-              full_name: {type: string}
-              age: {type: integer}
-              grade: {type: integer}
-              unit: {type: string}
-              guardian_name: {type: string}
-              guardian_phone: {type: string}
-              consent: {type: string, enum: [full_name, initials, hidden]}
-              agreement:
-                type: string
-                enum: ["yes"]
-                description: >-
-                  The privacy notice (/privacy) was agreed to: by a parent or guardian for an
-                  entrant under 18, by the entrant otherwise. Without it the entry is refused
-                  (422) and nothing is kept.
-              title: {type: string}
-              note: {type: string}
-              book: {type: string}
-              book_title: {type: string}
-              book_author: {type: string}
-              body_text: {type: string}
-              upload_id: {type: string}
-              file: {type: string, format: binary}
+          schema: {$ref: "#/components/schemas/EntrySubmission"}
     responses:
       "201":
         description: The entry was made.
@@ -784,63 +793,26 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       required: true
       content:
         multipart/form-data:
-          schema:
-            type: object
-            required: [full_name, age, unit, consent, agreement, title]
-            properties:
-              full_name: {type: string}
-              age: {type: integer}
-              grade: {type: integer}
-              unit: {type: string}
-              guardian_name: {type: string}
-              guardian_phone: {type: string}
-              consent: {type: string, enum: [full_name, initials, hidden]}
-              agreement: {type: string, enum: ["yes"]}
-              title: {type: string}
-              note: {type: string}
-              book: {type: string}
-              book_title: {type: string}
-              book_author: {type: string}
-              body_text: {type: string}
-              upload_id: {type: string}
-              file: {type: string, format: binary}
+          schema: {$ref: "#/components/schemas/EntrySubmission"}
     responses:
       "201":
         description: The entry was made.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Receipt"}
+        content: {application/json: {schema: {$ref: "#/components/schemas/Receipt"}}}
       "200":
         description: The same Idempotency-Key was sent before; this is the entry it made.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Receipt"}
-      "400":
-        description: Malformed or truncated body.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "401":
-        description: Not signed in, or the token is not valid.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        content: {application/json: {schema: {$ref: "#/components/schemas/Receipt"}}}
+      "400": {$ref: "#/components/responses/400"}
+      "401": {$ref: "#/components/responses/401"}
       "403":
         description: >-
           Not a coordinator's or an admin's account, not one of the caller's units, the
           CSRF token is missing, or the contest is not open for entries.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No such contest.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "413":
-        description: A file is over the contest's limit.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "415":
-        description: A file's bytes are not of an accepted kind.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "422":
-        description: Fields need correcting (see `fields`), or an image cannot be opened.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "503":
-        description: Storage unreachable; nothing was kept.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404": {$ref: "#/components/responses/404"}
+      "413": {$ref: "#/components/responses/413"}
+      "415": {$ref: "#/components/responses/415"}
+      "422": {$ref: "#/components/responses/422"}
+      "503": {$ref: "#/components/responses/503"}
     """
     user = current_user(request)
     if not getattr(request.state, "via_token", False):
