@@ -31,7 +31,7 @@ from contest.intake.interfaces import (
 from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
-from contest.results.services import published_outcome
+from contest.results.outcome import published_outcome
 from contest.templating import render
 from storage import Storage, StorageError
 
