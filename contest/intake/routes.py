@@ -22,6 +22,7 @@ from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import (
+    EDIT_TOKEN_HEADER,
     FILE_KINDS,
     MAX_BODY_TEXT_BYTES,
     EntryValidationError,
@@ -35,7 +36,6 @@ from contest.results.outcome import published_outcome
 from contest.templating import render
 from storage import Storage, StorageError
 
-EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
 MAX_JSON_BYTES = MAX_BODY_TEXT_BYTES + 64 * 1024
 CONSENT_LABELS = {
     "full_name": N_("Full name (for example: Nguyễn Minh Anh)"),

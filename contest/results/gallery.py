@@ -48,6 +48,7 @@ from contest.models import (
     Unit,
 )
 from contest.results.certificates import public_name
+from contest.results.services import PRIZE_ORDER
 from contest.templating import TEMPLATES_DIR, render
 from storage import Storage
 
@@ -77,7 +78,6 @@ wall_clock = time.time
 _Parent = aliased(Unit)
 _Grandparent = aliased(Unit)
 SHOWN_ROLES = (AssetRole.THUMBNAIL, AssetRole.PREVIEW, AssetRole.ORIGINAL)
-PRIZE_ORDER = {prize: position for position, prize in enumerate(Prize)}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from contest.errors import InvalidError, NotFoundError
 from contest.forms import read_form
 from contest.i18n import format_date, gettext
 from contest.intake import services as intake
-from contest.intake.interfaces import IntakeError
+from contest.intake.interfaces import EDIT_TOKEN_HEADER, IntakeError
 from contest.models import (
     Assignment,
     AssignmentStatus,
@@ -37,8 +37,6 @@ from contest.results.remarks import RemarkError
 from contest.templating import render
 from judging.files import entry_files
 from judging.interfaces import ScoreInvalidError
-
-EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
 
 
 async def _entrant_entry(request: Request, token: str | None) -> Entry:

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels
 from contest.access import public, requires
-from contest.admin.services import get_event
+from contest.events.services import get_event
 from contest.i18n import get_locale, gettext, local_time
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import Contest, Event, Result, Role, Unit

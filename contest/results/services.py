@@ -264,8 +264,12 @@ async def results_of(
     return [ResultRow(r, e, p, u, d) for r, e, p, u, d in rows]
 
 
+# A prize's place on the ladder (contest.models.Prize, best first): how winners are listed.
+PRIZE_ORDER = {prize: position for position, prize in enumerate(Prize)}
+
+
 def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
-    order = {p: i for i, p in enumerate(Prize)}
+    order = PRIZE_ORDER
     chosen = [r for r in rows if r.result.prize is not None]
     return sorted(
         chosen,
