@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
 from contest.db import utcnow
-from contest.errors import ContestError
-from contest.i18n import LOCAL_TZ, N_, gettext, local_time, normalize_text
+from contest.i18n import LOCAL_TZ, N_, local_time, normalize_text
 from contest.models import (
     Asset,
     Assignment,
@@ -39,7 +38,7 @@ from contest.models import (
     Result,
     User,
 )
-from contest.results.services import new_serial_code
+from contest.results.services import CodedError, new_serial_code
 from judging.scoring import weighted_total
 from judging.services import checked_points, contest_judges_of, rubric_of, unit_chain
 
@@ -77,16 +76,10 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-class RemarkError(ContestError):
-    """``code`` names the reason (``str()`` of the error, for logs and commands); the status
-    and the visitor's message follow from it."""
+class RemarkError(CodedError):
+    """A refusal of the re-marking path, by the codes above."""
 
-    def __init__(self, code: str) -> None:
-        status, message = ERRORS[code]
-        super().__init__(gettext(message))
-        self.status_code = status
-        self.code = code
-        self.args = (code,)
+    errors = ERRORS
 
 
 def window_end(published_at: datetime, days: int) -> datetime:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,17 +47,24 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-class ResultsError(ContestError):
-    """``code`` names the reason ("published", "no_round", "no_scores", "not_computed",
-    "no_reason", "no_contest"): ``str()`` of the error, for logs and the command line; the
-    status and the organiser's message follow from it."""
+class CodedError(ContestError):
+    """A refusal named by a code: ``str()`` of the error, for logs and the command line; the
+    status and the visitor's message follow from the class's ``errors`` table."""
+
+    errors: ClassVar[dict[str, tuple[int, str]]] = {}
 
     def __init__(self, code: str) -> None:
-        status, message = ERRORS[code]
+        status, message = self.errors[code]
         super().__init__(gettext(message))
         self.status_code = status
         self.code = code
         self.args = (code,)
+
+
+class ResultsError(CodedError):
+    """ "published", "no_round", "no_scores", "not_computed", "no_reason", "no_contest"."""
+
+    errors = ERRORS
 
 
 @dataclass
