@@ -32,8 +32,9 @@ from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
-from contest.results.gallery import GalleryFromMemory
+from contest.results.console import routes as results_console_routes
 from contest.results.gallery import routes as results_routes
+from contest.results.gallery_memory import GalleryFromMemory
 from contest.results.remarking import SCHEMAS as remarking_schemas
 from contest.results.remarking import api_routes as remarking_api_routes
 from contest.results.remarking import routes as remarking_routes
@@ -78,6 +79,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
     return [
         # The winners' gallery is the page under the heaviest public load: matched first.
         *results_routes,
+        *results_console_routes,
         *public_routes,
         *account_routes,
         *admin_routes,

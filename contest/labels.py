@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contest.events.interfaces import Phase
 from contest.i18n import N_
 from contest.models import Aggregation, ContestKind, ContestStatus, Prize, Role, UnitKind
 
@@ -18,11 +17,13 @@ CONTEST_KIND_HINTS = {
     ContestKind.STORYTELLING: N_("A recorded telling of a book's story, as audio or video."),
 }
 
+# Keyed by contest.events.interfaces.Phase's values (a StrEnum, so a Phase finds its label):
+# labels sit below the domain packages and import none of them.
 PHASES = {
-    Phase.UPCOMING: N_("Opens soon"),
-    Phase.OPEN: N_("Open for entries"),
-    Phase.CLOSING_SOON: N_("Closing soon"),
-    Phase.CLOSED: N_("Closed"),
+    "upcoming": N_("Opens soon"),
+    "open": N_("Open for entries"),
+    "closing_soon": N_("Closing soon"),
+    "closed": N_("Closed"),
 }
 
 UNIT_KINDS = {

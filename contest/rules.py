@@ -2,16 +2,19 @@
 
 Routes declare who may reach them at all (``contest.access``: ``public`` or ``requires(role)``);
 everything about a particular object is asked here, by every page, API endpoint, job and command
-alike. Each rule is a ``may_*`` predicate over plain values already loaded (no I/O), or an
-``ensure_*`` coroutine that loads what it needs and raises ``contest.errors.NotFoundError`` when
-the answer is no: an object one may not touch answers exactly as one that does not exist, so its
-existence never leaks.
+alike. Each rule is a ``may_*`` predicate over values already loaded (no I/O), with an
+``ensure_*`` function beside it that loads what it needs (where it must) and raises a
+``contest.errors.ContestError`` when the answer is no. A judge's or an organiser's object they
+may not touch answers 404, exactly as one that does not exist, so its existence never leaks; an
+entrant's wrong edit token and a coordinator's foreign unit answer 403, as they always have
+(the receipt code alone is not secret, and a coordinator sees the units of the event).
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +23,21 @@ from sqlalchemy.orm import selectinload
 from contest.errors import NotFoundError
 from contest.i18n import gettext
 from contest.intake.interfaces import InvalidEditTokenError, UnitNotAllowedError
-from contest.models import ApiToken, Entry, Role, Unit, User
+from contest.models import (
+    ApiToken,
+    Assignment,
+    AssignmentStatus,
+    Conflict,
+    Contest,
+    Entry,
+    EntryStatus,
+    RemarkRequest,
+    Role,
+    Round,
+    Unit,
+    User,
+    user_units,
+)
 from contest.tokens import hash_token
 
 # --- entrants and coordinators ------------------------------------------------------------
@@ -94,3 +111,115 @@ def ensure_may_revoke_api_token(user: User, token: ApiToken | None) -> ApiToken:
     if token is None or not may_revoke_api_token(user, token):
         raise NotFoundError()
     return token
+
+
+# --- judges and organisers --------------------------------------------------------------------
+#
+# A judge reaches an assignment or a re-marking task only when it is theirs; an organiser acts
+# only on a contest that exists. Either refusal answers 404 like a missing object. Which judges
+# may judge an entry at all (no entry of a unit they belong to or declared a conflict with, no
+# entrant they declared a conflict with) is ``may_judge_entry`` over ``judge_conflicts``: the
+# assignment's set-based computation and the re-marking's choice of judge both read it.
+
+
+def _not_in_list() -> NotFoundError:
+    return NotFoundError(gettext("This entry is not in your list."))
+
+
+def may_see_assignment(judge: User, assignment: Assignment, entry: Entry) -> bool:
+    """The judge's own assignment, not stepped back from, of an entry still in the contest."""
+    return (
+        assignment.judge_id == judge.id
+        and assignment.status != AssignmentStatus.RECUSED
+        and entry.status == EntryStatus.SUBMITTED
+    )
+
+
+async def ensure_judge_assignment(
+    session: AsyncSession, *, assignment_id: int, judge: User
+) -> tuple[Assignment, Entry, Round]:
+    """The assignment with its entry and round if the judge may see it; NotFoundError else."""
+    assignment = await session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise _not_in_list()
+    entry = await session.get(Entry, assignment.entry_id)
+    round_ = await session.get(Round, assignment.round_id)
+    if entry is None or round_ is None or not may_see_assignment(judge, assignment, entry):
+        raise _not_in_list()
+    return assignment, entry, round_
+
+
+def may_remark(judge: User, remark: RemarkRequest) -> bool:
+    """A re-marking task is seen only by the judge the organiser handed it to."""
+    return remark.judge_id is not None and remark.judge_id == judge.id
+
+
+async def ensure_judge_remark(
+    session: AsyncSession, *, remark_id: int, judge: User
+) -> RemarkRequest:
+    remark = await session.get(RemarkRequest, remark_id)
+    if remark is None or not may_remark(judge, remark):
+        raise NotFoundError(gettext("This re-marking request is not in your list."))
+    return remark
+
+
+@dataclass
+class JudgeConflicts:
+    """The units a judge belongs to or declared a conflict with, and the entrants declared."""
+
+    units: set[int] = field(default_factory=set)
+    entrants: set[int] = field(default_factory=set)
+
+
+async def judge_conflicts(
+    session: AsyncSession, *, judge_ids: Iterable[int]
+) -> dict[int, JudgeConflicts]:
+    """Every judge's conflicts, in two queries whatever the number of judges."""
+    ids = list(judge_ids)
+    conflicts = {judge_id: JudgeConflicts() for judge_id in ids}
+    own = await session.execute(
+        select(user_units.c.user_id, user_units.c.unit_id).where(user_units.c.user_id.in_(ids))
+    )
+    for judge_id, unit_id in own.all():
+        conflicts[judge_id].units.add(unit_id)
+    declared = await session.execute(
+        select(Conflict.judge_id, Conflict.unit_id, Conflict.entrant_id).where(
+            Conflict.judge_id.in_(ids)
+        )
+    )
+    for judge_id, unit_id, entrant_id in declared.all():
+        if unit_id is not None:
+            conflicts[judge_id].units.add(unit_id)
+        if entrant_id is not None:
+            conflicts[judge_id].entrants.add(entrant_id)
+    return conflicts
+
+
+def may_judge_entry(
+    conflicts: JudgeConflicts, *, entry_units: Collection[int], entrant_id: int
+) -> bool:
+    """``entry_units``: the entrant's unit and every unit above it (a conflict with a school
+    covers its classes)."""
+    return entrant_id not in conflicts.entrants and conflicts.units.isdisjoint(entry_units)
+
+
+def may_run_judging(user: User, contest: Contest | None) -> bool:
+    """An organiser acts on a contest that exists."""
+    return contest is not None and user.role == Role.ADMIN
+
+
+async def ensure_contest_for_organiser(
+    session: AsyncSession, *, user: User, contest_id: int | None = None, slug: str | None = None
+) -> Contest:
+    """The contest an organiser's action names (by id in the pages, by slug in the API: the
+    latest contest of that slug); NotFoundError when there is none."""
+    contest: Contest | None
+    if contest_id is not None:
+        contest = await session.get(Contest, contest_id)
+    else:
+        contest = await session.scalar(
+            select(Contest).where(Contest.slug == slug).order_by(Contest.id.desc()).limit(1)
+        )
+    if contest is None or not may_run_judging(user, contest):
+        raise NotFoundError()
+    return contest

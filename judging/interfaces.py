@@ -1,22 +1,69 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from contest.errors import ConflictError, InvalidError, NotFoundError
+from contest.i18n import N_, gettext
 
 # Entries whose judges' totals differ by more than this share of the rubric's maximum are
 # flagged for another look.
 DISAGREEMENT_SHARE = 0.3
 
 
-class AssignmentNotFoundError(Exception):
+class AssignmentNotFoundError(NotFoundError):
     """Not assigned to this judge (or does not exist): the judge sees a 404 either way."""
 
+    def __init__(self) -> None:
+        super().__init__(gettext("This entry is not in your list."))
 
-class RoundClosedError(Exception):
-    pass
+
+class RoundClosedError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(
+            gettext("Judging of this round is closed: scores can no longer be changed.")
+        )
 
 
-class ContestNotJudgeableError(Exception):
-    pass
+class ContestNotJudgeableError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(gettext("There is no round to shortlist from yet."))
+
+
+class ReassignRefusedError(ConflictError):
+    """The organiser's reassignment cannot be made; nothing changed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            gettext(
+                "This assignment cannot go to that judge (finished, in conflict, "
+                "or already judging the entry)."
+            )
+        )
+
+
+# What is wrong with a criterion's points, by judging.scoring.PointsError's codes.
+POINT_MESSAGES = {
+    "required": N_("Give points for this criterion before submitting."),
+    "not_a_number": N_("Enter a number."),
+    "out_of_range": N_("Enter points from 0 to the criterion's maximum."),
+    "step": N_("Use whole or half points."),
+    "unknown": N_("This criterion is not in the rubric."),
+}
+
+
+class ScoreInvalidError(InvalidError):
+    """judging.scoring.PointsError as the visitor reads it: ``fields`` maps each criterion's
+    key to what is wrong with its points (the API's shape); a form prefixes ``points.``."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        super().__init__(
+            gettext("Some points need correcting."),
+            fields={key: gettext(POINT_MESSAGES[code]) for key, code in problems.items()},
+        )
+
+    def form_errors(self) -> dict[str, str]:
+        return {f"points.{key}": message for key, message in self.fields.items()}
 
 
 @dataclass

@@ -2,62 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from contest import rules
 from contest.access import current_user, requires
 from contest.db import MAX_ROW_ID
+from contest.errors import InvalidError
 from contest.events.validation import local_datetime
 from contest.forms import read_form, verify_csrf
-from contest.i18n import N_, gettext, normalize_text
-from contest.models import Asset, AssetRole, Contest, Role, User
+from contest.i18n import gettext, normalize_text
+from contest.models import Contest, Role, Round, User
 from contest.templating import render
 from judging import services
-from judging.interfaces import AssignmentNotFoundError, ContestNotJudgeableError, RoundClosedError
-from judging.scoring import PointsError
-from judging.viewers import docx_text, viewer_for
+from judging.files import entry_files
+from judging.interfaces import AssignmentReport, ScoreInvalidError
 
 MAX_COMMENT = 4000
-# Signed links to a file in the judge's page last long enough to watch a long video.
-VIEW_LINK_SECONDS = 2 * 3600
-MAX_DOCX_BYTES = 20 * 1024 * 1024
-
-POINT_MESSAGES = {
-    "required": N_("Give points for this criterion before submitting."),
-    "not_a_number": N_("Enter a number."),
-    "out_of_range": N_("Enter points from 0 to the criterion's maximum."),
-    "step": N_("Use whole or half points."),
-    "unknown": N_("This criterion is not in the rubric."),
-}
-
-
-def _not_found() -> HTTPException:
-    return HTTPException(404, gettext("This entry is not in your list."))
 
 
 async def _own_assignment(request: Request) -> None:
-    """404 unless the assignment is the signed-in judge's: checked before the body is read."""
+    """404 unless the assignment is the signed-in judge's: asked before the body is read."""
     async with request.state.sessionmaker() as session:
-        try:
-            await services.judge_view(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge=current_user(request),
-            )
-        except AssignmentNotFoundError:
-            raise _not_found() from None
-
-
-def _round_closed() -> HTTPException:
-    return HTTPException(
-        409, gettext("Judging of this round is closed: scores can no longer be changed.")
-    )
+        await rules.ensure_judge_assignment(
+            session,
+            assignment_id=request.path_params["assignment_id"],
+            judge=current_user(request),
+        )
 
 
 # --- judges -----------------------------------------------------------------------------------
@@ -70,38 +47,8 @@ async def queue(request: Request) -> Response:
     return render(request, "judge/queue.html", {"queue": items})
 
 
-INLINE_VIEWERS = frozenset({"image", "pdf", "audio", "video", "text"})
-
-
 async def _files(request: Request, view: services.JudgeView) -> list[dict[str, Any]]:
     return await entry_files(request, view.assets)
-
-
-async def entry_files(request: Request, assets: Sequence[Asset]) -> list[dict[str, Any]]:
-    """Each original file with its viewer and a short-lived link that names nobody.
-
-    A drawing is shown as its preview: upright, and re-encoded without the photo's metadata
-    (a camera's owner, a GPS position) that could name the child or break blind judging."""
-    storage = request.state.storage
-    previews = {
-        a.source_id: a for a in assets if a.role == AssetRole.PREVIEW and a.source_id is not None
-    }
-    files = []
-    for original in services.original_assets(assets):
-        asset = previews.get(original.id, original)
-        viewer = viewer_for(asset.content_type)
-        item: dict[str, Any] = {"viewer": viewer, "size": original.size, "text": None}
-        if viewer == "docx" and asset.size <= MAX_DOCX_BYTES:
-            chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
-            item["text"] = docx_text(b"".join(chunks))
-        # Shown in the page (a text file in a frame, as its sniffed UTF-8), else a download.
-        item["url"] = await storage.read_url(
-            asset.storage_key,
-            expires_in=VIEW_LINK_SECONDS,
-            content_type=asset.content_type if viewer in INLINE_VIEWERS else None,
-        )
-        files.append(item)
-    return files
 
 
 async def _entry_page(
@@ -139,11 +86,8 @@ async def _entry_page(
 async def entry(request: Request) -> Response:
     judge = current_user(request)
     assignment_id = request.path_params["assignment_id"]
-    async with request.state.sessionmaker() as session:
-        try:
-            view = await services.judge_view(session, assignment_id=assignment_id, judge=judge)
-        except AssignmentNotFoundError:
-            raise _not_found() from None
+    async with request.state.sessionmaker.begin() as session:
+        view = await services.judge_view(session, assignment_id=assignment_id, judge=judge)
         if request.method == "GET":
             saved = request.query_params.get("saved")
             return await _entry_page(request, view, saved=saved)
@@ -163,15 +107,11 @@ async def entry(request: Request) -> Response:
                 feedback=feedback,
                 submit=action in ("submit", "submit_next"),
             )
-        except RoundClosedError:
-            raise _round_closed() from None
-        except PointsError as exc:
-            errors = {
-                f"points.{key}": gettext(POINT_MESSAGES[code]) for key, code in exc.problems.items()
-            }
+        except ScoreInvalidError as exc:
             values = {"points": points, "comment": comment, "feedback": feedback}
-            return await _entry_page(request, view, values=values, errors=errors, status_code=422)
-        await session.commit()
+            return await _entry_page(
+                request, view, values=values, errors=exc.form_errors(), status_code=422
+            )
         next_id = view.next_assignment_id
     if action == "submit_next" and next_id is not None:
         return RedirectResponse(request.url_for("judge_entry", assignment_id=next_id), 303)
@@ -193,58 +133,41 @@ async def _score_from_json(request: Request, *, may_submit: bool) -> Response:
     points = body.get("points", {})
     if not isinstance(points, dict):
         raise HTTPException(400, gettext("The request body must be a JSON object."))
-    async with request.state.sessionmaker() as session:
-        try:
-            score = await services.save_score(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge=current_user(request),
-                points=points,
-                comment=normalize_text(str(body.get("comment", "")))[:MAX_COMMENT],
-                feedback=normalize_text(str(body.get("feedback", "")))[:MAX_COMMENT],
-                submit=may_submit and bool(body.get("submit", False)),
-            )
-        except AssignmentNotFoundError:
-            raise _not_found() from None
-        except RoundClosedError:
-            raise _round_closed() from None
-        except PointsError as exc:
-            return _points_error(exc)
-        await session.commit()
+    async with request.state.sessionmaker.begin() as session:
+        score = await services.save_score(
+            session,
+            assignment_id=request.path_params["assignment_id"],
+            judge=current_user(request),
+            points=points,
+            comment=normalize_text(str(body.get("comment", "")))[:MAX_COMMENT],
+            feedback=normalize_text(str(body.get("feedback", "")))[:MAX_COMMENT],
+            submit=may_submit and bool(body.get("submit", False)),
+        )
         return JSONResponse({"score": _score_json(score)})
 
 
 @requires(Role.JUDGE)
 async def recuse(request: Request) -> Response:
-    judge = current_user(request)
-    assignment_id = request.path_params["assignment_id"]
-    async with request.state.sessionmaker() as session:
-        try:
-            # Whose entry it is comes before what the form says.
-            await services.judge_view(session, assignment_id=assignment_id, judge=judge)
-        except AssignmentNotFoundError:
-            raise _not_found() from None
+    # Whose entry it is comes before what the form says.
+    await _own_assignment(request)
     form = await read_form(request)
     reason = form.get("reason", "")
     if not reason:
         raise HTTPException(422, gettext("Say briefly why you step back from this entry."))
-    async with request.state.sessionmaker() as session:
-        try:
-            await services.recuse(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge=current_user(request),
-                reason=reason[:MAX_COMMENT],
-            )
-        except AssignmentNotFoundError:
-            raise _not_found() from None
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
+    async with request.state.sessionmaker.begin() as session:
+        await services.recuse(
+            session,
+            assignment_id=request.path_params["assignment_id"],
+            judge=current_user(request),
+            reason=reason[:MAX_COMMENT],
+        )
     return RedirectResponse(request.url_for("judge_queue"), status_code=303)
 
 
 # --- organisers -------------------------------------------------------------------------------
+#
+# Each action is one service call, shared by its page and its API twin; the handlers parse, ask
+# contest.rules for the contest, call it inside one unit of work, and render.
 
 
 def _to_judging(request: Request, contest_id: int) -> Response:
@@ -253,11 +176,15 @@ def _to_judging(request: Request, contest_id: int) -> Response:
     )
 
 
-async def _contest(request: Request, session: Any) -> Contest:
-    contest: Contest | None = await session.get(Contest, request.path_params["contest_id"])
-    if contest is None:
-        raise HTTPException(404)
-    return contest
+async def _contest(request: Request, session: AsyncSession) -> Contest:
+    """The contest a page or an API call names: by id under /admin, by slug under /api."""
+    params = request.path_params
+    return await rules.ensure_contest_for_organiser(
+        session,
+        user=current_user(request),
+        contest_id=params.get("contest_id"),
+        slug=params.get("slug"),
+    )
 
 
 @requires(Role.ADMIN)
@@ -285,18 +212,19 @@ async def judging_page(request: Request) -> Response:
     )
 
 
+async def _run_assignment(request: Request) -> tuple[int, AssignmentReport]:
+    async with request.state.sessionmaker.begin() as session:
+        contest = await _contest(request, session)
+        report = await services.run_assignment(
+            session, contest_id=contest.id, actor=current_user(request)
+        )
+    return contest.id, report
+
+
 @requires(Role.ADMIN)
 async def run_assignment(request: Request) -> Response:
     await read_form(request)
-    async with request.state.sessionmaker() as session:
-        contest = await _contest(request, session)
-        try:
-            report = await services.run_assignment(
-                session, contest_id=contest.id, actor=current_user(request)
-            )
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
+    contest_id, report = await _run_assignment(request)
     # Shown once on the next page, like a flash message.
     request.session["assignment_report"] = {
         "new": report.new_assignments,
@@ -307,7 +235,16 @@ async def run_assignment(request: Request) -> Response:
             for entry_id, (missing, reason, eligible) in sorted(report.shortfalls.items())
         ][:200],
     }
-    return _to_judging(request, contest.id)
+    return _to_judging(request, contest_id)
+
+
+async def _add_judge(request: Request, entry_id: int) -> tuple[int, int]:
+    async with request.state.sessionmaker.begin() as session:
+        contest = await _contest(request, session)
+        added = await services.add_judge(
+            session, contest_id=contest.id, entry_id=entry_id, actor=current_user(request)
+        )
+    return contest.id, added
 
 
 @requires(Role.ADMIN)
@@ -316,29 +253,41 @@ async def add_judge(request: Request) -> Response:
     entry_id = _row_id(form.get("entry"))
     if entry_id is None:
         raise HTTPException(400)
-    async with request.state.sessionmaker() as session:
+    contest_id, _added = await _add_judge(request, entry_id)
+    return _to_judging(request, contest_id)
+
+
+async def _change_round(
+    request: Request, *, close: bool, top_per_division: int | None, per_unit: int | None
+) -> tuple[int, Round]:
+    """Close the open round, or close it and open the next with a shortlist."""
+    async with request.state.sessionmaker.begin() as session:
         contest = await _contest(request, session)
-        try:
-            await services.add_judge(
-                session, contest_id=contest.id, entry_id=entry_id, actor=current_user(request)
+        actor = current_user(request)
+        if close:
+            round_ = await services.close_round(session, contest_id=contest.id, actor=actor)
+        else:
+            round_ = await services.shortlist(
+                session,
+                contest_id=contest.id,
+                top_per_division=top_per_division,
+                per_unit=per_unit,
+                actor=actor,
             )
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
-    return _to_judging(request, contest.id)
+    return contest.id, round_
 
 
 @requires(Role.ADMIN)
 async def close_round(request: Request) -> Response:
     await read_form(request)
-    async with request.state.sessionmaker() as session:
-        contest = await _contest(request, session)
-        try:
-            await services.close_round(session, contest_id=contest.id, actor=current_user(request))
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
-    return _to_judging(request, contest.id)
+    contest_id, _round = await _change_round(
+        request, close=True, top_per_division=None, per_unit=None
+    )
+    return _to_judging(request, contest_id)
+
+
+def _shortlist_refused() -> InvalidError:
+    return InvalidError(gettext("Give a number of entries from 1 to 10,000."))
 
 
 @requires(Role.ADMIN)
@@ -346,26 +295,19 @@ async def next_round(request: Request) -> Response:
     """Close this round and open the next with a shortlist (per division, or per unit)."""
     form = await read_form(request)
     rule = form.get("rule", "division")
+    if rule not in ("division", "unit"):
+        raise _shortlist_refused()
     try:
         count = int(form.get("count", ""))
     except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_SHORTLIST or rule not in ("division", "unit"):
-        raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
-    async with request.state.sessionmaker() as session:
-        contest = await _contest(request, session)
-        try:
-            await services.shortlist(
-                session,
-                contest_id=contest.id,
-                top_per_division=count if rule == "division" else None,
-                per_unit=count if rule == "unit" else None,
-                actor=current_user(request),
-            )
-        except ContestNotJudgeableError:
-            raise HTTPException(409, gettext("There is no round to shortlist from yet.")) from None
-        await session.commit()
-    return _to_judging(request, contest.id)
+        raise _shortlist_refused() from None
+    contest_id, _round = await _change_round(
+        request,
+        close=False,
+        top_per_division=count if rule == "division" else None,
+        per_unit=count if rule == "unit" else None,
+    )
+    return _to_judging(request, contest_id)
 
 
 @requires(Role.ADMIN)
@@ -378,16 +320,24 @@ async def round_deadline(request: Request) -> Response:
         raise HTTPException(
             422, gettext("Enter a date and time such as 17:00 07/10/2024.")
         ) from None
-    async with request.state.sessionmaker() as session:
+    async with request.state.sessionmaker.begin() as session:
         contest = await _contest(request, session)
-        try:
-            await services.set_round_deadline(
-                session, contest_id=contest.id, closes_at=closes_at, actor=current_user(request)
-            )
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
+        await services.set_round_deadline(
+            session, contest_id=contest.id, closes_at=closes_at, actor=current_user(request)
+        )
     return _to_judging(request, contest.id)
+
+
+async def _reassign(request: Request, judge_id: int) -> int:
+    """Returns the contest's id."""
+    async with request.state.sessionmaker.begin() as session:
+        contest_id: int = await services.reassign(
+            session,
+            assignment_id=request.path_params["assignment_id"],
+            judge_id=judge_id,
+            actor=current_user(request),
+        )
+    return contest_id
 
 
 @requires(Role.ADMIN)
@@ -395,25 +345,8 @@ async def reassign(request: Request) -> Response:
     form = await read_form(request)
     judge_id = _row_id(form.get("judge"))
     if judge_id is None:
-        raise HTTPException(422, gettext("Choose one of the options."))
-    async with request.state.sessionmaker() as session:
-        try:
-            contest_id = await services.reassign(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge_id=judge_id,
-                actor=current_user(request),
-            )
-        except AssignmentNotFoundError:
-            raise HTTPException(
-                409,
-                gettext(
-                    "This assignment cannot go to that judge (finished, in conflict, "
-                    "or already judging the entry)."
-                ),
-            ) from None
-        await session.commit()
-    return _to_judging(request, contest_id)
+        raise InvalidError(gettext("Choose one of the options."))
+    return _to_judging(request, await _reassign(request, judge_id))
 
 
 # --- the JSON API -----------------------------------------------------------------------------
@@ -507,14 +440,11 @@ async def api_assignment(request: Request) -> Response:
       "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.sessionmaker() as session:
-        try:
-            view = await services.judge_view(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge=current_user(request),
-            )
-        except AssignmentNotFoundError:
-            raise _not_found() from None
+        view = await services.judge_view(
+            session,
+            assignment_id=request.path_params["assignment_id"],
+            judge=current_user(request),
+        )
         files = await _files(request, view)
     return JSONResponse(
         {
@@ -571,31 +501,6 @@ async def api_score(request: Request) -> Response:
     return await _score_from_json(request, may_submit=True)
 
 
-def _points_error(exc: PointsError) -> JSONResponse:
-    return JSONResponse(
-        {
-            "error": {
-                "status": 422,
-                "title": gettext("Some information needs correcting"),
-                "message": gettext("Some points need correcting."),
-                "fields": {
-                    key: gettext(POINT_MESSAGES[code]) for key, code in exc.problems.items()
-                },
-            }
-        },
-        status_code=422,
-    )
-
-
-async def _contest_by_slug(session: Any, slug: str) -> Contest:
-    contest: Contest | None = await session.scalar(
-        select(Contest).where(Contest.slug == slug).order_by(Contest.id.desc()).limit(1)
-    )
-    if contest is None:
-        raise HTTPException(404)
-    return contest
-
-
 @requires(Role.ADMIN)
 async def api_run_assignment(request: Request) -> Response:
     """Assign the open round's entries to judges; a rerun only fills gaps.
@@ -613,15 +518,7 @@ async def api_run_assignment(request: Request) -> Response:
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
-    async with request.state.sessionmaker() as session:
-        contest = await _contest_by_slug(session, request.path_params["slug"])
-        try:
-            report = await services.run_assignment(
-                session, contest_id=contest.id, actor=current_user(request)
-            )
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
+    _contest_id, report = await _run_assignment(request)
     return JSONResponse(
         {
             "round": report.round_number,
@@ -650,7 +547,7 @@ async def api_progress(request: Request) -> Response:
       "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.sessionmaker() as session:
-        contest = await _contest_by_slug(session, request.path_params["slug"])
+        contest = await _contest(request, session)
         progress = await services.contest_progress(session, contest_id=contest.id)
     return JSONResponse(
         {
@@ -673,9 +570,6 @@ async def api_progress(request: Request) -> Response:
             "flagged": [{"entry": e, "totals": t} for e, t in progress.flagged],
         }
     )
-
-
-MAX_SHORTLIST = 10_000
 
 
 def _row_id(value: object) -> int | None:
@@ -732,32 +626,16 @@ async def api_round_action(request: Request) -> Response:
     verify_csrf(request, None)
     body = await _json_object(request)
     action = body.get("action")
-    async with request.state.sessionmaker() as session:
-        contest = await _contest_by_slug(session, request.path_params["slug"])
-        actor = current_user(request)
-        try:
-            if action == "close":
-                round_ = await services.close_round(session, contest_id=contest.id, actor=actor)
-            elif action == "next":
-                top, quota = body.get("top_per_division"), body.get("per_unit")
-                valid = [v for v in (top, quota) if isinstance(v, int) and not isinstance(v, bool)]
-                if len(valid) != 1 or not 1 <= valid[0] <= MAX_SHORTLIST:
-                    raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
-                round_ = await services.shortlist(
-                    session,
-                    contest_id=contest.id,
-                    top_per_division=top if isinstance(top, int) else None,
-                    per_unit=quota if isinstance(quota, int) else None,
-                    actor=actor,
-                )
-            else:
-                raise HTTPException(422, gettext("Choose one of the options."))
-        except RoundClosedError:
-            raise _round_closed() from None
-        except ContestNotJudgeableError:
-            raise HTTPException(409, gettext("There is no round to shortlist from yet.")) from None
-        await session.commit()
-        return JSONResponse({"round": round_.number, "status": round_.status.value})
+    if action not in ("close", "next"):
+        raise InvalidError(gettext("Choose one of the options."))
+    top, quota = body.get("top_per_division"), body.get("per_unit")
+    counts = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in (top, quota)]
+    if action == "next" and counts.count(None) != 1:
+        raise _shortlist_refused()
+    _contest_id, round_ = await _change_round(
+        request, close=action == "close", top_per_division=counts[0], per_unit=counts[1]
+    )
+    return JSONResponse({"round": round_.number, "status": round_.status.value})
 
 
 @requires(Role.ADMIN)
@@ -778,18 +656,7 @@ async def api_add_judge(request: Request) -> Response:
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
-    async with request.state.sessionmaker() as session:
-        contest = await _contest_by_slug(session, request.path_params["slug"])
-        try:
-            added = await services.add_judge(
-                session,
-                contest_id=contest.id,
-                entry_id=request.path_params["entry_id"],
-                actor=current_user(request),
-            )
-        except RoundClosedError:
-            raise _round_closed() from None
-        await session.commit()
+    _contest_id, added = await _add_judge(request, request.path_params["entry_id"])
     return JSONResponse({"added": added})
 
 
@@ -821,23 +688,7 @@ async def api_reassign(request: Request) -> Response:
     judge_id = _row_id(body.get("judge"))
     if judge_id is None:
         raise HTTPException(400, gettext("Choose one of the options."))
-    async with request.state.sessionmaker() as session:
-        try:
-            await services.reassign(
-                session,
-                assignment_id=request.path_params["assignment_id"],
-                judge_id=judge_id,
-                actor=current_user(request),
-            )
-        except AssignmentNotFoundError:
-            raise HTTPException(
-                409,
-                gettext(
-                    "This assignment cannot go to that judge (finished, in conflict, "
-                    "or already judging the entry)."
-                ),
-            ) from None
-        await session.commit()
+    await _reassign(request, judge_id)
     return JSONResponse({"assignment": request.path_params["assignment_id"], "judge": judge_id})
 
 

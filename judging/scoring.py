@@ -225,6 +225,8 @@ def rank(scores: Sequence[EntryScore]) -> list[Ranked]:
     return ranked
 
 
+# The prize ladder, best first, as contest.models.Prize spells it (this module stays free of the
+# app; tests/test_layers.py checks the two agree).
 PRIZE_ORDER = ("first", "second", "third", "honourable")
 
 
@@ -271,7 +273,7 @@ class UnitStanding:
     prize_points: int  # first 4, second 3, third 2, honourable 1
 
 
-PRIZE_POINTS = {"first": 4, "second": 3, "third": 2, "honourable": 1}
+PRIZE_POINTS = {tier: len(PRIZE_ORDER) - i for i, tier in enumerate(PRIZE_ORDER)}
 
 
 def unit_standings(entry_units: Mapping[int, int], awards: Mapping[int, str]) -> list[UnitStanding]:

@@ -1,5 +1,9 @@
-"""Judging: running assignment, recusal, scoring, progress, rounds. Services own transactions'
-content; callers commit."""
+"""Judging: running assignment, recusal, scoring, progress, rounds.
+
+Services take the caller's session and never commit: the route, command or job that calls them
+owns the unit of work, so a refusal half-way leaves nothing written. Who may touch which
+assignment is asked of ``contest.rules``.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,14 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest import audit
+from contest import audit, rules
 from contest.db import utcnow
+from contest.errors import InvalidError
+from contest.i18n import gettext
 from contest.models import (
     Asset,
-    AssetRole,
     Assignment,
     AssignmentStatus,
-    Conflict,
     Contest,
     Criterion,
     Entrant,
@@ -32,21 +36,22 @@ from contest.models import (
     User,
     contest_judges,
     round_entries,
-    user_units,
 )
 from judging.assignment import AssignmentProblem, assign
 from judging.interfaces import (
     DISAGREEMENT_SHARE,
-    AssignmentNotFoundError,
     AssignmentReport,
     ContestNotJudgeableError,
     ContestProgress,
     JudgeProgress,
+    ReassignRefusedError,
     RoundClosedError,
+    ScoreInvalidError,
 )
 from judging.scoring import (
     EntryScore,
     JudgeTotal,
+    PointsError,
     RubricRow,
     aggregate,
     check_points,
@@ -57,6 +62,7 @@ from judging.scoring import (
 )
 
 ACTIVE = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT, AssignmentStatus.SUBMITTED)
+MAX_SHORTLIST = 10_000
 
 
 # --- rounds -----------------------------------------------------------------------------------
@@ -76,7 +82,7 @@ async def _round_for_assignment(session: AsyncSession, contest: Contest) -> Roun
         session.add(round_)
         await session.flush()
     if round_.status != RoundStatus.OPEN:
-        raise RoundClosedError
+        raise RoundClosedError()
     return round_
 
 
@@ -138,6 +144,20 @@ async def _contest_judges(session: AsyncSession, contest_id: int) -> _Judges:
     )
 
 
+async def contest_judges_of(session: AsyncSession, *, contest_id: int) -> list[User]:
+    """The contest's active judges, by name."""
+    return list(
+        (
+            await session.scalars(
+                select(User)
+                .join(contest_judges, contest_judges.c.user_id == User.id)
+                .where(contest_judges.c.contest_id == contest_id, User.is_active)
+                .order_by(User.name, User.id)
+            )
+        ).all()
+    )
+
+
 async def _problem(
     session: AsyncSession,
     contest: Contest,
@@ -154,32 +174,19 @@ async def _problem(
     judges = await _contest_judges(session, contest.id)
     subtrees = await _subtrees(session, contest.event_id)
 
+    # rules.may_judge_entry as pairs the algorithm reads in bulk: a conflict with a unit is one
+    # with every unit below it, a conflict with an entrant one with each of their entries.
     unit_pairs: set[tuple[int, int]] = set()
-    # A judge's own units, and everything below them.
-    own = await session.execute(
-        select(user_units.c.user_id, user_units.c.unit_id).where(
-            user_units.c.user_id.in_(judges.ids)
-        )
-    )
-    declared = await session.execute(
-        select(Conflict.judge_id, Conflict.unit_id, Conflict.entrant_id).where(
-            Conflict.judge_id.in_(judges.ids)
-        )
-    )
-    entrant_conflicts: list[tuple[int, int]] = []
-    for judge_id, unit_id in own.all():
-        unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
-    for judge_id, unit_id, entrant_id in declared.all():
-        if unit_id is not None:
-            unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
-        if entrant_id is not None:
-            entrant_conflicts.append((judge_id, entrant_id))
     entry_pairs: set[tuple[int, int]] = set()
     by_entrant: dict[int, list[int]] = defaultdict(list)
     for entry_id, _unit, entrant_id in entries:
         by_entrant[entrant_id].append(entry_id)
-    for judge_id, entrant_id in entrant_conflicts:
-        entry_pairs.update((judge_id, e) for e in by_entrant.get(entrant_id, []))
+    conflicts = await rules.judge_conflicts(session, judge_ids=judges.ids)
+    for judge_id, conflict in conflicts.items():
+        for unit_id in conflict.units:
+            unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
+        for entrant_id in conflict.entrants:
+            entry_pairs.update((judge_id, e) for e in by_entrant.get(entrant_id, []))
 
     assignments = (
         await session.execute(
@@ -239,7 +246,7 @@ async def run_assignment(
     """Give every entry of the open round its K judges; a rerun only fills gaps."""
     contest = await session.get(Contest, contest_id)
     if contest is None:
-        raise ContestNotJudgeableError
+        raise ContestNotJudgeableError()
     round_ = await _round_for_assignment(session, contest)
     problem, judge_count = await _problem(
         session,
@@ -278,7 +285,7 @@ async def add_judge(
     """One more judge for one entry (after a disagreement); returns how many were added."""
     contest = await session.get(Contest, contest_id)
     if contest is None:
-        raise ContestNotJudgeableError
+        raise ContestNotJudgeableError()
     round_ = await _round_for_assignment(session, contest)
     current = await session.scalar(
         select(func.count())
@@ -366,17 +373,10 @@ class JudgeView:
 
 
 async def judge_view(session: AsyncSession, *, assignment_id: int, judge: User) -> JudgeView:
-    assignment = await session.get(Assignment, assignment_id)
-    if (
-        assignment is None
-        or assignment.judge_id != judge.id
-        or assignment.status == AssignmentStatus.RECUSED
-    ):
-        raise AssignmentNotFoundError
-    entry = await session.get(Entry, assignment.entry_id)
-    round_ = await session.get(Round, assignment.round_id)
-    if entry is None or round_ is None or entry.status != EntryStatus.SUBMITTED:
-        raise AssignmentNotFoundError
+    """The assignment as its judge sees it; contest.rules' NotFoundError when it is not theirs."""
+    assignment, entry, round_ = await rules.ensure_judge_assignment(
+        session, assignment_id=assignment_id, judge=judge
+    )
     contest = await session.get(Contest, entry.contest_id)
     assert contest is not None
     criteria = list(
@@ -415,6 +415,16 @@ def rubric_of(criteria: Sequence[Criterion]) -> list[RubricRow]:
     return [RubricRow(c.key, c.max_points, c.weight) for c in criteria]
 
 
+def checked_points(
+    rubric: Sequence[RubricRow], points: Mapping[str, object], *, complete: bool
+) -> dict[str, float]:
+    """judging.scoring.check_points, its refusal as the visitor reads it (ScoreInvalidError)."""
+    try:
+        return check_points(rubric, points, complete=complete)
+    except PointsError as exc:
+        raise ScoreInvalidError(exc.problems) from None
+
+
 async def save_score(
     session: AsyncSession,
     *,
@@ -427,13 +437,14 @@ async def save_score(
 ) -> Score:
     """Save a draft (any subset of criteria) or submit (all criteria); audited before → after.
 
-    Raises AssignmentNotFoundError, RoundClosedError or judging.scoring.PointsError.
+    Raises contest.errors.NotFoundError (not the judge's), RoundClosedError or
+    ScoreInvalidError (its fields say which criteria).
     """
     view = await judge_view(session, assignment_id=assignment_id, judge=judge)
     if view.round.status != RoundStatus.OPEN:
-        raise RoundClosedError
+        raise RoundClosedError()
     rubric = rubric_of(view.criteria)
-    clean = check_points(rubric, points, complete=submit)
+    clean = checked_points(rubric, points, complete=submit)
     score = view.score
     before = (
         {
@@ -480,7 +491,7 @@ async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reas
     """The judge steps back from an entry; it goes to another judge. Returns judges added."""
     view = await judge_view(session, assignment_id=assignment_id, judge=judge)
     if view.round.status != RoundStatus.OPEN:
-        raise RoundClosedError
+        raise RoundClosedError()
     view.assignment.status = AssignmentStatus.RECUSED
     view.assignment.recusal_reason = reason
     await session.flush()
@@ -512,7 +523,7 @@ async def contest_progress(
     now = now or utcnow()
     contest = await session.get(Contest, contest_id)
     if contest is None:
-        raise ContestNotJudgeableError
+        raise ContestNotJudgeableError()
     round_ = await current_round(session, contest_id=contest_id)
     judges = await _contest_judges(session, contest_id)
     per_judge = {j: JudgeProgress(judge_id=j, name=judges.names[j]) for j in judges.ids}
@@ -585,7 +596,7 @@ async def contest_progress(
 async def close_round(session: AsyncSession, *, contest_id: int, actor: User | None) -> Round:
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None or round_.status != RoundStatus.OPEN:
-        raise RoundClosedError
+        raise RoundClosedError()
     round_.status = RoundStatus.CLOSED
     audit.record(
         session,
@@ -604,29 +615,29 @@ async def reassign(
     session: AsyncSession, *, assignment_id: int, judge_id: int, actor: User | None
 ) -> int:
     """Move an unfinished assignment to another eligible judge of the contest (the organiser's
-    decision); returns the contest's id."""
+    decision); returns the contest's id. Raises ReassignRefusedError, and nothing changes,
+    when the assignment is finished or missing or the judge may not judge the entry."""
     assignment = await session.get(Assignment, assignment_id)
     if assignment is None or assignment.status not in (
         AssignmentStatus.ASSIGNED,
         AssignmentStatus.DRAFT,
     ):
-        raise AssignmentNotFoundError
+        raise ReassignRefusedError()
     round_ = await session.get(Round, assignment.round_id)
     assert round_ is not None
     judges = await _contest_judges(session, round_.contest_id)
     contest = await session.get(Contest, round_.contest_id)
-    assert contest is not None
-    problem, _ = await _problem(
-        session, contest, round_, k=1, only_entries=[assignment.entry_id], seed=0
-    )
-    entry_unit = int(problem.entry_units[0]) if len(problem.entry_units) else -1
-    in_conflict = any(
-        int(j) == judge_id and int(u) == entry_unit for j, u in problem.unit_conflicts
-    ) or any(
-        int(j) == judge_id and int(e) == assignment.entry_id for j, e in problem.entry_conflicts
-    )
-    if in_conflict:
-        raise AssignmentNotFoundError
+    entry = await session.get(Entry, assignment.entry_id)
+    assert contest is not None and entry is not None
+    entrant = await session.get(Entrant, entry.entrant_id)
+    assert entrant is not None
+    conflicts = await rules.judge_conflicts(session, judge_ids=[judge_id])
+    if not rules.may_judge_entry(
+        conflicts[judge_id],
+        entry_units=await unit_chain(session, entrant.unit_id),
+        entrant_id=entrant.id,
+    ):
+        raise ReassignRefusedError()
     taken = await session.scalar(
         select(Assignment.id).where(
             Assignment.round_id == round_.id,
@@ -635,7 +646,7 @@ async def reassign(
         )
     )
     if judge_id not in judges.ids or taken is not None:
-        raise AssignmentNotFoundError
+        raise ReassignRefusedError()
     before = {"judge": assignment.judge_id}
     old_score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
     if old_score is not None:
@@ -655,8 +666,13 @@ async def reassign(
     return contest.id
 
 
-def original_assets(assets: Sequence[Asset]) -> list[Asset]:
-    return [a for a in assets if a.role == AssetRole.ORIGINAL]
+async def unit_chain(session: AsyncSession, unit_id: int | None) -> set[int]:
+    """The unit and every unit above it: what a conflict with any unit covers of an entrant."""
+    chain: set[int] = set()
+    while unit_id is not None and unit_id not in chain:
+        chain.add(unit_id)
+        unit_id = await session.scalar(select(Unit.parent_id).where(Unit.id == unit_id))
+    return chain
 
 
 # --- later rounds -----------------------------------------------------------------------------
@@ -713,13 +729,15 @@ async def shortlist(
 ) -> Round:
     """Close the current round and open the next with a shortlist: the best N of each division,
     or the best N of each unit (the school → ward → district path). Ties at the cut go
-    through together."""
-    if (top_per_division is None) == (per_unit is None):
-        raise ValueError("give either top_per_division or per_unit")
+    through together. Raises InvalidError unless exactly one of the two is a count from 1 to
+    MAX_SHORTLIST, ContestNotJudgeableError before a first round."""
+    given = [v for v in (top_per_division, per_unit) if v is not None]
+    if len(given) != 1 or not 1 <= given[0] <= MAX_SHORTLIST:
+        raise InvalidError(gettext("Give a number of entries from 1 to 10,000."))
     contest = await session.get(Contest, contest_id)
     round_ = await current_round(session, contest_id=contest_id)
     if contest is None or round_ is None:
-        raise ContestNotJudgeableError
+        raise ContestNotJudgeableError()
     if round_.status == RoundStatus.OPEN:
         await close_round(session, contest_id=contest_id, actor=actor)
     scores = await round_scores(session, contest=contest, round_=round_)
@@ -768,7 +786,7 @@ async def set_round_deadline(
 ) -> Round:
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None or round_.status != RoundStatus.OPEN:
-        raise RoundClosedError
+        raise RoundClosedError()
     before = round_.closes_at.isoformat() if round_.closes_at else None
     round_.closes_at = closes_at
     audit.record(

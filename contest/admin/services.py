@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest import audit
+from contest.events.services import get_event as get_event
 from contest.events.validation import (
     ONE_MIB,
     InvalidError,
@@ -140,13 +141,6 @@ async def delete_record(
 
 
 # --- event ------------------------------------------------------------------------------------
-
-
-async def get_event(session: AsyncSession) -> Event | None:
-    found: Event | None = await session.scalar(
-        select(Event).order_by(Event.starts_on.desc(), Event.id.desc()).limit(1)
-    )
-    return found
 
 
 async def save_event(

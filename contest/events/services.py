@@ -10,6 +10,14 @@ from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, EventN
 from contest.models import Contest, ContestStatus, Event
 
 
+async def get_event(session: AsyncSession) -> Event | None:
+    """The most recent event, or None before one is set up (the organisers' and exports' view)."""
+    found: Event | None = await session.scalar(
+        select(Event).order_by(Event.starts_on.desc(), Event.id.desc()).limit(1)
+    )
+    return found
+
+
 async def get_current_event(session: AsyncSession) -> Event:
     """The event the home page shows: the most recent one, with its public contests."""
     event = await session.scalar(

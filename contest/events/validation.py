@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 from contest.i18n import LOCAL_TZ, N_, gettext, normalize_text
-from contest.models import Aggregation, ContestKind, ContestStatus, Role, UnitKind
+from contest.models import Aggregation, ContestKind, ContestStatus, Prize, Role, UnitKind
 
 ONE_MIB = 1024 * 1024
 # File kinds an organiser may allow; an entry's bytes are sniffed against them.
@@ -27,7 +27,8 @@ FILE_KINDS = (
 # Children's data is kept a year after publication unless the event says otherwise.
 DEFAULT_RETENTION_MONTHS = 12
 MAX_RETENTION_MONTHS = 120
-PRIZE_TIERS = ("first", "second", "third", "honourable")
+# The prize ladder is contest.models.Prize, best first.
+PRIZE_TIERS = tuple(prize.value for prize in Prize)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

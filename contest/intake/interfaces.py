@@ -54,6 +54,9 @@ BULK_MAX_ROWS = 1000
 
 # --- file kinds ---------------------------------------------------------------------------
 
+# The header the API reads an entry's edit token from.
+EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
+
 
 @dataclass(frozen=True, slots=True)
 class FileKind:

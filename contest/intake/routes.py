@@ -21,6 +21,7 @@ from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import (
+    EDIT_TOKEN_HEADER,
     FILE_KINDS,
     MAX_BODY_TEXT_BYTES,
     EntryValidationError,
@@ -29,11 +30,10 @@ from contest.intake.interfaces import (
 from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
-from contest.results.services import published_outcome
+from contest.results.outcome import published_outcome
 from contest.templating import render
 from storage import Storage, StorageError
 
-EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
 MAX_JSON_BYTES = MAX_BODY_TEXT_BYTES + 64 * 1024
 CONSENT_LABELS = {
     "full_name": N_("Full name (for example: Nguyễn Minh Anh)"),

@@ -16,13 +16,13 @@ from contest.db import utcnow
 from contest.forms import read_form
 from contest.i18n import gettext, ngettext
 from contest.intake import services as intake
+from contest.intake.interfaces import EDIT_TOKEN_HEADER
 from contest.models import Role
 from contest.privacy import services
 from contest.privacy.interfaces import PrivacyError
 from contest.templating import render
 from storage import Storage, StorageError
 
-EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
 # How many due entries the organiser's page lists before saying "and N more".
 PLAN_SHOWN = 50
 

@@ -56,7 +56,7 @@ from contest.privacy.interfaces import (
     RetentionItem,
     RetentionRun,
 )
-from contest.results.services import published_outcome
+from contest.results.outcome import published_outcome
 from storage import Storage
 
 REASON_MAX = 1000

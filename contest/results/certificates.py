@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels
+from contest.errors import NotFoundError
 from contest.i18n import format_date, get_locale, gettext, use_locale
 from contest.models import (
     Consent,
@@ -64,8 +65,17 @@ MUTED = HexColor("#4a5560")
 QR_SIZE = 100
 
 
-class CertificateNotFoundError(LookupError):
+class CertificateNotFoundError(NotFoundError):
     """No published certificate has this serial number (unknown, forged or not yet public)."""
+
+    def __init__(self, serial: str) -> None:
+        super().__init__(
+            gettext(
+                "No published certificate has this serial number. Check the number on the "
+                "certificate, or ask the organisers."
+            )
+        )
+        self.args = (serial,)
 
 
 # --- names ------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from typing import TextIO, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest.admin.services import get_event
 from contest.db import create_engine, create_sessionmaker
+from contest.events.services import get_event
 from contest.i18n import gettext, use_locale
 from contest.models import Contest, Event, Unit
 from contest.results import exports

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels
 from contest.db import utcnow
+from contest.errors import NotFoundError
 from contest.i18n import format_date, get_locale, gettext, use_locale
 from contest.models import (
     Assignment,
@@ -79,8 +80,12 @@ KIND_ORDER = {
 NO_UNIT = 0
 
 
-class ExportNotFoundError(LookupError):
+class ExportNotFoundError(NotFoundError):
     """The contest or event to export does not exist."""
+
+    def __init__(self, object_id: int) -> None:
+        super().__init__()
+        self.args = (object_id,)
 
 
 # --- a contest's results ----------------------------------------------------------------------

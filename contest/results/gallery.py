@@ -1,4 +1,5 @@
-"""The public winners' gallery, and the organiser's results page (compute, review, publish).
+"""The public winners' gallery. (The organisers' results console is contest.results.console;
+the middleware that answers from this process's copy is contest.results.gallery_memory.)
 
 The gallery is the most read page of the event, so each app process keeps its rendered bytes per
 (contest, language, address) and answers from memory. The copy is checked against the database
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -26,14 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from contest import labels
-from contest.access import current_user, public, requires
-from contest.forms import read_form
-from contest.i18n import LOCALE_DIR, N_, get_locale, gettext
+from contest.access import public
+from contest.i18n import LOCALE_DIR, get_locale
 from contest.models import (
     Asset,
     AssetRole,
@@ -46,12 +45,10 @@ from contest.models import (
     Event,
     Prize,
     Result,
-    Role,
     Unit,
 )
-from contest.results import services
 from contest.results.certificates import public_name
-from contest.results.services import ResultsError
+from contest.results.services import PRIZE_ORDER
 from contest.templating import TEMPLATES_DIR, render
 from storage import Storage
 
@@ -76,28 +73,11 @@ TEMPLATE = "results/gallery.html"
 monotonic = time.monotonic
 wall_clock = time.time
 
-ERRORS = {
-    "published": N_("The results are already published and can no longer change here."),
-    "no_round": N_("Judging has not started for this contest."),
-    "no_scores": N_("No entry has a submitted score yet."),
-    "not_computed": N_("Compute the results first."),
-    "no_reason": N_("Write the reason for this change."),
-    "no_contest": N_("Page not found"),
-}
-
-
-def _error(exc: ResultsError) -> HTTPException:
-    code = str(exc)
-    status = 404 if code == "no_contest" else 422 if code == "no_reason" else 409
-    return HTTPException(status, gettext(ERRORS.get(code, ERRORS["not_computed"])))
-
-
 # --- what the gallery shows, read in one query, and its fingerprint -------------------------------
 
 _Parent = aliased(Unit)
 _Grandparent = aliased(Unit)
 SHOWN_ROLES = (AssetRole.THUMBNAIL, AssetRole.PREVIEW, AssetRole.ORIGINAL)
-PRIZE_ORDER = {prize: position for position, prize in enumerate(Prize)}
 
 
 @dataclass(frozen=True)
@@ -519,109 +499,6 @@ async def gallery(request: Request) -> Response:
     return page_response(page, request.headers.get("if-none-match"))
 
 
-_GALLERY_PATH = re.compile(r"/contests/([^/]+)/winners")
-
-
-class GalleryFromMemory:
-    """Answers a gallery's GET from this process's fresh copy before sessions and routing.
-
-    The page is the same for every visitor of a language, so nothing after this layer (the
-    session, the router, the endpoint) could change it; the language and the security headers
-    are set by the layers outside. Anything else goes on to the app as usual: another path, a
-    HEAD, no copy yet or one due for its check (which ``gallery`` then renders or checks), and
-    a contest with nothing published (``gallery`` answers 404).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
-            match = _GALLERY_PATH.fullmatch(scope["path"])
-            cache: GalleryCache | None = (
-                getattr(scope["app"].state, "gallery_cache", None) if match is not None else None
-            )
-            if match is not None and cache is not None:
-                page = fresh_page(cache, cache_key(scope, match[1]))
-                if page is not None and page.found:
-                    response = page_response(page, _header(scope, b"if-none-match"))
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-
-
-@requires(Role.ADMIN)
-async def results_page(request: Request) -> Response:
-    async with request.state.sessionmaker() as session:
-        contest = await session.get(Contest, request.path_params["contest_id"])
-        if contest is None:
-            raise HTTPException(404)
-        rows = await services.results_of(session, contest_id=contest.id, published_only=False)
-        published = await services.is_published(session, contest_id=contest.id)
-    return render(
-        request,
-        "results/console.html",
-        {
-            "contest": contest,
-            "rows": rows,
-            "published": published,
-            "labels": labels,
-            "prizes": list(Prize),
-            "message": request.session.pop("results_message", None),
-        },
-    )
-
-
-@requires(Role.ADMIN)
-async def results_action(request: Request) -> Response:
-    """Compute, override a prize (with a reason) or publish; each audited."""
-    form = await read_form(request)
-    action = form.get("action", "")
-    contest_id = request.path_params["contest_id"]
-    actor = current_user(request)
-    async with request.state.sessionmaker() as session:
-        contest = await session.get(Contest, contest_id)
-        if contest is None:
-            raise HTTPException(404)
-        try:
-            if action == "compute":
-                report = await services.compute_results(session, contest_id=contest_id, actor=actor)
-                message = gettext("Ranked %(count)s entries.", count=report.entries)
-            elif action == "override":
-                try:
-                    result_id = int(form.get("result", ""))
-                    prize = Prize(form["prize"]) if form.get("prize") else None
-                except (ValueError, KeyError):
-                    raise HTTPException(422, gettext("Choose one of the options.")) from None
-                await services.override_prize(
-                    session,
-                    result_id=result_id,
-                    prize=prize,
-                    reason=form.get("reason", ""),
-                    actor=actor,
-                )
-                message = gettext("The prize was changed.")
-            elif action == "publish":
-                count = await services.publish_results(session, contest_id=contest_id, actor=actor)
-                message = gettext("Published %(count)s results.", count=count)
-            else:
-                raise HTTPException(422, gettext("Choose one of the options."))
-        except ResultsError as exc:
-            raise _error(exc) from None
-        await session.commit()
-    request.session["results_message"] = message
-    return RedirectResponse(
-        request.url_for("admin_results", contest_id=contest_id), status_code=303
-    )
-
-
 routes: list[BaseRoute] = [
     Route("/contests/{slug:str}/winners", gallery, name="gallery"),
-    Route("/admin/contests/{contest_id:int}/results", results_page, name="admin_results"),
-    Route(
-        "/admin/contests/{contest_id:int}/results",
-        results_action,
-        methods=["POST"],
-        name="admin_results_action",
-    ),
 ]

@@ -15,10 +15,11 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
 from contest.access import current_user, public, requires
+from contest.errors import InvalidError, NotFoundError
 from contest.forms import read_form
-from contest.i18n import N_, format_date, gettext
+from contest.i18n import format_date, gettext
 from contest.intake import services as intake
-from contest.intake.interfaces import IntakeError
+from contest.intake.interfaces import EDIT_TOKEN_HEADER, IntakeError
 from contest.models import (
     Assignment,
     AssignmentStatus,
@@ -34,34 +35,8 @@ from contest.models import (
 from contest.results import remarks
 from contest.results.remarks import RemarkError
 from contest.templating import render
-from judging.routes import POINT_MESSAGES, entry_files
-from judging.scoring import PointsError
-
-EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
-
-# Each refusal: its status and what the visitor reads.
-ERRORS: dict[str, tuple[int, str]] = {
-    "not_published": (404, N_("This entry has no published result yet.")),
-    "withdrawn": (409, N_("A withdrawn entry cannot be re-marked.")),
-    "exists": (409, N_("A re-marking request was already sent for this entry.")),
-    "window_closed": (409, N_("The time to ask for re-marking has passed.")),
-    "no_reason": (422, N_("Say briefly why you ask for re-marking.")),
-    "reason_too_long": (422, N_("Please keep the reason under 2,000 characters.")),
-    "not_found": (404, N_("This re-marking request is not in your list.")),
-    "not_assignable": (409, N_("This request was already re-marked.")),
-    "judge_not_eligible": (
-        422,
-        N_("Choose a judge who did not score this entry and has no conflict with it."),
-    ),
-    "decided": (409, N_("The organisers already decided on this request.")),
-    "not_rescored": (409, N_("The entry must be re-marked before a decision.")),
-    "no_note": (422, N_("Write the reason for the decision.")),
-}
-
-
-def _refusal(code: str) -> HTTPException:
-    status, message = ERRORS[code]
-    return HTTPException(status, gettext(message))
+from judging.files import entry_files
+from judging.interfaces import ScoreInvalidError
 
 
 async def _entrant_entry(request: Request, token: str | None) -> Entry:
@@ -89,16 +64,14 @@ async def entrant_page(request: Request) -> Response:
     if request.method == "POST":
         form = await read_form(request)
         values["reason"] = form.get("reason", "")
-        async with request.state.sessionmaker() as session:
-            try:
+        try:
+            async with request.state.sessionmaker.begin() as session:
                 await remarks.request_remark(session, entry=entry, reason=values["reason"])
-                await session.commit()
-            except RemarkError as exc:
-                if exc.code in ("no_reason", "reason_too_long"):
-                    errors["reason"] = gettext(ERRORS[exc.code][1])
-                    status_code = 422
-                else:
-                    raise _refusal(exc.code) from None
+        except RemarkError as exc:
+            if exc.status_code != 422:
+                raise
+            errors["reason"] = exc.message
+            status_code = 422
         if not errors:
             return RedirectResponse(
                 str(request.url_for("remark_request", code=entry.receipt_code))
@@ -109,7 +82,7 @@ async def entrant_page(request: Request) -> Response:
     async with request.state.sessionmaker() as session:
         state = await remarks.entrant_remark(session, entry=entry)
         if state is None:
-            raise _refusal("not_published")
+            raise RemarkError("not_published")
         contest = await session.get(Contest, entry.contest_id)
     response = render(
         request,
@@ -183,7 +156,7 @@ async def _api_state(request: Request, entry: Entry, status_code: int = 200) -> 
     async with request.state.sessionmaker() as session:
         state = await remarks.entrant_remark(session, entry=entry)
     if state is None:
-        raise _refusal("not_published")
+        raise RemarkError("not_published")
     return JSONResponse(remark_json(state), status_code=status_code)
 
 
@@ -241,14 +214,10 @@ async def api_request_remark(request: Request) -> Response:
     except ValueError:
         raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
     reason = body.get("reason") if isinstance(body, dict) else None
-    async with request.state.sessionmaker() as session:
-        try:
-            await remarks.request_remark(
-                session, entry=entry, reason=reason if isinstance(reason, str) else ""
-            )
-        except RemarkError as exc:
-            raise _refusal(exc.code) from None
-        await session.commit()
+    async with request.state.sessionmaker.begin() as session:
+        await remarks.request_remark(
+            session, entry=entry, reason=reason if isinstance(reason, str) else ""
+        )
     return await _api_state(request, entry, status_code=201)
 
 
@@ -272,11 +241,8 @@ async def judge_page(request: Request) -> Response:
     judge = current_user(request)
     remark_id = request.path_params["remark_id"]
     errors: dict[str, str] = {}
-    async with request.state.sessionmaker() as session:
-        try:
-            view = await remarks.remark_judge_view(session, remark_id=remark_id, judge=judge)
-        except RemarkError as exc:
-            raise _refusal(exc.code) from None
+    async with request.state.sessionmaker.begin() as session:
+        view = await remarks.remark_judge_view(session, remark_id=remark_id, judge=judge)
         values: dict[str, Any] = {"points": dict(view.remark.points), "feedback": ""}
         values["feedback"] = view.remark.feedback
         status_code = 200
@@ -294,18 +260,12 @@ async def judge_page(request: Request) -> Response:
                     points=values["points"],
                     feedback=values["feedback"],
                 )
-                await session.commit()
                 return RedirectResponse(
                     str(request.url_for("judge_remark", remark_id=remark_id)) + "?saved=1",
                     status_code=303,
                 )
-            except RemarkError as exc:
-                raise _refusal(exc.code) from None
-            except PointsError as exc:
-                errors = {
-                    f"points.{key}": gettext(POINT_MESSAGES[code])
-                    for key, code in exc.problems.items()
-                }
+            except ScoreInvalidError as exc:
+                errors = exc.form_errors()
                 status_code = 422
         files = await entry_files(request, view.assets)
     return render(
@@ -328,9 +288,9 @@ async def judge_page(request: Request) -> Response:
 @requires(Role.ADMIN)
 async def contest_list(request: Request) -> Response:
     async with request.state.sessionmaker() as session:
-        contest = await session.get(Contest, request.path_params["contest_id"])
-        if contest is None:
-            raise HTTPException(404)
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=current_user(request), contest_id=request.path_params["contest_id"]
+        )
         rows = (
             await session.execute(
                 select(RemarkRequest, Entry)
@@ -362,7 +322,7 @@ async def organiser_page(request: Request) -> Response:
         try:
             remark = await remarks.get_remark(session, remark_id)
         except RemarkError:
-            raise HTTPException(404) from None
+            raise NotFoundError() from None
         if request.method == "POST":
             form = await read_form(request)
             action = form.get("action", "")
@@ -380,7 +340,7 @@ async def organiser_page(request: Request) -> Response:
                     try:
                         prize = Prize(choice) if choice else None
                     except ValueError:
-                        raise HTTPException(422, gettext("Choose one of the options.")) from None
+                        raise InvalidError(gettext("Choose one of the options.")) from None
                     await remarks.decide_remark(
                         session,
                         remark_id=remark_id,
@@ -389,17 +349,16 @@ async def organiser_page(request: Request) -> Response:
                         actor=actor,
                     )
                 else:
-                    raise HTTPException(422, gettext("Choose one of the options."))
+                    raise InvalidError(gettext("Choose one of the options."))
                 await session.commit()
                 return RedirectResponse(
                     str(request.url_for("remark_detail", remark_id=remark_id)), status_code=303
                 )
             except RemarkError as exc:
                 await session.rollback()
-                status, message = ERRORS[exc.code]
-                if status != 422:
-                    raise _refusal(exc.code) from None
-                errors["judge" if action == "assign" else "note"] = gettext(message)
+                if exc.status_code != 422:
+                    raise
+                errors["judge" if action == "assign" else "note"] = exc.message
                 status_code = 422
             remark = await remarks.get_remark(session, remark_id)
         context = await _organiser_context(session, remark)

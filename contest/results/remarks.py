@@ -17,16 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest import audit
+from contest import audit, rules
 from contest.db import utcnow
 from contest.i18n import LOCAL_TZ, N_, local_time, normalize_text
 from contest.models import (
     Asset,
     Assignment,
-    Conflict,
     Contest,
     Criterion,
     Entrant,
@@ -37,14 +36,11 @@ from contest.models import (
     RemarkRequest,
     RemarkStatus,
     Result,
-    Unit,
     User,
-    contest_judges,
-    user_units,
 )
-from contest.results.services import new_serial_code
-from judging.scoring import check_points, weighted_total
-from judging.services import rubric_of
+from contest.results.services import CodedError, new_serial_code
+from judging.scoring import weighted_total
+from judging.services import checked_points, contest_judges_of, rubric_of, unit_chain
 
 MAX_REASON = 2000
 MAX_FEEDBACK = 4000
@@ -60,12 +56,30 @@ OPEN = (RemarkStatus.REQUESTED, RemarkStatus.ASSIGNED, RemarkStatus.RESCORED)
 DECIDED = (RemarkStatus.UPHELD, RemarkStatus.CHANGED)
 
 
-class RemarkError(Exception):
-    """``code`` names the reason; routes turn it into a status and a message."""
+# Each refusal: its status and what the visitor reads.
+ERRORS: dict[str, tuple[int, str]] = {
+    "not_published": (404, N_("This entry has no published result yet.")),
+    "withdrawn": (409, N_("A withdrawn entry cannot be re-marked.")),
+    "exists": (409, N_("A re-marking request was already sent for this entry.")),
+    "window_closed": (409, N_("The time to ask for re-marking has passed.")),
+    "no_reason": (422, N_("Say briefly why you ask for re-marking.")),
+    "reason_too_long": (422, N_("Please keep the reason under 2,000 characters.")),
+    "not_found": (404, N_("This re-marking request is not in your list.")),
+    "not_assignable": (409, N_("This request was already re-marked.")),
+    "judge_not_eligible": (
+        422,
+        N_("Choose a judge who did not score this entry and has no conflict with it."),
+    ),
+    "decided": (409, N_("The organisers already decided on this request.")),
+    "not_rescored": (409, N_("The entry must be re-marked before a decision.")),
+    "no_note": (422, N_("Write the reason for the decision.")),
+}
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+
+class RemarkError(CodedError):
+    """A refusal of the re-marking path, by the codes above."""
+
+    errors = ERRORS
 
 
 def window_end(published_at: datetime, days: int) -> datetime:
@@ -178,48 +192,24 @@ async def contest_remarks(session: AsyncSession, *, contest_id: int) -> list[Rem
     )
 
 
-async def _unit_chain(session: AsyncSession, unit_id: int | None) -> set[int]:
-    """The unit and every unit above it: a conflict with any of them covers the entrant."""
-    chain: set[int] = set()
-    while unit_id is not None and unit_id not in chain:
-        chain.add(unit_id)
-        unit_id = await session.scalar(select(Unit.parent_id).where(Unit.id == unit_id))
-    return chain
-
-
 async def eligible_judges(session: AsyncSession, *, remark: RemarkRequest) -> list[User]:
-    """The contest's active judges who never had the entry and have no conflict with it."""
+    """The contest's active judges who never had the entry and may judge it (contest.rules)."""
     entry = await session.get(Entry, remark.entry_id)
     assert entry is not None
     entrant = await session.get(Entrant, entry.entrant_id)
     assert entrant is not None
-    chain = await _unit_chain(session, entrant.unit_id)
-    had_it = select(Assignment.id).where(
-        Assignment.entry_id == entry.id, Assignment.judge_id == User.id
+    chain = await unit_chain(session, entrant.unit_id)
+    had_it = set(
+        await session.scalars(select(Assignment.judge_id).where(Assignment.entry_id == entry.id))
     )
-    conflicted = select(Conflict.id).where(
-        Conflict.judge_id == User.id,
-        (Conflict.entrant_id == entrant.id) | Conflict.unit_id.in_(chain),
-    )
-    own_unit = select(user_units.c.unit_id).where(
-        user_units.c.user_id == User.id, user_units.c.unit_id.in_(chain)
-    )
-    return list(
-        (
-            await session.scalars(
-                select(User)
-                .join(contest_judges, contest_judges.c.user_id == User.id)
-                .where(
-                    contest_judges.c.contest_id == remark.contest_id,
-                    User.is_active,
-                    ~exists(had_it),
-                    ~exists(conflicted),
-                    ~exists(own_unit),
-                )
-                .order_by(User.name, User.id)
-            )
-        ).all()
-    )
+    judges = [j for j in await contest_judges_of(session, contest_id=remark.contest_id)]
+    conflicts = await rules.judge_conflicts(session, judge_ids=[j.id for j in judges])
+    return [
+        judge
+        for judge in judges
+        if judge.id not in had_it
+        and rules.may_judge_entry(conflicts[judge.id], entry_units=chain, entrant_id=entrant.id)
+    ]
 
 
 async def assign_remark(
@@ -278,9 +268,7 @@ async def judge_remarks(session: AsyncSession, *, judge: User) -> list[tuple[Rem
 async def remark_judge_view(
     session: AsyncSession, *, remark_id: int, judge: User
 ) -> RemarkJudgeView:
-    remark = await session.get(RemarkRequest, remark_id)
-    if remark is None or remark.judge_id != judge.id:
-        raise RemarkError("not_found")
+    remark = await rules.ensure_judge_remark(session, remark_id=remark_id, judge=judge)
     entry = await session.get(Entry, remark.entry_id)
     contest = await session.get(Contest, remark.contest_id)
     assert entry is not None and contest is not None
@@ -313,12 +301,12 @@ async def save_rescore(
 ) -> RemarkRequest:
     """The judge's complete scoring; may be changed until the organiser decides.
 
-    Raises RemarkError (not_found, decided) or judging.scoring.PointsError."""
+    Raises contest.rules' NotFoundError, RemarkError ("decided") or ScoreInvalidError."""
     view = await remark_judge_view(session, remark_id=remark_id, judge=judge)
     if not view.editable:
         raise RemarkError("decided")
     rubric = rubric_of(view.criteria)
-    clean = check_points(rubric, points, complete=True)
+    clean = checked_points(rubric, points, complete=True)
     remark = view.remark
     before = {"status": remark.status.value, "points": remark.points, "total": remark.total}
     remark.points = clean

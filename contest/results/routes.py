@@ -17,13 +17,12 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels
 from contest.access import public, requires
-from contest.admin.services import get_event
+from contest.events.services import get_event
 from contest.i18n import get_locale, gettext, local_time
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import Contest, Event, Result, Role, Unit
 from contest.results import exports
 from contest.results.certificates import (
-    CertificateNotFoundError,
     UnitTree,
     Verification,
     certificates_for,
@@ -63,22 +62,10 @@ def _not_found(message: str | None = None) -> HTTPException:
 # --- verification (public) --------------------------------------------------------------------
 
 
-def _no_certificate() -> HTTPException:
-    return HTTPException(
-        404,
-        gettext(
-            "No published certificate has this serial number. Check the number on the "
-            "certificate, or ask the organisers."
-        ),
-    )
-
-
 async def _verification(request: Request) -> Verification:
+    """The certificate's verification; certificates.CertificateNotFoundError (404) otherwise."""
     async with request.state.sessionmaker() as session:
-        try:
-            return await verify_certificate(session, serial=request.path_params["serial"])
-        except CertificateNotFoundError:
-            raise _no_certificate() from None
+        return await verify_certificate(session, serial=request.path_params["serial"])
 
 
 @public
@@ -205,12 +192,9 @@ async def result_certificate(request: Request) -> Response:
 
 async def _contest_results(request: Request) -> exports.ContestResults:
     async with request.state.sessionmaker() as session:
-        try:
-            return await exports.load_contest_results(
-                session, contest_id=request.path_params["contest_id"]
-            )
-        except exports.ExportNotFoundError:
-            raise _not_found() from None
+        return await exports.load_contest_results(
+            session, contest_id=request.path_params["contest_id"]
+        )
 
 
 @requires(ADMIN)

@@ -11,25 +11,24 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
 from contest.db import utcnow
+from contest.errors import ContestError
+from contest.i18n import N_, gettext
 from contest.models import (
-    Assignment,
-    AssignmentStatus,
     Contest,
     ContestStatus,
     Division,
     Entrant,
     Entry,
-    EntryStatus,
     Event,
     Prize,
     Result,
-    Score,
     Unit,
     User,
 )
@@ -37,9 +36,35 @@ from contest.tokens import RECEIPT_ALPHABET
 from judging.scoring import prizes_by_count, prizes_by_threshold, rank
 from judging.services import current_round, round_scores
 
+# Each refusal: its status and what the organiser reads.
+ERRORS: dict[str, tuple[int, str]] = {
+    "published": (409, N_("The results are already published and can no longer change here.")),
+    "no_round": (409, N_("Judging has not started for this contest.")),
+    "no_scores": (409, N_("No entry has a submitted score yet.")),
+    "not_computed": (409, N_("Compute the results first.")),
+    "no_reason": (422, N_("Write the reason for this change.")),
+    "no_contest": (404, N_("Page not found")),
+}
 
-class ResultsError(Exception):
-    """The reason is a code: "published", "no_round", "no_scores", "not_computed"."""
+
+class CodedError(ContestError):
+    """A refusal named by a code: ``str()`` of the error, for logs and the command line; the
+    status and the visitor's message follow from the class's ``errors`` table."""
+
+    errors: ClassVar[dict[str, tuple[int, str]]] = {}
+
+    def __init__(self, code: str) -> None:
+        status, message = self.errors[code]
+        super().__init__(gettext(message))
+        self.status_code = status
+        self.code = code
+        self.args = (code,)
+
+
+class ResultsError(CodedError):
+    """ "published", "no_round", "no_scores", "not_computed", "no_reason", "no_contest"."""
+
+    errors = ERRORS
 
 
 @dataclass
@@ -247,8 +272,12 @@ async def results_of(
     return [ResultRow(r, e, p, u, d) for r, e, p, u, d in rows]
 
 
+# A prize's place on the ladder (contest.models.Prize, best first): how winners are listed.
+PRIZE_ORDER = {prize: position for position, prize in enumerate(Prize)}
+
+
 def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
-    order = {p: i for i, p in enumerate(Prize)}
+    order = PRIZE_ORDER
     chosen = [r for r in rows if r.result.prize is not None]
     return sorted(
         chosen,
@@ -258,49 +287,3 @@ def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
             r.result.rank,
         ),
     )
-
-
-@dataclass
-class Outcome:
-    """What an entrant learns after publication: the prize (if any) and the judges' feedback."""
-
-    prize: Prize | None
-    rank: int
-    feedback: list[str]
-    # Until when the entrant may still ask for re-marking (None once asked or too late), and
-    # the state of a request already filed (a label's msgid).
-    remark_until: datetime | None = None
-    remark_status: str | None = None
-
-
-async def published_outcome(session: AsyncSession, *, entry_id: int) -> Outcome | None:
-    result = await session.scalar(
-        select(Result).where(Result.entry_id == entry_id, Result.published_at.is_not(None))
-    )
-    if result is None:
-        return None
-    feedback = (
-        await session.scalars(
-            select(Score.feedback_to_entrant)
-            .join(Assignment, Assignment.id == Score.assignment_id)
-            .where(
-                Assignment.entry_id == entry_id,
-                Assignment.status == AssignmentStatus.SUBMITTED,
-                Score.feedback_to_entrant != "",
-            )
-            .order_by(Score.id)
-        )
-    ).all()
-    from contest.results import remarks
-
-    entry = await session.get(Entry, entry_id)
-    assert entry is not None
-    state = await remarks.entrant_remark(session, entry=entry)
-    outcome = Outcome(prize=result.prize, rank=result.rank, feedback=list(feedback))
-    if state is not None and state.request is not None:
-        outcome.remark_status = remarks.STATUS_LABELS[state.request.status]
-        if state.request.status in remarks.DECIDED and state.request.feedback:
-            outcome.feedback.append(state.request.feedback)
-    elif state is not None and state.may_ask and entry.status == EntryStatus.SUBMITTED:
-        outcome.remark_until = state.until
-    return outcome

@@ -1,0 +1,89 @@
+"""The organisers' results console: compute, review (a prize changed only with a reason) and
+publish in one step. Each action is one call of contest.results.services; its refusals are
+ResultsErrors answered by the one error handler."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from contest import labels, rules
+from contest.access import current_user, requires
+from contest.forms import read_form
+from contest.i18n import gettext
+from contest.models import Prize, Role
+from contest.results import services
+from contest.templating import render
+
+
+@requires(Role.ADMIN)
+async def results_page(request: Request) -> Response:
+    async with request.state.sessionmaker() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=current_user(request), contest_id=request.path_params["contest_id"]
+        )
+        rows = await services.results_of(session, contest_id=contest.id, published_only=False)
+        published = await services.is_published(session, contest_id=contest.id)
+    return render(
+        request,
+        "results/console.html",
+        {
+            "contest": contest,
+            "rows": rows,
+            "published": published,
+            "labels": labels,
+            "prizes": list(Prize),
+            "message": request.session.pop("results_message", None),
+        },
+    )
+
+
+@requires(Role.ADMIN)
+async def results_action(request: Request) -> Response:
+    """Compute, override a prize (with a reason) or publish; each audited."""
+    form = await read_form(request)
+    action = form.get("action", "")
+    actor = current_user(request)
+    async with request.state.sessionmaker.begin() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=actor, contest_id=request.path_params["contest_id"]
+        )
+        if action == "compute":
+            report = await services.compute_results(session, contest_id=contest.id, actor=actor)
+            message = gettext("Ranked %(count)s entries.", count=report.entries)
+        elif action == "override":
+            try:
+                result_id = int(form.get("result", ""))
+                prize = Prize(form["prize"]) if form.get("prize") else None
+            except (ValueError, KeyError):
+                raise HTTPException(422, gettext("Choose one of the options.")) from None
+            await services.override_prize(
+                session,
+                result_id=result_id,
+                prize=prize,
+                reason=form.get("reason", ""),
+                actor=actor,
+            )
+            message = gettext("The prize was changed.")
+        elif action == "publish":
+            count = await services.publish_results(session, contest_id=contest.id, actor=actor)
+            message = gettext("Published %(count)s results.", count=count)
+        else:
+            raise HTTPException(422, gettext("Choose one of the options."))
+    request.session["results_message"] = message
+    return RedirectResponse(
+        request.url_for("admin_results", contest_id=contest.id), status_code=303
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/admin/contests/{contest_id:int}/results", results_page, name="admin_results"),
+    Route(
+        "/admin/contests/{contest_id:int}/results",
+        results_action,
+        methods=["POST"],
+        name="admin_results_action",
+    ),
+]

@@ -1,0 +1,48 @@
+"""An entry's files as a judge is shown them: each with its viewer and a short-lived link that
+names nobody. Used by the judges' pages and by the re-marking judge's page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.requests import Request
+
+from contest.models import Asset, AssetRole
+from judging.viewers import docx_text, viewer_for
+
+# Signed links to a file in the judge's page last long enough to watch a long video.
+VIEW_LINK_SECONDS = 2 * 3600
+MAX_DOCX_BYTES = 20 * 1024 * 1024
+INLINE_VIEWERS = frozenset({"image", "pdf", "audio", "video", "text"})
+
+
+def original_assets(assets: Sequence[Asset]) -> list[Asset]:
+    return [a for a in assets if a.role == AssetRole.ORIGINAL]
+
+
+async def entry_files(request: Request, assets: Sequence[Asset]) -> list[dict[str, Any]]:
+    """Each original file with its viewer and a short-lived link that names nobody.
+
+    A drawing is shown as its preview: upright, and re-encoded without the photo's metadata
+    (a camera's owner, a GPS position) that could name the child or break blind judging."""
+    storage = request.state.storage
+    previews = {
+        a.source_id: a for a in assets if a.role == AssetRole.PREVIEW and a.source_id is not None
+    }
+    files = []
+    for original in original_assets(assets):
+        asset = previews.get(original.id, original)
+        viewer = viewer_for(asset.content_type)
+        item: dict[str, Any] = {"viewer": viewer, "size": original.size, "text": None}
+        if viewer == "docx" and asset.size <= MAX_DOCX_BYTES:
+            chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
+            item["text"] = docx_text(b"".join(chunks))
+        # Shown in the page (a text file in a frame, as its sniffed UTF-8), else a download.
+        item["url"] = await storage.read_url(
+            asset.storage_key,
+            expires_in=VIEW_LINK_SECONDS,
+            content_type=asset.content_type if viewer in INLINE_VIEWERS else None,
+        )
+        files.append(item)
+    return files
