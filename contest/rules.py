@@ -20,9 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from contest.errors import NotFoundError
+from contest.errors import ForbiddenError, NotFoundError
 from contest.i18n import gettext
-from contest.intake.interfaces import InvalidEditTokenError, UnitNotAllowedError
 from contest.models import (
     ApiToken,
     Assignment,
@@ -46,6 +45,14 @@ from contest.tokens import hash_token
 # shows the entry's status to anyone who has it), as it always has for clients of the API.
 
 
+class EditTokenRefusedError(ForbiddenError):
+    """The private link's edit token is not this entry's."""
+
+
+class UnitRefusedError(ForbiddenError):
+    """A coordinator named a unit that is not theirs."""
+
+
 def may_hold_entry(entry: Entry, token: str | None) -> bool:
     """Whether ``token`` is this entry's edit token; only its hash is kept."""
     return bool(token) and hmac.compare_digest(hash_token(token or ""), entry.edit_token_hash)
@@ -55,7 +62,7 @@ def ensure_entry_holder(entry: Entry, token: str | None) -> None:
     """Reading the whole entry, editing, withdrawing, asking for re-marking, downloading the
     family's data: only with the entry's private link."""
     if not may_hold_entry(entry, token):
-        raise InvalidEditTokenError(
+        raise EditTokenRefusedError(
             gettext(
                 "This edit link is not valid for this entry. Use the link from your receipt, "
                 "or ask the organisers."
@@ -96,7 +103,7 @@ def ensure_may_submit_for_unit(unit_code: str, allowed: Sequence[Unit]) -> None:
     """A coordinator's API submission names one of their units (403 otherwise). An empty code
     is left to the form's own check, which asks for a unit."""
     if unit_code and all(u.code != unit_code for u in allowed):
-        raise UnitNotAllowedError(gettext("You may only submit entries for your own units."))
+        raise UnitRefusedError(gettext("You may only submit entries for your own units."))
 
 
 # --- signed-in users' own things ----------------------------------------------------------

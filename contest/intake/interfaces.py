@@ -166,17 +166,9 @@ class EntryNotFoundError(IntakeError):
     status_code = 404
 
 
-class InvalidEditTokenError(IntakeError):
-    status_code = 403
-
-
 class EntryLockedError(IntakeError):
     """The deadline has passed, or the entry was withdrawn: it can no longer change."""
 
-    status_code = 403
-
-
-class UnitNotAllowedError(IntakeError):
     status_code = 403
 
 

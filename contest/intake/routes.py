@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from contest import labels, rules
 from contest.access import authenticate_request, client_ip, current_user, public, requires
 from contest.db import utcnow
+from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
@@ -193,7 +194,7 @@ def _find_replay(request: Request, contest: Contest) -> Any:
     return find
 
 
-def _form_errors(exc: IntakeError) -> dict[str, str]:
+def _form_errors(exc: ContestError) -> dict[str, str]:
     if isinstance(exc, EntryValidationError):
         return exc.errors
     return {FILE_FIELD: exc.message}
@@ -235,7 +236,7 @@ async def _submit(request: Request, *, user: User | None) -> Response:
                 receipt_url_for(request, submission.replay, token), status_code=303
             )
         result = await _send(request, contest, submission, units=units, user=user)
-    except IntakeError as exc:
+    except ContestError as exc:
         return await _render_form(
             request,
             contest,
@@ -439,7 +440,7 @@ async def edit_entry(request: Request) -> Response:
             check_csrf=True,
         )
         await _edit(request, view, submission)
-    except IntakeError as exc:
+    except ContestError as exc:
         return await _receipt_page(
             request,
             view,
@@ -495,7 +496,7 @@ async def coordinator_import(request: Request) -> Response:
             sessionmaker=_sessionmaker(request),
             storage=_storage(request),
         )
-    except IntakeError as exc:
+    except ContestError as exc:
         context["message"] = exc.message
         return render(request, "submit/import.html", context, status_code=exc.status_code)
     context["report"] = report

@@ -19,7 +19,7 @@ from contest.errors import InvalidError, NotFoundError
 from contest.forms import read_form
 from contest.i18n import format_date, gettext
 from contest.intake import services as intake
-from contest.intake.interfaces import EDIT_TOKEN_HEADER, IntakeError
+from contest.intake.interfaces import EDIT_TOKEN_HEADER
 from contest.models import (
     Assignment,
     AssignmentStatus,
@@ -42,11 +42,8 @@ from judging.interfaces import ScoreInvalidError
 async def _entrant_entry(request: Request, token: str | None) -> Entry:
     """The entry behind the receipt code, if the edit token is its own (404/403 otherwise)."""
     async with request.state.sessionmaker() as session:
-        try:
-            view = await intake.load_entry(session, receipt_code=request.path_params["code"])
-            rules.ensure_entry_holder(view.entry, token)
-        except IntakeError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
+        view = await intake.load_entry(session, receipt_code=request.path_params["code"])
+        rules.ensure_entry_holder(view.entry, token)
     return view.entry
 
 
