@@ -14,6 +14,10 @@ from starlette.routing import BaseRoute, Route
 from contest.access import current_user, requires
 from contest.db import MAX_ROW_ID
 from contest.events.validation import local_datetime
+from contest.files.documents import docx_text
+from contest.files.kinds import viewer_for
+from contest.files.limits import MAX_DOCX_BYTES
+from contest.files.links import judge_link
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext, normalize_text
 from contest.models import Asset, AssetRole, Contest, Role, User
@@ -21,12 +25,8 @@ from contest.templating import render
 from judging import services
 from judging.interfaces import AssignmentNotFoundError, ContestNotJudgeableError, RoundClosedError
 from judging.scoring import PointsError
-from judging.viewers import docx_text, viewer_for
 
 MAX_COMMENT = 4000
-# Signed links to a file in the judge's page last long enough to watch a long video.
-VIEW_LINK_SECONDS = 2 * 3600
-MAX_DOCX_BYTES = 20 * 1024 * 1024
 
 POINT_MESSAGES = {
     "required": N_("Give points for this criterion before submitting."),
@@ -70,9 +70,6 @@ async def queue(request: Request) -> Response:
     return render(request, "judge/queue.html", {"queue": items})
 
 
-INLINE_VIEWERS = frozenset({"image", "pdf", "audio", "video", "text"})
-
-
 async def _files(request: Request, view: services.JudgeView) -> list[dict[str, Any]]:
     return await entry_files(request, view.assets)
 
@@ -95,10 +92,8 @@ async def entry_files(request: Request, assets: Sequence[Asset]) -> list[dict[st
             chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
             item["text"] = docx_text(b"".join(chunks))
         # Shown in the page (a text file in a frame, as its sniffed UTF-8), else a download.
-        item["url"] = await storage.read_url(
-            asset.storage_key,
-            expires_in=VIEW_LINK_SECONDS,
-            content_type=asset.content_type if viewer in INLINE_VIEWERS else None,
+        item["url"] = await judge_link(
+            storage, asset.storage_key, content_type=asset.content_type, viewer=viewer
         )
         files.append(item)
     return files

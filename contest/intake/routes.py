@@ -18,17 +18,17 @@ from contest.access import current_user, public, requires
 from contest.accounts.services import authenticate_request, client_ip
 from contest.db import utcnow
 from contest.events.interfaces import ContestNotFoundError
+from contest.files import keys, links
+from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
+from contest.files.limits import MAX_JSON_BYTES
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import (
-    FILE_KINDS,
-    MAX_BODY_TEXT_BYTES,
     EntryValidationError,
     IntakeError,
     PendingUpload,
 )
-from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
 from contest.results.services import published_outcome
@@ -36,7 +36,6 @@ from contest.templating import render
 from storage import Storage, StorageError
 
 EDIT_TOKEN_HEADER = "x-edit-token"  # noqa: S105 - a header name, not a secret
-MAX_JSON_BYTES = MAX_BODY_TEXT_BYTES + 64 * 1024
 CONSENT_LABELS = {
     "full_name": N_("Full name (for example: Nguyễn Minh Anh)"),
     "initials": N_("Initials only (for example: N. M. A.)"),
@@ -316,18 +315,16 @@ async def _file_links(storage: Storage, view: services.EntryView) -> list[dict[s
     files = []
     for original in view.originals:
         derived = view.derived.get(original.id, {})
-        kind = next(
-            (k for k in FILE_KINDS.values() if k.content_type == original.content_type), None
-        )
+        kind = kind_of_stored(original.content_type)
         inline = original.content_type.split("/")[0] in ("audio", "video")
         item: dict[str, Any] = {
             "asset": original,
             "label": kind.label if kind else "",
-            "download": await storage.read_url(
-                original.storage_key, filename=original.original_filename or None
+            "download": await links.download_link(
+                storage, original.storage_key, filename=original.original_filename or None
             ),
-            "media": await storage.read_url(
-                original.storage_key, content_type=original.content_type
+            "media": await links.inline_link(
+                storage, original.storage_key, content_type=original.content_type
             )
             if inline
             else None,
@@ -338,8 +335,8 @@ async def _file_links(storage: Storage, view: services.EntryView) -> list[dict[s
         for role in (AssetRole.PREVIEW, AssetRole.THUMBNAIL):
             asset = derived.get(role.value)
             if asset is not None:
-                item[role.value] = await storage.read_url(
-                    asset.storage_key, content_type="image/jpeg"
+                item[role.value] = await links.inline_link(
+                    storage, asset.storage_key, content_type=PREVIEW_TYPE
                 )
         files.append(item)
     return files
@@ -691,7 +688,7 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
         },
         files=[
             {
-                "upload_id": services.upload_id_of(a.storage_key),
+                "upload_id": keys.upload_id_of(a.storage_key),
                 "content_type": a.content_type,
                 "size": a.size,
                 "sha256": a.sha256,

@@ -25,9 +25,9 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit
 from contest.db import utcnow
+from contest.files.kinds import kind_of_stored
 from contest.i18n import gettext, normalize_text
 from contest.intake import services as intake
-from contest.intake.interfaces import FILE_KINDS
 from contest.models import (
     Asset,
     AssetRole,
@@ -93,7 +93,7 @@ def _iso(value: datetime | None) -> str | None:
 def archive_name(index: int, asset: Asset) -> str:
     """A file's name inside the archive: numbered, with the name the entrant gave it (only its
     last segment, and never a path) or the kind's extension."""
-    kind = next((k for k in FILE_KINDS.values() if k.content_type == asset.content_type), None)
+    kind = kind_of_stored(asset.content_type)
     given = (asset.original_filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
     name = given or f"original.{kind.extension if kind else 'bin'}"
     return f"files/{index}-{name}"

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contest import labels
 from contest.access import current_user, public, requires
+from contest.files import links
 from contest.forms import read_form
 from contest.i18n import LOCALE_DIR, N_, get_locale, gettext
 from contest.models import (
@@ -55,9 +56,9 @@ from contest.results.services import ResultsError
 from contest.templating import TEMPLATES_DIR, render
 from storage import Storage
 
-# Signed links in a page stay valid a day; pages are redrawn every six hours (the period is
-# part of the ETag), so a copy revalidated with its ETag never holds expired links.
-GALLERY_LINK_SECONDS = 24 * 3600
+# Signed links in a page stay valid a day (links.GALLERY_LINK_SECONDS); pages are redrawn
+# every six hours (the period is part of the ETag), so a copy revalidated with its ETag never
+# holds expired links.
 LINK_PERIOD_SECONDS = 6 * 3600
 # Browsers and proxies may keep the page but ask again at every view (a 304 from this
 # process's memory when nothing changed): an erased child's name or a withdrawn prize must
@@ -309,9 +310,7 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 async def _link(storage: Storage, media: Media, content_type: str) -> str:
-    return await storage.read_url(
-        media.key, expires_in=GALLERY_LINK_SECONDS, content_type=content_type
-    )
+    return await links.gallery_link(storage, media.key, content_type=content_type)
 
 
 async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:
