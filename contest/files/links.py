@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contest.files.kinds import INLINE_VIEWERS, PREVIEW_TYPE
 from storage import Storage
+from storage.interfaces import DEFAULT_READ_URL_EXPIRES
 
 # A judge's page: long enough to watch a long video.
 JUDGE_LINK_SECONDS = 2 * 3600
@@ -18,7 +19,7 @@ JUDGE_LINK_SECONDS = 2 * 3600
 GALLERY_LINK_SECONDS = 24 * 3600
 LOGO_LINK_SECONDS = 24 * 3600
 # An entrant's receipt page and the organisers' pages, which are redrawn at every view.
-PAGE_LINK_SECONDS = 900
+PAGE_LINK_SECONDS = DEFAULT_READ_URL_EXPIRES
 
 
 async def judge_link(storage: Storage, key: str, *, content_type: str, viewer: str) -> str:
