@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from contest.db import utcnow
 from contest.i18n import gettext
-from contest.models import Role, User
+from contest.models import ApiToken, Role, User
+from contest.tokens import TOKEN_PREFIX, hash_token
 
 ACCESS_ATTRIBUTE = "__contest_access__"
 ANYONE = "anyone"
@@ -70,10 +75,42 @@ def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
 # --- who is asking ------------------------------------------------------------------------
 
 
+# An API token's last use is written at most this often, not on every request.
+_LAST_USED_PRECISION = timedelta(minutes=5)
+
+
+async def user_for_session(
+    session: AsyncSession, *, user_id: object, session_version: object
+) -> User | None:
+    """The user a session cookie names, while still active and signed in: a deactivated
+    user, or one whose sessions were ended, is nobody."""
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active or user.session_version != session_version:
+        return None
+    return user
+
+
+async def user_for_api_token(session: AsyncSession, *, token: str) -> User | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    found = await session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if found is None:
+        return None
+    user = await session.get(User, found.user_id)
+    if user is None or not user.is_active:
+        return None
+    now = utcnow()
+    if found.last_used_at is None or now - found.last_used_at > _LAST_USED_PRECISION:
+        found.last_used_at = now
+    return user
+
+
 async def authenticate_request(request: Request) -> User | None:
     """The user behind a request: a bearer token, else the session cookie; cached per request."""
-    from contest.accounts import services
-
     cached: User | object | None = getattr(request.state, "user", _UNKNOWN)
     if cached is not _UNKNOWN:
         return cached  # type: ignore[return-value]
@@ -81,7 +118,7 @@ async def authenticate_request(request: Request) -> User | None:
     authorization = request.headers.get("authorization", "")
     async with request.state.sessionmaker.begin() as session:
         if authorization.lower().startswith("bearer "):
-            user = await services.user_for_api_token(session, token=authorization[7:].strip())
+            user = await user_for_api_token(session, token=authorization[7:].strip())
             if user is None:
                 raise HTTPException(
                     401,
@@ -90,7 +127,7 @@ async def authenticate_request(request: Request) -> User | None:
                 )
             request.state.via_token = True
         elif (user_id := request.session.get(SESSION_USER)) is not None:
-            user = await services.user_for_session(
+            user = await user_for_session(
                 session, user_id=user_id, session_version=request.session.get(SESSION_VERSION)
             )
             if user is None:

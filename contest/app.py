@@ -19,12 +19,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from contest import api, errors, health
+from contest import api, error_pages, health
 from contest.access import check_declarations, public
 from contest.accounts.routes import api_routes as account_api_routes
 from contest.accounts.routes import routes as account_routes
 from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
+from contest.errors import ContestError
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
@@ -102,7 +103,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     """The database dropped the connection or is restarting: a 503 the client may retry (the
     transaction was rolled back), not a 500 as for a bug."""
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return errors.error_response(request, 503)
+    return error_pages.error_response(request, 503)
 
 
 class ContestApp(Starlette):
@@ -154,11 +155,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
         exception_handlers={
-            HTTPException: errors.http_exception,
-            errors.ContestError: errors.contest_error,
+            HTTPException: error_pages.http_exception,
+            ContestError: error_pages.contest_error,
             OperationalError: _database_unavailable,
             InterfaceError: _database_unavailable,
-            Exception: errors.server_error,
+            Exception: error_pages.server_error,
         },
         lifespan=lifespan,
     )

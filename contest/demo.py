@@ -10,7 +10,6 @@ import functools
 import io
 import math
 import struct
-import uuid
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,8 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.accounts.passwords import hash_password
 from contest.db import Base, utcnow
 from contest.events.validation import DEFAULT_RETENTION_MONTHS
-from contest.i18n import LOCAL_TZ, normalize_text
-from contest.intake.media import Derivatives, make_derivatives
+from contest.files import keys
+from contest.files.images import Derivatives, make_derivatives
+from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, FileKind
+from contest.files.limits import ONE_MIB
+from contest.i18n import LOCAL_TZ, count_words, normalize_text
 from contest.models import (
     Asset,
     AssetRole,
@@ -46,14 +48,13 @@ from contest.models import (
     UnitKind,
     User,
 )
-from contest.privacy.interfaces import AGREEMENT_VERSION
+from contest.notice import AGREEMENT_VERSION
 from contest.tokens import hash_token, new_secret_token
 from storage import Storage
 
 _Model = TypeVar("_Model", bound=Base)
 
 SEED_FILE = Path(__file__).parent / "seed" / "demo.yaml"
-ONE_MIB = 1024 * 1024
 
 
 @dataclass
@@ -292,31 +293,30 @@ async def _add_sample_entry(
         book_title=book.title,
         book_author=book.author,
         body_text=text,
-        word_count=len(text.split()) if text else None,
+        word_count=count_words(text) if text else None,
     )
     session.add(entry)
     await session.flush()
 
-    media: tuple[bytes, str, str, int | None, int | None] | None = None
+    media: tuple[bytes, FileKind, int | None, int | None] | None = None
     if item.get("drawing"):
-        media = (sample_drawing(), "image/png", "png", 1200, 900)
+        media = (sample_drawing(), FILE_KINDS["png"], 1200, 900)
     elif item.get("audio"):
-        media = (sample_audio(), "audio/wav", "wav", None, None)
+        media = (sample_audio(), FILE_KINDS["wav"], None, None)
     if media is None:
         return
-    data, content_type, extension, width, height = media
-    # Keys name nobody: judges see links to these files.
-    key = f"entries/{uuid.uuid4().hex}/original.{extension}"
-    stored = await storage.put_stream(key, _chunks(data), content_type=content_type)
+    data, kind, width, height = media
+    key = keys.original_key(keys.new_upload_id(), kind)
+    stored = await storage.put_stream(key, _chunks(data), content_type=kind.content_type)
     stored_keys.append(key)
     original = Asset(
         entry_id=entry.id,
         role=AssetRole.ORIGINAL,
         storage_key=key,
-        content_type=content_type,
+        content_type=kind.content_type,
         size=stored.size,
         sha256=stored.sha256,
-        original_filename=f"sample.{extension}",
+        original_filename=f"sample.{kind.extension}",
         width=width,
         height=height,
     )
@@ -330,8 +330,8 @@ async def _add_sample_entry(
         (AssetRole.PREVIEW, derived.preview, derived.preview_size),
         (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
     ):
-        derived_key = key.rsplit("/", 1)[0] + f"/{role.value}.jpg"
-        kept = await storage.put_stream(derived_key, _chunks(image), content_type="image/jpeg")
+        derived_key = keys.derived_key(key, role.value)
+        kept = await storage.put_stream(derived_key, _chunks(image), content_type=PREVIEW_TYPE)
         stored_keys.append(derived_key)
         session.add(
             Asset(
@@ -339,7 +339,7 @@ async def _add_sample_entry(
                 source_id=original.id,
                 role=role,
                 storage_key=derived_key,
-                content_type="image/jpeg",
+                content_type=PREVIEW_TYPE,
                 size=kept.size,
                 sha256=kept.sha256,
                 width=image_width,

@@ -14,14 +14,12 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from contest.files.limits import MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS
 from contest.i18n import gettext, normalize_text
 
 CSRF_SESSION_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-# Forms without files are small; a larger body is not a form of ours.
-MAX_FORM_FIELDS = 200
-MAX_FIELD_SIZE = 64 * 1024
 
 
 def csrf_token(request: Request) -> str:
@@ -51,7 +49,7 @@ async def read_form(request: Request) -> dict[str, str]:
     """A posted form without files, CSRF-checked, every value NFC and trimmed."""
     try:
         form: FormData = await request.form(
-            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FIELD_SIZE
+            max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
         )
     except (HTTPException, ValueError, KeyError) as exc:
         # Starlette reports a malformed or oversized form as an English 400.

@@ -85,6 +85,11 @@ def normalize_text(value: str) -> str:
     return unicodedata.normalize("NFC", value).replace("\r\n", "\n").strip()
 
 
+def count_words(text: str) -> int:
+    """Words as a teacher counts them: runs of characters between blanks."""
+    return len(text.split())
+
+
 def local_time(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)

@@ -37,7 +37,7 @@ from contest.models import (
     User,
     user_units,
 )
-from contest.tokens import hash_token
+from contest.tokens import hash_token, normalize_receipt_code
 
 # --- entrants and coordinators ------------------------------------------------------------
 # An entrant has no account: the private link's edit token, with the receipt code, is what
@@ -68,6 +68,20 @@ def ensure_entry_holder(entry: Entry, token: str | None) -> None:
                 "or ask the organisers."
             )
         )
+
+
+async def entry_of_holder(session: AsyncSession, *, receipt_code: str, token: str | None) -> Entry:
+    """The entry behind a receipt code, for the holder of its private link: 404 for a code
+    that names no entry, 403 for a wrong token."""
+    entry = await session.scalar(
+        select(Entry).where(Entry.receipt_code == normalize_receipt_code(receipt_code))
+    )
+    if entry is None:
+        raise NotFoundError(
+            gettext("No entry has this receipt code. Please check the code and try again.")
+        )
+    ensure_entry_holder(entry, token)
+    return entry
 
 
 def may_submit_for_unit(user: User | None, unit: Unit, *, own_unit_ids: Iterable[int]) -> bool:

@@ -8,13 +8,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from contest.files.documents import docx_text
+from contest.files.kinds import viewer_for
+from contest.files.limits import MAX_DOCX_BYTES
+from contest.files.links import judge_link
 from contest.models import Asset, AssetRole
-from judging.viewers import docx_text, viewer_for
-
-# Signed links to a file in the judge's page last long enough to watch a long video.
-VIEW_LINK_SECONDS = 2 * 3600
-MAX_DOCX_BYTES = 20 * 1024 * 1024
-INLINE_VIEWERS = frozenset({"image", "pdf", "audio", "video", "text"})
 
 
 def original_assets(assets: Sequence[Asset]) -> list[Asset]:
@@ -39,10 +37,8 @@ async def entry_files(request: Request, assets: Sequence[Asset]) -> list[dict[st
             chunks = [chunk async for chunk in await storage.get_stream(asset.storage_key)]
             item["text"] = docx_text(b"".join(chunks))
         # Shown in the page (a text file in a frame, as its sniffed UTF-8), else a download.
-        item["url"] = await storage.read_url(
-            asset.storage_key,
-            expires_in=VIEW_LINK_SECONDS,
-            content_type=asset.content_type if viewer in INLINE_VIEWERS else None,
+        item["url"] = await judge_link(
+            storage, asset.storage_key, content_type=asset.content_type, viewer=viewer
         )
         files.append(item)
     return files

@@ -1,24 +1,17 @@
-"""HMAC signatures for the local backend's read URLs and upload policies."""
+"""Signatures for the local backend's read URLs and upload policies, made with itsdangerous."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 
-# Deriving a dedicated key keeps these signatures unusable anywhere else the app uses secret_key.
-_KEY_CONTEXT = b"contest.storage.local.v1"
+from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import Signer as _ItsSigner
 
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+# A salt per use keeps a signature made for one (say a policy) from being replayed as another
+# (a read URL), and these signatures unusable anywhere else the app uses secret_key.
+_READ_SALT = "contest.storage.local.read.v2"
+_UPLOAD_SALT = "contest.storage.local.upload.v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,41 +25,40 @@ class Signer:
     def __init__(self, secret_key: str) -> None:
         if not secret_key:
             raise ValueError("secret_key must not be empty")
-        self._key = hmac.new(secret_key.encode("utf-8"), _KEY_CONTEXT, hashlib.sha256).digest()
+        self._read = _ItsSigner(
+            secret_key, salt=_READ_SALT, key_derivation="hmac", digest_method="sha256"
+        )
+        self._upload = URLSafeSerializer(
+            secret_key,
+            salt=_UPLOAD_SALT,
+            signer_kwargs={"key_derivation": "hmac", "digest_method": "sha256"},
+        )
 
-    def _mac(self, purpose: str, *parts: str) -> str:
-        # JSON framing keeps field boundaries unambiguous; the purpose stops a signature made
-        # for one use (say a policy) from being replayed as another (a read URL).
-        message = json.dumps([purpose, *parts], separators=(",", ":")).encode("utf-8")
-        return _b64encode(hmac.new(self._key, message, hashlib.sha256).digest())
+    @staticmethod
+    def _read_message(key: str, expires: str, filename: str, content_type: str) -> bytes:
+        # JSON framing keeps field boundaries unambiguous.
+        return json.dumps([key, expires, filename, content_type], separators=(",", ":")).encode()
 
     def sign_read(self, key: str, expires: int, filename: str, content_type: str) -> str:
-        return self._mac("read", key, str(expires), filename, content_type)
+        message = self._read_message(key, str(expires), filename, content_type)
+        return self._read.get_signature(message).decode("ascii")
 
     def verify_read(
         self, key: str, expires: str, filename: str, content_type: str, signature: str, now: float
     ) -> bool:
         if not expires.isdigit() or int(expires) < now:
             return False
-        expected = self._mac("read", key, expires, filename, content_type)
-        return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8"))
+        message = self._read_message(key, expires, filename, content_type)
+        return self._read.verify_signature(message, signature.encode("utf-8"))
 
     def make_policy(self, policy: UploadPolicy) -> str:
-        body = json.dumps(
-            {"k": policy.key, "m": policy.max_size, "e": policy.expires}, separators=(",", ":")
-        )
-        payload = _b64encode(body.encode("utf-8"))
-        return f"{payload}.{self._mac('upload', payload)}"
+        return self._upload.dumps({"k": policy.key, "m": policy.max_size, "e": policy.expires})
 
     def read_policy(self, token: str, now: float) -> UploadPolicy | None:
         """The policy if the token is authentic and unexpired, else None."""
-        payload, _, signature = token.partition(".")
-        expected = self._mac("upload", payload)
-        if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8")):
-            return None
         try:
-            data = json.loads(_b64decode(payload))
-        except (binascii.Error, ValueError):
+            data = self._upload.loads(token)
+        except BadSignature:
             return None
         if not isinstance(data, dict):
             return None

@@ -21,6 +21,10 @@ MAX_KEY_BYTES = 512
 MAX_PREFIX_LENGTH = ONE_MIB
 # Room for the multipart framing and the small form fields around the file of a direct upload.
 UPLOAD_FORM_OVERHEAD = 64 * 1024
+# After refusing an upload, read at most this much more of its body so that the client (a
+# browser still sending) reads our answer instead of a reset connection; past it the
+# connection is just closed. One limit for every refusal, the app's forms included.
+DRAIN_LIMIT = 16 * ONE_MIB
 DEFAULT_READ_URL_EXPIRES = 900
 DEFAULT_UPLOAD_FORM_EXPIRES = 3600
 

@@ -20,14 +20,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from storage._form import FormError, MultipartUpload, multipart_boundary
 from storage._http import DOWNLOAD_TYPE, check_content_type, content_disposition, is_inline_safe
 from storage._signing import Signer, UploadPolicy
 from storage.interfaces import (
     DEFAULT_READ_URL_EXPIRES,
     DEFAULT_UPLOAD_FORM_EXPIRES,
+    DRAIN_LIMIT,
     LOCAL_WRITE_BUFFER_SIZE,
-    ONE_MIB,
     READ_CHUNK_SIZE,
     UPLOAD_FORM_OVERHEAD,
     InvalidKeyError,
@@ -44,14 +43,18 @@ from storage.interfaces import (
     validate_key,
     validate_prefix,
 )
+from storage.multipart import FormReadError, MultipartReader, boundary_of
 
 # Where the main app mounts asgi_app(); read_url and upload_form build URLs under it.
 FILES_MOUNT_PATH = "/files"
 UPLOAD_PATH = "/upload"
 TMP_DIR_NAME = ".tmp"
-# After refusing an upload, read at most this much of the rest of the body so the client sees
-# the response instead of a connection reset; bigger bodies just get the connection closed.
-UPLOAD_DRAIN_LIMIT = 16 * ONE_MIB
+# A direct upload's form: its policy fields, then the file part.
+FILE_FIELD = "file"
+MAX_UPLOAD_PARTS = 10
+MAX_UPLOAD_FIELD_BYTES = 8 * 1024
+# Everything before the file part is small fields; more than this is not a legitimate form.
+MAX_BYTES_BEFORE_FILE = 64 * 1024
 
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private"}
 # Files are served from the app's own origin, so each one is a sandboxed document that may load
@@ -413,37 +416,89 @@ class LocalStorage(Storage):
         )
 
     async def _upload_endpoint(self, request: Request) -> Response:
+        body = _FieldsFirst(request.stream())
         try:
-            form = MultipartUpload(
-                multipart_boundary(request.headers.get("content-type")), request.stream()
+            form = MultipartReader(
+                boundary_of(request.headers.get("content-type")), body, max_parts=MAX_UPLOAD_PARTS
             )
-        except FormError as exc:
-            return PlainTextResponse(exc.message, exc.status_code, headers=_SECURITY_HEADERS)
+        except FormReadError as exc:
+            return PlainTextResponse(str(exc), 400, headers=_SECURITY_HEADERS)
         try:
-            await self._receive_upload(request, form)
+            await self._receive_upload(request, form, body)
         except ObjectTooLargeError:
-            await form.drain(UPLOAD_DRAIN_LIMIT)
+            await form.drain(DRAIN_LIMIT)
             return PlainTextResponse("File too large", 413, headers=_SECURITY_HEADERS)
-        except FormError as exc:
-            await form.drain(UPLOAD_DRAIN_LIMIT)
-            return PlainTextResponse(exc.message, exc.status_code, headers=_SECURITY_HEADERS)
+        except _PolicyError as exc:
+            await form.drain(DRAIN_LIMIT)
+            return PlainTextResponse(str(exc), 403, headers=_SECURITY_HEADERS)
+        except FormReadError as exc:
+            await form.drain(DRAIN_LIMIT)
+            return PlainTextResponse(str(exc), 400, headers=_SECURITY_HEADERS)
         except ClientDisconnect:
             # Nobody is left to read a response; put_stream already removed the partial file.
             return Response(status_code=400)
         return Response(status_code=204, headers=_SECURITY_HEADERS)
 
-    async def _receive_upload(self, request: Request, form: MultipartUpload) -> None:
-        fields = await form.read_fields()
+    async def _receive_upload(
+        self, request: Request, form: MultipartReader, body: _FieldsFirst
+    ) -> None:
+        fields = await _read_fields(form)
+        body.file_started = True
         policy = self._signer.read_policy(fields.get("policy", ""), self._clock())
         if policy is None or fields.get("key") != policy.key:
-            raise FormError(403, "invalid or expired upload policy")
+            raise _PolicyError("invalid or expired upload policy")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > policy.max_size + UPLOAD_FORM_OVERHEAD:
             raise ObjectTooLargeError(policy.max_size)
+        chunks = form.chunks()
+        first = await anext(chunks, b"")
         # Same rule as S3's content-length-range starting at 1: an empty file is no upload.
-        if not await form.has_file_data():
-            raise FormError(400, "the file is empty")
-        await self.put_stream(policy.key, form.file_chunks(), max_size=policy.max_size)
+        if not first:
+            raise FormReadError("the file is empty")
+        # Whatever follows the file part is never read.
+        await self.put_stream(policy.key, _prepend(first, chunks), max_size=policy.max_size)
+
+
+class _FieldsFirst:
+    """The request body, refused once more than MAX_BYTES_BEFORE_FILE went by without the
+    file part beginning (however many parts and headers that took)."""
+
+    def __init__(self, body: AsyncIterator[bytes]) -> None:
+        self._body = body
+        self._seen = 0
+        self.file_started = False
+
+    def __aiter__(self) -> _FieldsFirst:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.file_started and self._seen > MAX_BYTES_BEFORE_FILE:
+            raise FormReadError("form fields too large")
+        chunk = await anext(self._body)
+        self._seen += len(chunk)
+        return chunk
+
+
+class _PolicyError(Exception):
+    """The upload's policy is missing, forged, expired or for another key: 403."""
+
+
+async def _read_fields(form: MultipartReader) -> dict[str, str]:
+    """The small fields before the file part; the reader is left at the file's first byte."""
+    fields: dict[str, str] = {}
+    async for part in form:
+        if part.name == FILE_FIELD:
+            return fields
+        if part.name in fields:
+            raise FormReadError(f"duplicate form field {part.name[:40]!r}")
+        fields[part.name] = await form.read_text(MAX_UPLOAD_FIELD_BYTES)
+    raise FormReadError(f"missing form field {FILE_FIELD!r}")
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _is_valid_key(key: str) -> bool:

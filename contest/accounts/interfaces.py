@@ -12,7 +12,6 @@ MIN_PASSWORD_LENGTH = 10
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 30
-TOKEN_PREFIX = "ctk_"  # noqa: S105  (a label, not a secret)
 
 
 class LoginFailedError(ContestError):

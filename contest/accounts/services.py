@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
@@ -22,7 +22,6 @@ from contest.accounts.interfaces import (
     MAX_FAILURES_PER_ADDRESS,
     MIN_PASSWORD_LENGTH,
     THROTTLE_WINDOW,
-    TOKEN_PREFIX,
     InvalidInvitationError,
     InvalidPasswordError,
     LoginFailedError,
@@ -33,7 +32,7 @@ from contest.accounts.passwords import hash_password, verify_password
 from contest.db import utcnow
 from contest.i18n import gettext
 from contest.models import ApiToken, Contest, Invitation, LoginAttempt, Role, Unit, User
-from contest.tokens import hash_token
+from contest.tokens import TOKEN_PREFIX, hash_token
 
 # Verified against when the email is unknown, so both paths cost one argon2 check.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
@@ -41,20 +40,6 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-# --- who is asking ------------------------------------------------------------------------
-
-
-async def user_for_session(
-    session: AsyncSession, *, user_id: object, session_version: object
-) -> User | None:
-    """The user a session cookie names, while still active and signed in: a deactivated
-    user, or one whose sessions were ended, is nobody."""
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active or user.session_version != session_version:
-        return None
-    return user
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -313,23 +298,3 @@ async def list_api_tokens(session: AsyncSession, *, user: User) -> Sequence[ApiT
 
 
 # Writing last_used_at on every call would make each API request a write.
-_LAST_USED_PRECISION = timedelta(minutes=5)
-
-
-async def user_for_api_token(session: AsyncSession, *, token: str) -> User | None:
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    found = await session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-        )
-    )
-    if found is None:
-        return None
-    user = await session.get(User, found.user_id)
-    if user is None or not user.is_active:
-        return None
-    now = utcnow()
-    if found.last_used_at is None or now - found.last_used_at > _LAST_USED_PRECISION:
-        found.last_used_at = now
-    return user

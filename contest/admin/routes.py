@@ -21,9 +21,10 @@ from contest.admin import services
 from contest.admin.services import CHILD_MODELS, ConflictingValueError
 from contest.events.eventfile import dump_event
 from contest.events.validation import InvalidError, fields_of, validate
+from contest.files.limits import CONSOLE_FORM_OVERHEAD, IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
+from contest.files.links import logo_link
 from contest.forms import read_form, read_form_lists, verify_csrf
 from contest.i18n import N_, gettext
-from contest.intake.interfaces import IntakeError
 from contest.models import Contest, Event, Role, Unit, User
 from contest.templating import render
 from storage import StorageError
@@ -128,7 +129,7 @@ async def edit_event(request: Request) -> Response:
             else {}
         )
         logo_url = (
-            await request.state.storage.read_url(event.logo_key, content_type="image/jpeg")
+            await logo_link(request.state.storage, event.logo_key, public=False)
             if event and event.logo_key
             else None
         )
@@ -152,13 +153,9 @@ async def edit_event(request: Request) -> Response:
     return _redirect(request, "admin")
 
 
-# Room for the multipart boundaries and the other fields around a file.
-FORM_OVERHEAD = 64 * 1024
-
-
 async def _read_one_file(request: Request, *, field: str, max_bytes: int, missing: str) -> bytes:
     """The one small file a console form sends, CSRF-checked and size-capped (413)."""
-    if int(request.headers.get("content-length") or 0) > max_bytes + FORM_OVERHEAD:
+    if int(request.headers.get("content-length") or 0) > max_bytes + CONSOLE_FORM_OVERHEAD:
         raise HTTPException(413, gettext("The file is too large"))
     try:
         async with request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS) as form:
@@ -183,7 +180,7 @@ async def upload_logo(request: Request) -> Response:
     data = await _read_one_file(
         request,
         field="logo",
-        max_bytes=services.MAX_LOGO_BYTES,
+        max_bytes=MAX_LOGO_BYTES,
         missing=N_("Choose an image file."),
     )
     storage = request.state.storage
@@ -193,8 +190,6 @@ async def upload_logo(request: Request) -> Response:
             old = await services.set_event_logo(
                 session, storage=storage, event=event, data=data, actor=current_user(request)
             )
-        except IntakeError as exc:
-            raise HTTPException(exc.status_code, exc.message) from None
         except StorageError:
             raise HTTPException(
                 503,
@@ -302,7 +297,7 @@ async def import_units(request: Request) -> Response:
     data = await _read_one_file(
         request,
         field="file",
-        max_bytes=services.MAX_CSV_BYTES,
+        max_bytes=IMPORT_MAX_CSV_BYTES,
         missing=N_("Choose a CSV file to import."),
     )
     async with request.state.sessionmaker() as session:

@@ -3,9 +3,9 @@ by the caller's transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,12 +19,16 @@ from sqlalchemy.orm import selectinload
 from contest import audit
 from contest.events.services import get_event as get_event
 from contest.events.validation import (
-    ONE_MIB,
     InvalidError,
     prize_counts,
     prize_scheme,
     validate,
 )
+from contest.files import keys
+from contest.files.images import make_derivatives
+from contest.files.kinds import PREVIEW_TYPE
+from contest.files.limits import ONE_MIB, SNIFF_BYTES
+from contest.files.sniff import check_kind, sniff
 from contest.i18n import gettext, local_time
 from contest.models import (
     AuditEvent,
@@ -43,7 +47,6 @@ from storage import Storage
 
 # How many audit events a page shows.
 AUDIT_PAGE_SIZE = 50
-MAX_CSV_BYTES = 2 * ONE_MIB
 
 CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
     "divisions": ("division", Division),
@@ -515,7 +518,6 @@ async def remove_conflict(session: AsyncSession, *, conflict_id: int, actor: Use
 # --- the event's logo -------------------------------------------------------------------------
 
 LOGO_TYPES = ("jpeg", "png", "webp")
-MAX_LOGO_BYTES = 5 * ONE_MIB
 
 
 async def set_event_logo(
@@ -523,18 +525,17 @@ async def set_event_logo(
 ) -> str | None:
     """Store the logo as a metadata-free JPEG; returns the key of the logo it replaces.
 
-    Raises contest.intake.interfaces' UnsupportedFileError (415) or UnreadableImageError (422).
+    Raises contest.files.interfaces' UnsupportedFileError (415) or UnreadableImageError (422).
     """
-    from contest.intake.media import check_kind, make_derivatives, sniff
-
-    check_kind(sniff(data[:4096]), LOGO_TYPES)
-    derived = make_derivatives(io.BytesIO(data))
-    key = f"event/{uuid.uuid4().hex}/logo.jpg"
+    check_kind(sniff(data[:SNIFF_BYTES]), LOGO_TYPES)
+    # Decoding a photo takes a while: off the event loop, as the intake does for drawings.
+    derived = await asyncio.to_thread(make_derivatives, io.BytesIO(data))
+    key = keys.new_logo_key()
 
     async def chunks() -> AsyncIterator[bytes]:
         yield derived.preview
 
-    await storage.put_stream(key, chunks(), content_type="image/jpeg")
+    await storage.put_stream(key, chunks(), content_type=PREVIEW_TYPE)
     old = event.logo_key
     event.logo_key = key
     audit.record(

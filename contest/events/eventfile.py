@@ -18,7 +18,6 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit
 from contest.events.validation import (
-    ONE_MIB,
     PRIZE_TIERS,
     InvalidError,
     fields_of,
@@ -26,6 +25,7 @@ from contest.events.validation import (
     prize_scheme,
     validate,
 )
+from contest.files.limits import ONE_MIB
 from contest.i18n import gettext, local_time
 from contest.models import (
     Book,

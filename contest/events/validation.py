@@ -15,15 +15,10 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from contest.files.kinds import FILE_KINDS
 from contest.i18n import LOCAL_TZ, N_, gettext, normalize_text
 from contest.models import Aggregation, ContestKind, ContestStatus, Prize, Role, UnitKind
 
-ONE_MIB = 1024 * 1024
-# File kinds an organiser may allow; an entry's bytes are sniffed against them.
-FILE_KINDS = (
-    "jpeg", "png", "webp", "heic", "pdf", "docx", "txt",
-    "mp3", "m4a", "wav", "ogg", "mp4", "webm", "mov",
-)  # fmt: skip
 # Children's data is kept a year after publication unless the event says otherwise.
 DEFAULT_RETENTION_MONTHS = 12
 MAX_RETENTION_MONTHS = 120
@@ -302,7 +297,7 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
             Field(
                 "allowed_types",
                 N_("Accepted files"),
-                many(lambda v: str(v).strip().lower(), FILE_KINDS),
+                many(lambda v: str(v).strip().lower(), tuple(FILE_KINDS)),
                 widget="multiselect",
                 choices=tuple((kind, kind.upper()) for kind in FILE_KINDS),
             ),

@@ -21,24 +21,27 @@ from typing import IO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
+from contest.errors import ContestError
+from contest.files.limits import (
+    BULK_MAX_CSV_BYTES,
+    BULK_MAX_ROWS,
+    BULK_MAX_ZIP_BYTES,
+    BULK_SPOOL_IN_MEMORY,
+    FORM_OVERHEAD,
+    MAX_FIELD_BYTES,
+)
 from contest.forms import CSRF_FIELD, verify_csrf
 from contest.i18n import N_, gettext, normalize_text
 from contest.intake import services
 from contest.intake.interfaces import (
-    BULK_MAX_CSV_BYTES,
-    BULK_MAX_ROWS,
-    BULK_MAX_ZIP_BYTES,
-    FORM_OVERHEAD,
-    MAX_FIELD_BYTES,
     EntryValidationError,
-    IntakeError,
     PendingUpload,
     UploadTooLargeError,
 )
-from contest.intake.multipart import FormReadError, MultipartReader, boundary_of
 from contest.intake.uploads import malformed, receipt_url_for
 from contest.models import Contest, Unit, User
-from storage import ONE_MIB, Storage
+from storage import Storage
+from storage.multipart import FormReadError, MultipartReader, boundary_of
 
 READ_CHUNK = 256 * 1024
 REQUIRED = ("full_name", "age", "unit", "consent", "title")
@@ -153,7 +156,7 @@ async def _read_parts(request: Request) -> tuple[bytes, IO[bytes] | None]:
 
 
 async def _spool(chunks: AsyncIterator[bytes]) -> IO[bytes] | None:
-    spool = tempfile.SpooledTemporaryFile(max_size=ONE_MIB)  # noqa: SIM115
+    spool = tempfile.SpooledTemporaryFile(max_size=BULK_SPOOL_IN_MEMORY)  # noqa: SIM115
     size = 0
     try:
         async for chunk in chunks:
@@ -366,7 +369,7 @@ async def _import_row(
     except UploadTooLargeError as exc:
         result.reasons = [f"{gettext(FIELD_LABELS['file'])}: {exc.message}"]
         return result
-    except IntakeError as exc:
+    except ContestError as exc:
         await services.discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)
         result.reasons = (
             _reasons(exc.errors)

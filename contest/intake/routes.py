@@ -18,24 +18,23 @@ from contest.access import authenticate_request, client_ip, current_user, public
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
+from contest.files import keys, links
+from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
+from contest.files.limits import MAX_JSON_BYTES
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import (
-    EDIT_TOKEN_HEADER,
-    FILE_KINDS,
-    MAX_BODY_TEXT_BYTES,
     EntryValidationError,
     IntakeError,
 )
-from contest.intake.media import accepted_labels
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
 from contest.results.outcome import published_outcome
 from contest.templating import render
+from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
 from storage import Storage, StorageError
 
-MAX_JSON_BYTES = MAX_BODY_TEXT_BYTES + 64 * 1024
 CONSENT_LABELS = {
     "full_name": N_("Full name (for example: Nguyễn Minh Anh)"),
     "initials": N_("Initials only (for example: N. M. A.)"),
@@ -282,18 +281,16 @@ async def _file_links(storage: Storage, view: services.EntryView) -> list[dict[s
     files = []
     for original in view.originals:
         derived = view.derived.get(original.id, {})
-        kind = next(
-            (k for k in FILE_KINDS.values() if k.content_type == original.content_type), None
-        )
+        kind = kind_of_stored(original.content_type)
         inline = original.content_type.split("/")[0] in ("audio", "video")
         item: dict[str, Any] = {
             "asset": original,
             "label": kind.label if kind else "",
-            "download": await storage.read_url(
-                original.storage_key, filename=original.original_filename or None
+            "download": await links.download_link(
+                storage, original.storage_key, filename=original.original_filename or None
             ),
-            "media": await storage.read_url(
-                original.storage_key, content_type=original.content_type
+            "media": await links.inline_link(
+                storage, original.storage_key, content_type=original.content_type
             )
             if inline
             else None,
@@ -304,8 +301,8 @@ async def _file_links(storage: Storage, view: services.EntryView) -> list[dict[s
         for role in (AssetRole.PREVIEW, AssetRole.THUMBNAIL):
             asset = derived.get(role.value)
             if asset is not None:
-                item[role.value] = await storage.read_url(
-                    asset.storage_key, content_type="image/jpeg"
+                item[role.value] = await links.inline_link(
+                    storage, asset.storage_key, content_type=PREVIEW_TYPE
                 )
         files.append(item)
     return files
@@ -407,7 +404,7 @@ async def find_receipt(request: Request) -> Response:
     """A form to look up an entry by its receipt code."""
     code = request.query_params.get("code", "").strip()
     if code:
-        normalized = services.normalize_receipt_code(code)
+        normalized = normalize_receipt_code(code)
         return RedirectResponse(str(request.url_for("receipt", code=normalized)), status_code=303)
     return render(request, "submit/find.html", {})
 
@@ -651,7 +648,7 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
         },
         files=[
             {
-                "upload_id": services.upload_id_of(a.storage_key),
+                "upload_id": keys.upload_id_of(a.storage_key),
                 "content_type": a.content_type,
                 "size": a.size,
                 "sha256": a.sha256,

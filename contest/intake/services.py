@@ -36,13 +36,24 @@ from sqlalchemy.orm import selectinload
 from contest import audit, rules
 from contest.db import utcnow
 from contest.events.interfaces import ContestNotFoundError
-from contest.i18n import format_datetime, format_size, gettext, ngettext, normalize_text
-from contest.intake import media
+from contest.files import keys
+from contest.files.cleaners import StreamCleaner, scrub_file
+from contest.files.images import make_derivatives
+from contest.files.interfaces import UnsupportedFileError
+from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, FileKind, declared_kind, kind_of_stored
+from contest.files.limits import SNIFF_BYTES, SPOOL_IN_MEMORY
+from contest.files.sniff import check_kind, clean_filename, sniff
+from contest.i18n import (
+    count_words,
+    format_datetime,
+    format_size,
+    gettext,
+    ngettext,
+    normalize_text,
+)
 from contest.intake.interfaces import (
     ADULT_AGE,
     BOOK_TITLE_MAX,
-    DECLARED_TYPES,
-    FILE_KINDS,
     IDEMPOTENCY_KEY_MAX,
     IDEMPOTENCY_KEY_MIN,
     MAX_AGE,
@@ -50,19 +61,15 @@ from contest.intake.interfaces import (
     MIN_AGE,
     NAME_MAX,
     NOTE_MAX,
-    SNIFF_BYTES,
-    SPOOL_IN_MEMORY,
     TITLE_MAX,
     UPLOAD_SLOT_EXPIRES,
     EntryData,
     EntryLockedError,
     EntryNotFoundError,
     EntryValidationError,
-    FileKind,
     MalformedUploadError,
     PendingUpload,
     StorageDownError,
-    UnsupportedFileError,
     UploadNotFoundError,
     UploadSlot,
     UploadTooLargeError,
@@ -84,9 +91,8 @@ from contest.models import (
     Unit,
     User,
 )
-from contest.privacy import metadata
-from contest.privacy.interfaces import AGREEMENT_FIELD, AGREEMENT_VERSION, agreed
-from contest.tokens import hash_token, new_receipt_code, new_secret_token
+from contest.notice import AGREEMENT_FIELD, AGREEMENT_VERSION, agreed
+from contest.tokens import hash_token, new_receipt_code, new_secret_token, normalize_receipt_code
 from storage import ObjectTooLargeError, Storage, StorageError
 
 RECEIPT_ATTEMPTS = 5
@@ -246,7 +252,7 @@ def _check_body(
             errors["file"] = gettext("Attach your file.")
         return None, None
     body = normalize_text(values.get("body_text", "")) or None
-    words = media.count_words(body) if body else None
+    words = count_words(body) if body else None
     if words is not None and contest.max_words and words > contest.max_words:
         errors["body_text"] = ngettext(
             "The text has %(num)d word; the limit is %(limit)s.",
@@ -440,12 +446,8 @@ def too_large(limit: int) -> UploadTooLargeError:
 
 
 def _new_key(kind: FileKind) -> tuple[str, str]:
-    upload_id = uuid.uuid4().hex
-    return upload_id, f"entries/{upload_id}/original.{kind.extension}"
-
-
-def upload_id_of(key: str) -> str:
-    return key.split("/")[1]
+    upload_id = keys.new_upload_id()
+    return upload_id, keys.original_key(upload_id, kind)
 
 
 async def _add_row(sessionmaker: async_sessionmaker[AsyncSession], asset: Asset) -> int:
@@ -473,9 +475,7 @@ async def _prefixed(prefix: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[
         yield chunk
 
 
-async def _cleaned(
-    chunks: AsyncIterator[bytes], cleaner: metadata.StreamCleaner
-) -> AsyncIterator[bytes]:
+async def _cleaned(chunks: AsyncIterator[bytes], cleaner: StreamCleaner) -> AsyncIterator[bytes]:
     async for chunk in chunks:
         if cleaned := cleaner.feed(chunk):
             yield cleaned
@@ -513,9 +513,9 @@ async def store_upload(
     """
     iterator = aiter(chunks)
     head = await _read_head(iterator, SNIFF_BYTES)
-    kind = media.check_kind(media.sniff(head[:SNIFF_BYTES]), contest.allowed_types)
+    kind = check_kind(sniff(head[:SNIFF_BYTES]), contest.allowed_types)
     _upload_id, key = _new_key(kind)
-    name = media.clean_filename(filename)
+    name = clean_filename(filename)
     asset_id = await _add_row(
         sessionmaker,
         Asset(
@@ -531,11 +531,11 @@ async def store_upload(
     # Recordings whose tags can be cleaned on the way are stored clean. Other kinds whose tags
     # are scrubbed keep a local copy of the bytes as they stream in (on disk, not in memory),
     # so that scrubbing does not read the whole object back from storage.
-    make_cleaner = metadata.STREAM_CLEANERS.get(kind.name)
+    make_cleaner = kind.stream_cleaner
     if make_cleaner is not None:
         stream = _cleaned(stream, make_cleaner())
     copy = None
-    if make_cleaner is None and kind.name in metadata.SCRUBBERS:
+    if make_cleaner is None and kind.scrub is not None:
         copy = tempfile.TemporaryFile()  # noqa: SIM115
     try:
         try:
@@ -615,11 +615,11 @@ async def _scrub_metadata(
     storage: Storage, upload: PendingUpload, *, copy: IO[bytes] | None = None
 ) -> None:
     """Take the names, places and tags out of a document or recording before it counts (see
-    contest.privacy.metadata); the stored object is replaced only when something changed.
+    contest.files.cleaners); the stored object is replaced only when something changed.
 
     ``copy`` holds the bytes as they were stored (kept while they streamed in); without it
     they are read back from storage."""
-    scrub = metadata.SCRUBBERS.get(upload.kind.name)
+    scrub = upload.kind.scrub
     if scrub is None:
         return
     if copy is not None:
@@ -633,7 +633,7 @@ async def _scrub_metadata(
     target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
         try:
-            changed = await asyncio.to_thread(metadata.scrub_file, scrub, source, target)
+            changed = await asyncio.to_thread(scrub_file, scrub, source, target)
         except Exception:
             # A file the scrubber cannot follow was still sniffed and accepted: kept as sent.
             changed = False
@@ -701,25 +701,24 @@ async def _derive(
     try:
         if spool is None:
             spool, _sha, _size = await _spool_object(storage, upload.key)
-        derived = await asyncio.to_thread(media.make_derivatives, spool)
+        derived = await asyncio.to_thread(make_derivatives, spool)
     except StorageError:
         raise _storage_down() from None
     finally:
         if spool is not None:
             spool.close()
-    folder = upload.key.rsplit("/", 1)[0]
     for role, data, (width, height) in (
         (AssetRole.PREVIEW, derived.preview, derived.preview_size),
         (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
     ):
-        key = f"{folder}/{role.value}.jpg"
+        key = keys.derived_key(upload.key, role.value)
         asset_id = await _add_row(
             sessionmaker,
             Asset(
                 source_id=upload.asset_id,
                 role=role,
                 storage_key=key,
-                content_type="image/jpeg",
+                content_type=PREVIEW_TYPE,
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 width=width,
@@ -728,7 +727,7 @@ async def _derive(
         )
         upload.derived_ids.append(asset_id)
         try:
-            await storage.put_stream(key, _single(data), content_type="image/jpeg")
+            await storage.put_stream(key, _single(data), content_type=PREVIEW_TYPE)
         except StorageError:
             raise _storage_down() from None
         upload.derived_keys.append(key)
@@ -763,8 +762,8 @@ async def create_upload_slot(
 ) -> UploadSlot:
     """A presigned form for one file to go straight to storage (S3), or through the app's
     own upload endpoint (local folder). The file counts only once verified."""
-    declared = DECLARED_TYPES.get(content_type.split(";")[0].strip().lower())
-    kind = media.check_kind(declared, contest.allowed_types)
+    announced = declared_kind(content_type)
+    kind = check_kind(announced.name if announced else None, contest.allowed_types)
     if size > contest.max_file_size:
         raise too_large(contest.max_file_size)
     upload_id, key = _new_key(kind)
@@ -776,7 +775,7 @@ async def create_upload_slot(
             content_type=kind.content_type,
             size=size,
             sha256="",
-            original_filename=media.clean_filename(filename),
+            original_filename=clean_filename(filename),
         ),
     )
     try:
@@ -793,10 +792,6 @@ async def create_upload_slot(
         max_size=form.max_size,
         expires_at=form.expires_at.isoformat(),
     )
-
-
-def _kind_of_content_type(content_type: str) -> FileKind | None:
-    return next((k for k in FILE_KINDS.values() if k.content_type == content_type), None)
 
 
 async def verify_direct_upload(
@@ -817,14 +812,14 @@ async def verify_direct_upload(
     async with sessionmaker() as session:
         asset = await session.scalar(
             select(Asset).where(
-                Asset.storage_key.startswith(f"entries/{upload_id}/original."),
+                Asset.storage_key.startswith(keys.original_key_prefix(upload_id)),
                 Asset.entry_id.is_(None),
                 Asset.role == AssetRole.ORIGINAL,
             )
         )
     if asset is None:
         raise not_found
-    declared = _kind_of_content_type(asset.content_type)
+    declared = kind_of_stored(asset.content_type)
     upload = PendingUpload(
         asset.id, asset.storage_key, declared or FILE_KINDS["pdf"], 0, "", asset.original_filename
     )
@@ -833,15 +828,15 @@ async def verify_direct_upload(
         if head.size > contest.max_file_size:
             raise too_large(contest.max_file_size)
         prefix = await storage.read_prefix(asset.storage_key, SNIFF_BYTES)
-        kind = media.check_kind(
-            media.sniff(prefix),
+        kind = check_kind(
+            sniff(prefix),
             contest.allowed_types,
             declared=declared.name if declared else "",
         )
         upload.kind = kind
         # Read once: an image is decoded for its previews, and a document or recording is
         # scrubbed, from this copy.
-        if kind.is_image or kind.name in metadata.SCRUBBERS:
+        if kind.is_image or kind.scrub is not None:
             spool, upload.sha256, upload.size = await _spool_object(storage, asset.storage_key)
         else:
             spool = None
@@ -1083,11 +1078,6 @@ async def record_entry(
         client_ip=client_ip,
     )
     return entry
-
-
-def normalize_receipt_code(raw: str) -> str:
-    compact = re.sub(r"[\s-]", "", raw).upper()
-    return f"{compact[:4]}-{compact[4:]}" if len(compact) == 8 else compact
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,22 +14,24 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
-from contest.forms import CSRF_FIELD, verify_csrf
-from contest.i18n import gettext, ngettext, normalize_text
-from contest.intake import services
-from contest.intake.interfaces import (
+from contest.files.limits import (
     DRAIN_LIMIT,
     FORM_OVERHEAD,
     MAX_BODY_TEXT_BYTES,
     MAX_FIELD_BYTES,
     MAX_FORM_PARTS,
+)
+from contest.forms import CSRF_FIELD, verify_csrf
+from contest.i18n import gettext, ngettext, normalize_text
+from contest.intake import services
+from contest.intake.interfaces import (
     EntryValidationError,
     MalformedUploadError,
     PendingUpload,
 )
-from contest.intake.multipart import FormReadError, MultipartReader, boundary_of
 from contest.models import Contest, Entry
 from storage import Storage
+from storage.multipart import FormReadError, MultipartReader, boundary_of
 
 FILE_FIELD = "file"
 UPLOAD_ID_FIELD = "upload_id"

@@ -1,5 +1,5 @@
-"""Children's personal data: the notice's wording version, the agreement field, and the domain's
-errors and reports."""
+"""Children's personal data: what erasure leaves, and the domain's errors and reports. (The
+notice's version and the agreement a submission carries are in ``contest.notice``.)"""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contest.errors import ContestError
-
-# The privacy notice's wording. Change it whenever the notice says something new: each entrant
-# keeps the version they (or their guardian) agreed to.
-AGREEMENT_VERSION = "2026-11"
-# The submission field (form, API, bulk CSV column) that carries the agreement.
-AGREEMENT_FIELD = "agreement"
-# What a ticked box, an API client or a spreadsheet cell may send to say "agreed".
-AGREEING_VALUES = frozenset({"1", "x", "yes", "y", "true", "on", "agreed", "co", "có", "đồng ý"})
 
 # What an erased entrant's name becomes (the column cannot be empty of a value, only of text).
 ERASED_NAME = ""
@@ -37,11 +29,6 @@ AUDIT_TEXT_KEYS = frozenset(
 )
 # Bytes of an original file copied into the access archive per read.
 ARCHIVE_CHUNK = 256 * 1024
-
-
-def agreed(value: str | None) -> bool:
-    """Whether a submitted agreement value says yes."""
-    return (value or "").strip().casefold() in AGREEING_VALUES
 
 
 class PrivacyError(ContestError):

@@ -16,11 +16,11 @@ from contest.db import utcnow
 from contest.forms import read_form
 from contest.i18n import gettext, ngettext
 from contest.intake import services as intake
-from contest.intake.interfaces import EDIT_TOKEN_HEADER
 from contest.models import Role
 from contest.privacy import services
 from contest.privacy.interfaces import PrivacyError
 from contest.templating import render
+from contest.tokens import EDIT_TOKEN_HEADER
 from storage import Storage, StorageError
 
 # How many due entries the organiser's page lists before saying "and N more".

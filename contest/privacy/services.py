@@ -25,9 +25,9 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit
 from contest.db import utcnow
+from contest.files.kinds import kind_of_stored
 from contest.i18n import gettext, normalize_text
 from contest.intake import services as intake
-from contest.intake.interfaces import FILE_KINDS
 from contest.models import (
     Asset,
     AssetRole,
@@ -44,8 +44,8 @@ from contest.models import (
     Score,
     User,
 )
+from contest.notice import AGREEMENT_VERSION
 from contest.privacy.interfaces import (
-    AGREEMENT_VERSION,
     ARCHIVE_CHUNK,
     AUDIT_TEXT_KEYS,
     ERASED_MARK,
@@ -57,6 +57,7 @@ from contest.privacy.interfaces import (
     RetentionRun,
 )
 from contest.results.outcome import published_outcome
+from contest.tokens import normalize_receipt_code
 from storage import Storage
 
 REASON_MAX = 1000
@@ -93,7 +94,7 @@ def _iso(value: datetime | None) -> str | None:
 def archive_name(index: int, asset: Asset) -> str:
     """A file's name inside the archive: numbered, with the name the entrant gave it (only its
     last segment, and never a path) or the kind's extension."""
-    kind = next((k for k in FILE_KINDS.values() if k.content_type == asset.content_type), None)
+    kind = kind_of_stored(asset.content_type)
     given = (asset.original_filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip(". ")
     name = given or f"original.{kind.extension if kind else 'bin'}"
     return f"files/{index}-{name}"
@@ -387,7 +388,7 @@ async def erase_personal_data(
     """Blank the personal data of the entrant behind a receipt code, with every entry of
     theirs, and audit it once, in the caller's transaction. Their files are left for
     ``delete_entry_files``, once this is committed."""
-    code = intake.normalize_receipt_code(receipt_code)
+    code = normalize_receipt_code(receipt_code)
     entry = await session.scalar(
         select(Entry).where(Entry.receipt_code == code).options(selectinload(Entry.entrant))
     )

@@ -10,13 +10,13 @@ from contest.access import public
 from contest.db import utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
+from contest.files.links import logo_link
 from contest.middleware import LOCALE_COOKIE
 from contest.settings import SUPPORTED_LOCALES
 from contest.templating import render
 from contest.urls import same_site_path
 
 ONE_YEAR = 365 * 24 * 3600
-LOGO_LINK_SECONDS = 24 * 3600
 
 
 @public
@@ -31,13 +31,7 @@ async def home(request: Request) -> Response:
         {"contest": c, "phase": services.contest_phase(c, now)}
         for c in services.public_contests(event)
     ]
-    logo_url = (
-        await request.state.storage.read_url(
-            event.logo_key, expires_in=LOGO_LINK_SECONDS, content_type="image/jpeg"
-        )
-        if event.logo_key
-        else None
-    )
+    logo_url = await logo_link(request.state.storage, event.logo_key) if event.logo_key else None
     return render(
         request,
         "public/home.html",

@@ -32,6 +32,7 @@ from starlette.types import Scope
 
 from contest import labels
 from contest.access import public
+from contest.files import links
 from contest.i18n import LOCALE_DIR, get_locale
 from contest.models import (
     Asset,
@@ -52,9 +53,9 @@ from contest.results.services import PRIZE_ORDER
 from contest.templating import TEMPLATES_DIR, render
 from storage import Storage
 
-# Signed links in a page stay valid a day; pages are redrawn every six hours (the period is
-# part of the ETag), so a copy revalidated with its ETag never holds expired links.
-GALLERY_LINK_SECONDS = 24 * 3600
+# Signed links in a page stay valid a day (links.GALLERY_LINK_SECONDS); pages are redrawn
+# every six hours (the period is part of the ETag), so a copy revalidated with its ETag never
+# holds expired links.
 LINK_PERIOD_SECONDS = 6 * 3600
 # Browsers and proxies may keep the page but ask again at every view (a 304 from this
 # process's memory when nothing changed): an erased child's name or a withdrawn prize must
@@ -289,9 +290,7 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 
 async def _link(storage: Storage, media: Media, content_type: str) -> str:
-    return await storage.read_url(
-        media.key, expires_in=GALLERY_LINK_SECONDS, content_type=content_type
-    )
+    return await links.gallery_link(storage, media.key, content_type=content_type)
 
 
 async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:

@@ -18,8 +18,6 @@ from contest.access import current_user, public, requires
 from contest.errors import InvalidError, NotFoundError
 from contest.forms import read_form
 from contest.i18n import format_date, gettext
-from contest.intake import services as intake
-from contest.intake.interfaces import EDIT_TOKEN_HEADER
 from contest.models import (
     Assignment,
     AssignmentStatus,
@@ -35,6 +33,7 @@ from contest.models import (
 from contest.results import remarks
 from contest.results.remarks import RemarkError
 from contest.templating import render
+from contest.tokens import EDIT_TOKEN_HEADER
 from judging.files import entry_files
 from judging.interfaces import ScoreInvalidError
 
@@ -42,9 +41,9 @@ from judging.interfaces import ScoreInvalidError
 async def _entrant_entry(request: Request, token: str | None) -> Entry:
     """The entry behind the receipt code, if the edit token is its own (404/403 otherwise)."""
     async with request.state.sessionmaker() as session:
-        view = await intake.load_entry(session, receipt_code=request.path_params["code"])
-        rules.ensure_entry_holder(view.entry, token)
-    return view.entry
+        return await rules.entry_of_holder(
+            session, receipt_code=request.path_params["code"], token=token
+        )
 
 
 # --- the entrant ------------------------------------------------------------------------------

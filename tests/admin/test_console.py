@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -326,3 +327,31 @@ async def test_event_logo_is_stored_without_metadata_and_shown_on_the_home_page(
     assert again.status_code == 303
     assert await storage.list_keys("event/") != [event.logo_key]
     assert len(await storage.list_keys("event/")) == 1
+
+
+async def test_the_event_logo_is_decoded_off_the_event_loop(
+    client: httpx.AsyncClient,
+    organiser: Account,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from contest.admin import services
+    from contest.files.images import Derivatives
+
+    threads: list[threading.Thread] = []
+    decode = services.make_derivatives
+
+    def recording(source: Any) -> Derivatives:
+        threads.append(threading.current_thread())
+        return decode(source)
+
+    monkeypatch.setattr(services, "make_derivatives", recording)
+    token = await csrf_from(client, "/admin/event")
+    uploaded = await client.post(
+        "/admin/event/logo",
+        data={"csrf_token": token},
+        files={"logo": ("logo.png", png_with_gps(), "image/png")},
+    )
+    assert uploaded.status_code == 303
+    assert threads and threads[0] is not threading.main_thread()

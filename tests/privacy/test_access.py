@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.models import Asset, Entry, Prize
-from contest.privacy.interfaces import AGREEMENT_VERSION
+from contest.notice import AGREEMENT_VERSION
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY

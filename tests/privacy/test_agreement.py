@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
 from contest.models import Entrant, Entry, Event, Role
-from contest.privacy.interfaces import AGREEMENT_VERSION
+from contest.notice import AGREEMENT_VERSION
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY, leftovers

@@ -21,9 +21,16 @@ from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest.files.cleaners import scrub_file
+from contest.files.cleaners.docx import scrub_docx
+from contest.files.cleaners.iso import scrub_iso_media
+from contest.files.cleaners.mp3 import scrub_mp3
+from contest.files.cleaners.ogg import ogg_crc, scrub_ogg
+from contest.files.cleaners.pdf import scrub_pdf
+from contest.files.cleaners.wav import scrub_wav
+from contest.files.cleaners.webm import scrub_matroska
+from contest.files.documents import docx_text
 from contest.models import Asset, Contest, ContestStatus, Entry, Prize
-from contest.privacy import metadata
-from judging.viewers import docx_text
 from storage import LocalStorage, Storage
 from tests.intake import files
 from tests.intake.support import DRAWING, STORY, WRITING, entrant_fields
@@ -355,7 +362,7 @@ def test_the_xmp_packet_of_a_pdf_is_blanked_in_place() -> None:
     )
     out = io.BytesIO()
 
-    changed = metadata.scrub_pdf(io.BytesIO(pdf), out)
+    changed = scrub_pdf(io.BytesIO(pdf), out)
 
     cleaned = out.getvalue()
     assert changed and len(cleaned) == len(pdf)
@@ -366,13 +373,13 @@ def test_the_xmp_packet_of_a_pdf_is_blanked_in_place() -> None:
 
 def test_files_without_tags_are_left_as_they_are() -> None:
     for scrub, data in (
-        (metadata.scrub_iso_media, files.mp4()),
-        (metadata.scrub_mp3, (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4),
-        (metadata.scrub_wav, files.wav()),
-        (metadata.scrub_pdf, files.pdf()),
-        (metadata.scrub_ogg, _ogg_stream(1, [*vorbis_packets([], b""), *AUDIO_PACKETS], 255)),
-        (metadata.scrub_ogg, _ogg_stream(2, [*opus_packets([], b" "), *AUDIO_PACKETS], 4)),
-        (metadata.scrub_matroska, untagged_webm()),
+        (scrub_iso_media, files.mp4()),
+        (scrub_mp3, (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4),
+        (scrub_wav, files.wav()),
+        (scrub_pdf, files.pdf()),
+        (scrub_ogg, _ogg_stream(1, [*vorbis_packets([], b""), *AUDIO_PACKETS], 255)),
+        (scrub_ogg, _ogg_stream(2, [*opus_packets([], b" "), *AUDIO_PACKETS], 4)),
+        (scrub_matroska, untagged_webm()),
     ):
         out = io.BytesIO()
         assert scrub(io.BytesIO(data), out) is False
@@ -511,7 +518,7 @@ def parse_comments(packet: bytes, magic: bytes) -> tuple[bytes, list[bytes], byt
 def test_the_test_ogg_crc_is_the_standard_one() -> None:
     # CRC-32/CKSUM's check value without its final inversion: what Ogg uses.
     assert _ogg_crc(b"123456789") == 0x765E7680 ^ 0xFFFFFFFF
-    assert metadata.ogg_crc(b"\x00" * 22 + b"\xff" * 4) == _ogg_crc(bytes(26))
+    assert ogg_crc(b"\x00" * 22 + b"\xff" * 4) == _ogg_crc(bytes(26))
 
 
 def test_ogg_comments_are_blanked_length_for_length_across_pages() -> None:
@@ -521,7 +528,7 @@ def test_ogg_comments_are_blanked_length_for_length_across_pages() -> None:
         assert NAME.encode() in sent and ASCII_NAME in sent and GPS in sent
         out = io.BytesIO()
 
-        assert metadata.scrub_ogg(io.BytesIO(sent), out) is True
+        assert scrub_ogg(io.BytesIO(sent), out) is True
 
         stored = out.getvalue()
         assert len(stored) == len(sent)
@@ -558,7 +565,7 @@ def test_an_ogg_flac_stream_loses_its_comments_and_picture() -> None:
     sent = _ogg_stream(7, [first, comment, picture, *frames], 255)
     out = io.BytesIO()
 
-    assert metadata.scrub_ogg(io.BytesIO(sent), out) is True
+    assert scrub_ogg(io.BytesIO(sent), out) is True
 
     _pages, packets, _carried = read_ogg(out.getvalue())
     assert NAME.encode() not in out.getvalue() and b"Exif" not in out.getvalue()
@@ -696,7 +703,7 @@ def test_webm_tags_become_voids_and_the_structure_holds() -> None:
         assert NAME.encode() in sent and ASCII_NAME in sent
         out = io.BytesIO()
 
-        assert metadata.scrub_matroska(io.BytesIO(sent), out) is True
+        assert scrub_matroska(io.BytesIO(sent), out) is True
 
         stored = out.getvalue()
         assert len(stored) == len(sent)
@@ -726,7 +733,7 @@ def test_a_short_tags_element_becomes_a_short_void() -> None:
         sent = EBML_HEADER + _element(SEGMENT, tags + _element(0xEC, b"\x00"))
         out = io.BytesIO()
 
-        assert metadata.scrub_matroska(io.BytesIO(sent), out) is True
+        assert scrub_matroska(io.BytesIO(sent), out) is True
 
         cleaned = out.getvalue()
         assert len(cleaned) == len(sent)
@@ -772,33 +779,33 @@ class _CountingReader(io.BytesIO):
 
 def test_scrub_file_writes_only_when_something_changes() -> None:
     untagged = (
-        (metadata.scrub_iso_media, files.mp4()),
-        (metadata.scrub_mp3, (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4),
-        (metadata.scrub_wav, files.wav()),
-        (metadata.scrub_pdf, files.pdf()),
-        (metadata.scrub_ogg, _ogg_stream(1, [*vorbis_packets([], b""), *AUDIO_PACKETS], 255)),
-        (metadata.scrub_matroska, untagged_webm()),
+        (scrub_iso_media, files.mp4()),
+        (scrub_mp3, (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4),
+        (scrub_wav, files.wav()),
+        (scrub_pdf, files.pdf()),
+        (scrub_ogg, _ogg_stream(1, [*vorbis_packets([], b""), *AUDIO_PACKETS], 255)),
+        (scrub_matroska, untagged_webm()),
     )
     for scrub, data in untagged:
         out = io.BytesIO()
-        assert metadata.scrub_file(scrub, io.BytesIO(data), out) is False
+        assert scrub_file(scrub, io.BytesIO(data), out) is False
         assert out.getvalue() == b"", scrub.__name__
 
     tagged = (
-        (metadata.scrub_iso_media, phone_video()),
-        (metadata.scrub_iso_media, phone_video(index_last=True)),
-        (metadata.scrub_mp3, tagged_mp3()),
-        (metadata.scrub_wav, tagged_wav()),
-        (metadata.scrub_docx, authored_docx()),
-        (metadata.scrub_pdf, authored_pdf()),
-        (metadata.scrub_ogg, tagged_ogg()),
-        (metadata.scrub_matroska, tagged_webm()),
-        (metadata.scrub_matroska, tagged_webm(streamed=True)),
+        (scrub_iso_media, phone_video()),
+        (scrub_iso_media, phone_video(index_last=True)),
+        (scrub_mp3, tagged_mp3()),
+        (scrub_wav, tagged_wav()),
+        (scrub_docx, authored_docx()),
+        (scrub_pdf, authored_pdf()),
+        (scrub_ogg, tagged_ogg()),
+        (scrub_matroska, tagged_webm()),
+        (scrub_matroska, tagged_webm(streamed=True)),
     )
     for scrub, data in tagged:
         direct, twice = io.BytesIO(), io.BytesIO()
         assert scrub(io.BytesIO(data), direct) is True
-        assert metadata.scrub_file(scrub, io.BytesIO(data), twice) is True
+        assert scrub_file(scrub, io.BytesIO(data), twice) is True
         assert twice.getvalue() == direct.getvalue(), scrub.__name__
 
 
@@ -808,7 +815,7 @@ def test_the_first_pass_skips_the_media_of_a_large_recording() -> None:
     video = _box(b"ftyp", b"isom\x00\x00\x02\x00isommp41") + media + _box(b"moov", b"\x00" * 64)
     source = _CountingReader(video)
     out = io.BytesIO()
-    assert metadata.scrub_file(metadata.scrub_iso_media, source, out) is False
+    assert scrub_file(scrub_iso_media, source, out) is False
     assert source.bytes_read < 1024
     assert out.getvalue() == b""
 

@@ -20,7 +20,10 @@ from typing import IO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contest.privacy import metadata
+from contest.files.cleaners import StreamCleaner, scrub_file
+from contest.files.cleaners.iso import IsoMediaCleaner, scrub_iso_media
+from contest.files.cleaners.wav import WavCleaner, scrub_wav
+from contest.files.limits import MAX_BOX_DEPTH, MAX_HEADERS
 
 TAGS = (b"udta", b"meta", b"uuid")
 PLAIN = (b"mdat", b"free", b"mvhd", b"tkhd", b"mdia", b"\xa9xyz", b"ilst")
@@ -101,13 +104,13 @@ def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
     return pieces
 
 
-def _stream(cleaner: metadata.StreamCleaner, pieces: list[bytes]) -> bytes:
+def _stream(cleaner: StreamCleaner, pieces: list[bytes]) -> bytes:
     out = b"".join(cleaner.feed(piece) for piece in pieces)
     return out + cleaner.close()
 
 
 def _check(
-    make: Callable[[], metadata.StreamCleaner],
+    make: Callable[[], StreamCleaner],
     scrub: Callable[[IO[bytes], IO[bytes]], bool],
     sample: Sample,
     cuts: list[int],
@@ -123,7 +126,7 @@ def _check(
     assert out.getvalue() == sample.cleaned
 
     dry = io.BytesIO()
-    assert metadata.scrub_file(scrub, io.BytesIO(sample.data), dry) is sample.changed
+    assert scrub_file(scrub, io.BytesIO(sample.data), dry) is sample.changed
     assert dry.getvalue() == (sample.cleaned if sample.changed else b"")
 
 
@@ -132,7 +135,7 @@ def _check(
 def test_iso_media_is_cleaned_alike_in_a_stream_and_in_a_file(
     sample: Sample, cuts: list[int]
 ) -> None:
-    _check(metadata.IsoMediaCleaner, metadata.scrub_iso_media, sample, cuts)
+    _check(IsoMediaCleaner, scrub_iso_media, sample, cuts)
 
 
 @st.composite
@@ -157,15 +160,15 @@ def wav_files(draw: st.DrawFn) -> Sample:
 @settings(max_examples=200, deadline=None, database=None)
 @given(sample=wav_files(), cuts=st.lists(st.integers(0, 300), max_size=10))
 def test_wav_is_cleaned_alike_in_a_stream_and_in_a_file(sample: Sample, cuts: list[int]) -> None:
-    _check(metadata.WavCleaner, metadata.scrub_wav, sample, cuts)
+    _check(WavCleaner, scrub_wav, sample, cuts)
 
 
 @settings(max_examples=200, deadline=None, database=None)
 @given(data=st.binary(max_size=300), cuts=st.lists(st.integers(0, 300), max_size=10))
 def test_any_bytes_keep_their_length_and_clean_alike(data: bytes, cuts: list[int]) -> None:
     for make, scrub in (
-        (metadata.IsoMediaCleaner, metadata.scrub_iso_media),
-        (metadata.WavCleaner, metadata.scrub_wav),
+        (IsoMediaCleaner, scrub_iso_media),
+        (WavCleaner, scrub_wav),
     ):
         streamed = _stream(make(), _cut(data, cuts))
         out = io.BytesIO()
@@ -175,7 +178,7 @@ def test_any_bytes_keep_their_length_and_clean_alike(data: bytes, cuts: list[int
 
 
 def test_media_chunks_go_through_uncopied() -> None:
-    cleaner = metadata.IsoMediaCleaner()
+    cleaner = IsoMediaCleaner()
     head = struct.pack(">I", 8 + 3 * 65536) + b"mdat"
     assert cleaner.feed(head) == head
     chunk = bytes(65536)
@@ -186,7 +189,7 @@ def test_a_tag_box_cut_short_by_the_end_of_the_file_is_zeroed_not_lengthened() -
     # Before, the cleaned file got the whole declared length of zeros.
     data = struct.pack(">I", 1000) + b"udta" + b"Nguyen Van An"
     out = io.BytesIO()
-    assert metadata.scrub_iso_media(io.BytesIO(data), out) is True
+    assert scrub_iso_media(io.BytesIO(data), out) is True
     assert out.getvalue() == struct.pack(">I", 1000) + b"free" + bytes(13)
 
 
@@ -206,7 +209,7 @@ def test_deep_nesting_costs_bounded_memory() -> None:
     count = 400_000
     data = b"".join(struct.pack(">I", 8 * (count - level)) + b"moov" for level in range(count))
     view = memoryview(data)
-    cleaner = metadata.IsoMediaCleaner()
+    cleaner = IsoMediaCleaner()
     tracemalloc.start()
     try:
         length = sum(len(cleaner.feed(view[at : at + 65536])) for at in range(0, len(data), 65536))
@@ -220,11 +223,11 @@ def test_deep_nesting_costs_bounded_memory() -> None:
     tag = _box(b"udta", b"Nguyen Van An")
     shallow = _nested(b"moov", 1, _nested(b"trak", 2, tag))
     out = io.BytesIO()
-    assert metadata.scrub_iso_media(io.BytesIO(shallow), out) is True
+    assert scrub_iso_media(io.BytesIO(shallow), out) is True
     assert b"Nguyen" not in out.getvalue()
-    deep = _nested(b"moov", metadata.MAX_BOX_DEPTH + 1, tag)
+    deep = _nested(b"moov", MAX_BOX_DEPTH + 1, tag)
     out = io.BytesIO()
-    assert metadata.scrub_iso_media(io.BytesIO(deep), out) is False
+    assert scrub_iso_media(io.BytesIO(deep), out) is False
     assert out.getvalue() == deep
 
 
@@ -233,10 +236,10 @@ def test_headers_are_read_only_so_far() -> None:
     # A fragmented recording: a moof and an mdat box per fragment, then its tags.
     fragments = (_box(b"moof", bytes(16)) + _box(b"mdat", bytes(32))) * 5_000
     out = io.BytesIO()
-    assert metadata.scrub_iso_media(io.BytesIO(fragments + tag), out) is True
+    assert scrub_iso_media(io.BytesIO(fragments + tag), out) is True
     assert b"Nguyen" not in out.getvalue()
     # Past MAX_HEADERS boxes the rest is kept as it is: the work a file can cause is bounded.
-    padding = _box(b"free", b"") * (metadata.MAX_HEADERS + 1)
+    padding = _box(b"free", b"") * (MAX_HEADERS + 1)
     out = io.BytesIO()
-    assert metadata.scrub_iso_media(io.BytesIO(padding + tag), out) is False
+    assert scrub_iso_media(io.BytesIO(padding + tag), out) is False
     assert out.getvalue() == padding + tag

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
+from contest.files import links
 from contest.models import Asset, AssetRole, Consent, Entrant, Entry, Prize, Result
 from contest.results import gallery
 from contest.settings import Settings
@@ -312,7 +313,7 @@ async def test_links_are_redrawn_each_period_before_they_expire(
     assert len(signed) == 6
     # A page kept a whole period still holds links that work, and browsers ask again at every
     # view rather than keep a copy for a while.
-    assert gallery.LINK_PERIOD_SECONDS < gallery.GALLERY_LINK_SECONDS
+    assert gallery.LINK_PERIOD_SECONDS < links.GALLERY_LINK_SECONDS
     assert later.headers["cache-control"] == "public, no-cache"
 
 

@@ -7,9 +7,10 @@ import io
 import pytest
 from PIL import Image
 
-from contest.i18n import use_locale
-from contest.intake import media
-from contest.intake.interfaces import UnreadableImageError, UnsupportedFileError
+from contest.files.images import make_derivatives
+from contest.files.interfaces import UnreadableImageError, UnsupportedFileError
+from contest.files.sniff import check_kind, clean_filename, sniff
+from contest.i18n import count_words, use_locale
 from tests.intake import files
 from tests.intake.support import vi
 
@@ -47,7 +48,7 @@ STORY_TYPES = ["mp3", "m4a", "wav", "ogg", "mp4", "webm", "mov"]
     ],
 )
 def test_kinds_are_sniffed_from_the_bytes(data: bytes, kind: str | None) -> None:
-    assert media.sniff(data[:8192]) == kind
+    assert sniff(data[:8192]) == kind
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_kinds_are_sniffed_from_the_bytes(data: bytes, kind: str | None) -> None
 )
 def test_refused_kinds_get_a_415_naming_what_is_accepted(data: bytes) -> None:
     with use_locale("vi"), pytest.raises(UnsupportedFileError) as refused:
-        media.check_kind(media.sniff(data), DRAWING_TYPES)
+        check_kind(sniff(data), DRAWING_TYPES)
     assert refused.value.status_code == 415
     assert refused.value.message == vi(
         "This kind of file is not accepted here. Please send one of: %(types)s.",
@@ -65,15 +66,15 @@ def test_refused_kinds_get_a_415_naming_what_is_accepted(data: bytes) -> None:
 
 def test_text_is_never_accepted_where_a_drawing_is_expected() -> None:
     with pytest.raises(UnsupportedFileError):
-        media.check_kind(media.sniff(files.text_file()), DRAWING_TYPES)
+        check_kind(sniff(files.text_file()), DRAWING_TYPES)
 
 
 def test_an_audio_only_mp4_counts_as_m4a_and_a_declared_kind_must_match() -> None:
-    assert media.check_kind("mp4", ["m4a"]).name == "m4a"
-    assert media.check_kind("m4a", STORY_TYPES).name == "m4a"
-    assert media.check_kind("png", DRAWING_TYPES, declared="png").name == "png"
+    assert check_kind("mp4", ["m4a"]).name == "m4a"
+    assert check_kind("m4a", STORY_TYPES).name == "m4a"
+    assert check_kind("png", DRAWING_TYPES, declared="png").name == "png"
     with pytest.raises(UnsupportedFileError):
-        media.check_kind("jpeg", DRAWING_TYPES, declared="png")
+        check_kind("jpeg", DRAWING_TYPES, declared="png")
 
 
 def test_previews_are_upright_and_carry_no_metadata() -> None:
@@ -82,7 +83,7 @@ def test_previews_are_upright_and_carry_no_metadata() -> None:
     with Image.open(io.BytesIO(original)) as source:
         assert source.getexif().get_ifd(0x8825), "the test photo must carry GPS"
 
-    derived = media.make_derivatives(io.BytesIO(original))
+    derived = make_derivatives(io.BytesIO(original))
 
     assert (derived.width, derived.height) == (160, 320)
     for data, size in (
@@ -104,11 +105,11 @@ def test_previews_are_upright_and_carry_no_metadata() -> None:
 
 
 def test_previews_are_bounded_and_heic_and_transparency_are_handled() -> None:
-    big = media.make_derivatives(io.BytesIO(files.photo_jpeg((3000, 1000), gps=False)))
+    big = make_derivatives(io.BytesIO(files.photo_jpeg((3000, 1000), gps=False)))
     assert max(big.preview_size) == 1600 and max(big.thumbnail_size) == 400
-    heic = media.make_derivatives(io.BytesIO(files.photo_heic()))
+    heic = make_derivatives(io.BytesIO(files.photo_heic()))
     assert heic.width == 128 and heic.height == 96
-    png = media.make_derivatives(io.BytesIO(files.drawing_png()))
+    png = make_derivatives(io.BytesIO(files.drawing_png()))
     with Image.open(io.BytesIO(png.preview)) as shown:
         assert shown.convert("RGB").getpixel((5, 5)) == pytest.approx((255, 255, 255), abs=3)
 
@@ -118,7 +119,7 @@ def test_decompression_bombs_are_refused_before_decoding(width: int, height: int
     bomb = files.bomb_png(width, height)
     assert len(bomb) < 20_000
     with use_locale("vi"), pytest.raises(UnreadableImageError) as refused:
-        media.make_derivatives(io.BytesIO(bomb))
+        make_derivatives(io.BytesIO(bomb))
     assert refused.value.status_code == 422
     assert refused.value.message == vi(
         "This image is too large to open (more than %(megapixels)s megapixels). "
@@ -129,7 +130,7 @@ def test_decompression_bombs_are_refused_before_decoding(width: int, height: int
 
 def test_a_damaged_image_is_refused() -> None:
     with pytest.raises(UnreadableImageError):
-        media.make_derivatives(io.BytesIO(files.photo_jpeg()[:300]))
+        make_derivatives(io.BytesIO(files.photo_jpeg()[:300]))
 
 
 @pytest.mark.parametrize(
@@ -146,14 +147,14 @@ def test_a_damaged_image_is_refused() -> None:
     ],
 )
 def test_file_names_are_kept_safe(raw: str, kept: str | None) -> None:
-    assert media.clean_filename(raw) == kept
+    assert clean_filename(raw) == kept
 
 
 def test_long_file_names_keep_their_extension() -> None:
-    name = media.clean_filename("Tranh " * 100 + ".heic")
+    name = clean_filename("Tranh " * 100 + ".heic")
     assert name is not None and len(name) == 180 and name.endswith(".heic")
 
 
 def test_words_are_counted_between_blanks() -> None:
-    assert media.count_words("  Dế Mèn\nphiêu   lưu ký ") == 5
-    assert media.count_words("") == 0
+    assert count_words("  Dế Mèn\nphiêu   lưu ký ") == 5
+    assert count_words("") == 0

@@ -1,4 +1,4 @@
-"""How a judge sees an entry's file in the page: which viewer, and DOCX as plain text."""
+"""The text a judge reads of a document: a DOCX's paragraphs as plain text."""
 
 from __future__ import annotations
 
@@ -6,32 +6,9 @@ import io
 import zipfile
 from xml.etree import ElementTree
 
-# Past this a document is not an essay; the viewer shows what fits and says so.
-MAX_DOCX_XML_BYTES = 20 * 1024 * 1024
-MAX_TEXT_CHARS = 200_000
+from contest.files.limits import MAX_DOCX_XML_BYTES, MAX_TEXT_CHARS
+
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-
-VIEWERS = {
-    "image/jpeg": "image",
-    "image/png": "image",
-    "image/webp": "image",
-    "application/pdf": "pdf",
-    "text/plain": "text",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "audio/mpeg": "audio",
-    "audio/mp4": "audio",
-    "audio/x-m4a": "audio",
-    "audio/wav": "audio",
-    "audio/x-wav": "audio",
-    "audio/ogg": "audio",
-    "video/mp4": "video",
-    "video/webm": "video",
-    "video/quicktime": "video",
-}
-
-
-def viewer_for(content_type: str) -> str:
-    return VIEWERS.get(content_type.split(";")[0].strip().lower(), "download")
 
 
 def docx_text(data: bytes) -> str:

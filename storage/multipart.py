@@ -4,7 +4,10 @@ Starlette's ``request.form()`` spools file parts to disk with no size cap; here 
 pushed through python-multipart's parser one chunk at a time and each part is handed over as
 it arrives: text parts as capped strings, file parts as a stream of chunks, so a file can go
 straight into storage with its own limit. Memory stays at about one body chunk.
-(storage/_form.py does the same for the local direct-upload endpoint's single file.)
+
+The one driver of python-multipart: the app's submission forms and the local backend's
+direct-upload endpoint both read their bodies with it (it lives in storage, which the app
+may import and which imports nothing of the app).
 """
 
 from __future__ import annotations

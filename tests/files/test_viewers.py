@@ -3,7 +3,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from judging.viewers import docx_text, viewer_for
+from contest.files.documents import docx_text
+from contest.files.kinds import viewer_for
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 

@@ -1,0 +1,43 @@
+"""Where files are stored: the one layout of storage keys, one function per kind of key.
+
+Keys are made by the server and name nobody (judges see links to them): an upload is a random
+folder holding its original and what is derived from it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from contest.files.kinds import FileKind
+
+_ENTRIES = "entries"
+_EVENT = "event"
+
+
+def new_upload_id() -> str:
+    return uuid.uuid4().hex
+
+
+def original_key(upload_id: str, kind: FileKind) -> str:
+    """Where an upload's original file is stored."""
+    return f"{_ENTRIES}/{upload_id}/original.{kind.extension}"
+
+
+def original_key_prefix(upload_id: str) -> str:
+    """What every original key of an upload starts with, whatever its kind."""
+    return f"{_ENTRIES}/{upload_id}/original."
+
+
+def derived_key(original: str, role: str) -> str:
+    """Where a file derived from an original (its preview, its thumbnail) is stored: beside it."""
+    return f"{original.rsplit('/', 1)[0]}/{role}.jpg"
+
+
+def upload_id_of(key: str) -> str:
+    """The upload an entry's key belongs to."""
+    return key.split("/")[1]
+
+
+def new_logo_key() -> str:
+    """Where a newly set event logo is stored: a new key for each logo."""
+    return f"{_EVENT}/{uuid.uuid4().hex}/logo.jpg"

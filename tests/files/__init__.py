@@ -1,0 +1,1 @@
+"""Tests of contest.files: kinds, sniffing, drawings, documents."""
