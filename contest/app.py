@@ -28,7 +28,7 @@ from contest.db import create_engine, create_sessionmaker
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
-from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from contest.middleware import LocaleMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(LocaleMiddleware, default=settings.locale),
             # The gallery's fresh copies are answered here, ahead of sessions and routing.
             Middleware(GalleryFromMemory),
+            Middleware(MethodsMiddleware, routes=routes),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
