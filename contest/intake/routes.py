@@ -443,8 +443,17 @@ async def find_receipt(request: Request) -> Response:
     code = request.query_params.get("code", "").strip()
     if code:
         normalized = services.normalize_receipt_code(code)
-        return RedirectResponse(str(request.url_for("receipt", code=normalized)), status_code=303)
-    return render(request, "submit/find.html", {})
+        # A code is letters and digits: anything else (a slash, a question mark) names no
+        # entry and could not even be put in the receipt's address.
+        if normalized.replace("-", "").isalnum() and normalized.isascii():
+            return RedirectResponse(
+                str(request.url_for("receipt", code=normalized)), status_code=303
+            )
+        message = gettext("No entry has this receipt code. Please check the code and try again.")
+        return render(
+            request, "submit/find.html", {"code": code, "error": message}, status_code=404
+        )
+    return render(request, "submit/find.html", {"code": "", "error": None})
 
 
 async def _authorized_view(request: Request, token: str | None) -> services.EntryView:
