@@ -28,6 +28,7 @@ from contest.db import create_engine, create_sessionmaker
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
+from contest.intake.unit_page import routes as unit_page_routes
 from contest.middleware import LocaleMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
@@ -86,6 +87,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *remarking_routes,
         *privacy_routes,
         *intake_routes,
+        *unit_page_routes,
         *health.routes,
         Mount(
             api.API_PREFIX,
