@@ -120,7 +120,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
         storage = storage_from_url(
-            settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+            settings.storage_url,
+            secret_key=settings.secret_key,
+            # Unset, links to local files are root-relative: they follow whatever address and
+            # port the page was reached at, and stay within the pages' own origin ('self').
+            base_url=settings.base_url if settings.base_url_configured else "",
         )
         try:
             yield {
