@@ -33,6 +33,8 @@ from contest.middleware import LocaleMiddleware, MethodsMiddleware, SecurityHead
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
+from contest.results.api import SCHEMAS as results_schemas
+from contest.results.api import api_routes as results_public_api_routes
 from contest.results.gallery import GalleryFromMemory
 from contest.results.gallery import routes as results_routes
 from contest.results.remarking import SCHEMAS as remarking_schemas
@@ -70,6 +72,7 @@ def _api_routes() -> list[BaseRoute]:
         *intake_api_routes,
         *judging_api_routes,
         *results_api_routes,
+        *results_public_api_routes,
         *remarking_api_routes,
         *privacy_api_routes,
     ]
@@ -168,5 +171,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]
-    app.state.api_schemas = {**intake_schemas, **remarking_schemas}
+    app.state.api_schemas = {**intake_schemas, **remarking_schemas, **results_schemas}
     return app
