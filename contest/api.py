@@ -17,7 +17,7 @@ from starlette.schemas import SchemaGenerator
 
 from contest import labels
 from contest.access import public
-from contest.db import utcnow
+from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
 from contest.i18n import gettext
@@ -291,8 +291,23 @@ async def openapi(request: Request) -> Response:
     }
     for item in schema["paths"].values():
         for operation in item.values():
+            _bound_path_parameters(operation)
             _add_common_errors(operation)
     return JSONResponse(schema)
+
+
+def _bound_path_parameters(operation: dict[str, Any]) -> None:
+    """A path's numbers are row ids (the router matches no others) and its words are never
+    empty: said once here rather than in every docstring."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") != "path":
+            continue
+        schema = parameter.setdefault("schema", {})
+        if schema.get("type") == "integer":
+            schema.setdefault("minimum", 1)
+            schema.setdefault("maximum", MAX_ROW_ID)
+        elif schema.get("type") == "string":
+            schema.setdefault("minLength", 1)
 
 
 def _add_common_errors(operation: dict[str, Any]) -> None:

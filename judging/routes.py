@@ -714,12 +714,26 @@ async def api_round_action(request: Request) -> Response:
       content:
         application/json:
           schema:
-            type: object
-            required: [action]
-            properties:
-              action: {type: string, enum: [close, next]}
-              top_per_division: {type: integer, minimum: 1}
-              per_unit: {type: integer, minimum: 1}
+            description: >-
+              Close the round, or open the next with the best `top_per_division` entries of
+              each division, or the best `per_unit` of each unit (one of the two).
+            oneOf:
+              - type: object
+                required: [action]
+                properties: {action: {type: string, enum: [close]}}
+                additionalProperties: false
+              - type: object
+                required: [action, top_per_division]
+                properties:
+                  action: {type: string, enum: [next]}
+                  top_per_division: {type: integer, minimum: 1, maximum: 10000}
+                additionalProperties: false
+              - type: object
+                required: [action, per_unit]
+                properties:
+                  action: {type: string, enum: [next]}
+                  per_unit: {type: integer, minimum: 1, maximum: 10000}
+                additionalProperties: false
     responses:
       "200":
         description: The round now current.
@@ -732,6 +746,19 @@ async def api_round_action(request: Request) -> Response:
     verify_csrf(request, None)
     body = await _json_object(request)
     action = body.get("action")
+    # Exactly the shapes the description states: a number out of range, a number where none
+    # belongs (per_unit with close) or a field it does not know is refused, never ignored.
+    numbers = {"top_per_division", "per_unit"} & set(body)
+    if action not in ("close", "next") or set(body) - {"action", *numbers}:
+        raise HTTPException(422, gettext("Choose one of the options."))
+    if (action == "close" and numbers) or (action == "next" and len(numbers) != 1):
+        raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
+    for name in numbers:
+        value = body[name]
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
+        if not 1 <= value <= MAX_SHORTLIST:
+            raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
     async with request.state.sessionmaker() as session:
         contest = await _contest_by_slug(session, request.path_params["slug"])
         actor = current_user(request)
@@ -740,9 +767,6 @@ async def api_round_action(request: Request) -> Response:
                 round_ = await services.close_round(session, contest_id=contest.id, actor=actor)
             elif action == "next":
                 top, quota = body.get("top_per_division"), body.get("per_unit")
-                valid = [v for v in (top, quota) if isinstance(v, int) and not isinstance(v, bool)]
-                if len(valid) != 1 or not 1 <= valid[0] <= MAX_SHORTLIST:
-                    raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
                 round_ = await services.shortlist(
                     session,
                     contest_id=contest.id,
@@ -810,7 +834,7 @@ async def api_reassign(request: Request) -> Response:
             type: object
             required: [judge]
             properties:
-              judge: {type: integer}
+              judge: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       "200": {description: Reassigned., content: {application/json: {schema: {type: object}}}}
       "400": {$ref: "#/components/responses/400"}

@@ -784,7 +784,10 @@ async def api_submit_entry(request: Request) -> Response:
       bearer token and may only submit for their units.
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: Idempotency-Key, in: header, required: false, schema: {type: string}}
+      - name: Idempotency-Key
+        in: header
+        required: false
+        schema: {type: string, pattern: "^[A-Za-z0-9_.:-]{16,64}$"}
     requestBody:
       required: true
       content:
@@ -793,12 +796,16 @@ async def api_submit_entry(request: Request) -> Response:
             type: object
             required: [full_name, age, unit, consent, agreement, title]
             properties:
-              full_name: {type: string}
-              age: {type: integer}
-              grade: {type: integer}
-              unit: {type: string}
-              guardian_name: {type: string}
-              guardian_phone: {type: string}
+              full_name: {type: string, minLength: 1, maxLength: 100, pattern: '\\S'}
+              age: {type: integer, minimum: 3, maximum: 120}
+              grade: {type: integer, minimum: 1, maximum: 12}
+              unit:
+                type: string
+                minLength: 1
+                maxLength: 64
+                description: A unit's code, from GET /contests/{slug}/units.
+              guardian_name: {type: string, maxLength: 100}
+              guardian_phone: {type: string, maxLength: 20, examples: ["0912 345 678"]}
               consent: {type: string, enum: [full_name, initials, hidden]}
               agreement:
                 type: string
@@ -807,13 +814,13 @@ async def api_submit_entry(request: Request) -> Response:
                   The privacy notice (/privacy) was agreed to: by a parent or guardian for an
                   entrant under 18, by the entrant otherwise. Without it the entry is refused
                   (422) and nothing is kept.
-              title: {type: string}
-              note: {type: string}
-              book: {type: string}
-              book_title: {type: string}
-              book_author: {type: string}
-              body_text: {type: string}
-              upload_id: {type: string}
+              title: {type: string, minLength: 1, maxLength: 200, pattern: '\\S'}
+              note: {type: string, maxLength: 1000}
+              book: {type: string, maxLength: 20, description: A book id, or `other`.}
+              book_title: {type: string, maxLength: 255}
+              book_author: {type: string, maxLength: 255}
+              body_text: {type: string, maxLength: 204800}
+              upload_id: {type: string, maxLength: 64}
               file: {type: string, format: binary}
     responses:
       "201":
@@ -903,9 +910,29 @@ async def api_upload_slot(request: Request) -> Response:
             type: object
             required: [content_type, size]
             properties:
-              content_type: {type: string, examples: [image/jpeg]}
-              size: {type: integer}
-              filename: {type: string}
+              content_type:
+                type: string
+                description: One of the contest's `media_policy.allowed_types`.
+                enum:
+                  - image/jpeg
+                  - image/png
+                  - image/webp
+                  - image/heic
+                  - application/pdf
+                  - application/vnd.openxmlformats-officedocument.wordprocessingml.document
+                  - "text/plain; charset=utf-8"
+                  - audio/mpeg
+                  - audio/mp4
+                  - audio/ogg
+                  - audio/wav
+                  - video/mp4
+                  - video/quicktime
+                  - video/webm
+              size:
+                type: integer
+                minimum: 1
+                description: In bytes, at most the contest's `media_policy.max_file_size`.
+              filename: {type: string, maxLength: 180}
     responses:
       "201":
         description: The slot.
