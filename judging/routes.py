@@ -193,6 +193,13 @@ async def _score_from_json(request: Request, *, may_submit: bool) -> Response:
     points = body.get("points", {})
     if not isinstance(points, dict):
         raise HTTPException(400, gettext("The request body must be a JSON object."))
+    # Each field as its description types it: a wrong type is refused, never read as text.
+    texts_ok = all(
+        isinstance(body.get(name, ""), str) and len(body.get(name, "")) <= MAX_COMMENT
+        for name in ("comment", "feedback")
+    )
+    if not texts_ok or not isinstance(body.get("submit", False), bool):
+        raise HTTPException(422, gettext("Some information needs correcting"))
     async with request.state.sessionmaker() as session:
         try:
             score = await services.save_score(
@@ -558,9 +565,12 @@ async def api_score(request: Request) -> Response:
           schema:
             type: object
             properties:
-              points: {type: object, additionalProperties: {type: [number, string]}}
-              comment: {type: string}
-              feedback: {type: string}
+              points:
+                type: object
+                description: Points per criterion key, each from 0 to the criterion's maximum.
+                additionalProperties: {type: [number, string]}
+              comment: {type: string, maxLength: 4000}
+              feedback: {type: string, maxLength: 4000}
               submit: {type: boolean}
     responses:
       "200": {description: Saved., content: {application/json: {schema: {type: object}}}}
@@ -680,6 +690,9 @@ MAX_SHORTLIST = 10_000
 
 def _row_id(value: object) -> int | None:
     """An id sent in a form or a JSON body, or None when it cannot name a row."""
+    if isinstance(value, float) and value.is_integer():
+        # JSON has one kind of number: 7.0 is the integer 7.
+        value = int(value)
     if isinstance(value, str):
         value = value.strip()
         if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ROW_ID))):
@@ -755,6 +768,8 @@ async def api_round_action(request: Request) -> Response:
         raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
     for name in numbers:
         value = body[name]
+        if isinstance(value, float) and value.is_integer():
+            value = body[name] = int(value)  # JSON has one kind of number: 7.0 is 7
         if not (isinstance(value, int) and not isinstance(value, bool)):
             raise HTTPException(422, gettext("Give a number of entries from 1 to 10,000."))
         if not 1 <= value <= MAX_SHORTLIST:

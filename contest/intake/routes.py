@@ -23,6 +23,7 @@ from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import (
     FILE_KINDS,
+    FILENAME_MAX,
     MAX_BODY_TEXT_BYTES,
     EntryValidationError,
     IntakeError,
@@ -959,9 +960,19 @@ async def api_upload_slot(request: Request) -> Response:
     data = await _read_json(request)
     content_type, size = data.get("content_type"), data.get("size")
     filename = data.get("filename")
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)  # JSON has one kind of number: 7.0 is the integer 7
     try:
         services.check_window(contest, utcnow())
-        if not isinstance(content_type, str) or not isinstance(size, int) or size < 1:
+        if "filename" in data and not (isinstance(filename, str) and len(filename) <= FILENAME_MAX):
+            message = gettext("Use at most %(count)s characters.", count=FILENAME_MAX)
+            raise EntryValidationError({"filename": message}, message)
+        if (
+            not isinstance(content_type, str)
+            or not isinstance(size, int)
+            or isinstance(size, bool)
+            or size < 1
+        ):
             raise EntryValidationError(
                 {
                     "size": gettext("Give the file's size in bytes and its type."),

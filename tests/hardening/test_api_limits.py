@@ -67,3 +67,76 @@ async def test_the_description_states_the_limits(client: httpx.AsyncClient) -> N
                     assert parameter["schema"]["maximum"] == 2**31 - 1
                 if parameter["in"] == "path" and parameter["schema"]["type"] == "string":
                     assert parameter["schema"]["minLength"] == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content_type": "image/png", "size": 100, "filename": "x" * 181},
+        {"content_type": "image/png", "size": 100, "filename": None},
+        {"content_type": "image/png", "size": 100, "filename": 7},
+        {"content_type": "image/png", "size": True},
+        {"content_type": "image/png", "size": 0},
+    ],
+)
+async def test_an_upload_slot_out_of_its_schema_is_refused(
+    demo: DemoReport, client: httpx.AsyncClient, body: dict[str, object]
+) -> None:
+    answer = await client.post("/api/v1/contests/ve-tranh-theo-sach/uploads", json=body)
+    assert answer.status_code == 422, answer.text
+
+
+async def test_an_upload_slot_takes_a_size_written_as_a_whole_float(
+    demo: DemoReport, client: httpx.AsyncClient
+) -> None:
+    answer = await client.post(
+        "/api/v1/contests/ve-tranh-theo-sach/uploads",
+        json={"content_type": "image/png", "size": 100.0, "filename": "tranh.png"},
+    )
+    assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"points": {}, "submit": {}},
+        {"points": {}, "submit": "yes"},
+        {"points": {}, "comment": 5},
+        {"points": {}, "feedback": ["x"]},
+        {"points": {}, "comment": "x" * 4001},
+    ],
+)
+async def test_a_score_out_of_its_schema_is_refused(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    body: dict[str, object],
+) -> None:
+    from sqlalchemy import select
+
+    from contest.models import Assignment, Contest, Role, User
+    from judging.services import run_assignment
+
+    headers = await bearer(sessionmaker, Role.JUDGE)
+    async with sessionmaker() as session:
+        judge = await session.scalar(
+            select(User).where(User.role == Role.JUDGE).order_by(User.id.desc())
+        )
+        contest = await session.scalar(select(Contest).where(Contest.slug == WRITING))
+        assert judge and contest
+        await session.refresh(judge, ["judged_contests"])
+        judge.judged_contests.append(contest)
+        await session.commit()
+        await run_assignment(session, contest_id=contest.id, actor=None)
+        await session.commit()
+        assignment = await session.scalar(
+            select(Assignment.id).where(Assignment.judge_id == judge.id)
+        )
+    assert assignment is not None
+    path = f"/api/v1/judge/assignments/{assignment}/score"
+    answer = await client.put(path, json=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    # The same with proper types is a saved draft.
+    assert (
+        await client.put(path, json={"points": {}, "submit": False}, headers=headers)
+    ).status_code == 200
