@@ -130,6 +130,10 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+# What a route that names no methods takes.
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
     """Every method some route of this path takes, through mounts: a path is often served by
     several routes (an entry is read by one, edited by another)."""
@@ -148,9 +152,6 @@ def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
         elif isinstance(route, Route):
             methods |= route.methods or set(ALL_METHODS)
     return methods
-
-
-ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class MethodsMiddleware:
