@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,11 +17,11 @@ from starlette.schemas import SchemaGenerator
 
 from contest import labels
 from contest.access import public
-from contest.db import utcnow
+from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
 from contest.i18n import gettext
-from contest.models import Contest
+from contest.models import Contest, Unit, UnitKind
 
 API_PREFIX = "/api/v1"
 
@@ -69,6 +70,18 @@ CONTEST_SCHEMA: dict[str, Any] = {
     },
 }
 
+UNIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "name", "kind", "parent"],
+    "properties": {
+        "code": {"type": "string", "description": "What an entry's `unit` field takes."},
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": [kind.value for kind in UnitKind]},
+        "parent": {"type": ["string", "null"], "description": "The code of the unit above."},
+    },
+}
+
+
 ERROR_RESPONSES = {
     400: "The request could not be read.",
     401: "Not signed in, or the API token is not valid.",
@@ -93,7 +106,7 @@ schemas = SchemaGenerator(
         },
         "servers": [{"url": "/api/v1"}],
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA, "Contest": CONTEST_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, "Contest": CONTEST_SCHEMA, "Unit": UNIT_SCHEMA},
             # Every error answers with the same JSON shape; endpoints refer to these by status.
             "responses": {
                 str(status): {
@@ -214,6 +227,56 @@ async def read_contest(request: Request) -> Response:
 
 
 @public
+async def list_units(request: Request) -> Response:
+    """The units of a contest's event (schools and their classes, residential groups, the
+    learning centre), as a tree by `parent`: an entry names one of them by its `code`.
+    ---
+    summary: List a contest's units
+    operationId: listUnits
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The units, schools before their classes.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [units]
+              properties:
+                units:
+                  type: array
+                  items: {$ref: "#/components/schemas/Unit"}
+      "404": {$ref: "#/components/responses/404"}
+    """
+    async with request.state.sessionmaker() as session:
+        try:
+            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
+        except ContestNotFoundError:
+            raise HTTPException(404) from None
+        units = (
+            await session.scalars(
+                select(Unit).where(Unit.event_id == contest.event_id).order_by(Unit.id)
+            )
+        ).all()
+    codes = {unit.id: unit.code for unit in units}
+    ordered = sorted(units, key=lambda u: (u.parent_id is not None, u.name, u.id))
+    return JSONResponse(
+        {
+            "units": [
+                {
+                    "code": unit.code,
+                    "name": unit.name,
+                    "kind": unit.kind.value,
+                    "parent": codes.get(unit.parent_id) if unit.parent_id else None,
+                }
+                for unit in ordered
+            ]
+        }
+    )
+
+
+@public
 async def openapi(request: Request) -> Response:
     """The OpenAPI description of this API."""
     schema = schemas.get_schema(routes=request.app.state.api_routes)
@@ -228,8 +291,23 @@ async def openapi(request: Request) -> Response:
     }
     for item in schema["paths"].values():
         for operation in item.values():
+            _bound_path_parameters(operation)
             _add_common_errors(operation)
     return JSONResponse(schema)
+
+
+def _bound_path_parameters(operation: dict[str, Any]) -> None:
+    """A path's numbers are row ids (the router matches no others) and its words are never
+    empty: said once here rather than in every docstring."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") != "path":
+            continue
+        schema = parameter.setdefault("schema", {})
+        if schema.get("type") == "integer":
+            schema.setdefault("minimum", 1)
+            schema.setdefault("maximum", MAX_ROW_ID)
+        elif schema.get("type") == "string":
+            schema.setdefault("minLength", 1)
 
 
 def _add_common_errors(operation: dict[str, Any]) -> None:
@@ -251,4 +329,5 @@ def _add_common_errors(operation: dict[str, Any]) -> None:
 routes: list[BaseRoute] = [
     Route("/contests", list_contests, methods=["GET"], name="api_contests"),
     Route("/contests/{slug:str}", read_contest, methods=["GET"], name="api_contest"),
+    Route("/contests/{slug:str}/units", list_units, methods=["GET"], name="api_units"),
 ]

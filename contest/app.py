@@ -29,10 +29,13 @@ from contest.errors import ContestError
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
-from contest.middleware import LocaleMiddleware, SecurityHeadersMiddleware
+from contest.intake.unit_page import routes as unit_page_routes
+from contest.middleware import LocaleMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
+from contest.results.api import SCHEMAS as results_schemas
+from contest.results.api import api_routes as results_public_api_routes
 from contest.results.console import routes as results_console_routes
 from contest.results.gallery import routes as results_routes
 from contest.results.gallery_memory import GalleryFromMemory
@@ -71,6 +74,7 @@ def _api_routes() -> list[BaseRoute]:
         *intake_api_routes,
         *judging_api_routes,
         *results_api_routes,
+        *results_public_api_routes,
         *remarking_api_routes,
         *privacy_api_routes,
     ]
@@ -89,6 +93,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *remarking_routes,
         *privacy_routes,
         *intake_routes,
+        *unit_page_routes,
         *health.routes,
         Mount(
             api.API_PREFIX,
@@ -121,7 +126,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
         storage = storage_from_url(
-            settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+            settings.storage_url,
+            secret_key=settings.secret_key,
+            # Unset, links to local files are root-relative: they follow whatever address and
+            # port the page was reached at, and stay within the pages' own origin ('self').
+            base_url=settings.base_url if settings.base_url_configured else "",
         )
         try:
             yield {
@@ -145,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(LocaleMiddleware, default=settings.locale),
             # The gallery's fresh copies are answered here, ahead of sessions and routing.
             Middleware(GalleryFromMemory),
+            Middleware(MethodsMiddleware, routes=routes),
             Middleware(
                 SessionMiddleware,
                 secret_key=settings.secret_key,
@@ -164,5 +174,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]
-    app.state.api_schemas = {**intake_schemas, **remarking_schemas}
+    app.state.api_schemas = {**intake_schemas, **remarking_schemas, **results_schemas}
     return app

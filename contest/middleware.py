@@ -1,11 +1,15 @@
-"""Plain ASGI middleware: the visitor's language, and the headers every response carries."""
+"""Plain ASGI middleware: the visitor's language, the headers every response carries, and the
+methods every route takes without saying so."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from http.cookies import SimpleCookie
 from typing import Any
 
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contest import i18n
@@ -124,3 +128,71 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# What a route that names no methods takes.
+ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """Every method some route of this path takes, through mounts: a path is often served by
+    several routes (an entry is read by one, edited by another)."""
+    methods: set[str] = set()
+    for route in routes:
+        match, child_scope = route.matches({**scope, "method": "GET", "type": "http"})
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            inner = getattr(route.app, "routes", None)
+            if inner is None:
+                # A mounted app (static files, stored files) is read only.
+                methods |= {"GET", "HEAD"}
+            else:
+                methods |= allowed_methods(inner, {**scope, **child_scope})
+        elif isinstance(route, Route):
+            methods |= route.methods or set(ALL_METHODS)
+    return methods
+
+
+class MethodsMiddleware:
+    """One place for the methods every route takes without saying so (RFC 9110).
+
+    HEAD is answered as GET without the body: many endpoints take GET and POST and branch on
+    the method, and a HEAD must never reach the branch that writes. OPTIONS, and the Allow
+    header of a 405, list every method the path takes, across all the routes that serve it.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            methods = allowed_methods(self.routes, scope)
+            if methods:
+                allow = ", ".join(sorted(methods | {"OPTIONS"}))
+                await Response(status_code=204, headers={"Allow": allow})(scope, receive, send)
+                return
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
+        # Routing writes into the scope it is given (root path, path parameters).
+        asked = dict(scope)
+
+        async def send_allowed(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = ", ".join(sorted(allowed_methods(self.routes, asked) | {"OPTIONS"}))
+                message["headers"] = [
+                    *((k, v) for k, v in message.get("headers", ()) if k.lower() != b"allow"),
+                    (b"allow", allow.encode()),
+                ]
+            elif method == "HEAD" and message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, send_allowed)

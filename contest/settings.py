@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 SUPPORTED_LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
 TIMEZONE = "Asia/Ho_Chi_Minh"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -41,6 +42,10 @@ class Settings:
     secret_key: str
     base_url: str
     locale: str
+    # Without CONTEST_BASE_URL, links to the app's own files and pages follow the address each
+    # request reached the app at (another port, the machine's address on the school's network);
+    # base_url then only serves the command line.
+    base_url_configured: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,7 +77,7 @@ class Settings:
             raise ConfigError(
                 f"CONTEST_LOCALE: {locale!r} is not one of {', '.join(SUPPORTED_LOCALES)}"
             )
-        base_url = (env.get("CONTEST_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+        base_url = (env.get("CONTEST_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
             raise ConfigError(f"CONTEST_BASE_URL: {base_url!r} is not an http(s) URL")
         secret_key = env.get("CONTEST_SECRET_KEY") or _stored_secret_key(data_dir)
@@ -83,6 +88,7 @@ class Settings:
             secret_key=secret_key,
             base_url=base_url,
             locale=locale,
+            base_url_configured=bool(env.get("CONTEST_BASE_URL")),
         )
 
 

@@ -1,8 +1,10 @@
-"""Where a redirect may send a visitor."""
+"""Where a redirect may send a visitor, and the app's own address in links."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
+
+from starlette.requests import Request
 
 
 def same_site_path(target: str | None, default: str = "/") -> str:
@@ -15,3 +17,13 @@ def same_site_path(target: str | None, default: str = "/") -> str:
     if "\\" in target or any(ord(c) < 32 for c in target):
         return default
     return target
+
+
+def public_base_url(request: Request) -> str:
+    """The address absolute links (an invitation, a certificate's QR code) start with:
+    CONTEST_BASE_URL when set, else the address this request reached the app at."""
+    settings = request.state.settings
+    if settings.base_url_configured:
+        base: str = settings.base_url
+        return base
+    return str(request.base_url).rstrip("/")

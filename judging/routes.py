@@ -133,6 +133,13 @@ async def _score_from_json(request: Request, *, may_submit: bool) -> Response:
     points = body.get("points", {})
     if not isinstance(points, dict):
         raise HTTPException(400, gettext("The request body must be a JSON object."))
+    # Each field as its description types it: a wrong type is refused, never read as text.
+    texts_ok = all(
+        isinstance(body.get(name, ""), str) and len(body.get(name, "")) <= MAX_COMMENT
+        for name in ("comment", "feedback")
+    )
+    if not texts_ok or not isinstance(body.get("submit", False), bool):
+        raise InvalidError(gettext("Some information needs correcting"))
     async with request.state.sessionmaker.begin() as session:
         score = await services.save_score(
             session,
@@ -488,9 +495,12 @@ async def api_score(request: Request) -> Response:
           schema:
             type: object
             properties:
-              points: {type: object, additionalProperties: {type: [number, string]}}
-              comment: {type: string}
-              feedback: {type: string}
+              points:
+                type: object
+                description: Points per criterion key, each from 0 to the criterion's maximum.
+                additionalProperties: {type: [number, string]}
+              comment: {type: string, maxLength: 4000}
+              feedback: {type: string, maxLength: 4000}
               submit: {type: boolean}
     responses:
       "200": {description: Saved., content: {application/json: {schema: {type: object}}}}
@@ -574,6 +584,9 @@ async def api_progress(request: Request) -> Response:
 
 def _row_id(value: object) -> int | None:
     """An id sent in a form or a JSON body, or None when it cannot name a row."""
+    if isinstance(value, float) and value.is_integer():
+        # JSON has one kind of number: 7.0 is the integer 7.
+        value = int(value)
     if isinstance(value, str):
         value = value.strip()
         if not (value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ROW_ID))):
@@ -608,12 +621,26 @@ async def api_round_action(request: Request) -> Response:
       content:
         application/json:
           schema:
-            type: object
-            required: [action]
-            properties:
-              action: {type: string, enum: [close, next]}
-              top_per_division: {type: integer, minimum: 1}
-              per_unit: {type: integer, minimum: 1}
+            description: >-
+              Close the round, or open the next with the best `top_per_division` entries of
+              each division, or the best `per_unit` of each unit (one of the two).
+            oneOf:
+              - type: object
+                required: [action]
+                properties: {action: {type: string, enum: [close]}}
+                additionalProperties: false
+              - type: object
+                required: [action, top_per_division]
+                properties:
+                  action: {type: string, enum: [next]}
+                  top_per_division: {type: integer, minimum: 1, maximum: 10000}
+                additionalProperties: false
+              - type: object
+                required: [action, per_unit]
+                properties:
+                  action: {type: string, enum: [next]}
+                  per_unit: {type: integer, minimum: 1, maximum: 10000}
+                additionalProperties: false
     responses:
       "200":
         description: The round now current.
@@ -626,14 +653,26 @@ async def api_round_action(request: Request) -> Response:
     verify_csrf(request, None)
     body = await _json_object(request)
     action = body.get("action")
-    if action not in ("close", "next"):
+    # Exactly the shapes the description states: a number out of range, a number where none
+    # belongs (per_unit with close) or a field it does not know is refused, never ignored.
+    numbers = {"top_per_division", "per_unit"} & set(body)
+    if action not in ("close", "next") or set(body) - {"action", *numbers}:
         raise InvalidError(gettext("Choose one of the options."))
-    top, quota = body.get("top_per_division"), body.get("per_unit")
-    counts = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in (top, quota)]
-    if action == "next" and counts.count(None) != 1:
+    if (action == "close" and numbers) or (action == "next" and len(numbers) != 1):
         raise _shortlist_refused()
+    for name in numbers:
+        value = body[name]
+        if isinstance(value, float) and value.is_integer():
+            value = body[name] = int(value)  # JSON has one kind of number: 7.0 is 7
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            raise _shortlist_refused()
+        if not 1 <= value <= services.MAX_SHORTLIST:
+            raise _shortlist_refused()
     _contest_id, round_ = await _change_round(
-        request, close=action == "close", top_per_division=counts[0], per_unit=counts[1]
+        request,
+        close=action == "close",
+        top_per_division=body.get("top_per_division"),
+        per_unit=body.get("per_unit"),
     )
     return JSONResponse({"round": round_.number, "status": round_.status.value})
 
@@ -677,7 +716,7 @@ async def api_reassign(request: Request) -> Response:
             type: object
             required: [judge]
             properties:
-              judge: {type: integer}
+              judge: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       "200": {description: Reassigned., content: {application/json: {schema: {type: object}}}}
       "400": {$ref: "#/components/responses/400"}

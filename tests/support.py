@@ -87,8 +87,11 @@ def server_database(tmp: Path) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app built from these settings, with its lifespan running, and a client for it."""
+async def app_client(
+    settings: Settings, *, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app built from these settings, with its lifespan running, and a client for it that
+    reaches it at ``base_url``."""
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:
 
@@ -97,7 +100,7 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             await app({**scope, "state": dict(state or {})}, receive, send)
 
         transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
 
 

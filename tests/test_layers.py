@@ -173,7 +173,6 @@ def test_no_import_cycle_between_packages() -> None:
     )
 
 
-
 def test_composition_root_is_imported_by_nobody_else() -> None:
     found = modules()
     offenders = sorted(

@@ -23,8 +23,12 @@ ALL_ROLES = (Role.ADMIN, Role.COORDINATOR, Role.JUDGE)
 NAME_MAX = 100
 
 
+# Each role lands where its work is; the account page stays one click away.
+HOMES = {Role.ADMIN: "/admin", Role.JUDGE: "/judge", Role.COORDINATOR: "/coordinator"}
+
+
 def home_for(user: User) -> str:
-    return "/admin" if user.role == Role.ADMIN else "/account"
+    return HOMES.get(user.role, "/account")
 
 
 @public
@@ -88,7 +92,11 @@ async def accept_invitation(request: Request) -> Response:
             context["errors"] = {"password": str(exc)}
             return render(request, "account/invite.html", context, status_code=422)
     start_session(request, user)
-    return RedirectResponse(home_for(user), status_code=303)
+    # A new account is first shown itself (the name and email it was made for, its API
+    # tokens); from then on each sign-in lands where the role's work is.
+    return RedirectResponse(
+        home_for(user) if user.role == Role.ADMIN else "/account", status_code=303
+    )
 
 
 @requires(*ALL_ROLES)

@@ -27,6 +27,7 @@ from contest.forms import read_form, read_form_lists, verify_csrf
 from contest.i18n import N_, gettext
 from contest.models import Contest, Event, Role, Unit, User
 from contest.templating import render
+from contest.urls import public_base_url
 from storage import StorageError
 
 ADMIN = Role.ADMIN
@@ -516,7 +517,7 @@ async def users_page(request: Request) -> Response:
         await session.commit()
         context.update(
             users=await services.list_users(session),
-            invite_link=f"{request.state.settings.base_url}/invite/{token}",
+            invite_link=f"{public_base_url(request)}/invite/{token}",
             invited=user,
         )
     return render(request, "admin/users.html", context)

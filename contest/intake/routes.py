@@ -20,11 +20,18 @@ from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
 from contest.files import keys, links
 from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
-from contest.files.limits import MAX_JSON_BYTES
+from contest.files.limits import FILENAME_MAX, MAX_BODY_TEXT_BYTES, MAX_JSON_BYTES
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import (
+    BOOK_TITLE_MAX,
+    MAX_AGE,
+    MAX_GRADE,
+    MIN_AGE,
+    NAME_MAX,
+    NOTE_MAX,
+    TITLE_MAX,
     EntryValidationError,
     IntakeError,
 )
@@ -405,8 +412,17 @@ async def find_receipt(request: Request) -> Response:
     code = request.query_params.get("code", "").strip()
     if code:
         normalized = normalize_receipt_code(code)
-        return RedirectResponse(str(request.url_for("receipt", code=normalized)), status_code=303)
-    return render(request, "submit/find.html", {})
+        # A code is letters and digits: anything else (a slash, a question mark) names no
+        # entry and could not even be put in the receipt's address.
+        if normalized.replace("-", "").isalnum() and normalized.isascii():
+            return RedirectResponse(
+                str(request.url_for("receipt", code=normalized)), status_code=303
+            )
+        message = gettext("No entry has this receipt code. Please check the code and try again.")
+        return render(
+            request, "submit/find.html", {"code": code, "error": message}, status_code=404
+        )
+    return render(request, "submit/find.html", {"code": "", "error": None})
 
 
 async def _edit(request: Request, view: services.EntryView, submission: Submission) -> None:
@@ -578,16 +594,28 @@ UPLOAD_SLOT_SCHEMA: dict[str, Any] = {
     },
 }
 # The fields of a submission, in the order a client should send them: text first, files last.
+# Every limit the intake checks, stated so that a client can know it before sending.
+_NON_BLANK = r"\S"
 SUBMISSION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["full_name", "age", "unit", "consent", "agreement", "title"],
     "properties": {
-        "full_name": {"type": "string"},
-        "age": {"type": "integer"},
-        "grade": {"type": "integer"},
-        "unit": {"type": "string"},
-        "guardian_name": {"type": "string"},
-        "guardian_phone": {"type": "string"},
+        "full_name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": NAME_MAX,
+            "pattern": _NON_BLANK,
+        },
+        "age": {"type": "integer", "minimum": MIN_AGE, "maximum": MAX_AGE},
+        "grade": {"type": "integer", "minimum": 1, "maximum": MAX_GRADE},
+        "unit": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "A unit's code, from GET /contests/{slug}/units.",
+        },
+        "guardian_name": {"type": "string", "maxLength": NAME_MAX},
+        "guardian_phone": {"type": "string", "maxLength": 20, "examples": ["0912 345 678"]},
         "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
         "agreement": {
             "type": "string",
@@ -596,13 +624,13 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
             "guardian for an entrant under 18, by the entrant otherwise. Without it the entry "
             "is refused (422) and nothing is kept.",
         },
-        "title": {"type": "string"},
-        "note": {"type": "string"},
-        "book": {"type": "string"},
-        "book_title": {"type": "string"},
-        "book_author": {"type": "string"},
-        "body_text": {"type": "string"},
-        "upload_id": {"type": "string"},
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": _NON_BLANK},
+        "note": {"type": "string", "maxLength": NOTE_MAX},
+        "book": {"type": "string", "maxLength": 20, "description": "A book id, or `other`."},
+        "book_title": {"type": "string", "maxLength": BOOK_TITLE_MAX},
+        "book_author": {"type": "string", "maxLength": BOOK_TITLE_MAX},
+        "body_text": {"type": "string", "maxLength": MAX_BODY_TEXT_BYTES},
+        "upload_id": {"type": "string", "maxLength": 64},
         "file": {"type": "string", "format": "binary"},
     },
 }
@@ -726,7 +754,10 @@ async def api_submit_entry(request: Request) -> Response:
       bearer token and may only submit for their units.
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: Idempotency-Key, in: header, required: false, schema: {type: string}}
+      - name: Idempotency-Key
+        in: header
+        required: false
+        schema: {type: string, pattern: "^[A-Za-z0-9_.:-]{16,64}$"}
     requestBody:
       required: true
       content:
@@ -871,9 +902,29 @@ async def api_upload_slot(request: Request) -> Response:
             type: object
             required: [content_type, size]
             properties:
-              content_type: {type: string, examples: [image/jpeg]}
-              size: {type: integer}
-              filename: {type: string}
+              content_type:
+                type: string
+                description: One of the contest's `media_policy.allowed_types`.
+                enum:
+                  - image/jpeg
+                  - image/png
+                  - image/webp
+                  - image/heic
+                  - application/pdf
+                  - application/vnd.openxmlformats-officedocument.wordprocessingml.document
+                  - "text/plain; charset=utf-8"
+                  - audio/mpeg
+                  - audio/mp4
+                  - audio/ogg
+                  - audio/wav
+                  - video/mp4
+                  - video/quicktime
+                  - video/webm
+              size:
+                type: integer
+                minimum: 1
+                description: In bytes, at most the contest's `media_policy.max_file_size`.
+              filename: {type: string, maxLength: 180}
     responses:
       "201":
         description: The slot.
@@ -900,8 +951,18 @@ async def api_upload_slot(request: Request) -> Response:
     data = await _read_json(request)
     content_type, size = data.get("content_type"), data.get("size")
     filename = data.get("filename")
+    if isinstance(size, float) and size.is_integer():
+        size = int(size)  # JSON has one kind of number: 7.0 is the integer 7
     services.check_window(contest, utcnow())
-    if not isinstance(content_type, str) or not isinstance(size, int) or size < 1:
+    if "filename" in data and not (isinstance(filename, str) and len(filename) <= FILENAME_MAX):
+        message = gettext("Use at most %(count)s characters.", count=FILENAME_MAX)
+        raise EntryValidationError({"filename": message}, message)
+    if (
+        not isinstance(content_type, str)
+        or not isinstance(size, int)
+        or isinstance(size, bool)
+        or size < 1
+    ):
         raise EntryValidationError(
             {
                 "size": gettext("Give the file's size in bytes and its type."),

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from contest import i18n, labels
@@ -17,6 +19,9 @@ from contest.templating import render
 from contest.urls import same_site_path
 
 ONE_YEAR = 365 * 24 * 3600
+ONE_DAY = 24 * 3600
+# Browsers ask for /favicon.ico on their own, whatever the page links.
+FAVICON = Path(__file__).parent.parent / "static" / "favicon.ico"
 
 
 @public
@@ -85,8 +90,16 @@ async def set_language(request: Request) -> Response:
     return response
 
 
+@public
+async def favicon(request: Request) -> Response:
+    return FileResponse(
+        FAVICON, media_type="image/x-icon", headers={"Cache-Control": f"public, max-age={ONE_DAY}"}
+    )
+
+
 routes = [
     Route("/", home, name="home"),
+    Route("/favicon.ico", favicon, name="favicon"),
     Route("/contests/{slug:str}", contest_detail, name="contest"),
     Route("/lang/{locale:str}", set_language, name="set_language"),
 ]

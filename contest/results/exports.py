@@ -9,7 +9,6 @@ they are a draft.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections import Counter, defaultdict
@@ -64,6 +63,7 @@ from contest.models import (
 )
 from contest.results.certificates import FONT, FONT_BOLD, UnitTree, register_fonts
 from contest.results.services import results_of
+from contest.spreadsheets import CsvWriter, append_row
 from contest.templating import create_templates
 from judging.scoring import unit_standings
 
@@ -280,25 +280,25 @@ def results_xlsx(results: ContestResults, *, locale: str | None = None) -> bytes
         headers = result_headers()
         for division in results.divisions:
             sheet = workbook.create_sheet(_sheet_title(division.name, taken))
-            sheet.append([f"{results.title()} · {division.name}"])
+            append_row(sheet, [f"{results.title()} · {division.name}"])
             sheet["A1"].font = TITLE_FONT
-            sheet.append([_published_line(results)])
-            sheet.append([])
-            sheet.append(headers)
+            append_row(sheet, [_published_line(results)])
+            append_row(sheet, [])
+            append_row(sheet, headers)
             for cell in sheet[4]:
                 cell.font = BOLD
             sheet.freeze_panes = "A5"
             for line in division.lines:
-                sheet.append(_result_cells(line))
+                append_row(sheet, _result_cells(line))
                 sheet.cell(sheet.max_row, 10).number_format = "0.00"
                 sheet.cell(sheet.max_row, 11).number_format = "0.00"
-            sheet.append([])
+            append_row(sheet, [])
             for row in _totals_rows(division):
-                sheet.append(row)
+                append_row(sheet, row)
                 sheet.cell(sheet.max_row, 1).font = BOLD
             _fit_columns(sheet, RESULT_WIDTHS)
         if not results.divisions:
-            workbook.create_sheet(gettext("Results")).append([results.title()])
+            append_row(workbook.create_sheet(gettext("Results")), [results.title()])
         del workbook[default_sheet]
         return _save(workbook)
 
@@ -322,7 +322,7 @@ def results_csv(results: ContestResults, *, locale: str | None = None) -> bytes:
     so that Excel reads the Vietnamese letters."""
     with use_locale(locale or get_locale()):
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer = CsvWriter(buffer, lineterminator="\r\n")
         writer.writerow([gettext("Division"), *result_headers()])
         for division in results.divisions:
             for line in division.lines:
@@ -738,16 +738,16 @@ def report_xlsx(report: EventReport, *, locale: str | None = None) -> bytes:
         taken: set[str] = {default_sheet.lower()}
         for key, (headers, rows) in _report_sections(report).items():
             sheet = workbook.create_sheet(_sheet_title(titles[key], taken))
-            sheet.append([titles[key]])
+            append_row(sheet, [titles[key]])
             sheet["A1"].font = TITLE_FONT
-            sheet.append([_report_subtitle(report)])
-            sheet.append([])
-            sheet.append(headers)
+            append_row(sheet, [_report_subtitle(report)])
+            append_row(sheet, [])
+            append_row(sheet, headers)
             for cell in sheet[4]:
                 cell.font = BOLD
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
             for row in rows:
-                sheet.append(row)
+                append_row(sheet, row)
             if rows and key != "judges":
                 for cell in sheet[sheet.max_row]:
                     cell.font = BOLD

@@ -30,6 +30,7 @@ from contest.results.certificates import (
     verify_certificate,
 )
 from contest.templating import render
+from contest.urls import public_base_url
 
 ADMIN = Role.ADMIN
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -141,9 +142,7 @@ async def api_verify(request: Request) -> Response:
 
 async def _certificates_pdf(request: Request, *, filename: str, **which: int) -> Response:
     async with request.state.sessionmaker() as session:
-        certificates = await certificates_for(
-            session, base_url=request.state.settings.base_url, **which
-        )
+        certificates = await certificates_for(session, base_url=public_base_url(request), **which)
     if not certificates:
         raise _not_found(gettext("There are no published prize winners here yet."))
     data = await run_in_threadpool(render_certificates, certificates, locale=get_locale())

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.accounts import services
 from contest.accounts.interfaces import MAX_FAILURES_PER_ACCOUNT
 from contest.db import utcnow
+from contest.demo import DemoReport
 from contest.models import ApiToken, AuditEvent, LoginAttempt, Role, User
 from contest.settings import Settings
 from tests.support import Account, app_client, csrf_from, sign_in
@@ -28,7 +29,8 @@ async def test_sign_in_and_out(client: httpx.AsyncClient, make_user: MakeUser) -
     assert (await client.get("/account")).status_code == 303  # to the sign-in page
 
     response = await sign_in(client, "LAN@example.vn ", judge.password)
-    assert response.headers["location"] == "/account"
+    # A judge lands on the queue, where the work is.
+    assert response.headers["location"] == "/judge"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
 
@@ -189,3 +191,22 @@ async def test_a_deactivated_users_session_is_logged_out(
         "/login", data={"email": "lan@example.vn", "password": judge.password, "csrf_token": token}
     )
     assert again.status_code == 400
+
+
+async def test_each_role_lands_where_its_work_is(
+    settings: Settings, make_user: MakeUser, demo: DemoReport
+) -> None:
+    landings = {Role.JUDGE: "/judge", Role.COORDINATOR: "/coordinator", Role.ADMIN: "/admin"}
+    for role, landing in landings.items():
+        account = await make_user(f"{role.value}@example.vn", role, units=["th-bach-sam"])
+        async with app_client(settings) as client:
+            response = await sign_in(client, account.user.email, account.password)
+            assert response.headers["location"] == landing
+            page = await client.get(landing)
+            assert page.status_code == 200, (role, page.status_code)
+            if role == Role.COORDINATOR:
+                # The coordinator's units, with each open contest's two ways to send entries.
+                assert "Trường Tiểu học Bạch Sam" in page.text
+                assert "/coordinator/contests/" in page.text and "/import" in page.text
+            # The account page stays one click away.
+            assert (await client.get("/account")).status_code == 200

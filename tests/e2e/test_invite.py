@@ -54,7 +54,8 @@ def test_organiser_invites_a_judge_who_sets_a_password_and_signs_in(
     phone.get_by_label("Địa chỉ email").fill("vo.thi.nga@bachsam.demo")
     phone.get_by_label("Mật khẩu").fill("tranh đẹp 2024")
     phone.get_by_role("button", name="Đăng nhập").click()
-    expect(phone).to_have_url(live_server + "/account")
+    # Signing in, a judge lands on the queue.
+    expect(phone).to_have_url(live_server + "/judge")
     phone.screenshot(path=str(artifacts / "judge-account-phone.png"), full_page=True)
 
     # The link worked once.

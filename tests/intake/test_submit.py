@@ -765,6 +765,18 @@ async def test_receipt_lookup_normalises_the_code(app: httpx.AsyncClient) -> Non
 
 
 @LOCAL_ONLY
+@pytest.mark.parametrize("typed", ["a/b", "ABCD/EFGH", "../..", "a?b#c", "DEMV W7K3/", "mã số"])
+async def test_a_receipt_code_typed_wrong_is_a_clear_404(
+    app: httpx.AsyncClient, typed: str
+) -> None:
+    answer = await app.get("/entries", params={"code": typed})
+    assert answer.status_code == 404
+    assert vi("No entry has this receipt code. Please check the code and try again.") in answer.text
+    # The form is shown again with what was typed, to correct it.
+    assert 'name="code"' in answer.text
+
+
+@LOCAL_ONLY
 async def test_the_contest_page_links_to_the_form(app: httpx.AsyncClient) -> None:
     page = await app.get(f"/contests/{DRAWING}")
     assert f"/contests/{DRAWING}/submit" in page.text

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -111,3 +113,11 @@ async def test_pages_carry_security_headers(client: httpx.AsyncClient, demo: Dem
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "same-origin"
+
+
+async def test_every_page_has_its_icon(client: httpx.AsyncClient, demo: DemoReport) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"
+    assert re.search(r'rel="icon" href="[^"]*/favicon\.ico"', (await client.get("/")).text)

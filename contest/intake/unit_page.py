@@ -1,0 +1,52 @@
+"""A coordinator's own page: their units, and for each contest how many entries the units sent
+and where to send more. It is where a coordinator lands on signing in."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from contest import labels, rules
+from contest.access import current_user, requires
+from contest.db import utcnow
+from contest.events import services as events
+from contest.events.interfaces import EventNotFoundError
+from contest.intake import services
+from contest.models import Entrant, Entry, EntryStatus, Role
+from contest.templating import render
+
+
+@requires(Role.COORDINATOR)
+async def coordinator_home(request: Request) -> Response:
+    user = current_user(request)
+    now = utcnow()
+    async with request.state.sessionmaker() as session:
+        try:
+            event = await events.get_current_event(session)
+        except EventNotFoundError:
+            return render(request, "public/empty.html")
+        units = await rules.submittable_units(session, user=user, event_id=event.id)
+        rows = await session.execute(
+            select(Entry.contest_id, func.count(Entry.id))
+            .join(Entrant, Entrant.id == Entry.entrant_id)
+            .where(
+                Entrant.unit_id.in_([u.id for u in units]),
+                Entry.status == EntryStatus.SUBMITTED,
+            )
+            .group_by(Entry.contest_id)
+        )
+        counts: dict[int, int] = {contest_id: count for contest_id, count in rows}
+    contests = [
+        {"contest": c, "phase": events.contest_phase(c, now), "entries": counts.get(c.id, 0)}
+        for c in events.public_contests(event)
+    ]
+    return render(
+        request,
+        "submit/coordinator.html",
+        {"units": services.group_units(units), "contests": contests, "labels": labels},
+    )
+
+
+routes: list[BaseRoute] = [Route("/coordinator", coordinator_home, name="coordinator_home")]
