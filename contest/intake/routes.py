@@ -817,7 +817,10 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
     security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: Idempotency-Key, in: header, required: false, schema: {type: string}}
+      - name: Idempotency-Key
+        in: header
+        required: false
+        schema: {type: string, pattern: "^[A-Za-z0-9_.:-]{16,64}$"}
     requestBody:
       required: true
       content:

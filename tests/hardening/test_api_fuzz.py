@@ -151,7 +151,11 @@ def test_the_api_answers_every_caller_as_described(api: Api) -> None:
 # by the description may get these answers there, and nowhere else.
 RUNNER_CONFIG = """
 [[operations]]
-include-path = ["/contests/{slug}/entries", "/contests/{slug}/uploads"]
+include-path = [
+  "/contests/{slug}/entries",
+  "/coordinator/contests/{slug}/entries",
+  "/contests/{slug}/uploads",
+]
 checks.positive_data_acceptance.expected-statuses = [
   "2xx", "3xx", "401", "403", "404", "409", "413", "415", "422", "429",
 ]
