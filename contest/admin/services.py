@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest import audit
+from contest.events.eventfile import contest_settings
 from contest.events.validation import (
     ONE_MIB,
     InvalidError,
@@ -24,7 +25,7 @@ from contest.events.validation import (
     prize_scheme,
     validate,
 )
-from contest.i18n import gettext, local_time
+from contest.i18n import gettext
 from contest.models import (
     AuditEvent,
     Book,
@@ -264,22 +265,9 @@ async def import_units(
 
 def contest_form_values(contest: Contest) -> dict[str, Any]:
     return {
-        "slug": contest.slug,
-        "kind": contest.kind.value,
-        "title": contest.title,
-        "summary": contest.summary,
-        "rules": contest.rules,
-        "opens_at": local_time(contest.opens_at).strftime("%Y-%m-%dT%H:%M"),
-        "closes_at": local_time(contest.closes_at).strftime("%Y-%m-%dT%H:%M"),
-        "status": contest.status.value,
-        "position": contest.position,
-        "allowed_types": list(contest.allowed_types),
-        "max_file_size_mb": contest.max_file_size // ONE_MIB,
-        "max_files": contest.max_files,
+        # The form's datetime-local inputs read this format.
+        **contest_settings(contest, time_format="%Y-%m-%dT%H:%M"),
         "max_words": contest.max_words if contest.max_words is not None else "",
-        "judges_per_entry": contest.judges_per_entry,
-        "blind": contest.blind,
-        "aggregation": contest.aggregation.value,
         **prize_counts(contest.prize_scheme),
     }
 
