@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+# Run as a script, this folder is on the path and the project root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -260,12 +264,6 @@ def prepare(env: Mapping[str, str], people: list[Entrant]) -> None:
 # --- serving -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(
     command: list[str], env: Mapping[str, str], url: str, log: Path, cwd: Path | None = None
@@ -288,12 +286,7 @@ def serving(
                 time.sleep(0.2)
             yield server
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
 
 
 BARE_APP = '''
@@ -562,5 +555,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     raise SystemExit(main())
