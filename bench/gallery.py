@@ -153,6 +153,7 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
     judge submit a score: each entry gets its entrant's quality from every judge."""
     from sqlalchemy import select
 
+    from contest import rules
     from contest.db import create_engine, create_sessionmaker
     from contest.intake import services as intake
     from contest.models import Assignment, AssignmentStatus, Criterion, Entry, User
@@ -170,7 +171,7 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
     try:
         async with sessionmaker() as session:
             contest = await intake.get_contest_for_entries(session, slug=CONTEST)
-            units = await intake.event_units(session, event_id=contest.event_id)
+            units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
         quality: dict[int, float] = {}
         for number, person in enumerate(people):
             upload = await intake.store_upload(
@@ -180,8 +181,12 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                 chunks=_single(drawing(number)),
                 filename=f"tranh-{number + 1}.png",
             )
-            data = intake.validate_entry(
-                {
+            submitted = await intake.submit_entry(
+                sessionmaker=sessionmaker,
+                storage=storage,
+                contest=contest,
+                units=units,
+                fields={
                     "full_name": person.full_name,
                     "age": str(person.age),
                     "unit": person.unit,
@@ -193,16 +198,8 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                     # The privacy notice's box, ticked by the parent.
                     "agreement": "on",
                 },
-                contest=contest,
-                units=units,
-                has_files=True,
-            )
-            submitted = await intake.submit_entry(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                data=data,
                 uploads=[upload],
+                upload_ids=[],
                 idempotency_key=None,
                 secret_key=settings.secret_key,
             )
