@@ -102,21 +102,12 @@ async def _apply(
                 setattr(obj, name, None)
         await session.flush()
     after = snapshot(obj, names)
-    if created:
+    # A new row is recorded whole; a changed one by the fields that changed, if any did.
+    changed_before, changed_after = (None, after) if created else audit.changes(before, after)
+    if changed_after or created:
         audit.record(
             session,
-            action=f"{object_type}_created",
-            object_type=object_type,
-            object_id=obj.id,
-            actor=actor,
-            after=after,
-        )
-        return
-    changed_before, changed_after = audit.changes(before, after)
-    if changed_after:
-        audit.record(
-            session,
-            action=f"{object_type}_updated",
+            action=f"{object_type}_{'created' if created else 'updated'}",
             object_type=object_type,
             object_id=obj.id,
             actor=actor,
