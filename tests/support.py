@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +31,20 @@ TEST_DATABASE_URL = os.environ.get("CONTEST_TEST_DATABASE_URL", "")
 # The databases a test that must run on each of them is parametrized over: SQLite always,
 # PostgreSQL when CI (or a developer) points CONTEST_TEST_DATABASE_URL at a server.
 DATABASES = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
+
+
+def run_contest_cli(
+    *args: str, env: Mapping[str, str], stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``contest ARGS`` in a process of its own, with env over the test's own variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "contest.cli", *args],
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def skip_or_fail(reason: str) -> None:
