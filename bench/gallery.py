@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+# Run as a script, this folder is on the path and the project root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -149,6 +153,7 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
     judge submit a score: each entry gets its entrant's quality from every judge."""
     from sqlalchemy import select
 
+    from contest import rules
     from contest.db import create_engine, create_sessionmaker
     from contest.intake import services as intake
     from contest.models import Assignment, AssignmentStatus, Criterion, Entry, User
@@ -166,7 +171,7 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
     try:
         async with sessionmaker() as session:
             contest = await intake.get_contest_for_entries(session, slug=CONTEST)
-            units = await intake.event_units(session, event_id=contest.event_id)
+            units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
         quality: dict[int, float] = {}
         for number, person in enumerate(people):
             upload = await intake.store_upload(
@@ -176,8 +181,12 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                 chunks=_single(drawing(number)),
                 filename=f"tranh-{number + 1}.png",
             )
-            data = intake.validate_entry(
-                {
+            submitted = await intake.submit_entry(
+                sessionmaker=sessionmaker,
+                storage=storage,
+                contest=contest,
+                units=units,
+                fields={
                     "full_name": person.full_name,
                     "age": str(person.age),
                     "unit": person.unit,
@@ -189,16 +198,8 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                     # The privacy notice's box, ticked by the parent.
                     "agreement": "on",
                 },
-                contest=contest,
-                units=units,
-                has_files=True,
-            )
-            submitted = await intake.submit_entry(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                data=data,
                 uploads=[upload],
+                upload_ids=[],
                 idempotency_key=None,
                 secret_key=settings.secret_key,
             )
@@ -260,12 +261,6 @@ def prepare(env: Mapping[str, str], people: list[Entrant]) -> None:
 # --- serving -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(
     command: list[str], env: Mapping[str, str], url: str, log: Path, cwd: Path | None = None
@@ -288,12 +283,7 @@ def serving(
                 time.sleep(0.2)
             yield server
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
 
 
 BARE_APP = '''
@@ -562,5 +552,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     raise SystemExit(main())

@@ -28,7 +28,6 @@ import hashlib
 import io
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,11 @@ import asyncpg
 import boto3
 import httpx
 from PIL import Image
+
+# Run as a script, this folder is on the path and the project root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.processes import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -61,26 +65,6 @@ FIELDS = {
     "book_author": "Tô Hoài",
 }
 MAX_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited early")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def make_pngs(count: int) -> list[bytes]:
@@ -226,7 +210,7 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
             )
             processes.append(moto)
-            wait_for(endpoint, moto)
+            wait_for(endpoint, moto, timeout=90)
             s3 = boto3.client(
                 "s3",
                 endpoint_url=endpoint,
@@ -255,7 +239,7 @@ def main() -> int:
             )
             processes.append(app)
             base_url = f"http://127.0.0.1:{app_port}"
-            wait_for(f"{base_url}/healthz", app)
+            wait_for(f"{base_url}/healthz", app, timeout=90)
 
             pngs = make_pngs(args.uploads)
             keys = [f"load-{uuid.uuid4()}" for _ in pngs]
@@ -320,9 +304,7 @@ def main() -> int:
             return 0 if lost == 0 and duplicated == 0 and len(accepted) == len(pngs) else 1
         finally:
             for process in reversed(processes):
-                process.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=15)
+                stop(process, timeout=15)
 
 
 if __name__ == "__main__":

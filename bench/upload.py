@@ -38,7 +38,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,8 +49,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import psutil
+
+# Run as a script, this folder is on the path and the project root is not.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.processes import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -59,25 +62,6 @@ CONTEST = "ke-chuyen-sach"
 MIB = 1024 * 1024
 THROUGHPUT_GOAL = 0.9
 MEMORY_GOAL_BYTES = 16_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited early")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer")
 
 
 def make_video(path: Path, size: int) -> None:
@@ -343,11 +327,7 @@ def main() -> int:
         return 0
     finally:
         for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ each test); registered for every suite by tests/conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -74,15 +75,24 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path)
     pytest.fail(f"moto_server did not answer within {MOTO_START_TIMEOUT}s")
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a moto S3 server running in a separate process for the whole session."""
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server the tests started, and kill it when it does not end in 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def running_moto(log: Path) -> Iterator[str]:
+    """A moto S3 server of its own on a free port until the block ends; its URL."""
     executable = Path(sys.executable).parent / "moto_server"
     if not executable.exists():
         pytest.fail(f"{executable} not found: install the test extras (moto[server])")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [str(executable), "-H", "127.0.0.1", "-p", str(port)],
@@ -93,12 +103,14 @@ def s3_endpoint(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         _wait_until_answering(endpoint, process, log)
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a moto S3 server running in a separate process for the whole session."""
+    with running_moto(tmp_path_factory.mktemp("moto") / "moto_server.log") as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

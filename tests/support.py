@@ -7,8 +7,10 @@ import contextlib
 import dataclasses
 import os
 import re
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +31,20 @@ TEST_DATABASE_URL = os.environ.get("CONTEST_TEST_DATABASE_URL", "")
 # The databases a test that must run on each of them is parametrized over: SQLite always,
 # PostgreSQL when CI (or a developer) points CONTEST_TEST_DATABASE_URL at a server.
 DATABASES = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
+
+
+def run_contest_cli(
+    *args: str, env: Mapping[str, str], stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``contest ARGS`` in a process of its own, with env over the test's own variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "contest.cli", *args],
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def skip_or_fail(reason: str) -> None:
@@ -180,3 +196,45 @@ async def make_entries(
             ids.append(entry.id)
         await session.commit()
     return ids
+
+
+async def score_all(
+    sessionmaker: Any,
+    contest: int,
+    totals: Mapping[int, float],
+    *,
+    feedback: str = "",
+) -> None:
+    """Submit, for each entry, the same share of full marks on every criterion from every
+    judge of the contest (the demo's writing rubric: 4, 2, 2 and 2 points)."""
+    from sqlalchemy import select
+
+    from contest.models import Assignment, Entry
+    from judging import services as judging
+
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Assignment, User)
+                .join(User, User.id == Assignment.judge_id)
+                .join(Entry, Entry.id == Assignment.entry_id)
+                .where(Entry.contest_id == contest)
+            )
+        ).all()
+        for assignment, judge in rows:
+            share = totals[assignment.entry_id]
+            await judging.save_score(
+                session,
+                assignment_id=assignment.id,
+                judge=judge,
+                points={
+                    "noi-dung": share * 4,
+                    "sang-tao": share * 2,
+                    "ngon-ngu": share * 2,
+                    "lien-he": share * 2,
+                },
+                comment="",
+                feedback=feedback,
+                submit=True,
+            )
+        await session.commit()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from contest.settings import ConfigError, Settings
+from tests.support import run_contest_cli
 
 
 def test_nothing_set_runs_on_sqlite_and_a_local_folder_under_var(
@@ -70,14 +71,8 @@ def test_a_bad_setting_is_one_line_naming_the_variable(
 def test_the_command_stops_with_one_line_not_a_traceback(
     tmp_path: Path, command: list[str]
 ) -> None:
-    env = {**os.environ, "CONTEST_DATA_DIR": str(tmp_path), "CONTEST_DATABASE_URL": "oracle://x/y"}
-    done = subprocess.run(
-        [sys.executable, "-m", "contest.cli", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {"CONTEST_DATA_DIR": str(tmp_path), "CONTEST_DATABASE_URL": "oracle://x/y"}
+    done = run_contest_cli(*command, env=env, timeout=60)
     assert done.returncode != 0, done.stderr
     assert done.stderr.strip().splitlines() == [
         "contest: CONTEST_DATABASE_URL: unsupported database 'oracle'"

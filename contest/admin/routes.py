@@ -19,6 +19,7 @@ from contest.accounts import services as accounts
 from contest.accounts.interfaces import UserExistsError
 from contest.admin import services
 from contest.admin.services import CHILD_MODELS, ConflictingValueError
+from contest.events import services as events
 from contest.events.eventfile import dump_event
 from contest.events.validation import InvalidError, fields_of, validate
 from contest.files.limits import CONSOLE_FORM_OVERHEAD, IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
@@ -39,7 +40,7 @@ def _redirect(request: Request, name: str, **params: Any) -> Response:
 
 
 async def _event_or_setup(session: AsyncSession) -> Event:
-    event = await services.get_event(session)
+    event = await events.get_event(session)
     if event is None:
         raise HTTPException(
             404, gettext("There is no event yet. Create it first, or load an event file.")
@@ -87,7 +88,7 @@ def _unit_choices(units: list[tuple[Unit, int]]) -> list[tuple[str, str]]:
 @requires(ADMIN)
 async def dashboard(request: Request) -> Response:
     async with request.state.sessionmaker() as session:
-        event = await services.get_event(session)
+        event = await events.get_event(session)
         contests: list[Contest] = []
         counts: dict[int, int] = {}
         if event is not None:
@@ -114,7 +115,7 @@ async def dashboard(request: Request) -> Response:
 @requires(ADMIN)
 async def edit_event(request: Request) -> Response:
     async with request.state.sessionmaker() as session:
-        event = await services.get_event(session)
+        event = await events.get_event(session)
         values: Mapping[str, Any] = (
             {
                 "slug": event.slug,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest import audit
-from contest.events.services import get_event as get_event
+from contest.events.eventfile import contest_settings
 from contest.events.validation import (
     InvalidError,
     prize_counts,
@@ -29,7 +29,7 @@ from contest.files.images import make_derivatives
 from contest.files.kinds import PREVIEW_TYPE
 from contest.files.limits import ONE_MIB, SNIFF_BYTES
 from contest.files.sniff import check_kind, sniff
-from contest.i18n import gettext, local_time
+from contest.i18n import gettext
 from contest.models import (
     AuditEvent,
     Book,
@@ -105,21 +105,12 @@ async def _apply(
                 setattr(obj, name, None)
         await session.flush()
     after = snapshot(obj, names)
-    if created:
+    # A new row is recorded whole; a changed one by the fields that changed, if any did.
+    changed_before, changed_after = (None, after) if created else audit.changes(before, after)
+    if changed_after or created:
         audit.record(
             session,
-            action=f"{object_type}_created",
-            object_type=object_type,
-            object_id=obj.id,
-            actor=actor,
-            after=after,
-        )
-        return
-    changed_before, changed_after = audit.changes(before, after)
-    if changed_after:
-        audit.record(
-            session,
-            action=f"{object_type}_updated",
+            action=f"{object_type}_{'created' if created else 'updated'}",
             object_type=object_type,
             object_id=obj.id,
             actor=actor,
@@ -261,22 +252,9 @@ async def import_units(
 
 def contest_form_values(contest: Contest) -> dict[str, Any]:
     return {
-        "slug": contest.slug,
-        "kind": contest.kind.value,
-        "title": contest.title,
-        "summary": contest.summary,
-        "rules": contest.rules,
-        "opens_at": local_time(contest.opens_at).strftime("%Y-%m-%dT%H:%M"),
-        "closes_at": local_time(contest.closes_at).strftime("%Y-%m-%dT%H:%M"),
-        "status": contest.status.value,
-        "position": contest.position,
-        "allowed_types": list(contest.allowed_types),
-        "max_file_size_mb": contest.max_file_size // ONE_MIB,
-        "max_files": contest.max_files,
+        # The form's datetime-local inputs read this format.
+        **contest_settings(contest, time_format="%Y-%m-%dT%H:%M"),
         "max_words": contest.max_words if contest.max_words is not None else "",
-        "judges_per_entry": contest.judges_per_entry,
-        "blind": contest.blind,
-        "aggregation": contest.aggregation.value,
         **prize_counts(contest.prize_scheme),
     }
 

@@ -416,16 +416,17 @@ async def dump_event(session: AsyncSession, *, slug: str | None = None) -> str:
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
 
 
-def _contest_document(contest: Contest) -> dict[str, Any]:
-    counts = prize_counts(contest.prize_scheme)
+def contest_settings(contest: Contest, *, time_format: str = TIME_FORMAT) -> dict[str, Any]:
+    """The contest's own settings under the names of its set-up fields, as validate reads them
+    back (the event file and the console's form both start from these)."""
     return {
         "slug": contest.slug,
         "kind": contest.kind.value,
         "title": contest.title,
         "summary": contest.summary,
         "rules": contest.rules,
-        "opens_at": local_time(contest.opens_at).strftime(TIME_FORMAT),
-        "closes_at": local_time(contest.closes_at).strftime(TIME_FORMAT),
+        "opens_at": local_time(contest.opens_at).strftime(time_format),
+        "closes_at": local_time(contest.closes_at).strftime(time_format),
         "status": contest.status.value,
         "position": contest.position,
         "allowed_types": list(contest.allowed_types),
@@ -435,6 +436,13 @@ def _contest_document(contest: Contest) -> dict[str, Any]:
         "judges_per_entry": contest.judges_per_entry,
         "blind": contest.blind,
         "aggregation": contest.aggregation.value,
+    }
+
+
+def _contest_document(contest: Contest) -> dict[str, Any]:
+    counts = prize_counts(contest.prize_scheme)
+    return {
+        **contest_settings(contest),
         "prizes": {t: counts[f"prizes_{t}"] for t in PRIZE_TIERS},
         "divisions": [
             {

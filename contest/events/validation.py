@@ -90,31 +90,18 @@ def email(raw: Any) -> str:
     return value
 
 
-def integer(low: int, high: int) -> Parser:
-    def parse(value: Any) -> int:
+def _in_range(
+    convert: Callable[[str], float], not_a_number: str, low: float, high: float
+) -> Parser:
+    """A number read by convert, refused with not_a_number (an N_() id) or when out of range."""
+
+    def parse(value: Any) -> Any:
         if isinstance(value, bool):
-            raise _FieldError(gettext("Enter a whole number."))
+            raise _FieldError(gettext(not_a_number))
         try:
-            number = int(str(value).strip())
+            number = convert(str(value).strip())
         except ValueError:
-            raise _FieldError(gettext("Enter a whole number.")) from None
-        if not low <= number <= high:
-            raise _FieldError(
-                gettext("Enter a number from %(low)s to %(high)s.", low=low, high=high)
-            )
-        return number
-
-    return parse
-
-
-def decimal(low: float, high: float) -> Parser:
-    def parse(value: Any) -> float:
-        if isinstance(value, bool):
-            raise _FieldError(gettext("Enter a number."))
-        try:
-            number = float(str(value).strip().replace(",", "."))
-        except ValueError:
-            raise _FieldError(gettext("Enter a number.")) from None
+            raise _FieldError(gettext(not_a_number)) from None
         if not low <= number <= high or number != number:
             raise _FieldError(
                 gettext("Enter a number from %(low)s to %(high)s.", low=low, high=high)
@@ -122,6 +109,14 @@ def decimal(low: float, high: float) -> Parser:
         return number
 
     return parse
+
+
+def integer(low: int, high: int) -> Parser:
+    return _in_range(int, N_("Enter a whole number."), low, high)
+
+
+def decimal(low: float, high: float) -> Parser:
+    return _in_range(lambda raw: float(raw.replace(",", ".")), N_("Enter a number."), low, high)
 
 
 def boolean(value: Any) -> bool:
@@ -203,6 +198,57 @@ def _choices(enum: type[Enum], labels: Mapping[Any, str]) -> tuple[tuple[str, st
     return tuple((member.value, labels[member]) for member in enum)
 
 
+def _long_text(name: str, label: str, max_length: int) -> Field:
+    """An optional text of several lines (a description, a note), empty when left out."""
+    return Field(
+        name,
+        label,
+        text(max_length, multiline=True),
+        required=False,
+        default="",
+        widget="textarea",
+    )
+
+
+def _number(name: str, label: str, parse: Parser, default: Any = None) -> Field:
+    """An optional number, the default when left out."""
+    return Field(name, label, parse, required=False, default=default, widget="number")
+
+
+def _position() -> Field:
+    """Where a row stands among its siblings on the pages."""
+    return _number("position", N_("Order"), integer(0, 1000), 0)
+
+
+def _select(
+    name: str,
+    label: str,
+    enum: type[Enum],
+    labels: Mapping[Any, str],
+    *,
+    default: Enum | None = None,
+) -> Field:
+    """One member of an enum, shown as a list of its labels; optional when it has a default."""
+    return Field(
+        name,
+        label,
+        choice(enum),
+        required=default is None,
+        default=default,
+        widget="select",
+        choices=_choices(enum, labels),
+    )
+
+
+def _slugs(name: str, label: str) -> Field:
+    """Codes of other rows (units, contests), none when left out."""
+    return Field(name, label, many(slug), required=False, default=[], widget="multiselect")
+
+
+def _checkbox(name: str, label: str, *, default: bool) -> Field:
+    return Field(name, label, boolean, required=False, default=default, widget="checkbox")
+
+
 def _entity_fields() -> dict[str, tuple[Field, ...]]:
     from contest import labels
 
@@ -214,14 +260,7 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
             Field("organizer", N_("Organiser"), text()),
             Field("starts_on", N_("First day"), local_date, widget="date"),
             Field("ends_on", N_("Last day"), local_date, widget="date"),
-            Field(
-                "description",
-                N_("Description"),
-                text(4000, multiline=True),
-                required=False,
-                default="",
-                widget="textarea",
-            ),
+            _long_text("description", N_("Description"), 4000),
             Field(
                 "retention_months",
                 N_("Months to keep entries that won no prize"),
@@ -240,60 +279,25 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
         "unit": (
             Field("code", N_("Code"), slug, hint=N_("For example: th-bach-sam-5a.")),
             Field("name", N_("Name"), text()),
-            Field(
-                "kind",
-                N_("Kind"),
-                choice(UnitKind),
-                widget="select",
-                choices=_choices(UnitKind, labels.UNIT_KINDS),
-            ),
+            _select("kind", N_("Kind"), UnitKind, labels.UNIT_KINDS),
             Field("parent", N_("Belongs to"), slug, required=False, widget="select"),
         ),
         "contest": (
             Field("slug", N_("Short name for links"), slug),
-            Field(
-                "kind",
-                N_("Kind"),
-                choice(ContestKind),
-                widget="select",
-                choices=_choices(ContestKind, labels.CONTEST_KINDS),
-            ),
+            _select("kind", N_("Kind"), ContestKind, labels.CONTEST_KINDS),
             Field("title", N_("Title"), text()),
-            Field(
-                "summary",
-                N_("Summary"),
-                text(1000, multiline=True),
-                required=False,
-                default="",
-                widget="textarea",
-            ),
-            Field(
-                "rules",
-                N_("Rules"),
-                text(10000, multiline=True),
-                required=False,
-                default="",
-                widget="textarea",
-            ),
+            _long_text("summary", N_("Summary"), 1000),
+            _long_text("rules", N_("Rules"), 10000),
             Field("opens_at", N_("Opens"), local_datetime, widget="datetime"),
             Field("closes_at", N_("Deadline"), local_datetime, widget="datetime"),
-            Field(
+            _select(
                 "status",
                 N_("Status"),
-                choice(ContestStatus),
+                ContestStatus,
+                labels.CONTEST_STATUSES,
                 default=ContestStatus.DRAFT,
-                required=False,
-                widget="select",
-                choices=_choices(ContestStatus, labels.CONTEST_STATUSES),
             ),
-            Field(
-                "position",
-                N_("Order"),
-                integer(0, 1000),
-                required=False,
-                default=0,
-                widget="number",
-            ),
+            _position(),
             Field(
                 "allowed_types",
                 N_("Accepted files"),
@@ -302,155 +306,55 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
                 choices=tuple((kind, kind.upper()) for kind in FILE_KINDS),
             ),
             Field("max_file_size_mb", N_("Largest file (MB)"), integer(1, 2048), widget="number"),
-            Field(
-                "max_files",
-                N_("Files per entry"),
-                integer(1, 20),
-                required=False,
-                default=1,
-                widget="number",
-            ),
-            Field(
-                "max_words",
-                N_("Word limit for typed text"),
-                integer(1, 100_000),
-                required=False,
-                widget="number",
-            ),
-            Field(
-                "judges_per_entry",
-                N_("Judges per entry"),
-                integer(1, 10),
-                required=False,
-                default=3,
-                widget="number",
-            ),
-            Field(
-                "blind",
-                N_("Blind judging (judges do not see names)"),
-                boolean,
-                required=False,
-                default=True,
-                widget="checkbox",
-            ),
-            Field(
+            _number("max_files", N_("Files per entry"), integer(1, 20), 1),
+            _number("max_words", N_("Word limit for typed text"), integer(1, 100_000)),
+            _number("judges_per_entry", N_("Judges per entry"), integer(1, 10), 3),
+            _checkbox("blind", N_("Blind judging (judges do not see names)"), default=True),
+            _select(
                 "aggregation",
                 N_("How judges' scores are combined"),
-                choice(Aggregation),
-                required=False,
+                Aggregation,
+                labels.AGGREGATIONS,
                 default=Aggregation.NORMALISED,
-                widget="select",
-                choices=_choices(Aggregation, labels.AGGREGATIONS),
             ),
             *(
-                Field(
-                    f"prizes_{tier}",
-                    labels.PRIZE_COUNT_LABELS[tier],
-                    integer(0, 1000),
-                    required=False,
-                    default=0,
-                    widget="number",
-                )
+                _number(f"prizes_{tier}", labels.PRIZE_COUNT_LABELS[tier], integer(0, 1000), 0)
                 for tier in PRIZE_TIERS
             ),
         ),
         "division": (
             Field("key", N_("Code"), slug),
             Field("name", N_("Name"), text()),
-            Field("min_age", N_("From age"), integer(0, 120), required=False, widget="number"),
-            Field("max_age", N_("To age"), integer(0, 120), required=False, widget="number"),
-            Field(
-                "position",
-                N_("Order"),
-                integer(0, 1000),
-                required=False,
-                default=0,
-                widget="number",
-            ),
+            _number("min_age", N_("From age"), integer(0, 120)),
+            _number("max_age", N_("To age"), integer(0, 120)),
+            _position(),
         ),
         "criterion": (
             Field("key", N_("Code"), slug),
             Field("label", N_("Criterion"), text()),
-            Field(
-                "description",
-                N_("Description"),
-                text(1000, multiline=True),
-                required=False,
-                default="",
-                widget="textarea",
-            ),
+            _long_text("description", N_("Description"), 1000),
             Field("max_points", N_("Most points"), decimal(0.5, 1000), widget="number"),
-            Field(
-                "weight",
-                N_("Weight"),
-                decimal(0, 100),
-                required=False,
-                default=1.0,
-                widget="number",
-            ),
-            Field(
-                "position",
-                N_("Order"),
-                integer(0, 1000),
-                required=False,
-                default=0,
-                widget="number",
-            ),
+            _number("weight", N_("Weight"), decimal(0, 100), 1.0),
+            _position(),
         ),
         "book": (
             Field("title", N_("Book title"), text()),
             Field("author", N_("Author"), text(), required=False, default=""),
-            Field(
-                "note",
-                N_("Note"),
-                text(1000, multiline=True),
-                required=False,
-                default="",
-                widget="textarea",
-            ),
-            Field(
-                "position",
-                N_("Order"),
-                integer(0, 1000),
-                required=False,
-                default=0,
-                widget="number",
-            ),
+            _long_text("note", N_("Note"), 1000),
+            _position(),
         ),
         "user": (
             Field("email", N_("Email"), email, widget="email"),
             Field("name", N_("Name"), text()),
-            Field(
-                "role",
-                N_("Role"),
-                choice(Role),
-                widget="select",
-                choices=_choices(Role, labels.ROLES),
-            ),
-            Field(
-                "units", N_("Units"), many(slug), required=False, default=[], widget="multiselect"
-            ),
-            Field(
-                "contests",
-                N_("Judges contests"),
-                many(slug),
-                required=False,
-                default=[],
-                widget="multiselect",
-            ),
-            Field("active", N_("Active"), boolean, required=False, default=True, widget="checkbox"),
+            _select("role", N_("Role"), Role, labels.ROLES),
+            _slugs("units", N_("Units")),
+            _slugs("contests", N_("Judges contests")),
+            _checkbox("active", N_("Active"), default=True),
         ),
         "conflict": (
             Field("judge", N_("Judge"), email, widget="select"),
             Field("unit", N_("Unit"), slug, widget="select"),
-            Field(
-                "reason",
-                N_("Reason"),
-                text(500, multiline=True),
-                required=False,
-                default="",
-                widget="textarea",
-            ),
+            _long_text("reason", N_("Reason"), 500),
         ),
     }
 

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import httpx
@@ -15,7 +12,7 @@ from contest.accounts.passwords import verify_password
 from contest.db import utcnow
 from contest.models import AuditEvent, Invitation, Role, User
 from contest.settings import Settings
-from tests.support import csrf_from
+from tests.support import csrf_from, run_contest_cli
 
 PASSWORD = "sách hay 2024!"
 
@@ -124,42 +121,41 @@ async def test_mismatched_or_weak_password_keeps_the_invitation_open(
 
 def test_user_create_prints_an_invitation_or_sets_a_password(settings: Settings) -> None:
     env = {
-        **os.environ,
         "CONTEST_DATA_DIR": str(settings.data_dir),
         "CONTEST_DATABASE_URL": settings.database_url,
         "CONTEST_BASE_URL": "https://contest.example.vn",
         "CONTEST_SECRET_KEY": settings.secret_key,
     }
-    command = [sys.executable, "-m", "contest.cli", "user", "create"]
-    invited = subprocess.run(
-        [*command, "hoa@example.vn", "--role", "judge", "--name", "Lê Thị Hoa"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    command = ["user", "create"]
+    invited = run_contest_cli(
+        *command, "hoa@example.vn", "--role", "judge", "--name", "Lê Thị Hoa", env=env, timeout=60
     )
     assert invited.returncode == 0, invited.stderr
     assert invited.stdout.startswith(
         "Invitation for hoa@example.vn: https://contest.example.vn/invite/"
     )
 
-    with_password = subprocess.run(
-        [*command, "admin@example.vn", "--role", "admin", "--password-stdin"],
+    with_password = run_contest_cli(
+        *command,
+        "admin@example.vn",
+        "--role",
+        "admin",
+        "--password-stdin",
         env=env,
-        input="một mật khẩu dài\n",
-        capture_output=True,
-        text=True,
+        stdin="một mật khẩu dài\n",
         timeout=60,
     )
     assert with_password.returncode == 0, with_password.stderr
     assert "Password set for admin@example.vn" in with_password.stdout
 
-    weak = subprocess.run(
-        [*command, "x@example.vn", "--role", "admin", "--password-stdin"],
+    weak = run_contest_cli(
+        *command,
+        "x@example.vn",
+        "--role",
+        "admin",
+        "--password-stdin",
         env=env,
-        input="short\n",
-        capture_output=True,
-        text=True,
+        stdin="short\n",
         timeout=60,
     )
     assert weak.returncode != 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.s3server import free_port, stop_process
 from tests.support import server_database, skip_or_fail
 
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
@@ -35,17 +35,11 @@ PHONE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh demo server per test module: journeys do not see each other's changes."""
     tmp = tmp_path_factory.mktemp("live")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     contest = str(Path(sys.executable).parent / "contest")
     with server_database(tmp) as database_url:
@@ -73,8 +67,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.2)
             yield base_url
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            stop_process(server)
             log.close()
 
 

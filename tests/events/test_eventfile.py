@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from contest.demo import DemoReport
 from contest.events.eventfile import EventFileError, dump_event, load_event, parse_event_file
 from contest.i18n import use_locale
 from contest.settings import Settings
+from tests.support import run_contest_cli
 
 
 async def row_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -26,15 +24,11 @@ async def row_counts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str
 
 def run_contest(settings: Settings, database_url: str, *args: str, stdin: str = "") -> str:
     env = {
-        **os.environ,
         "CONTEST_DATA_DIR": str(settings.data_dir),
         "CONTEST_DATABASE_URL": database_url,
         "CONTEST_SECRET_KEY": "k",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "contest.cli", *args],
-        env=env, input=stdin, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = run_contest_cli(*args, env=env, stdin=stdin)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -167,15 +161,11 @@ def test_cli_refuses_a_bad_file_with_one_line(settings: Settings, tmp_path: Path
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("    kind: writing", "    kind: poetry"), encoding="utf-8")
     env = {
-        **os.environ,
         "CONTEST_DATA_DIR": str(tmp_path),
         "CONTEST_DATABASE_URL": settings.database_url,
         "CONTEST_LOCALE": "en",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "contest.cli", "event", "load", str(bad)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = run_contest_cli("event", "load", str(bad), env=env)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"contest: {bad}: line 13: contests[0].kind: Choose one of the options."

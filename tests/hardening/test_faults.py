@@ -7,12 +7,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,7 +27,7 @@ from contest.settings import Settings
 from storage import Storage
 from tests.hardening.proxy import CuttableProxy
 from tests.hardening.servers import entry_fields, png
-from tests.s3server import AWS_REGION, _wait_until_answering, free_port
+from tests.s3server import AWS_REGION, running_moto
 
 CONTEST = "ve-tranh-theo-sach"  # drawings: PNG accepted, 20 MB
 MIB = 1024 * 1024
@@ -43,21 +40,8 @@ BOUNDARY = "----hardening-boundary"
 @pytest.fixture(scope="module")
 def own_moto(aws_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server only these tests use: cutting it disturbs nobody else's uploads."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("own-moto") / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_answering(endpoint, process, log)
+    with running_moto(tmp_path_factory.mktemp("own-moto") / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

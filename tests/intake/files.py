@@ -8,6 +8,7 @@ import struct
 import wave
 import zipfile
 import zlib
+from collections.abc import Mapping
 
 import pillow_heif
 from PIL import ExifTags, Image
@@ -79,7 +80,14 @@ def pdf() -> bytes:
     )
 
 
-def docx(text: str = "Bài viết của em") -> bytes:
+def docx(
+    text: str = "Bài viết của em",
+    *,
+    document: str | None = None,
+    parts: Mapping[str, str] | None = None,
+) -> bytes:
+    """A Word package: content types, relationships, word/document.xml (by default text after
+    a bare w:document tag), then the other parts given, in order."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
@@ -88,7 +96,12 @@ def docx(text: str = "Bài viết của em") -> bytes:
             '2006/content-types"/>',
         )
         archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
-        archive.writestr("word/document.xml", f'<?xml version="1.0"?><w:document>{text}')
+        archive.writestr(
+            "word/document.xml",
+            document if document is not None else f'<?xml version="1.0"?><w:document>{text}',
+        )
+        for name, content in (parts or {}).items():
+            archive.writestr(name, content)
     return out.getvalue()
 
 

@@ -26,7 +26,7 @@ from contest.models import (
 )
 from contest.settings import Settings
 from judging import services
-from tests.support import Account, app_client, csrf_from, make_entries, sign_in
+from tests.support import Account, app_client, csrf_from, make_entries, score_all, sign_in
 
 MakeUser = Callable[..., Awaitable[Account]]
 DEMO_PASSWORD = "bachsam-demo"
@@ -322,38 +322,6 @@ async def test_recusal_hands_the_entry_to_another_judge(
     assert statuses["gk.moi@example.vn"] == AssignmentStatus.ASSIGNED
     assert sum(1 for s in statuses.values() if s != AssignmentStatus.RECUSED) == 3
     assert (await client.get(f"/judge/assignments/{mine.id}")).status_code == 404
-
-
-async def score_all(
-    sessionmaker: async_sessionmaker[AsyncSession], contest: int, totals: dict[int, float]
-) -> None:
-    """Submit, for each entry, the same points on every criterion from every judge."""
-    async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(Assignment, User)
-                .join(User, User.id == Assignment.judge_id)
-                .join(Entry, Entry.id == Assignment.entry_id)
-                .where(Entry.contest_id == contest)
-            )
-        ).all()
-        for assignment, judge in rows:
-            share = totals[assignment.entry_id]
-            await services.save_score(
-                session,
-                assignment_id=assignment.id,
-                judge=judge,
-                points={
-                    "noi-dung": share * 4,
-                    "sang-tao": share * 2,
-                    "ngon-ngu": share * 2,
-                    "lien-he": share * 2,
-                },
-                comment="",
-                feedback="",
-                submit=True,
-            )
-        await session.commit()
 
 
 async def test_a_second_round_takes_the_shortlist_and_assigns_only_it(

@@ -110,33 +110,25 @@ def tagged_wav() -> bytes:
 
 
 def authored_docx() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/'
-            '2006/content-types"/>',
-        )
-        archive.writestr(
-            "word/document.xml",
+    return files.docx(
+        document=(
             '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
             'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Cuốn sách em yêu</w:t></w:r>'
             f'</w:p><w:p><w:ins w:id="1" w:author="{NAME}" w:date="2024-10-01T00:00:00Z"><w:r>'
-            "<w:t>Dế Mèn phiêu lưu ký</w:t></w:r></w:ins></w:p></w:body></w:document>",
-        )
-        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
-        archive.writestr(
-            "docProps/core.xml",
-            '<?xml version="1.0"?><cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/'
-            'package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-            f"<dc:creator>{NAME}</dc:creator><cp:lastModifiedBy>{GUARDIAN}</cp:lastModifiedBy>"
-            "</cp:coreProperties>",
-        )
-        archive.writestr(
-            "docProps/app.xml",
-            f'<?xml version="1.0"?><Properties><Company>Nhà {GUARDIAN}</Company></Properties>',
-        )
-    return out.getvalue()
+            "<w:t>Dế Mèn phiêu lưu ký</w:t></w:r></w:ins></w:p></w:body></w:document>"
+        ),
+        parts={
+            "docProps/core.xml": (
+                '<?xml version="1.0"?><cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/'
+                'package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"<dc:creator>{NAME}</dc:creator><cp:lastModifiedBy>{GUARDIAN}</cp:lastModifiedBy>"
+                "</cp:coreProperties>"
+            ),
+            "docProps/app.xml": (
+                f'<?xml version="1.0"?><Properties><Company>Nhà {GUARDIAN}</Company></Properties>'
+            ),
+        },
+    )
 
 
 def authored_pdf() -> bytes:

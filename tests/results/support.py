@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.accounts.services import create_api_token
 from contest.i18n import gettext, use_locale
-from contest.models import Aggregation, Assignment, Contest, Entry, Prize, Result, Role, User
+from contest.models import Aggregation, Contest, Entry, Prize, Result, Role, User
 from contest.tokens import RECEIPT_ALPHABET, new_secret_token
 from judging import services as judging
-from tests.support import Account, make_entries
+from tests.support import Account, make_entries, score_all
 
 WRITING = "viet-ve-cuon-sach-em-yeu"
 DRAWING = "ve-tranh-theo-sach"
@@ -138,26 +138,5 @@ async def judged_contest(
     async with sessionmaker() as session:
         await judging.run_assignment(session, contest_id=contest_id, actor=None)
         await session.commit()
-        rows = (
-            await session.execute(
-                select(Assignment, User).join(User, User.id == Assignment.judge_id)
-            )
-        ).all()
-        for assignment, judge in rows:
-            share = shares[assignment.entry_id]
-            await judging.save_score(
-                session,
-                assignment_id=assignment.id,
-                judge=judge,
-                points={
-                    "noi-dung": 4 * share,
-                    "sang-tao": 2 * share,
-                    "ngon-ngu": 2 * share,
-                    "lien-he": 2 * share,
-                },
-                comment="",
-                feedback="Cố gắng lên!",
-                submit=True,
-            )
-        await session.commit()
+    await score_all(sessionmaker, contest_id, shares, feedback="Cố gắng lên!")
     return contest_id, entries

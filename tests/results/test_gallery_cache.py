@@ -91,10 +91,11 @@ async def _with_thumbnail(
     return key
 
 
-async def _published_drawings(
-    sessionmaker: async_sessionmaker[AsyncSession], storage: Storage
+@pytest.fixture
+async def drawings(
+    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], storage: Storage
 ) -> list[int]:
-    """Three primary-school drawings with thumbnails: first, second and third prize."""
+    """Three primary-school drawings with thumbnails, published: first, second and third prize."""
     entries = await make_entries(sessionmaker, DRAWING, ages=[8, 9, 10])
     for entry_id in entries:
         await _with_thumbnail(sessionmaker, storage, entry_id)
@@ -117,18 +118,21 @@ async def _set_prize(
         await session.commit()
 
 
+async def _set_consent(session: AsyncSession, entry_id: int, consent: Consent) -> None:
+    entrant_id = await session.scalar(select(Entry.entrant_id).where(Entry.id == entry_id))
+    await session.execute(update(Entrant).where(Entrant.id == entrant_id).values(consent=consent))
+
+
 def _winners(page: httpx.Response) -> list[str]:
     return re.findall(r'<li class="winner[^"]*">(.*?)</li>', page.text, re.DOTALL)
 
 
 async def test_a_changed_prize_gives_a_new_etag_and_the_old_one_no_longer_matches(
-    demo: DemoReport,
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     clock: Clock,
+    drawings: list[int],
 ) -> None:
-    entries = await _published_drawings(sessionmaker, storage)
     first = await client.get(PAGE)
     assert first.status_code == 200
     etag = first.headers["etag"]
@@ -136,7 +140,7 @@ async def test_a_changed_prize_gives_a_new_etag_and_the_old_one_no_longer_matche
     assert (await client.get(PAGE, headers={"If-None-Match": etag})).status_code == 304
 
     # The organiser's decision on a re-marking request moves the third prize up to second.
-    await _set_prize(sessionmaker, entries[2], Prize.SECOND)
+    await _set_prize(sessionmaker, drawings[2], Prize.SECOND)
     clock.later()
     changed = await client.get(PAGE, headers={"If-None-Match": etag})
     assert changed.status_code == 200
@@ -149,15 +153,13 @@ async def test_a_changed_prize_gives_a_new_etag_and_the_old_one_no_longer_matche
 
 
 async def test_an_erased_winner_gives_a_new_etag_and_stays_as_an_anonymous_placeholder(
-    demo: DemoReport,
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     clock: Clock,
+    drawings: list[int],
 ) -> None:
-    entries = await _published_drawings(sessionmaker, storage)
     async with sessionmaker() as session:
-        entry = await session.get(Entry, entries[0])
+        entry = await session.get(Entry, drawings[0])
         assert entry is not None
         entry.book_title = "Dế Mèn phiêu lưu ký"
         await session.commit()
@@ -171,7 +173,7 @@ async def test_an_erased_winner_gives_a_new_etag_and_stays_as_an_anonymous_place
     async with sessionmaker() as session:
         await session.execute(
             update(Entry)
-            .where(Entry.id == entries[0])
+            .where(Entry.id == drawings[0])
             .values(erased_at=datetime(2024, 11, 2, 3, 0, tzinfo=UTC))
         )
         await session.commit()
@@ -187,28 +189,23 @@ async def test_an_erased_winner_gives_a_new_etag_and_stays_as_an_anonymous_place
     assert vi("This entry was removed on request.") in placeholder
     for gone in ("H. S. 0.", "Bài 0", "Dế Mèn", "Lớp 3A", "<img", "<audio", "<video", "href="):
         assert gone not in placeholder, gone
-    assert f"entries/test{entries[0]}/" not in after.text
+    assert f"entries/test{drawings[0]}/" not in after.text
     assert re.search(r"<h2[^>]*>Tiểu học</h2>", after.text)  # the division stays
     # The other winners are untouched.
-    assert "H. S. 1." in winners[1] and f"entries/test{entries[1]}/" in winners[1]
+    assert "H. S. 1." in winners[1] and f"entries/test{drawings[1]}/" in winners[1]
 
 
 async def test_names_follow_the_consent_and_a_new_consent_changes_the_etag(
-    demo: DemoReport,
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     clock: Clock,
+    drawings: list[int],
 ) -> None:
-    entries = await _published_drawings(sessionmaker, storage)
     async with sessionmaker() as session:
         for entry_id, consent in zip(
-            entries, [Consent.FULL_NAME, Consent.INITIALS, Consent.HIDDEN], strict=True
+            drawings, [Consent.FULL_NAME, Consent.INITIALS, Consent.HIDDEN], strict=True
         ):
-            entrant_id = await session.scalar(select(Entry.entrant_id).where(Entry.id == entry_id))
-            await session.execute(
-                update(Entrant).where(Entrant.id == entrant_id).values(consent=consent)
-            )
+            await _set_consent(session, entry_id, consent)
         await session.commit()
     page = await client.get(PAGE)
     winners = _winners(page)
@@ -220,10 +217,7 @@ async def test_names_follow_the_consent_and_a_new_consent_changes_the_etag(
     assert "Lớp 3A, Trường Tiểu học Bạch Sam" in winners[0]
 
     async with sessionmaker() as session:
-        entrant_id = await session.scalar(select(Entry.entrant_id).where(Entry.id == entries[0]))
-        await session.execute(
-            update(Entrant).where(Entrant.id == entrant_id).values(consent=Consent.HIDDEN)
-        )
+        await _set_consent(session, drawings[0], Consent.HIDDEN)
         await session.commit()
     clock.later()
     hidden = await client.get(PAGE)
@@ -232,14 +226,12 @@ async def test_names_follow_the_consent_and_a_new_consent_changes_the_etag(
 
 
 async def test_requests_are_answered_from_the_copy_without_signing_links(
-    demo: DemoReport,
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     clock: Clock,
     signed: list[str],
+    drawings: list[int],
 ) -> None:
-    entries = await _published_drawings(sessionmaker, storage)
     first = await client.get(PAGE)
     assert first.status_code == 200
     assert len(signed) == 3  # one thumbnail per winner, once
@@ -255,7 +247,7 @@ async def test_requests_are_answered_from_the_copy_without_signing_links(
     assert len(signed) == 3
 
     # Within the interval a change is not seen yet (the copy is that fresh, no fresher).
-    await _set_prize(sessionmaker, entries[0], Prize.HONOURABLE)
+    await _set_prize(sessionmaker, drawings[0], Prize.HONOURABLE)
     assert (await client.get(PAGE)).headers["etag"] == first.headers["etag"]
     clock.later()
     changed = await client.get(PAGE)
@@ -271,14 +263,12 @@ async def test_requests_are_answered_from_the_copy_without_signing_links(
 
 
 async def test_two_processes_give_the_same_etag_to_the_same_data(
-    demo: DemoReport,
     client: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     clock: Clock,
+    drawings: list[int],
 ) -> None:
-    entries = await _published_drawings(sessionmaker, storage)
     one = await client.get(PAGE)
     async with app_client(settings) as other:
         two = await other.get(PAGE)
@@ -287,21 +277,18 @@ async def test_two_processes_give_the_same_etag_to_the_same_data(
         assert (
             await other.get(PAGE, headers={"If-None-Match": one.headers["etag"]})
         ).status_code == 304
-        await _set_prize(sessionmaker, entries[1], Prize.FIRST)
+        await _set_prize(sessionmaker, drawings[1], Prize.FIRST)
         clock.later()
         assert (await client.get(PAGE)).headers["etag"] == (await other.get(PAGE)).headers["etag"]
         assert (await client.get(PAGE)).headers["etag"] != one.headers["etag"]
 
 
 async def test_links_are_redrawn_each_period_before_they_expire(
-    demo: DemoReport,
     client: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     monkeypatch: pytest.MonkeyPatch,
     signed: list[str],
+    drawings: list[int],
 ) -> None:
-    await _published_drawings(sessionmaker, storage)
     start = 1_700_000_000.0
     monkeypatch.setattr(gallery, "wall_clock", lambda: start)
     first = await client.get(PAGE)
@@ -355,14 +342,11 @@ def test_if_none_match_uses_the_weak_comparison() -> None:
 
 
 async def test_a_fresh_copy_is_answered_ahead_of_sessions_and_routing_with_the_same_answer(
-    demo: DemoReport,
     client: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
+    drawings: list[int],
 ) -> None:
-    await _published_drawings(sessionmaker, storage)
     reached: list[str] = []
     original = gallery.current_page
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import httpx
 import pytest
 from sqlalchemy import select
@@ -26,7 +22,7 @@ from contest.results.services import ResultsError
 from contest.settings import Settings
 from contest.tokens import hash_token
 from tests.results.support import MakeUser, judged_contest
-from tests.support import csrf_from, sign_in
+from tests.support import csrf_from, run_contest_cli, sign_in
 
 WRITING = "viet-ve-cuon-sach-em-yeu"
 
@@ -174,15 +170,11 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
 
 def test_results_commands(settings: Settings) -> None:
     env = {
-        **os.environ,
         "CONTEST_DATA_DIR": str(settings.data_dir),
         "CONTEST_DATABASE_URL": settings.database_url,
         "CONTEST_SECRET_KEY": "k",
         "CONTEST_LOCALE": "en",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "contest.cli", "results", "compute", "no-such-contest"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = run_contest_cli("results", "compute", "no-such-contest", env=env, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip() == "contest: no contest is called no-such-contest"
