@@ -35,6 +35,19 @@ def public_contests(event: Event) -> list[Contest]:
     return [c for c in event.contests if c.status != ContestStatus.DRAFT]
 
 
+async def event_contests(session: AsyncSession, *, event_id: int) -> list[Contest]:
+    """All the event's contests, drafts too, in the organisers' order."""
+    return list(
+        (
+            await session.scalars(
+                select(Contest)
+                .where(Contest.event_id == event_id)
+                .order_by(Contest.position, Contest.id)
+            )
+        ).all()
+    )
+
+
 async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
     """A contest the public may read, newest event first when a slug is reused across years."""
     contest = await session.scalar(

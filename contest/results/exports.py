@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contest import labels
 from contest.db import utcnow
 from contest.errors import NotFoundError
+from contest.events.services import event_contests
 from contest.i18n import format_date, get_locale, gettext, use_locale
 from contest.models import (
     Assignment,
@@ -440,13 +441,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
     if event is None:
         raise ExportNotFoundError(event_id)
     tree = await UnitTree.load(session, event_id=event.id)
-    contests = (
-        await session.scalars(
-            select(Contest)
-            .where(Contest.event_id == event.id)
-            .order_by(Contest.position, Contest.id)
-        )
-    ).all()
+    contests = await event_contests(session, event_id=event.id)
     contest_ids = [c.id for c in contests]
     divisions = (
         await session.scalars(
