@@ -21,7 +21,7 @@ from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
 from contest.i18n import gettext
-from contest.models import Contest, Event, Unit, UnitKind
+from contest.models import Contest, Unit, UnitKind
 
 API_PREFIX = "/api/v1"
 
@@ -123,18 +123,6 @@ schemas = SchemaGenerator(
 )
 
 
-def event_json(event: Event) -> dict[str, Any]:
-    """The event as the API shows it; the organisers' event form starts from the same fields."""
-    return {
-        "slug": event.slug,
-        "name": event.name,
-        "theme": event.theme,
-        "organizer": event.organizer,
-        "starts_on": event.starts_on.isoformat(),
-        "ends_on": event.ends_on.isoformat(),
-    }
-
-
 def contest_json(contest: Contest, now: datetime, *, detail: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "slug": contest.slug,
@@ -195,7 +183,7 @@ async def list_contests(request: Request) -> Response:
             return JSONResponse({"event": None, "contests": []})
     return JSONResponse(
         {
-            "event": event_json(event),
+            "event": services.event_json(event),
             "contests": [
                 contest_json(c, now, detail=False) for c in services.public_contests(event)
             ],

@@ -19,9 +19,8 @@ from contest.accounts import services as accounts
 from contest.accounts.interfaces import UserExistsError
 from contest.admin import services
 from contest.admin.services import CHILD_MODELS, ConflictingValueError
-from contest.api import event_json
 from contest.events.eventfile import dump_event
-from contest.events.services import event_contests
+from contest.events.services import event_contests, event_json
 from contest.events.validation import InvalidError, fields_of, validate
 from contest.files.limits import CONSOLE_FORM_OVERHEAD, IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
 from contest.files.links import logo_link

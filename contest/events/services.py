@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +67,18 @@ async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
     if contest is None:
         raise ContestNotFoundError(slug)
     return contest
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """The event as the API shows it; the organisers' event form starts from the same fields."""
+    return {
+        "slug": event.slug,
+        "name": event.name,
+        "theme": event.theme,
+        "organizer": event.organizer,
+        "starts_on": event.starts_on.isoformat(),
+        "ends_on": event.ends_on.isoformat(),
+    }
 
 
 def contest_phase(contest: Contest, now: datetime) -> Phase:
