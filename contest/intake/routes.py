@@ -7,14 +7,21 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
-from contest.access import authenticate_request, client_ip, current_user, public, requires
+from contest.access import (
+    authenticate_request,
+    client_ip,
+    current_user,
+    public,
+    request_sessionmaker,
+    request_storage,
+    requires,
+)
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
@@ -57,18 +64,8 @@ STATUS_LABELS = {
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-    return maker
-
-
-def _storage(request: Request) -> Storage:
-    storage: Storage = request.state.storage
-    return storage
-
-
 async def _contest(request: Request) -> Contest:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         try:
             return await services.get_contest_for_entries(session, slug=request.path_params["slug"])
         except ContestNotFoundError:
@@ -114,7 +111,7 @@ async def _form_context(
     values.setdefault("idempotency_key", services.new_idempotency_key())
     # With S3 the browser sends the file straight to the bucket (the pages' security policy
     # lets them reach its origin).
-    origin = _storage(request).browser_origin()
+    origin = request_storage(request).browser_origin()
     return {
         "contest": contest,
         "event": contest.event,
@@ -173,8 +170,8 @@ async def _send(
 ) -> services.Submitted:
     """What was read, handed to the one submission operation."""
     return await services.submit_entry(
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         contest=contest,
         units=units,
         fields=submission.fields,
@@ -194,7 +191,7 @@ def _replay_token(request: Request, entry: Entry) -> str:
 
 def _find_replay(request: Request, contest: Contest) -> Any:
     async def find(key: str) -> Entry | None:
-        async with _sessionmaker(request)() as session:
+        async with request_sessionmaker(request)() as session:
             return await services.find_replay(session, contest_id=contest.id, idempotency_key=key)
 
     return find
@@ -210,7 +207,7 @@ def _form_errors(exc: ContestError) -> dict[str, str]:
 
 
 async def _units(request: Request, contest: Contest, user: User | None) -> list[Unit]:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         return await rules.submittable_units(session, user=user, event_id=contest.event_id)
 
 
@@ -231,8 +228,8 @@ async def _submit(request: Request, *, user: User | None) -> Response:
             request,
             submission,
             contest=contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
             check_csrf=True,
             find_replay=_find_replay(request, contest),
         )
@@ -274,7 +271,7 @@ async def _open(
     request: Request, token: str | None, *, for_change: bool = False
 ) -> services.EntryView:
     """The entry the path names, for the holder of its private link (contest.rules)."""
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         return await services.open_entry(
             session,
             receipt_code=request.path_params["code"],
@@ -331,7 +328,7 @@ async def _receipt_page(
         services.check_editable(view, now)
     except IntakeError as exc:
         lock = exc.message
-    storage = _storage(request)
+    storage = request_storage(request)
     try:
         files = await _file_links(storage, view) if token else []
     except StorageError:
@@ -350,7 +347,7 @@ async def _receipt_page(
     origin = storage.browser_origin()
     outcome = None
     if token:
-        async with _sessionmaker(request)() as session:
+        async with request_sessionmaker(request)() as session:
             outcome = await published_outcome(session, entry_id=entry.id)
     response = render(
         request,
@@ -399,7 +396,7 @@ async def receipt(request: Request) -> Response:
     """The receipt: anyone with the code sees the status; the edit link shows and edits all."""
     token = request.query_params.get("token")
     if token is None:
-        async with _sessionmaker(request)() as session:
+        async with request_sessionmaker(request)() as session:
             view = await services.load_entry(session, receipt_code=request.path_params["code"])
     else:
         view = await _open(request, token)
@@ -428,8 +425,8 @@ async def find_receipt(request: Request) -> Response:
 async def _edit(request: Request, view: services.EntryView, submission: Submission) -> None:
     """What was read, handed to the one edit operation."""
     await services.edit_entry(
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         view=view,
         fields=submission.fields,
         uploads=submission.uploads,
@@ -448,8 +445,8 @@ async def edit_entry(request: Request) -> Response:
             request,
             submission,
             contest=view.contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
             check_csrf=True,
         )
         await _edit(request, view, submission)
@@ -472,7 +469,7 @@ async def withdraw_entry(request: Request) -> Response:
     token = request.query_params.get("token")
     view = await _open(request, token, for_change=True)
     await read_form(request)
-    async with _sessionmaker(request).begin() as session:
+    async with request_sessionmaker(request).begin() as session:
         await services.withdraw_entry(session, entry_id=view.entry.id, client_ip=client_ip(request))
     assert token is not None
     return RedirectResponse(receipt_url_for(request, view.entry, token), status_code=303)
@@ -506,8 +503,8 @@ async def coordinator_import(request: Request) -> Response:
             contest=contest,
             units=units,
             user=user,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
         )
     except ContestError as exc:
         context["message"] = exc.message
@@ -717,7 +714,7 @@ async def _api_user(request: Request) -> User | None:
 
 async def _entry_json(request: Request, view: services.EntryView) -> JSONResponse:
     """The entry as it is now, after a change."""
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
     return JSONResponse(entry_json(view, full=True))
 
@@ -725,7 +722,7 @@ async def _entry_json(request: Request, view: services.EntryView) -> JSONRespons
 async def _receipt_json(
     request: Request, entry: Entry, token: str, *, status_code: int
 ) -> JSONResponse:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         view = await services.load_entry(session, receipt_code=entry.receipt_code)
     return JSONResponse(
         {
@@ -858,8 +855,8 @@ async def _api_submit(request: Request, *, user: User | None) -> Response:
         request,
         submission,
         contest=contest,
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         check_csrf=False,
         find_replay=_find_replay(request, contest),
         # A coordinator's unit is theirs before any file of the entry is stored.
@@ -970,8 +967,8 @@ async def api_upload_slot(request: Request) -> Response:
             gettext("Give the file's size in bytes and its type."),
         )
     slot = await services.create_upload_slot(
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         contest=contest,
         content_type=content_type,
         size=size,
@@ -1086,8 +1083,8 @@ async def api_edit_entry(request: Request) -> Response:
             request,
             submission,
             contest=view.contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
             check_csrf=False,
         )
     await _edit(request, view, submission)
@@ -1117,7 +1114,7 @@ async def api_withdraw_entry(request: Request) -> Response:
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
     """
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
-    async with _sessionmaker(request).begin() as session:
+    async with request_sessionmaker(request).begin() as session:
         await services.withdraw_entry(session, entry_id=view.entry.id, client_ip=client_ip(request))
     return await _entry_json(request, view)
 
