@@ -240,7 +240,6 @@ async def list_units(request: Request) -> Response:
                 units:
                   type: array
                   items: {$ref: "#/components/schemas/Unit"}
-      "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.sessionmaker() as session:
         try:
@@ -285,6 +284,7 @@ async def openapi(request: Request) -> Response:
     for item in schema["paths"].values():
         for operation in item.values():
             _bound_path_parameters(operation)
+            _add_edit_token(operation)
             _add_common_errors(operation)
     return JSONResponse(schema)
 
@@ -301,6 +301,16 @@ def _bound_path_parameters(operation: dict[str, Any]) -> None:
             schema.setdefault("maximum", MAX_ROW_ID)
         elif schema.get("type") == "string":
             schema.setdefault("minLength", 1)
+
+
+def _add_edit_token(operation: dict[str, Any]) -> None:
+    """A path naming an entry by its receipt code also wants the entry's edit token (the
+    entrant has no account): the header is declared once here rather than in every docstring."""
+    parameters = operation.get("parameters", [])
+    if any(p.get("in") == "path" and p.get("name") == "code" for p in parameters):
+        parameters.append(
+            {"name": "X-Edit-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+        )
 
 
 def _add_common_errors(operation: dict[str, Any]) -> None:

@@ -408,8 +408,6 @@ async def api_assignments(request: Request) -> Response:
                       title: {type: string}
                       status: {type: string, enum: [assigned, draft, submitted]}
                       total: {type: [number, "null"]}
-      "401": {$ref: "#/components/responses/401"}
-      "403": {$ref: "#/components/responses/403"}
     """
     async with request.state.sessionmaker() as session:
         queue_items = await services.judge_queue(session, judge=current_user(request))
@@ -444,7 +442,6 @@ async def api_assignment(request: Request) -> Response:
       "200":
         description: The entry as the judge sees it.
         content: {application/json: {schema: {type: object}}}
-      "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.sessionmaker() as session:
         view = await services.judge_view(
@@ -504,9 +501,7 @@ async def api_score(request: Request) -> Response:
               submit: {type: boolean}
     responses:
       "200": {description: Saved., content: {application/json: {schema: {type: object}}}}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
-      "422": {$ref: "#/components/responses/422"}
     """
     return await _score_from_json(request, may_submit=True)
 
@@ -524,7 +519,6 @@ async def api_run_assignment(request: Request) -> Response:
       "200":
         description: What was assigned, and which entries lack judges and why.
         content: {application/json: {schema: {type: object}}}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -554,7 +548,6 @@ async def api_progress(request: Request) -> Response:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "200": {description: The progress., content: {application/json: {schema: {type: object}}}}
-      "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
@@ -645,10 +638,7 @@ async def api_round_action(request: Request) -> Response:
       "200":
         description: The round now current.
         content: {application/json: {schema: {type: object}}}
-      "400": {$ref: "#/components/responses/400"}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
-      "422": {$ref: "#/components/responses/422"}
     """
     verify_csrf(request, None)
     body = await _json_object(request)
@@ -691,7 +681,6 @@ async def api_add_judge(request: Request) -> Response:
       "200":
         description: How many judges were added (0 when nobody eligible is left).
         content: {application/json: {schema: {type: object}}}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -719,7 +708,6 @@ async def api_reassign(request: Request) -> Response:
               judge: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       "200": {description: Reassigned., content: {application/json: {schema: {type: object}}}}
-      "400": {$ref: "#/components/responses/400"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)

@@ -827,17 +827,13 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       "200":
         description: The same Idempotency-Key was sent before; this is the entry it made.
         content: {application/json: {schema: {$ref: "#/components/schemas/Receipt"}}}
-      "400": {$ref: "#/components/responses/400"}
-      "401": {$ref: "#/components/responses/401"}
       "403":
         description: >-
           Not a coordinator's or an admin's account, not one of the caller's units, the
           CSRF token is missing, or the contest is not open for entries.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404": {$ref: "#/components/responses/404"}
       "413": {$ref: "#/components/responses/413"}
       "415": {$ref: "#/components/responses/415"}
-      "422": {$ref: "#/components/responses/422"}
       "503": {$ref: "#/components/responses/503"}
     """
     user = current_user(request)
@@ -994,7 +990,6 @@ async def api_read_entry(request: Request) -> Response:
     operationId: readEntry
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The entry.
@@ -1024,7 +1019,6 @@ async def api_edit_entry(request: Request) -> Response:
       replaces the entry's file.
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:
@@ -1099,7 +1093,6 @@ async def api_withdraw_entry(request: Request) -> Response:
     operationId: withdrawEntry
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The entry, now withdrawn.

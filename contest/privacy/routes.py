@@ -90,7 +90,6 @@ async def api_entry_data(request: Request) -> Response:
       under `files/`. Needs the receipt code and the edit token.
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The archive.

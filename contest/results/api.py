@@ -95,7 +95,6 @@ async def api_compute_results(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/ComputedResults"}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
     user = current_user(request)
@@ -123,7 +122,6 @@ async def api_publish_results(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/PublishedResults"}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
     user = current_user(request)
@@ -150,7 +148,6 @@ async def api_public_results(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/PublicResults"}
-      "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.engine.connect() as connection:
         gallery = await load_gallery(connection, slug=request.path_params["slug"])

@@ -116,7 +116,6 @@ async def api_verify(request: Request) -> Response:
                 event: {type: string}
                 organizer: {type: string}
                 published_on: {type: string, format: date}
-      "404": {$ref: "#/components/responses/404"}
     """
     v = await _verification(request)
     return JSONResponse(
