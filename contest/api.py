@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,9 +18,10 @@ from contest import labels
 from contest.access import public
 from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
-from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
+from contest.events.interfaces import EventNotFoundError
 from contest.i18n import gettext
 from contest.models import Contest, Unit, UnitKind
+from contest.public.routes import public_contest
 
 API_PREFIX = "/api/v1"
 
@@ -212,10 +212,7 @@ async def read_contest(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/Error"}
     """
     async with request.state.sessionmaker() as session:
-        try:
-            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
-        except ContestNotFoundError:
-            raise HTTPException(404) from None
+        contest = await public_contest(session, request)
     return JSONResponse(contest_json(contest, utcnow(), detail=True))
 
 
@@ -242,10 +239,7 @@ async def list_units(request: Request) -> Response:
                   items: {$ref: "#/components/schemas/Unit"}
     """
     async with request.state.sessionmaker() as session:
-        try:
-            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
-        except ContestNotFoundError:
-            raise HTTPException(404) from None
+        contest = await public_contest(session, request)
         units = (
             await session.scalars(
                 select(Unit).where(Unit.event_id == contest.event_id).order_by(Unit.id)
