@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from contest import labels
-from contest.access import public
+from contest.access import ANYONE, access_of, public
 from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
 from contest.events.interfaces import EventNotFoundError
@@ -265,7 +265,19 @@ async def list_units(request: Request) -> Response:
 @public
 async def openapi(request: Request) -> Response:
     """The OpenAPI description of this API."""
-    schema = schemas.get_schema(routes=request.app.state.api_routes)
+    routes = request.app.state.api_routes
+    schema = schemas.get_schema(routes=routes)
+    # An endpoint behind requires() takes a session or an API token: its access declaration
+    # says so, and the docstring need not.
+    guarded = {
+        (endpoint.path, endpoint.http_method)
+        for endpoint in schemas.get_endpoints(routes)
+        if access_of(endpoint.func) not in (None, frozenset({ANYONE}))
+    }
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if (path, method) in guarded:
+                operation.setdefault("security", [{"bearer": []}])
     # Each domain's payload schemas join the shared components.
     schema["components"]["schemas"] = {
         **schema["components"]["schemas"],

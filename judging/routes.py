@@ -387,7 +387,6 @@ async def api_assignments(request: Request) -> Response:
     ---
     summary: List my assignments
     operationId: listMyAssignments
-    security: [{bearer: []}]
     responses:
       "200":
         description: To do, drafts and done, without anything that names the entrant.
@@ -435,7 +434,6 @@ async def api_assignment(request: Request) -> Response:
     ---
     summary: Read an assignment
     operationId: readMyAssignment
-    security: [{bearer: []}]
     parameters:
       - {name: assignment_id, in: path, required: true, schema: {type: integer}}
     responses:
@@ -482,7 +480,6 @@ async def api_score(request: Request) -> Response:
     ---
     summary: Save my score
     operationId: saveMyScore
-    security: [{bearer: []}]
     parameters:
       - {name: assignment_id, in: path, required: true, schema: {type: integer}}
     requestBody:
@@ -512,7 +509,6 @@ async def api_run_assignment(request: Request) -> Response:
     ---
     summary: Run assignment
     operationId: runAssignment
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
@@ -543,7 +539,6 @@ async def api_progress(request: Request) -> Response:
     ---
     summary: Judging progress
     operationId: readProgress
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
@@ -606,7 +601,6 @@ async def api_round_action(request: Request) -> Response:
     ---
     summary: Close a round or open the next
     operationId: changeRound
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     requestBody:
@@ -673,7 +667,6 @@ async def api_add_judge(request: Request) -> Response:
     ---
     summary: Add a judge to an entry
     operationId: addJudge
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
       - {name: entry_id, in: path, required: true, schema: {type: integer}}
@@ -694,7 +687,6 @@ async def api_reassign(request: Request) -> Response:
     ---
     summary: Reassign
     operationId: reassign
-    security: [{bearer: []}]
     parameters:
       - {name: assignment_id, in: path, required: true, schema: {type: integer}}
     requestBody:

@@ -422,6 +422,20 @@ async def find_receipt(request: Request) -> Response:
     return render(request, "submit/find.html", {"code": "", "error": None})
 
 
+async def _read_entry_form(
+    request: Request, view: services.EntryView, submission: Submission, *, check_csrf: bool
+) -> None:
+    """A change to an existing entry, posted as a form (the page's or the API's multipart)."""
+    await read_submission(
+        request,
+        submission,
+        contest=view.contest,
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
+        check_csrf=check_csrf,
+    )
+
+
 async def _edit(request: Request, view: services.EntryView, submission: Submission) -> None:
     """What was read, handed to the one edit operation."""
     await services.edit_entry(
@@ -441,14 +455,7 @@ async def edit_entry(request: Request) -> Response:
     view = await _open(request, token, for_change=True)
     submission = Submission()
     try:
-        await read_submission(
-            request,
-            submission,
-            contest=view.contest,
-            sessionmaker=request_sessionmaker(request),
-            storage=request_storage(request),
-            check_csrf=True,
-        )
+        await _read_entry_form(request, view, submission, check_csrf=True)
         await _edit(request, view, submission)
     except ContestError as exc:
         return await _receipt_page(
@@ -811,7 +818,6 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       inside them (an admin's: every unit). A unit that is not the caller's is refused (403)
       before any file is stored. Authenticate with a bearer token, or the session cookie
       with the `X-CSRF-Token` header.
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
       - {name: Idempotency-Key, in: header, required: false, schema: {type: string}}
@@ -1073,14 +1079,7 @@ async def api_edit_entry(request: Request) -> Response:
         if isinstance(upload_id, str):
             submission.upload_ids.append(upload_id)
     else:
-        await read_submission(
-            request,
-            submission,
-            contest=view.contest,
-            sessionmaker=request_sessionmaker(request),
-            storage=request_storage(request),
-            check_csrf=False,
-        )
+        await _read_entry_form(request, view, submission, check_csrf=False)
     await _edit(request, view, submission)
     return await _entry_json(request, view)
 

@@ -86,7 +86,6 @@ async def api_compute_results(request: Request) -> Response:
     ---
     summary: Compute results
     operationId: computeResults
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
@@ -113,7 +112,6 @@ async def api_publish_results(request: Request) -> Response:
     ---
     summary: Publish results
     operationId: publishResults
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
