@@ -95,6 +95,16 @@ ERROR_RESPONSES = {
     503: "A part of the service is unavailable; nothing was stored.",
 }
 
+# Refusals several entrant endpoints share, by name; each says more than its status alone.
+NAMED_ERROR_RESPONSES = {
+    "EntryNotFound": "No entry has this receipt code.",
+    "WrongEditToken": "The edit token is not this entry's.",
+    "ContestNotOpen": "The contest is not open for entries.",
+    "StorageDown": "Storage unreachable.",
+    "FileTooLarge": "A file is over the contest's limit.",
+    "FileKindRefused": "A file's bytes are not of an accepted kind.",
+}
+
 schemas = SchemaGenerator(
     {
         "openapi": "3.1.0",
@@ -115,7 +125,10 @@ schemas = SchemaGenerator(
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
                 }
-                for status, description in ERROR_RESPONSES.items()
+                for status, description in [
+                    *ERROR_RESPONSES.items(),
+                    *NAMED_ERROR_RESPONSES.items(),
+                ]
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

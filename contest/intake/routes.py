@@ -781,18 +781,12 @@ async def api_submit_entry(request: Request) -> Response:
       "400":
         description: Malformed or truncated body.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "403":
-        description: The contest is not open for entries.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/ContestNotOpen"}
       "404":
         description: No such contest.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "413":
-        description: A file is over the contest's limit.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "415":
-        description: A file's bytes are not of an accepted kind.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "413": {$ref: "#/components/responses/FileTooLarge"}
+      "415": {$ref: "#/components/responses/FileKindRefused"}
       "422":
         description: Fields need correcting (see `fields`), or an image cannot be opened.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -930,9 +924,7 @@ async def api_upload_slot(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/UploadSlot"}
-      "403":
-        description: The contest is not open for entries.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/ContestNotOpen"}
       "413":
         description: The announced size is over the limit.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -942,9 +934,7 @@ async def api_upload_slot(request: Request) -> Response:
       "422":
         description: The request needs correcting.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "503":
-        description: Storage unreachable.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "503": {$ref: "#/components/responses/StorageDown"}
     """
     contest = await _contest(request)
     data = await _read_json(request)
@@ -1002,12 +992,8 @@ async def api_read_entry(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Entry"}
-      "403":
-        description: The edit token is not this entry's.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/WrongEditToken"}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
     """
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER))
     return JSONResponse(entry_json(view, full=True))
@@ -1055,15 +1041,9 @@ async def api_edit_entry(request: Request) -> Response:
       "403":
         description: Wrong edit token, deadline passed or entry withdrawn.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "413":
-        description: A file is over the contest's limit.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "415":
-        description: A file's bytes are not of an accepted kind.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
+      "413": {$ref: "#/components/responses/FileTooLarge"}
+      "415": {$ref: "#/components/responses/FileKindRefused"}
       "422":
         description: Fields need correcting (see `fields`).
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -1101,9 +1081,7 @@ async def api_withdraw_entry(request: Request) -> Response:
       "403":
         description: Wrong edit token, deadline passed or already withdrawn.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
     """
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
     async with request_sessionmaker(request).begin() as session:

@@ -96,15 +96,9 @@ async def api_entry_data(request: Request) -> Response:
         content:
           application/zip:
             schema: {type: string, format: binary}
-      "403":
-        description: The edit token is not this entry's.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "503":
-        description: Storage unreachable.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/WrongEditToken"}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
+      "503": {$ref: "#/components/responses/StorageDown"}
     """
     return await _archive_response(request, request.headers.get(EDIT_TOKEN_HEADER))
 
