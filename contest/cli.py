@@ -122,6 +122,23 @@ def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[s
     return run_with_session(settings.database_url, work)
 
 
+def _report_work(
+    settings: Settings,
+    work: Callable[[AsyncSession], Awaitable[str]],
+    *,
+    refused: type[Exception],
+    say: Callable[[Exception], str],
+    write: Callable[[str], object] = print,
+) -> int:
+    """Run the work and write what it returns; its one kind of refusal ends the command with
+    a message instead of a traceback."""
+    try:
+        write(_with_session(settings, work))
+    except refused as exc:
+        raise SystemExit(f"contest: {say(exc)}") from None
+    return 0
+
+
 def cmd_event_load(args: argparse.Namespace) -> int:
     from contest.events.eventfile import EventFileError, load_event
     from contest.migrate import upgrade
@@ -138,11 +155,9 @@ def cmd_event_load(args: argparse.Namespace) -> int:
         await session.commit()
         return f"Loaded event {event.slug}: {event.name}"
 
-    try:
-        print(_with_session(settings, work))
-    except EventFileError as exc:
-        raise SystemExit(f"contest: {args.file}: {exc}") from None
-    return 0
+    return _report_work(
+        settings, work, refused=EventFileError, say=lambda exc: f"{args.file}: {exc}"
+    )
 
 
 def cmd_event_dump(args: argparse.Namespace) -> int:
@@ -153,11 +168,7 @@ def cmd_event_dump(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> str:
         return await dump_event(session, slug=args.event)
 
-    try:
-        sys.stdout.write(_with_session(settings, work))
-    except EventFileError as exc:
-        raise SystemExit(f"contest: {exc}") from None
-    return 0
+    return _report_work(settings, work, refused=EventFileError, say=str, write=sys.stdout.write)
 
 
 def cmd_storage_sweep(args: argparse.Namespace) -> int:
@@ -206,11 +217,12 @@ def cmd_results(args: argparse.Namespace) -> int:
         await session.commit()
         return f"Published {count} results of {contest.slug}."
 
-    try:
-        print(_with_session(settings, work))
-    except ResultsError as exc:
-        raise SystemExit(f"contest: cannot {args.results_command} results: {exc}") from None
-    return 0
+    return _report_work(
+        settings,
+        work,
+        refused=ResultsError,
+        say=lambda exc: f"cannot {args.results_command} results: {exc}",
+    )
 
 
 def _export(work: Callable[[], str], output: str) -> int:
