@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +25,7 @@ from contest.db import utcnow
 from contest.i18n import gettext
 from contest.models import ApiToken, Role, User
 from contest.tokens import TOKEN_PREFIX, hash_token
+from storage import Storage
 
 ACCESS_ATTRIBUTE = "__contest_access__"
 ANYONE = "anyone"
@@ -150,6 +151,18 @@ def end_session(request: Request) -> None:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def request_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The database sessions the app opened for every request, typed."""
+    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
+    return maker
+
+
+def request_storage(request: Request) -> Storage:
+    """The file storage the app opened for every request, typed."""
+    storage: Storage = request.state.storage
+    return storage
 
 
 def current_user(request: Request) -> User:

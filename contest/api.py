@@ -9,19 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from contest import labels
-from contest.access import public
+from contest.access import ANYONE, access_of, public
 from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
-from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
+from contest.events.interfaces import EventNotFoundError
 from contest.i18n import gettext
 from contest.models import Contest, Unit, UnitKind
+from contest.public.routes import public_contest
 
 API_PREFIX = "/api/v1"
 
@@ -95,6 +95,16 @@ ERROR_RESPONSES = {
     503: "A part of the service is unavailable; nothing was stored.",
 }
 
+# Refusals several entrant endpoints share, by name; each says more than its status alone.
+NAMED_ERROR_RESPONSES = {
+    "EntryNotFound": "No entry has this receipt code.",
+    "WrongEditToken": "The edit token is not this entry's.",
+    "ContestNotOpen": "The contest is not open for entries.",
+    "StorageDown": "Storage unreachable.",
+    "FileTooLarge": "A file is over the contest's limit.",
+    "FileKindRefused": "A file's bytes are not of an accepted kind.",
+}
+
 schemas = SchemaGenerator(
     {
         "openapi": "3.1.0",
@@ -115,7 +125,10 @@ schemas = SchemaGenerator(
                         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                     },
                 }
-                for status, description in ERROR_RESPONSES.items()
+                for status, description in [
+                    *ERROR_RESPONSES.items(),
+                    *NAMED_ERROR_RESPONSES.items(),
+                ]
             },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
@@ -183,14 +196,7 @@ async def list_contests(request: Request) -> Response:
             return JSONResponse({"event": None, "contests": []})
     return JSONResponse(
         {
-            "event": {
-                "slug": event.slug,
-                "name": event.name,
-                "theme": event.theme,
-                "organizer": event.organizer,
-                "starts_on": event.starts_on.isoformat(),
-                "ends_on": event.ends_on.isoformat(),
-            },
+            "event": services.event_json(event),
             "contests": [
                 contest_json(c, now, detail=False) for c in services.public_contests(event)
             ],
@@ -219,10 +225,7 @@ async def read_contest(request: Request) -> Response:
             schema: {$ref: "#/components/schemas/Error"}
     """
     async with request.state.sessionmaker() as session:
-        try:
-            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
-        except ContestNotFoundError:
-            raise HTTPException(404) from None
+        contest = await public_contest(session, request)
     return JSONResponse(contest_json(contest, utcnow(), detail=True))
 
 
@@ -247,13 +250,9 @@ async def list_units(request: Request) -> Response:
                 units:
                   type: array
                   items: {$ref: "#/components/schemas/Unit"}
-      "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.sessionmaker() as session:
-        try:
-            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
-        except ContestNotFoundError:
-            raise HTTPException(404) from None
+        contest = await public_contest(session, request)
         units = (
             await session.scalars(
                 select(Unit).where(Unit.event_id == contest.event_id).order_by(Unit.id)
@@ -279,7 +278,19 @@ async def list_units(request: Request) -> Response:
 @public
 async def openapi(request: Request) -> Response:
     """The OpenAPI description of this API."""
-    schema = schemas.get_schema(routes=request.app.state.api_routes)
+    routes = request.app.state.api_routes
+    schema = schemas.get_schema(routes=routes)
+    # An endpoint behind requires() takes a session or an API token: its access declaration
+    # says so, and the docstring need not.
+    guarded = {
+        (endpoint.path, endpoint.http_method)
+        for endpoint in schemas.get_endpoints(routes)
+        if access_of(endpoint.func) not in (None, frozenset({ANYONE}))
+    }
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if (path, method) in guarded:
+                operation.setdefault("security", [{"bearer": []}])
     # Each domain's payload schemas join the shared components.
     schema["components"]["schemas"] = {
         **schema["components"]["schemas"],
@@ -292,6 +303,7 @@ async def openapi(request: Request) -> Response:
     for item in schema["paths"].values():
         for operation in item.values():
             _bound_path_parameters(operation)
+            _add_edit_token(operation)
             _add_common_errors(operation)
     return JSONResponse(schema)
 
@@ -308,6 +320,16 @@ def _bound_path_parameters(operation: dict[str, Any]) -> None:
             schema.setdefault("maximum", MAX_ROW_ID)
         elif schema.get("type") == "string":
             schema.setdefault("minLength", 1)
+
+
+def _add_edit_token(operation: dict[str, Any]) -> None:
+    """A path naming an entry by its receipt code also wants the entry's edit token (the
+    entrant has no account): the header is declared once here rather than in every docstring."""
+    parameters = operation.get("parameters", [])
+    if any(p.get("in") == "path" and p.get("name") == "code" for p in parameters):
+        parameters.append(
+            {"name": "X-Edit-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+        )
 
 
 def _add_common_errors(operation: dict[str, Any]) -> None:

@@ -85,36 +85,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_user_create(args: argparse.Namespace) -> int:
     from contest.accounts import services
     from contest.accounts.interfaces import InvalidPasswordError, UserExistsError
-    from contest.db import create_engine, create_sessionmaker
     from contest.models import Role
 
     settings = _settings()
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
 
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                user, token = await services.invite_user(
-                    session,
-                    secret_key=settings.secret_key,
-                    email=args.email,
-                    name=args.name or args.email.split("@")[0],
-                    role=Role(args.role),
-                    unit_codes=args.unit,
-                    actor_label="cli",
-                )
-                if password is not None:
-                    await services.set_password(session, user=user, password=password)
-                    await session.commit()
-                    return f"Password set for {user.email} ({user.role.value})."
-                await session.commit()
-                return f"Invitation for {user.email}: {settings.base_url}/invite/{token}"
-        finally:
-            await engine.dispose()
+    async def work(session: AsyncSession) -> str:
+        user, token = await services.invite_user(
+            session,
+            secret_key=settings.secret_key,
+            email=args.email,
+            name=args.name or args.email.split("@")[0],
+            role=Role(args.role),
+            unit_codes=args.unit,
+            actor_label="cli",
+        )
+        if password is not None:
+            await services.set_password(session, user=user, password=password)
+            await session.commit()
+            return f"Password set for {user.email} ({user.role.value})."
+        await session.commit()
+        return f"Invitation for {user.email}: {settings.base_url}/invite/{token}"
 
     try:
-        print(asyncio.run(run()))
+        print(_with_session(settings, work))
     except InvalidPasswordError as exc:
         raise SystemExit(f"contest: {exc}") from None
     except UserExistsError as exc:
@@ -123,17 +117,26 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[str]]) -> str:
-    from contest.db import create_engine, create_sessionmaker
+    from contest.db import run_with_session
 
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
+    return run_with_session(settings.database_url, work)
 
-    return asyncio.run(run())
+
+def _report_work(
+    settings: Settings,
+    work: Callable[[AsyncSession], Awaitable[str]],
+    *,
+    refused: type[Exception],
+    say: Callable[[Exception], str],
+    write: Callable[[str], object] = print,
+) -> int:
+    """Run the work and write what it returns; its one kind of refusal ends the command with
+    a message instead of a traceback."""
+    try:
+        write(_with_session(settings, work))
+    except refused as exc:
+        raise SystemExit(f"contest: {say(exc)}") from None
+    return 0
 
 
 def cmd_event_load(args: argparse.Namespace) -> int:
@@ -152,11 +155,9 @@ def cmd_event_load(args: argparse.Namespace) -> int:
         await session.commit()
         return f"Loaded event {event.slug}: {event.name}"
 
-    try:
-        print(_with_session(settings, work))
-    except EventFileError as exc:
-        raise SystemExit(f"contest: {args.file}: {exc}") from None
-    return 0
+    return _report_work(
+        settings, work, refused=EventFileError, say=lambda exc: f"{args.file}: {exc}"
+    )
 
 
 def cmd_event_dump(args: argparse.Namespace) -> int:
@@ -167,11 +168,7 @@ def cmd_event_dump(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> str:
         return await dump_event(session, slug=args.event)
 
-    try:
-        sys.stdout.write(_with_session(settings, work))
-    except EventFileError as exc:
-        raise SystemExit(f"contest: {exc}") from None
-    return 0
+    return _report_work(settings, work, refused=EventFileError, say=str, write=sys.stdout.write)
 
 
 def cmd_storage_sweep(args: argparse.Namespace) -> int:
@@ -220,11 +217,12 @@ def cmd_results(args: argparse.Namespace) -> int:
         await session.commit()
         return f"Published {count} results of {contest.slug}."
 
-    try:
-        print(_with_session(settings, work))
-    except ResultsError as exc:
-        raise SystemExit(f"contest: cannot {args.results_command} results: {exc}") from None
-    return 0
+    return _report_work(
+        settings,
+        work,
+        refused=ResultsError,
+        say=lambda exc: f"cannot {args.results_command} results: {exc}",
+    )
 
 
 def _export(work: Callable[[], str], output: str) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, String, Text, event
 from sqlalchemy.engine import Dialect
@@ -28,6 +30,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
+T = TypeVar("T")
 
 # Row ids are INTEGER columns: 32-bit on PostgreSQL, where a larger value is an error inside
 # the query rather than "no such row".
@@ -138,3 +142,17 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPoolEntr
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def run_with_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one command's database work in a fresh event loop, engine and session (the CLI's)."""
+
+    async def run() -> T:
+        engine = create_engine(database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -372,6 +372,30 @@ class JudgeView:
     next_assignment_id: int | None
 
 
+async def contest_criteria(session: AsyncSession, *, contest_id: int) -> list[Criterion]:
+    """The contest's rubric, in the organisers' order."""
+    return list(
+        (
+            await session.scalars(
+                select(Criterion)
+                .where(Criterion.contest_id == contest_id)
+                .order_by(Criterion.position, Criterion.id)
+            )
+        ).all()
+    )
+
+
+async def entry_assets(session: AsyncSession, *, entry_id: int) -> list[Asset]:
+    """The entry's files, in the order they were stored."""
+    return list(
+        (
+            await session.scalars(
+                select(Asset).where(Asset.entry_id == entry_id).order_by(Asset.id)
+            )
+        ).all()
+    )
+
+
 async def judge_view(session: AsyncSession, *, assignment_id: int, judge: User) -> JudgeView:
     """The assignment as its judge sees it; contest.rules' NotFoundError when it is not theirs."""
     assignment, entry, round_ = await rules.ensure_judge_assignment(
@@ -379,23 +403,9 @@ async def judge_view(session: AsyncSession, *, assignment_id: int, judge: User) 
     )
     contest = await session.get(Contest, entry.contest_id)
     assert contest is not None
-    criteria = list(
-        (
-            await session.scalars(
-                select(Criterion)
-                .where(Criterion.contest_id == contest.id)
-                .order_by(Criterion.position, Criterion.id)
-            )
-        ).all()
-    )
+    criteria = await contest_criteria(session, contest_id=contest.id)
     score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
-    assets = list(
-        (
-            await session.scalars(
-                select(Asset).where(Asset.entry_id == entry.id).order_by(Asset.id)
-            )
-        ).all()
-    )
+    assets = await entry_assets(session, entry_id=entry.id)
     next_id = await session.scalar(
         select(Assignment.id)
         .join(Entry, Entry.id == Assignment.entry_id)
@@ -682,13 +692,7 @@ async def round_scores(
     session: AsyncSession, *, contest: Contest, round_: Round
 ) -> dict[int, EntryScore]:
     """The round's aggregated score per entry, by the contest's method."""
-    criteria = (
-        await session.scalars(
-            select(Criterion)
-            .where(Criterion.contest_id == contest.id)
-            .order_by(Criterion.position, Criterion.id)
-        )
-    ).all()
+    criteria = await contest_criteria(session, contest_id=contest.id)
     first_key = criteria[0].key if criteria else None
     rows = (
         await session.execute(

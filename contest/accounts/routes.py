@@ -156,7 +156,6 @@ async def api_me(request: Request) -> Response:
     ---
     summary: Who am I
     operationId: readMe
-    security: [{bearer: []}]
     responses:
       "200":
         description: The user.

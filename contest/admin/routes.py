@@ -21,6 +21,7 @@ from contest.admin import services
 from contest.admin.services import CHILD_MODELS, ConflictingValueError
 from contest.events import services as events
 from contest.events.eventfile import dump_event
+from contest.events.services import event_contests, event_json
 from contest.events.validation import InvalidError, fields_of, validate
 from contest.files.limits import CONSOLE_FORM_OVERHEAD, IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
 from contest.files.links import logo_link
@@ -92,15 +93,7 @@ async def dashboard(request: Request) -> Response:
         contests: list[Contest] = []
         counts: dict[int, int] = {}
         if event is not None:
-            contests = list(
-                (
-                    await session.scalars(
-                        select(Contest)
-                        .where(Contest.event_id == event.id)
-                        .order_by(Contest.position, Contest.id)
-                    )
-                ).all()
-            )
+            contests = await event_contests(session, event_id=event.id)
             counts = await services.entry_counts(session, event=event)
     return render(
         request,
@@ -118,12 +111,7 @@ async def edit_event(request: Request) -> Response:
         event = await events.get_event(session)
         values: Mapping[str, Any] = (
             {
-                "slug": event.slug,
-                "name": event.name,
-                "theme": event.theme,
-                "organizer": event.organizer,
-                "starts_on": event.starts_on.isoformat(),
-                "ends_on": event.ends_on.isoformat(),
+                **event_json(event),
                 "description": event.description,
                 "retention_months": event.retention_months or 0,
             }
@@ -340,18 +328,7 @@ async def new_contest(request: Request) -> Response:
         if request.method == "GET":
             defaults = {"status": "draft", "max_files": 1, "judges_per_entry": 3, "blind": True}
             return _form_page(request, values=defaults, **page)
-        form, lists = await read_form_lists(request)
-        raw = {**form, "allowed_types": lists.get("allowed_types", [])}
-        try:
-            contest = await services.save_contest(
-                session, event=event, contest=None, raw=raw, actor=current_user(request)
-            )
-        except InvalidError as exc:
-            return _form_page(request, values=raw, errors=exc.errors, **page)
-        except ConflictingValueError as exc:
-            return _form_page(request, values=raw, errors={exc.field_name: exc.message}, **page)
-        await session.commit()
-    return _redirect(request, "admin_contest", contest_id=contest.id)
+        return await _save_contest_form(request, session, event=event, contest=None, page=page)
 
 
 @requires(ADMIN)
@@ -372,18 +349,30 @@ async def edit_contest(request: Request) -> Response:
         }
         if request.method == "GET":
             return _form_page(request, values=services.contest_form_values(contest), **page)
-        form, lists = await read_form_lists(request)
-        raw = {**form, "allowed_types": lists.get("allowed_types", [])}
-        try:
-            await services.save_contest(
-                session, event=event, contest=contest, raw=raw, actor=current_user(request)
-            )
-        except InvalidError as exc:
-            return _form_page(request, values=raw, errors=exc.errors, **page)
-        except ConflictingValueError as exc:
-            return _form_page(request, values=raw, errors={exc.field_name: exc.message}, **page)
-        await session.commit()
-    return _redirect(request, "admin_contest", contest_id=contest.id)
+        return await _save_contest_form(request, session, event=event, contest=contest, page=page)
+
+
+async def _save_contest_form(
+    request: Request,
+    session: AsyncSession,
+    *,
+    event: Event,
+    contest: Contest | None,
+    page: dict[str, Any],
+) -> Response:
+    """Create (no contest) or change a contest from the posted form; the form again on a refusal."""
+    form, lists = await read_form_lists(request)
+    raw = {**form, "allowed_types": lists.get("allowed_types", [])}
+    try:
+        saved = await services.save_contest(
+            session, event=event, contest=contest, raw=raw, actor=current_user(request)
+        )
+    except InvalidError as exc:
+        return _form_page(request, values=raw, errors=exc.errors, **page)
+    except ConflictingValueError as exc:
+        return _form_page(request, values=raw, errors={exc.field_name: exc.message}, **page)
+    await session.commit()
+    return _redirect(request, "admin_contest", contest_id=saved.id)
 
 
 def _children(contest: Contest) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,19 @@ def public_contests(event: Event) -> list[Contest]:
     return [c for c in event.contests if c.status != ContestStatus.DRAFT]
 
 
+async def event_contests(session: AsyncSession, *, event_id: int) -> list[Contest]:
+    """All the event's contests, drafts too, in the organisers' order."""
+    return list(
+        (
+            await session.scalars(
+                select(Contest)
+                .where(Contest.event_id == event_id)
+                .order_by(Contest.position, Contest.id)
+            )
+        ).all()
+    )
+
+
 async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
     """A contest the public may read, newest event first when a slug is reused across years."""
     contest = await session.scalar(
@@ -53,6 +67,18 @@ async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
     if contest is None:
         raise ContestNotFoundError(slug)
     return contest
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """The event as the API shows it; the organisers' event form starts from the same fields."""
+    return {
+        "slug": event.slug,
+        "name": event.name,
+        "theme": event.theme,
+        "organizer": event.organizer,
+        "starts_on": event.starts_on.isoformat(),
+        "ends_on": event.ends_on.isoformat(),
+    }
 
 
 def contest_phase(contest: Contest, now: datetime) -> Phase:

@@ -7,14 +7,21 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
-from contest.access import authenticate_request, client_ip, current_user, public, requires
+from contest.access import (
+    authenticate_request,
+    client_ip,
+    current_user,
+    public,
+    request_sessionmaker,
+    request_storage,
+    requires,
+)
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
@@ -57,18 +64,8 @@ STATUS_LABELS = {
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-    return maker
-
-
-def _storage(request: Request) -> Storage:
-    storage: Storage = request.state.storage
-    return storage
-
-
 async def _contest(request: Request) -> Contest:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         try:
             return await services.get_contest_for_entries(session, slug=request.path_params["slug"])
         except ContestNotFoundError:
@@ -114,7 +111,7 @@ async def _form_context(
     values.setdefault("idempotency_key", services.new_idempotency_key())
     # With S3 the browser sends the file straight to the bucket (the pages' security policy
     # lets them reach its origin).
-    origin = _storage(request).browser_origin()
+    origin = request_storage(request).browser_origin()
     return {
         "contest": contest,
         "event": contest.event,
@@ -173,8 +170,8 @@ async def _send(
 ) -> services.Submitted:
     """What was read, handed to the one submission operation."""
     return await services.submit_entry(
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         contest=contest,
         units=units,
         fields=submission.fields,
@@ -194,7 +191,7 @@ def _replay_token(request: Request, entry: Entry) -> str:
 
 def _find_replay(request: Request, contest: Contest) -> Any:
     async def find(key: str) -> Entry | None:
-        async with _sessionmaker(request)() as session:
+        async with request_sessionmaker(request)() as session:
             return await services.find_replay(session, contest_id=contest.id, idempotency_key=key)
 
     return find
@@ -210,7 +207,7 @@ def _form_errors(exc: ContestError) -> dict[str, str]:
 
 
 async def _units(request: Request, contest: Contest, user: User | None) -> list[Unit]:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         return await rules.submittable_units(session, user=user, event_id=contest.event_id)
 
 
@@ -231,8 +228,8 @@ async def _submit(request: Request, *, user: User | None) -> Response:
             request,
             submission,
             contest=contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
             check_csrf=True,
             find_replay=_find_replay(request, contest),
         )
@@ -274,7 +271,7 @@ async def _open(
     request: Request, token: str | None, *, for_change: bool = False
 ) -> services.EntryView:
     """The entry the path names, for the holder of its private link (contest.rules)."""
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         return await services.open_entry(
             session,
             receipt_code=request.path_params["code"],
@@ -331,7 +328,7 @@ async def _receipt_page(
         services.check_editable(view, now)
     except IntakeError as exc:
         lock = exc.message
-    storage = _storage(request)
+    storage = request_storage(request)
     try:
         files = await _file_links(storage, view) if token else []
     except StorageError:
@@ -350,7 +347,7 @@ async def _receipt_page(
     origin = storage.browser_origin()
     outcome = None
     if token:
-        async with _sessionmaker(request)() as session:
+        async with request_sessionmaker(request)() as session:
             outcome = await published_outcome(session, entry_id=entry.id)
     response = render(
         request,
@@ -399,7 +396,7 @@ async def receipt(request: Request) -> Response:
     """The receipt: anyone with the code sees the status; the edit link shows and edits all."""
     token = request.query_params.get("token")
     if token is None:
-        async with _sessionmaker(request)() as session:
+        async with request_sessionmaker(request)() as session:
             view = await services.load_entry(session, receipt_code=request.path_params["code"])
     else:
         view = await _open(request, token)
@@ -425,11 +422,25 @@ async def find_receipt(request: Request) -> Response:
     return render(request, "submit/find.html", {"code": "", "error": None})
 
 
+async def _read_entry_form(
+    request: Request, view: services.EntryView, submission: Submission, *, check_csrf: bool
+) -> None:
+    """A change to an existing entry, posted as a form (the page's or the API's multipart)."""
+    await read_submission(
+        request,
+        submission,
+        contest=view.contest,
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
+        check_csrf=check_csrf,
+    )
+
+
 async def _edit(request: Request, view: services.EntryView, submission: Submission) -> None:
     """What was read, handed to the one edit operation."""
     await services.edit_entry(
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         view=view,
         fields=submission.fields,
         uploads=submission.uploads,
@@ -444,14 +455,7 @@ async def edit_entry(request: Request) -> Response:
     view = await _open(request, token, for_change=True)
     submission = Submission()
     try:
-        await read_submission(
-            request,
-            submission,
-            contest=view.contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            check_csrf=True,
-        )
+        await _read_entry_form(request, view, submission, check_csrf=True)
         await _edit(request, view, submission)
     except ContestError as exc:
         return await _receipt_page(
@@ -472,7 +476,7 @@ async def withdraw_entry(request: Request) -> Response:
     token = request.query_params.get("token")
     view = await _open(request, token, for_change=True)
     await read_form(request)
-    async with _sessionmaker(request).begin() as session:
+    async with request_sessionmaker(request).begin() as session:
         await services.withdraw_entry(session, entry_id=view.entry.id, client_ip=client_ip(request))
     assert token is not None
     return RedirectResponse(receipt_url_for(request, view.entry, token), status_code=303)
@@ -506,8 +510,8 @@ async def coordinator_import(request: Request) -> Response:
             contest=contest,
             units=units,
             user=user,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
         )
     except ContestError as exc:
         context["message"] = exc.message
@@ -717,7 +721,7 @@ async def _api_user(request: Request) -> User | None:
 
 async def _entry_json(request: Request, view: services.EntryView) -> JSONResponse:
     """The entry as it is now, after a change."""
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         view = await services.load_entry(session, receipt_code=view.entry.receipt_code)
     return JSONResponse(entry_json(view, full=True))
 
@@ -725,7 +729,7 @@ async def _entry_json(request: Request, view: services.EntryView) -> JSONRespons
 async def _receipt_json(
     request: Request, entry: Entry, token: str, *, status_code: int
 ) -> JSONResponse:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         view = await services.load_entry(session, receipt_code=entry.receipt_code)
     return JSONResponse(
         {
@@ -777,18 +781,12 @@ async def api_submit_entry(request: Request) -> Response:
       "400":
         description: Malformed or truncated body.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "403":
-        description: The contest is not open for entries.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/ContestNotOpen"}
       "404":
         description: No such contest.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "413":
-        description: A file is over the contest's limit.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "415":
-        description: A file's bytes are not of an accepted kind.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "413": {$ref: "#/components/responses/FileTooLarge"}
+      "415": {$ref: "#/components/responses/FileKindRefused"}
       "422":
         description: Fields need correcting (see `fields`), or an image cannot be opened.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -814,7 +812,6 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       inside them (an admin's: every unit). A unit that is not the caller's is refused (403)
       before any file is stored. Authenticate with a bearer token, or the session cookie
       with the `X-CSRF-Token` header.
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
       - name: Idempotency-Key
@@ -833,17 +830,13 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       "200":
         description: The same Idempotency-Key was sent before; this is the entry it made.
         content: {application/json: {schema: {$ref: "#/components/schemas/Receipt"}}}
-      "400": {$ref: "#/components/responses/400"}
-      "401": {$ref: "#/components/responses/401"}
       "403":
         description: >-
           Not a coordinator's or an admin's account, not one of the caller's units, the
           CSRF token is missing, or the contest is not open for entries.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404": {$ref: "#/components/responses/404"}
       "413": {$ref: "#/components/responses/413"}
       "415": {$ref: "#/components/responses/415"}
-      "422": {$ref: "#/components/responses/422"}
       "503": {$ref: "#/components/responses/503"}
     """
     user = current_user(request)
@@ -861,8 +854,8 @@ async def _api_submit(request: Request, *, user: User | None) -> Response:
         request,
         submission,
         contest=contest,
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         check_csrf=False,
         find_replay=_find_replay(request, contest),
         # A coordinator's unit is theirs before any file of the entry is stored.
@@ -934,9 +927,7 @@ async def api_upload_slot(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/UploadSlot"}
-      "403":
-        description: The contest is not open for entries.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/ContestNotOpen"}
       "413":
         description: The announced size is over the limit.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -946,9 +937,7 @@ async def api_upload_slot(request: Request) -> Response:
       "422":
         description: The request needs correcting.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "503":
-        description: Storage unreachable.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "503": {$ref: "#/components/responses/StorageDown"}
     """
     contest = await _contest(request)
     data = await _read_json(request)
@@ -973,8 +962,8 @@ async def api_upload_slot(request: Request) -> Response:
             gettext("Give the file's size in bytes and its type."),
         )
     slot = await services.create_upload_slot(
-        sessionmaker=_sessionmaker(request),
-        storage=_storage(request),
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
         contest=contest,
         content_type=content_type,
         size=size,
@@ -1000,19 +989,14 @@ async def api_read_entry(request: Request) -> Response:
     operationId: readEntry
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The entry.
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Entry"}
-      "403":
-        description: The edit token is not this entry's.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/WrongEditToken"}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
     """
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER))
     return JSONResponse(entry_json(view, full=True))
@@ -1030,7 +1014,6 @@ async def api_edit_entry(request: Request) -> Response:
       replaces the entry's file.
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:
@@ -1061,15 +1044,9 @@ async def api_edit_entry(request: Request) -> Response:
       "403":
         description: Wrong edit token, deadline passed or entry withdrawn.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "413":
-        description: A file is over the contest's limit.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "415":
-        description: A file's bytes are not of an accepted kind.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
+      "413": {$ref: "#/components/responses/FileTooLarge"}
+      "415": {$ref: "#/components/responses/FileKindRefused"}
       "422":
         description: Fields need correcting (see `fields`).
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -1085,14 +1062,7 @@ async def api_edit_entry(request: Request) -> Response:
         if isinstance(upload_id, str):
             submission.upload_ids.append(upload_id)
     else:
-        await read_submission(
-            request,
-            submission,
-            contest=view.contest,
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
-            check_csrf=False,
-        )
+        await _read_entry_form(request, view, submission, check_csrf=False)
     await _edit(request, view, submission)
     return await _entry_json(request, view)
 
@@ -1105,7 +1075,6 @@ async def api_withdraw_entry(request: Request) -> Response:
     operationId: withdrawEntry
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The entry, now withdrawn.
@@ -1115,12 +1084,10 @@ async def api_withdraw_entry(request: Request) -> Response:
       "403":
         description: Wrong edit token, deadline passed or already withdrawn.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
     """
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
-    async with _sessionmaker(request).begin() as session:
+    async with request_sessionmaker(request).begin() as session:
         await services.withdraw_entry(session, entry_id=view.entry.id, client_ip=client_ip(request))
     return await _entry_json(request, view)
 

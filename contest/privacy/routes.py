@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from contest import rules
-from contest.access import client_ip, current_user, public, requires
+from contest.access import (
+    client_ip,
+    current_user,
+    public,
+    request_sessionmaker,
+    request_storage,
+    requires,
+)
 from contest.db import utcnow
 from contest.forms import read_form
 from contest.i18n import gettext, ngettext
@@ -21,20 +27,10 @@ from contest.privacy import services
 from contest.privacy.interfaces import PrivacyError
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER
-from storage import Storage, StorageError
+from storage import StorageError
 
 # How many due entries the organiser's page lists before saying "and N more".
 PLAN_SHOWN = 50
-
-
-def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-    return maker
-
-
-def _storage(request: Request) -> Storage:
-    storage: Storage = request.state.storage
-    return storage
 
 
 # --- the notice -----------------------------------------------------------------------------
@@ -43,7 +39,7 @@ def _storage(request: Request) -> Storage:
 @public
 async def notice(request: Request) -> Response:
     """The privacy notice, in plain words, for families, schools and the authorities."""
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         facts = await services.notice_facts(session)
     return render(request, "privacy/notice.html", {"facts": facts})
 
@@ -54,12 +50,12 @@ async def notice(request: Request) -> Response:
 async def _archive_response(request: Request, token: str | None) -> Response:
     """The ZIP of an entry's data and original files, for the holder of its private link;
     the same refusals as the intake's (404 unknown code, 403 wrong token)."""
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         view = await intake.load_entry(session, receipt_code=request.path_params["code"])
         rules.ensure_entry_holder(view.entry, token)
         try:
             spool = await services.write_access_archive(
-                session, storage=_storage(request), view=view
+                session, storage=request_storage(request), view=view
             )
         except (StorageError, FileNotFoundError):
             raise HTTPException(
@@ -94,22 +90,15 @@ async def api_entry_data(request: Request) -> Response:
       under `files/`. Needs the receipt code and the edit token.
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The archive.
         content:
           application/zip:
             schema: {type: string, format: binary}
-      "403":
-        description: The edit token is not this entry's.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "404":
-        description: No entry has this receipt code.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
-      "503":
-        description: Storage unreachable.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+      "403": {$ref: "#/components/responses/WrongEditToken"}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
+      "503": {$ref: "#/components/responses/StorageDown"}
     """
     return await _archive_response(request, request.headers.get(EDIT_TOKEN_HEADER))
 
@@ -124,7 +113,7 @@ async def _erase_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    async with _sessionmaker(request)() as session:
+    async with request_sessionmaker(request)() as session:
         facts = await services.notice_facts(session)
         plan = await services.retention_plan(session, now=utcnow())
         erasures = await services.recent_erasures(session)
@@ -162,8 +151,8 @@ async def admin_privacy(request: Request) -> Response:
         return await _erase_page(request, values=values, errors=errors, status_code=422)
     try:
         report = await services.erase_entrant(
-            sessionmaker=_sessionmaker(request),
-            storage=_storage(request),
+            sessionmaker=request_sessionmaker(request),
+            storage=request_storage(request),
             receipt_code=values["receipt_code"],
             reason=reason,
             actor=current_user(request),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -14,6 +15,7 @@ from contest.events import services
 from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
 from contest.files.links import logo_link
 from contest.middleware import LOCALE_COOKIE
+from contest.models import Contest
 from contest.settings import SUPPORTED_LOCALES
 from contest.templating import render
 from contest.urls import same_site_path
@@ -51,14 +53,19 @@ async def home(request: Request) -> Response:
     )
 
 
+async def public_contest(session: AsyncSession, request: Request) -> Contest:
+    """The public contest the path's slug names, for a page or the API; 404 when there is none."""
+    try:
+        return await services.get_public_contest(session, slug=request.path_params["slug"])
+    except ContestNotFoundError:
+        raise HTTPException(404) from None
+
+
 @public
 async def contest_detail(request: Request) -> Response:
     now = utcnow()
     async with request.state.sessionmaker() as session:
-        try:
-            contest = await services.get_public_contest(session, slug=request.path_params["slug"])
-        except ContestNotFoundError:
-            raise HTTPException(404) from None
+        contest = await public_contest(session, request)
     return render(
         request,
         "public/contest.html",

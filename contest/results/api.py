@@ -4,8 +4,10 @@ winners' gallery)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,10 +16,13 @@ from starlette.routing import BaseRoute, Route
 from contest import labels, rules
 from contest.access import current_user, public, requires
 from contest.i18n import gettext
-from contest.models import Consent, Entrant, Prize, Role
+from contest.models import Consent, Entrant, Prize, Role, User
 from contest.results import services
 from contest.results.certificates import public_name
 from contest.results.gallery import load_gallery
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 PRIZE_VALUES = [prize.value for prize in Prize]
 
@@ -79,6 +84,23 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+class _ContestOperation(Protocol[T_co]):
+    def __call__(
+        self, session: AsyncSession, *, contest_id: int, actor: User | None
+    ) -> Awaitable[T_co]: ...
+
+
+async def _on_organisers_contest(request: Request, operation: _ContestOperation[T]) -> T:
+    """One results operation on the contest the path names, by its organiser, in one
+    transaction."""
+    user = current_user(request)
+    async with request.state.sessionmaker.begin() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=user, slug=request.path_params["slug"]
+        )
+        return await operation(session, contest_id=contest.id, actor=user)
+
+
 @requires(Role.ADMIN)
 async def api_compute_results(request: Request) -> Response:
     """Rank each division and award prizes: a preview only organisers see, as the results
@@ -86,7 +108,6 @@ async def api_compute_results(request: Request) -> Response:
     ---
     summary: Compute results
     operationId: computeResults
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
@@ -95,15 +116,9 @@ async def api_compute_results(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/ComputedResults"}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
-    user = current_user(request)
-    async with request.state.sessionmaker.begin() as session:
-        contest = await rules.ensure_contest_for_organiser(
-            session, user=user, slug=request.path_params["slug"]
-        )
-        report = await services.compute_results(session, contest_id=contest.id, actor=user)
+    report = await _on_organisers_contest(request, services.compute_results)
     return JSONResponse({"entries": report.entries, "prizes": report.prizes})
 
 
@@ -114,7 +129,6 @@ async def api_publish_results(request: Request) -> Response:
     ---
     summary: Publish results
     operationId: publishResults
-    security: [{bearer: []}]
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
@@ -123,15 +137,9 @@ async def api_publish_results(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/PublishedResults"}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
-    user = current_user(request)
-    async with request.state.sessionmaker.begin() as session:
-        contest = await rules.ensure_contest_for_organiser(
-            session, user=user, slug=request.path_params["slug"]
-        )
-        count = await services.publish_results(session, contest_id=contest.id, actor=user)
+    count = await _on_organisers_contest(request, services.publish_results)
     return JSONResponse({"published": count})
 
 
@@ -150,7 +158,6 @@ async def api_public_results(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/PublicResults"}
-      "404": {$ref: "#/components/responses/404"}
     """
     async with request.state.engine.connect() as connection:
         gallery = await load_gallery(connection, slug=request.path_params["slug"])

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels
 from contest.errors import NotFoundError
+from contest.events.services import event_contests
 from contest.i18n import format_date, get_locale, gettext, use_locale
 from contest.models import (
     Consent,
@@ -234,15 +235,7 @@ async def certificates_for(
         if unit is None:
             return []
         event_id = unit.event_id
-        contests = list(
-            (
-                await session.scalars(
-                    select(Contest)
-                    .where(Contest.event_id == event_id)
-                    .order_by(Contest.position, Contest.id)
-                )
-            ).all()
-        )
+        contests = await event_contests(session, event_id=event_id)
     else:
         contest = await session.get(Contest, contest_id)
         if contest is None:

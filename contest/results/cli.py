@@ -7,18 +7,17 @@ runs draw a progress bar on standard error.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from contest.db import create_engine, create_sessionmaker
+from contest.db import run_with_session
 from contest.events.services import get_event
 from contest.i18n import gettext, use_locale
 from contest.models import Contest, Event, Unit
@@ -26,7 +25,7 @@ from contest.results import exports
 from contest.results.certificates import Certificate, certificates_for, render_certificates
 from contest.settings import Settings
 
-T = TypeVar("T")
+Named = TypeVar("Named", Contest, Unit)
 
 RESULT_FORMATS = ("xlsx", "csv")
 REPORT_FORMATS = ("xlsx", "pdf", "html")
@@ -60,18 +59,6 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def _write(path: str | Path, data: bytes) -> str:
     """Write the whole file or nothing; ``-`` writes to standard output."""
     if str(path) == STDOUT:
@@ -100,28 +87,29 @@ def _write(path: str | Path, data: bytes) -> str:
     return str(target)
 
 
-async def _contest_by_slug(session: AsyncSession, slug: str) -> Contest:
-    """The contest with this short name, in the newest event that has one."""
-    contest = await session.scalar(
-        select(Contest)
-        .join(Event, Event.id == Contest.event_id)
-        .where(Contest.slug == slug)
+async def _in_newest_event(
+    session: AsyncSession, model: type[Named], name: InstrumentedAttribute[str], value: str
+) -> Named | None:
+    """The row with this name, in the newest event that has one (names repeat across years)."""
+    found: Named | None = await session.scalar(
+        select(model)
+        .join(Event, Event.id == model.event_id)
+        .where(name == value)
         .order_by(Event.starts_on.desc(), Event.id.desc())
         .limit(1)
     )
+    return found
+
+
+async def _contest_by_slug(session: AsyncSession, slug: str) -> Contest:
+    contest = await _in_newest_event(session, Contest, Contest.slug, slug)
     if contest is None:
         raise ExportCommandError(gettext("There is no contest %(slug)s.", slug=slug))
     return contest
 
 
 async def _unit_by_code(session: AsyncSession, code: str) -> Unit:
-    unit = await session.scalar(
-        select(Unit)
-        .join(Event, Event.id == Unit.event_id)
-        .where(Unit.code == code)
-        .order_by(Event.starts_on.desc(), Event.id.desc())
-        .limit(1)
-    )
+    unit = await _in_newest_event(session, Unit, Unit.code, code)
     if unit is None:
         raise ExportCommandError(gettext("There is no unit %(code)s.", code=code))
     return unit
@@ -146,7 +134,7 @@ def export_results(
             return await exports.load_contest_results(session, contest_id=contest.id)
 
         bar(0, 2)
-        results = _run(settings, load)
+        results = run_with_session(settings.database_url, load)
         bar(1, 2)
         writer = exports.results_xlsx if fmt == "xlsx" else exports.results_csv
         written = _write(path, writer(results))
@@ -176,7 +164,7 @@ def export_report(
             return await exports.load_event_report(session, event_id=event.id)
 
         bar(0, 2)
-        report = _run(settings, load)
+        report = run_with_session(settings.database_url, load)
         bar(1, 2)
         if fmt == "html":
             data = exports.report_html(report).encode()
@@ -217,7 +205,7 @@ def export_certificates(
             unit = await _unit_by_code(session, unit_code)
             return await certificates_for(session, base_url=settings.base_url, unit_id=unit.id)
 
-        certificates = _run(settings, load)
+        certificates = run_with_session(settings.database_url, load)
         if not certificates:
             raise ExportCommandError(gettext("There are no published prize winners here yet."))
         data = render_certificates(

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contest import labels
 from contest.db import utcnow
 from contest.errors import NotFoundError
+from contest.events.services import event_contests
 from contest.i18n import format_date, get_locale, gettext, use_locale
 from contest.models import (
     Assignment,
@@ -258,6 +259,21 @@ def _sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
+def _headed_sheet(workbook: Any, name: str, heading: tuple[str, str], headers: list[str]) -> Any:
+    """A new sheet that opens with its title, a subtitle, a blank row and the bold column
+    headers on row 4, so that the data starts on row 5."""
+    title, subtitle = heading
+    sheet = workbook.create_sheet(name)
+    append_row(sheet, [title])
+    sheet["A1"].font = TITLE_FONT
+    append_row(sheet, [subtitle])
+    append_row(sheet, [])
+    append_row(sheet, headers)
+    for cell in sheet[4]:
+        cell.font = BOLD
+    return sheet
+
+
 def _fit_columns(sheet: Any, widths: Sequence[int]) -> None:
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
@@ -279,14 +295,12 @@ def results_xlsx(results: ContestResults, *, locale: str | None = None) -> bytes
         taken: set[str] = {default_sheet.lower()}
         headers = result_headers()
         for division in results.divisions:
-            sheet = workbook.create_sheet(_sheet_title(division.name, taken))
-            append_row(sheet, [f"{results.title()} · {division.name}"])
-            sheet["A1"].font = TITLE_FONT
-            append_row(sheet, [_published_line(results)])
-            append_row(sheet, [])
-            append_row(sheet, headers)
-            for cell in sheet[4]:
-                cell.font = BOLD
+            sheet = _headed_sheet(
+                workbook,
+                _sheet_title(division.name, taken),
+                (f"{results.title()} · {division.name}", _published_line(results)),
+                headers,
+            )
             sheet.freeze_panes = "A5"
             for line in division.lines:
                 append_row(sheet, _result_cells(line))
@@ -440,13 +454,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
     if event is None:
         raise ExportNotFoundError(event_id)
     tree = await UnitTree.load(session, event_id=event.id)
-    contests = (
-        await session.scalars(
-            select(Contest)
-            .where(Contest.event_id == event.id)
-            .order_by(Contest.position, Contest.id)
-        )
-    ).all()
+    contests = await event_contests(session, event_id=event.id)
     contest_ids = [c.id for c in contests]
     divisions = (
         await session.scalars(
@@ -737,14 +745,13 @@ def report_xlsx(report: EventReport, *, locale: str | None = None) -> bytes:
         titles = section_titles()
         taken: set[str] = {default_sheet.lower()}
         for key, (headers, rows) in _report_sections(report).items():
-            sheet = workbook.create_sheet(_sheet_title(titles[key], taken))
-            append_row(sheet, [titles[key]])
-            sheet["A1"].font = TITLE_FONT
-            append_row(sheet, [_report_subtitle(report)])
-            append_row(sheet, [])
-            append_row(sheet, headers)
+            sheet = _headed_sheet(
+                workbook,
+                _sheet_title(titles[key], taken),
+                (titles[key], _report_subtitle(report)),
+                headers,
+            )
             for cell in sheet[4]:
-                cell.font = BOLD
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
             for row in rows:
                 append_row(sheet, row)

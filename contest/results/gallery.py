@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from contest import labels
-from contest.access import public
+from contest.access import public, request_storage
 from contest.files import links
 from contest.i18n import LOCALE_DIR, get_locale
 from contest.models import (
@@ -330,7 +330,7 @@ async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:
 
 async def render_gallery(request: Request, gallery: Gallery) -> bytes:
     """The page's bytes; the only place the gallery asks the storage for links."""
-    storage: Storage = request.state.storage
+    storage = request_storage(request)
     divisions: dict[str, list[dict[str, Any]]] = {}
     for winner in gallery.winners:
         division = winner.division[1] if winner.division else ""

@@ -164,13 +164,11 @@ async def api_read_remark(request: Request) -> Response:
     operationId: readRemark
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     responses:
       "200":
         description: The re-marking state.
         content: {application/json: {schema: {$ref: "#/components/schemas/Remark"}}}
       "403": {$ref: "#/components/responses/403"}
-      "404": {$ref: "#/components/responses/404"}
     """
     entry = await _entrant_entry(request, request.headers.get(EDIT_TOKEN_HEADER))
     return await _api_state(request, entry)
@@ -184,7 +182,6 @@ async def api_request_remark(request: Request) -> Response:
     operationId: requestRemark
     parameters:
       - {name: code, in: path, required: true, schema: {type: string}}
-      - {name: X-Edit-Token, in: header, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:
@@ -198,11 +195,8 @@ async def api_request_remark(request: Request) -> Response:
       "201":
         description: The request was filed.
         content: {application/json: {schema: {$ref: "#/components/schemas/Remark"}}}
-      "400": {$ref: "#/components/responses/400"}
       "403": {$ref: "#/components/responses/403"}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
-      "422": {$ref: "#/components/responses/422"}
     """
     entry = await _entrant_entry(request, request.headers.get(EDIT_TOKEN_HEADER))
     try:

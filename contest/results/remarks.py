@@ -40,7 +40,14 @@ from contest.models import (
 )
 from contest.results.services import CodedError, new_serial_code
 from judging.scoring import weighted_total
-from judging.services import checked_points, contest_judges_of, rubric_of, unit_chain
+from judging.services import (
+    checked_points,
+    contest_criteria,
+    contest_judges_of,
+    entry_assets,
+    rubric_of,
+    unit_chain,
+)
 
 MAX_REASON = 2000
 MAX_FEEDBACK = 4000
@@ -272,22 +279,8 @@ async def remark_judge_view(
     entry = await session.get(Entry, remark.entry_id)
     contest = await session.get(Contest, remark.contest_id)
     assert entry is not None and contest is not None
-    criteria = list(
-        (
-            await session.scalars(
-                select(Criterion)
-                .where(Criterion.contest_id == contest.id)
-                .order_by(Criterion.position, Criterion.id)
-            )
-        ).all()
-    )
-    assets = list(
-        (
-            await session.scalars(
-                select(Asset).where(Asset.entry_id == entry.id).order_by(Asset.id)
-            )
-        ).all()
-    )
+    criteria = await contest_criteria(session, contest_id=contest.id)
+    assets = await entry_assets(session, entry_id=entry.id)
     return RemarkJudgeView(remark, contest, entry, criteria, assets)
 
 

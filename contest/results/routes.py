@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -17,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels
 from contest.access import public, requires
-from contest.events.services import get_event
+from contest.events.services import event_contests, get_event
 from contest.i18n import get_locale, gettext, local_time
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import Contest, Event, Result, Role, Unit
@@ -45,6 +44,7 @@ REPORT_CSP = (
     + "'"
 )
 UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+Row = TypeVar("Row", Contest, Unit, Result)
 
 
 def _download(data: bytes, *, media_type: str, filename: str) -> Response:
@@ -116,7 +116,6 @@ async def api_verify(request: Request) -> Response:
                 event: {type: string}
                 organizer: {type: string}
                 published_on: {type: string, format: date}
-      "404": {$ref: "#/components/responses/404"}
     """
     v = await _verification(request)
     return JSONResponse(
@@ -149,13 +148,19 @@ async def _certificates_pdf(request: Request, *, filename: str, **which: int) ->
     return _download(data, media_type="application/pdf", filename=filename)
 
 
+async def _path_row(request: Request, model: type[Row], param: str) -> tuple[Row, int]:
+    """The row the path's id names, with that id; 404 when there is none."""
+    row_id: int = request.path_params[param]
+    async with request.state.sessionmaker() as session:
+        row = await session.get(model, row_id)
+    if row is None:
+        raise _not_found()
+    return row, row_id
+
+
 @requires(ADMIN)
 async def contest_certificates(request: Request) -> Response:
-    contest_id = request.path_params["contest_id"]
-    async with request.state.sessionmaker() as session:
-        contest = await session.get(Contest, contest_id)
-    if contest is None:
-        raise _not_found()
+    contest, contest_id = await _path_row(request, Contest, "contest_id")
     return await _certificates_pdf(
         request, filename=f"{contest.slug}-certificates.pdf", contest_id=contest_id
     )
@@ -163,11 +168,7 @@ async def contest_certificates(request: Request) -> Response:
 
 @requires(ADMIN)
 async def unit_certificates(request: Request) -> Response:
-    unit_id = request.path_params["unit_id"]
-    async with request.state.sessionmaker() as session:
-        unit = await session.get(Unit, unit_id)
-    if unit is None:
-        raise _not_found()
+    unit, unit_id = await _path_row(request, Unit, "unit_id")
     return await _certificates_pdf(
         request, filename=f"{unit.code}-certificates.pdf", unit_id=unit_id
     )
@@ -175,11 +176,7 @@ async def unit_certificates(request: Request) -> Response:
 
 @requires(ADMIN)
 async def result_certificate(request: Request) -> Response:
-    result_id = request.path_params["result_id"]
-    async with request.state.sessionmaker() as session:
-        result = await session.get(Result, result_id)
-    if result is None:
-        raise _not_found()
+    result, result_id = await _path_row(request, Result, "result_id")
     serial = result.certificate_serial or str(result_id)
     return await _certificates_pdf(
         request, filename=f"certificate-{serial}.pdf", result_id=result_id
@@ -226,11 +223,7 @@ async def _event_report(request: Request) -> tuple[exports.EventReport, dict[str
 
 
 async def _download_links(session: AsyncSession, event: Event) -> dict[str, Any]:
-    contests = (
-        await session.scalars(
-            select(Contest).where(Contest.event_id == event.id).order_by(Contest.position)
-        )
-    ).all()
+    contests = await event_contests(session, event_id=event.id)
     tree = await UnitTree.load(session, event_id=event.id)
     tops = [unit for unit, depth in tree.in_tree_order() if depth == 0]
     return {"contests": contests, "units": tops}
