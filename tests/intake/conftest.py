@@ -3,6 +3,7 @@ S3 (moto's standalone server over HTTP, shared with the storage suite's fixtures
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from contest.demo import DemoReport, load_demo
 from contest.models import Contest
 from contest.settings import Settings
 from storage import LocalStorage, S3Storage, Storage, storage_from_url
+from tests.intake.support import Counts, NothingStored, counts
 from tests.s3server import AWS_REGION
 from tests.support import app_client
 
@@ -74,6 +76,20 @@ async def seeded(sessionmaker: async_sessionmaker[AsyncSession], store: Storage)
             )
         await session.commit()
     return report
+
+
+@pytest.fixture
+def nothing_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> NothingStored:
+    """``async with nothing_stored() as before:`` fails unless what runs inside leaves the
+    entrants, entries, assets and stored objects as they were (``before``)."""
+
+    @contextlib.asynccontextmanager
+    async def unchanged() -> AsyncIterator[Counts]:
+        before = await counts(sessionmaker, store)
+        yield before
+        assert await counts(sessionmaker, store) == before
+
+    return unchanged
 
 
 LOCAL_ONLY = pytest.mark.parametrize("backend", ["local"], indirect=True)

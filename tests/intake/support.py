@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -42,6 +43,10 @@ class Counts:
     entries: int
     assets: int
     objects: int
+
+
+# What the ``nothing_stored`` fixture gives: a check around a block that nothing was kept.
+NothingStored = Callable[[], AbstractAsyncContextManager[Counts]]
 
 
 async def counts(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> Counts:

@@ -21,6 +21,7 @@ from tests.intake.support import (
     DRAWING,
     WRITING,
     Counts,
+    NothingStored,
     counts,
     entrant_fields,
     form,
@@ -113,43 +114,42 @@ async def test_submit_read_edit_withdraw_through_the_api(
 
 
 async def test_api_errors_are_json_in_the_visitors_language(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    app: httpx.AsyncClient, nothing_stored: NothingStored
 ) -> None:
-    before = await counts(sessionmaker, store)
+    async with nothing_stored():
+        invalid = await api_submit(
+            app,
+            DRAWING,
+            entrant_fields(guardian_name="", consent=""),
+            [("t.png", files.drawing_png())],
+        )
+        assert invalid.status_code == 422
+        error = invalid.json()["error"]
+        assert error["status"] == 422
+        assert error["fields"]["consent"] == vi("Choose how the name may appear in public.")
+        assert error["fields"]["guardian_name"] == vi(
+            "Entrants under 18 need a parent or guardian: enter their name."
+        )
 
-    invalid = await api_submit(
-        app, DRAWING, entrant_fields(guardian_name="", consent=""), [("t.png", files.drawing_png())]
-    )
-    assert invalid.status_code == 422
-    error = invalid.json()["error"]
-    assert error["status"] == 422
-    assert error["fields"]["consent"] == vi("Choose how the name may appear in public.")
-    assert error["fields"]["guardian_name"] == vi(
-        "Entrants under 18 need a parent or guardian: enter their name."
-    )
+        wrong = await api_submit(app, DRAWING, entrant_fields(), [("t.jpg", files.exe())])
+        assert wrong.status_code == 415
+        assert wrong.json()["error"]["message"] == vi(
+            "This kind of file is not accepted here. Please send one of: %(types)s.",
+            types="JPEG, PNG, WebP, HEIC, PDF",
+        )
+        bomb = await api_submit(app, DRAWING, entrant_fields(), [("b.png", files.bomb_png())])
+        assert bomb.status_code == 422
 
-    wrong = await api_submit(app, DRAWING, entrant_fields(), [("t.jpg", files.exe())])
-    assert wrong.status_code == 415
-    assert wrong.json()["error"]["message"] == vi(
-        "This kind of file is not accepted here. Please send one of: %(types)s.",
-        types="JPEG, PNG, WebP, HEIC, PDF",
-    )
-    bomb = await api_submit(app, DRAWING, entrant_fields(), [("b.png", files.bomb_png())])
-    assert bomb.status_code == 422
-
-    forged = await app.get(f"{API}/entries/DEMD-R8P4", headers={"X-Edit-Token": "forged"})
-    assert forged.status_code == 403
-    assert forged.json()["error"]["message"] == vi(
-        "This edit link is not valid for this entry. Use the link from your receipt, "
-        "or ask the organisers."
-    )
-    missing = await app.get(f"{API}/entries/ZZZZ-ZZZZ", headers={"X-Edit-Token": "x"})
-    assert missing.status_code == 404
-    bad_key = await api_submit(app, DRAWING, entrant_fields(), key="short")
-    assert bad_key.status_code == 400
-    assert await counts(sessionmaker, store) == before
+        forged = await app.get(f"{API}/entries/DEMD-R8P4", headers={"X-Edit-Token": "forged"})
+        assert forged.status_code == 403
+        assert forged.json()["error"]["message"] == vi(
+            "This edit link is not valid for this entry. Use the link from your receipt, "
+            "or ask the organisers."
+        )
+        missing = await app.get(f"{API}/entries/ZZZZ-ZZZZ", headers={"X-Edit-Token": "x"})
+        assert missing.status_code == 404
+        bad_key = await api_submit(app, DRAWING, entrant_fields(), key="short")
+        assert bad_key.status_code == 400
 
 
 async def test_a_direct_upload_counts_once_verified(
@@ -203,24 +203,25 @@ async def test_a_direct_upload_whose_bytes_do_not_match_is_refused_and_removed(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    nothing_stored: NothingStored,
     declared: str,
     data: bytes,
 ) -> None:
-    before = await counts(sessionmaker, store)
-    slot = (
-        await app.post(
-            f"{API}/contests/{DRAWING}/uploads", json={"content_type": declared, "size": len(data)}
+    async with nothing_stored() as before:  # the object and its row are removed
+        slot = (
+            await app.post(
+                f"{API}/contests/{DRAWING}/uploads",
+                json={"content_type": declared, "size": len(data)},
+            )
+        ).json()
+        assert (await upload_to_slot(app, store, slot, data)).status_code in (200, 201, 204)
+        assert (await counts(sessionmaker, store)).objects == before.objects + 1
+
+        made = await api_submit(
+            app, DRAWING, entrant_fields(), extra=[("upload_id", slot["upload_id"])]
         )
-    ).json()
-    assert (await upload_to_slot(app, store, slot, data)).status_code in (200, 201, 204)
-    assert (await counts(sessionmaker, store)).objects == before.objects + 1
 
-    made = await api_submit(
-        app, DRAWING, entrant_fields(), extra=[("upload_id", slot["upload_id"])]
-    )
-
-    assert made.status_code == 415
-    assert await counts(sessionmaker, store) == before  # object and row removed
+        assert made.status_code == 415
 
 
 async def test_a_direct_upload_over_the_limit_is_refused_and_removed(
