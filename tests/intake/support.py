@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.db import utcnow
 from contest.i18n import gettext, ngettext, use_locale
 from contest.models import Asset, Contest, Entrant, Entry
-from storage import Storage
+from storage import LocalStorage, Storage
 from tests.support import csrf_from
 
 DRAWING = "ve-tranh-theo-sach"
@@ -155,6 +155,15 @@ def receipt_of(response: httpx.Response) -> tuple[str, str]:
     found = RECEIPT_LINK.search(response.headers["location"])
     assert found, response.headers["location"]
     return found.group(1), found.group(2)
+
+
+async def served(app: httpx.AsyncClient, store: Storage, url: str) -> httpx.Response:
+    """What a browser gets at a link of the storage's: the local folder is served by the app,
+    S3 straight from the bucket, over HTTP."""
+    if isinstance(store, LocalStorage):
+        return await app.get(url)
+    async with httpx.AsyncClient() as plain:
+        return await plain.get(url)
 
 
 async def set_window(

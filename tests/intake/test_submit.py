@@ -34,6 +34,7 @@ from tests.intake.support import (
     form,
     post_form,
     receipt_of,
+    served,
     set_window,
     submit_page,
     vi,
@@ -215,13 +216,9 @@ async def test_published_previews_carry_no_exif_and_are_upright(
             continue
         # Read back what the storage serves, as a browser would.
         url = await store.read_url(asset.storage_key, content_type="image/jpeg")
-        if isinstance(store, LocalStorage):
-            served = await app.get(url)
-        else:
-            async with httpx.AsyncClient() as plain:
-                served = await plain.get(url)
-        assert served.status_code == 200
-        data = served.content
+        response = await served(app, store, url)
+        assert response.status_code == 200
+        data = response.content
         assert b"Exif" not in data and b"PhoneMaker" not in data
         with Image.open(BytesIO(data)) as shown:
             assert dict(shown.getexif()) == {}
