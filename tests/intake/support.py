@@ -18,6 +18,7 @@ from contest.db import utcnow
 from contest.i18n import gettext, ngettext, use_locale
 from contest.models import Asset, Contest, Entrant, Entry
 from storage import LocalStorage, Storage
+from tests.intake.files import drawing_png
 from tests.support import csrf_from
 
 DRAWING = "ve-tranh-theo-sach"
@@ -45,8 +46,9 @@ class Counts:
     objects: int
 
 
-# What the ``nothing_stored`` fixture gives: a check around a block that nothing was kept.
-NothingStored = Callable[[], AbstractAsyncContextManager[Counts]]
+# What the ``nothing_stored`` and ``one_entry_stored`` fixtures give: a check of what a block
+# added to the rows and objects.
+StoredCheck = Callable[[], AbstractAsyncContextManager[Counts]]
 
 
 async def counts(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> Counts:
@@ -155,6 +157,15 @@ def receipt_of(response: httpx.Response) -> tuple[str, str]:
     found = RECEIPT_LINK.search(response.headers["location"])
     assert found, response.headers["location"]
     return found.group(1), found.group(2)
+
+
+async def submit_drawing(
+    client: httpx.AsyncClient, name: str = "t.png", data: bytes | None = None
+) -> tuple[str, str]:
+    """A drawing (by default a small PNG) sent through the page for the usual entrant: its
+    receipt code and edit token."""
+    uploads = [(name, drawing_png() if data is None else data)]
+    return receipt_of(await submit_page(client, DRAWING, entrant_fields(), uploads))
 
 
 async def served(app: httpx.AsyncClient, store: Storage, url: str) -> httpx.Response:

@@ -20,8 +20,7 @@ from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY, leftovers
 from tests.intake.support import (
     DRAWING,
     WRITING,
-    Counts,
-    NothingStored,
+    StoredCheck,
     counts,
     entrant_fields,
     form,
@@ -61,22 +60,20 @@ async def test_submit_read_edit_withdraw_through_the_api(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    one_entry_stored: StoredCheck,
 ) -> None:
     photo = files.photo_jpeg()
-    before = await counts(sessionmaker, store)
     key = str(uuid.uuid4())
 
-    made = await api_submit(app, DRAWING, entrant_fields(), [("tranh.jpg", photo)], key=key)
+    async with one_entry_stored() as before:
+        made = await api_submit(app, DRAWING, entrant_fields(), [("tranh.jpg", photo)], key=key)
 
-    assert made.status_code == 201, made.text
-    data = made.json()
-    code, token = data["entry"]["receipt_code"], data["edit_token"]
-    assert data["entry"]["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
-    assert data["entry"]["division"] == "tieu-hoc"
-    assert data["receipt_url"].endswith(f"/entries/{code}?token={token}")
-    assert await counts(sessionmaker, store) == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        assert made.status_code == 201, made.text
+        data = made.json()
+        code, token = data["entry"]["receipt_code"], data["edit_token"]
+        assert data["entry"]["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+        assert data["entry"]["division"] == "tieu-hoc"
+        assert data["receipt_url"].endswith(f"/entries/{code}?token={token}")
 
     # The same key again: the same entry, not a second one.
     again = await api_submit(app, DRAWING, entrant_fields(), [("tranh.jpg", photo)], key=key)
@@ -114,7 +111,7 @@ async def test_submit_read_edit_withdraw_through_the_api(
 
 
 async def test_api_errors_are_json_in_the_visitors_language(
-    app: httpx.AsyncClient, nothing_stored: NothingStored
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
     async with nothing_stored():
         invalid = await api_submit(
@@ -156,33 +153,31 @@ async def test_a_direct_upload_counts_once_verified(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    one_entry_stored: StoredCheck,
 ) -> None:
     photo = files.photo_jpeg(orientation=6)
-    before = await counts(sessionmaker, store)
-    slot = await app.post(
-        f"{API}/contests/{DRAWING}/uploads",
-        json={"content_type": "image/jpeg", "size": len(photo), "filename": "ảnh.jpg"},
-    )
-    assert slot.status_code == 201, slot.text
-    slot_data = slot.json()
-    assert slot_data["max_size"] == DRAWING_LIMIT
-    # An upload in flight: a row without an entry, no object yet.
-    assert (await counts(sessionmaker, store)).assets == before.assets + 1
+    async with one_entry_stored() as before:
+        slot = await app.post(
+            f"{API}/contests/{DRAWING}/uploads",
+            json={"content_type": "image/jpeg", "size": len(photo), "filename": "ảnh.jpg"},
+        )
+        assert slot.status_code == 201, slot.text
+        slot_data = slot.json()
+        assert slot_data["max_size"] == DRAWING_LIMIT
+        # An upload in flight: a row without an entry, no object yet.
+        assert (await counts(sessionmaker, store)).assets == before.assets + 1
 
-    sent = await upload_to_slot(app, store, slot_data, photo)
-    assert sent.status_code in (200, 201, 204), sent.text
+        sent = await upload_to_slot(app, store, slot_data, photo)
+        assert sent.status_code in (200, 201, 204), sent.text
 
-    made = await api_submit(
-        app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
-    )
-    assert made.status_code == 201, made.text
-    entry = made.json()["entry"]
-    assert entry["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
-    assert entry["files"][0]["filename"] == "ảnh.jpg"
-    assert (entry["files"][0]["width"], entry["files"][0]["height"]) == (160, 320)
-    assert await counts(sessionmaker, store) == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        made = await api_submit(
+            app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
+        )
+        assert made.status_code == 201, made.text
+        entry = made.json()["entry"]
+        assert entry["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+        assert entry["files"][0]["filename"] == "ảnh.jpg"
+        assert (entry["files"][0]["width"], entry["files"][0]["height"]) == (160, 320)
     # A slot is used once.
     reused = await api_submit(
         app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
@@ -203,7 +198,7 @@ async def test_a_direct_upload_whose_bytes_do_not_match_is_refused_and_removed(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     declared: str,
     data: bytes,
 ) -> None:

@@ -26,16 +26,15 @@ from tests.intake.support import (
     DRAWING,
     STORY,
     WRITING,
-    Counts,
-    NothingStored,
+    StoredCheck,
     counting_body,
-    counts,
     entrant_fields,
     form,
     post_form,
     receipt_of,
     served,
     set_window,
+    submit_drawing,
     submit_page,
     vi,
     vi_n,
@@ -64,7 +63,7 @@ def _alert(response: httpx.Response, message: str) -> None:
 
 async def _refused(
     app: httpx.AsyncClient,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     slug: str,
     fields: dict[str, str],
     uploads: list[tuple[str, bytes]],
@@ -85,18 +84,15 @@ async def test_a_drawing_is_kept_with_its_previews_and_a_receipt(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    one_entry_stored: StoredCheck,
 ) -> None:
     photo = files.photo_jpeg(orientation=6)
-    before = await counts(sessionmaker, store)
 
-    response = await submit_page(app, DRAWING, entrant_fields(), [("Ảnh tranh.jpg", photo)])
+    async with one_entry_stored():
+        response = await submit_page(app, DRAWING, entrant_fields(), [("Ảnh tranh.jpg", photo)])
 
-    code, token = receipt_of(response)
-    assert "0" not in code and "O" not in code and "1" not in code and "I" not in code
-    after = await counts(sessionmaker, store)
-    assert after == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        code, token = receipt_of(response)
+        assert "0" not in code and "O" not in code and "1" not in code and "I" not in code
     entry = await _entry(sessionmaker, code)
     assert entry.edit_token_hash != token and len(entry.edit_token_hash) == 64
     assets = {a.role: a for a in await _assets(sessionmaker, entry.id)}
@@ -133,7 +129,7 @@ async def test_a_drawing_is_kept_with_its_previews_and_a_receipt(
 async def test_typed_text_counts_words_against_the_limit(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
 ) -> None:
     text = "Cuốn sách em yêu nhất là Dế Mèn phiêu lưu ký. " * 10
     ok = await submit_page(app, WRITING, entrant_fields(body_text=text))
@@ -188,9 +184,7 @@ async def test_storytelling_takes_audio_and_video(
 async def test_a_phone_heic_photo_is_accepted_with_previews(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    code, _ = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("IMG_0001.HEIC", files.photo_heic())])
-    )
+    code, _ = await submit_drawing(app, "IMG_0001.HEIC", files.photo_heic())
     roles = {a.role for a in await _assets(sessionmaker, (await _entry(sessionmaker, code)).id)}
     assert roles == {AssetRole.ORIGINAL, AssetRole.PREVIEW, AssetRole.THUMBNAIL}
 
@@ -233,7 +227,7 @@ async def test_published_previews_carry_no_exif_and_are_upright(
 
 async def test_an_oversize_file_is_refused_while_it_streams(
     app: httpx.AsyncClient,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -288,7 +282,7 @@ async def test_an_oversize_file_is_refused_while_it_streams(
     ],
 )
 async def test_a_wrong_kind_of_file_is_refused(
-    app: httpx.AsyncClient, nothing_stored: NothingStored, name: str, data: bytes
+    app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes
 ) -> None:
     response = await _refused(
         app, nothing_stored, DRAWING, entrant_fields(), [(name, data)], status=415
@@ -304,7 +298,7 @@ async def test_a_wrong_kind_of_file_is_refused(
 
 @LOCAL_ONLY
 async def test_html_and_svg_are_refused_even_where_text_files_are_accepted(
-    app: httpx.AsyncClient, nothing_stored: NothingStored
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
     for data in (files.html(), files.svg()):
         await _refused(
@@ -314,7 +308,7 @@ async def test_html_and_svg_are_refused_even_where_text_files_are_accepted(
 
 async def test_a_decompression_bomb_is_refused(
     app: httpx.AsyncClient,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -350,9 +344,7 @@ async def test_odd_file_names_are_stored_safely_and_shown_escaped(
     sent: str,
     kept: str | None,
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [(sent, files.drawing_png())])
-    )
+    code, token = await submit_drawing(app, sent)
     entry = await _entry(sessionmaker, code)
     (original,) = [a for a in await _assets(sessionmaker, entry.id) if a.role == AssetRole.ORIGINAL]
     # The key is ours; the client's name is only a label.
@@ -431,7 +423,7 @@ async def test_script_tags_in_every_text_field_are_shown_escaped(
 )
 async def test_missing_or_wrong_fields_are_refused_with_422(
     app: httpx.AsyncClient,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     overrides: dict[str, str],
     field: str,
     message: str | None,
@@ -465,7 +457,7 @@ async def test_an_adult_needs_no_guardian_but_still_a_consent_choice(
 async def test_outside_the_window_nothing_is_stored(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     when: str,
 ) -> None:
     path = f"/contests/{DRAWING}/submit"
@@ -504,7 +496,7 @@ async def test_outside_the_window_nothing_is_stored(
 
 async def test_the_same_submission_twice_makes_one_entry(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    one_entry_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -512,18 +504,15 @@ async def test_the_same_submission_twice_makes_one_entry(
     token = await csrf_from(app, path)
     key = uuid.uuid4().hex
     body = form(entrant_fields(), [("t.png", files.drawing_png())], csrf=token, key=key)
-    before = await counts(sessionmaker, store)
 
-    first = await post_form(app, path, body)
-    again = await post_form(app, path, body)
-    # A double click: both requests in flight at once.
-    raced = await asyncio.gather(*(post_form(app, path, body) for _ in range(3)))
+    async with one_entry_stored():
+        first = await post_form(app, path, body)
+        again = await post_form(app, path, body)
+        # A double click: both requests in flight at once.
+        raced = await asyncio.gather(*(post_form(app, path, body) for _ in range(3)))
 
-    assert receipt_of(first) == receipt_of(again)
-    assert all(receipt_of(r) == receipt_of(first) for r in raced)
-    assert await counts(sessionmaker, store) == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        assert receipt_of(first) == receipt_of(again)
+        assert all(receipt_of(r) == receipt_of(first) for r in raced)
     assert leftovers(store, request) == []
 
     # A new key is a new entry.
@@ -538,7 +527,7 @@ async def test_the_same_submission_twice_makes_one_entry(
 )
 async def test_a_truncated_or_malformed_body_is_refused_with_400(
     app: httpx.AsyncClient,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
     damage: str,
@@ -640,7 +629,7 @@ async def session_count(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 
 @LOCAL_ONLY
 async def test_a_submission_without_the_csrf_field_is_refused(
-    app: httpx.AsyncClient, nothing_stored: NothingStored
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
     await csrf_from(app, f"/contests/{DRAWING}/submit")
     body = form(
@@ -659,9 +648,7 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
+    code, token = await submit_drawing(app)
     entry = await _entry(sessionmaker, code)
     old = {a.storage_key for a in await _assets(sessionmaker, entry.id)}
     receipt = f"/entries/{code}?token={token}"
@@ -710,12 +697,8 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
 async def test_a_forged_token_or_unknown_code_is_refused(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
-    other_code, other_token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
+    code, token = await submit_drawing(app)
+    other_code, other_token = await submit_drawing(app)
     csrf = await csrf_from(app, f"/entries/{code}?token={token}")
     message = vi(
         "This edit link is not valid for this entry. Use the link from your receipt, "
@@ -743,9 +726,7 @@ async def test_a_forged_token_or_unknown_code_is_refused(
 async def test_an_entrant_can_withdraw_until_the_deadline(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
+    code, token = await submit_drawing(app)
     csrf = await csrf_from(app, f"/entries/{code}?token={token}")
     done = await app.post(f"/entries/{code}/withdraw?token={token}", data={"csrf_token": csrf})
     assert done.status_code == 303

@@ -20,9 +20,9 @@ from tests.intake.conftest import LOCAL_ONLY, leftovers
 from tests.intake.support import (
     DRAWING,
     WRITING,
-    NothingStored,
+    StoredCheck,
     entrant_fields,
-    receipt_of,
+    submit_drawing,
     submit_page,
     vi,
 )
@@ -94,7 +94,7 @@ async def test_every_submission_form_and_every_page_links_the_notice(
 
 async def test_without_the_agreement_the_form_answers_422_and_keeps_nothing(
     app: httpx.AsyncClient,
-    nothing_stored: NothingStored,
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -111,7 +111,7 @@ async def test_without_the_agreement_the_form_answers_422_and_keeps_nothing(
 
 
 async def test_an_adult_agrees_for_themself_and_the_api_asks_the_same(
-    app: httpx.AsyncClient, nothing_stored: NothingStored
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
     adult = _without_agreement(
         age="45", grade="", unit="tdp-1", guardian_name="", guardian_phone=""
@@ -139,9 +139,7 @@ async def test_the_agreement_is_kept_with_its_time_and_wording_version(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     started = utcnow()
-    code, _token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("tranh.png", files.drawing_png())])
-    )
+    code, _token = await submit_drawing(app, "tranh.png")
     made = await api_submit(
         app, WRITING, {**entrant_fields(agreement="đồng ý"), "body_text": "Bài viết."}
     )
