@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
 from contest.app import create_app
-from contest.models import User
+from contest.models import AuditEvent, User
 from contest.settings import Settings
 
 T = TypeVar("T")
@@ -138,6 +139,14 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx
     )
     assert response.status_code == 303, response.text
     return response
+
+
+async def audit_trail(session: AsyncSession, object_type: str) -> list[AuditEvent]:
+    """The audit events about objects of this type, oldest first."""
+    from sqlalchemy import select
+
+    query = select(AuditEvent).where(AuditEvent.object_type == object_type)
+    return list((await session.scalars(query.order_by(AuditEvent.id))).all())
 
 
 @dataclasses.dataclass

@@ -122,6 +122,12 @@ async def _upload_cut_midway(client: httpx.AsyncClient, proxy: CuttableProxy) ->
     return response
 
 
+async def _upload_left_pending(client: httpx.AsyncClient, proxy: CuttableProxy) -> None:
+    """An upload cut midway, so refused (503), then the endpoint back."""
+    assert (await _upload_cut_midway(client, proxy)).status_code == 503
+    proxy.restore()
+
+
 async def test_s3_stopping_mid_upload_leaves_nothing_and_service_resumes(
     client: httpx.AsyncClient,
     demo: DemoReport,
@@ -157,8 +163,7 @@ async def test_the_storage_aborts_multipart_uploads_left_pending(
     behind: tuple[CuttableProxy, Any, str],
 ) -> None:
     proxy, direct, bucket = behind
-    assert (await _upload_cut_midway(client, proxy)).status_code == 503
-    proxy.restore()
+    await _upload_left_pending(client, proxy)
     # The abort could not reach the endpoint when the upload failed: the parts stay there.
     assert len(_pending(direct, bucket)) == 1
     # (moto dates every multipart upload 2010-11-10, so the age cut-off is not tested here.)
@@ -232,7 +237,6 @@ async def test_the_sweep_leaves_no_pending_multipart_upload(
     behind: tuple[CuttableProxy, Any, str],
 ) -> None:
     proxy, direct, bucket = behind
-    assert (await _upload_cut_midway(client, proxy)).status_code == 503
-    proxy.restore()
+    await _upload_left_pending(client, proxy)
     await sweep(sessionmaker=sessionmaker, storage=storage, grace=timedelta(0))
     assert _pending(direct, bucket) == []

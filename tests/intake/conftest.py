@@ -3,7 +3,9 @@ S3 (moto's standalone server over HTTP, shared with the storage suite's fixtures
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +18,7 @@ from contest.demo import DemoReport, load_demo
 from contest.models import Contest
 from contest.settings import Settings
 from storage import LocalStorage, S3Storage, Storage, storage_from_url
+from tests.intake.support import Counts, StoredCheck, counts
 from tests.s3server import AWS_REGION
 from tests.support import app_client
 
@@ -74,6 +77,35 @@ async def seeded(sessionmaker: async_sessionmaker[AsyncSession], store: Storage)
             )
         await session.commit()
     return report
+
+
+@contextlib.asynccontextmanager
+async def _adding(
+    sessionmaker: async_sessionmaker[AsyncSession], store: Storage, *, entries: int, files: int
+) -> AsyncIterator[Counts]:
+    before = await counts(sessionmaker, store)
+    yield before
+    assert await counts(sessionmaker, store) == Counts(
+        before.entrants + entries,
+        before.entries + entries,
+        before.assets + files,
+        before.objects + files,
+    )
+
+
+@pytest.fixture
+def nothing_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> StoredCheck:
+    """``async with nothing_stored() as before:`` fails unless what runs inside leaves the
+    entrants, entries, assets and stored objects as they were (``before``)."""
+    return functools.partial(_adding, sessionmaker, store, entries=0, files=0)
+
+
+@pytest.fixture
+def one_entry_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> StoredCheck:
+    """``async with one_entry_stored() as before:`` fails unless what runs inside adds one
+    entrant with one entry and its three files (the original, its preview and its thumbnail,
+    rows and objects), and nothing else."""
+    return functools.partial(_adding, sessionmaker, store, entries=1, files=3)
 
 
 LOCAL_ONLY = pytest.mark.parametrize("backend", ["local"], indirect=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.db import utcnow
 from contest.i18n import gettext, ngettext, use_locale
 from contest.models import Asset, Contest, Entrant, Entry
-from storage import Storage
+from storage import LocalStorage, Storage
+from tests.intake.files import drawing_png
 from tests.support import csrf_from
 
 DRAWING = "ve-tranh-theo-sach"
@@ -42,6 +44,11 @@ class Counts:
     entries: int
     assets: int
     objects: int
+
+
+# What the ``nothing_stored`` and ``one_entry_stored`` fixtures give: a check of what a block
+# added to the rows and objects.
+StoredCheck = Callable[[], AbstractAsyncContextManager[Counts]]
 
 
 async def counts(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> Counts:
@@ -150,6 +157,24 @@ def receipt_of(response: httpx.Response) -> tuple[str, str]:
     found = RECEIPT_LINK.search(response.headers["location"])
     assert found, response.headers["location"]
     return found.group(1), found.group(2)
+
+
+async def submit_drawing(
+    client: httpx.AsyncClient, name: str = "t.png", data: bytes | None = None
+) -> tuple[str, str]:
+    """A drawing (by default a small PNG) sent through the page for the usual entrant: its
+    receipt code and edit token."""
+    uploads = [(name, drawing_png() if data is None else data)]
+    return receipt_of(await submit_page(client, DRAWING, entrant_fields(), uploads))
+
+
+async def served(app: httpx.AsyncClient, store: Storage, url: str) -> httpx.Response:
+    """What a browser gets at a link of the storage's: the local folder is served by the app,
+    S3 straight from the bucket, over HTTP."""
+    if isinstance(store, LocalStorage):
+        return await app.get(url)
+    async with httpx.AsyncClient() as plain:
+        return await plain.get(url)
 
 
 async def set_window(

@@ -20,7 +20,7 @@ from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY, leftovers
 from tests.intake.support import (
     DRAWING,
     WRITING,
-    Counts,
+    StoredCheck,
     counts,
     entrant_fields,
     form,
@@ -60,22 +60,20 @@ async def test_submit_read_edit_withdraw_through_the_api(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    one_entry_stored: StoredCheck,
 ) -> None:
     photo = files.photo_jpeg()
-    before = await counts(sessionmaker, store)
     key = str(uuid.uuid4())
 
-    made = await api_submit(app, DRAWING, entrant_fields(), [("tranh.jpg", photo)], key=key)
+    async with one_entry_stored() as before:
+        made = await api_submit(app, DRAWING, entrant_fields(), [("tranh.jpg", photo)], key=key)
 
-    assert made.status_code == 201, made.text
-    data = made.json()
-    code, token = data["entry"]["receipt_code"], data["edit_token"]
-    assert data["entry"]["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
-    assert data["entry"]["division"] == "tieu-hoc"
-    assert data["receipt_url"].endswith(f"/entries/{code}?token={token}")
-    assert await counts(sessionmaker, store) == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        assert made.status_code == 201, made.text
+        data = made.json()
+        code, token = data["entry"]["receipt_code"], data["edit_token"]
+        assert data["entry"]["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+        assert data["entry"]["division"] == "tieu-hoc"
+        assert data["receipt_url"].endswith(f"/entries/{code}?token={token}")
 
     # The same key again: the same entry, not a second one.
     again = await api_submit(app, DRAWING, entrant_fields(), [("tranh.jpg", photo)], key=key)
@@ -113,76 +111,73 @@ async def test_submit_read_edit_withdraw_through_the_api(
 
 
 async def test_api_errors_are_json_in_the_visitors_language(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
-    before = await counts(sessionmaker, store)
+    async with nothing_stored():
+        invalid = await api_submit(
+            app,
+            DRAWING,
+            entrant_fields(guardian_name="", consent=""),
+            [("t.png", files.drawing_png())],
+        )
+        assert invalid.status_code == 422
+        error = invalid.json()["error"]
+        assert error["status"] == 422
+        assert error["fields"]["consent"] == vi("Choose how the name may appear in public.")
+        assert error["fields"]["guardian_name"] == vi(
+            "Entrants under 18 need a parent or guardian: enter their name."
+        )
 
-    invalid = await api_submit(
-        app, DRAWING, entrant_fields(guardian_name="", consent=""), [("t.png", files.drawing_png())]
-    )
-    assert invalid.status_code == 422
-    error = invalid.json()["error"]
-    assert error["status"] == 422
-    assert error["fields"]["consent"] == vi("Choose how the name may appear in public.")
-    assert error["fields"]["guardian_name"] == vi(
-        "Entrants under 18 need a parent or guardian: enter their name."
-    )
+        wrong = await api_submit(app, DRAWING, entrant_fields(), [("t.jpg", files.exe())])
+        assert wrong.status_code == 415
+        assert wrong.json()["error"]["message"] == vi(
+            "This kind of file is not accepted here. Please send one of: %(types)s.",
+            types="JPEG, PNG, WebP, HEIC, PDF",
+        )
+        bomb = await api_submit(app, DRAWING, entrant_fields(), [("b.png", files.bomb_png())])
+        assert bomb.status_code == 422
 
-    wrong = await api_submit(app, DRAWING, entrant_fields(), [("t.jpg", files.exe())])
-    assert wrong.status_code == 415
-    assert wrong.json()["error"]["message"] == vi(
-        "This kind of file is not accepted here. Please send one of: %(types)s.",
-        types="JPEG, PNG, WebP, HEIC, PDF",
-    )
-    bomb = await api_submit(app, DRAWING, entrant_fields(), [("b.png", files.bomb_png())])
-    assert bomb.status_code == 422
-
-    forged = await app.get(f"{API}/entries/DEMD-R8P4", headers={"X-Edit-Token": "forged"})
-    assert forged.status_code == 403
-    assert forged.json()["error"]["message"] == vi(
-        "This edit link is not valid for this entry. Use the link from your receipt, "
-        "or ask the organisers."
-    )
-    missing = await app.get(f"{API}/entries/ZZZZ-ZZZZ", headers={"X-Edit-Token": "x"})
-    assert missing.status_code == 404
-    bad_key = await api_submit(app, DRAWING, entrant_fields(), key="short")
-    assert bad_key.status_code == 400
-    assert await counts(sessionmaker, store) == before
+        forged = await app.get(f"{API}/entries/DEMD-R8P4", headers={"X-Edit-Token": "forged"})
+        assert forged.status_code == 403
+        assert forged.json()["error"]["message"] == vi(
+            "This edit link is not valid for this entry. Use the link from your receipt, "
+            "or ask the organisers."
+        )
+        missing = await app.get(f"{API}/entries/ZZZZ-ZZZZ", headers={"X-Edit-Token": "x"})
+        assert missing.status_code == 404
+        bad_key = await api_submit(app, DRAWING, entrant_fields(), key="short")
+        assert bad_key.status_code == 400
 
 
 async def test_a_direct_upload_counts_once_verified(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    one_entry_stored: StoredCheck,
 ) -> None:
     photo = files.photo_jpeg(orientation=6)
-    before = await counts(sessionmaker, store)
-    slot = await app.post(
-        f"{API}/contests/{DRAWING}/uploads",
-        json={"content_type": "image/jpeg", "size": len(photo), "filename": "ảnh.jpg"},
-    )
-    assert slot.status_code == 201, slot.text
-    slot_data = slot.json()
-    assert slot_data["max_size"] == DRAWING_LIMIT
-    # An upload in flight: a row without an entry, no object yet.
-    assert (await counts(sessionmaker, store)).assets == before.assets + 1
+    async with one_entry_stored() as before:
+        slot = await app.post(
+            f"{API}/contests/{DRAWING}/uploads",
+            json={"content_type": "image/jpeg", "size": len(photo), "filename": "ảnh.jpg"},
+        )
+        assert slot.status_code == 201, slot.text
+        slot_data = slot.json()
+        assert slot_data["max_size"] == DRAWING_LIMIT
+        # An upload in flight: a row without an entry, no object yet.
+        assert (await counts(sessionmaker, store)).assets == before.assets + 1
 
-    sent = await upload_to_slot(app, store, slot_data, photo)
-    assert sent.status_code in (200, 201, 204), sent.text
+        sent = await upload_to_slot(app, store, slot_data, photo)
+        assert sent.status_code in (200, 201, 204), sent.text
 
-    made = await api_submit(
-        app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
-    )
-    assert made.status_code == 201, made.text
-    entry = made.json()["entry"]
-    assert entry["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
-    assert entry["files"][0]["filename"] == "ảnh.jpg"
-    assert (entry["files"][0]["width"], entry["files"][0]["height"]) == (160, 320)
-    assert await counts(sessionmaker, store) == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        made = await api_submit(
+            app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
+        )
+        assert made.status_code == 201, made.text
+        entry = made.json()["entry"]
+        assert entry["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+        assert entry["files"][0]["filename"] == "ảnh.jpg"
+        assert (entry["files"][0]["width"], entry["files"][0]["height"]) == (160, 320)
     # A slot is used once.
     reused = await api_submit(
         app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
@@ -203,24 +198,25 @@ async def test_a_direct_upload_whose_bytes_do_not_match_is_refused_and_removed(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    nothing_stored: StoredCheck,
     declared: str,
     data: bytes,
 ) -> None:
-    before = await counts(sessionmaker, store)
-    slot = (
-        await app.post(
-            f"{API}/contests/{DRAWING}/uploads", json={"content_type": declared, "size": len(data)}
+    async with nothing_stored() as before:  # the object and its row are removed
+        slot = (
+            await app.post(
+                f"{API}/contests/{DRAWING}/uploads",
+                json={"content_type": declared, "size": len(data)},
+            )
+        ).json()
+        assert (await upload_to_slot(app, store, slot, data)).status_code in (200, 201, 204)
+        assert (await counts(sessionmaker, store)).objects == before.objects + 1
+
+        made = await api_submit(
+            app, DRAWING, entrant_fields(), extra=[("upload_id", slot["upload_id"])]
         )
-    ).json()
-    assert (await upload_to_slot(app, store, slot, data)).status_code in (200, 201, 204)
-    assert (await counts(sessionmaker, store)).objects == before.objects + 1
 
-    made = await api_submit(
-        app, DRAWING, entrant_fields(), extra=[("upload_id", slot["upload_id"])]
-    )
-
-    assert made.status_code == 415
-    assert await counts(sessionmaker, store) == before  # object and row removed
+        assert made.status_code == 415
 
 
 async def test_a_direct_upload_over_the_limit_is_refused_and_removed(

@@ -23,6 +23,7 @@ from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
     DRAWING,
     WRITING,
+    StoredCheck,
     counts,
     entrant_fields,
     form,
@@ -55,7 +56,7 @@ async def test_a_coordinator_submits_for_the_classes_of_their_school(
     app: httpx.AsyncClient,
     make_user: MakeUser,
     sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    nothing_stored: StoredCheck,
 ) -> None:
     account = await _signed_in(app, make_user, ["th-bach-sam"])
     page = await app.get(f"/coordinator/contests/{DRAWING}/submit")
@@ -74,29 +75,24 @@ async def test_a_coordinator_submits_for_the_classes_of_their_school(
         unit = await session.get(Unit, entrant.unit_id if entrant else None)
     assert unit is not None and unit.code == "th-bach-sam-5a"
 
-    before = await counts(sessionmaker, store)
-    elsewhere = await _coordinator_submit(
-        app, DRAWING, entrant_fields(unit="tdp-1"), [("t.png", files.drawing_png())]
-    )
-    assert elsewhere.status_code == 422
-    assert 'id="f-unit-error"' in elsewhere.text
-    assert await counts(sessionmaker, store) == before
+    async with nothing_stored():
+        elsewhere = await _coordinator_submit(
+            app, DRAWING, entrant_fields(unit="tdp-1"), [("t.png", files.drawing_png())]
+        )
+        assert elsewhere.status_code == 422
+        assert 'id="f-unit-error"' in elsewhere.text
 
 
 @LOCAL_ONLY
 async def test_a_class_teacher_may_not_submit_for_another_class(
-    app: httpx.AsyncClient,
-    make_user: MakeUser,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    app: httpx.AsyncClient, make_user: MakeUser, nothing_stored: StoredCheck
 ) -> None:
     await _signed_in(app, make_user, ["th-bach-sam-5a"])
-    before = await counts(sessionmaker, store)
-    refused = await _coordinator_submit(
-        app, DRAWING, entrant_fields(unit="th-bach-sam-4b"), [("t.png", files.drawing_png())]
-    )
-    assert refused.status_code == 422
-    assert await counts(sessionmaker, store) == before
+    async with nothing_stored():
+        refused = await _coordinator_submit(
+            app, DRAWING, entrant_fields(unit="th-bach-sam-4b"), [("t.png", files.drawing_png())]
+        )
+        assert refused.status_code == 422
 
 
 @LOCAL_ONLY
@@ -152,45 +148,45 @@ async def test_a_coordinator_api_submission_for_another_unit_stores_nothing(
     make_user: MakeUser,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    nothing_stored: StoredCheck,
     path: str,
 ) -> None:
     account = await make_user(
         f"gv{uuid.uuid4().hex[:6]}@bachsam.demo", Role.COORDINATOR, units=["th-bach-sam-5a"]
     )
     headers = await _bearer(sessionmaker, account)
-    before = await counts(sessionmaker, store)
     message = vi("You may only submit entries for your own units.")
 
-    # A drawing would be stored with its preview and thumbnail, three objects and rows.
-    drawing = form(entrant_fields(unit="tdp-1"), [("t.png", files.drawing_png())])
-    refused = await post_form(app, path, drawing, headers=headers)
-    # A page of HTML would be refused (415) once its first bytes were read: the unit is
-    # refused before that.
-    page = form(entrant_fields(unit="tdp-1"), [("t.png", b"<html><script></script></html>")])
-    early = await post_form(app, path, page, headers=headers)
-    # The unit after the file: the file is read, then removed with its row.
-    fields = {k: v for k, v in entrant_fields().items() if k != "unit"}
-    late = form(fields, [("t.png", files.drawing_png())])
-    closing = b"--" + late.boundary.encode() + b"--\r\n"
-    unit_part = (
-        f'--{late.boundary}\r\nContent-Disposition: form-data; name="unit"\r\n\r\ntdp-1\r\n'
-    ).encode()
-    body = late.body()
-    assert body.endswith(closing)
-    after_file = await app.post(
-        path,
-        content=body[: -len(closing)] + unit_part + closing,
-        headers={"Content-Type": late.content_type, **headers},
-    )
+    async with nothing_stored() as before:
+        # A drawing would be stored with its preview and thumbnail, three objects and rows.
+        drawing = form(entrant_fields(unit="tdp-1"), [("t.png", files.drawing_png())])
+        refused = await post_form(app, path, drawing, headers=headers)
+        # A page of HTML would be refused (415) once its first bytes were read: the unit is
+        # refused before that.
+        page = form(entrant_fields(unit="tdp-1"), [("t.png", b"<html><script></script></html>")])
+        early = await post_form(app, path, page, headers=headers)
+        # The unit after the file: the file is read, then removed with its row.
+        fields = {k: v for k, v in entrant_fields().items() if k != "unit"}
+        late = form(fields, [("t.png", files.drawing_png())])
+        closing = b"--" + late.boundary.encode() + b"--\r\n"
+        unit_part = (
+            f'--{late.boundary}\r\nContent-Disposition: form-data; name="unit"\r\n\r\ntdp-1\r\n'
+        ).encode()
+        body = late.body()
+        assert body.endswith(closing)
+        after_file = await app.post(
+            path,
+            content=body[: -len(closing)] + unit_part + closing,
+            headers={"Content-Type": late.content_type, **headers},
+        )
 
-    for response in (refused, early, after_file):
-        assert response.status_code == 403, response.text
-        assert response.json()["error"] == {
-            "status": 403,
-            "title": vi("You may not do this"),
-            "message": message,
-        }
-    assert await counts(sessionmaker, store) == before
+        for response in (refused, early, after_file):
+            assert response.status_code == 403, response.text
+            assert response.json()["error"] == {
+                "status": 403,
+                "title": vi("You may not do this"),
+                "message": message,
+            }
 
     made = await post_form(
         app, path, form(entrant_fields(), [("t.png", files.drawing_png())]), headers=headers
@@ -230,6 +226,7 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     make_user: MakeUser,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    nothing_stored: StoredCheck,
 ) -> None:
     account = await _signed_in(app, make_user, ["th-bach-sam"])
     csv_text = CSV_HEADER + "".join(
@@ -305,10 +302,10 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     assert sorted(e.title for e in made) == ["Cánh đồng", "Ngôi nhà"]
 
     # The same import again makes nothing new and says so.
-    again = await _import(app, DRAWING, csv_text, archive)
-    assert again.status_code == 200
-    assert again.text.count(vi("already imported")) == 2
-    assert await counts(sessionmaker, store) == after
+    async with nothing_stored():
+        again = await _import(app, DRAWING, csv_text, archive)
+        assert again.status_code == 200
+        assert again.text.count(vi("already imported")) == 2
 
 
 @LOCAL_ONLY
@@ -340,15 +337,13 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
 async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
     app: httpx.AsyncClient,
     make_user: MakeUser,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    nothing_stored: StoredCheck,
     csv_text: str,
     message: str,
 ) -> None:
     await _signed_in(app, make_user, ["th-bach-sam"])
-    before = await counts(sessionmaker, store)
-    response = await _import(app, DRAWING, csv_text, None)
-    assert response.status_code == 422
-    expected = vi(message, columns="full_name, unit, consent, title")
-    assert expected.split(":")[0] in response.text
-    assert await counts(sessionmaker, store) == before
+    async with nothing_stored():
+        response = await _import(app, DRAWING, csv_text, None)
+        assert response.status_code == 422
+        expected = vi(message, columns="full_name, unit, consent, title")
+        assert expected.split(":")[0] in response.text

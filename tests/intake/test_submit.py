@@ -26,14 +26,15 @@ from tests.intake.support import (
     DRAWING,
     STORY,
     WRITING,
-    Counts,
+    StoredCheck,
     counting_body,
-    counts,
     entrant_fields,
     form,
     post_form,
     receipt_of,
+    served,
     set_window,
+    submit_drawing,
     submit_page,
     vi,
     vi_n,
@@ -60,6 +61,22 @@ def _alert(response: httpx.Response, message: str) -> None:
     assert str(escape(message)) in response.text, response.text[:3000]
 
 
+async def _refused(
+    app: httpx.AsyncClient,
+    nothing_stored: StoredCheck,
+    slug: str,
+    fields: dict[str, str],
+    uploads: list[tuple[str, bytes]],
+    *,
+    status: int,
+) -> httpx.Response:
+    """Submit through the page, expecting this refusal and nothing kept."""
+    async with nothing_stored():
+        response = await submit_page(app, slug, fields, uploads)
+        assert response.status_code == status
+    return response
+
+
 # --- what is kept -------------------------------------------------------------------------
 
 
@@ -67,18 +84,15 @@ async def test_a_drawing_is_kept_with_its_previews_and_a_receipt(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    one_entry_stored: StoredCheck,
 ) -> None:
     photo = files.photo_jpeg(orientation=6)
-    before = await counts(sessionmaker, store)
 
-    response = await submit_page(app, DRAWING, entrant_fields(), [("Ảnh tranh.jpg", photo)])
+    async with one_entry_stored():
+        response = await submit_page(app, DRAWING, entrant_fields(), [("Ảnh tranh.jpg", photo)])
 
-    code, token = receipt_of(response)
-    assert "0" not in code and "O" not in code and "1" not in code and "I" not in code
-    after = await counts(sessionmaker, store)
-    assert after == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        code, token = receipt_of(response)
+        assert "0" not in code and "O" not in code and "1" not in code and "I" not in code
     entry = await _entry(sessionmaker, code)
     assert entry.edit_token_hash != token and len(entry.edit_token_hash) == 64
     assets = {a.role: a for a in await _assets(sessionmaker, entry.id)}
@@ -115,7 +129,7 @@ async def test_a_drawing_is_kept_with_its_previews_and_a_receipt(
 async def test_typed_text_counts_words_against_the_limit(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    nothing_stored: StoredCheck,
 ) -> None:
     text = "Cuốn sách em yêu nhất là Dế Mèn phiêu lưu ký. " * 10
     ok = await submit_page(app, WRITING, entrant_fields(body_text=text))
@@ -123,21 +137,20 @@ async def test_typed_text_counts_words_against_the_limit(
     entry = await _entry(sessionmaker, code)
     assert entry.word_count == 110 and entry.body_text == text.strip()
 
-    before = await counts(sessionmaker, store)
-    over = await submit_page(app, WRITING, entrant_fields(body_text="chữ " * 1501))
-    assert over.status_code == 422
-    _alert(
-        over,
-        vi_n(
-            "The text has %(num)d word; the limit is %(limit)s.",
-            "The text has %(num)d words; the limit is %(limit)s.",
-            1501,
-            limit=1500,
-        ),
-    )
-    # What was typed is kept in the form.
-    assert "Nguyễn Văn Bình" in over.text and "chữ chữ" in over.text
-    assert await counts(sessionmaker, store) == before
+    async with nothing_stored():
+        over = await submit_page(app, WRITING, entrant_fields(body_text="chữ " * 1501))
+        assert over.status_code == 422
+        _alert(
+            over,
+            vi_n(
+                "The text has %(num)d word; the limit is %(limit)s.",
+                "The text has %(num)d words; the limit is %(limit)s.",
+                1501,
+                limit=1500,
+            ),
+        )
+        # What was typed is kept in the form.
+        assert "Nguyễn Văn Bình" in over.text and "chữ chữ" in over.text
 
 
 @LOCAL_ONLY
@@ -171,9 +184,7 @@ async def test_storytelling_takes_audio_and_video(
 async def test_a_phone_heic_photo_is_accepted_with_previews(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    code, _ = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("IMG_0001.HEIC", files.photo_heic())])
-    )
+    code, _ = await submit_drawing(app, "IMG_0001.HEIC", files.photo_heic())
     roles = {a.role for a in await _assets(sessionmaker, (await _entry(sessionmaker, code)).id)}
     assert roles == {AssetRole.ORIGINAL, AssetRole.PREVIEW, AssetRole.THUMBNAIL}
 
@@ -199,13 +210,9 @@ async def test_published_previews_carry_no_exif_and_are_upright(
             continue
         # Read back what the storage serves, as a browser would.
         url = await store.read_url(asset.storage_key, content_type="image/jpeg")
-        if isinstance(store, LocalStorage):
-            served = await app.get(url)
-        else:
-            async with httpx.AsyncClient() as plain:
-                served = await plain.get(url)
-        assert served.status_code == 200
-        data = served.content
+        response = await served(app, store, url)
+        assert response.status_code == 200
+        data = response.content
         assert b"Exif" not in data and b"PhoneMaker" not in data
         with Image.open(BytesIO(data)) as shown:
             assert dict(shown.getexif()) == {}
@@ -220,44 +227,43 @@ async def test_published_previews_carry_no_exif_and_are_upright(
 
 async def test_an_oversize_file_is_refused_while_it_streams(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
     path = f"/contests/{DRAWING}/submit"
     token = await csrf_from(app, path)
     big = files.photo_jpeg() + b"\x00" * (DRAWING_LIMIT + 3 * 1024 * 1024)
-    before = await counts(sessionmaker, store)
     message = vi(
         "The file is larger than the limit of %(size)s. Please send a smaller file.",
         size=format_size(DRAWING_LIMIT),
     )
 
-    # Announced too large: refused before a byte of the body is read.
-    pulled = [0]
-    multipart = form(entrant_fields(), [("big.jpg", big)], csrf=token, key=uuid.uuid4().hex)
-    content_type = multipart.content_type
-    body = multipart.body()
-    declared = await app.post(
-        path,
-        content=counting_body(body, pulled),
-        headers={"Content-Type": content_type, "Content-Length": str(len(body))},
-    )
-    assert declared.status_code == 413
-    assert pulled[0] == 0
-    _alert(declared, message)
+    async with nothing_stored():
+        # Announced too large: refused before a byte of the body is read.
+        pulled = [0]
+        multipart = form(entrant_fields(), [("big.jpg", big)], csrf=token, key=uuid.uuid4().hex)
+        content_type = multipart.content_type
+        body = multipart.body()
+        declared = await app.post(
+            path,
+            content=counting_body(body, pulled),
+            headers={"Content-Type": content_type, "Content-Length": str(len(body))},
+        )
+        assert declared.status_code == 413
+        assert pulled[0] == 0
+        _alert(declared, message)
 
-    # No length announced: counted as it flows, and reading stops past the limit.
-    pulled = [0]
-    streamed = await app.post(
-        path, content=counting_body(body, pulled), headers={"Content-Type": content_type}
-    )
-    assert streamed.status_code == 413
-    _alert(streamed, message)
-    assert pulled[0] < len(body) - 1024 * 1024, (pulled[0], len(body))
-    assert "Nguyễn Minh Anh" in streamed.text  # the form keeps what was typed
+        # No length announced: counted as it flows, and reading stops past the limit.
+        pulled = [0]
+        streamed = await app.post(
+            path, content=counting_body(body, pulled), headers={"Content-Type": content_type}
+        )
+        assert streamed.status_code == 413
+        _alert(streamed, message)
+        assert pulled[0] < len(body) - 1024 * 1024, (pulled[0], len(body))
+        assert "Nguyễn Minh Anh" in streamed.text  # the form keeps what was typed
 
-    assert await counts(sessionmaker, store) == before
     assert leftovers(store, request) == []
 
 
@@ -276,15 +282,11 @@ async def test_an_oversize_file_is_refused_while_it_streams(
     ],
 )
 async def test_a_wrong_kind_of_file_is_refused(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
-    name: str,
-    data: bytes,
+    app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes
 ) -> None:
-    before = await counts(sessionmaker, store)
-    response = await submit_page(app, DRAWING, entrant_fields(), [(name, data)])
-    assert response.status_code == 415
+    response = await _refused(
+        app, nothing_stored, DRAWING, entrant_fields(), [(name, data)], status=415
+    )
     _alert(
         response,
         vi(
@@ -292,29 +294,27 @@ async def test_a_wrong_kind_of_file_is_refused(
             types="JPEG, PNG, WebP, HEIC, PDF",
         ),
     )
-    assert await counts(sessionmaker, store) == before
 
 
 @LOCAL_ONLY
 async def test_html_and_svg_are_refused_even_where_text_files_are_accepted(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
-    before = await counts(sessionmaker, store)
     for data in (files.html(), files.svg()):
-        response = await submit_page(app, WRITING, entrant_fields(), [("bai.txt", data)])
-        assert response.status_code == 415
-    assert await counts(sessionmaker, store) == before
+        await _refused(
+            app, nothing_stored, WRITING, entrant_fields(), [("bai.txt", data)], status=415
+        )
 
 
 async def test_a_decompression_bomb_is_refused(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
-    before = await counts(sessionmaker, store)
-    response = await submit_page(app, DRAWING, entrant_fields(), [("bomb.png", files.bomb_png())])
-    assert response.status_code == 422
+    response = await _refused(
+        app, nothing_stored, DRAWING, entrant_fields(), [("bomb.png", files.bomb_png())], status=422
+    )
     _alert(
         response,
         vi(
@@ -323,7 +323,6 @@ async def test_a_decompression_bomb_is_refused(
             megapixels=64,
         ),
     )
-    assert await counts(sessionmaker, store) == before
     assert leftovers(store, request) == []
 
 
@@ -345,9 +344,7 @@ async def test_odd_file_names_are_stored_safely_and_shown_escaped(
     sent: str,
     kept: str | None,
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [(sent, files.drawing_png())])
-    )
+    code, token = await submit_drawing(app, sent)
     entry = await _entry(sessionmaker, code)
     (original,) = [a for a in await _assets(sessionmaker, entry.id) if a.role == AssetRole.ORIGINAL]
     # The key is ours; the client's name is only a label.
@@ -426,21 +423,22 @@ async def test_script_tags_in_every_text_field_are_shown_escaped(
 )
 async def test_missing_or_wrong_fields_are_refused_with_422(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    nothing_stored: StoredCheck,
     overrides: dict[str, str],
     field: str,
     message: str | None,
 ) -> None:
-    before = await counts(sessionmaker, store)
-    response = await submit_page(
-        app, DRAWING, entrant_fields(**overrides), [("tranh.png", files.drawing_png())]
+    response = await _refused(
+        app,
+        nothing_stored,
+        DRAWING,
+        entrant_fields(**overrides),
+        [("tranh.png", files.drawing_png())],
+        status=422,
     )
-    assert response.status_code == 422
     assert f'id="f-{field}-error"' in response.text
     if message:
         _alert(response, vi(message))
-    assert await counts(sessionmaker, store) == before
 
 
 @LOCAL_ONLY
@@ -459,7 +457,7 @@ async def test_an_adult_needs_no_guardian_but_still_a_consent_choice(
 async def test_outside_the_window_nothing_is_stored(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    nothing_stored: StoredCheck,
     when: str,
 ) -> None:
     path = f"/contests/{DRAWING}/submit"
@@ -475,14 +473,13 @@ async def test_outside_the_window_nothing_is_stored(
     async with sessionmaker() as session:
         contest = await session.scalar(select(Contest).where(Contest.slug == DRAWING))
     assert contest is not None
-    before = await counts(sessionmaker, store)
 
     body = form(
         entrant_fields(), [("t.png", files.drawing_png())], csrf=token, key=uuid.uuid4().hex
     )
-    response = await post_form(app, path, body)
-
-    assert response.status_code == 403
+    async with nothing_stored():
+        response = await post_form(app, path, body)
+        assert response.status_code == 403
     if when == "before":
         expected = vi(
             "Entries for this contest open at %(time)s. Nothing was sent; please come back then.",
@@ -494,13 +491,12 @@ async def test_outside_the_window_nothing_is_stored(
             time=format_datetime(contest.closes_at),
         )
     _alert(response, expected)
-    assert await counts(sessionmaker, store) == before
     assert (await app.get(path)).status_code == 403
 
 
 async def test_the_same_submission_twice_makes_one_entry(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    one_entry_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -508,18 +504,15 @@ async def test_the_same_submission_twice_makes_one_entry(
     token = await csrf_from(app, path)
     key = uuid.uuid4().hex
     body = form(entrant_fields(), [("t.png", files.drawing_png())], csrf=token, key=key)
-    before = await counts(sessionmaker, store)
 
-    first = await post_form(app, path, body)
-    again = await post_form(app, path, body)
-    # A double click: both requests in flight at once.
-    raced = await asyncio.gather(*(post_form(app, path, body) for _ in range(3)))
+    async with one_entry_stored():
+        first = await post_form(app, path, body)
+        again = await post_form(app, path, body)
+        # A double click: both requests in flight at once.
+        raced = await asyncio.gather(*(post_form(app, path, body) for _ in range(3)))
 
-    assert receipt_of(first) == receipt_of(again)
-    assert all(receipt_of(r) == receipt_of(first) for r in raced)
-    assert await counts(sessionmaker, store) == Counts(
-        before.entrants + 1, before.entries + 1, before.assets + 3, before.objects + 3
-    )
+        assert receipt_of(first) == receipt_of(again)
+        assert all(receipt_of(r) == receipt_of(first) for r in raced)
     assert leftovers(store, request) == []
 
     # A new key is a new entry.
@@ -534,7 +527,7 @@ async def test_the_same_submission_twice_makes_one_entry(
 )
 async def test_a_truncated_or_malformed_body_is_refused_with_400(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
     damage: str,
@@ -559,11 +552,10 @@ async def test_a_truncated_or_malformed_body_is_refused_with_400(
         content_type = "multipart/form-data"
     else:
         content_type = "application/json"
-    before = await counts(sessionmaker, store)
 
-    response = await app.post(path, content=body, headers={"Content-Type": content_type})
-
-    assert response.status_code == 400
+    async with nothing_stored():
+        response = await app.post(path, content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 400
     _alert(
         response,
         vi(
@@ -571,7 +563,6 @@ async def test_a_truncated_or_malformed_body_is_refused_with_400(
             "Nothing was saved; please send it again."
         ),
     )
-    assert await counts(sessionmaker, store) == before
     assert leftovers(store, request) == []
 
 
@@ -638,16 +629,15 @@ async def session_count(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 
 @LOCAL_ONLY
 async def test_a_submission_without_the_csrf_field_is_refused(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
     await csrf_from(app, f"/contests/{DRAWING}/submit")
-    before = await counts(sessionmaker, store)
     body = form(
         entrant_fields(), [("t.png", files.drawing_png())], csrf="forged", key=uuid.uuid4().hex
     )
-    response = await post_form(app, f"/contests/{DRAWING}/submit", body)
-    assert response.status_code == 403
-    assert await counts(sessionmaker, store) == before
+    async with nothing_stored():
+        response = await post_form(app, f"/contests/{DRAWING}/submit", body)
+        assert response.status_code == 403
 
 
 # --- receipt, edit, withdraw --------------------------------------------------------------
@@ -658,9 +648,7 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
+    code, token = await submit_drawing(app)
     entry = await _entry(sessionmaker, code)
     old = {a.storage_key for a in await _assets(sessionmaker, entry.id)}
     receipt = f"/entries/{code}?token={token}"
@@ -709,12 +697,8 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
 async def test_a_forged_token_or_unknown_code_is_refused(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
-    other_code, other_token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
+    code, token = await submit_drawing(app)
+    other_code, other_token = await submit_drawing(app)
     csrf = await csrf_from(app, f"/entries/{code}?token={token}")
     message = vi(
         "This edit link is not valid for this entry. Use the link from your receipt, "
@@ -742,9 +726,7 @@ async def test_a_forged_token_or_unknown_code_is_refused(
 async def test_an_entrant_can_withdraw_until_the_deadline(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    code, token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("t.png", files.drawing_png())])
-    )
+    code, token = await submit_drawing(app)
     csrf = await csrf_from(app, f"/entries/{code}?token={token}")
     done = await app.post(f"/entries/{code}/withdraw?token={token}", data={"csrf_token": csrf})
     assert done.status_code == 303

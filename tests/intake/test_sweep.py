@@ -16,7 +16,7 @@ from contest.models import Asset, Entry
 from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
-from tests.intake.support import DRAWING, entrant_fields, receipt_of, submit_page
+from tests.intake.support import DRAWING, submit_drawing
 from tests.support import csrf_from
 
 
@@ -56,12 +56,8 @@ async def test_the_sweep_removes_abandoned_uploads_and_withdrawn_files_only(
         )
     ).json()
     # An entry kept, and an entry withdrawn.
-    kept_code, _ = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("k.png", files.drawing_png())])
-    )
-    gone_code, gone_token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("g.png", files.drawing_png())])
-    )
+    kept_code, _ = await submit_drawing(app, "k.png")
+    gone_code, gone_token = await submit_drawing(app, "g.png")
     csrf = await csrf_from(app, f"/entries/{gone_code}?token={gone_token}")
     await app.post(f"/entries/{gone_code}/withdraw?token={gone_token}", data={"csrf_token": csrf})
     # Everything is old now, except the new slot.
@@ -113,9 +109,7 @@ async def test_a_replaced_file_left_behind_is_swept(
     intake_settings: Settings,
 ) -> None:
     # A file detached by an edit whose deletion failed stays as an unattached row.
-    code, _token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("a.png", files.drawing_png())])
-    )
+    code, _token = await submit_drawing(app, "a.png")
     async with sessionmaker() as session:
         entry_id = await session.scalar(select(Entry.id).where(Entry.receipt_code == code))
         await session.execute(update(Asset).where(Asset.entry_id == entry_id).values(entry_id=None))

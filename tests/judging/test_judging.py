@@ -26,7 +26,15 @@ from contest.models import (
 )
 from contest.settings import Settings
 from judging import services
-from tests.support import Account, app_client, csrf_from, make_entries, score_all, sign_in
+from tests.support import (
+    Account,
+    app_client,
+    audit_trail,
+    csrf_from,
+    make_entries,
+    score_all,
+    sign_in,
+)
 
 MakeUser = Callable[..., Awaitable[Account]]
 DEMO_PASSWORD = "bachsam-demo"
@@ -249,13 +257,7 @@ async def test_draft_then_submit_is_audited_and_closed_rounds_refuse_changes(
     assert submitted.status_code == 303
     async with sessionmaker() as session:
         score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
-        events = (
-            await session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.object_type == "assignment")
-                .order_by(AuditEvent.id)
-            )
-        ).all()
+        events = await audit_trail(session, "assignment")
     assert score is not None and score.total == 8.0
     assert score.feedback_to_entrant == "Bài viết tốt"
     assert [e.action for e in events] == ["score_saved", "score_submitted"]

@@ -20,9 +20,9 @@ from tests.intake.conftest import LOCAL_ONLY, leftovers
 from tests.intake.support import (
     DRAWING,
     WRITING,
-    counts,
+    StoredCheck,
     entrant_fields,
-    receipt_of,
+    submit_drawing,
     submit_page,
     vi,
 )
@@ -94,47 +94,44 @@ async def test_every_submission_form_and_every_page_links_the_notice(
 
 async def test_without_the_agreement_the_form_answers_422_and_keeps_nothing(
     app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    nothing_stored: StoredCheck,
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
-    before = await counts(sessionmaker, store)
+    async with nothing_stored():
+        response = await submit_page(
+            app, DRAWING, _without_agreement(), [("tranh.jpg", files.photo_jpeg())]
+        )
 
-    response = await submit_page(
-        app, DRAWING, _without_agreement(), [("tranh.jpg", files.photo_jpeg())]
-    )
-
-    assert response.status_code == 422
-    assert vi(MINOR_REFUSAL).replace("'", "&#39;") in response.text
-    # What was typed is still there, so only the box needs ticking.
-    assert 'value="Nguyễn Minh Anh"' in response.text
-    assert await counts(sessionmaker, store) == before
+        assert response.status_code == 422
+        assert vi(MINOR_REFUSAL).replace("'", "&#39;") in response.text
+        # What was typed is still there, so only the box needs ticking.
+        assert 'value="Nguyễn Minh Anh"' in response.text
     assert leftovers(store, request) == []
 
 
 async def test_an_adult_agrees_for_themself_and_the_api_asks_the_same(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
+    app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
-    before = await counts(sessionmaker, store)
     adult = _without_agreement(
         age="45", grade="", unit="tdp-1", guardian_name="", guardian_phone=""
     )
 
-    refused = await api_submit(app, WRITING, {**adult, "body_text": "Một bài viết ngắn."})
+    async with nothing_stored():
+        refused = await api_submit(app, WRITING, {**adult, "body_text": "Một bài viết ngắn."})
 
-    assert refused.status_code == 422
-    error = refused.json()["error"]
-    assert error["fields"] == {"agreement": vi(ADULT_REFUSAL)}
-    refused_minor = await api_submit(
-        app, DRAWING, _without_agreement(), [("tranh.png", files.drawing_png())]
-    )
-    assert refused_minor.json()["error"]["fields"] == {"agreement": vi(MINOR_REFUSAL)}
-    # "yes" from a box or a client, anything else is not an agreement.
-    refused_no = await api_submit(
-        app, WRITING, {**adult, "agreement": "no", "body_text": "Một bài viết ngắn."}
-    )
-    assert refused_no.status_code == 422
-    assert await counts(sessionmaker, store) == before
+        assert refused.status_code == 422
+        error = refused.json()["error"]
+        assert error["fields"] == {"agreement": vi(ADULT_REFUSAL)}
+        refused_minor = await api_submit(
+            app, DRAWING, _without_agreement(), [("tranh.png", files.drawing_png())]
+        )
+        assert refused_minor.json()["error"]["fields"] == {"agreement": vi(MINOR_REFUSAL)}
+        # "yes" from a box or a client, anything else is not an agreement.
+        refused_no = await api_submit(
+            app, WRITING, {**adult, "agreement": "no", "body_text": "Một bài viết ngắn."}
+        )
+        assert refused_no.status_code == 422
 
 
 @LOCAL_ONLY
@@ -142,9 +139,7 @@ async def test_the_agreement_is_kept_with_its_time_and_wording_version(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     started = utcnow()
-    code, _token = receipt_of(
-        await submit_page(app, DRAWING, entrant_fields(), [("tranh.png", files.drawing_png())])
-    )
+    code, _token = await submit_drawing(app, "tranh.png")
     made = await api_submit(
         app, WRITING, {**entrant_fields(agreement="đồng ý"), "body_text": "Bài viết."}
     )

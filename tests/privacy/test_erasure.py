@@ -39,10 +39,10 @@ from contest.privacy.interfaces import ERASED_MARK
 from contest.results.exports import load_event_report
 from contest.settings import Settings
 from judging import services as judging
-from storage import LocalStorage, Storage
+from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import DRAWING
+from tests.intake.support import DRAWING, served
 from tests.privacy.support import (
     API,
     FILENAME,
@@ -212,11 +212,7 @@ async def _everything_shown(
         )
     ):
         url = url.replace("&amp;", "&")
-        if isinstance(store, LocalStorage):
-            fetched = await app.get(url)
-        else:
-            async with httpx.AsyncClient() as plain:
-                fetched = await plain.get(url)
+        fetched = await served(app, store, url)
         assert fetched.status_code == 200, url
         shown[f"file {url[-40:]}"] = fetched.content.decode("latin-1")
     return shown

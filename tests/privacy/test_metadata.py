@@ -31,9 +31,9 @@ from contest.files.cleaners.wav import scrub_wav
 from contest.files.cleaners.webm import scrub_matroska
 from contest.files.documents import docx_text
 from contest.models import Asset, Contest, ContestStatus, Entry, Prize
-from storage import LocalStorage, Storage
+from storage import Storage
 from tests.intake import files
-from tests.intake.support import DRAWING, STORY, WRITING, entrant_fields
+from tests.intake.support import DRAWING, STORY, WRITING, entrant_fields, served
 from tests.intake.test_api import upload_to_slot
 from tests.privacy.support import GUARDIAN, NAME, api_submit
 from tests.results.support import Row, make_results
@@ -210,13 +210,9 @@ async def test_the_galleries_pictures_carry_no_exif_and_no_place(
     assert links, "the gallery must show the drawing"
     assert not any("/original." in link for link in links)  # previews only, never the photo
     for link in links:
-        if isinstance(store, LocalStorage):
-            served = await app.get(link)
-        else:
-            async with httpx.AsyncClient() as plain:
-                served = await plain.get(link)
-        assert served.status_code == 200
-        data = served.content
+        response = await served(app, store, link)
+        assert response.status_code == 200
+        data = response.content
         assert b"Exif" not in data and b"PhoneMaker" not in data and b"secret comment" not in data
         with Image.open(io.BytesIO(data)) as shown:
             assert dict(shown.getexif()) == {} and not shown.getexif().get_ifd(0x8825)

@@ -6,6 +6,7 @@ import io
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import zxingcpp
 from pypdf import PdfReader
@@ -115,9 +116,14 @@ async def bearer(
 MakeUser = Callable[..., Awaitable[Account]]
 
 
+class Judged(NamedTuple):
+    contest_id: int
+    entries: list[int]
+
+
 async def judged_contest(
     sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
-) -> tuple[int, list[int]]:
+) -> Judged:
     """The writing contest with six primary-school entries scored by three judges."""
     for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
         await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
@@ -139,4 +145,4 @@ async def judged_contest(
         await judging.run_assignment(session, contest_id=contest_id, actor=None)
         await session.commit()
     await score_all(sessionmaker, contest_id, shares, feedback="Cố gắng lên!")
-    return contest_id, entries
+    return Judged(contest_id, entries)

@@ -39,6 +39,19 @@ async def writing_results(
     )
 
 
+async def exported(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    name: str,
+    *,
+    published: bool = True,
+) -> httpx.Response:
+    """The writing results' export ``name``, fetched by an organiser over the API."""
+    made = await writing_results(sessionmaker, published=published)
+    client.headers.update(await bearer(sessionmaker))
+    return await client.get(f"/admin/contests/{made[0].contest_id}/export/{name}")
+
+
 def totals(*, entries: int, first: int = 0, second: int = 0) -> list[list[object]]:
     return [
         [vi("Total entries"), entries],
@@ -54,10 +67,7 @@ async def test_results_as_xlsx_one_sheet_per_division_in_rank_order_with_totals(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
 ) -> None:
-    made = await writing_results(sessionmaker)
-    client.headers.update(await bearer(sessionmaker))
-
-    response = await client.get(f"/admin/contests/{made[0].contest_id}/export/results.xlsx")
+    response = await exported(client, sessionmaker, "results.xlsx")
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == XLSX
@@ -104,10 +114,7 @@ async def test_an_export_before_publication_is_a_draft(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
 ) -> None:
-    made = await writing_results(sessionmaker, published=False)
-    client.headers.update(await bearer(sessionmaker))
-
-    response = await client.get(f"/admin/contests/{made[0].contest_id}/export/results.xlsx")
+    response = await exported(client, sessionmaker, "results.xlsx", published=False)
 
     assert response.status_code == 200
     assert "draft-results.xlsx" in response.headers["content-disposition"]
@@ -127,10 +134,7 @@ async def test_results_as_csv_with_a_byte_order_mark(
     sessionmaker: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
 ) -> None:
-    made = await writing_results(sessionmaker)
-    client.headers.update(await bearer(sessionmaker))
-
-    response = await client.get(f"/admin/contests/{made[0].contest_id}/export/results.csv")
+    response = await exported(client, sessionmaker, "results.csv")
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contest.demo import DemoReport
 from contest.models import (
     AuditEvent,
     Contest,
@@ -21,19 +20,16 @@ from contest.results import services
 from contest.results.services import ResultsError
 from contest.settings import Settings
 from contest.tokens import hash_token
-from tests.results.support import MakeUser, judged_contest
+from tests.results.support import Judged, MakeUser
 from tests.support import csrf_from, run_contest_cli, sign_in
 
 WRITING = "viet-ve-cuon-sach-em-yeu"
 
 
 async def test_compute_publish_and_visibility(
-    demo: DemoReport,
-    client: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_user: MakeUser,
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
 ) -> None:
-    contest_id, entries = await judged_contest(sessionmaker, make_user)
+    contest_id, entries = judged
     async with sessionmaker() as session:
         report = await services.compute_results(session, contest_id=contest_id, actor=None)
         await session.commit()
@@ -110,12 +106,12 @@ async def _entry(sessionmaker: async_sessionmaker[AsyncSession], entry_id: int) 
 
 
 async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
-    demo: DemoReport,
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
+    judged: Judged,
 ) -> None:
-    contest_id, entries = await judged_contest(sessionmaker, make_user)
+    contest_id, entries = judged
     admin = await make_user("btc@x.vn", Role.ADMIN)
     await sign_in(client, admin.user.email, admin.password)
     page = f"/admin/contests/{contest_id}/results"

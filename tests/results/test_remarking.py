@@ -12,7 +12,6 @@ from contest.db import utcnow
 from contest.demo import DemoReport
 from contest.models import (
     Assignment,
-    AuditEvent,
     Entrant,
     Entry,
     EntryStatus,
@@ -27,7 +26,7 @@ from contest.results.remarks import window_end
 from contest.settings import Settings
 from contest.tokens import hash_token
 from tests.results.support import WRITING, MakeUser, judged_contest, vi
-from tests.support import app_client, csrf_from, sign_in
+from tests.support import Account, app_client, audit_trail, csrf_from, sign_in
 
 TOKEN = "remark-private-token"
 
@@ -49,6 +48,13 @@ async def published_contest(
         return contest_id, entry.receipt_code, entry.id
 
 
+async def fresh_judge_and_organiser(make_user: MakeUser) -> tuple[Account, Account]:
+    """A judge of the contest who joined after the assignment, so the only one who never saw
+    the entry, and an organiser."""
+    fresh = await make_user("d@x.vn", Role.JUDGE, units=["tdp-4"], contests=[WRITING])
+    return fresh, await make_user("btc@x.vn", Role.ADMIN)
+
+
 async def count_requests(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker() as session:
         return int(await session.scalar(select(func.count(RemarkRequest.id))) or 0)
@@ -61,9 +67,7 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
     make_user: MakeUser,
 ) -> None:
     contest_id, code, entry_id = await published_contest(sessionmaker, make_user)
-    # A judge of the contest who joined after the assignment: the only one who never saw it.
-    fresh = await make_user("d@x.vn", Role.JUDGE, units=["tdp-4"], contests=[WRITING])
-    admin = await make_user("btc@x.vn", Role.ADMIN)
+    fresh, admin = await fresh_judge_and_organiser(make_user)
     async with sessionmaker() as session:
         result = await session.scalar(select(Result).where(Result.entry_id == entry_id))
         assert result is not None and result.prize == Prize.THIRD
@@ -220,13 +224,7 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
         assert result.prize == Prize.SECOND
         assert result.certificate_serial == serial
         assert result.override_reason == "Điểm chấm lại cao hơn rõ rệt."
-        events = (
-            await session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.object_type == "remark_request")
-                .order_by(AuditEvent.id)
-            )
-        ).all()
+        events = await audit_trail(session, "remark_request")
     assert [(e.action, e.actor_id) for e in events] == [
         ("remark_requested", None),
         ("remark_assigned", admin.user.id),
@@ -367,8 +365,7 @@ async def test_a_prize_taken_away_takes_its_certificate_with_it(
     from contest.results import remarks
 
     _contest_id, _code, entry_id = await published_contest(sessionmaker, make_user)
-    fresh = await make_user("d@x.vn", Role.JUDGE, units=["tdp-4"], contests=[WRITING])
-    admin = await make_user("btc@x.vn", Role.ADMIN)
+    fresh, admin = await fresh_judge_and_organiser(make_user)
     async with sessionmaker() as session:
         entry = await session.get(Entry, entry_id)
         assert entry is not None

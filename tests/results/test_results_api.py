@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.models import AuditEvent, Consent, Entrant, Entry, Role
-from tests.results.support import WRITING, MakeUser, bearer, judged_contest
+from tests.results.support import WRITING, Judged, bearer
 
 
 async def test_the_units_an_entry_names_are_listed_as_a_tree(
@@ -35,12 +35,9 @@ async def test_the_units_an_entry_names_are_listed_as_a_tree(
 
 
 async def test_organisers_compute_and_publish_and_the_public_reads_the_winners(
-    demo: DemoReport,
-    client: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_user: MakeUser,
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
 ) -> None:
-    _contest_id, entries = await judged_contest(sessionmaker, make_user)
+    entries = judged.entries
     async with sessionmaker() as session:
         first = await session.get(Entry, entries[0])
         second = await session.get(Entry, entries[1])
