@@ -117,6 +117,13 @@ class RemarkStatus(enum.StrEnum):
     CHANGED = "changed"  # decided: the published result was changed
 
 
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class Prize(enum.StrEnum):
     FIRST = "first"
     SECOND = "second"
@@ -563,3 +570,38 @@ class LoginAttempt(Base):
     email: Mapped[str] = mapped_column(String(254))
     client_ip: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Job(Base):
+    """A long piece of work run by a worker: what it is, how far it got, and how it ended.
+
+    The row, not the queue's message, is the truth: a worker runs a job only after claiming the
+    row (one UPDATE that a second worker cannot also win), keeps ``heartbeat_at`` fresh while
+    it works, and a job whose heartbeat went stale is claimed again and resumed. ``active_key``
+    is set while the job is queued or running, so that asking twice for the same work (the
+    same kind on the same contest) finds the job already under way instead of starting a second.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_jobs_contest_created", "contest_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    contest_id: Mapped[int | None] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
+    active_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(NFCText)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
