@@ -30,6 +30,10 @@ from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
 from contest.intake.unit_page import routes as unit_page_routes
+from contest.jobs.queue import JobQueue
+from contest.jobs.routes import SCHEMAS as job_schemas
+from contest.jobs.routes import api_routes as job_api_routes
+from contest.jobs.routes import routes as job_routes
 from contest.middleware import LocaleMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
@@ -77,6 +81,7 @@ def _api_routes() -> list[BaseRoute]:
         *results_public_api_routes,
         *remarking_api_routes,
         *privacy_api_routes,
+        *job_api_routes,
     ]
 
 
@@ -94,6 +99,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *privacy_routes,
         *intake_routes,
         *unit_page_routes,
+        *job_routes,
         *health.routes,
         Mount(
             api.API_PREFIX,
@@ -140,6 +146,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "storage": storage,
                 "files_app": storage.asgi_app() if isinstance(storage, LocalStorage) else None,
                 "templates": create_templates(),
+                # Pages and the API only put jobs on the queue; workers run them.
+                "jobs": JobQueue(settings),
             }
         finally:
             await storage.aclose()
@@ -174,5 +182,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.api_routes = [Mount(api.API_PREFIX, routes=api_routes)]
-    app.state.api_schemas = {**intake_schemas, **remarking_schemas, **results_schemas}
+    app.state.api_schemas = {
+        **intake_schemas,
+        **remarking_schemas,
+        **results_schemas,
+        **job_schemas,
+    }
     return app

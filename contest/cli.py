@@ -7,9 +7,11 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from contest.i18n import set_locale
+from sqlalchemy import select
+
+from contest.i18n import gettext, set_locale
 from contest.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -41,6 +43,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.database_url)
+    consumer = None
+    if args.worker or (settings.embedded_queue and not args.no_worker):
+        from contest.jobs.queue import JobQueue
+
+        # With the queue in the data dir, this process works through it too: a ward's one
+        # machine needs nothing else running.
+        consumer = JobQueue(settings).consumer(workers=1)
+        consumer.start()
     # Workers import asgi:app themselves and read the same environment.
     uvicorn.run(
         "asgi:app",
@@ -51,6 +61,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="info",
     )
+    if consumer is not None:
+        consumer.stop()
     return 0
 
 
@@ -193,36 +205,110 @@ def cmd_storage_sweep(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
-def cmd_results(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+def _run_job_command(
+    settings: Settings, *, kind: str, slug: str, wait: bool, done: Callable[[dict[str, Any]], str]
+) -> str:
+    """Start a contest's job as the pages do, then either leave it to the workers (--no-wait)
+    or run it in this process with a progress bar, and say how it ended."""
+    from contest.db import create_engine, create_sessionmaker
+    from contest.jobs.kinds import KINDS
+    from contest.jobs.queue import JobQueue, start_job
+    from contest.jobs.worker import execute_job
+    from contest.models import Contest, Job, JobStatus
+    from contest.results import services as results
+    from contest.results.cli import ProgressBar
 
-    from contest.models import Contest
-    from contest.results import services
-    from contest.results.services import ResultsError
+    async def go() -> str:
+        engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            async with sessionmaker() as session:
+                contest = await session.scalar(
+                    select(Contest).where(Contest.slug == slug).order_by(Contest.id.desc())
+                )
+                if contest is None:
+                    raise SystemExit(f"contest: no contest is called {slug}")
+                if kind.startswith("results_"):
+                    action = kind.removeprefix("results_")
+                    try:
+                        await results.ensure_may_start(
+                            session, contest_id=contest.id, action=action
+                        )
+                    except results.ResultsError as exc:
+                        raise SystemExit(f"contest: cannot {action} results: {exc}") from None
+            queue = JobQueue(settings) if not wait else None
+            job = await start_job(sessionmaker, queue, kind=kind, contest_id=contest.id, actor=None)
+            if not wait:
+                return f"Job {job.id} queued ({kind}); a worker runs it."
+            bar = ProgressBar(sys.stderr, gettext(KINDS[kind].label))
+            runner = asyncio.create_task(execute_job(settings, job.id))
+            while True:
+                async with sessionmaker() as session:
+                    row = await session.get(Job, job.id)
+                    assert row is not None
+                    if row.progress_total:
+                        bar(row.progress_done, row.progress_total)
+                    if row.status in (JobStatus.DONE, JobStatus.FAILED) and runner.done():
+                        break
+                await asyncio.sleep(0.5)
+            await runner
+            if row.status == JobStatus.FAILED:
+                raise SystemExit(f"contest: {row.error}")
+            return done(row.result or {})
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    def done(result: dict[str, Any]) -> str:
+        return (
+            f"{result['new_assignments']} new assignments for {result['entries']} entries and "
+            f"{result['judges']} judges; {result['shortfall_count']} entries lack judges."
+        )
+
+    print(
+        _run_job_command(
+            _settings(), kind="assign", slug=args.contest, wait=not args.no_wait, done=done
+        )
+    )
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    def done(result: dict[str, Any]) -> str:
+        if args.results_command == "compute":
+            prizes = ", ".join(f"{k}: {v}" for k, v in sorted(result["prizes"].items()))
+            return (
+                f"Ranked {result['entries']} entries of {args.contest} ({prizes or 'no prizes'})."
+            )
+        return f"Published {result['published']} results of {args.contest}."
+
+    print(
+        _run_job_command(
+            _settings(),
+            kind=f"results_{args.results_command}",
+            slug=args.contest,
+            wait=not args.no_wait,
+            done=done,
+        )
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from contest.jobs.queue import JobQueue
+    from contest.jobs.worker import push_again
+    from contest.migrate import upgrade
 
     settings = _settings()
-
-    async def work(session: AsyncSession) -> str:
-        contest = await session.scalar(
-            select(Contest).where(Contest.slug == args.contest).order_by(Contest.id.desc())
-        )
-        if contest is None:
-            raise SystemExit(f"contest: no contest is called {args.contest}")
-        if args.results_command == "compute":
-            report = await services.compute_results(session, contest_id=contest.id, actor=None)
-            await session.commit()
-            prizes = ", ".join(f"{tier}: {count}" for tier, count in sorted(report.prizes.items()))
-            return f"Ranked {report.entries} entries of {contest.slug} ({prizes or 'no prizes'})."
-        count = await services.publish_results(session, contest_id=contest.id, actor=None)
-        await session.commit()
-        return f"Published {count} results of {contest.slug}."
-
-    return _report_work(
-        settings,
-        work,
-        refused=ResultsError,
-        say=lambda exc: f"cannot {args.results_command} results: {exc}",
-    )
+    upgrade(settings.database_url)
+    queue = JobQueue(settings)
+    # Jobs left by a worker that died, or queued while no queue could be reached.
+    push_again(settings, queue.push)
+    queue.consumer(workers=args.threads).run()
+    return 0
 
 
 def _export(work: Callable[[], str], output: str) -> int:
@@ -301,7 +387,31 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="proxies trusted for X-Forwarded-* headers (comma separated)",
     )
+    queue_worker = serve.add_mutually_exclusive_group()
+    queue_worker.add_argument(
+        "--worker",
+        action="store_true",
+        help="also run background jobs in this process (the default with the local queue)",
+    )
+    queue_worker.add_argument(
+        "--no-worker", action="store_true", help="leave background jobs to `contest worker`"
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker", help="run background jobs from the queue (CONTEST_QUEUE_URL), until stopped"
+    )
+    worker.add_argument("--threads", type=int, default=1, help="jobs run at once (default 1)")
+    worker.set_defaults(func=cmd_worker)
+
+    assign = commands.add_parser(
+        "assign", help="give every entry of a contest's open round its judges (as a job)"
+    )
+    assign.add_argument("contest", help="the contest's short name (slug)")
+    assign.add_argument(
+        "--no-wait", action="store_true", help="queue the job for a worker and return at once"
+    )
+    assign.set_defaults(func=cmd_assign)
 
     demo = commands.add_parser("demo", help="load the demo event, accounts and sample entries")
     demo.set_defaults(func=cmd_demo)
@@ -377,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = results_commands.add_parser(name, help=text)
         command.add_argument("contest", help="the contest's short name (slug)")
+        command.add_argument(
+            "--no-wait", action="store_true", help="queue the job for a worker and return at once"
+        )
         command.set_defaults(func=cmd_results)
 
     erase = commands.add_parser(

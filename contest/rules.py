@@ -30,6 +30,7 @@ from contest.models import (
     Contest,
     Entry,
     EntryStatus,
+    Job,
     RemarkRequest,
     Role,
     Round,
@@ -244,3 +245,14 @@ async def ensure_contest_for_organiser(
     if contest is None or not may_run_judging(user, contest):
         raise NotFoundError()
     return contest
+
+
+async def ensure_job_for_organiser(session: AsyncSession, *, user: User, job_id: int) -> Job:
+    """A background job is seen and retried by the organisers of its contest (every organiser
+    for a job of the whole event); anyone else is told it does not exist."""
+    job = await session.get(Job, job_id)
+    if job is None or user.role != Role.ADMIN:
+        raise NotFoundError()
+    if job.contest_id is not None:
+        await ensure_contest_for_organiser(session, user=user, contest_id=job.contest_id)
+    return job

@@ -46,6 +46,9 @@ class Settings:
     # request reached the app at (another port, the machine's address on the school's network);
     # base_url then only serves the command line.
     base_url_configured: bool = True
+    # Where background jobs wait for a worker: a SQLite file in the data dir (the default, run
+    # by ``contest serve`` itself) or a Redis server shared by ``contest worker`` processes.
+    queue_url: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,6 +84,9 @@ class Settings:
         if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
             raise ConfigError(f"CONTEST_BASE_URL: {base_url!r} is not an http(s) URL")
         secret_key = env.get("CONTEST_SECRET_KEY") or _stored_secret_key(data_dir)
+        queue_url = env.get("CONTEST_QUEUE_URL") or ""
+        if queue_url:
+            queue_url = parse_queue_url(queue_url)
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -89,7 +95,17 @@ class Settings:
             base_url=base_url,
             locale=locale,
             base_url_configured=bool(env.get("CONTEST_BASE_URL")),
+            queue_url=queue_url,
         )
+
+    @property
+    def job_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{self.data_dir / 'queue.sqlite3'}"
+
+    @property
+    def embedded_queue(self) -> bool:
+        """A queue in a local file, which the serving process works through itself."""
+        return self.job_queue_url.startswith("sqlite")
 
 
 def parse_database_url(raw: str) -> str:
@@ -129,6 +145,17 @@ def parse_storage_url(raw: str) -> str:
         return raw
     raise ConfigError(
         f"CONTEST_STORAGE_URL: unsupported scheme {parts.scheme!r} (use file://PATH or s3://BUCKET)"
+    )
+
+
+def parse_queue_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme == "sqlite" and parts.path.strip("/"):
+        return raw
+    if parts.scheme in ("redis", "rediss") and parts.netloc:
+        return raw
+    raise ConfigError(
+        f"CONTEST_QUEUE_URL: {raw!r} is not a queue URL (use redis://HOST:PORT/DB or sqlite:///PATH)"
     )
 
 

@@ -18,11 +18,13 @@ from contest.errors import InvalidError
 from contest.events.validation import local_datetime
 from contest.forms import read_form, verify_csrf
 from contest.i18n import gettext, normalize_text
-from contest.models import Contest, Role, Round, User
+from contest.jobs.queue import start_job
+from contest.jobs.routes import accepted, jobs_context, to_job_page
+from contest.models import Contest, Job, Role, Round, User
 from contest.templating import render
 from judging import services
 from judging.files import entry_files
-from judging.interfaces import AssignmentReport, ScoreInvalidError
+from judging.interfaces import ScoreInvalidError
 
 MAX_COMMENT = 4000
 
@@ -204,45 +206,38 @@ async def judging_page(request: Request) -> Response:
         ).all()
         unfinished = await services.unfinished_assignments(session, contest_id=contest.id)
         round_ = await services.current_round(session, contest_id=contest.id)
-    report = request.session.pop("assignment_report", None)
+        jobs = await jobs_context(session, contest_id=contest.id)
     return render(
         request,
         "admin/judging.html",
         {
             "contest": contest,
             "progress": progress,
-            "report": report,
             "judges": judges,
             "unfinished": unfinished,
             "round": round_,
+            **jobs,
         },
     )
 
 
-async def _run_assignment(request: Request) -> tuple[int, AssignmentReport]:
-    async with request.state.sessionmaker.begin() as session:
+async def _start_assignment(request: Request) -> Job:
+    async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
-        report = await services.run_assignment(
-            session, contest_id=contest.id, actor=current_user(request)
-        )
-    return contest.id, report
+    return await start_job(
+        request.state.sessionmaker,
+        request.state.jobs,
+        kind="assign",
+        contest_id=contest.id,
+        actor=current_user(request),
+    )
 
 
 @requires(Role.ADMIN)
 async def run_assignment(request: Request) -> Response:
+    """Assignment runs as a job: the organiser follows it on the job's page."""
     await read_form(request)
-    contest_id, report = await _run_assignment(request)
-    # Shown once on the next page, like a flash message.
-    request.session["assignment_report"] = {
-        "new": report.new_assignments,
-        "entries": report.entries,
-        "judges": report.judges,
-        "short": [
-            [entry_id, missing, reason, eligible]
-            for entry_id, (missing, reason, eligible) in sorted(report.shortfalls.items())
-        ][:200],
-    }
-    return _to_judging(request, contest_id)
+    return to_job_page(request, await _start_assignment(request))
 
 
 async def _add_judge(request: Request, entry_id: int) -> tuple[int, int]:
@@ -512,25 +507,15 @@ async def api_run_assignment(request: Request) -> Response:
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
-      "200":
-        description: What was assigned, and which entries lack judges and why.
-        content: {application/json: {schema: {type: object}}}
+      "202":
+        description: >-
+          Assignment runs as a job; follow it at the Location given. When it is done, its
+          result says what was assigned, and which entries lack judges and why.
+        content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
-    _contest_id, report = await _run_assignment(request)
-    return JSONResponse(
-        {
-            "round": report.round_number,
-            "entries": report.entries,
-            "judges": report.judges,
-            "new_assignments": report.new_assignments,
-            "shortfalls": [
-                {"entry": entry_id, "missing": missing, "reason": reason, "eligible": eligible}
-                for entry_id, (missing, reason, eligible) in sorted(report.shortfalls.items())
-            ],
-        }
-    )
+    return accepted(request, await _start_assignment(request))
 
 
 @requires(Role.ADMIN)

@@ -37,6 +37,7 @@ from contest.models import (
     contest_judges,
     round_entries,
 )
+from contest.progress import Progress, no_progress
 from judging.assignment import AssignmentProblem, assign
 from judging.interfaces import (
     DISAGREEMENT_SHARE,
@@ -241,7 +242,12 @@ async def _insert_assignments(session: AsyncSession, round_: Round, pairs: np.nd
 
 
 async def run_assignment(
-    session: AsyncSession, *, contest_id: int, actor: User | None, seed: int | None = None
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    actor: User | None,
+    seed: int | None = None,
+    progress: Progress = no_progress,
 ) -> AssignmentReport:
     """Give every entry of the open round its K judges; a rerun only fills gaps."""
     contest = await session.get(Contest, contest_id)

@@ -4,10 +4,8 @@ winners' gallery)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,14 +13,14 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
 from contest.access import current_user, public, requires
+from contest.forms import verify_csrf
 from contest.i18n import gettext
-from contest.models import Consent, Entrant, Prize, Role, User
+from contest.jobs.queue import start_job
+from contest.jobs.routes import accepted
+from contest.models import Consent, Entrant, Job, Prize, Role
 from contest.results import services
 from contest.results.certificates import public_name
 from contest.results.gallery import load_gallery
-
-T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 PRIZE_VALUES = [prize.value for prize in Prize]
 
@@ -84,21 +82,22 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-class _ContestOperation(Protocol[T_co]):
-    def __call__(
-        self, session: AsyncSession, *, contest_id: int, actor: User | None
-    ) -> Awaitable[T_co]: ...
-
-
-async def _on_organisers_contest(request: Request, operation: _ContestOperation[T]) -> T:
-    """One results operation on the contest the path names, by its organiser, in one
-    transaction."""
+async def start_results_job(request: Request, action: str, contest_id: int | None = None) -> Job:
+    """Compute or publish as a job, after the quick refusals (contest.results.services): the
+    results console and the API both start them here."""
     user = current_user(request)
-    async with request.state.sessionmaker.begin() as session:
+    async with request.state.sessionmaker() as session:
         contest = await rules.ensure_contest_for_organiser(
-            session, user=user, slug=request.path_params["slug"]
+            session, user=user, contest_id=contest_id, slug=request.path_params.get("slug")
         )
-        return await operation(session, contest_id=contest.id, actor=user)
+        await services.ensure_may_start(session, contest_id=contest.id, action=action)
+    return await start_job(
+        request.state.sessionmaker,
+        request.state.jobs,
+        kind=f"results_{action}",
+        contest_id=contest.id,
+        actor=user,
+    )
 
 
 @requires(Role.ADMIN)
@@ -111,15 +110,17 @@ async def api_compute_results(request: Request) -> Response:
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
-      "200":
-        description: How many entries were ranked and the prizes awarded.
+      "202":
+        description: >-
+          Computing runs as a job; follow it at the Location given. Its result, when done,
+          says how many entries were ranked and the prizes awarded (ComputedResults).
         content:
           application/json:
-            schema: {$ref: "#/components/schemas/ComputedResults"}
+            schema: {$ref: "#/components/schemas/Job"}
       "409": {$ref: "#/components/responses/409"}
     """
-    report = await _on_organisers_contest(request, services.compute_results)
-    return JSONResponse({"entries": report.entries, "prizes": report.prizes})
+    verify_csrf(request, None)
+    return accepted(request, await start_results_job(request, "compute"))
 
 
 @requires(Role.ADMIN)
@@ -132,15 +133,17 @@ async def api_publish_results(request: Request) -> Response:
     parameters:
       - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
-      "200":
-        description: How many results were published.
+      "202":
+        description: >-
+          Publication runs as a job, in one step; follow it at the Location given. Its result,
+          when done, says how many results were published (PublishedResults).
         content:
           application/json:
-            schema: {$ref: "#/components/schemas/PublishedResults"}
+            schema: {$ref: "#/components/schemas/Job"}
       "409": {$ref: "#/components/responses/409"}
     """
-    count = await _on_organisers_contest(request, services.publish_results)
-    return JSONResponse({"published": count})
+    verify_csrf(request, None)
+    return accepted(request, await start_results_job(request, "publish"))
 
 
 @public

@@ -13,8 +13,10 @@ from contest import labels, rules
 from contest.access import current_user, requires
 from contest.forms import read_form
 from contest.i18n import gettext
+from contest.jobs.routes import jobs_context, to_job_page
 from contest.models import Prize, Role
 from contest.results import services
+from contest.results.api import start_results_job
 from contest.templating import render
 
 
@@ -26,6 +28,7 @@ async def results_page(request: Request) -> Response:
         )
         rows = await services.results_of(session, contest_id=contest.id, published_only=False)
         published = await services.is_published(session, contest_id=contest.id)
+        jobs = await jobs_context(session, contest_id=contest.id)
     return render(
         request,
         "results/console.html",
@@ -36,24 +39,26 @@ async def results_page(request: Request) -> Response:
             "labels": labels,
             "prizes": list(Prize),
             "message": request.session.pop("results_message", None),
+            **jobs,
         },
     )
 
 
 @requires(Role.ADMIN)
 async def results_action(request: Request) -> Response:
-    """Compute, override a prize (with a reason) or publish; each audited."""
+    """Compute or publish (each a job), or override a prize with a reason; each audited."""
     form = await read_form(request)
     action = form.get("action", "")
     actor = current_user(request)
+    if action in ("compute", "publish"):
+        # Long at national size: a job, followed on its page.
+        job = await start_results_job(request, action, request.path_params["contest_id"])
+        return to_job_page(request, job)
     async with request.state.sessionmaker.begin() as session:
         contest = await rules.ensure_contest_for_organiser(
             session, user=actor, contest_id=request.path_params["contest_id"]
         )
-        if action == "compute":
-            report = await services.compute_results(session, contest_id=contest.id, actor=actor)
-            message = gettext("Ranked %(count)s entries.", count=report.entries)
-        elif action == "override":
+        if action == "override":
             try:
                 result_id = int(form.get("result", ""))
                 prize = Prize(form["prize"]) if form.get("prize") else None
@@ -67,9 +72,6 @@ async def results_action(request: Request) -> Response:
                 actor=actor,
             )
             message = gettext("The prize was changed.")
-        elif action == "publish":
-            count = await services.publish_results(session, contest_id=contest.id, actor=actor)
-            message = gettext("Published %(count)s results.", count=count)
         else:
             raise HTTPException(422, gettext("Choose one of the options."))
     request.session["results_message"] = message

@@ -32,6 +32,7 @@ from contest.models import (
     Unit,
     User,
 )
+from contest.progress import Progress, no_progress
 from contest.tokens import RECEIPT_ALPHABET
 from judging.scoring import prizes_by_count, prizes_by_threshold, rank
 from judging.services import current_round, round_scores
@@ -93,7 +94,7 @@ async def is_published(session: AsyncSession, *, contest_id: int) -> bool:
 
 
 async def compute_results(
-    session: AsyncSession, *, contest_id: int, actor: User | None
+    session: AsyncSession, *, contest_id: int, actor: User | None, progress: Progress = no_progress
 ) -> ComputeReport:
     """Rank each division from the final round's scores and award prizes by the contest's
     scheme. Recomputing replaces the preview but keeps prizes an organiser overrode."""
@@ -201,7 +202,12 @@ async def override_prize(
 
 
 async def publish_results(
-    session: AsyncSession, *, contest_id: int, actor: User | None, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    actor: User | None,
+    now: datetime | None = None,
+    progress: Progress = no_progress,
 ) -> int:
     """Publish the computed results in one step (the caller's commit makes it atomic): every
     row gets the same publication time, every winner a certificate serial."""
@@ -287,3 +293,21 @@ def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
             r.result.rank,
         ),
     )
+
+
+async def ensure_may_start(session: AsyncSession, *, contest_id: int, action: str) -> Contest:
+    """The quick refusals of computing or publishing, checked before the work is queued so
+    that the organiser hears them at once: published already, judging not started, nothing
+    computed to publish. The work itself checks again when it runs."""
+    contest = await _contest(session, contest_id)
+    if await is_published(session, contest_id=contest_id):
+        raise ResultsError("published")
+    if action == "publish":
+        computed = await session.scalar(
+            select(Result.id).where(Result.contest_id == contest_id).limit(1)
+        )
+        if computed is None:
+            raise ResultsError("not_computed")
+    elif await current_round(session, contest_id=contest_id) is None:
+        raise ResultsError("no_round")
+    return contest

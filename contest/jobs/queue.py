@@ -1,0 +1,78 @@
+"""The queue that wakes workers, on Huey: a small, maintained task queue with a SQLite store
+(nothing to install or run beside the app) and a Redis store (for many worker hosts).
+
+Only job ids travel through the queue; the job's row holds everything else, so a message that
+is lost or delivered twice costs nothing: a worker runs a job only after claiming its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.jobs import services, worker
+from contest.models import Job, User
+from contest.settings import Settings
+
+logger = logging.getLogger(__name__)
+QUEUE_NAME = "contest-jobs"
+
+
+def _huey(settings: Settings) -> Huey:
+    url = settings.job_queue_url
+    if urlsplit(url).scheme in ("redis", "rediss"):
+        return RedisHuey(QUEUE_NAME, url=url, results=False, utc=True)
+    return SqliteHuey(QUEUE_NAME, filename=url.removeprefix("sqlite:///"), results=False, utc=True)
+
+
+class JobQueue:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.huey = _huey(settings)
+        self._run = self.huey.task(name="run_job")(self._run_job)
+        self.huey.periodic_task(crontab(minute="*"), name="push_again")(self._push_again)
+
+    def push(self, job_id: int) -> None:
+        """Tell a worker about a job. A queue that cannot be reached loses nothing: the job
+        stays queued in its row and is pushed again by the next worker's minute check."""
+        try:
+            self._run(job_id)
+        except Exception:
+            logger.exception("job %s could not be queued; it will be pushed again", job_id)
+
+    def _run_job(self, job_id: int) -> None:
+        worker.run_job_sync(self.settings, job_id)
+
+    def _push_again(self) -> None:
+        pushed = worker.push_again(self.settings, self.push)
+        if pushed:
+            logger.info("pushed %s job(s) again", pushed)
+
+    def consumer(self, *, workers: int = 1) -> Consumer:
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+
+
+async def start_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    queue: JobQueue | None,
+    *,
+    kind: str,
+    contest_id: int | None,
+    params: dict[str, Any] | None = None,
+    actor: User | None,
+) -> Job:
+    """Record the job in a unit of work of its own (a worker must find the row committed), then
+    tell the queue. The same work asked for twice gives the job already under way."""
+    async with sessionmaker.begin() as session:
+        job, created = await services.create_job(
+            session, kind=kind, contest_id=contest_id, params=params, actor=actor
+        )
+    if created and queue is not None:
+        await asyncio.to_thread(queue.push, job.id)
+    return job

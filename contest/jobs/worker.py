@@ -1,0 +1,193 @@
+"""Running one job: claim its row, keep its heartbeat, run its kind, record how it ended.
+
+The heartbeat runs in a thread of its own with its own connection, so that a kind busy on the
+CPU (the assignment algorithm, an XLSX being written) still shows it is alive; a worker that
+dies stops beating, and after ``STALE_AFTER`` its job is claimed again by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from contest.db import create_engine, create_sessionmaker
+from contest.errors import ContestError
+from contest.i18n import gettext, use_locale
+from contest.jobs import services
+from contest.jobs.kinds import KINDS, JobContext
+from contest.models import Job, JobStatus, User
+from contest.settings import Settings
+from storage import storage_from_url
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class _Heartbeat:
+    """Writes the job's progress and heartbeat from a thread of its own."""
+
+    def __init__(self, settings: Settings, job_id: int, worker: str) -> None:
+        self.settings = settings
+        self.job_id = job_id
+        self.worker = worker
+        self.done: int | None = None
+        self.total: int | None = None
+        self.lost = False
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-{job_id}-beat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._changed.set()
+        self._thread.join()
+
+    async def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        self._changed.set()
+
+    def _run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        engine = create_engine(self.settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            while not self._stop.is_set():
+                # Progress at most once a second; a bare heartbeat every HEARTBEAT_SECONDS.
+                await asyncio.to_thread(self._changed.wait, services.HEARTBEAT_SECONDS)
+                self._changed.clear()
+                if self._stop.is_set():
+                    break
+                async with sessionmaker.begin() as session:
+                    mine = await services.beat(
+                        session,
+                        job_id=self.job_id,
+                        worker=self.worker,
+                        done=self.done,
+                        total=self.total,
+                    )
+                if not mine:
+                    self.lost = True
+                    break
+                await asyncio.sleep(1.0)
+        except Exception:  # the job goes on; a missing beat only makes it look slow
+            logger.exception("heartbeat of job %s failed", self.job_id)
+        finally:
+            await engine.dispose()
+
+
+async def execute_job(settings: Settings, job_id: int, *, worker: str | None = None) -> bool:
+    """Run the job if this worker can claim it; False when another has it or it is over."""
+    worker = worker or worker_name()
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    storage = storage_from_url(
+        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+    )
+    try:
+        async with sessionmaker.begin() as session:
+            if not await services.claim_job(session, job_id=job_id, worker=worker):
+                return False
+        async with sessionmaker() as session:
+            job = await session.get(Job, job_id)
+            assert job is not None
+            actor = await session.get(User, job.created_by_id) if job.created_by_id else None
+            session.expunge_all()
+        kind = KINDS.get(job.kind)
+        with _Heartbeat(settings, job_id, worker) as heartbeat, use_locale(settings.locale):
+            error: str | None = None
+            result: dict[str, Any] = {}
+            try:
+                if kind is None:
+                    raise ContestError(gettext("This kind of job is unknown here."))
+                context = JobContext(
+                    job=job,
+                    actor=actor,
+                    settings=settings,
+                    sessionmaker=sessionmaker,
+                    storage=storage,
+                    progress=heartbeat.progress,
+                )
+                result = await kind.run(context)
+            except ContestError as exc:
+                error = exc.message
+            except Exception:
+                logger.exception("job %s (%s) failed", job_id, job.kind)
+                error = gettext(
+                    "The job stopped on an unexpected error. Nothing of it was kept; "
+                    "try it again, and tell the administrator if it fails again."
+                )
+        async with sessionmaker.begin() as session:
+            if heartbeat.done is not None:
+                await services.beat(
+                    session,
+                    job_id=job_id,
+                    worker=worker,
+                    done=heartbeat.done,
+                    total=heartbeat.total,
+                )
+            if error is None:
+                await services.finish_job(session, job_id=job_id, worker=worker, result=result)
+            else:
+                await services.fail_job(session, job_id=job_id, worker=worker, error=error)
+        return True
+    finally:
+        await storage.aclose()
+        await engine.dispose()
+
+
+async def run_queued(settings: Settings, *, kinds: set[str] | None = None) -> int:
+    """Run, here and now, every job that is queued (or whose worker died): for the command
+    line's waiting mode and for tests. Returns how many ran."""
+    ran = 0
+    while True:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                query = select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id)
+                if kinds is not None:
+                    query = query.where(Job.kind.in_(sorted(kinds)))
+                ids = list(await session.scalars(query.limit(100)))
+        finally:
+            await engine.dispose()
+        if not ids:
+            return ran
+        for job_id in ids:
+            ran += await execute_job(settings, job_id)
+
+
+def run_job_sync(settings: Settings, job_id: int) -> bool:
+    """For the queue's worker threads, which are not in an event loop."""
+    return asyncio.run(execute_job(settings, job_id))
+
+
+def push_again(settings: Settings, push: Callable[[int], None]) -> int:
+    """Give the queue again the jobs whose worker died or whose message was lost."""
+
+    async def find() -> list[int]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await services.jobs_to_push_again(session)
+        finally:
+            await engine.dispose()
+
+    ids = asyncio.run(find())
+    for job_id in ids:
+        push(job_id)
+    return len(ids)
