@@ -247,3 +247,32 @@ async def score_all(
                 submit=True,
             )
         await session.commit()
+
+
+async def follow_job(
+    client: Any, settings: Any, started: Any, *, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the queued jobs as a worker would, then read the job that ``started`` (an API 202
+    or a page's redirect to the job's page) through the API, as JSON."""
+    from contest.jobs.worker import run_queued
+
+    assert started.status_code in (202, 303), (started.status_code, started.text)
+    job_id = int(str(started.headers["location"]).rstrip("/").rsplit("/", 1)[-1])
+    await run_queued(settings)
+    read = await client.get(f"/api/v1/jobs/{job_id}", headers=dict(headers or {}))
+    assert read.status_code == 200, read.text
+    job: dict[str, Any] = read.json()
+    return job
+
+
+def wait_for_job(client: Any, started: Any, *, timeout: float = 60) -> dict[str, Any]:
+    """Follow the job an API call started on a served app, whose own worker runs it."""
+    import time
+
+    assert started.status_code == 202, (started.status_code, started.text)
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = client.get(started.headers["location"]).json()
+        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)

@@ -31,6 +31,7 @@ from tests.support import (
     app_client,
     audit_trail,
     csrf_from,
+    follow_job,
     make_entries,
     score_all,
     sign_in,
@@ -379,11 +380,15 @@ async def test_organisers_drive_judging_through_the_api_with_a_token(
         await session.commit()
     bearer = {"Authorization": f"Bearer {plain}"}
     async with app_client(settings) as api:
-        ran = await api.post(f"/api/v1/contests/{DRAWING}/assignment", headers=bearer)
-        assert ran.status_code == 200
-        assert ran.json()["new_assignments"] == 3 and ran.json()["shortfalls"] == []
-        again = await api.post(f"/api/v1/contests/{DRAWING}/assignment", headers=bearer)
-        assert again.json()["new_assignments"] == 0  # a rerun only fills gaps
+        assignment = f"/api/v1/contests/{DRAWING}/assignment"
+        ran = await follow_job(
+            api, settings, await api.post(assignment, headers=bearer), headers=bearer
+        )
+        assert ran["result"]["new_assignments"] == 3 and ran["result"]["shortfalls"] == []
+        again = await follow_job(
+            api, settings, await api.post(assignment, headers=bearer), headers=bearer
+        )
+        assert again["result"]["new_assignments"] == 0  # a rerun only fills gaps
         progress = await api.get(f"/api/v1/contests/{DRAWING}/progress", headers=bearer)
         assert progress.json()["assigned"] == 3 and progress.json()["done"] == 0
         bad = await api.post(

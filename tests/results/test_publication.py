@@ -21,7 +21,7 @@ from contest.results.services import ResultsError
 from contest.settings import Settings
 from contest.tokens import hash_token
 from tests.results.support import Judged, MakeUser
-from tests.support import csrf_from, run_contest_cli, sign_in
+from tests.support import csrf_from, follow_job, run_contest_cli, sign_in
 
 WRITING = "viet-ve-cuon-sach-em-yeu"
 
@@ -107,6 +107,7 @@ async def _entry(sessionmaker: async_sessionmaker[AsyncSession], entry_id: int) 
 
 async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     client: httpx.AsyncClient,
+    settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
     judged: Judged,
@@ -118,6 +119,7 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     token = await csrf_from(client, page)
     computed = await client.post(page, data={"csrf_token": token, "action": "compute"})
     assert computed.status_code == 303
+    assert (await follow_job(client, settings, computed))["status"] == "done"
     async with sessionmaker() as session:
         last = await session.scalar(select(Result).where(Result.entry_id == entries[-1]))
     assert last is not None and last.prize == Prize.THIRD
@@ -138,7 +140,8 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
         },
     )
     assert changed.status_code == 303
-    await client.post(page, data={"csrf_token": token, "action": "compute"})
+    recomputed = await client.post(page, data={"csrf_token": token, "action": "compute"})
+    assert (await follow_job(client, settings, recomputed))["status"] == "done"
     async with sessionmaker() as session:
         kept = await session.scalar(select(Result).where(Result.entry_id == entries[-1]))
         event = await session.scalar(
@@ -150,7 +153,7 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     assert event.after == {"prize": None, "reason": "Bài không đúng thể lệ"}
 
     published = await client.post(page, data={"csrf_token": token, "action": "publish"})
-    assert published.status_code == 303
+    assert (await follow_job(client, settings, published))["result"] == {"published": 6}
     refused = await client.post(
         page,
         data={
