@@ -8,6 +8,7 @@ is lost or delivered twice costs nothing: a worker runs a job only after claimin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,14 +22,21 @@ from contest.models import Job, User
 from contest.settings import Settings
 
 logger = logging.getLogger(__name__)
-QUEUE_NAME = "contest-jobs"
+
+
+def queue_name(settings: Settings) -> str:
+    """One queue per database: platforms (or test runs) sharing a Redis never take each
+    other's jobs."""
+    digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+    return f"contest-jobs-{digest}"
 
 
 def _huey(settings: Settings) -> Huey:
     url = settings.job_queue_url
+    name = queue_name(settings)
     if urlsplit(url).scheme in ("redis", "rediss"):
-        return RedisHuey(QUEUE_NAME, url=url, results=False, utc=True)
-    return SqliteHuey(QUEUE_NAME, filename=url.removeprefix("sqlite:///"), results=False, utc=True)
+        return RedisHuey(name, url=url, results=False, utc=True)
+    return SqliteHuey(name, filename=url.removeprefix("sqlite:///"), results=False, utc=True)
 
 
 class JobQueue:

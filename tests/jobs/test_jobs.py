@@ -1,0 +1,190 @@
+"""Jobs in one process: claimed once, their failures shown and retried, their progress read
+through the page and the API, refused to anyone but the contest's organisers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.demo import DemoReport
+from contest.jobs import services
+from contest.jobs.worker import execute_job, run_queued
+from contest.models import Assignment, AuditEvent, Contest, Job, JobStatus, Role
+from contest.settings import Settings
+from tests.support import Account, csrf_from, follow_job, score_all, sign_in
+
+MakeUser = Callable[..., Awaitable[Account]]
+DRAWING = "ve-tranh-theo-sach"
+WRITING = "viet-ve-cuon-sach-em-yeu"
+
+
+async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str) -> int:
+    async with sessionmaker() as session:
+        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
+    assert found is not None
+    return found
+
+
+async def _job(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> Job:
+    async with sessionmaker() as session:
+        job = await session.get(Job, job_id)
+    assert job is not None
+    return job
+
+
+async def _queue(
+    sessionmaker: async_sessionmaker[AsyncSession], kind: str, contest_id: int
+) -> tuple[Job, bool]:
+    async with sessionmaker.begin() as session:
+        return await services.create_job(session, kind=kind, contest_id=contest_id, actor=None)
+
+
+async def test_two_workers_never_run_the_same_job_twice(
+    demo: DemoReport, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    job, created = await _queue(sessionmaker, "assign", contest_id)
+    assert created
+    # Asking again for the same work finds the job under way.
+    again, created_again = await _queue(sessionmaker, "assign", contest_id)
+    assert again.id == job.id and not created_again
+
+    ran = await asyncio.gather(
+        execute_job(settings, job.id, worker="worker-a"),
+        execute_job(settings, job.id, worker="worker-b"),
+    )
+    assert sorted(ran) == [False, True]
+    done = await _job(sessionmaker, job.id)
+    assert done.status == JobStatus.DONE and done.attempts == 1 and done.active_key is None
+    # A third delivery of the same message finds nothing to do.
+    assert await execute_job(settings, job.id, worker="worker-c") is False
+    async with sessionmaker() as session:
+        pairs = (await session.execute(select(Assignment.entry_id, Assignment.judge_id))).all()
+        runs = await session.scalar(
+            select(func.count()).where(AuditEvent.action == "assignment_run")
+        )
+    assert pairs and len(pairs) == len(set(pairs))
+    assert runs == 1
+    assert done.result is not None and done.result["new_assignments"] == len(pairs)
+
+
+async def test_a_failed_job_shows_its_error_and_can_be_retried(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    contest_id = await _contest_id(sessionmaker, WRITING)
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    # Judging started, nothing scored: computing fails inside the job, with the reason.
+    assigned = await follow_job(
+        client,
+        settings,
+        await client.post(
+            f"/admin/contests/{contest_id}/judging/assign",
+            data={"csrf_token": await csrf_from(client, f"/admin/contests/{contest_id}/judging")},
+        ),
+    )
+    assert assigned["status"] == "done"
+    page = f"/admin/contests/{contest_id}/results"
+    started = await client.post(
+        page, data={"csrf_token": await csrf_from(client, page), "action": "compute"}
+    )
+    failed = await follow_job(client, settings, started)
+    assert failed["status"] == "failed"
+    assert failed["error"] == "Chưa có bài nào được gửi điểm."
+    job_page = await client.get(started.headers["location"])
+    assert job_page.status_code == 200
+    assert "Chưa có bài nào được gửi điểm." in job_page.text
+    assert "Thử lại" in job_page.text  # the retry button
+    # The job's own list on the results console shows it too.
+    assert "Chưa có bài nào được gửi điểm." in (await client.get(page)).text
+
+    # Retrying a job that did not fail is refused and changes nothing.
+    refused = await client.post(
+        f"/api/v1/jobs/{assigned['id']}/retry",
+        headers={"X-CSRF-Token": await csrf_from(client, page)},
+    )
+    assert refused.status_code == 409
+    assert (await _job(sessionmaker, assigned["id"])).status == JobStatus.DONE
+
+    async with sessionmaker() as session:
+        entries = set(await session.scalars(select(Assignment.entry_id)))
+    await score_all(sessionmaker, contest_id, {entry: 0.5 for entry in entries})
+    retried = await client.post(
+        f"/admin/jobs/{failed['id']}/retry",
+        data={"csrf_token": await csrf_from(client, started.headers["location"])},
+    )
+    again = await follow_job(client, settings, retried)
+    assert again["id"] == failed["id"]
+    assert again["status"] == "done" and again["error"] is None and again["attempts"] == 2
+    assert again["result"]["entries"] > 0
+
+
+async def test_progress_is_visible_through_the_page_and_the_api(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    job, _ = await _queue(sessionmaker, "assign", contest_id)
+    # A worker half-way: claimed, 1,200 of 3,000 rows done.
+    async with sessionmaker.begin() as session:
+        assert await services.claim_job(session, job_id=job.id, worker="w")
+        assert await services.beat(session, job_id=job.id, worker="w", done=1200, total=3000)
+    read = (await client.get(f"/api/v1/jobs/{job.id}")).json()
+    assert read["status"] == "running"
+    assert read["progress"] == {"done": 1200, "total": 3000}
+    page = await client.get(f"/admin/jobs/{job.id}")
+    assert '<progress max="3000" value="1200"' in page.text
+    assert f'/api/v1/jobs/{job.id}" data-status="running"' in page.text
+    assert "/static/jobs.js" in page.text
+    judging = await client.get(f"/admin/contests/{contest_id}/judging")
+    assert f'/admin/jobs/{job.id}">' in judging.text
+
+
+async def test_jobs_are_the_organisers_alone(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    job, _ = await _queue(sessionmaker, "assign", contest_id)
+    assert (await client.get(f"/api/v1/jobs/{job.id}")).status_code == 401
+    judge = await make_user("gk@example.vn", Role.JUDGE, contests=[DRAWING])
+    await sign_in(client, judge.user.email, judge.password)
+    assert (await client.get(f"/api/v1/jobs/{job.id}")).status_code == 403
+    assert (await client.get(f"/admin/jobs/{job.id}")).status_code == 403
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    assert (await client.get(f"/api/v1/jobs/{job.id + 1000}")).status_code == 404
+    assert (await client.get(f"/admin/jobs/{job.id + 1000}/download")).status_code == 404
+    # A job that made no file has nothing to download.
+    assert (await client.get(f"/admin/jobs/{job.id}/download")).status_code == 404
+
+
+async def test_a_job_queued_twice_runs_once_and_run_queued_drains(
+    demo: DemoReport, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    first, _ = await _queue(sessionmaker, "assign", contest_id)
+    assert await run_queued(settings) == 1
+    assert await run_queued(settings) == 0
+    second, created = await _queue(sessionmaker, "assign", contest_id)
+    # The first one ended, so the same work may be asked for again: a new job, a rerun that
+    # only fills gaps.
+    assert created and second.id != first.id
+    assert await run_queued(settings) == 1
+    rerun = await _job(sessionmaker, second.id)
+    assert rerun.result is not None and rerun.result["new_assignments"] == 0
