@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -176,8 +175,9 @@ async def insert_rows(
     total: int,
     progress: Progress = no_progress,
 ) -> int:
-    """Insert many rows (tuples of ``columns``' values, all of them given: no column default
-    applies) in batches, in the session's transaction; returns how many were inserted.
+    """Insert many rows (tuples of ``columns``' values as the database stores them: enum
+    values, aware UTC datetimes; all of them given, as no column default applies) in
+    batches, in the session's transaction; returns how many were inserted.
 
     PostgreSQL takes each batch through COPY on the session's own connection (several times
     faster than INSERT, and no parameter limit); SQLite through an executemany INSERT.
@@ -198,8 +198,7 @@ async def insert_rows(
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, BULK_BATCH)):
         if copy is not None:
-            records = [tuple(_copy_value(v) for v in row) for row in batch]
-            await copy(table.name, records=records, columns=list(columns))
+            await copy(table.name, records=batch, columns=list(columns))
         else:
             await session.execute(
                 insert(table), [dict(zip(columns, row, strict=True)) for row in batch]
@@ -207,13 +206,3 @@ async def insert_rows(
         done += len(batch)
         await progress(done, total)
     return done
-
-
-def _copy_value(value: Any) -> Any:
-    # COPY bypasses the column types: enums go as the values they are stored as, datetimes
-    # as aware UTC (what UTCDateTime binds on PostgreSQL).
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return value

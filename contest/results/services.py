@@ -116,7 +116,8 @@ async def compute_results(
     if not scores:
         raise ResultsError("no_scores")
     by_division: dict[int | None, list[int]] = defaultdict(list)
-    divisions = await session.stream(
+    connection = await session.connection()
+    divisions = await connection.stream(
         select(Entry.id, Entry.division_id)
         .where(Entry.contest_id == contest_id)
         .execution_options(yield_per=BULK_BATCH)
@@ -165,7 +166,7 @@ async def compute_results(
                     score.final,
                     score.raw_mean,
                     score.judges,
-                    prize,
+                    prize.value if prize else None,
                     reason,
                     now,
                 )
