@@ -410,7 +410,11 @@ class Round(Base):
 
 class Assignment(Base):
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("round_id", "entry_id", "judge_id"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "entry_id", "judge_id"),
+        # A round's work per judge: progress counts, a judge's list for the organiser.
+        Index("ix_assignments_round_judge_status", "round_id", "judge_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
@@ -455,7 +459,11 @@ class Conflict(Base):
 
 class Result(Base):
     __tablename__ = "results"
-    __table_args__ = (UniqueConstraint("contest_id", "entry_id"),)
+    __table_args__ = (
+        UniqueConstraint("contest_id", "entry_id"),
+        # A division's results in rank order, a page at a time.
+        Index("ix_results_contest_division_rank", "contest_id", "division_id", "rank"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))

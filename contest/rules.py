@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -194,11 +194,18 @@ class JudgeConflicts:
 
 
 async def judge_conflicts(
-    session: AsyncSession, *, judge_ids: Iterable[int]
+    session: AsyncSession, *, judge_ids: Iterable[int] | Select[int]
 ) -> dict[int, JudgeConflicts]:
-    """Every judge's conflicts, in two queries whatever the number of judges."""
-    ids = list(judge_ids)
-    conflicts = {judge_id: JudgeConflicts() for judge_id in ids}
+    """Every judge's conflicts, in two queries whatever the number of judges. ``judge_ids``:
+    a few ids, or a query of them (a contest's judges: thousands of ids would otherwise go
+    to the database as parameters). Every judge named has an entry, with or without
+    conflicts."""
+    ids: list[int] | Select[int]
+    if isinstance(judge_ids, Select):
+        ids, named = judge_ids, list(await session.scalars(judge_ids))
+    else:
+        ids = named = list(judge_ids)
+    conflicts = {judge_id: JudgeConflicts() for judge_id in named}
     own = await session.execute(
         select(user_units.c.user_id, user_units.c.unit_id).where(user_units.c.user_id.in_(ids))
     )

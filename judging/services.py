@@ -8,22 +8,24 @@ assignment is asked of ``contest.rules``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
-from contest.db import utcnow
+from contest.db import BULK_BATCH, insert_rows, utcnow
 from contest.errors import InvalidError
 from contest.i18n import gettext
 from contest.models import (
     Asset,
     Assignment,
     AssignmentStatus,
+    Conflict,
     Contest,
     Criterion,
     Entrant,
@@ -58,7 +60,6 @@ from judging.scoring import (
     check_points,
     rank,
     rubric_total,
-    spread,
     weighted_total,
 )
 
@@ -87,20 +88,34 @@ async def _round_for_assignment(session: AsyncSession, contest: Contest) -> Roun
     return round_
 
 
-async def _round_entries(session: AsyncSession, round_: Round) -> list[tuple[int, int | None, int]]:
-    """(entry id, unit id, entrant id) of the entries this round judges."""
-    query = (
-        select(Entry.id, Entrant.unit_id, Entry.entrant_id)
-        .join(Entrant, Entrant.id == Entry.entrant_id)
-        .where(Entry.contest_id == round_.contest_id, Entry.status == EntryStatus.SUBMITTED)
-        .order_by(Entry.id)
+def _in_round(query: Select[*tuple[Any, ...]], round_: Round) -> Select[*tuple[Any, ...]]:
+    """The query (over Entry) narrowed to the entries this round judges."""
+    query = query.where(
+        Entry.contest_id == round_.contest_id, Entry.status == EntryStatus.SUBMITTED
     )
     if round_.number > 1:
         query = query.join(round_entries, round_entries.c.entry_id == Entry.id).where(
             round_entries.c.round_id == round_.id
         )
-    rows = (await session.execute(query)).all()
-    return [(entry_id, unit_id, entrant_id) for entry_id, unit_id, entrant_id in rows]
+    return query
+
+
+async def _round_entry_count(session: AsyncSession, round_: Round) -> int:
+    return int(await session.scalar(_in_round(select(func.count(Entry.id)), round_)) or 0)
+
+
+async def _int_array(
+    session: AsyncSession, query: Select[*tuple[Any, ...]], width: int
+) -> np.ndarray:
+    """A query's integer columns as one array, streamed in batches: at national size a list
+    of row objects would take gigabytes where the array takes 8 bytes a value."""
+    chunks = [np.empty((0, width), dtype=np.int64)]
+    # On the Core connection: the ORM's row processing would double the time of the read.
+    connection = await session.connection()
+    result = await connection.stream(query.execution_options(yield_per=BULK_BATCH))
+    async for partition in result.partitions():
+        chunks.append(np.array([tuple(row) for row in partition], dtype=np.int64))
+    return np.concatenate(chunks).reshape(-1, width)
 
 
 async def _subtrees(session: AsyncSession, event_id: int) -> dict[int, list[int]]:
@@ -129,12 +144,20 @@ class _Judges:
     names: dict[int, str]
 
 
+def _active_judge_ids(contest_id: int) -> Select[int]:
+    """The ids of the contest's active judges, as a query to use inside another."""
+    return (
+        select(User.id)
+        .join(contest_judges, contest_judges.c.user_id == User.id)
+        .where(contest_judges.c.contest_id == contest_id, User.is_active)
+    )
+
+
 async def _contest_judges(session: AsyncSession, contest_id: int) -> _Judges:
     rows = (
         await session.execute(
-            select(User.id, User.name, contest_judges.c.capacity)
-            .join(contest_judges, contest_judges.c.user_id == User.id)
-            .where(contest_judges.c.contest_id == contest_id, User.is_active)
+            _active_judge_ids(contest_id)
+            .add_columns(User.name, contest_judges.c.capacity)
             .order_by(User.id)
         )
     ).all()
@@ -168,77 +191,90 @@ async def _problem(
     only_entries: Iterable[int] | None = None,
     seed: int,
 ) -> tuple[AssignmentProblem, int]:
-    entries = await _round_entries(session, round_)
-    if only_entries is not None:
-        wanted = set(only_entries)
-        entries = [e for e in entries if e[0] in wanted]
+    # Everything that grows with the entries is read as arrays straight from the query, and
+    # narrowed in SQL: no list of ids ever goes back to the database as parameters.
+    def in_round(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+        query = _in_round(query, round_)
+        if only_entries is not None:
+            query = query.where(Entry.id.in_(list(only_entries)))
+        return query
+
+    entries = await _int_array(
+        session,
+        in_round(
+            select(Entry.id, func.coalesce(Entrant.unit_id, -1))
+            .join(Entrant, Entrant.id == Entry.entrant_id)
+            .order_by(Entry.id)
+        ),
+        2,
+    )
     judges = await _contest_judges(session, contest.id)
     subtrees = await _subtrees(session, contest.event_id)
 
     # rules.may_judge_entry as pairs the algorithm reads in bulk: a conflict with a unit is one
     # with every unit below it, a conflict with an entrant one with each of their entries.
     unit_pairs: set[tuple[int, int]] = set()
-    entry_pairs: set[tuple[int, int]] = set()
-    by_entrant: dict[int, list[int]] = defaultdict(list)
-    for entry_id, _unit, entrant_id in entries:
-        by_entrant[entrant_id].append(entry_id)
-    conflicts = await rules.judge_conflicts(session, judge_ids=judges.ids)
+    conflicts = await rules.judge_conflicts(session, judge_ids=_active_judge_ids(contest.id))
     for judge_id, conflict in conflicts.items():
         for unit_id in conflict.units:
             unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
-        for entrant_id in conflict.entrants:
-            entry_pairs.update((judge_id, e) for e in by_entrant.get(entrant_id, []))
-
-    assignments = (
-        await session.execute(
-            select(Assignment.entry_id, Assignment.judge_id, Assignment.status).where(
-                Assignment.round_id == round_.id
-            )
-        )
-    ).all()
-    existing = []
-    for entry_id, judge_id, status in assignments:
-        if status == AssignmentStatus.RECUSED:
-            # A judge who stepped back from an entry is never given it again.
-            entry_pairs.add((judge_id, entry_id))
-        else:
-            existing.append((entry_id, judge_id))
-
-    def array(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
-        return np.array(rows, dtype=np.int64).reshape(-1, width)
-
+    entrant_pairs = await _int_array(
+        session,
+        in_round(
+            select(Conflict.judge_id, Entry.id)
+            .join(Entry, Entry.entrant_id == Conflict.entrant_id)
+            .where(Conflict.judge_id.in_(_active_judge_ids(contest.id)))
+        ),
+        2,
+    )
+    this_round = select(Assignment.entry_id, Assignment.judge_id).where(
+        Assignment.round_id == round_.id
+    )
+    # A judge who stepped back from an entry is never given it again.
+    recused = await _int_array(
+        session,
+        select(Assignment.judge_id, Assignment.entry_id).where(
+            Assignment.round_id == round_.id, Assignment.status == AssignmentStatus.RECUSED
+        ),
+        2,
+    )
+    existing = await _int_array(
+        session, this_round.where(Assignment.status != AssignmentStatus.RECUSED), 2
+    )
+    entry_pairs = np.concatenate([entrant_pairs, recused])
     problem = AssignmentProblem(
-        entry_ids=np.array([e[0] for e in entries], dtype=np.int64),
-        entry_units=np.array([-1 if e[1] is None else e[1] for e in entries], dtype=np.int64),
+        entry_ids=np.ascontiguousarray(entries[:, 0]),
+        entry_units=np.ascontiguousarray(entries[:, 1]),
         judge_ids=np.array(judges.ids, dtype=np.int64),
         judge_capacity=np.array(judges.capacity, dtype=np.int64),
         k=k,
-        unit_conflicts=array(sorted(unit_pairs), 2),
-        entry_conflicts=array(sorted(entry_pairs), 2),
-        existing=array(existing, 2),
+        unit_conflicts=np.array(sorted(unit_pairs), dtype=np.int64).reshape(-1, 2),
+        entry_conflicts=np.unique(entry_pairs, axis=0) if len(entry_pairs) else entry_pairs,
+        existing=existing,
         seed=seed,
     )
     return problem, len(judges.ids)
 
 
-async def _insert_assignments(session: AsyncSession, round_: Round, pairs: np.ndarray) -> int:
-    if len(pairs) == 0:
-        return 0
+async def _insert_assignments(
+    session: AsyncSession, round_: Round, pairs: np.ndarray, progress: Progress = no_progress
+) -> int:
     now = utcnow()
-    await session.execute(
-        insert(Assignment),
-        [
-            {
-                "round_id": round_.id,
-                "entry_id": int(entry_id),
-                "judge_id": int(judge_id),
-                "status": AssignmentStatus.ASSIGNED,
-                "created_at": now,
-            }
-            for entry_id, judge_id in pairs
-        ],
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        # A slice at a time: Python tuples of every pair at once would take gigabytes.
+        for start in range(0, len(pairs), BULK_BATCH):
+            for entry_id, judge_id in pairs[start : start + BULK_BATCH].tolist():
+                yield (round_.id, entry_id, judge_id, AssignmentStatus.ASSIGNED.value, now)
+
+    return await insert_rows(
+        session,
+        Assignment,
+        ("round_id", "entry_id", "judge_id", "status", "created_at"),
+        rows(),
+        total=len(pairs),
+        progress=progress,
     )
-    return len(pairs)
 
 
 async def run_assignment(
@@ -249,7 +285,9 @@ async def run_assignment(
     seed: int | None = None,
     progress: Progress = no_progress,
 ) -> AssignmentReport:
-    """Give every entry of the open round its K judges; a rerun only fills gaps."""
+    """Give every entry of the open round its K judges; a rerun only fills gaps (whatever is
+    stored of an earlier run counts as assigned, and the unique (round, entry, judge) keeps a
+    pair from being stored twice). ``progress`` follows the new assignments being stored."""
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ContestNotJudgeableError()
@@ -262,7 +300,7 @@ async def run_assignment(
         seed=seed if seed is not None else contest.id * 1000 + round_.number,
     )
     result = assign(problem)
-    added = await _insert_assignments(session, round_, result.new_pairs)
+    added = await _insert_assignments(session, round_, result.new_pairs, progress)
     report = AssignmentReport(
         round_number=round_.number,
         entries=len(problem.entry_ids),
@@ -544,60 +582,72 @@ async def contest_progress(
     judges = await _contest_judges(session, contest_id)
     per_judge = {j: JudgeProgress(judge_id=j, name=judges.names[j]) for j in judges.ids}
     if round_ is None:
-        entries = len(
-            (
-                await session.scalars(
-                    select(Entry.id).where(
-                        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
-                    )
-                )
-            ).all()
+        entries = await session.scalar(
+            select(func.count(Entry.id)).where(
+                Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
+            )
         )
-        return ContestProgress(None, False, entries, 0, 0, list(per_judge.values()), [])
+        return ContestProgress(None, False, int(entries or 0), 0, 0, list(per_judge.values()), [])
+    # Counted by the database, one row per judge: the assignments themselves never leave it.
+    active = (
+        select(Assignment.entry_id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.round_id == round_.id,
+            Assignment.status.in_(ACTIVE),
+            Entry.status == EntryStatus.SUBMITTED,
+        )
+    )
+
+    def counting(status: AssignmentStatus) -> Any:
+        return func.sum(case((Assignment.status == status, 1), else_=0))
+
     rows = (
         await session.execute(
-            select(Assignment.entry_id, Assignment.judge_id, Assignment.status, Score.total)
-            .join(Entry, Entry.id == Assignment.entry_id)
-            .outerjoin(Score, Score.assignment_id == Assignment.id)
-            .where(
-                Assignment.round_id == round_.id,
-                Assignment.status.in_(ACTIVE),
-                Entry.status == EntryStatus.SUBMITTED,
-            )
+            active.with_only_columns(
+                Assignment.judge_id,
+                func.count(),
+                counting(AssignmentStatus.SUBMITTED),
+                counting(AssignmentStatus.DRAFT),
+            ).group_by(Assignment.judge_id)
         )
     ).all()
     late = round_.closes_at is not None and now > round_.closes_at
-    totals: dict[int, list[float]] = defaultdict(list)
     assigned = done = 0
-    for entry_id, judge_id, status, total in rows:
+    for judge_id, count, submitted, drafts in rows:
         progress = per_judge.setdefault(
             judge_id, JudgeProgress(judge_id=judge_id, name=str(judge_id))
         )
-        progress.assigned += 1
-        assigned += 1
-        if status == AssignmentStatus.SUBMITTED:
-            progress.done += 1
-            done += 1
-            if total is not None:
-                totals[entry_id].append(total)
-        else:
-            if status == AssignmentStatus.DRAFT:
-                progress.drafts += 1
-            if late:
-                progress.overdue += 1
-    maximum = rubric_total(
-        rubric_of(
-            (
-                await session.scalars(select(Criterion).where(Criterion.contest_id == contest_id))
-            ).all()
+        progress.assigned = int(count)
+        progress.done = int(submitted or 0)
+        progress.drafts = int(drafts or 0)
+        progress.overdue = progress.assigned - progress.done if late else 0
+        assigned += progress.assigned
+        done += progress.done
+    maximum = rubric_total(rubric_of(await contest_criteria(session, contest_id=contest_id)))
+    scored = (
+        active.join(Score, Score.assignment_id == Assignment.id)
+        .where(Assignment.status == AssignmentStatus.SUBMITTED, Score.total.is_not(None))
+        .add_columns(Score.total)
+    )
+    # spread() as the database computes it, so that only the flagged entries' totals are read.
+    apart = (
+        scored.with_only_columns(Assignment.entry_id)
+        .group_by(Assignment.entry_id)
+        .having(
+            func.count() > 1,
+            func.max(Score.total) - func.min(Score.total) > DISAGREEMENT_SHARE * maximum,
         )
     )
-    flagged = sorted(
-        (entry_id, sorted(values))
-        for entry_id, values in totals.items()
-        if len(values) > 1 and spread(values) > DISAGREEMENT_SHARE * maximum
-    )
-    entry_count = len(await _round_entries(session, round_))
+    totals: dict[int, list[float]] = defaultdict(list)
+    for entry_id, total in (
+        await session.execute(
+            scored.where(Assignment.entry_id.in_(apart)).order_by(Assignment.entry_id)
+        )
+    ).all():
+        totals[entry_id].append(total)
+    flagged = sorted((entry_id, sorted(values)) for entry_id, values in totals.items())
+    entry_count = await _round_entry_count(session, round_)
     return ContestProgress(
         round_.number,
         round_.status == RoundStatus.OPEN,
@@ -641,7 +691,7 @@ async def reassign(
         raise ReassignRefusedError()
     round_ = await session.get(Round, assignment.round_id)
     assert round_ is not None
-    judges = await _contest_judges(session, round_.contest_id)
+    is_judge = await session.scalar(_active_judge_ids(round_.contest_id).where(User.id == judge_id))
     contest = await session.get(Contest, round_.contest_id)
     entry = await session.get(Entry, assignment.entry_id)
     assert contest is not None and entry is not None
@@ -661,7 +711,7 @@ async def reassign(
             Assignment.judge_id == judge_id,
         )
     )
-    if judge_id not in judges.ids or taken is not None:
+    if is_judge is None or taken is not None:
         raise ReassignRefusedError()
     before = {"judge": assignment.judge_id}
     old_score = await session.scalar(select(Score).where(Score.assignment_id == assignment.id))
@@ -699,28 +749,28 @@ async def round_scores(
 ) -> dict[int, EntryScore]:
     """The round's aggregated score per entry, by the contest's method."""
     criteria = await contest_criteria(session, contest_id=contest.id)
-    first_key = criteria[0].key if criteria else None
-    rows = (
-        await session.execute(
-            select(Assignment.entry_id, Assignment.judge_id, Score.total, Score.points)
-            .join(Score, Score.assignment_id == Assignment.id)
-            .join(Entry, Entry.id == Assignment.entry_id)
-            .where(
-                Assignment.round_id == round_.id,
-                Assignment.status == AssignmentStatus.SUBMITTED,
-                Entry.status == EntryStatus.SUBMITTED,
-                Score.total.is_not(None),
-            )
+    # The first criterion's points are read out of the JSON by the database: decoding every
+    # score's points in Python costs more than the rest of the aggregation.
+    first = (
+        func.coalesce(Score.points[criteria[0].key].as_float(), 0.0) if criteria else literal(0.0)
+    )
+    connection = await session.connection()
+    result = await connection.stream(
+        select(Assignment.entry_id, Assignment.judge_id, Score.total, first)
+        .join(Score, Score.assignment_id == Assignment.id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.round_id == round_.id,
+            Assignment.status == AssignmentStatus.SUBMITTED,
+            Entry.status == EntryStatus.SUBMITTED,
+            Score.total.is_not(None),
         )
-    ).all()
+        .execution_options(yield_per=BULK_BATCH)
+    )
     totals = [
-        JudgeTotal(
-            entry_id,
-            judge_id,
-            float(total),
-            float(points.get(first_key, 0.0)) if first_key else 0.0,
-        )
-        for entry_id, judge_id, total, points in rows
+        JudgeTotal(entry_id, judge_id, float(total), float(first_points))
+        async for partition in result.partitions()
+        for entry_id, judge_id, total, first_points in partition
     ]
     return aggregate(
         totals,
@@ -752,15 +802,16 @@ async def shortlist(
         await close_round(session, contest_id=contest_id, actor=actor)
     scores = await round_scores(session, contest=contest, round_=round_)
     groups: dict[object, list[EntryScore]] = defaultdict(list)
-    rows = (
-        await session.execute(
-            select(Entry.id, Entry.division_id, Entrant.unit_id)
-            .join(Entrant, Entrant.id == Entry.entrant_id)
-            .where(Entry.id.in_(list(scores)))
-        )
-    ).all()
-    for entry_id, division_id, unit_id in rows:
-        groups[division_id if top_per_division is not None else unit_id].append(scores[entry_id])
+    grouping = Entry.division_id if top_per_division is not None else Entrant.unit_id
+    rows = await session.stream(
+        _in_round(
+            select(Entry.id, grouping).join(Entrant, Entrant.id == Entry.entrant_id), round_
+        ).execution_options(yield_per=BULK_BATCH)
+    )
+    async for partition in rows.partitions():
+        for entry_id, key in partition:
+            if entry_id in scores:
+                groups[key].append(scores[entry_id])
     limit = top_per_division if top_per_division is not None else per_unit
     assert limit is not None
     chosen: list[int] = []
@@ -771,11 +822,13 @@ async def shortlist(
     next_round = Round(contest_id=contest_id, number=round_.number + 1, status=RoundStatus.OPEN)
     session.add(next_round)
     await session.flush()
-    if chosen:
-        await session.execute(
-            insert(round_entries),
-            [{"round_id": next_round.id, "entry_id": entry_id} for entry_id in sorted(chosen)],
-        )
+    await insert_rows(
+        session,
+        round_entries,
+        ("round_id", "entry_id"),
+        ((next_round.id, entry_id) for entry_id in sorted(chosen)),
+        total=len(chosen),
+    )
     audit.record(
         session,
         action="round_opened",

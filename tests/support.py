@@ -276,3 +276,121 @@ def wait_for_job(client: Any, started: Any, *, timeout: float = 60) -> dict[str,
         if job["status"] in ("done", "failed") or time.monotonic() > deadline:
             return job
         time.sleep(0.2)
+
+
+# --- national-size data, written by the database itself --------------------------------------
+
+
+async def bulk_entries(
+    session: AsyncSession, *, contest_id: int, count: int, unit_ids: list[int], prefix: str
+) -> None:
+    """``count`` submitted entries of the contest, each of its own entrant, spread over these
+    units and the contest's divisions in turn: INSERT ... SELECT over a counting CTE, so that
+    tens of thousands of rows take a second (the service's own path would take minutes)."""
+    from sqlalchemy import Integer, String, case, cast, literal, select
+    from sqlalchemy import insert as sql_insert
+
+    from contest.db import UTCDateTime, utcnow
+    from contest.models import Consent, Contest, Division, Entrant, Entry, EntryStatus
+
+    contest = await session.get(Contest, contest_id)
+    assert contest is not None
+    divisions = list(
+        await session.scalars(select(Division.id).where(Division.contest_id == contest_id))
+    )
+    now = literal(utcnow(), UTCDateTime())
+    numbers = select(literal(1, Integer).label("n")).cte("numbers", recursive=True)
+    numbers = numbers.union_all(select(numbers.c.n + 1).where(numbers.c.n < count))
+
+    def by_turn(number: Any, ids: list[int]) -> Any:
+        if not ids:
+            return literal(None, Integer)
+        return case({i: v for i, v in enumerate(ids)}, value=number % len(ids))
+
+    name = literal(prefix, String) + cast(numbers.c.n, String)
+    await session.execute(
+        sql_insert(Entrant).from_select(
+            ["event_id", "unit_id", "full_name", "age", "is_minor", "consent", "created_at"],
+            select(
+                literal(contest.event_id),
+                by_turn(numbers.c.n, unit_ids),
+                name,
+                literal(9),
+                literal(True),
+                literal(Consent.INITIALS.value, String),
+                now,
+            ),
+        )
+    )
+    await session.execute(
+        sql_insert(Entry).from_select(
+            [
+                "contest_id",
+                "division_id",
+                "entrant_id",
+                "receipt_code",
+                "edit_token_hash",
+                "title",
+                "note",
+                "book_title",
+                "book_author",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+            select(
+                literal(contest_id),
+                by_turn(Entrant.id, divisions),
+                Entrant.id,
+                literal("B", String) + cast(Entrant.id, String),
+                literal("0" * 64, String),
+                Entrant.full_name,
+                literal("", String),
+                literal("", String),
+                literal("", String),
+                literal(EntryStatus.SUBMITTED.value, String),
+                now,
+                now,
+            ).where(Entrant.full_name.startswith(prefix)),
+        )
+    )
+
+
+async def bulk_scores(session: AsyncSession, *, round_id: int) -> None:
+    """Every unscored assignment of the round submitted, with a total that varies with the
+    entry and the judge (so divisions rank, tie and get prizes) and the same points."""
+    from sqlalchemy import JSON, Float, cast, literal, select, update
+    from sqlalchemy import insert as sql_insert
+
+    from contest.db import UTCDateTime, utcnow
+    from contest.models import Assignment, AssignmentStatus, Score
+
+    now = literal(utcnow(), UTCDateTime())
+    unscored = Assignment.round_id == round_id, ~Assignment.id.in_(select(Score.assignment_id))
+    await session.execute(
+        sql_insert(Score).from_select(
+            [
+                "assignment_id",
+                "points",
+                "total",
+                "comment_to_organizers",
+                "feedback_to_entrant",
+                "submitted_at",
+                "updated_at",
+            ],
+            select(
+                Assignment.id,
+                literal({"noi-dung": 2.0, "sang-tao": 1.0, "ngon-ngu": 1.0, "lien-he": 1.0}, JSON),
+                cast((Assignment.entry_id * 7 + Assignment.judge_id * 3) % 100, Float) / 10,
+                literal(""),
+                literal(""),
+                now,
+                now,
+            ).where(*unscored),
+        )
+    )
+    await session.execute(
+        update(Assignment)
+        .where(Assignment.round_id == round_id, Assignment.status != AssignmentStatus.RECUSED)
+        .values(status=AssignmentStatus.SUBMITTED)
+    )

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
-from contest.db import utcnow
+from contest.db import BULK_BATCH, insert_rows, utcnow
 from contest.errors import ContestError
 from contest.i18n import N_, gettext
 from contest.models import (
@@ -88,16 +88,24 @@ async def _contest(session: AsyncSession, contest_id: int) -> Contest:
 
 async def is_published(session: AsyncSession, *, contest_id: int) -> bool:
     found = await session.scalar(
-        select(Result.id).where(Result.contest_id == contest_id, Result.published_at.is_not(None))
+        select(Result.id)
+        .where(Result.contest_id == contest_id, Result.published_at.is_not(None))
+        .limit(1)
     )
     return found is not None
 
 
 async def compute_results(
-    session: AsyncSession, *, contest_id: int, actor: User | None, progress: Progress = no_progress
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    actor: User | None,
+    progress: Progress = no_progress,
 ) -> ComputeReport:
     """Rank each division from the final round's scores and award prizes by the contest's
-    scheme. Recomputing replaces the preview but keeps prizes an organiser overrode."""
+    scheme. Recomputing replaces the preview (in the caller's unit of work: a run stopped
+    half-way leaves the previous one) but keeps prizes an organiser overrode. ``progress``
+    follows the result rows being stored."""
     contest = await _contest(session, contest_id)
     if await is_published(session, contest_id=contest_id):
         raise ResultsError("published")
@@ -107,13 +115,17 @@ async def compute_results(
     scores = await round_scores(session, contest=contest, round_=round_)
     if not scores:
         raise ResultsError("no_scores")
-    divisions = dict(
-        (
-            await session.execute(
-                select(Entry.id, Entry.division_id).where(Entry.id.in_(list(scores)))
-            )
-        ).all()
+    by_division: dict[int | None, list[int]] = defaultdict(list)
+    connection = await session.connection()
+    divisions = await connection.stream(
+        select(Entry.id, Entry.division_id)
+        .where(Entry.contest_id == contest_id)
+        .execution_options(yield_per=BULK_BATCH)
     )
+    async for partition in divisions.partitions():
+        for entry_id, division_id in partition:
+            if entry_id in scores:
+                by_division[division_id].append(entry_id)
     overrides = {
         r.entry_id: (r.prize, r.override_reason)
         for r in (
@@ -125,40 +137,60 @@ async def compute_results(
         ).all()
     }
     await session.execute(delete(Result).where(Result.contest_id == contest_id))
-    by_division: dict[int | None, list[int]] = defaultdict(list)
-    for entry_id in scores:
-        by_division[divisions.get(entry_id)].append(entry_id)
     scheme = contest.prize_scheme or {}
     tally: dict[str, int] = defaultdict(int)
-    for division_id, entry_ids in by_division.items():
-        ranked = rank([scores[e] for e in entry_ids])
-        if scheme.get("method") == "threshold":
-            awards = prizes_by_threshold(ranked, scheme.get("thresholds", {}))
-        else:
-            awards = prizes_by_count(ranked, scheme.get("tiers", {}))
-        for item in ranked:
-            prize_value, reason = overrides.get(item.entry_id, (None, None))
-            prize = (
-                prize_value
-                if reason
-                else (Prize(awards[item.entry_id]) if item.entry_id in awards else None)
-            )
-            if prize is not None:
-                tally[prize.value] += 1
-            session.add(
-                Result(
-                    contest_id=contest_id,
-                    division_id=division_id,
-                    entry_id=item.entry_id,
-                    rank=item.rank,
-                    final_score=item.score.final,
-                    raw_score=item.score.raw_mean,
-                    judges=item.score.judges,
-                    prize=prize,
-                    override_reason=reason,
+    now = utcnow()
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        for division_id, entry_ids in by_division.items():
+            ranked = rank([scores[e] for e in entry_ids])
+            if scheme.get("method") == "threshold":
+                awards = prizes_by_threshold(ranked, scheme.get("thresholds", {}))
+            else:
+                awards = prizes_by_count(ranked, scheme.get("tiers", {}))
+            for item in ranked:
+                prize_value, reason = overrides.get(item.entry_id, (None, None))
+                prize = (
+                    prize_value
+                    if reason
+                    else (Prize(awards[item.entry_id]) if item.entry_id in awards else None)
                 )
-            )
-    await session.flush()
+                if prize is not None:
+                    tally[prize.value] += 1
+                score = item.score
+                yield (
+                    contest_id,
+                    division_id,
+                    item.entry_id,
+                    item.rank,
+                    score.final,
+                    score.raw_mean,
+                    score.judges,
+                    prize.value if prize else None,
+                    reason,
+                    now,
+                )
+
+    # The rows go in as a bulk insert: objects in the session would cost a flush per row.
+    await insert_rows(
+        session,
+        Result,
+        (
+            "contest_id",
+            "division_id",
+            "entry_id",
+            "rank",
+            "final_score",
+            "raw_score",
+            "judges",
+            "prize",
+            "override_reason",
+            "created_at",
+        ),
+        rows(),
+        total=len(scores),
+        progress=progress,
+    )
     audit.record(
         session,
         action="results_computed",
@@ -210,31 +242,42 @@ async def publish_results(
     progress: Progress = no_progress,
 ) -> int:
     """Publish the computed results in one step (the caller's commit makes it atomic): every
-    row gets the same publication time, every winner a certificate serial."""
+    row gets the same publication time (one UPDATE), every winner a certificate serial (in
+    batches, which ``progress`` follows)."""
     now = now or utcnow()
     contest = await _contest(session, contest_id)
     if await is_published(session, contest_id=contest_id):
         raise ResultsError("published")
-    results = (await session.scalars(select(Result).where(Result.contest_id == contest_id))).all()
-    if not results:
+    count = int(
+        await session.scalar(select(func.count(Result.id)).where(Result.contest_id == contest_id))
+        or 0
+    )
+    if not count:
         raise ResultsError("not_computed")
     event = await session.get(Event, contest.event_id)
     assert event is not None
-    taken = set(
-        (
-            await session.scalars(
-                select(Result.certificate_serial).where(Result.certificate_serial.is_not(None))
-            )
-        ).all()
+    await session.execute(
+        update(Result).where(Result.contest_id == contest_id).values(published_at=now)
     )
-    for result in results:
-        result.published_at = now
-        if result.prize is not None:
-            serial = new_serial_code(event.starts_on.year)
-            while serial in taken:
-                serial = new_serial_code(event.starts_on.year)
-            taken.add(serial)
-            result.certificate_serial = serial
+    winners = list(
+        await session.scalars(
+            select(Result.id)
+            .where(Result.contest_id == contest_id, Result.prize.is_not(None))
+            .order_by(Result.id)
+        )
+    )
+    await progress(0, len(winners))
+    for start in range(0, len(winners), SERIAL_BATCH):
+        batch = winners[start : start + SERIAL_BATCH]
+        serials = await _new_serials(session, len(batch), year=event.starts_on.year)
+        await session.execute(
+            update(Result),
+            [
+                {"id": result_id, "certificate_serial": serial}
+                for result_id, serial in zip(batch, serials, strict=True)
+            ],
+        )
+        await progress(start + len(batch), len(winners))
     before = contest.status.value
     contest.status = ContestStatus.PUBLISHED
     audit.record(
@@ -244,10 +287,30 @@ async def publish_results(
         object_id=contest_id,
         actor=actor,
         before={"status": before},
-        after={"status": contest.status.value, "results": len(results)},
+        after={"status": contest.status.value, "results": count},
     )
     await session.flush()
-    return len(results)
+    return count
+
+
+# Serials checked against those already given, and stored, this many at a time.
+SERIAL_BATCH = 5_000
+
+
+async def _new_serials(session: AsyncSession, count: int, *, year: int) -> list[str]:
+    """``count`` distinct serials no result holds yet: drawn, then asked of the database in
+    one query for the batch (not every serial ever given, which grows with every contest);
+    any already taken is drawn again."""
+    serials: set[str] = set()
+    while len(serials) < count:
+        fresh = {new_serial_code(year) for _ in range(count - len(serials))} - serials
+        taken = set(
+            await session.scalars(
+                select(Result.certificate_serial).where(Result.certificate_serial.in_(fresh))
+            )
+        )
+        serials |= fresh - taken
+    return sorted(serials)
 
 
 @dataclass
