@@ -63,7 +63,10 @@ class JobQueue:
             logger.info("pushed %s job(s) again", pushed)
 
     def consumer(self, *, workers: int = 1) -> Consumer:
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+        # SIGTERM (systemd's stop, a deploy) lets the running job finish; SIGINT stops at once.
+        return self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=True, graceful_signal="TERM"
+        )
 
 
 async def start_job(

@@ -153,62 +153,72 @@ def test_assign_waits_with_a_progress_bar_and_refuses_an_unknown_contest(
         assert len(_query(database_url, select(Job.id))) == 2
 
 
-def test_a_killed_workers_job_is_resumed_with_no_duplicate_rows(tmp_path: Path) -> None:
-    """The worker dies (SIGKILL) while its job waits on a lock half-way through; the job's
-    transaction dies with it. Once its heartbeat is stale, the next worker claims it again
-    and finishes it: every entry gets its judges once."""
-    if not TEST_DATABASE_URL:
-        skip_or_fail("killing a worker mid-job needs PostgreSQL's table locks")
-    with process_database(tmp_path, "contest_jobs") as database_url:
-        env = app_env(
-            tmp_path, database_url, f"file://{tmp_path / 'uploads'}", CONTEST_QUEUE_URL=_redis()
-        )
-        run_cli(env, "demo")
-        # Held by another connection, the lock stops the job after it was claimed and began.
-        locker = subprocess.Popen(
-            [
-                "psql",
+# The worker is stopped half-way by a table lock, which PostgreSQL has and SQLite has not:
+# defined only on the PostgreSQL run (with CI=true a skip would fail the SQLite one).
+if TEST_DATABASE_URL:
+
+    def test_a_killed_workers_job_is_resumed_with_no_duplicate_rows(tmp_path: Path) -> None:
+        """The worker dies (SIGKILL) while its job waits on a lock half-way through; the job's
+        transaction dies with it. Once its heartbeat is stale, the next worker claims it again
+        and finishes it: every entry gets its judges once."""
+        with process_database(tmp_path, "contest_jobs") as database_url:
+            env = app_env(
+                tmp_path, database_url, f"file://{tmp_path / 'uploads'}", CONTEST_QUEUE_URL=_redis()
+            )
+            run_cli(env, "demo")
+            # Held by another connection, the lock stops the job after it was claimed and began.
+            locker = subprocess.Popen(
+                [
+                    "psql",
+                    database_url.replace("+asyncpg", ""),
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    "BEGIN; LOCK TABLE assignments IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PGAPPNAME": "contest-test-locker"},
+            )
+            try:
+                deadline = time.monotonic() + 20
+                while not _query(
+                    database_url,
+                    text(
+                        "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'assignments' AND l.mode = 'AccessExclusiveLock'"
+                    ),
+                ):
+                    assert time.monotonic() < deadline, "the lock was not taken"
+                    time.sleep(0.1)
+                run_cli(env, "assign", CONTEST, "--no-wait")
+                with _worker(env, tmp_path / "worker-1.log") as first:
+                    _wait(database_url, {JobStatus.RUNNING})
+                    time.sleep(1.0)
+                    os.killpg(first.pid, signal.SIGKILL)
+                    first.wait(timeout=10)
+            finally:
+                # The server goes on sleeping after its client is gone: end it there.
+                _query(
+                    database_url,
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = 'contest-test-locker'"
+                    ),
+                )
+                locker.wait(timeout=10)
+            row = _job_row(database_url)
+            assert row.status == JobStatus.RUNNING and row.attempts == 1
+            assert _no_duplicate_assignments(database_url) == 0  # nothing of it was kept
+            # A minute without a heartbeat, as if it had passed.
+            _query(
                 database_url,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                "BEGIN; LOCK TABLE assignments IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 20
-            while not _query(
-                database_url,
-                text(
-                    "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                    "WHERE c.relname = 'assignments' AND l.mode = 'AccessExclusiveLock'"
-                ),
-            ):
-                assert time.monotonic() < deadline, "the lock was not taken"
-                time.sleep(0.1)
-            run_cli(env, "assign", CONTEST, "--no-wait")
-            with _worker(env, tmp_path / "worker-1.log") as first:
-                _wait(database_url, {JobStatus.RUNNING})
-                time.sleep(1.0)
-                os.killpg(first.pid, signal.SIGKILL)
-                first.wait(timeout=10)
-        finally:
-            locker.terminate()
-            locker.wait(timeout=10)
-        row = _job_row(database_url)
-        assert row.status == JobStatus.RUNNING and row.attempts == 1
-        assert _no_duplicate_assignments(database_url) == 0  # nothing of it was kept
-        # A minute without a heartbeat, as if it had passed.
-        _query(
-            database_url,
-            update(Job)
-            .values(heartbeat_at=func.now() - text("interval '5 minutes'"))
-            .returning(Job.id),
-        )
-        with _worker(env, tmp_path / "worker-2.log"):
-            row = _wait(database_url, {JobStatus.DONE, JobStatus.FAILED})
-        assert row.status == JobStatus.DONE, (tmp_path / "worker-2.log").read_text()[-3000:]
-        assert row.attempts == 2
-        assert row.result["new_assignments"] == _no_duplicate_assignments(database_url) > 0
+                update(Job)
+                .values(heartbeat_at=func.now() - text("interval '5 minutes'"))
+                .returning(Job.id),
+            )
+            with _worker(env, tmp_path / "worker-2.log"):
+                row = _wait(database_url, {JobStatus.DONE, JobStatus.FAILED})
+            assert row.status == JobStatus.DONE, (tmp_path / "worker-2.log").read_text()[-3000:]
+            assert row.attempts == 2
+            assert row.result["new_assignments"] == _no_duplicate_assignments(database_url) > 0
