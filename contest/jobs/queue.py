@@ -65,7 +65,13 @@ class JobQueue:
     def consumer(self, *, workers: int = 1) -> Consumer:
         # SIGTERM (systemd's stop, a deploy) lets the running job finish; SIGINT stops at once.
         return self.huey.create_consumer(
-            workers=workers, worker_type="thread", periodic=True, graceful_signal="TERM"
+            workers=workers,
+            worker_type="thread",
+            periodic=True,
+            graceful_signal="TERM",
+            # An idle worker looks at the queue at least once a second: an organiser's job
+            # starts at once, not after a long back-off.
+            max_delay=1.0,
         )
 
 

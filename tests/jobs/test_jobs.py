@@ -175,7 +175,11 @@ async def test_jobs_are_the_organisers_alone(
 
 
 async def test_a_job_queued_twice_runs_once_and_run_queued_drains(
-    demo: DemoReport, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
 ) -> None:
     contest_id = await _contest_id(sessionmaker, DRAWING)
     first, _ = await _queue(sessionmaker, "assign", contest_id)
@@ -188,3 +192,11 @@ async def test_a_job_queued_twice_runs_once_and_run_queued_drains(
     assert await run_queued(settings) == 1
     rerun = await _job(sessionmaker, second.id)
     assert rerun.result is not None and rerun.result["new_assignments"] == 0
+    # The finished job's page says what it did.
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    page = await client.get(f"/admin/jobs/{first.id}")
+    assert page.status_code == 200
+    done = await _job(sessionmaker, first.id)
+    assert done.result is not None
+    assert f"Đã phân công thêm {done.result['new_assignments']} lượt chấm" in page.text
