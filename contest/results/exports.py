@@ -9,9 +9,9 @@ session, never commit, and report ``progress`` as (rows written, rows in all).
 A contest's results are streamed: one ordered query read a batch at a time
 (``EXPORT_BATCH`` rows), each batch written as it comes, off the event loop: into an XLSX by
 xlsxwriter in its constant-memory mode (a sheet's rows go to a temporary file as they are
-written; it is several times faster than openpyxl's write-only mode), or into a CSV by the csv
-module; so memory stays flat at any size. The event report is counted by the database
-(grouped by unit, contest and division), so it grows with the units, not the entries.
+written), or into a CSV by the csv module; so memory stays flat at any size. The event
+report is counted by the database (grouped by unit, contest and division), so it grows with
+the units, not the entries.
 
 Exports are the organisers' own: results may be exported before publication, and then say that
 they are a draft.
