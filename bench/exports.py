@@ -116,9 +116,9 @@ async def prepare(database_url: str, rows: int, folder: Path) -> int:
 async def _read_only(database_url: str, contest_id: int) -> int:
     engine = create_engine(database_url)
     try:
-        async with create_sessionmaker(engine)() as session:
-            stream = await session.stream(exports._result_lines(contest_id))
-            return sum([len(rows) async for rows in stream.partitions()])
+        async with engine.connect() as connection:
+            stream = await connection.stream(exports._result_lines(contest_id))
+            return sum([len(rows) async for rows in stream.partitions(exports.EXPORT_BATCH)])
     finally:
         await engine.dispose()
 
