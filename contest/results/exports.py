@@ -325,13 +325,12 @@ class _Divisions:
         self.prizes: Counter[Prize] = Counter()
 
     def _start(self, division_id: int | None) -> None:
+        self._finish_until(division_id)
         if division_id is None:
-            self._finish_until(None)
             name = gettext("No division")
         else:
-            self._finish_until(division_id)
-            name = dict(self.waiting).get(division_id, "")
-            self.waiting = self.waiting[1:]
+            # The rows come in the divisions' order: this one is next.
+            name = self.waiting.pop(0)[1] if self.waiting else ""
         self.sink.division(name)
         self.current, self.open = division_id, True
         self.entries, self.prizes = 0, Counter()
