@@ -6,6 +6,10 @@ web address or run a command). Every export writes its rows through this module:
 a cell gets a leading apostrophe, which Excel and LibreOffice show as text and hide; in an XLSX
 every string cell is stored as a string, so nothing in it is ever a live formula.
 
+XLSX files are written with xlsxwriter in its constant-memory mode (each row goes to disk as
+the next one starts), through ``write_xlsx_row``: its ``write()`` would make a string starting
+with ``=`` a formula, so every cell is written by its type.
+
 defusedcsv (the maintained library for CSV) was not taken: it leaves a leading tab or carriage
 return as it is, changes ``|`` inside such a value, and does nothing for XLSX.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -47,11 +51,39 @@ class CsvWriter:
             self.writerow(row)
 
 
-def append_row(sheet: Any, row: Iterable[Any]) -> None:
-    """``sheet.append`` with every string cell a string: openpyxl makes a value starting with
-    ``=`` a formula unless told otherwise."""
-    values = list(row)
-    sheet.append(values)
-    for column, value in enumerate(values, start=1):
-        if isinstance(value, str):
-            sheet.cell(sheet.max_row, column).data_type = "s"
+def xlsx_text(value: str) -> str:
+    """A string as an XLSX cell keeps it. A carriage return becomes a line feed, as an XML
+    reader would read it anyway (xlsxwriter would otherwise store it escaped as ``_x000D_``)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def write_xlsx_row(
+    sheet: Any,
+    row: int,
+    values: Sequence[Any],
+    formats: Mapping[int, Any] | None = None,
+) -> None:
+    """Row ``row`` (from 0) of an xlsxwriter sheet, each cell written by its type: a string
+    always as a string, never a formula; None as nothing. ``formats`` maps a column (from 0)
+    to its cell format."""
+    for column, value in enumerate(values):
+        style = formats.get(column) if formats else None
+        if value is None or value == "":
+            if style is not None:
+                sheet.write_blank(row, column, None, style)
+        elif isinstance(value, str):
+            text = xlsx_text(value)
+            if text.startswith("<r>") and text.endswith("</r>"):
+                # In constant-memory mode xlsxwriter copies a string shaped like its own rich
+                # text markup into the file unescaped; as rich text of plain parts it is
+                # escaped like any other string.
+                parts = [text[:1], text[1:2], text[2:], *([style] if style else [])]
+                sheet.write_rich_string(row, column, *parts)
+            else:
+                sheet.write_string(row, column, text, style)
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, column, value, style)
+        elif isinstance(value, int | float):
+            sheet.write_number(row, column, value, style)
+        else:
+            sheet.write_string(row, column, str(value), style)

@@ -279,12 +279,24 @@ PRIZE_POINTS = {tier: len(PRIZE_ORDER) - i for i, tier in enumerate(PRIZE_ORDER)
 def unit_standings(entry_units: Mapping[int, int], awards: Mapping[int, str]) -> list[UnitStanding]:
     """Collective results per unit (usually per school): entries sent, prizes won, and prize
     points; sorted by prize points, then prizes, then entries."""
-    table: dict[int, list[int]] = {}
+    entries: dict[int, int] = {}
+    tiers: dict[int, dict[str, int]] = {}
     for entry_id, unit_id in entry_units.items():
-        row = table.setdefault(unit_id, [0, 0, 0])
-        row[0] += 1
+        entries[unit_id] = entries.get(unit_id, 0) + 1
         if entry_id in awards:
-            row[1] += 1
-            row[2] += PRIZE_POINTS[awards[entry_id]]
-    standings = [UnitStanding(u, e, p, pts) for u, (e, p, pts) in table.items()]
+            won = tiers.setdefault(unit_id, {})
+            won[awards[entry_id]] = won.get(awards[entry_id], 0) + 1
+    return unit_standings_of_counts(entries, tiers)
+
+
+def unit_standings_of_counts(
+    entries: Mapping[int, int], tiers: Mapping[int, Mapping[str, int]]
+) -> list[UnitStanding]:
+    """``unit_standings`` from counts already made (by the database): entries per unit, and
+    prizes per unit and tier. Only units with entries stand."""
+    standings = []
+    for unit_id, sent in entries.items():
+        won = tiers.get(unit_id, {})
+        points = sum(PRIZE_POINTS[tier] * count for tier, count in won.items())
+        standings.append(UnitStanding(unit_id, sent, sum(won.values()), points))
     return sorted(standings, key=lambda s: (-s.prize_points, -s.prizes, -s.entries, s.unit_id))

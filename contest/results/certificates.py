@@ -3,17 +3,26 @@
 A certificate is the winner's own document: it carries the full name. Whoever scans its QR code
 reaches the verification page, which shows only the name the entrant consented to make public.
 Nothing here sees a result before it is published.
+
+A contest's certificates are read and rendered a batch at a time (``CERTIFICATES_PER_BATCH``
+winners), so memory stays flat. Up to one batch they make one PDF, as before; more make one
+ZIP of PDFs, a batch each, in hand-out order. Not one big PDF: reportlab keeps every page of a
+document in memory until it is saved, and joining PDFs afterwards would read them all back;
+a ZIP is written part by part, and each part opens and prints on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import qrcode  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.colors import Color, HexColor  # type: ignore[import-untyped, unused-ignore]
@@ -25,7 +34,7 @@ from reportlab.lib.utils import (  # type: ignore[import-untyped, unused-ignore]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped, unused-ignore]
 from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped, unused-ignore]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped, unused-ignore]
-from sqlalchemy import select
+from sqlalchemy import CTE, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels
@@ -45,7 +54,9 @@ from contest.models import (
     Unit,
     UnitKind,
 )
-from contest.results.services import ResultRow, results_of, winners
+from contest.progress import Progress, no_progress
+from contest.results.downloads import MEDIA_TYPES, ExportInfo
+from contest.results.services import PRIZE_ORDER
 from contest.tokens import RECEIPT_ALPHABET
 
 FONTS_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
@@ -55,7 +66,8 @@ FONT_BOLD = "DejaVuSans-Bold"
 SERIAL_PATTERN = re.compile(rf"\d{{4}}-[{RECEIPT_ALPHABET}]{{4}}-[{RECEIPT_ALPHABET}]{{4}}")
 MAX_SERIAL_LENGTH = 32
 
-Progress = Callable[[int, int], None]
+# Certificates rendered into one PDF at a time: memory holds one batch's pages, never more.
+CERTIFICATES_PER_BATCH = 200
 
 # The certificate's colours: a deep red for the title and the prize, gold for the inner frame.
 RED = HexColor("#a31f1f")
@@ -64,6 +76,13 @@ INK = HexColor("#1b1f24")
 MUTED = HexColor("#4a5560")
 # Size of the QR code on the page, in points (about 3.5 cm: a phone reads it from arm's length).
 QR_SIZE = 100
+
+
+class NoCertificatesError(NotFoundError):
+    """No published prize winner here (yet), so no certificate to write."""
+
+    def __init__(self) -> None:
+        super().__init__(gettext("There are no published prize winners here yet."))
 
 
 class CertificateNotFoundError(NotFoundError):
@@ -181,34 +200,149 @@ def verify_url(base_url: str, serial: str) -> str:
     return f"{base_url.rstrip('/')}/verify/{serial}"
 
 
-def _certificate(
-    row: ResultRow, *, contest: Contest, event: Event, tree: UnitTree, base_url: str
-) -> Certificate:
-    result = row.result
-    assert result.prize is not None and result.certificate_serial and result.published_at
-    return Certificate(
-        serial=result.certificate_serial,
-        full_name=row.entrant.full_name,
-        unit=tree.label(row.entrant.unit_id),
-        prize=Prize(result.prize),
-        contest=contest.title,
-        division=row.division.name if row.division else "",
-        event=event.name,
-        organizer=event.organizer,
-        published_at=result.published_at,
-        verify_url=verify_url(base_url, result.certificate_serial),
+def _standing_winners(*columns: Any) -> Select[*tuple[Any, ...]]:
+    """``columns`` of published prizes whose entry still stands (not withdrawn), with the
+    entry, the entrant and the division (if any) joined."""
+    return (
+        select(*columns)
+        .join(Entry, Entry.id == Result.entry_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .outerjoin(Division, Division.id == Result.division_id)
+        .where(
+            Result.published_at.is_not(None),
+            Result.prize.is_not(None),
+            Entry.status == EntryStatus.SUBMITTED,
+        )
     )
 
 
-def _certified(rows: Sequence[ResultRow]) -> list[ResultRow]:
-    """Published winners whose entry still stands, in the order certificates are handed out."""
-    return [
-        row
-        for row in winners(rows)
-        if row.result.published_at is not None
-        and row.result.certificate_serial
-        and row.entry.status == EntryStatus.SUBMITTED
-    ]
+def _certified_query(
+    contest_id: int, *, members: CTE | None, result_id: int | None
+) -> Select[*tuple[Any, ...]]:
+    """The contest's published winners whose entry still stands, in the order certificates
+    are handed out: by division, prize, rank."""
+    prize_order = case(
+        *((Result.prize == prize, position) for prize, position in PRIZE_ORDER.items()), else_=9
+    )
+    query = (
+        _standing_winners(
+            Result.certificate_serial,
+            Result.prize,
+            Result.published_at,
+            Entrant.full_name,
+            Entrant.unit_id,
+            Division.name.label("division"),
+        )
+        .where(
+            Result.contest_id == contest_id,
+            Result.certificate_serial.is_not(None),
+            Result.certificate_serial != "",
+        )
+        .order_by(func.coalesce(Division.position, 0), prize_order, Result.rank, Result.id)
+    )
+    if members is not None:
+        query = query.where(Entrant.unit_id.in_(select(members.c.id)))
+    if result_id is not None:
+        query = query.where(Result.id == result_id)
+    return query
+
+
+@dataclass
+class _Scope:
+    """Whose certificates: the event, its contests to go through, and the units (a unit with
+    every unit below it, as a recursive query) or the one result they are limited to."""
+
+    event: Event
+    contests: list[Contest]
+    members: CTE | None
+    result_id: int | None
+    stem: str  # the file's name without its extension
+
+    def queries(self) -> list[Select[*tuple[Any, ...]]]:
+        return [
+            _certified_query(c.id, members=self.members, result_id=self.result_id)
+            for c in self.contests
+        ]
+
+
+async def _scope(
+    session: AsyncSession,
+    *,
+    contest_id: int | None = None,
+    unit_id: int | None = None,
+    result_id: int | None = None,
+) -> _Scope | None:
+    if [contest_id, unit_id, result_id].count(None) != 2:
+        raise ValueError("give exactly one of contest_id, unit_id, result_id")
+    members: CTE | None = None
+    if result_id is not None:
+        result = await session.get(Result, result_id)
+        if result is None or result.published_at is None or result.prize is None:
+            return None
+        contest_id = result.contest_id
+        stem = f"certificate-{result.certificate_serial or result_id}"
+    contests: list[Contest]
+    if unit_id is not None:
+        unit = await session.get(Unit, unit_id)
+        if unit is None:
+            return None
+        event_id = unit.event_id
+        contests = await event_contests(session, event_id=event_id)
+        # UNION, not UNION ALL: a loop in the tree ends.
+        below = select(Unit.id).where(Unit.id == unit_id).cte("members", recursive=True)
+        members = below.union(select(Unit.id).join(below, Unit.parent_id == below.c.id))
+        stem = f"{unit.code}-certificates"
+    else:
+        contest = await session.get(Contest, contest_id)
+        if contest is None:
+            return None
+        event_id = contest.event_id
+        contests = [contest]
+        if result_id is None:
+            stem = f"{contest.slug}-certificates"
+    event = await session.get(Event, event_id)
+    assert event is not None
+    return _Scope(event, contests, members, result_id, stem)
+
+
+async def _count(session: AsyncSession, scope: _Scope) -> int:
+    total = 0
+    for query in scope.queries():
+        total += (
+            await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+            or 0
+        )
+    return total
+
+
+async def _batches(
+    session: AsyncSession, scope: _Scope, *, base_url: str, size: int
+) -> AsyncIterator[list[Certificate]]:
+    """The scope's certificates, ``size`` at a time, read as they are needed."""
+    tree = await UnitTree.load(session, event_id=scope.event.id)
+    batch: list[Certificate] = []
+    for contest, query in zip(scope.contests, scope.queries(), strict=True):
+        stream = await session.stream(query.execution_options(yield_per=size))
+        async for row in stream:
+            batch.append(
+                Certificate(
+                    serial=row.certificate_serial,
+                    full_name=row.full_name,
+                    unit=tree.label(row.unit_id),
+                    prize=Prize(row.prize),
+                    contest=contest.title,
+                    division=row.division or "",
+                    event=scope.event.name,
+                    organizer=scope.event.organizer,
+                    published_at=row.published_at,
+                    verify_url=verify_url(base_url, row.certificate_serial),
+                )
+            )
+            if len(batch) == size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 async def certificates_for(
@@ -221,43 +355,15 @@ async def certificates_for(
 ) -> list[Certificate]:
     """The certificates of published winners: of one contest, of one unit and the units below
     it (a school and its classes) across the event's contests, or of one result. Empty when
-    there are none (or nothing is published yet)."""
-    if [contest_id, unit_id, result_id].count(None) != 2:
-        raise ValueError("give exactly one of contest_id, unit_id, result_id")
-    if result_id is not None:
-        result = await session.get(Result, result_id)
-        if result is None or result.published_at is None or result.prize is None:
-            return []
-        contest_id = result.contest_id
-    contests: list[Contest]
-    if unit_id is not None:
-        unit = await session.get(Unit, unit_id)
-        if unit is None:
-            return []
-        event_id = unit.event_id
-        contests = await event_contests(session, event_id=event_id)
-    else:
-        contest = await session.get(Contest, contest_id)
-        if contest is None:
-            return []
-        event_id = contest.event_id
-        contests = [contest]
-    event = await session.get(Event, event_id)
-    assert event is not None
-    tree = await UnitTree.load(session, event_id=event_id)
-    members = tree.subtree(unit_id) if unit_id is not None else None
-    certificates = []
-    for contest in contests:
-        rows = await results_of(session, contest_id=contest.id, published_only=True)
-        for row in _certified(rows):
-            if result_id is not None and row.result.id != result_id:
-                continue
-            if members is not None and row.entrant.unit_id not in members:
-                continue
-            certificates.append(
-                _certificate(row, contest=contest, event=event, tree=tree, base_url=base_url)
-            )
-    return certificates
+    there are none (or nothing is published yet). All at once: for a few; a whole contest's
+    are written by ``write_certificates``."""
+    scope = await _scope(session, contest_id=contest_id, unit_id=unit_id, result_id=result_id)
+    if scope is None:
+        return []
+    found: list[Certificate] = []
+    async for batch in _batches(session, scope, base_url=base_url, size=CERTIFICATES_PER_BATCH):
+        found += batch
+    return found
 
 
 # --- verification -----------------------------------------------------------------------------
@@ -293,18 +399,10 @@ async def verify_certificate(session: AsyncSession, *, serial: str) -> Verificat
         raise CertificateNotFoundError(serial)
     row = (
         await session.execute(
-            select(Result, Entrant, Contest, Division, Event)
-            .join(Entry, Entry.id == Result.entry_id)
-            .join(Entrant, Entrant.id == Entry.entrant_id)
+            _standing_winners(Result, Entrant, Contest, Division, Event)
             .join(Contest, Contest.id == Result.contest_id)
             .join(Event, Event.id == Contest.event_id)
-            .outerjoin(Division, Division.id == Result.division_id)
-            .where(
-                Result.certificate_serial == candidate,
-                Result.published_at.is_not(None),
-                Result.prize.is_not(None),
-                Entry.status == EntryStatus.SUBMITTED,
-            )
+            .where(Result.certificate_serial == candidate)
         )
     ).first()
     if row is None:
@@ -488,12 +586,7 @@ def _draw_certificate(canvas: Canvas, cert: Certificate) -> None:
         canvas.drawString(48 + QR_SIZE + 8, 44 + QR_SIZE - 44 - index * 10, part)
 
 
-def render_certificates(
-    certificates: Sequence[Certificate],
-    *,
-    locale: str | None = None,
-    progress: Progress | None = None,
-) -> bytes:
+def render_certificates(certificates: Sequence[Certificate], *, locale: str | None = None) -> bytes:
     """One A4 landscape page per certificate, as one PDF."""
     register_fonts()
     buffer = io.BytesIO()
@@ -507,14 +600,50 @@ def render_certificates(
         if certificates:
             canvas.setAuthor(certificates[0].organizer)
             canvas.setSubject(certificates[0].event)
-        for done, cert in enumerate(certificates, start=1):
+        for cert in certificates:
             _draw_certificate(canvas, cert)
             canvas.showPage()
-            if progress is not None:
-                progress(done, len(certificates))
         canvas.save()
     return buffer.getvalue()
 
 
 def render_certificate(certificate: Certificate, *, locale: str | None = None) -> bytes:
     return render_certificates([certificate], locale=locale)
+
+
+async def write_certificates(
+    session: AsyncSession,
+    *,
+    base_url: str,
+    out: BinaryIO,
+    contest_id: int | None = None,
+    unit_id: int | None = None,
+    result_id: int | None = None,
+    locale: str | None = None,
+    progress: Progress = no_progress,
+) -> ExportInfo:
+    """The certificates of a contest, a unit or one result (as ``certificates_for``), written
+    into ``out``: one PDF when they fit in one batch, otherwise a ZIP of one PDF per batch
+    (see the module's docstring). ``progress`` hears (certificates written, in all) after
+    every batch. NoCertificatesError (404), with nothing written, when there are none."""
+    scope = await _scope(session, contest_id=contest_id, unit_id=unit_id, result_id=result_id)
+    total = await _count(session, scope) if scope is not None else 0
+    if scope is None or total == 0:
+        raise NoCertificatesError()
+    locale = locale or get_locale()
+    size = CERTIFICATES_PER_BATCH
+    batches = _batches(session, scope, base_url=base_url, size=size)
+    if total <= size:
+        certificates = [c async for batch in batches for c in batch]
+        out.write(await asyncio.to_thread(render_certificates, certificates, locale=locale))
+        await progress(len(certificates), total)
+        return ExportInfo(f"{scope.stem}.pdf", MEDIA_TYPES["pdf"], len(certificates))
+    done = 0
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        async for batch in batches:
+            data = await asyncio.to_thread(render_certificates, batch, locale=locale)
+            name = f"{scope.stem}-{done + 1:06d}-{done + len(batch):06d}.pdf"
+            await asyncio.to_thread(archive.writestr, name, data)
+            done += len(batch)
+            await progress(done, max(done, total))
+    return ExportInfo(f"{scope.stem}.zip", MEDIA_TYPES["zip"], done)

@@ -1,34 +1,38 @@
 """``contest export results|report|certificates``: the organisers' files, from the command line.
 
-Each function opens the database, writes the file whole (to a temporary name, then renamed, so
-that an interrupted run leaves no half file) and returns one line saying what it wrote. Long
-runs draw a progress bar on standard error.
+Each function opens the database and streams the file from the export's writer straight into
+the output's folder (under a temporary name, renamed once whole, so that an interrupted run
+leaves no half file), and returns one line saying what it wrote. The writer's progress draws a
+bar on standard error.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import BinaryIO, TextIO, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contest.db import run_with_session
+from contest.errors import ContestError
 from contest.events.services import get_event
 from contest.i18n import gettext, use_locale
 from contest.models import Contest, Event, Unit
 from contest.results import exports
-from contest.results.certificates import Certificate, certificates_for, render_certificates
+from contest.results.certificates import write_certificates
+from contest.results.downloads import ExportInfo
 from contest.settings import Settings
 
 Named = TypeVar("Named", Contest, Unit)
 
-RESULT_FORMATS = ("xlsx", "csv")
-REPORT_FORMATS = ("xlsx", "pdf", "html")
 STDOUT = "-"
 
 
@@ -58,33 +62,65 @@ class ProgressBar:
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
         self.stream.flush()
 
+    async def progress(self, done: int, total: int) -> None:
+        """The bar as a writer's ``progress`` callback."""
+        self(done, total)
 
-def _write(path: str | Path, data: bytes) -> str:
-    """Write the whole file or nothing; ``-`` writes to standard output."""
+
+@contextmanager
+def _output(path: str | Path) -> Iterator[BinaryIO]:
+    """A file to stream the export into, which becomes ``path`` only once it is whole (a
+    temporary name in the same folder, renamed), or nothing; ``-`` is standard output."""
     if str(path) == STDOUT:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return gettext("standard output")
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return
     target = Path(path)
     try:
         # Readable by its owner only, like the data it holds (children's names).
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".export-")
     except OSError as exc:
-        raise ExportCommandError(
-            gettext("Cannot write %(path)s: %(reason)s", path=str(path), reason=exc.strerror)
-        ) from None
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            yield stream
         os.replace(temporary, target)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise ExportCommandError(
-                gettext("Cannot write %(path)s: %(reason)s", path=str(path), reason=exc.strerror)
-            ) from None
+            raise _cannot_write(path, exc) from None
         raise
-    return str(target)
+
+
+def _cannot_write(path: str | Path, exc: OSError) -> ExportCommandError:
+    return ExportCommandError(
+        gettext("Cannot write %(path)s: %(reason)s", path=str(path), reason=exc.strerror)
+    )
+
+
+def _written(path: str | Path) -> str:
+    return gettext("standard output") if str(path) == STDOUT else str(Path(path))
+
+
+def _run_export(
+    settings: Settings,
+    path: str | Path,
+    write: Callable[[AsyncSession, BinaryIO], Awaitable[ExportInfo]],
+) -> ExportInfo:
+    """Open the database and the output, and stream the export from one into the other. A
+    refusal of the writer's (nothing to export, a bad format) is the command's error."""
+
+    async def work(session: AsyncSession) -> ExportInfo:
+        with _output(path) as out:
+            return await write(session, out)
+
+    try:
+        return run_with_session(settings.database_url, work)
+    except ContestError as exc:
+        raise ExportCommandError(exc.message) from None
 
 
 async def _in_newest_event(
@@ -125,25 +161,19 @@ def export_results(
 ) -> str:
     """A contest's results as XLSX or CSV (a draft before publication)."""
     with use_locale(settings.locale):
-        if fmt not in RESULT_FORMATS:
-            raise ExportCommandError(gettext("Choose one of the formats: xlsx, csv."))
         bar = ProgressBar(progress, gettext("Results"))
 
-        async def load(session: AsyncSession) -> exports.ContestResults:
+        async def write(session: AsyncSession, out: BinaryIO) -> ExportInfo:
             contest = await _contest_by_slug(session, contest_slug)
-            return await exports.load_contest_results(session, contest_id=contest.id)
+            return await exports.write_results_export(
+                session, contest_id=contest.id, fmt=fmt, out=out, progress=bar.progress
+            )
 
-        bar(0, 2)
-        results = run_with_session(settings.database_url, load)
-        bar(1, 2)
-        writer = exports.results_xlsx if fmt == "xlsx" else exports.results_csv
-        written = _write(path, writer(results))
-        bar(2, 2)
-        rows = sum(len(d.lines) for d in results.divisions)
+        info = _run_export(settings, path, write)
         message = gettext(
-            "Results written to %(path)s (rows: %(count)s).", count=rows, path=written
+            "Results written to %(path)s (rows: %(count)s).", count=info.rows, path=_written(path)
         )
-        return message if results.published else f"{message} ({gettext('draft')})"
+        return f"{message} ({gettext('draft')})" if info.draft else message
 
 
 def export_report(
@@ -151,33 +181,23 @@ def export_report(
 ) -> str:
     """The event report (the newest event) as XLSX, PDF or a standalone HTML page."""
     with use_locale(settings.locale):
-        if fmt not in REPORT_FORMATS:
-            raise ExportCommandError(gettext("Choose one of the formats: xlsx, pdf, html."))
         bar = ProgressBar(progress, gettext("Report"))
 
-        async def load(session: AsyncSession) -> exports.EventReport:
+        async def write(session: AsyncSession, out: BinaryIO) -> ExportInfo:
             event = await get_event(session)
             if event is None:
                 raise ExportCommandError(
                     gettext("There is no event yet. Create it first, or load an event file.")
                 )
-            return await exports.load_event_report(session, event_id=event.id)
+            return await exports.write_report_export(
+                session, event_id=event.id, fmt=fmt, out=out, progress=bar.progress
+            )
 
-        bar(0, 2)
-        report = run_with_session(settings.database_url, load)
-        bar(1, 2)
-        if fmt == "html":
-            data = exports.report_html(report).encode()
-        elif fmt == "pdf":
-            data = exports.report_pdf(report)
-        else:
-            data = exports.report_xlsx(report)
-        written = _write(path, data)
-        bar(2, 2)
+        info = _run_export(settings, path, write)
         return gettext(
             "Report written to %(path)s (entries: %(entries)s).",
-            entries=report.entries,
-            path=written,
+            entries=info.rows,
+            path=_written(path),
         )
 
 
@@ -189,31 +209,33 @@ def export_certificates(
     path: str | Path,
     progress: TextIO | None = sys.stderr,
 ) -> str:
-    """One PDF with a page per published winner: of a contest, or of a unit (a school with its
-    classes) across the event's contests."""
+    """The certificates of published winners, of a contest or of a unit (a school with its
+    classes) across the event's contests: one PDF with a page each, or for more than a batch a
+    ZIP of such PDFs."""
     with use_locale(settings.locale):
         if (contest_slug is None) == (unit_code is None):
             raise ExportCommandError(gettext("Give either a contest or a unit."))
+        bar = ProgressBar(progress, gettext("Certificates"))
 
-        async def load(session: AsyncSession) -> list[Certificate]:
+        async def write(session: AsyncSession, out: BinaryIO) -> ExportInfo:
             if contest_slug is not None:
                 contest = await _contest_by_slug(session, contest_slug)
-                return await certificates_for(
-                    session, base_url=settings.base_url, contest_id=contest.id
+                return await write_certificates(
+                    session,
+                    base_url=settings.base_url,
+                    out=out,
+                    contest_id=contest.id,
+                    progress=bar.progress,
                 )
             assert unit_code is not None
             unit = await _unit_by_code(session, unit_code)
-            return await certificates_for(session, base_url=settings.base_url, unit_id=unit.id)
+            return await write_certificates(
+                session, base_url=settings.base_url, out=out, unit_id=unit.id, progress=bar.progress
+            )
 
-        certificates = run_with_session(settings.database_url, load)
-        if not certificates:
-            raise ExportCommandError(gettext("There are no published prize winners here yet."))
-        data = render_certificates(
-            certificates, progress=ProgressBar(progress, gettext("Certificates"))
-        )
-        written = _write(path, data)
+        info = _run_export(settings, path, write)
         return gettext(
             "Certificates written to %(path)s (pages: %(count)s).",
-            count=len(certificates),
-            path=written,
+            count=info.rows,
+            path=_written(path),
         )

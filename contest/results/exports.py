@@ -1,27 +1,35 @@
 """The organisers' files: a contest's results (XLSX, CSV) and the event report for the ward
 People's Committee and the education office (XLSX, printable HTML, PDF).
 
-Each file is built in two steps: a loader reads the database into plain data, and a pure
-function writes the file from it (so that large files can be written off the event loop).
+Each file is written into a binary file the caller gives (a temporary file of a download or
+of a job, or the command line's output), by one entry point per file: ``write_results_export``,
+``write_report_export`` (and ``certificates.write_certificates``). They take the caller's
+session, never commit, and report ``progress`` as (rows written, rows in all).
+
+A contest's results are streamed: one ordered query read a batch at a time
+(``EXPORT_BATCH`` rows), each batch written as it comes, off the event loop: into an XLSX by
+xlsxwriter in its constant-memory mode (a sheet's rows go to a temporary file as they are
+written), or into a CSV by the csv module; so memory stays flat at any size. The event
+report is counted by the database (grouped by unit, contest and division), so it grows with
+the units, not the entries.
+
 Exports are the organisers' own: results may be exported before publication, and then say that
 they are a draft.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 from xml.sax.saxutils import escape
 
-from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
-from openpyxl.chart import BarChart, Reference  # type: ignore[import-untyped, unused-ignore]
-from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped, unused-ignore]
-from openpyxl.utils import get_column_letter  # type: ignore[import-untyped, unused-ignore]
+import xlsxwriter  # type: ignore[import-untyped, unused-ignore]
 from reportlab.graphics.charts.barcharts import (  # type: ignore[import-untyped, unused-ignore]
     HorizontalBarChart,
 )
@@ -38,14 +46,14 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
     Table,
     TableStyle,
 )
-from sqlalchemy import func, select, union
+from sqlalchemy import Executable, and_, distinct, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels
 from contest.db import utcnow
-from contest.errors import NotFoundError
+from contest.errors import InvalidError, NotFoundError
 from contest.events.services import event_contests
-from contest.i18n import format_date, get_locale, gettext, use_locale
+from contest.i18n import N_, format_date, get_locale, gettext, use_locale
 from contest.models import (
     Assignment,
     AssignmentStatus,
@@ -62,11 +70,12 @@ from contest.models import (
     User,
     contest_judges,
 )
+from contest.progress import Progress, no_progress
 from contest.results.certificates import FONT, FONT_BOLD, UnitTree, register_fonts
-from contest.results.services import results_of
-from contest.spreadsheets import CsvWriter, append_row
+from contest.results.downloads import MEDIA_TYPES, ExportInfo
+from contest.spreadsheets import CsvWriter, write_xlsx_row
 from contest.templating import create_templates
-from judging.scoring import unit_standings
+from judging.scoring import unit_standings_of_counts
 
 # Sheet names in Excel: at most 31 characters, none of these.
 SHEET_NAME_LIMIT = 31
@@ -80,6 +89,17 @@ KIND_ORDER = {
 }
 NO_UNIT = 0
 
+RESULT_FORMATS = ("xlsx", "csv")
+REPORT_FORMATS = ("xlsx", "pdf", "html")
+FORMAT_CHOICES = {
+    RESULT_FORMATS: N_("Choose one of the formats: xlsx, csv."),
+    REPORT_FORMATS: N_("Choose one of the formats: xlsx, pdf, html."),
+}
+# Excel's rows per sheet; a division longer than that goes on in a next sheet.
+SHEET_ROW_LIMIT = 1_048_576
+# Result rows read from the database, and written, at a time.
+EXPORT_BATCH = 5_000
+
 
 class ExportNotFoundError(NotFoundError):
     """The contest or event to export does not exist."""
@@ -92,41 +112,27 @@ class ExportNotFoundError(NotFoundError):
 # --- a contest's results ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ResultLine:
-    rank: int
-    receipt_code: str
-    full_name: str
-    unit: str
-    school: str
-    age: int | None
-    grade: int | None
-    book: str
-    title: str
-    final_score: float
-    raw_score: float | None
-    judges: int
-    prize: Prize | None
+class ExportFormatError(InvalidError):
+    """A format this export does not come in."""
 
 
-@dataclass
-class DivisionResults:
-    name: str
-    lines: list[ResultLine] = field(default_factory=list)
-
-    def prize_counts(self) -> dict[Prize, int]:
-        counted = Counter(line.prize for line in self.lines if line.prize is not None)
-        return {prize: counted.get(prize, 0) for prize in Prize}
+def check_format(fmt: str, formats: tuple[str, ...]) -> None:
+    if fmt not in formats:
+        raise ExportFormatError(gettext(FORMAT_CHOICES[formats]))
 
 
 @dataclass
 class ContestResults:
+    """Everything of a contest's results file but its rows, which are streamed."""
+
     slug: str
     contest: str
+    event_id: int
     event: str
     organizer: str
     published_at: datetime | None  # None: not published, the file is a draft
-    divisions: list[DivisionResults]
+    divisions: list[tuple[int, str]]  # (id, name) in the contest's order
+    rows: int
     exported_at: datetime
 
     @property
@@ -143,60 +149,37 @@ class ContestResults:
         return f"{self.slug}-{'results' if self.published else 'draft-results'}.{extension}"
 
 
-def _book(entry: Entry) -> str:
-    return f"{entry.book_title} – {entry.book_author}" if entry.book_author else entry.book_title
-
-
 async def load_contest_results(session: AsyncSession, *, contest_id: int) -> ContestResults:
+    """The file's heading from three small queries: the contest, its divisions, and one
+    aggregate over its results (how many, and whether every one is published)."""
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ExportNotFoundError(contest_id)
     event = await session.get(Event, contest.event_id)
     assert event is not None
-    tree = await UnitTree.load(session, event_id=event.id)
     divisions = (
-        await session.scalars(
-            select(Division).where(Division.contest_id == contest.id).order_by(Division.position)
+        await session.execute(
+            select(Division.id, Division.name)
+            .where(Division.contest_id == contest.id)
+            .order_by(Division.position, Division.id)
         )
     ).all()
-    groups: dict[int | None, DivisionResults] = {d.id: DivisionResults(d.name) for d in divisions}
-    rows = await results_of(session, contest_id=contest.id, published_only=False)
-    published = [r.result.published_at for r in rows]
-    for row in rows:
-        group = groups.get(row.result.division_id)
-        if group is None:
-            group = groups.setdefault(None, DivisionResults(gettext("No division")))
-        school = tree.school(row.entrant.unit_id)
-        group.lines.append(
-            ResultLine(
-                rank=row.result.rank,
-                receipt_code=row.entry.receipt_code,
-                full_name=row.entrant.full_name,
-                unit=row.unit.name if row.unit else "",
-                school=school.name if school else "",
-                age=row.entrant.age,
-                grade=row.entrant.grade,
-                book=_book(row.entry),
-                title=row.entry.title,
-                final_score=round(row.result.final_score, 2),
-                raw_score=None if row.result.raw_score is None else round(row.result.raw_score, 2),
-                judges=row.result.judges,
-                prize=Prize(row.result.prize) if row.result.prize else None,
-            )
+    rows, published, newest = (
+        await session.execute(
+            select(func.count(), func.count(Result.published_at), func.max(Result.published_at))
+            .join(Entry, Entry.id == Result.entry_id)
+            .where(Result.contest_id == contest.id)
         )
-    for group in groups.values():
-        group.lines.sort(key=lambda line: (line.rank, line.receipt_code))
+    ).one()
     return ContestResults(
         slug=contest.slug,
         contest=contest.title,
+        event_id=event.id,
         event=event.name,
         organizer=event.organizer,
-        published_at=(
-            max(p for p in published if p is not None)
-            if published and all(p is not None for p in published)
-            else None
-        ),
-        divisions=list(groups.values()),
+        published_at=newest if rows and published == rows else None,
+        divisions=[(d.id, d.name) for d in divisions],
+        rows=rows,
         exported_at=utcnow(),
     )
 
@@ -223,98 +206,88 @@ def _prize_label(prize: Prize | None) -> str:
     return gettext(labels.PRIZES[prize]) if prize is not None else ""
 
 
-def _result_cells(line: ResultLine) -> list[Any]:
-    return [
-        line.rank,
-        line.receipt_code,
-        line.full_name,
-        line.unit,
-        line.school,
-        line.age,
-        line.grade,
-        line.book,
-        line.title,
-        line.final_score,
-        line.raw_score,
-        line.judges,
-        _prize_label(line.prize),
-    ]
+def _result_lines(contest_id: int) -> Executable:
+    """Every result of the contest with what its row shows, in the file's order: the
+    contest's divisions in their order (results outside them last), then rank, then receipt
+    code. One statement, so one snapshot of the results however long the reading takes."""
+    in_contest = and_(Division.id == Result.division_id, Division.contest_id == contest_id)
+    return (
+        select(
+            Division.id.label("division_id"),
+            Result.rank,
+            Entry.receipt_code,
+            Entrant.full_name,
+            Entrant.unit_id,
+            Entrant.age,
+            Entrant.grade,
+            Entry.book_title,
+            Entry.book_author,
+            Entry.title,
+            Result.final_score,
+            Result.raw_score,
+            Result.judges,
+            Result.prize,
+        )
+        .join(Entry, Entry.id == Result.entry_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .outerjoin(Division, in_contest)
+        .where(Result.contest_id == contest_id)
+        .order_by(
+            Division.id.is_(None), Division.position, Division.id, Result.rank, Entry.receipt_code
+        )
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
 
 
-def _totals_rows(division: DivisionResults) -> list[list[Any]]:
-    """Below each division: the number of entries, then the number of prizes of each tier (a
-    label in the rank column, the count beside it)."""
-    rows: list[list[Any]] = [[gettext("Total entries"), len(division.lines)]]
-    rows += [[_prize_label(prize), count] for prize, count in division.prize_counts().items()]
-    return rows
+@dataclass(frozen=True, slots=True)
+class ResultLine:
+    division_id: int | None
+    prize: Prize | None
+    cells: list[Any]
 
 
-def _sheet_title(name: str, taken: set[str]) -> str:
-    base = (name.translate(SHEET_NAME_FORBIDDEN).strip() or "-")[:SHEET_NAME_LIMIT]
-    title, number = base, 2
-    while title.lower() in taken:
-        suffix = f" ({number})"
-        title, number = base[: SHEET_NAME_LIMIT - len(suffix)] + suffix, number + 1
-    taken.add(title.lower())
-    return title
+class _Places:
+    """A unit's name and its school's, looked up once per unit."""
 
+    def __init__(self, tree: UnitTree) -> None:
+        self.tree = tree
+        self.known: dict[int | None, tuple[str, str]] = {}
 
-def _headed_sheet(workbook: Any, name: str, heading: tuple[str, str], headers: list[str]) -> Any:
-    """A new sheet that opens with its title, a subtitle, a blank row and the bold column
-    headers on row 4, so that the data starts on row 5."""
-    title, subtitle = heading
-    sheet = workbook.create_sheet(name)
-    append_row(sheet, [title])
-    sheet["A1"].font = TITLE_FONT
-    append_row(sheet, [subtitle])
-    append_row(sheet, [])
-    append_row(sheet, headers)
-    for cell in sheet[4]:
-        cell.font = BOLD
-    return sheet
-
-
-def _fit_columns(sheet: Any, widths: Sequence[int]) -> None:
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-
-RESULT_WIDTHS = (8, 12, 26, 14, 30, 6, 6, 30, 34, 10, 12, 8, 18)
-BOLD = Font(bold=True)
-TITLE_FONT = Font(bold=True, size=14)
-
-
-def results_xlsx(results: ContestResults, *, locale: str | None = None) -> bytes:
-    """One sheet per division: a title (saying DRAFT before publication), the rows in rank
-    order, then the totals."""
-    with use_locale(locale or get_locale()):
-        workbook = Workbook()
-        default_sheet = workbook.sheetnames[0]
-        workbook.properties.title = results.title()
-        workbook.properties.creator = results.organizer
-        taken: set[str] = {default_sheet.lower()}
-        headers = result_headers()
-        for division in results.divisions:
-            sheet = _headed_sheet(
-                workbook,
-                _sheet_title(division.name, taken),
-                (f"{results.title()} · {division.name}", _published_line(results)),
-                headers,
+    def __call__(self, unit_id: int | None) -> tuple[str, str]:
+        found = self.known.get(unit_id)
+        if found is None:
+            unit = self.tree.units.get(unit_id) if unit_id is not None else None
+            school = self.tree.school(unit_id)
+            found = self.known[unit_id] = (
+                unit.name if unit else "",
+                school.name if school else "",
             )
-            sheet.freeze_panes = "A5"
-            for line in division.lines:
-                append_row(sheet, _result_cells(line))
-                sheet.cell(sheet.max_row, 10).number_format = "0.00"
-                sheet.cell(sheet.max_row, 11).number_format = "0.00"
-            append_row(sheet, [])
-            for row in _totals_rows(division):
-                append_row(sheet, row)
-                sheet.cell(sheet.max_row, 1).font = BOLD
-            _fit_columns(sheet, RESULT_WIDTHS)
-        if not results.divisions:
-            append_row(workbook.create_sheet(gettext("Results")), [results.title()])
-        del workbook[default_sheet]
-        return _save(workbook)
+        return found
+
+
+def _result_line(row: Any, places: _Places) -> ResultLine:
+    unit, school = places(row.unit_id)
+    prize = Prize(row.prize) if row.prize else None
+    book = f"{row.book_title} – {row.book_author}" if row.book_author else row.book_title
+    return ResultLine(
+        row.division_id,
+        prize,
+        [
+            row.rank,
+            row.receipt_code,
+            row.full_name,
+            unit,
+            school,
+            row.age,
+            row.grade,
+            book,
+            row.title,
+            round(row.final_score, 2),
+            None if row.raw_score is None else round(row.raw_score, 2),
+            row.judges,
+            _prize_label(prize),
+        ],
+    )
 
 
 def _published_line(results: ContestResults) -> str:
@@ -331,25 +304,241 @@ def _published_line(results: ContestResults) -> str:
     )
 
 
-def results_csv(results: ContestResults, *, locale: str | None = None) -> bytes:
+class _ResultsSink(Protocol):
+    def division(self, name: str) -> None: ...
+    def line(self, cells: list[Any]) -> None: ...
+    def totals(self, rows: list[list[Any]]) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Divisions:
+    """Walks the contest's divisions as the ordered rows arrive: a division without results
+    still gets its heading and its totals (zeros), results outside every division come last
+    under "No division"."""
+
+    def __init__(self, results: ContestResults, sink: _ResultsSink) -> None:
+        self.sink = sink
+        self.waiting = list(results.divisions)
+        self.current: int | None = None
+        self.open = False
+        self.entries = 0
+        self.prizes: Counter[Prize] = Counter()
+
+    def _start(self, division_id: int | None) -> None:
+        self._finish_until(division_id)
+        if division_id is None:
+            name = gettext("No division")
+        else:
+            # The rows come in the divisions' order: this one is next.
+            name = self.waiting.pop(0)[1] if self.waiting else ""
+        self.sink.division(name)
+        self.current, self.open = division_id, True
+        self.entries, self.prizes = 0, Counter()
+
+    def _finish_until(self, division_id: int | None) -> None:
+        """Close the open division, then write every empty division before ``division_id``
+        (all of them for None)."""
+        self._close()
+        while self.waiting and self.waiting[0][0] != division_id:
+            self.sink.division(self.waiting.pop(0)[1])
+            self.open = True
+            self.entries, self.prizes = 0, Counter()
+            self._close()
+
+    def _close(self) -> None:
+        if not self.open:
+            return
+        rows: list[list[Any]] = [[gettext("Total entries"), self.entries]]
+        rows += [[_prize_label(prize), self.prizes.get(prize, 0)] for prize in Prize]
+        self.sink.totals(rows)
+        self.open = False
+
+    def add(self, lines: Sequence[ResultLine]) -> None:
+        for line in lines:
+            if not self.open or line.division_id != self.current:
+                self._start(line.division_id)
+            self.sink.line(line.cells)
+            self.entries += 1
+            if line.prize is not None:
+                self.prizes[line.prize] += 1
+
+    def finish(self) -> None:
+        self._finish_until(None)
+        self.sink.close()
+
+
+RESULT_WIDTHS = (8, 12, 26, 14, 30, 6, 6, 30, 34, 10, 12, 8, 18)
+# Rows above a sheet's data (title, subtitle, a blank row, the headers) and below it (a blank
+# row, the number of entries, one row per prize).
+HEAD_ROWS = 4
+TAIL_ROWS = 2 + len(Prize)
+
+
+class _XlsxResults:
+    """One sheet per division; a division longer than a sheet goes on in a next sheet with
+    the same heading. Rows go to disk as they are written (xlsxwriter's constant memory)."""
+
+    def __init__(self, out: BinaryIO, results: ContestResults) -> None:
+        self.book = XlsxBook(out, title=results.title(), author=results.organizer)
+        self.results = results
+        self.headers = result_headers()
+        self.name = ""
+        self.sheet: Any = None
+        self.row = 0
+
+    def division(self, name: str) -> None:
+        self.name = name
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        self.sheet = self.book.headed_sheet(
+            self.name,
+            (f"{self.results.title()} · {self.name}", _published_line(self.results)),
+            self.headers,
+            widths=RESULT_WIDTHS,
+            freeze=(HEAD_ROWS, 0),
+        )
+        self.row = HEAD_ROWS
+
+    def line(self, cells: list[Any]) -> None:
+        if self.row >= SHEET_ROW_LIMIT - TAIL_ROWS:
+            self._new_sheet()
+        write_xlsx_row(self.sheet, self.row, cells, self.book.score_columns)
+        self.row += 1
+
+    def totals(self, rows: list[list[Any]]) -> None:
+        self.row += 1
+        for cells in rows:
+            write_xlsx_row(self.sheet, self.row, cells, self.book.bold_first)
+            self.row += 1
+
+    def close(self) -> None:
+        if self.sheet is None:
+            sheet = self.book.add_sheet(gettext("Results"))
+            write_xlsx_row(sheet, 0, [self.results.title()])
+        self.book.close()
+
+
+class _CsvResults:
     """One table for the whole contest with a division column; UTF-8 with a byte order mark,
     so that Excel reads the Vietnamese letters."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
+        self.writer = CsvWriter(self.text, lineterminator="\r\n")
+        self.writer.writerow([gettext("Division"), *result_headers()])
+        self.name = ""
+
+    def division(self, name: str) -> None:
+        self.name = name
+
+    def line(self, cells: list[Any]) -> None:
+        self.writer.writerow([self.name, *cells])
+
+    def totals(self, rows: list[list[Any]]) -> None:
+        for cells in rows:
+            self.writer.writerow([self.name, *cells])
+
+    def close(self) -> None:
+        self.text.flush()
+        # The caller's file stays open: the caller owns it.
+        self.text.detach()
+
+
+async def write_results_export(
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    fmt: str,
+    out: BinaryIO,
+    locale: str | None = None,
+    progress: Progress = no_progress,
+) -> ExportInfo:
+    """A contest's results as XLSX or CSV (a draft before publication), written into ``out``
+    as the rows are read, a batch at a time: memory stays flat however many there are.
+    ``progress`` hears (rows written, rows in all) after every batch."""
+    check_format(fmt, RESULT_FORMATS)
     with use_locale(locale or get_locale()):
-        buffer = io.StringIO()
-        writer = CsvWriter(buffer, lineterminator="\r\n")
-        writer.writerow([gettext("Division"), *result_headers()])
-        for division in results.divisions:
-            for line in division.lines:
-                writer.writerow([division.name, *_result_cells(line)])
-            for row in _totals_rows(division):
-                writer.writerow([division.name, *row])
-    return buffer.getvalue().encode("utf-8-sig")
+        results = await load_contest_results(session, contest_id=contest_id)
+        places = _Places(await UnitTree.load(session, event_id=results.event_id))
+        sink: _ResultsSink = _XlsxResults(out, results) if fmt == "xlsx" else _CsvResults(out)
+        divisions = _Divisions(results, sink)
+        done = 0
+        # Plain rows on the session's connection: no ORM bookkeeping per row.
+        connection = await session.connection()
+        stream = await connection.stream(_result_lines(contest_id))
+        writing: asyncio.Future[None] | None = None
+        async for rows in stream.partitions(EXPORT_BATCH):
+            lines = [_result_line(row, places) for row in rows]
+            if writing is not None:
+                await writing
+                await progress(done, max(done, results.rows))
+            # Writing is CPU work: off the event loop, so that a server keeps answering, and
+            # while the next batch is read.
+            writing = asyncio.ensure_future(asyncio.to_thread(divisions.add, lines))
+            done += len(lines)
+        if writing is not None:
+            await writing
+            await progress(done, max(done, results.rows))
+        await asyncio.to_thread(divisions.finish)
+    return ExportInfo(results.filename(fmt), MEDIA_TYPES[fmt], done, draft=not results.published)
 
 
-def _save(workbook: Any) -> bytes:
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def _sheet_title(name: str, taken: set[str]) -> str:
+    base = (name.translate(SHEET_NAME_FORBIDDEN).strip() or "-")[:SHEET_NAME_LIMIT]
+    title, number = base, 2
+    while title.lower() in taken:
+        suffix = f" ({number})"
+        title, number = base[: SHEET_NAME_LIMIT - len(suffix)] + suffix, number + 1
+    taken.add(title.lower())
+    return title
+
+
+class XlsxBook:
+    """A workbook written to the caller's file row by row (xlsxwriter's constant-memory
+    mode: a sheet's rows go to a temporary file as they are written, and are zipped into
+    ``out`` at ``close``), with the house's sheet heading and formats."""
+
+    def __init__(self, out: BinaryIO, *, title: str, author: str) -> None:
+        self.book = xlsxwriter.Workbook(out, {"constant_memory": True})
+        self.book.set_properties({"title": title, "author": author})
+        self.bold = self.book.add_format({"bold": True})
+        self.title = self.book.add_format({"bold": True, "font_size": 14})
+        self.head = self.book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+        score = self.book.add_format({"num_format": "0.00"})
+        # The results' final score and mean, columns J and K.
+        self.score_columns = {9: score, 10: score}
+        self.bold_first = {0: self.bold}
+        self.taken: set[str] = set()
+
+    def add_sheet(self, name: str) -> Any:
+        return self.book.add_worksheet(_sheet_title(name, self.taken))
+
+    def headed_sheet(
+        self,
+        name: str,
+        heading: tuple[str, str],
+        headers: list[str],
+        *,
+        widths: Sequence[int],
+        freeze: tuple[int, int],
+        wrap: bool = False,
+    ) -> Any:
+        """A new sheet that opens with its title, a subtitle, a blank row and the bold column
+        headers on row 4, so that the data starts on row 5."""
+        sheet = self.add_sheet(name)
+        title, subtitle = heading
+        write_xlsx_row(sheet, 0, [title], {0: self.title})
+        write_xlsx_row(sheet, 1, [subtitle])
+        style = self.head if wrap else self.bold
+        write_xlsx_row(sheet, 3, headers, dict.fromkeys(range(len(headers)), style))
+        for column, width in enumerate(widths):
+            sheet.set_column(column, column, width)
+        sheet.freeze_panes(*freeze)
+        return sheet
+
+    def close(self) -> None:
+        self.book.close()
 
 
 # --- the event report -------------------------------------------------------------------------
@@ -449,7 +638,9 @@ class EventReport:
 
 
 async def load_event_report(session: AsyncSession, *, event_id: int) -> EventReport:
-    """Counts over submitted entries only; prizes from published results only."""
+    """Counts over submitted entries only; prizes from published results only. Every number
+    is counted by the database (grouped by unit, contest and division), so the work in Python
+    grows with the units, never with the entries."""
     event = await session.get(Event, event_id)
     if event is None:
         raise ExportNotFoundError(event_id)
@@ -463,28 +654,46 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
             .order_by(Division.position, Division.id)
         )
     ).all()
-    entries = (
+    in_event = select(Contest.id).where(Contest.event_id == event.id).scalar_subquery()
+    submitted = (
+        select()
+        .select_from(Entry)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .where(Entry.contest_id.in_(in_event), Entry.status == EntryStatus.SUBMITTED)
+    )
+    cells = (
         await session.execute(
-            select(
-                Entry.id,
-                Entry.contest_id,
-                Entry.division_id,
-                Entrant.id.label("entrant_id"),
-                Entrant.unit_id,
-            )
-            .join(Entrant, Entrant.id == Entry.entrant_id)
-            .where(Entry.contest_id.in_(contest_ids), Entry.status == EntryStatus.SUBMITTED)
+            submitted.add_columns(
+                Entrant.unit_id, Entry.contest_id, Entry.division_id, func.count()
+            ).group_by(Entrant.unit_id, Entry.contest_id, Entry.division_id)
         )
     ).all()
-    results = (
+    # An entrant has one unit, so entrants add up from unit to top-level unit.
+    entrants_per_unit = (
         await session.execute(
-            select(Result.entry_id, Result.contest_id, Result.prize, Result.published_at)
-            .join(Entry, Entry.id == Result.entry_id)
-            .where(
-                Result.contest_id.in_(contest_ids),
-                Result.published_at.is_not(None),
-                Entry.status == EntryStatus.SUBMITTED,
+            submitted.add_columns(Entrant.unit_id, func.count(distinct(Entry.entrant_id))).group_by(
+                Entrant.unit_id
             )
+        )
+    ).all()
+    entrants = (
+        await session.scalar(submitted.add_columns(func.count(distinct(Entry.entrant_id))))
+    ) or 0
+    published = submitted.join(Result, Result.entry_id == Entry.id).where(
+        Result.published_at.is_not(None)
+    )
+    prize_cells = (
+        await session.execute(
+            published.add_columns(Entrant.unit_id, Result.prize, func.count())
+            .where(Result.prize.is_not(None))
+            .group_by(Entrant.unit_id, Result.prize)
+        )
+    ).all()
+    publications = (
+        await session.execute(
+            published.add_columns(
+                Result.contest_id, func.max(Result.published_at), func.count(Result.prize)
+            ).group_by(Result.contest_id)
         )
     ).all()
 
@@ -493,7 +702,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
     column_of: dict[tuple[int, int | None], int] = {}
     titles = {c.id: c.title for c in contests}
     division_names = {d.id: d.name for d in divisions}
-    used = {(e.contest_id, e.division_id) for e in entries}
+    used = {(cell.contest_id, cell.division_id) for cell in cells}
 
     def add_column(contest_id: int, division_id: int | None) -> None:
         column_of[(contest_id, division_id)] = len(columns)
@@ -509,11 +718,21 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
     for contest_id, division_id in sorted(used - column_of.keys(), key=lambda k: (k[0], k[1] or 0)):
         add_column(contest_id, division_id)
 
+    def unit_key(unit_id: int | None) -> int:
+        return unit_id if unit_id is not None and unit_id in tree.units else NO_UNIT
+
+    def root_of(unit_id: int | None) -> int:
+        root = tree.root(unit_id)
+        return root.id if root else NO_UNIT
+
     # Entries by the entrant's own unit, in tree order; entries without a unit last.
     counts: dict[int, list[int]] = defaultdict(lambda: [0] * len(columns))
-    for entry in entries:
-        unit_key = entry.unit_id if entry.unit_id in tree.units else NO_UNIT
-        counts[unit_key][column_of[(entry.contest_id, entry.division_id)]] += 1
+    per_root_entries: Counter[int] = Counter()
+    entries_per_contest: Counter[int] = Counter()
+    for unit_id, contest_id, division_id, count in cells:
+        counts[unit_key(unit_id)][column_of[(contest_id, division_id)]] += count
+        per_root_entries[root_of(unit_id)] += count
+        entries_per_contest[contest_id] += count
     by_unit = [
         UnitEntries(tree.label(unit.id), counts[unit.id])
         for unit, _depth in tree.in_tree_order()
@@ -524,15 +743,9 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
 
     # Participation and prizes by top-level unit (a school with its classes, a residential
     # group, the learning centre).
-    def root_of(unit_id: int | None) -> int:
-        root = tree.root(unit_id)
-        return root.id if root else NO_UNIT
-
-    entry_root = {e.id: root_of(e.unit_id) for e in entries}
-    per_root_entries = Counter(entry_root.values())
-    per_root_entrants: dict[int, set[int]] = defaultdict(set)
-    for entry in entries:
-        per_root_entrants[entry_root[entry.id]].add(entry.entrant_id)
+    per_root_entrants: Counter[int] = Counter()
+    for unit_id, count in entrants_per_unit:
+        per_root_entrants[root_of(unit_id)] += count
     roots = sorted(
         (unit for unit in tree.units.values() if tree.root(unit.id) is unit),
         key=lambda u: (KIND_ORDER.get(u.kind, 9), u.name, u.id),
@@ -546,7 +759,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
             unit.name,
             gettext(labels.UNIT_KINDS[unit.kind]),
             per_root_entries.get(unit.id, 0),
-            len(per_root_entrants.get(unit.id, ())),
+            per_root_entrants.get(unit.id, 0),
         )
         for unit in roots
     ]
@@ -556,21 +769,16 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
                 gettext("No unit given"),
                 "",
                 per_root_entries[NO_UNIT],
-                len(per_root_entrants[NO_UNIT]),
+                per_root_entrants[NO_UNIT],
             )
         )
     largest = max((p.entries for p in participation), default=0)
     for item in participation:
         item.share = round(100 * item.entries / largest) if largest else 0
 
-    awards = {
-        r.entry_id: Prize(r.prize).value
-        for r in results
-        if r.prize is not None and r.entry_id in entry_root
-    }
     tiers: dict[int, Counter[Prize]] = defaultdict(Counter)
-    for entry_id, prize in awards.items():
-        tiers[entry_root[entry_id]][Prize(prize)] += 1
+    for unit_id, prize, count in prize_cells:
+        tiers[root_of(unit_id)][Prize(prize)] += count
     prizes = [
         UnitPrizes(
             unit_name(standing.unit_id),
@@ -578,12 +786,14 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
             {prize: tiers[standing.unit_id].get(prize, 0) for prize in Prize},
             standing.prize_points,
         )
-        for standing in unit_standings(entry_root, awards)
+        for standing in unit_standings_of_counts(
+            per_root_entries,
+            {root: {p.value: n for p, n in won.items()} for root, won in tiers.items()},
+        )
     ]
 
-    published_at = {r.contest_id: r.published_at for r in results}
-    entries_per_contest = Counter(e.contest_id for e in entries)
-    prizes_per_contest = Counter(r.contest_id for r in results if r.prize is not None)
+    published_at = {contest_id: newest for contest_id, newest, _prizes in publications}
+    prizes_per_contest = {contest_id: count for contest_id, _newest, count in publications}
     summaries = [
         ContestSummary(
             contest.title,
@@ -607,7 +817,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
         participation=participation,
         prizes=prizes,
         judges=await _judge_loads(session, contest_ids),
-        entrants=len({e.entrant_id for e in entries}),
+        entrants=entrants,
     )
 
 
@@ -736,44 +946,73 @@ def section_titles() -> dict[str, str]:
     }
 
 
-def report_xlsx(report: EventReport, *, locale: str | None = None) -> bytes:
-    with use_locale(locale or get_locale()):
-        workbook = Workbook()
-        default_sheet = workbook.sheetnames[0]
-        workbook.properties.title = report.title()
-        workbook.properties.creator = report.organizer
-        titles = section_titles()
-        taken: set[str] = {default_sheet.lower()}
-        for key, (headers, rows) in _report_sections(report).items():
-            sheet = _headed_sheet(
-                workbook,
-                _sheet_title(titles[key], taken),
-                (titles[key], _report_subtitle(report)),
-                headers,
+def _report_xlsx(report: EventReport, out: BinaryIO) -> None:
+    """One sheet per table of the report, every unit's row in full (the page shows a part)."""
+    book = XlsxBook(out, title=report.title(), author=report.organizer)
+    titles = section_titles()
+    for key, (headers, rows) in _report_sections(report).items():
+        sheet = book.headed_sheet(
+            titles[key],
+            (titles[key], _report_subtitle(report)),
+            headers,
+            widths=[40] + [14] * (len(headers) - 1),
+            freeze=(HEAD_ROWS, 1),
+            wrap=True,
+        )
+        for number, row in enumerate(rows):
+            last = key != "judges" and number == len(rows) - 1
+            styles = dict.fromkeys(range(len(row)), book.bold) if last else None
+            write_xlsx_row(sheet, HEAD_ROWS + number, row, styles)
+        if key == "participation" and report.participation:
+            chart = book.book.add_chart({"type": "bar"})
+            last_row = HEAD_ROWS + len(report.participation) - 1
+            chart.add_series(
+                {
+                    "name": [sheet.name, HEAD_ROWS - 1, 2],
+                    "categories": [sheet.name, HEAD_ROWS, 0, last_row, 0],
+                    "values": [sheet.name, HEAD_ROWS, 2, last_row, 2],
+                }
             )
-            for cell in sheet[4]:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-            for row in rows:
-                append_row(sheet, row)
-            if rows and key != "judges":
-                for cell in sheet[sheet.max_row]:
-                    cell.font = BOLD
-            sheet.freeze_panes = "B5"
-            _fit_columns(sheet, [40] + [14] * (len(headers) - 1))
-            if key == "participation" and report.participation:
-                chart = BarChart()
-                chart.type = "bar"
-                chart.title = gettext("Entries by school and residential group")
-                chart.legend = None
-                last = 4 + len(report.participation)
-                chart.add_data(
-                    Reference(sheet, min_col=3, min_row=4, max_row=last), titles_from_data=True
-                )
-                chart.set_categories(Reference(sheet, min_col=1, min_row=5, max_row=last))
-                chart.height = max(7.5, 0.8 * len(report.participation))
-                sheet.add_chart(chart, "G4")
-        del workbook[default_sheet]
-        return _save(workbook)
+            chart.set_title({"name": gettext("Entries by school and residential group")})
+            chart.set_legend({"none": True})
+            # 7.5 cm, or 0.8 cm a unit, at 96 pixels an inch.
+            chart.set_size({"height": round(max(7.5, 0.8 * len(report.participation)) * 37.8)})
+            sheet.insert_chart("G4", chart)
+    book.close()
+
+
+def _report_filename(report: EventReport, extension: str) -> str:
+    return f"report-{report.generated_at:%Y%m%d}.{extension}"
+
+
+def _report_bytes(report: EventReport, fmt: str, out: BinaryIO) -> None:
+    if fmt == "xlsx":
+        _report_xlsx(report, out)
+    elif fmt == "pdf":
+        out.write(report_pdf(report))
+    else:
+        out.write(report_html(report).encode())
+
+
+async def write_report_export(
+    session: AsyncSession,
+    *,
+    event_id: int,
+    fmt: str,
+    out: BinaryIO,
+    locale: str | None = None,
+    progress: Progress = no_progress,
+) -> ExportInfo:
+    """The event report as XLSX, PDF or a standalone HTML page, written into ``out``. The
+    report is counted by the database first (step 1 of 2), then written (step 2)."""
+    check_format(fmt, REPORT_FORMATS)
+    with use_locale(locale or get_locale()):
+        await progress(0, 2)
+        report = await load_event_report(session, event_id=event_id)
+        await progress(1, 2)
+        await asyncio.to_thread(_report_bytes, report, fmt, out)
+        await progress(2, 2)
+    return ExportInfo(_report_filename(report, fmt), MEDIA_TYPES[fmt], report.entries)
 
 
 def _report_subtitle(report: EventReport) -> str:

@@ -5,34 +5,35 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any, TypeVar
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from contest import labels
 from contest.access import public, requires
 from contest.events.services import event_contests, get_event
+from contest.files.limits import COPY_CHUNK
 from contest.i18n import get_locale, gettext, local_time
 from contest.middleware import CONTENT_SECURITY_POLICY
-from contest.models import Contest, Event, Result, Role, Unit
+from contest.models import Event, Role
 from contest.results import exports
 from contest.results.certificates import (
     UnitTree,
     Verification,
-    certificates_for,
-    render_certificates,
     verify_certificate,
+    write_certificates,
 )
+from contest.results.downloads import ExportInfo
 from contest.templating import render
 from contest.urls import public_base_url
 
 ADMIN = Role.ADMIN
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Exports carry children's names: never kept by a browser or proxy cache.
 PRIVATE = {"Cache-Control": "no-store"}
 REPORT_CSS = exports.bar_chart_css()
@@ -44,16 +45,33 @@ REPORT_CSP = (
     + "'"
 )
 UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-Row = TypeVar("Row", Contest, Unit, Result)
 
 
-def _download(data: bytes, *, media_type: str, filename: str) -> Response:
+def _attachment(filename: str) -> dict[str, str]:
     safe = UNSAFE_FILENAME.sub("-", filename).strip("-") or "export"
-    return Response(
-        data,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{safe}"', **PRIVATE},
-    )
+    return {"Content-Disposition": f'attachment; filename="{safe}"', **PRIVATE}
+
+
+async def _file_download(write: Callable[[BinaryIO], Awaitable[ExportInfo]]) -> Response:
+    """A download of what ``write`` streams into a temporary file, sent from that file in
+    chunks (the file goes when it is sent), so that neither side holds it in memory."""
+    # Closed once sent, by ``chunks``.
+    spool = tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        info = await write(spool)
+    except BaseException:
+        spool.close()
+        raise
+    size = spool.tell()
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while chunk := spool.read(COPY_CHUNK):
+                yield chunk
+
+    headers = {**_attachment(info.filename), "Content-Length": str(size)}
+    return StreamingResponse(chunks(), media_type=info.media_type, headers=headers)
 
 
 def _not_found(message: str | None = None) -> HTTPException:
@@ -139,84 +157,81 @@ async def api_verify(request: Request) -> Response:
 # --- certificates (console) -------------------------------------------------------------------
 
 
-async def _certificates_pdf(request: Request, *, filename: str, **which: int) -> Response:
+async def _certificates(
+    request: Request,
+    *,
+    contest_id: int | None = None,
+    unit_id: int | None = None,
+    result_id: int | None = None,
+) -> Response:
     async with request.state.sessionmaker() as session:
-        certificates = await certificates_for(session, base_url=public_base_url(request), **which)
-    if not certificates:
-        raise _not_found(gettext("There are no published prize winners here yet."))
-    data = await run_in_threadpool(render_certificates, certificates, locale=get_locale())
-    return _download(data, media_type="application/pdf", filename=filename)
-
-
-async def _path_row(request: Request, model: type[Row], param: str) -> tuple[Row, int]:
-    """The row the path's id names, with that id; 404 when there is none."""
-    row_id: int = request.path_params[param]
-    async with request.state.sessionmaker() as session:
-        row = await session.get(model, row_id)
-    if row is None:
-        raise _not_found()
-    return row, row_id
+        return await _file_download(
+            lambda out: write_certificates(
+                session,
+                base_url=public_base_url(request),
+                out=out,
+                contest_id=contest_id,
+                unit_id=unit_id,
+                result_id=result_id,
+                locale=get_locale(),
+            )
+        )
 
 
 @requires(ADMIN)
 async def contest_certificates(request: Request) -> Response:
-    contest, contest_id = await _path_row(request, Contest, "contest_id")
-    return await _certificates_pdf(
-        request, filename=f"{contest.slug}-certificates.pdf", contest_id=contest_id
-    )
+    return await _certificates(request, contest_id=request.path_params["contest_id"])
 
 
 @requires(ADMIN)
 async def unit_certificates(request: Request) -> Response:
-    unit, unit_id = await _path_row(request, Unit, "unit_id")
-    return await _certificates_pdf(
-        request, filename=f"{unit.code}-certificates.pdf", unit_id=unit_id
-    )
+    return await _certificates(request, unit_id=request.path_params["unit_id"])
 
 
 @requires(ADMIN)
 async def result_certificate(request: Request) -> Response:
-    result, result_id = await _path_row(request, Result, "result_id")
-    serial = result.certificate_serial or str(result_id)
-    return await _certificates_pdf(
-        request, filename=f"certificate-{serial}.pdf", result_id=result_id
-    )
+    return await _certificates(request, result_id=request.path_params["result_id"])
 
 
 # --- results exports (console) ----------------------------------------------------------------
 
 
-async def _contest_results(request: Request) -> exports.ContestResults:
+async def _results(request: Request, fmt: str) -> Response:
     async with request.state.sessionmaker() as session:
-        return await exports.load_contest_results(
-            session, contest_id=request.path_params["contest_id"]
+        return await _file_download(
+            lambda out: exports.write_results_export(
+                session,
+                contest_id=request.path_params["contest_id"],
+                fmt=fmt,
+                out=out,
+                locale=get_locale(),
+            )
         )
 
 
 @requires(ADMIN)
 async def results_xlsx(request: Request) -> Response:
-    results = await _contest_results(request)
-    data = await run_in_threadpool(exports.results_xlsx, results, locale=get_locale())
-    return _download(data, media_type=XLSX, filename=results.filename("xlsx"))
+    return await _results(request, "xlsx")
 
 
 @requires(ADMIN)
 async def results_csv(request: Request) -> Response:
-    results = await _contest_results(request)
-    data = await run_in_threadpool(exports.results_csv, results, locale=get_locale())
-    return _download(data, media_type="text/csv; charset=utf-8", filename=results.filename("csv"))
+    return await _results(request, "csv")
 
 
 # --- the event report (console) ---------------------------------------------------------------
 
 
+async def _the_event(session: AsyncSession) -> Event:
+    event = await get_event(session)
+    if event is None:
+        raise _not_found(gettext("There is no event yet. Create it first, or load an event file."))
+    return event
+
+
 async def _event_report(request: Request) -> tuple[exports.EventReport, dict[str, Any]]:
     async with request.state.sessionmaker() as session:
-        event = await get_event(session)
-        if event is None:
-            raise _not_found(
-                gettext("There is no event yet. Create it first, or load an event file.")
-            )
+        event = await _the_event(session)
         report = await exports.load_event_report(session, event_id=event.id)
         links = await _download_links(session, event)
     return report, links
@@ -242,22 +257,24 @@ async def report_page(request: Request) -> Response:
     return response
 
 
-def _report_filename(report: exports.EventReport, extension: str) -> str:
-    return f"report-{report.generated_at:%Y%m%d}.{extension}"
+async def _report(request: Request, fmt: str) -> Response:
+    async with request.state.sessionmaker() as session:
+        event = await _the_event(session)
+        return await _file_download(
+            lambda out: exports.write_report_export(
+                session, event_id=event.id, fmt=fmt, out=out, locale=get_locale()
+            )
+        )
 
 
 @requires(ADMIN)
 async def report_xlsx(request: Request) -> Response:
-    report, _links = await _event_report(request)
-    data = await run_in_threadpool(exports.report_xlsx, report, locale=get_locale())
-    return _download(data, media_type=XLSX, filename=_report_filename(report, "xlsx"))
+    return await _report(request, "xlsx")
 
 
 @requires(ADMIN)
 async def report_pdf(request: Request) -> Response:
-    report, _links = await _event_report(request)
-    data = await run_in_threadpool(exports.report_pdf, report, locale=get_locale())
-    return _download(data, media_type="application/pdf", filename=_report_filename(report, "pdf"))
+    return await _report(request, "pdf")
 
 
 routes: list[BaseRoute] = [
