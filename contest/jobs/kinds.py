@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.i18n import N_
 from contest.models import Job, User
 from contest.progress import Progress
+from contest.results.downloads import ExportInfo
 from contest.settings import Settings
 from storage import Storage
 
@@ -111,25 +112,59 @@ async def store_export(
     return {"file": key, "filename": filename, "media_type": media_type, "size": stored.size}
 
 
-async def _export_results(ctx: JobContext) -> dict[str, Any]:
+def _export(
+    write: Callable[[AsyncSession, JobContext, BinaryIO], Awaitable[ExportInfo]],
+) -> Run:
+    """A kind that writes one of the results' files (a writer of contest.results) and keeps it."""
+
+    async def run(ctx: JobContext) -> dict[str, Any]:
+        async def into(file: BinaryIO) -> tuple[str, str]:
+            async with ctx.sessionmaker() as session:
+                info = await write(session, ctx, file)
+            return info.filename, info.media_type
+
+        return await store_export(ctx, into)
+
+    return run
+
+
+async def _results_file(session: AsyncSession, ctx: JobContext, out: BinaryIO) -> ExportInfo:
     from contest.results import exports
 
-    assert ctx.job.contest_id is not None
-    fmt = str(ctx.job.params.get("format", "xlsx"))
+    return await exports.write_results_export(
+        session,
+        contest_id=ctx.job.contest_id or 0,
+        fmt=str(ctx.job.params.get("format", "xlsx")),
+        out=out,
+        locale=ctx.settings.locale,
+        progress=ctx.progress,
+    )
 
-    async def write(file: BinaryIO) -> tuple[str, str]:
-        async with ctx.sessionmaker() as session:
-            info = await exports.write_results_export(
-                session,
-                contest_id=ctx.job.contest_id or 0,
-                fmt=fmt,
-                out=file,
-                locale=ctx.settings.locale,
-                progress=ctx.progress,
-            )
-        return info.filename, info.media_type
 
-    return await store_export(ctx, write)
+async def _certificates_file(session: AsyncSession, ctx: JobContext, out: BinaryIO) -> ExportInfo:
+    from contest.results import certificates
+
+    return await certificates.write_certificates(
+        session,
+        base_url=ctx.settings.base_url,
+        out=out,
+        contest_id=ctx.job.contest_id,
+        locale=ctx.settings.locale,
+        progress=ctx.progress,
+    )
+
+
+async def _report_file(session: AsyncSession, ctx: JobContext, out: BinaryIO) -> ExportInfo:
+    from contest.results import exports
+
+    return await exports.write_report_export(
+        session,
+        event_id=int(ctx.job.params["event"]),
+        fmt=str(ctx.job.params.get("format", "xlsx")),
+        out=out,
+        locale=ctx.settings.locale,
+        progress=ctx.progress,
+    )
 
 
 KINDS: dict[str, JobKind] = {
@@ -138,6 +173,10 @@ KINDS: dict[str, JobKind] = {
         JobKind("assign", N_("Assignment of judges"), _assign, "admin_judging"),
         JobKind("results_compute", N_("Computing the results"), _compute, "admin_results"),
         JobKind("results_publish", N_("Publishing the results"), _publish, "admin_results"),
-        JobKind("export_results", N_("Results export"), _export_results, "admin_results"),
+        JobKind("export_results", N_("Results export"), _export(_results_file), "admin_results"),
+        JobKind(
+            "export_certificates", N_("Certificates"), _export(_certificates_file), "admin_results"
+        ),
+        JobKind("export_report", N_("Event report"), _export(_report_file), "admin_report"),
     )
 }

@@ -100,11 +100,12 @@ async def _job(request: Request) -> Job:
 async def job_page(request: Request) -> Response:
     job = await _job(request)
     kind = KINDS.get(job.kind)
-    back = (
-        request.url_for(kind.back, contest_id=job.contest_id)
-        if kind and job.contest_id
-        else request.url_for("admin")
-    )
+    if kind is None:
+        back = request.url_for("admin")
+    elif job.contest_id is not None:
+        back = request.url_for(kind.back, contest_id=job.contest_id)
+    else:
+        back = request.url_for(kind.back)
     return render(
         request,
         "admin/job.html",

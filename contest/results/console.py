@@ -13,8 +13,9 @@ from contest import labels, rules
 from contest.access import current_user, requires
 from contest.forms import read_form
 from contest.i18n import gettext
+from contest.jobs.queue import start_job
 from contest.jobs.routes import jobs_context, to_job_page
-from contest.models import Prize, Role
+from contest.models import Job, Prize, Role
 from contest.results import services
 from contest.results.api import start_results_job
 from contest.templating import render
@@ -44,12 +45,42 @@ async def results_page(request: Request) -> Response:
     )
 
 
+# The console's files, each written by a job into storage and downloaded from its page.
+EXPORTS: dict[str, tuple[str, dict[str, str]]] = {
+    "results_xlsx": ("export_results", {"format": "xlsx"}),
+    "results_csv": ("export_results", {"format": "csv"}),
+    "certificates": ("export_certificates", {}),
+}
+
+
+async def _start_export(request: Request, what: str) -> Job:
+    choice = EXPORTS.get(what)
+    if choice is None:
+        raise HTTPException(422, gettext("Choose one of the options."))
+    kind, params = choice
+    actor = current_user(request)
+    async with request.state.sessionmaker() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=actor, contest_id=request.path_params["contest_id"]
+        )
+    return await start_job(
+        request.state.sessionmaker,
+        request.state.jobs,
+        kind=kind,
+        contest_id=contest.id,
+        params=params,
+        actor=actor,
+    )
+
+
 @requires(Role.ADMIN)
 async def results_action(request: Request) -> Response:
     """Compute or publish (each a job), or override a prize with a reason; each audited."""
     form = await read_form(request)
     action = form.get("action", "")
     actor = current_user(request)
+    if action == "export":
+        return to_job_page(request, await _start_export(request, form.get("what", "")))
     if action in ("compute", "publish"):
         # Long at national size: a job, followed on its page.
         job = await start_results_job(request, action, request.path_params["contest_id"])

@@ -200,3 +200,59 @@ async def test_a_job_queued_twice_runs_once_and_run_queued_drains(
     done = await _job(sessionmaker, first.id)
     assert done.result is not None
     assert f"Đã phân công thêm {done.result['new_assignments']} lượt chấm" in page.text
+
+
+async def test_an_export_job_keeps_its_file_for_the_organiser_to_download(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    contest_id = await _contest_id(sessionmaker, WRITING)
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    judging = f"/admin/contests/{contest_id}/judging"
+    await follow_job(
+        client,
+        settings,
+        await client.post(
+            f"{judging}/assign", data={"csrf_token": await csrf_from(client, judging)}
+        ),
+    )
+    async with sessionmaker() as session:
+        entries = set(await session.scalars(select(Assignment.entry_id)))
+    await score_all(sessionmaker, contest_id, {entry: 0.5 for entry in entries})
+    page = f"/admin/contests/{contest_id}/results"
+    token = await csrf_from(client, page)
+    computed = await client.post(page, data={"csrf_token": token, "action": "compute"})
+    assert (await follow_job(client, settings, computed))["status"] == "done"
+
+    async with sessionmaker() as session:
+        jobs_before = await session.scalar(select(func.count()).select_from(Job))
+    refused = await client.post(
+        page, data={"csrf_token": token, "action": "export", "what": "everything"}
+    )
+    assert refused.status_code == 422
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Job)) == jobs_before
+
+    started = await client.post(
+        page, data={"csrf_token": token, "action": "export", "what": "results_xlsx"}
+    )
+    job = await follow_job(client, settings, started)
+    assert job["status"] == "done", job
+    assert job["result"]["filename"].endswith(".xlsx")
+    assert job["download"] and job["progress"]["done"] == job["progress"]["total"] == len(entries)
+    link = await client.get(job["download"])
+    assert link.status_code == 303
+    stored = await client.get(link.headers["location"])
+    assert stored.status_code == 200
+    sheet = load_workbook(BytesIO(stored.content), read_only=True).worksheets[0]
+    assert sheet.max_row is not None and sheet.max_row > len(entries)
+    job_page = await client.get(started.headers["location"])
+    assert f"/admin/jobs/{job['id']}/download" in job_page.text
