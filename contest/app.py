@@ -30,6 +30,7 @@ from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
 from contest.intake.unit_page import routes as unit_page_routes
+from contest.jobs.kinds import JobKind
 from contest.jobs.queue import JobQueue
 from contest.jobs.routes import SCHEMAS as job_schemas
 from contest.jobs.routes import api_routes as job_api_routes
@@ -43,6 +44,7 @@ from contest.results.api import api_routes as results_public_api_routes
 from contest.results.console import routes as results_console_routes
 from contest.results.gallery import routes as results_routes
 from contest.results.gallery_memory import GalleryFromMemory
+from contest.results.jobs import KINDS as results_job_kinds
 from contest.results.remarking import SCHEMAS as remarking_schemas
 from contest.results.remarking import api_routes as remarking_api_routes
 from contest.results.remarking import routes as remarking_routes
@@ -50,6 +52,7 @@ from contest.results.routes import api_routes as results_api_routes
 from contest.results.routes import routes as results_export_routes
 from contest.settings import Settings
 from contest.templating import create_templates
+from judging.jobs import KINDS as judging_job_kinds
 from judging.routes import api_routes as judging_api_routes
 from judging.routes import routes as judging_routes
 from storage import FILES_MOUNT_PATH, LocalStorage, storage_from_url
@@ -58,6 +61,10 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "contest_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
+# Every kind of background job, from the domains that own them.
+JOB_KINDS: dict[str, JobKind] = {
+    kind.name: kind for kind in (*judging_job_kinds, *results_job_kinds)
+}
 
 
 @public
@@ -147,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "files_app": storage.asgi_app() if isinstance(storage, LocalStorage) else None,
                 "templates": create_templates(),
                 # Pages and the API only put jobs on the queue; workers run them.
-                "jobs": JobQueue(settings),
+                "jobs": JobQueue(settings, JOB_KINDS),
             }
         finally:
             await storage.aclose()

@@ -45,11 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     consumer = None
     if args.worker or (settings.embedded_queue and not args.no_worker):
+        from contest.app import JOB_KINDS
         from contest.jobs.queue import JobQueue
 
         # With the queue in the data dir, this process works through it too: a ward's one
         # machine needs nothing else running.
-        consumer = JobQueue(settings).consumer(workers=1)
+        consumer = JobQueue(settings, JOB_KINDS).consumer(workers=1)
         consumer.start()
     # Workers import asgi:app themselves and read the same environment.
     uvicorn.run(
@@ -210,8 +211,8 @@ def _run_job_command(
 ) -> str:
     """Start a contest's job as the pages do, then either leave it to the workers (--no-wait)
     or run it in this process with a progress bar, and say how it ended."""
+    from contest.app import JOB_KINDS
     from contest.db import create_engine, create_sessionmaker
-    from contest.jobs.kinds import KINDS
     from contest.jobs.queue import JobQueue, start_job
     from contest.jobs.worker import execute_job
     from contest.models import Contest, Job, JobStatus
@@ -236,12 +237,12 @@ def _run_job_command(
                         )
                     except results.ResultsError as exc:
                         raise SystemExit(f"contest: cannot {action} results: {exc}") from None
-            queue = JobQueue(settings) if not wait else None
+            queue = JobQueue(settings, JOB_KINDS) if not wait else None
             job = await start_job(sessionmaker, queue, kind=kind, contest_id=contest.id, actor=None)
             if not wait:
                 return f"Job {job.id} queued ({kind}); a worker runs it."
-            bar = ProgressBar(sys.stderr, gettext(KINDS[kind].label))
-            runner = asyncio.create_task(execute_job(settings, job.id))
+            bar = ProgressBar(sys.stderr, gettext(JOB_KINDS[kind].label))
+            runner = asyncio.create_task(execute_job(settings, job.id, JOB_KINDS))
             while True:
                 async with sessionmaker() as session:
                     row = await session.get(Job, job.id)
@@ -298,13 +299,14 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from contest.app import JOB_KINDS
     from contest.jobs.queue import JobQueue
     from contest.jobs.worker import push_again
     from contest.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
-    queue = JobQueue(settings)
+    queue = JobQueue(settings, JOB_KINDS)
     # Jobs left by a worker that died, or queued while no queue could be reached.
     push_again(settings, queue.push)
     queue.consumer(workers=args.threads).run()

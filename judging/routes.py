@@ -206,7 +206,7 @@ async def judging_page(request: Request) -> Response:
         ).all()
         unfinished = await services.unfinished_assignments(session, contest_id=contest.id)
         round_ = await services.current_round(session, contest_id=contest.id)
-        jobs = await jobs_context(session, contest_id=contest.id)
+        jobs = await jobs_context(request, session, contest_id=contest.id)
     return render(
         request,
         "admin/judging.html",

@@ -254,11 +254,12 @@ async def follow_job(
 ) -> dict[str, Any]:
     """Run the queued jobs as a worker would, then read the job that ``started`` (an API 202
     or a page's redirect to the job's page) through the API, as JSON."""
+    from contest.app import JOB_KINDS
     from contest.jobs.worker import run_queued
 
     assert started.status_code in (202, 303), (started.status_code, started.text)
     job_id = int(str(started.headers["location"]).rstrip("/").rsplit("/", 1)[-1])
-    await run_queued(settings)
+    await run_queued(settings, JOB_KINDS)
     read = await client.get(f"/api/v1/jobs/{job_id}", headers=dict(headers or {}))
     assert read.status_code == 200, read.text
     job: dict[str, Any] = read.json()

@@ -18,6 +18,7 @@ from huey.consumer import Consumer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.jobs import services, worker
+from contest.jobs.kinds import Kinds
 from contest.models import Job, User
 from contest.settings import Settings
 
@@ -40,8 +41,9 @@ def _huey(settings: Settings) -> Huey:
 
 
 class JobQueue:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, kinds: Kinds) -> None:
         self.settings = settings
+        self.kinds = kinds
         self.huey = _huey(settings)
         self._run = self.huey.task(name="run_job")(self._run_job)
         self.huey.periodic_task(crontab(minute="*"), name="push_again")(self._push_again)
@@ -55,7 +57,7 @@ class JobQueue:
             logger.exception("job %s could not be queued; it will be pushed again", job_id)
 
     def _run_job(self, job_id: int) -> None:
-        worker.run_job_sync(self.settings, job_id)
+        worker.run_job_sync(self.settings, job_id, self.kinds)
 
     def _push_again(self) -> None:
         pushed = worker.push_again(self.settings, self.push)

@@ -21,7 +21,7 @@ from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
 from contest.i18n import gettext, use_locale
 from contest.jobs import services
-from contest.jobs.kinds import KINDS, JobContext
+from contest.jobs.kinds import JobContext, Kinds
 from contest.models import Job, JobStatus, User
 from contest.settings import Settings
 from storage import storage_from_url
@@ -91,7 +91,9 @@ class _Heartbeat:
             await engine.dispose()
 
 
-async def execute_job(settings: Settings, job_id: int, *, worker: str | None = None) -> bool:
+async def execute_job(
+    settings: Settings, job_id: int, kinds: Kinds, *, worker: str | None = None
+) -> bool:
     """Run the job if this worker can claim it; False when another has it or it is over."""
     worker = worker or worker_name()
     engine = create_engine(settings.database_url)
@@ -108,7 +110,7 @@ async def execute_job(settings: Settings, job_id: int, *, worker: str | None = N
             assert job is not None
             actor = await session.get(User, job.created_by_id) if job.created_by_id else None
             session.expunge_all()
-        kind = KINDS.get(job.kind)
+        kind = kinds.get(job.kind)
         with _Heartbeat(settings, job_id, worker) as heartbeat, use_locale(settings.locale):
             error: str | None = None
             result: dict[str, Any] = {}
@@ -151,7 +153,7 @@ async def execute_job(settings: Settings, job_id: int, *, worker: str | None = N
         await engine.dispose()
 
 
-async def run_queued(settings: Settings, *, kinds: set[str] | None = None) -> int:
+async def run_queued(settings: Settings, kinds: Kinds) -> int:
     """Run, here and now, every job that is queued (or whose worker died): for the command
     line's waiting mode and for tests. Returns how many ran."""
     ran = 0
@@ -160,20 +162,18 @@ async def run_queued(settings: Settings, *, kinds: set[str] | None = None) -> in
         try:
             async with create_sessionmaker(engine)() as session:
                 query = select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id)
-                if kinds is not None:
-                    query = query.where(Job.kind.in_(sorted(kinds)))
                 ids = list(await session.scalars(query.limit(100)))
         finally:
             await engine.dispose()
         if not ids:
             return ran
         for job_id in ids:
-            ran += await execute_job(settings, job_id)
+            ran += await execute_job(settings, job_id, kinds)
 
 
-def run_job_sync(settings: Settings, job_id: int) -> bool:
+def run_job_sync(settings: Settings, job_id: int, kinds: Kinds) -> bool:
     """For the queue's worker threads, which are not in an event loop."""
-    return asyncio.run(execute_job(settings, job_id))
+    return asyncio.run(execute_job(settings, job_id, kinds))
 
 
 def push_again(settings: Settings, push: Callable[[int], None]) -> int:

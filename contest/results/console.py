@@ -29,7 +29,7 @@ async def results_page(request: Request) -> Response:
         )
         rows = await services.results_of(session, contest_id=contest.id, published_only=False)
         published = await services.is_published(session, contest_id=contest.id)
-        jobs = await jobs_context(session, contest_id=contest.id)
+        jobs = await jobs_context(request, session, contest_id=contest.id)
     return render(
         request,
         "results/console.html",

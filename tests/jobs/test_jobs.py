@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest.app import JOB_KINDS
 from contest.demo import DemoReport
 from contest.jobs import services
 from contest.jobs.worker import execute_job, run_queued
@@ -54,14 +55,14 @@ async def test_two_workers_never_run_the_same_job_twice(
     assert again.id == job.id and not created_again
 
     ran = await asyncio.gather(
-        execute_job(settings, job.id, worker="worker-a"),
-        execute_job(settings, job.id, worker="worker-b"),
+        execute_job(settings, job.id, JOB_KINDS, worker="worker-a"),
+        execute_job(settings, job.id, JOB_KINDS, worker="worker-b"),
     )
     assert sorted(ran) == [False, True]
     done = await _job(sessionmaker, job.id)
     assert done.status == JobStatus.DONE and done.attempts == 1 and done.active_key is None
     # A third delivery of the same message finds nothing to do.
-    assert await execute_job(settings, job.id, worker="worker-c") is False
+    assert await execute_job(settings, job.id, JOB_KINDS, worker="worker-c") is False
     async with sessionmaker() as session:
         pairs = (await session.execute(select(Assignment.entry_id, Assignment.judge_id))).all()
         runs = await session.scalar(
@@ -183,13 +184,13 @@ async def test_a_job_queued_twice_runs_once_and_run_queued_drains(
 ) -> None:
     contest_id = await _contest_id(sessionmaker, DRAWING)
     first, _ = await _queue(sessionmaker, "assign", contest_id)
-    assert await run_queued(settings) == 1
-    assert await run_queued(settings) == 0
+    assert await run_queued(settings, JOB_KINDS) == 1
+    assert await run_queued(settings, JOB_KINDS) == 0
     second, created = await _queue(sessionmaker, "assign", contest_id)
     # The first one ended, so the same work may be asked for again: a new job, a rerun that
     # only fills gaps.
     assert created and second.id != first.id
-    assert await run_queued(settings) == 1
+    assert await run_queued(settings, JOB_KINDS) == 1
     rerun = await _job(sessionmaker, second.id)
     assert rerun.result is not None and rerun.result["new_assignments"] == 0
     # The finished job's page says what it did.
