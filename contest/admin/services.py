@@ -388,8 +388,7 @@ async def update_user(
         audit.record(
             session,
             action="user_updated",
-            object_type="user",
-            object_id=user.id,
+            row=user,
             actor=actor,
             before=changed_before,
             after=changed_after,
@@ -438,8 +437,7 @@ async def declare_conflict(
     audit.record(
         session,
         action="conflict_declared",
-        object_type="conflict",
-        object_id=conflict.id,
+        row=conflict,
         actor=actor,
         after={"judge": judge.email, "unit": unit.code, "reason": values["reason"]},
     )
@@ -519,8 +517,7 @@ async def set_event_logo(
     audit.record(
         session,
         action="event_logo_set",
-        object_type="event",
-        object_id=event.id,
+        row=event,
         actor=actor,
         before={"logo": old},
         after={"logo": key},

@@ -316,8 +316,7 @@ async def load_event(session: AsyncSession, *, text: str, actor_label: str = "")
     audit.record(
         session,
         action="event_loaded",
-        object_type="event",
-        object_id=event.id,
+        row=event,
         actor_label=actor_label,
         after={"slug": event.slug, "units": len(units), "contests": len(contests)},
     )

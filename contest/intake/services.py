@@ -1070,8 +1070,7 @@ async def record_entry(
     audit.record(
         session,
         action="entry.submit",
-        object_type="entry",
-        object_id=entry.id,
+        row=entry,
         actor=submitted_by,
         actor_label="" if submitted_by else "entrant",
         after={"receipt_code": entry.receipt_code, "title": entry.title},
@@ -1257,8 +1256,7 @@ async def record_changes(
     audit.record(
         session,
         action="entry.edit",
-        object_type="entry",
-        object_id=entry.id,
+        row=entry,
         actor_label="entrant",
         before=old,
         after=new,
@@ -1305,8 +1303,7 @@ async def withdraw_entry(
     audit.record(
         session,
         action="entry.withdraw",
-        object_type="entry",
-        object_id=entry.id,
+        row=entry,
         actor_label="entrant",
         before={"status": EntryStatus.SUBMITTED.value},
         after={"status": EntryStatus.WITHDRAWN.value},

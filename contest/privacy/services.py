@@ -411,8 +411,7 @@ async def erase_personal_data(
         audit.record(
             session,
             action="entry.erase",
-            object_type="entry",
-            object_id=entry.id,
+            row=entry,
             actor=actor,
             actor_label=actor_label,
             after={"reason": _without(reason, personal)},

@@ -168,8 +168,7 @@ async def request_remark(
     audit.record(
         session,
         action="remark_requested",
-        object_type="remark_request",
-        object_id=remark.id,
+        row=remark,
         actor_label="entrant",
         after={
             "entry": entry.id,
@@ -234,8 +233,7 @@ async def assign_remark(
     audit.record(
         session,
         action="remark_assigned",
-        object_type="remark_request",
-        object_id=remark.id,
+        row=remark,
         actor=actor,
         before=before,
         after={"status": remark.status.value, "judge": judge_id},
@@ -310,8 +308,7 @@ async def save_rescore(
     audit.record(
         session,
         action="remark_rescored",
-        object_type="remark_request",
-        object_id=remark.id,
+        row=remark,
         actor=judge,
         before=before,
         after={"status": remark.status.value, "points": remark.points, "total": remark.total},
@@ -381,8 +378,7 @@ async def decide_remark(
     audit.record(
         session,
         action="remark_decided",
-        object_type="remark_request",
-        object_id=remark.id,
+        row=remark,
         actor=actor,
         before=before,
         after={
