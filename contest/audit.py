@@ -12,9 +12,9 @@ from contest.models import AuditEvent, User
 
 def record(
     session: AsyncSession,
-    *,
     action: str,
     row: Any = None,
+    *,
     object_type: str = "",
     object_id: object = None,
     actor: User | None = None,

@@ -132,8 +132,8 @@ async def invite_user(
             user.judged_contests.extend(contests)
         audit.record(
             session,
-            action="user_created",
-            row=user,
+            "user_created",
+            user,
             actor=invited_by,
             actor_label=actor_label,
             after={"email": email, "name": name, "role": role.value, "units": list(unit_codes)},
@@ -151,8 +151,8 @@ async def invite_user(
     await session.flush()
     audit.record(
         session,
-        action="user_invited",
-        row=user,
+        "user_invited",
+        user,
         actor=invited_by,
         actor_label=actor_label,
         after={"invitation": invitation.id, "expires_at": invitation.expires_at.isoformat()},
@@ -199,7 +199,7 @@ async def accept_invitation(
     # Sessions signed in with an old password end.
     user.session_version += 1
     invitation.used_at = now
-    audit.record(session, action="password_set", row=user, actor=user)
+    audit.record(session, "password_set", user, actor=user)
     return user
 
 
@@ -235,8 +235,8 @@ async def set_active(
         user.session_version += 1
     audit.record(
         session,
-        action="user_activated" if active else "user_deactivated",
-        row=user,
+        "user_activated" if active else "user_deactivated",
+        user,
         actor=actor,
         before={"is_active": not active},
         after={"is_active": active},
@@ -259,8 +259,8 @@ async def create_api_token(session: AsyncSession, *, user: User, name: str) -> t
     await session.flush()
     audit.record(
         session,
-        action="api_token_created",
-        row=token,
+        "api_token_created",
+        token,
         actor=user,
         after={"name": name, "prefix": token.prefix},
     )
@@ -275,8 +275,8 @@ async def revoke_api_token(
     token.revoked_at = now or utcnow()
     audit.record(
         session,
-        action="api_token_revoked",
-        row=token,
+        "api_token_revoked",
+        token,
         actor=user,
         before={"revoked": False},
         after={"revoked": True},

@@ -386,12 +386,7 @@ async def update_user(
     changed_before, changed_after = audit.changes(before, after)
     if changed_after:
         audit.record(
-            session,
-            action="user_updated",
-            row=user,
-            actor=actor,
-            before=changed_before,
-            after=changed_after,
+            session, "user_updated", user, actor=actor, before=changed_before, after=changed_after
         )
     await set_active(session, user=user, active=values["active"], actor=actor)
     await session.flush()
@@ -436,8 +431,8 @@ async def declare_conflict(
     await session.flush()
     audit.record(
         session,
-        action="conflict_declared",
-        row=conflict,
+        "conflict_declared",
+        conflict,
         actor=actor,
         after={"judge": judge.email, "unit": unit.code, "reason": values["reason"]},
     )
@@ -515,11 +510,6 @@ async def set_event_logo(
     old = event.logo_key
     event.logo_key = key
     audit.record(
-        session,
-        action="event_logo_set",
-        row=event,
-        actor=actor,
-        before={"logo": old},
-        after={"logo": key},
+        session, "event_logo_set", event, actor=actor, before={"logo": old}, after={"logo": key}
     )
     return old

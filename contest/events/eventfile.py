@@ -315,8 +315,8 @@ async def load_event(session: AsyncSession, *, text: str, actor_label: str = "")
     await session.flush()
     audit.record(
         session,
-        action="event_loaded",
-        row=event,
+        "event_loaded",
+        event,
         actor_label=actor_label,
         after={"slug": event.slug, "units": len(units), "contests": len(contests)},
     )

@@ -1069,8 +1069,8 @@ async def record_entry(
         )
     audit.record(
         session,
-        action="entry.submit",
-        row=entry,
+        "entry.submit",
+        entry,
         actor=submitted_by,
         actor_label="" if submitted_by else "entrant",
         after={"receipt_code": entry.receipt_code, "title": entry.title},
@@ -1255,8 +1255,8 @@ async def record_changes(
         new["files"] = [u.key for u in new_uploads]
     audit.record(
         session,
-        action="entry.edit",
-        row=entry,
+        "entry.edit",
+        entry,
         actor_label="entrant",
         before=old,
         after=new,
@@ -1302,8 +1302,8 @@ async def withdraw_entry(
     entry.status = EntryStatus.WITHDRAWN
     audit.record(
         session,
-        action="entry.withdraw",
-        row=entry,
+        "entry.withdraw",
+        entry,
         actor_label="entrant",
         before={"status": EntryStatus.SUBMITTED.value},
         after={"status": EntryStatus.WITHDRAWN.value},

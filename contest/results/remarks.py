@@ -167,8 +167,8 @@ async def request_remark(
     # which erasure removes with the entry, and out of the audit log.
     audit.record(
         session,
-        action="remark_requested",
-        row=remark,
+        "remark_requested",
+        remark,
         actor_label="entrant",
         after={
             "entry": entry.id,
@@ -232,8 +232,8 @@ async def assign_remark(
     remark.status = RemarkStatus.ASSIGNED
     audit.record(
         session,
-        action="remark_assigned",
-        row=remark,
+        "remark_assigned",
+        remark,
         actor=actor,
         before=before,
         after={"status": remark.status.value, "judge": judge_id},
@@ -307,8 +307,8 @@ async def save_rescore(
     remark.rescored_at = utcnow()
     audit.record(
         session,
-        action="remark_rescored",
-        row=remark,
+        "remark_rescored",
+        remark,
         actor=judge,
         before=before,
         after={"status": remark.status.value, "points": remark.points, "total": remark.total},
@@ -377,8 +377,8 @@ async def decide_remark(
             result.certificate_serial = await _new_serial(session, result.contest_id)
     audit.record(
         session,
-        action="remark_decided",
-        row=remark,
+        "remark_decided",
+        remark,
         actor=actor,
         before=before,
         after={
