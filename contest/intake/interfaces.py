@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from contest.errors import ContestError
+from contest.errors import (
+    ContestError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    TooLargeError,
+    UnavailableError,
+)
 from contest.files.kinds import FileKind
 
 # --- limits -------------------------------------------------------------------------------
@@ -31,46 +38,40 @@ UPLOAD_SLOT_EXPIRES = 3600
 
 
 class IntakeError(ContestError):
-    """Base of the intake's errors; ``message`` is already in the visitor's language."""
-
-    status_code = 400
+    """Base of the intake's errors (400 unless a status class below says otherwise)."""
 
 
 class MalformedUploadError(IntakeError):
-    status_code = 400
+    """The form or its file arrived incomplete or damaged."""
 
 
-class WindowClosedError(IntakeError):
-    status_code = 403
+class WindowClosedError(IntakeError, ForbiddenError):
+    """The contest takes no entries now."""
 
 
-class UploadTooLargeError(IntakeError):
-    status_code = 413
+class UploadTooLargeError(IntakeError, TooLargeError):
+    """A file, or the whole form, is past its limit."""
 
 
-class UploadNotFoundError(IntakeError):
-    status_code = 422
+class UploadNotFoundError(IntakeError, InvalidError):
+    """A direct upload that was never made, or not as it was announced."""
 
 
-class StorageDownError(IntakeError):
-    status_code = 503
+class StorageDownError(IntakeError, UnavailableError):
+    """The file store does not answer: nothing was saved."""
 
 
-class EntryNotFoundError(IntakeError):
-    status_code = 404
+class EntryNotFoundError(IntakeError, NotFoundError):
+    """No entry with this receipt code and edit token."""
 
 
-class EntryLockedError(IntakeError):
+class EntryLockedError(IntakeError, ForbiddenError):
     """The deadline has passed, or the entry was withdrawn: it can no longer change."""
 
-    status_code = 403
 
-
-class EntryValidationError(IntakeError):
+class EntryValidationError(IntakeError, InvalidError):
     """Some fields need correcting: ``errors`` (the ``fields`` of every ContestError) maps a
     field name to its message."""
-
-    status_code = 422
 
     def __init__(self, errors: dict[str, str], message: str = "") -> None:
         super().__init__(message, fields=errors)
