@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest import audit
+from contest.events.services import event_json
 from contest.events.validation import (
     PRIZE_TIERS,
     InvalidError,
@@ -375,12 +376,7 @@ async def dump_event(session: AsyncSession, *, slug: str | None = None) -> str:
 
     document: dict[str, Any] = {
         "event": {
-            "slug": event.slug,
-            "name": event.name,
-            "theme": event.theme,
-            "organizer": event.organizer,
-            "starts_on": event.starts_on.isoformat(),
-            "ends_on": event.ends_on.isoformat(),
+            **event_json(event),
             "description": event.description,
             # 0: no automatic erasure (kept until erased by hand).
             "retention_months": event.retention_months or 0,
