@@ -25,6 +25,7 @@ from contest.access import (
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
+from contest.events.services import get_public_contest
 from contest.files import keys, links
 from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
 from contest.files.limits import FILENAME_MAX, MAX_BODY_TEXT_BYTES, MAX_JSON_BYTES
@@ -67,7 +68,7 @@ STATUS_LABELS = {
 async def _contest(request: Request) -> Contest:
     async with request_sessionmaker(request)() as session:
         try:
-            return await services.get_contest_for_entries(session, slug=request.path_params["slug"])
+            return await get_public_contest(session, slug=request.path_params["slug"])
         except ContestNotFoundError:
             raise HTTPException(404) from None
 

@@ -35,7 +35,6 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit, rules
 from contest.db import utcnow
-from contest.events.interfaces import ContestNotFoundError
 from contest.files import keys
 from contest.files.cleaners import StreamCleaner, scrub_file
 from contest.files.images import make_derivatives
@@ -87,7 +86,6 @@ from contest.models import (
     Entrant,
     Entry,
     EntryStatus,
-    Event,
     Unit,
     User,
 )
@@ -102,25 +100,6 @@ _PHONE_NOISE = re.compile(r"[\s.()-]")
 _PHONE = re.compile(r"\+?[0-9]{9,15}")
 
 # --- contests and their windows -----------------------------------------------------------
-
-
-async def get_contest_for_entries(session: AsyncSession, *, slug: str) -> Contest:
-    """A public contest with what its form needs (event, divisions, books)."""
-    contest = await session.scalar(
-        select(Contest)
-        .join(Event)
-        .where(Contest.slug == slug, Contest.status != ContestStatus.DRAFT)
-        .order_by(Event.starts_on.desc())
-        .options(
-            selectinload(Contest.event),
-            selectinload(Contest.divisions),
-            selectinload(Contest.books),
-        )
-        .limit(1)
-    )
-    if contest is None:
-        raise ContestNotFoundError(slug)
-    return contest
 
 
 def check_window(contest: Contest, now: datetime) -> None:
