@@ -108,28 +108,14 @@ async def _apply(
     # A new row is recorded whole; a changed one by the fields that changed, if any did.
     changed_before, changed_after = (None, after) if created else audit.changes(before, after)
     if changed_after or created:
-        audit.record(
-            session,
-            action=f"{object_type}_{'created' if created else 'updated'}",
-            object_type=object_type,
-            object_id=obj.id,
-            actor=actor,
-            before=changed_before,
-            after=changed_after,
-        )
+        action = f"{object_type}_{'created' if created else 'updated'}"
+        audit.record(session, action, obj, actor=actor, before=changed_before, after=changed_after)
 
 
 async def delete_record(
     session: AsyncSession, *, obj: Any, object_type: str, names: Sequence[str], actor: User
 ) -> None:
-    audit.record(
-        session,
-        action=f"{object_type}_deleted",
-        object_type=object_type,
-        object_id=obj.id,
-        actor=actor,
-        before=snapshot(obj, names),
-    )
+    audit.record(session, f"{object_type}_deleted", obj, actor=actor, before=snapshot(obj, names))
     await session.delete(obj)
     await session.flush()
 
