@@ -38,15 +38,8 @@ def public_contests(event: Event) -> list[Contest]:
 
 async def event_contests(session: AsyncSession, *, event_id: int) -> list[Contest]:
     """All the event's contests, drafts too, in the organisers' order."""
-    return list(
-        (
-            await session.scalars(
-                select(Contest)
-                .where(Contest.event_id == event_id)
-                .order_by(Contest.position, Contest.id)
-            )
-        ).all()
-    )
+    query = select(Contest).where(Contest.event_id == event_id)
+    return list(await session.scalars(query.order_by(Contest.position, Contest.id)))
 
 
 async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:

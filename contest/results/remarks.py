@@ -187,15 +187,8 @@ async def get_remark(session: AsyncSession, remark_id: int) -> RemarkRequest:
 
 
 async def contest_remarks(session: AsyncSession, *, contest_id: int) -> list[RemarkRequest]:
-    return list(
-        (
-            await session.scalars(
-                select(RemarkRequest)
-                .where(RemarkRequest.contest_id == contest_id)
-                .order_by(RemarkRequest.created_at, RemarkRequest.id)
-            )
-        ).all()
-    )
+    query = select(RemarkRequest).where(RemarkRequest.contest_id == contest_id)
+    return list(await session.scalars(query.order_by(RemarkRequest.created_at, RemarkRequest.id)))
 
 
 async def eligible_judges(session: AsyncSession, *, remark: RemarkRequest) -> list[User]:
