@@ -36,15 +36,5 @@ class ConflictError(ContestError):
     status_code = 409
 
 
-class TooLargeError(ContestError):
-    status_code = 413
-
-
 class InvalidError(ContestError):
     status_code = 422
-
-
-class UnavailableError(ContestError):
-    """A part the request needs (the database, the file store) does not answer now."""
-
-    status_code = 503

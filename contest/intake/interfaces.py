@@ -10,8 +10,6 @@ from contest.errors import (
     ForbiddenError,
     InvalidError,
     NotFoundError,
-    TooLargeError,
-    UnavailableError,
 )
 from contest.files.kinds import FileKind
 
@@ -49,16 +47,20 @@ class WindowClosedError(IntakeError, ForbiddenError):
     """The contest takes no entries now."""
 
 
-class UploadTooLargeError(IntakeError, TooLargeError):
+class UploadTooLargeError(IntakeError):
     """A file, or the whole form, is past its limit."""
+
+    status_code = 413
 
 
 class UploadNotFoundError(IntakeError, InvalidError):
     """A direct upload that was never made, or not as it was announced."""
 
 
-class StorageDownError(IntakeError, UnavailableError):
+class StorageDownError(IntakeError):
     """The file store does not answer: nothing was saved."""
+
+    status_code = 503
 
 
 class EntryNotFoundError(IntakeError, NotFoundError):
