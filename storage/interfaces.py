@@ -177,9 +177,15 @@ class Storage(abc.ABC):
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         """Raises FileNotFoundError when awaited, before the first byte is yielded."""
 
-    @abc.abstractmethod
     async def read_prefix(self, key: str, length: int) -> bytes:
         """At most `length` first bytes, for sniffing the type of direct uploads."""
+        validate_key(key)
+        check_prefix_length(length)
+        return await self._prefix(key, length)
+
+    @abc.abstractmethod
+    async def _prefix(self, key: str, length: int) -> bytes:
+        """read_prefix's backend part, for a checked key and length."""
 
     @abc.abstractmethod
     async def head(self, key: str) -> ObjectHead: ...
@@ -195,9 +201,13 @@ class Storage(abc.ABC):
     async def delete(self, key: str) -> None:
         """Idempotent: deleting a missing object is fine."""
 
-    @abc.abstractmethod
     async def list_keys(self, prefix: str = "") -> list[str]:
         """All keys starting with prefix, sorted."""
+        return await self._keys(validate_prefix(prefix))
+
+    @abc.abstractmethod
+    async def _keys(self, prefix: str) -> list[str]:
+        """list_keys's backend part, for a checked prefix."""
 
     async def read_url(
         self,

@@ -34,9 +34,7 @@ from storage.interfaces import (
     StorageError,
     StorageUnavailableError,
     UploadForm,
-    check_prefix_length,
     validate_key,
-    validate_prefix,
 )
 from storage.multipart import FormReadError, MultipartReader, boundary_of
 
@@ -222,9 +220,7 @@ class LocalStorage(Storage):
         with self._open_for_read(key) as file:
             return file.read(length)
 
-    async def read_prefix(self, key: str, length: int) -> bytes:
-        validate_key(key)
-        check_prefix_length(length)
+    async def _prefix(self, key: str, length: int) -> bytes:
         return await _read_op(key, self._read_prefix, key, length)
 
     async def head(self, key: str) -> ObjectHead:
@@ -269,8 +265,7 @@ class LocalStorage(Storage):
                 continue
         return sorted(keys)
 
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        validate_prefix(prefix)
+    async def _keys(self, prefix: str) -> list[str]:
         return await _read_op(prefix, self._list_keys, prefix)
 
     # -- signed URLs --

@@ -32,9 +32,7 @@ from storage.interfaces import (
     StorageError,
     StorageUnavailableError,
     UploadForm,
-    check_prefix_length,
     validate_key,
-    validate_prefix,
 )
 
 if TYPE_CHECKING:
@@ -258,9 +256,7 @@ class S3Storage(Storage):
         finally:
             body.close()
 
-    async def read_prefix(self, key: str, length: int) -> bytes:
-        validate_key(key)
-        check_prefix_length(length)
+    async def _prefix(self, key: str, length: int) -> bytes:
         if length == 0:
             await self.head(key)
             return b""
@@ -302,8 +298,7 @@ class S3Storage(Storage):
             keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
         return sorted(keys)
 
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        validate_prefix(prefix)
+    async def _keys(self, prefix: str) -> list[str]:
         return await self._call(None, self._list_keys, prefix)
 
     # -- presigned URLs --
