@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from contest.errors import (
     ContestError,
@@ -12,6 +13,7 @@ from contest.errors import (
     NotFoundError,
 )
 from contest.files.kinds import FileKind
+from contest.files.limits import MAX_BODY_TEXT_BYTES
 
 # --- limits -------------------------------------------------------------------------------
 # (The limits on bytes are in contest.files.limits, with every other file limit.)
@@ -30,6 +32,49 @@ IDEMPOTENCY_KEY_MAX = 64
 # Uploads never attached to an entry are swept after this long.
 DEFAULT_SWEEP_GRACE = timedelta(hours=24)
 UPLOAD_SLOT_EXPIRES = 3600
+
+
+# The fields of a submission, in the order a client should send them: text first, files last.
+# Every limit the intake checks, stated so that a client can know it before sending.
+_NON_BLANK = r"\S"
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["full_name", "age", "unit", "consent", "agreement", "title"],
+    "properties": {
+        "full_name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": NAME_MAX,
+            "pattern": _NON_BLANK,
+        },
+        "age": {"type": "integer", "minimum": MIN_AGE, "maximum": MAX_AGE},
+        "grade": {"type": "integer", "minimum": 1, "maximum": MAX_GRADE},
+        "unit": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "A unit's code, from GET /contests/{slug}/units.",
+        },
+        "guardian_name": {"type": "string", "maxLength": NAME_MAX},
+        "guardian_phone": {"type": "string", "maxLength": 20, "examples": ["0912 345 678"]},
+        "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
+        "agreement": {
+            "type": "string",
+            "enum": ["yes"],
+            "description": "The privacy notice (/privacy) was agreed to: by a parent or "
+            "guardian for an entrant under 18, by the entrant otherwise. Without it the entry "
+            "is refused (422) and nothing is kept.",
+        },
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": _NON_BLANK},
+        "note": {"type": "string", "maxLength": NOTE_MAX},
+        "book": {"type": "string", "maxLength": 20, "description": "A book id, or `other`."},
+        "book_title": {"type": "string", "maxLength": BOOK_TITLE_MAX},
+        "book_author": {"type": "string", "maxLength": BOOK_TITLE_MAX},
+        "body_text": {"type": "string", "maxLength": MAX_BODY_TEXT_BYTES},
+        "upload_id": {"type": "string", "maxLength": 64},
+        "file": {"type": "string", "format": "binary"},
+    },
+}
 
 
 # --- errors -------------------------------------------------------------------------------
