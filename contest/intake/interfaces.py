@@ -14,6 +14,7 @@ from contest.errors import (
 )
 from contest.files.kinds import FileKind
 from contest.files.limits import MAX_BODY_TEXT_BYTES
+from contest.i18n import N_, gettext
 
 # --- limits -------------------------------------------------------------------------------
 # (The limits on bytes are in contest.files.limits, with every other file limit.)
@@ -81,11 +82,23 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
 
 
 class IntakeError(ContestError):
-    """Base of the intake's errors (400 unless a status class below says otherwise)."""
+    """Base of the intake's errors (400 unless a status class below says otherwise). Raised
+    without a message, one says its ``default_message``, translated."""
+
+    default_message = ""
+
+    def __init__(self, message: str = "", *, fields: dict[str, str] | None = None) -> None:
+        default = gettext(self.default_message) if self.default_message else ""
+        super().__init__(message or default, fields=fields)
 
 
 class MalformedUploadError(IntakeError):
     """The form or its file arrived incomplete or damaged."""
+
+    default_message = N_(
+        "The form arrived incomplete or damaged, perhaps because the connection dropped. "
+        "Nothing was saved; please send it again."
+    )
 
 
 class WindowClosedError(IntakeError, ForbiddenError):
@@ -106,6 +119,10 @@ class StorageDownError(IntakeError):
     """The file store does not answer: nothing was saved."""
 
     status_code = 503
+    default_message = N_(
+        "The file store cannot be reached right now. Nothing was saved; "
+        "please try again in a few minutes."
+    )
 
 
 class EntryNotFoundError(IntakeError, NotFoundError):

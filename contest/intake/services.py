@@ -406,15 +406,6 @@ def edit_token_for(secret_key: str, *, contest_id: int, idempotency_key: str) ->
 # --- stored files -------------------------------------------------------------------------
 
 
-def _storage_down() -> StorageDownError:
-    return StorageDownError(
-        gettext(
-            "The file store cannot be reached right now. Nothing was saved; "
-            "please try again in a few minutes."
-        )
-    )
-
-
 def too_large(limit: int) -> UploadTooLargeError:
     return UploadTooLargeError(
         gettext(
@@ -530,7 +521,7 @@ async def store_upload(
             raise too_large(contest.max_file_size) from None
         except StorageError:
             await _delete_rows(sessionmaker, [asset_id])
-            raise _storage_down() from None
+            raise StorageDownError() from None
         except BaseException:
             await _delete_rows(sessionmaker, [asset_id])
             raise
@@ -608,7 +599,7 @@ async def _scrub_metadata(
         try:
             source, _sha256, _size = await _spool_object(storage, upload.key)
         except StorageError:
-            raise _storage_down() from None
+            raise StorageDownError() from None
     target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
         try:
@@ -624,7 +615,7 @@ async def _scrub_metadata(
                 upload.key, _read_spool(target), content_type=upload.kind.content_type
             )
         except StorageError:
-            raise _storage_down() from None
+            raise StorageDownError() from None
         upload.size, upload.sha256 = stored.size, stored.sha256
     finally:
         if source is not copy:
@@ -682,7 +673,7 @@ async def _derive(
             spool, _sha, _size = await _spool_object(storage, upload.key)
         derived = await asyncio.to_thread(make_derivatives, spool)
     except StorageError:
-        raise _storage_down() from None
+        raise StorageDownError() from None
     finally:
         if spool is not None:
             spool.close()
@@ -708,7 +699,7 @@ async def _derive(
         try:
             await storage.put_stream(key, _single(data), content_type=PREVIEW_TYPE)
         except StorageError:
-            raise _storage_down() from None
+            raise StorageDownError() from None
         upload.derived_keys.append(key)
     await _set_stored(sessionmaker, upload, width=derived.width, height=derived.height)
 
@@ -763,7 +754,7 @@ async def create_upload_slot(
         )
     except StorageError:
         await _delete_rows(sessionmaker, [asset_id])
-        raise _storage_down() from None
+        raise StorageDownError() from None
     return UploadSlot(
         upload_id=upload_id,
         url=form.url,
@@ -829,7 +820,7 @@ async def verify_direct_upload(
             gettext("The file has not arrived yet. Please upload it again.")
         ) from None
     except StorageError:
-        raise _storage_down() from None
+        raise StorageDownError() from None
     except (UploadTooLargeError, UnsupportedFileError):
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
