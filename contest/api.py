@@ -18,7 +18,6 @@ from contest import labels
 from contest.access import ANYONE, access_of, public
 from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
-from contest.events.interfaces import EventNotFoundError
 from contest.i18n import gettext
 from contest.models import Contest, Unit, UnitKind
 from contest.public.routes import public_contest
@@ -190,9 +189,8 @@ async def list_contests(request: Request) -> Response:
     """
     now = utcnow()
     async with request.state.sessionmaker() as session:
-        try:
-            event = await services.get_current_event(session)
-        except EventNotFoundError:
+        event = await services.find_current_event(session)
+        if event is None:
             return JSONResponse({"event": None, "contests": []})
     return JSONResponse(
         {

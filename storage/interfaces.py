@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
+from storage._http import check_content_type
+
 ONE_MIB = 1024 * 1024
 # A size past which S3 uploads go in several parts (the S3 backend cuts 6 MiB parts, so that
 # its two part buffers, being sent or being filled, stay well within 16 MB).
@@ -116,10 +118,29 @@ def check_prefix_length(length: int) -> None:
         raise ValueError(f"length must be between 0 and {MAX_PREFIX_LENGTH}")
 
 
+class _Counted:
+    """The chunks of one put_stream, counted as they pass; past the limit, the next chunk
+    raises ObjectTooLargeError instead of arriving."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int | None) -> None:
+        self._chunks = aiter(chunks)
+        self._limit = limit
+        self.size = 0
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await anext(self._chunks)
+        self.size += len(chunk)
+        if self._limit is not None and self.size > self._limit:
+            raise ObjectTooLargeError(self._limit)
+        return chunk
+
+
 class Storage(abc.ABC):
     """An object store. Missing objects raise the builtin FileNotFoundError(key)."""
 
-    @abc.abstractmethod
     async def put_stream(
         self,
         key: str,
@@ -137,30 +158,57 @@ class Storage(abc.ABC):
         them, so the caller can read them again without fetching the object back; after a
         failure its contents mean nothing.
         """
+        validate_key(key)
+        check_max_size(max_size)
+        if content_type:
+            check_content_type(content_type)
+        counted = _Counted(chunks, max_size)
+        sha256 = await self._write(key, counted, content_type or None, copy_to)
+        return StoredObject(key=key, size=counted.size, sha256=sha256)
+
+    @abc.abstractmethod
+    async def _write(
+        self, key: str, body: AsyncIterable[bytes], content_type: str | None, copy: BinaryIO | None
+    ) -> str:
+        """put_stream's backend part, for a checked key and type: the bytes' SHA-256 (hex).
+        `body` raises ObjectTooLargeError itself once past the limit."""
 
     @abc.abstractmethod
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         """Raises FileNotFoundError when awaited, before the first byte is yielded."""
 
-    @abc.abstractmethod
     async def read_prefix(self, key: str, length: int) -> bytes:
         """At most `length` first bytes, for sniffing the type of direct uploads."""
+        validate_key(key)
+        check_prefix_length(length)
+        return await self._prefix(key, length)
+
+    @abc.abstractmethod
+    async def _prefix(self, key: str, length: int) -> bytes:
+        """read_prefix's backend part, for a checked key and length."""
 
     @abc.abstractmethod
     async def head(self, key: str) -> ObjectHead: ...
 
-    @abc.abstractmethod
-    async def exists(self, key: str) -> bool: ...
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.head(key)
+        except FileNotFoundError:
+            return False
+        return True
 
     @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Idempotent: deleting a missing object is fine."""
 
-    @abc.abstractmethod
     async def list_keys(self, prefix: str = "") -> list[str]:
         """All keys starting with prefix, sorted."""
+        return await self._keys(validate_prefix(prefix))
 
     @abc.abstractmethod
+    async def _keys(self, prefix: str) -> list[str]:
+        """list_keys's backend part, for a checked prefix."""
+
     async def read_url(
         self,
         key: str,
@@ -170,12 +218,31 @@ class Storage(abc.ABC):
         content_type: str | None = None,
     ) -> str:
         """A signed GET URL served as an attachment, or inline when content_type is given."""
+        validate_key(key)
+        check_expires_in(expires_in)
+        if content_type:
+            check_content_type(content_type)
+        return await self._read_url(key, expires_in, filename or None, content_type or None)
 
     @abc.abstractmethod
+    async def _read_url(
+        self, key: str, expires_in: int, filename: str | None, content_type: str | None
+    ) -> str:
+        """read_url's backend part, for checked arguments."""
+
     async def upload_form(
         self, key: str, *, max_size: int, expires_in: int = DEFAULT_UPLOAD_FORM_EXPIRES
     ) -> UploadForm:
         """A presigned POST form letting a browser upload at most max_size bytes to key."""
+        validate_key(key)
+        check_expires_in(expires_in)
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        return await self._upload_form(key, max_size, expires_in)
+
+    @abc.abstractmethod
+    async def _upload_form(self, key: str, max_size: int, expires_in: int) -> UploadForm:
+        """upload_form's backend part, for checked arguments."""
 
     async def abort_incomplete_uploads(self, *, older_than: timedelta) -> int:
         """Abort multipart uploads begun longer ago than older_than and never completed (their

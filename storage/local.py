@@ -20,11 +20,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 
-from storage._http import DOWNLOAD_TYPE, check_content_type, content_disposition, is_inline_safe
+from storage._http import DOWNLOAD_TYPE, content_disposition, is_inline_safe
 from storage._signing import Signer, UploadPolicy
 from storage.interfaces import (
-    DEFAULT_READ_URL_EXPIRES,
-    DEFAULT_UPLOAD_FORM_EXPIRES,
     DRAIN_LIMIT,
     LOCAL_WRITE_BUFFER_SIZE,
     READ_CHUNK_SIZE,
@@ -35,13 +33,8 @@ from storage.interfaces import (
     Storage,
     StorageError,
     StorageUnavailableError,
-    StoredObject,
     UploadForm,
-    check_expires_in,
-    check_max_size,
-    check_prefix_length,
     validate_key,
-    validate_prefix,
 )
 from storage.multipart import FormReadError, MultipartReader, boundary_of
 
@@ -178,43 +171,29 @@ class LocalStorage(Storage):
         # not redirect the write outside root.
         os.replace(tmp_path, self._path(key))
 
-    async def put_stream(
-        self,
-        key: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        max_size: int | None = None,
-        content_type: str | None = None,
-        copy_to: BinaryIO | None = None,
-    ) -> StoredObject:
+    async def _write(
+        self, key: str, body: AsyncIterable[bytes], content_type: str | None, copy: BinaryIO | None
+    ) -> str:
         # content_type is not persisted: files carry no metadata, and the read URL decides
         # the type the response is served with.
-        validate_key(key)
-        check_max_size(max_size)
-        if content_type:
-            check_content_type(content_type)
         await _write_op(key, self._path, key)
         file, tmp_path = await _write_op(key, self._open_temp)
         hasher = hashlib.sha256()
-        size = 0
         batch: list[bytes] = []
         batch_len = 0
         try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if max_size is not None and size > max_size:
-                    raise ObjectTooLargeError(max_size)
+            async for chunk in body:
                 batch.append(chunk)
                 batch_len += len(chunk)
                 if batch_len >= LOCAL_WRITE_BUFFER_SIZE:
-                    await _write_op(key, _write_batch, file, hasher, batch, copy_to)
+                    await _write_op(key, _write_batch, file, hasher, batch, copy)
                     batch, batch_len = [], 0
-            await _write_op(key, _write_batch, file, hasher, batch, copy_to)
+            await _write_op(key, _write_batch, file, hasher, batch, copy)
             await _write_op(key, self._commit, file, tmp_path, key)
         except BaseException:
             _discard(file, tmp_path)
             raise
-        return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+        return hasher.hexdigest()
 
     # -- reading --
 
@@ -241,22 +220,13 @@ class LocalStorage(Storage):
         with self._open_for_read(key) as file:
             return file.read(length)
 
-    async def read_prefix(self, key: str, length: int) -> bytes:
-        validate_key(key)
-        check_prefix_length(length)
+    async def _prefix(self, key: str, length: int) -> bytes:
         return await _read_op(key, self._read_prefix, key, length)
 
     async def head(self, key: str) -> ObjectHead:
         validate_key(key)
         _, st = await _read_op(key, self._file_stat, key)
         return ObjectHead(key=key, size=st.st_size, content_type=None)
-
-    async def exists(self, key: str) -> bool:
-        try:
-            await self.head(key)
-        except FileNotFoundError:
-            return False
-        return True
 
     def _delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
@@ -295,24 +265,14 @@ class LocalStorage(Storage):
                 continue
         return sorted(keys)
 
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        validate_prefix(prefix)
+    async def _keys(self, prefix: str) -> list[str]:
         return await _read_op(prefix, self._list_keys, prefix)
 
     # -- signed URLs --
 
-    async def read_url(
-        self,
-        key: str,
-        *,
-        expires_in: int = DEFAULT_READ_URL_EXPIRES,
-        filename: str | None = None,
-        content_type: str | None = None,
+    async def _read_url(
+        self, key: str, expires_in: int, filename: str | None, content_type: str | None
     ) -> str:
-        validate_key(key)
-        check_expires_in(expires_in)
-        if content_type:
-            check_content_type(content_type)
         expires = int(self._clock()) + expires_in
         params = {"e": str(expires)}
         if filename:
@@ -323,13 +283,7 @@ class LocalStorage(Storage):
         query = urlencode(params, quote_via=quote)
         return f"{self._base_url}{FILES_MOUNT_PATH}/{quote(key, safe='/')}?{query}"
 
-    async def upload_form(
-        self, key: str, *, max_size: int, expires_in: int = DEFAULT_UPLOAD_FORM_EXPIRES
-    ) -> UploadForm:
-        validate_key(key)
-        check_expires_in(expires_in)
-        if max_size < 1:
-            raise ValueError("max_size must be at least 1")
+    async def _upload_form(self, key: str, max_size: int, expires_in: int) -> UploadForm:
         expires = int(self._clock()) + expires_in
         policy = self._signer.make_policy(UploadPolicy(key=key, max_size=max_size, expires=expires))
         return UploadForm(

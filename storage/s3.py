@@ -23,24 +23,16 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from storage._http import DOWNLOAD_TYPE, check_content_type, content_disposition, is_inline_safe
+from storage._http import DOWNLOAD_TYPE, content_disposition, is_inline_safe
 from storage.interfaces import (
-    DEFAULT_READ_URL_EXPIRES,
-    DEFAULT_UPLOAD_FORM_EXPIRES,
     ONE_MIB,
     READ_CHUNK_SIZE,
     ObjectHead,
-    ObjectTooLargeError,
     Storage,
     StorageError,
     StorageUnavailableError,
-    StoredObject,
     UploadForm,
-    check_expires_in,
-    check_max_size,
-    check_prefix_length,
     validate_key,
-    validate_prefix,
 )
 
 if TYPE_CHECKING:
@@ -175,37 +167,23 @@ class S3Storage(Storage):
 
     # -- writing --
 
-    async def put_stream(
-        self,
-        key: str,
-        chunks: AsyncIterable[bytes],
-        *,
-        max_size: int | None = None,
-        content_type: str | None = None,
-        copy_to: BinaryIO | None = None,
-    ) -> StoredObject:
-        validate_key(key)
-        check_max_size(max_size)
-        extra: dict[str, Any] = {}
-        if content_type:
-            extra["ContentType"] = check_content_type(content_type)
+    async def _write(
+        self, key: str, body: AsyncIterable[bytes], content_type: str | None, copy: BinaryIO | None
+    ) -> str:
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
         hasher = hashlib.sha256()
-        size = 0
         # The part being filled (filled bytes of it). A full part is sent only once more bytes
         # arrive, so an object of at most one part is a single PUT.
         part = bytearray()
         filled = 0
         upload: _MultipartUpload | None = None
         try:
-            async for chunk in chunks:
-                size += len(chunk)
-                if max_size is not None and size > max_size:
-                    raise ObjectTooLargeError(max_size)
+            async for chunk in body:
                 rest = memoryview(chunk)
                 while rest:
                     if filled == S3_PART_SIZE:
                         if upload is None:
-                            upload = _MultipartUpload(self, key, extra, hasher, copy_to)
+                            upload = _MultipartUpload(self, key, extra, hasher, copy)
                         upload.send(part)
                         part, filled = await upload.take_buffer(), 0
                     piece = rest[: S3_PART_SIZE - filled]
@@ -223,7 +201,7 @@ class S3Storage(Storage):
                     upload.raise_failure()
             del part[filled:]
             if upload is None:
-                await asyncio.to_thread(_digest, hasher, part, copy_to)
+                await asyncio.to_thread(_digest, hasher, part, copy)
                 await self._call(
                     key,
                     self._client.put_object,
@@ -243,7 +221,7 @@ class S3Storage(Storage):
             if upload is not None:
                 await self._finish_cleanup(upload.abort())
             raise
-        return StoredObject(key=key, size=size, sha256=hasher.hexdigest())
+        return hasher.hexdigest()
 
     async def _finish_cleanup(self, cleanup: Coroutine[Any, Any, None]) -> None:
         """Run cleanup to its end, even if the calling task gets cancelled (again) meanwhile."""
@@ -278,9 +256,7 @@ class S3Storage(Storage):
         finally:
             body.close()
 
-    async def read_prefix(self, key: str, length: int) -> bytes:
-        validate_key(key)
-        check_prefix_length(length)
+    async def _prefix(self, key: str, length: int) -> bytes:
         if length == 0:
             await self.head(key)
             return b""
@@ -311,13 +287,6 @@ class S3Storage(Storage):
             key=key, size=response["ContentLength"], content_type=response.get("ContentType")
         )
 
-    async def exists(self, key: str) -> bool:
-        try:
-            await self.head(key)
-        except FileNotFoundError:
-            return False
-        return True
-
     async def delete(self, key: str) -> None:
         validate_key(key)
         await self._call(key, self._client.delete_object, Bucket=self.bucket, Key=key)
@@ -329,24 +298,14 @@ class S3Storage(Storage):
             keys.extend(item["Key"] for item in page.get("Contents", []) if "Key" in item)
         return sorted(keys)
 
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        validate_prefix(prefix)
+    async def _keys(self, prefix: str) -> list[str]:
         return await self._call(None, self._list_keys, prefix)
 
     # -- presigned URLs --
 
-    async def read_url(
-        self,
-        key: str,
-        *,
-        expires_in: int = DEFAULT_READ_URL_EXPIRES,
-        filename: str | None = None,
-        content_type: str | None = None,
+    async def _read_url(
+        self, key: str, expires_in: int, filename: str | None, content_type: str | None
     ) -> str:
-        validate_key(key)
-        check_expires_in(expires_in)
-        if content_type:
-            check_content_type(content_type)
         # Only types that run nothing are shown inline; anything else is a download.
         inline = bool(content_type) and is_inline_safe(content_type or "")
         params: dict[str, Any] = {
@@ -367,13 +326,7 @@ class S3Storage(Storage):
             ExpiresIn=expires_in,
         )
 
-    async def upload_form(
-        self, key: str, *, max_size: int, expires_in: int = DEFAULT_UPLOAD_FORM_EXPIRES
-    ) -> UploadForm:
-        validate_key(key)
-        check_expires_in(expires_in)
-        if max_size < 1:
-            raise ValueError("max_size must be at least 1")
+    async def _upload_form(self, key: str, max_size: int, expires_in: int) -> UploadForm:
         expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
         post = await self._call(
             key,

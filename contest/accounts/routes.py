@@ -19,7 +19,8 @@ from contest.models import Role, User
 from contest.templating import render
 from contest.urls import same_site_path
 
-ALL_ROLES = (Role.ADMIN, Role.COORDINATOR, Role.JUDGE)
+# Every signed-in account, whatever its role, may use these pages.
+ALL_ROLES = tuple(Role)
 NAME_MAX = 100
 
 

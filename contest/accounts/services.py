@@ -132,9 +132,8 @@ async def invite_user(
             user.judged_contests.extend(contests)
         audit.record(
             session,
-            action="user_created",
-            object_type="user",
-            object_id=user.id,
+            "user_created",
+            user,
             actor=invited_by,
             actor_label=actor_label,
             after={"email": email, "name": name, "role": role.value, "units": list(unit_codes)},
@@ -152,9 +151,8 @@ async def invite_user(
     await session.flush()
     audit.record(
         session,
-        action="user_invited",
-        object_type="user",
-        object_id=user.id,
+        "user_invited",
+        user,
         actor=invited_by,
         actor_label=actor_label,
         after={"invitation": invitation.id, "expires_at": invitation.expires_at.isoformat()},
@@ -201,7 +199,7 @@ async def accept_invitation(
     # Sessions signed in with an old password end.
     user.session_version += 1
     invitation.used_at = now
-    audit.record(session, action="password_set", object_type="user", object_id=user.id, actor=user)
+    audit.record(session, "password_set", user, actor=user)
     return user
 
 
@@ -220,7 +218,7 @@ async def set_password(session: AsyncSession, *, user: User, password: str) -> N
     check_password_rules(password)
     user.password_hash = hash_password(password)
     user.session_version += 1
-    audit.record(session, action="password_set", object_type="user", object_id=user.id)
+    audit.record(session, action="password_set", row=user)
 
 
 # --- users --------------------------------------------------------------------------------
@@ -237,9 +235,8 @@ async def set_active(
         user.session_version += 1
     audit.record(
         session,
-        action="user_activated" if active else "user_deactivated",
-        object_type="user",
-        object_id=user.id,
+        "user_activated" if active else "user_deactivated",
+        user,
         actor=actor,
         before={"is_active": not active},
         after={"is_active": active},
@@ -262,9 +259,8 @@ async def create_api_token(session: AsyncSession, *, user: User, name: str) -> t
     await session.flush()
     audit.record(
         session,
-        action="api_token_created",
-        object_type="api_token",
-        object_id=token.id,
+        "api_token_created",
+        token,
         actor=user,
         after={"name": name, "prefix": token.prefix},
     )
@@ -279,9 +275,8 @@ async def revoke_api_token(
     token.revoked_at = now or utcnow()
     audit.record(
         session,
-        action="api_token_revoked",
-        object_type="api_token",
-        object_id=token.id,
+        "api_token_revoked",
+        token,
         actor=user,
         before={"revoked": False},
         after={"revoked": True},

@@ -168,10 +168,7 @@ async def _read_one_file(request: Request, *, field: str, max_bytes: int, missin
 @requires(ADMIN)
 async def upload_logo(request: Request) -> Response:
     data = await _read_one_file(
-        request,
-        field="logo",
-        max_bytes=MAX_LOGO_BYTES,
-        missing=N_("Choose an image file."),
+        request, field="logo", max_bytes=MAX_LOGO_BYTES, missing=N_("Choose an image file.")
     )
     storage = request.state.storage
     async with request.state.sessionmaker() as session:

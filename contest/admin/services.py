@@ -108,28 +108,14 @@ async def _apply(
     # A new row is recorded whole; a changed one by the fields that changed, if any did.
     changed_before, changed_after = (None, after) if created else audit.changes(before, after)
     if changed_after or created:
-        audit.record(
-            session,
-            action=f"{object_type}_{'created' if created else 'updated'}",
-            object_type=object_type,
-            object_id=obj.id,
-            actor=actor,
-            before=changed_before,
-            after=changed_after,
-        )
+        action = f"{object_type}_{'created' if created else 'updated'}"
+        audit.record(session, action, obj, actor=actor, before=changed_before, after=changed_after)
 
 
 async def delete_record(
     session: AsyncSession, *, obj: Any, object_type: str, names: Sequence[str], actor: User
 ) -> None:
-    audit.record(
-        session,
-        action=f"{object_type}_deleted",
-        object_type=object_type,
-        object_id=obj.id,
-        actor=actor,
-        before=snapshot(obj, names),
-    )
+    audit.record(session, f"{object_type}_deleted", obj, actor=actor, before=snapshot(obj, names))
     await session.delete(obj)
     await session.flush()
 
@@ -386,13 +372,7 @@ async def update_user(
     changed_before, changed_after = audit.changes(before, after)
     if changed_after:
         audit.record(
-            session,
-            action="user_updated",
-            object_type="user",
-            object_id=user.id,
-            actor=actor,
-            before=changed_before,
-            after=changed_after,
+            session, "user_updated", user, actor=actor, before=changed_before, after=changed_after
         )
     await set_active(session, user=user, active=values["active"], actor=actor)
     await session.flush()
@@ -437,9 +417,8 @@ async def declare_conflict(
     await session.flush()
     audit.record(
         session,
-        action="conflict_declared",
-        object_type="conflict",
-        object_id=conflict.id,
+        "conflict_declared",
+        conflict,
         actor=actor,
         after={"judge": judge.email, "unit": unit.code, "reason": values["reason"]},
     )
@@ -517,12 +496,6 @@ async def set_event_logo(
     old = event.logo_key
     event.logo_key = key
     audit.record(
-        session,
-        action="event_logo_set",
-        object_type="event",
-        object_id=event.id,
-        actor=actor,
-        before={"logo": old},
-        after={"logo": key},
+        session, "event_logo_set", event, actor=actor, before={"logo": old}, after={"logo": key}
     )
     return old

@@ -8,7 +8,7 @@ with the line and the reason, and nothing of it is kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest import audit
+from contest.events.services import event_json
 from contest.events.validation import (
     PRIZE_TIERS,
     InvalidError,
@@ -97,6 +98,14 @@ def _items(parent: Mapping[str, Any], key: str) -> Sequence[Any]:
 _NESTED = {"contest": {"divisions", "criteria", "books", "prizes"}}
 
 
+def _validated_items(
+    parent: Any, part: str, entity: str, where: str = ""
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Each item of the list `part` validated as `entity`, with its raw form (for its lines)."""
+    for i, raw in enumerate(_items(parent, part)):
+        yield raw, _validated(entity, raw, f"{where}{part}[{i}]", _line_of(parent, part))
+
+
 def _validated(entity: str, raw: Any, where: str, line: int | None) -> dict[str, Any]:
     data = _mapping(raw, where, line)
     allowed = {f.name for f in fields_of(entity)} | _NESTED.get(entity, set())
@@ -139,8 +148,7 @@ def parse_event_file(text: str) -> dict[str, Any]:
     }
     units: list[dict[str, Any]] = []
     codes: set[str] = set()
-    for i, raw in enumerate(_items(root, "units")):
-        unit = _validated("unit", raw, f"units[{i}]", _line_of(root, "units"))
+    for raw, unit in _validated_items(root, "units", "unit"):
         if unit["code"] in codes:
             raise EventFileError(
                 _line_of(raw, "code"),
@@ -179,10 +187,7 @@ def parse_event_file(text: str) -> dict[str, Any]:
         ):
             children = []
             seen: set[str] = set()
-            for j, child_raw in enumerate(_items(raw_map, part)):
-                child = _validated(
-                    entity, child_raw, f"{where}.{part}[{j}]", _line_of(raw_map, part)
-                )
+            for child_raw, child in _validated_items(raw_map, part, entity, f"{where}."):
                 if child[key_name] in seen:
                     raise EventFileError(
                         _line_of(child_raw, key_name),
@@ -196,8 +201,7 @@ def parse_event_file(text: str) -> dict[str, Any]:
 
     users: list[dict[str, Any]] = []
     emails: set[str] = set()
-    for i, raw in enumerate(_items(root, "users")):
-        user = _validated("user", raw, f"users[{i}]", _line_of(root, "users"))
+    for raw, user in _validated_items(root, "users", "user"):
         if user["email"] in emails:
             raise EventFileError(
                 _line_of(raw, "email"), gettext("%(value)s appears twice", value=user["email"])
@@ -217,8 +221,7 @@ def parse_event_file(text: str) -> dict[str, Any]:
     parsed["users"] = users
 
     conflicts = []
-    for i, raw in enumerate(_items(root, "conflicts")):
-        conflict = _validated("conflict", raw, f"conflicts[{i}]", _line_of(root, "conflicts"))
+    for raw, conflict in _validated_items(root, "conflicts", "conflict"):
         if conflict["judge"] not in emails:
             raise EventFileError(
                 _line_of(raw, "judge"),
@@ -315,9 +318,8 @@ async def load_event(session: AsyncSession, *, text: str, actor_label: str = "")
     await session.flush()
     audit.record(
         session,
-        action="event_loaded",
-        object_type="event",
-        object_id=event.id,
+        "event_loaded",
+        event,
         actor_label=actor_label,
         after={"slug": event.slug, "units": len(units), "contests": len(contests)},
     )
@@ -376,12 +378,7 @@ async def dump_event(session: AsyncSession, *, slug: str | None = None) -> str:
 
     document: dict[str, Any] = {
         "event": {
-            "slug": event.slug,
-            "name": event.name,
-            "theme": event.theme,
-            "organizer": event.organizer,
-            "starts_on": event.starts_on.isoformat(),
-            "ends_on": event.ends_on.isoformat(),
+            **event_json(event),
             "description": event.description,
             # 0: no automatic erasure (kept until erased by hand).
             "retention_months": event.retention_months or 0,

@@ -16,9 +16,5 @@ class Phase(enum.StrEnum):
     CLOSED = "closed"
 
 
-class EventNotFoundError(Exception):
-    pass
-
-
 class ContestNotFoundError(Exception):
     pass

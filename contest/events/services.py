@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, EventNotFoundError, Phase
+from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, Phase
 from contest.models import Contest, ContestStatus, Event
 
 
@@ -19,17 +19,15 @@ async def get_event(session: AsyncSession) -> Event | None:
     return found
 
 
-async def get_current_event(session: AsyncSession) -> Event:
-    """The event the home page shows: the most recent one, with its public contests."""
-    event = await session.scalar(
+async def find_current_event(session: AsyncSession) -> Event | None:
+    """The event the home page shows: the most recent one, with its public contests; None
+    before any event is set up (a state every page shows, not an error)."""
+    return await session.scalar(
         select(Event)
         .order_by(Event.starts_on.desc(), Event.id.desc())
         .options(selectinload(Event.contests))
         .limit(1)
     )
-    if event is None:
-        raise EventNotFoundError
-    return event
 
 
 def public_contests(event: Event) -> list[Contest]:
@@ -38,15 +36,8 @@ def public_contests(event: Event) -> list[Contest]:
 
 async def event_contests(session: AsyncSession, *, event_id: int) -> list[Contest]:
     """All the event's contests, drafts too, in the organisers' order."""
-    return list(
-        (
-            await session.scalars(
-                select(Contest)
-                .where(Contest.event_id == event_id)
-                .order_by(Contest.position, Contest.id)
-            )
-        ).all()
-    )
+    query = select(Contest).where(Contest.event_id == event_id)
+    return list(await session.scalars(query.order_by(Contest.position, Contest.id)))
 
 
 async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:

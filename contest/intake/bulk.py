@@ -35,10 +35,11 @@ from contest.i18n import N_, gettext, normalize_text
 from contest.intake import services
 from contest.intake.interfaces import (
     EntryValidationError,
+    MalformedUploadError,
     PendingUpload,
     UploadTooLargeError,
 )
-from contest.intake.uploads import malformed, receipt_url_for
+from contest.intake.uploads import receipt_url_for
 from contest.models import Contest, Unit, User
 from storage import Storage
 from storage.multipart import FormReadError, MultipartReader, boundary_of
@@ -119,7 +120,7 @@ async def _read_parts(request: Request) -> tuple[bytes, IO[bytes] | None]:
             boundary_of(request.headers.get("content-type")), request.stream(), max_parts=10
         )
     except FormReadError:
-        raise malformed() from None
+        raise MalformedUploadError() from None
     csv_bytes = b""
     archive: IO[bytes] | None = None
     checked = False
@@ -147,7 +148,7 @@ async def _read_parts(request: Request) -> tuple[bytes, IO[bytes] | None]:
     except FormReadError:
         if archive is not None:
             archive.close()
-        raise malformed() from None
+        raise MalformedUploadError() from None
     except BaseException:
         if archive is not None:
             archive.close()

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from contest.errors import ContestError
+from contest.errors import (
+    ContestError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+)
 from contest.files.kinds import FileKind
+from contest.files.limits import MAX_BODY_TEXT_BYTES
+from contest.i18n import N_, gettext
 
 # --- limits -------------------------------------------------------------------------------
 # (The limits on bytes are in contest.files.limits, with every other file limit.)
@@ -27,50 +35,107 @@ DEFAULT_SWEEP_GRACE = timedelta(hours=24)
 UPLOAD_SLOT_EXPIRES = 3600
 
 
+# The fields of a submission, in the order a client should send them: text first, files last.
+# Every limit the intake checks, stated so that a client can know it before sending.
+_NON_BLANK = r"\S"
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["full_name", "age", "unit", "consent", "agreement", "title"],
+    "properties": {
+        "full_name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": NAME_MAX,
+            "pattern": _NON_BLANK,
+        },
+        "age": {"type": "integer", "minimum": MIN_AGE, "maximum": MAX_AGE},
+        "grade": {"type": "integer", "minimum": 1, "maximum": MAX_GRADE},
+        "unit": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "A unit's code, from GET /contests/{slug}/units.",
+        },
+        "guardian_name": {"type": "string", "maxLength": NAME_MAX},
+        "guardian_phone": {"type": "string", "maxLength": 20, "examples": ["0912 345 678"]},
+        "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
+        "agreement": {
+            "type": "string",
+            "enum": ["yes"],
+            "description": "The privacy notice (/privacy) was agreed to: by a parent or "
+            "guardian for an entrant under 18, by the entrant otherwise. Without it the entry "
+            "is refused (422) and nothing is kept.",
+        },
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": _NON_BLANK},
+        "note": {"type": "string", "maxLength": NOTE_MAX},
+        "book": {"type": "string", "maxLength": 20, "description": "A book id, or `other`."},
+        "book_title": {"type": "string", "maxLength": BOOK_TITLE_MAX},
+        "book_author": {"type": "string", "maxLength": BOOK_TITLE_MAX},
+        "body_text": {"type": "string", "maxLength": MAX_BODY_TEXT_BYTES},
+        "upload_id": {"type": "string", "maxLength": 64},
+        "file": {"type": "string", "format": "binary"},
+    },
+}
+
+
 # --- errors -------------------------------------------------------------------------------
 
 
 class IntakeError(ContestError):
-    """Base of the intake's errors; ``message`` is already in the visitor's language."""
+    """Base of the intake's errors (400 unless a status class below says otherwise). Raised
+    without a message, one says its ``default_message``, translated."""
 
-    status_code = 400
+    default_message = ""
+
+    def __init__(self, message: str = "", *, fields: dict[str, str] | None = None) -> None:
+        default = gettext(self.default_message) if self.default_message else ""
+        super().__init__(message or default, fields=fields)
 
 
 class MalformedUploadError(IntakeError):
-    status_code = 400
+    """The form or its file arrived incomplete or damaged."""
+
+    default_message = N_(
+        "The form arrived incomplete or damaged, perhaps because the connection dropped. "
+        "Nothing was saved; please send it again."
+    )
 
 
-class WindowClosedError(IntakeError):
-    status_code = 403
+class WindowClosedError(IntakeError, ForbiddenError):
+    """The contest takes no entries now."""
 
 
 class UploadTooLargeError(IntakeError):
+    """A file, or the whole form, is past its limit."""
+
     status_code = 413
 
 
-class UploadNotFoundError(IntakeError):
-    status_code = 422
+class UploadNotFoundError(IntakeError, InvalidError):
+    """A direct upload that was never made, or not as it was announced."""
 
 
 class StorageDownError(IntakeError):
+    """The file store does not answer: nothing was saved."""
+
     status_code = 503
+    default_message = N_(
+        "The file store cannot be reached right now. Nothing was saved; "
+        "please try again in a few minutes."
+    )
 
 
-class EntryNotFoundError(IntakeError):
-    status_code = 404
+class EntryNotFoundError(IntakeError, NotFoundError):
+    """No entry with this receipt code and edit token."""
 
 
-class EntryLockedError(IntakeError):
+class EntryLockedError(IntakeError, ForbiddenError):
     """The deadline has passed, or the entry was withdrawn: it can no longer change."""
 
-    status_code = 403
 
-
-class EntryValidationError(IntakeError):
+class EntryValidationError(IntakeError, InvalidError):
     """Some fields need correcting: ``errors`` (the ``fields`` of every ContestError) maps a
     field name to its message."""
-
-    status_code = 422
 
     def __init__(self, errors: dict[str, str], message: str = "") -> None:
         super().__init__(message, fields=errors)

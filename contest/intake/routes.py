@@ -25,23 +25,14 @@ from contest.access import (
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
+from contest.events.services import get_public_contest
 from contest.files import keys, links
 from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
-from contest.files.limits import FILENAME_MAX, MAX_BODY_TEXT_BYTES, MAX_JSON_BYTES
+from contest.files.limits import FILENAME_MAX, MAX_JSON_BYTES
 from contest.forms import read_form, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
-from contest.intake.interfaces import (
-    BOOK_TITLE_MAX,
-    MAX_AGE,
-    MAX_GRADE,
-    MIN_AGE,
-    NAME_MAX,
-    NOTE_MAX,
-    TITLE_MAX,
-    EntryValidationError,
-    IntakeError,
-)
+from contest.intake.interfaces import SUBMISSION_SCHEMA, EntryValidationError, IntakeError
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
 from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
 from contest.results.outcome import published_outcome
@@ -67,7 +58,7 @@ STATUS_LABELS = {
 async def _contest(request: Request) -> Contest:
     async with request_sessionmaker(request)() as session:
         try:
-            return await services.get_contest_for_entries(session, slug=request.path_params["slug"])
+            return await get_public_contest(session, slug=request.path_params["slug"])
         except ContestNotFoundError:
             raise HTTPException(404) from None
 
@@ -595,47 +586,6 @@ UPLOAD_SLOT_SCHEMA: dict[str, Any] = {
         "fields": {"type": "object", "additionalProperties": {"type": "string"}},
         "max_size": {"type": "integer"},
         "expires_at": {"type": "string", "format": "date-time"},
-    },
-}
-# The fields of a submission, in the order a client should send them: text first, files last.
-# Every limit the intake checks, stated so that a client can know it before sending.
-_NON_BLANK = r"\S"
-SUBMISSION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["full_name", "age", "unit", "consent", "agreement", "title"],
-    "properties": {
-        "full_name": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": NAME_MAX,
-            "pattern": _NON_BLANK,
-        },
-        "age": {"type": "integer", "minimum": MIN_AGE, "maximum": MAX_AGE},
-        "grade": {"type": "integer", "minimum": 1, "maximum": MAX_GRADE},
-        "unit": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 64,
-            "description": "A unit's code, from GET /contests/{slug}/units.",
-        },
-        "guardian_name": {"type": "string", "maxLength": NAME_MAX},
-        "guardian_phone": {"type": "string", "maxLength": 20, "examples": ["0912 345 678"]},
-        "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
-        "agreement": {
-            "type": "string",
-            "enum": ["yes"],
-            "description": "The privacy notice (/privacy) was agreed to: by a parent or "
-            "guardian for an entrant under 18, by the entrant otherwise. Without it the entry "
-            "is refused (422) and nothing is kept.",
-        },
-        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX, "pattern": _NON_BLANK},
-        "note": {"type": "string", "maxLength": NOTE_MAX},
-        "book": {"type": "string", "maxLength": 20, "description": "A book id, or `other`."},
-        "book_title": {"type": "string", "maxLength": BOOK_TITLE_MAX},
-        "book_author": {"type": "string", "maxLength": BOOK_TITLE_MAX},
-        "body_text": {"type": "string", "maxLength": MAX_BODY_TEXT_BYTES},
-        "upload_id": {"type": "string", "maxLength": 64},
-        "file": {"type": "string", "format": "binary"},
     },
 }
 SCHEMAS = {

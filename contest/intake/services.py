@@ -35,7 +35,6 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit, rules
 from contest.db import utcnow
-from contest.events.interfaces import ContestNotFoundError
 from contest.files import keys
 from contest.files.cleaners import StreamCleaner, scrub_file
 from contest.files.images import make_derivatives
@@ -87,7 +86,6 @@ from contest.models import (
     Entrant,
     Entry,
     EntryStatus,
-    Event,
     Unit,
     User,
 )
@@ -102,25 +100,6 @@ _PHONE_NOISE = re.compile(r"[\s.()-]")
 _PHONE = re.compile(r"\+?[0-9]{9,15}")
 
 # --- contests and their windows -----------------------------------------------------------
-
-
-async def get_contest_for_entries(session: AsyncSession, *, slug: str) -> Contest:
-    """A public contest with what its form needs (event, divisions, books)."""
-    contest = await session.scalar(
-        select(Contest)
-        .join(Event)
-        .where(Contest.slug == slug, Contest.status != ContestStatus.DRAFT)
-        .order_by(Event.starts_on.desc())
-        .options(
-            selectinload(Contest.event),
-            selectinload(Contest.divisions),
-            selectinload(Contest.books),
-        )
-        .limit(1)
-    )
-    if contest is None:
-        raise ContestNotFoundError(slug)
-    return contest
 
 
 def check_window(contest: Contest, now: datetime) -> None:
@@ -427,15 +406,6 @@ def edit_token_for(secret_key: str, *, contest_id: int, idempotency_key: str) ->
 # --- stored files -------------------------------------------------------------------------
 
 
-def _storage_down() -> StorageDownError:
-    return StorageDownError(
-        gettext(
-            "The file store cannot be reached right now. Nothing was saved; "
-            "please try again in a few minutes."
-        )
-    )
-
-
 def too_large(limit: int) -> UploadTooLargeError:
     return UploadTooLargeError(
         gettext(
@@ -551,7 +521,7 @@ async def store_upload(
             raise too_large(contest.max_file_size) from None
         except StorageError:
             await _delete_rows(sessionmaker, [asset_id])
-            raise _storage_down() from None
+            raise StorageDownError() from None
         except BaseException:
             await _delete_rows(sessionmaker, [asset_id])
             raise
@@ -629,7 +599,7 @@ async def _scrub_metadata(
         try:
             source, _sha256, _size = await _spool_object(storage, upload.key)
         except StorageError:
-            raise _storage_down() from None
+            raise StorageDownError() from None
     target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     try:
         try:
@@ -645,7 +615,7 @@ async def _scrub_metadata(
                 upload.key, _read_spool(target), content_type=upload.kind.content_type
             )
         except StorageError:
-            raise _storage_down() from None
+            raise StorageDownError() from None
         upload.size, upload.sha256 = stored.size, stored.sha256
     finally:
         if source is not copy:
@@ -703,7 +673,7 @@ async def _derive(
             spool, _sha, _size = await _spool_object(storage, upload.key)
         derived = await asyncio.to_thread(make_derivatives, spool)
     except StorageError:
-        raise _storage_down() from None
+        raise StorageDownError() from None
     finally:
         if spool is not None:
             spool.close()
@@ -729,7 +699,7 @@ async def _derive(
         try:
             await storage.put_stream(key, _single(data), content_type=PREVIEW_TYPE)
         except StorageError:
-            raise _storage_down() from None
+            raise StorageDownError() from None
         upload.derived_keys.append(key)
     await _set_stored(sessionmaker, upload, width=derived.width, height=derived.height)
 
@@ -784,7 +754,7 @@ async def create_upload_slot(
         )
     except StorageError:
         await _delete_rows(sessionmaker, [asset_id])
-        raise _storage_down() from None
+        raise StorageDownError() from None
     return UploadSlot(
         upload_id=upload_id,
         url=form.url,
@@ -850,7 +820,7 @@ async def verify_direct_upload(
             gettext("The file has not arrived yet. Please upload it again.")
         ) from None
     except StorageError:
-        raise _storage_down() from None
+        raise StorageDownError() from None
     except (UploadTooLargeError, UnsupportedFileError):
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
@@ -1069,9 +1039,8 @@ async def record_entry(
         )
     audit.record(
         session,
-        action="entry.submit",
-        object_type="entry",
-        object_id=entry.id,
+        "entry.submit",
+        entry,
         actor=submitted_by,
         actor_label="" if submitted_by else "entrant",
         after={"receipt_code": entry.receipt_code, "title": entry.title},
@@ -1256,9 +1225,8 @@ async def record_changes(
         new["files"] = [u.key for u in new_uploads]
     audit.record(
         session,
-        action="entry.edit",
-        object_type="entry",
-        object_id=entry.id,
+        "entry.edit",
+        entry,
         actor_label="entrant",
         before=old,
         after=new,
@@ -1304,9 +1272,8 @@ async def withdraw_entry(
     entry.status = EntryStatus.WITHDRAWN
     audit.record(
         session,
-        action="entry.withdraw",
-        object_type="entry",
-        object_id=entry.id,
+        "entry.withdraw",
+        entry,
         actor_label="entrant",
         before={"status": EntryStatus.SUBMITTED.value},
         after={"status": EntryStatus.WITHDRAWN.value},

@@ -12,7 +12,6 @@ from contest import labels, rules
 from contest.access import current_user, requires
 from contest.db import utcnow
 from contest.events import services as events
-from contest.events.interfaces import EventNotFoundError
 from contest.intake import services
 from contest.models import Entrant, Entry, EntryStatus, Role
 from contest.templating import render
@@ -23,9 +22,8 @@ async def coordinator_home(request: Request) -> Response:
     user = current_user(request)
     now = utcnow()
     async with request.state.sessionmaker() as session:
-        try:
-            event = await events.get_current_event(session)
-        except EventNotFoundError:
+        event = await events.find_current_event(session)
+        if event is None:
             return render(request, "public/empty.html")
         units = await rules.submittable_units(session, user=user, event_id=event.id)
         rows = await session.execute(

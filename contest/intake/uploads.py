@@ -22,7 +22,7 @@ from contest.files.limits import (
     MAX_FORM_PARTS,
 )
 from contest.forms import CSRF_FIELD, verify_csrf
-from contest.i18n import gettext, ngettext, normalize_text
+from contest.i18n import ngettext, normalize_text
 from contest.intake import services
 from contest.intake.interfaces import (
     EntryValidationError,
@@ -57,15 +57,6 @@ def receipt_url_for(request: Request, entry: Entry, token: str, **extra: str) ->
     """The private edit link of an entry."""
     url = str(request.url_for("receipt", code=entry.receipt_code))
     return f"{url}?{urlencode({'token': token, **extra})}"
-
-
-def malformed() -> MalformedUploadError:
-    return MalformedUploadError(
-        gettext(
-            "The form arrived incomplete or damaged, perhaps because the connection dropped. "
-            "Nothing was saved; please send it again."
-        )
-    )
 
 
 def body_limit(contest: Contest) -> int:
@@ -117,7 +108,7 @@ async def read_submission(
     try:
         boundary = boundary_of(request.headers.get("content-type"))
     except FormReadError:
-        raise malformed() from None
+        raise MalformedUploadError() from None
     header_key = services.check_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
     if header_key:
         submission.idempotency_key = header_key
@@ -180,7 +171,7 @@ async def read_submission(
         )
         submission.uploads.clear()
         if isinstance(exc, FormReadError):
-            raise malformed() from None
+            raise MalformedUploadError() from None
         if isinstance(exc, Exception):
             await reader.drain(DRAIN_LIMIT)
         raise

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from contest.errors import ContestError
+from contest.errors import ContestError, InvalidError, NotFoundError
 
 # What an erased entrant's name becomes (the column cannot be empty of a value, only of text).
 ERASED_NAME = ""
@@ -32,17 +32,15 @@ ARCHIVE_CHUNK = 256 * 1024
 
 
 class PrivacyError(ContestError):
-    """Base of the privacy domain's errors; ``message`` is already translated."""
-
-    status_code = 400
+    """Base of the privacy domain's errors (400 unless a status class says otherwise)."""
 
 
-class EntryNotFoundError(PrivacyError):
-    status_code = 404
+class EntryNotFoundError(PrivacyError, NotFoundError):
+    """No entry with this receipt code, or not the asker's to see."""
 
 
-class ReasonRequiredError(PrivacyError):
-    status_code = 422
+class ReasonRequiredError(PrivacyError, InvalidError):
+    """An erasure is recorded with the reason for it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -410,9 +410,8 @@ async def erase_personal_data(
         await _scrub_rows(session, entrant=entrant, entries=entries, now=utcnow())
         audit.record(
             session,
-            action="entry.erase",
-            object_type="entry",
-            object_id=entry.id,
+            "entry.erase",
+            entry,
             actor=actor,
             actor_label=actor_label,
             after={"reason": _without(reason, personal)},

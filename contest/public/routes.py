@@ -12,7 +12,7 @@ from contest import i18n, labels
 from contest.access import public
 from contest.db import utcnow
 from contest.events import services
-from contest.events.interfaces import ContestNotFoundError, EventNotFoundError
+from contest.events.interfaces import ContestNotFoundError
 from contest.files.links import logo_link
 from contest.middleware import LOCALE_COOKIE
 from contest.models import Contest
@@ -30,9 +30,8 @@ FAVICON = Path(__file__).parent.parent / "static" / "favicon.ico"
 async def home(request: Request) -> Response:
     now = utcnow()
     async with request.state.sessionmaker() as session:
-        try:
-            event = await services.get_current_event(session)
-        except EventNotFoundError:
+        event = await services.find_current_event(session)
+        if event is None:
             return render(request, "public/empty.html")
     contests = [
         {"contest": c, "phase": services.contest_phase(c, now)}

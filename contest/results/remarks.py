@@ -167,9 +167,8 @@ async def request_remark(
     # which erasure removes with the entry, and out of the audit log.
     audit.record(
         session,
-        action="remark_requested",
-        object_type="remark_request",
-        object_id=remark.id,
+        "remark_requested",
+        remark,
         actor_label="entrant",
         after={
             "entry": entry.id,
@@ -188,15 +187,8 @@ async def get_remark(session: AsyncSession, remark_id: int) -> RemarkRequest:
 
 
 async def contest_remarks(session: AsyncSession, *, contest_id: int) -> list[RemarkRequest]:
-    return list(
-        (
-            await session.scalars(
-                select(RemarkRequest)
-                .where(RemarkRequest.contest_id == contest_id)
-                .order_by(RemarkRequest.created_at, RemarkRequest.id)
-            )
-        ).all()
-    )
+    query = select(RemarkRequest).where(RemarkRequest.contest_id == contest_id)
+    return list(await session.scalars(query.order_by(RemarkRequest.created_at, RemarkRequest.id)))
 
 
 async def eligible_judges(session: AsyncSession, *, remark: RemarkRequest) -> list[User]:
@@ -233,9 +225,8 @@ async def assign_remark(
     remark.status = RemarkStatus.ASSIGNED
     audit.record(
         session,
-        action="remark_assigned",
-        object_type="remark_request",
-        object_id=remark.id,
+        "remark_assigned",
+        remark,
         actor=actor,
         before=before,
         after={"status": remark.status.value, "judge": judge_id},
@@ -309,9 +300,8 @@ async def save_rescore(
     remark.rescored_at = utcnow()
     audit.record(
         session,
-        action="remark_rescored",
-        object_type="remark_request",
-        object_id=remark.id,
+        "remark_rescored",
+        remark,
         actor=judge,
         before=before,
         after={"status": remark.status.value, "points": remark.points, "total": remark.total},
@@ -380,9 +370,8 @@ async def decide_remark(
             result.certificate_serial = await _new_serial(session, result.contest_id)
     audit.record(
         session,
-        action="remark_decided",
-        object_type="remark_request",
-        object_id=remark.id,
+        "remark_decided",
+        remark,
         actor=actor,
         before=before,
         after={

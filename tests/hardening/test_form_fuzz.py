@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from contest.accounts.passwords import hash_password
 from contest.demo import DemoReport
+from contest.intake.interfaces import SUBMISSION_SCHEMA
 from contest.models import Entry, Role, Unit, User
 from contest.settings import Settings
 from tests.hardening.inthread import AppInThread
@@ -125,21 +126,9 @@ def test_the_public_submission_form(app: AppInThread) -> None:
         async with app.sessionmaker() as session:
             return int(await session.scalar(select(func.count()).select_from(Entry)) or 0)
 
+    # Every text field the submission states; the file goes in its own part below.
     field_names = [
-        "full_name",
-        "age",
-        "grade",
-        "unit",
-        "guardian_name",
-        "guardian_phone",
-        "consent",
-        "agreement",
-        "title",
-        "note",
-        "book",
-        "book_title",
-        "book_author",
-        "body_text",
+        *(name for name in SUBMISSION_SCHEMA["properties"] if name not in ("file", "upload_id")),
         "idempotency_key",
     ]
 

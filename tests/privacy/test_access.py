@@ -31,6 +31,12 @@ from tests.privacy.support import (
 from tests.results.support import Row, make_results
 
 
+async def submitted(app: httpx.AsyncClient) -> tuple[str, str]:
+    """A drawing entry sent through the API: its receipt code and edit token."""
+    made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
+    return made.json()["entry"]["receipt_code"], made.json()["edit_token"]
+
+
 async def test_the_archive_holds_exactly_the_entrys_data_and_original_files(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
 ) -> None:
@@ -85,8 +91,7 @@ async def test_the_archive_holds_exactly_the_entrys_data_and_original_files(
 async def test_the_archive_is_refused_without_the_right_token(
     app: httpx.AsyncClient,
 ) -> None:
-    made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
-    code, token = made.json()["entry"]["receipt_code"], made.json()["edit_token"]
+    code, token = await submitted(app)
 
     for params in ({}, {"token": "not-the-token"}, {"token": token[:-1]}):
         page = await app.get(f"/entries/{code}/my-data.zip", params=params)
@@ -105,8 +110,7 @@ async def test_the_archive_is_refused_without_the_right_token(
 async def test_the_receipt_links_the_archive_for_the_token_holder_only(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
-    code, token = made.json()["entry"]["receipt_code"], made.json()["edit_token"]
+    code, token = await submitted(app)
 
     private = await app.get(f"/entries/{code}", params={"token": token})
     public = await app.get(f"/entries/{code}")
@@ -121,8 +125,7 @@ async def test_the_receipt_links_the_archive_for_the_token_holder_only(
 async def test_after_publication_the_archive_holds_the_result_and_the_feedback(
     app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
-    code, token = made.json()["entry"]["receipt_code"], made.json()["edit_token"]
+    code, token = await submitted(app)
     await make_results(sessionmaker, [Row(code, 1, 9.5, Prize.FIRST)])
 
     response = await app.get(f"/entries/{code}/my-data.zip", params={"token": token})

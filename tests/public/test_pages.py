@@ -5,14 +5,11 @@ import re
 import httpx
 import pytest
 
-from contest.demo import DemoReport
-
 VI_HOME_WORDS = ["Các cuộc thi", "Chủ đề", "Phát triển văn hóa đọc thúc đẩy học tập suốt đời"]
 
 
-async def test_home_speaks_vietnamese_by_default(
-    client: httpx.AsyncClient, demo: DemoReport
-) -> None:
+@pytest.mark.usefixtures("demo")
+async def test_home_speaks_vietnamese_by_default(client: httpx.AsyncClient) -> None:
     response = await client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
 
     assert response.status_code == 200
@@ -30,9 +27,8 @@ async def test_home_speaks_vietnamese_by_default(
     assert "Contests" not in response.text
 
 
-async def test_language_switch_sticks_for_the_visitor(
-    client: httpx.AsyncClient, demo: DemoReport
-) -> None:
+@pytest.mark.usefixtures("demo")
+async def test_language_switch_sticks_for_the_visitor(client: httpx.AsyncClient) -> None:
     switched = await client.get("/lang/en", params={"next": "/contests/ke-chuyen-sach"})
     assert switched.status_code == 303
     assert switched.headers["location"] == "/contests/ke-chuyen-sach"
@@ -69,8 +65,9 @@ async def test_unknown_language_is_a_localized_404(client: httpx.AsyncClient) ->
     assert "Không tìm thấy trang" in response.text
 
 
+@pytest.mark.usefixtures("demo")
 async def test_contest_page_shows_rules_divisions_books_and_window(
-    client: httpx.AsyncClient, demo: DemoReport
+    client: httpx.AsyncClient,
 ) -> None:
     response = await client.get("/contests/ve-tranh-theo-sach")
 
@@ -107,7 +104,8 @@ async def test_home_without_an_event_says_so(client: httpx.AsyncClient) -> None:
     assert "Chưa có sự kiện" in response.text
 
 
-async def test_pages_carry_security_headers(client: httpx.AsyncClient, demo: DemoReport) -> None:
+@pytest.mark.usefixtures("demo")
+async def test_pages_carry_security_headers(client: httpx.AsyncClient) -> None:
     for path in ["/", "/contests/ke-chuyen-sach", "/missing"]:
         response = await client.get(path)
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
@@ -115,7 +113,8 @@ async def test_pages_carry_security_headers(client: httpx.AsyncClient, demo: Dem
         assert response.headers["referrer-policy"] == "same-origin"
 
 
-async def test_every_page_has_its_icon(client: httpx.AsyncClient, demo: DemoReport) -> None:
+@pytest.mark.usefixtures("demo")
+async def test_every_page_has_its_icon(client: httpx.AsyncClient) -> None:
     icon = await client.get("/favicon.ico")
     assert icon.status_code == 200
     assert icon.headers["content-type"] == "image/x-icon"

@@ -57,12 +57,19 @@ async def _hostile_entries(sessionmaker: async_sessionmaker[AsyncSession]) -> li
     return ids
 
 
-async def test_results_csv_escapes_every_cell_that_could_be_a_formula(
+@pytest.fixture
+async def contest_id(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
-) -> None:
+) -> int:
+    """The writing contest, with hostile names in its results; the client is its organiser."""
     await _hostile_entries(sessionmaker)
     client.headers.update(await bearer(sessionmaker))
-    contest_id = await _contest_id(sessionmaker)
+    return await _contest_id(sessionmaker)
+
+
+async def test_results_csv_escapes_every_cell_that_could_be_a_formula(
+    client: httpx.AsyncClient, contest_id: int
+) -> None:
 
     response = await client.get(f"/admin/contests/{contest_id}/export/results.csv")
     assert response.status_code == 200
@@ -74,11 +81,8 @@ async def test_results_csv_escapes_every_cell_that_could_be_a_formula(
 
 
 async def test_results_and_report_workbooks_hold_no_formula(
-    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
+    client: httpx.AsyncClient, contest_id: int
 ) -> None:
-    await _hostile_entries(sessionmaker)
-    client.headers.update(await bearer(sessionmaker))
-    contest_id = await _contest_id(sessionmaker)
 
     for path in (f"/admin/contests/{contest_id}/export/results.xlsx", "/admin/report.xlsx"):
         response = await client.get(path)

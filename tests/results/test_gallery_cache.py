@@ -118,9 +118,17 @@ async def _set_prize(
         await session.commit()
 
 
-async def _set_consent(session: AsyncSession, entry_id: int, consent: Consent) -> None:
-    entrant_id = await session.scalar(select(Entry.entrant_id).where(Entry.id == entry_id))
-    await session.execute(update(Entrant).where(Entrant.id == entrant_id).values(consent=consent))
+async def _set_consents(
+    sessionmaker: async_sessionmaker[AsyncSession], consents: dict[int, Consent]
+) -> None:
+    """Change how the entrants of these entries consented to be named, and commit."""
+    async with sessionmaker() as session:
+        for entry_id, consent in consents.items():
+            entrant = select(Entry.entrant_id).where(Entry.id == entry_id).scalar_subquery()
+            await session.execute(
+                update(Entrant).where(Entrant.id == entrant).values(consent=consent)
+            )
+        await session.commit()
 
 
 def _winners(page: httpx.Response) -> list[str]:
@@ -201,12 +209,8 @@ async def test_names_follow_the_consent_and_a_new_consent_changes_the_etag(
     clock: Clock,
     drawings: list[int],
 ) -> None:
-    async with sessionmaker() as session:
-        for entry_id, consent in zip(
-            drawings, [Consent.FULL_NAME, Consent.INITIALS, Consent.HIDDEN], strict=True
-        ):
-            await _set_consent(session, entry_id, consent)
-        await session.commit()
+    consents = [Consent.FULL_NAME, Consent.INITIALS, Consent.HIDDEN]
+    await _set_consents(sessionmaker, dict(zip(drawings, consents, strict=True)))
     page = await client.get(PAGE)
     winners = _winners(page)
     assert "Học sinh 0" in winners[0]
@@ -216,9 +220,7 @@ async def test_names_follow_the_consent_and_a_new_consent_changes_the_etag(
     # The unit is named with its school.
     assert "Lớp 3A, Trường Tiểu học Bạch Sam" in winners[0]
 
-    async with sessionmaker() as session:
-        await _set_consent(session, drawings[0], Consent.HIDDEN)
-        await session.commit()
+    await _set_consents(sessionmaker, {drawings[0]: Consent.HIDDEN})
     clock.later()
     hidden = await client.get(PAGE)
     assert hidden.headers["etag"] != page.headers["etag"]

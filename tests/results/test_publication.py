@@ -123,22 +123,15 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     async with sessionmaker() as session:
         last = await session.scalar(select(Result).where(Result.entry_id == entries[-1]))
     assert last is not None and last.prize == Prize.THIRD
-    no_reason = await client.post(
-        page,
-        data={"csrf_token": token, "action": "override", "result": str(last.id), "prize": ""},
-    )
+
+    async def override(**fields: str) -> httpx.Response:
+        data = {"csrf_token": token, "action": "override", "result": str(last.id), **fields}
+        return await client.post(page, data=data)
+
+    no_reason = await override(prize="")
     assert no_reason.status_code == 422
     assert "Hãy ghi lý do" in no_reason.text
-    changed = await client.post(
-        page,
-        data={
-            "csrf_token": token,
-            "action": "override",
-            "result": str(last.id),
-            "prize": "",
-            "reason": "Bài không đúng thể lệ",
-        },
-    )
+    changed = await override(prize="", reason="Bài không đúng thể lệ")
     assert changed.status_code == 303
     recomputed = await client.post(page, data={"csrf_token": token, "action": "compute"})
     assert (await follow_job(client, settings, recomputed))["status"] == "done"
@@ -154,16 +147,7 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
 
     published = await client.post(page, data={"csrf_token": token, "action": "publish"})
     assert (await follow_job(client, settings, published))["result"] == {"published": 6}
-    refused = await client.post(
-        page,
-        data={
-            "csrf_token": token,
-            "action": "override",
-            "result": str(last.id),
-            "prize": "first",
-            "reason": "x",
-        },
-    )
+    refused = await override(prize="first", reason="x")
     assert refused.status_code == 409
 
 

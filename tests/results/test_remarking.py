@@ -4,7 +4,9 @@ organisers; every step audited, every refusal leaves nothing behind."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,19 +57,36 @@ async def fresh_judge_and_organiser(make_user: MakeUser) -> tuple[Account, Accou
     return fresh, await make_user("btc@x.vn", Role.ADMIN)
 
 
+class Case(NamedTuple):
+    """A published contest's entry with a third prize, a judge who never saw it, an organiser."""
+
+    contest_id: int
+    code: str
+    entry_id: int
+    fresh: Account
+    admin: Account
+
+
+@pytest.fixture
+async def case(
+    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
+) -> Case:
+    contest_id, code, entry_id = await published_contest(sessionmaker, make_user)
+    return Case(contest_id, code, entry_id, *await fresh_judge_and_organiser(make_user))
+
+
 async def count_requests(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker() as session:
         return int(await session.scalar(select(func.count(RemarkRequest.id))) or 0)
 
 
 async def test_a_request_follows_its_whole_path_and_is_audited(
-    demo: DemoReport,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
+    case: Case,
 ) -> None:
-    contest_id, code, entry_id = await published_contest(sessionmaker, make_user)
-    fresh, admin = await fresh_judge_and_organiser(make_user)
+    contest_id, code, entry_id, fresh, admin = case
     async with sessionmaker() as session:
         result = await session.scalar(select(Result).where(Result.entry_id == entry_id))
         assert result is not None and result.prize == Prize.THIRD
@@ -357,15 +376,11 @@ def test_the_window_ends_with_the_last_day_in_vietnam() -> None:
 
 
 async def test_a_prize_taken_away_takes_its_certificate_with_it(
-    demo: DemoReport,
-    settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    make_user: MakeUser,
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], case: Case
 ) -> None:
     from contest.results import remarks
 
-    _contest_id, _code, entry_id = await published_contest(sessionmaker, make_user)
-    fresh, admin = await fresh_judge_and_organiser(make_user)
+    _contest_id, _code, entry_id, fresh, admin = case
     async with sessionmaker() as session:
         entry = await session.get(Entry, entry_id)
         assert entry is not None

@@ -1,11 +1,4 @@
-"""accounts: api tokens, invitations, login attempts
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-29
-"""
-
-from collections.abc import Sequence
+"""Accounts: api tokens, invitations, login attempts (29/11/2026)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""judging: capacities and round shortlists
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-30
-"""
-
-from collections.abc import Sequence
+"""Judging: capacities and round shortlists (30/11/2026)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0003'
 down_revision: str | None = '0002'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""results: raw score and judges
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-30
-"""
-
-from collections.abc import Sequence
+"""Results: raw score and judges (30/11/2026)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0004'
 down_revision: str | None = '0003'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

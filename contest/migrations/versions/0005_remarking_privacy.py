@@ -1,11 +1,4 @@
-"""re-marking requests, privacy agreement, erasure, retention
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-30
-"""
-
-from collections.abc import Sequence
+"""Re-marking requests, privacy agreement, erasure, retention (30/11/2026)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0005'
 down_revision: str | None = '0004'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

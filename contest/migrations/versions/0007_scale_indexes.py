@@ -1,19 +1,10 @@
-"""indexes for national-size judging and results
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-03
-"""
-
-from collections.abc import Sequence
+"""Indexes for national-size judging and results (02/12/2026)."""
 
 from alembic import op
 
 
 revision: str = '0007'
 down_revision: str | None = '0006'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
