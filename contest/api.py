@@ -5,6 +5,7 @@ Each endpoint's docstring ends with its OpenAPI operation in YAML after a line `
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -208,8 +209,6 @@ async def read_contest(request: Request) -> Response:
     ---
     summary: Read a contest
     operationId: readContest
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The contest.
@@ -234,8 +233,6 @@ async def list_units(request: Request) -> Response:
     ---
     summary: List a contest's units
     operationId: listUnits
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The units, schools before their classes.
@@ -298,12 +295,29 @@ async def openapi(request: Request) -> Response:
     schema["paths"] = {
         path.removeprefix(API_PREFIX) or "/": item for path, item in schema["paths"].items()
     }
-    for item in schema["paths"].values():
+    for path, item in schema["paths"].items():
         for operation in item.values():
+            _declare_path_parameters(path, operation)
             _bound_path_parameters(operation)
             _add_edit_token(operation)
             _add_common_errors(operation)
     return JSONResponse(schema)
+
+
+def _declare_path_parameters(path: str, operation: dict[str, Any]) -> None:
+    """Every part of a path the router fills in, declared from the path itself: a name ending
+    in ``_id`` is a row's number, any other a word (a slug, a receipt code). A docstring lists
+    only its query and header parameters."""
+    parameters = operation.setdefault("parameters", [])
+    declared = {p.get("name") for p in parameters if p.get("in") == "path"}
+    for name in re.findall(r"{(\w+)}", path):
+        if name not in declared:
+            kind = "integer" if name.endswith("_id") else "string"
+            parameters.append(
+                {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+            )
+    if not parameters:
+        del operation["parameters"]
 
 
 def _bound_path_parameters(operation: dict[str, Any]) -> None:

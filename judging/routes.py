@@ -429,8 +429,6 @@ async def api_assignment(request: Request) -> Response:
     ---
     summary: Read an assignment
     operationId: readMyAssignment
-    parameters:
-      - {name: assignment_id, in: path, required: true, schema: {type: integer}}
     responses:
       "200":
         description: The entry as the judge sees it.
@@ -475,8 +473,6 @@ async def api_score(request: Request) -> Response:
     ---
     summary: Save my score
     operationId: saveMyScore
-    parameters:
-      - {name: assignment_id, in: path, required: true, schema: {type: integer}}
     requestBody:
       required: true
       content:
@@ -504,8 +500,6 @@ async def api_run_assignment(request: Request) -> Response:
     ---
     summary: Run assignment
     operationId: runAssignment
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "202":
         description: >-
@@ -524,8 +518,6 @@ async def api_progress(request: Request) -> Response:
     ---
     summary: Judging progress
     operationId: readProgress
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "200": {description: The progress., content: {application/json: {schema: {type: object}}}}
     """
@@ -586,8 +578,6 @@ async def api_round_action(request: Request) -> Response:
     ---
     summary: Close a round or open the next
     operationId: changeRound
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:
@@ -652,9 +642,6 @@ async def api_add_judge(request: Request) -> Response:
     ---
     summary: Add a judge to an entry
     operationId: addJudge
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
-      - {name: entry_id, in: path, required: true, schema: {type: integer}}
     responses:
       "200":
         description: How many judges were added (0 when nobody eligible is left).
@@ -672,8 +659,6 @@ async def api_reassign(request: Request) -> Response:
     ---
     summary: Reassign
     operationId: reassign
-    parameters:
-      - {name: assignment_id, in: path, required: true, schema: {type: integer}}
     requestBody:
       required: true
       content:

@@ -707,7 +707,6 @@ async def api_submit_entry(request: Request) -> Response:
       retry returns the same entry instead of a second one. Coordinators authenticate with a
       bearer token and may only submit for their units.
     parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
       - name: Idempotency-Key
         in: header
         required: false
@@ -763,7 +762,6 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       before any file is stored. Authenticate with a bearer token, or the session cookie
       with the `X-CSRF-Token` header.
     parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
       - name: Idempotency-Key
         in: header
         required: false
@@ -838,8 +836,6 @@ async def api_upload_slot(request: Request) -> Response:
       `upload_id` instead of a file part. The file counts only after the app has checked
       it: present, within the size limit, and its bytes of the announced kind; otherwise it
       is deleted and the submission answers 413, 415 or 422. Slots never used are swept.
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:
@@ -937,8 +933,6 @@ async def api_read_entry(request: Request) -> Response:
     ---
     summary: Read an entry
     operationId: readEntry
-    parameters:
-      - {name: code, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The entry.
@@ -962,8 +956,6 @@ async def api_edit_entry(request: Request) -> Response:
       JSON with any of title, note, book, book_title, book_author, body_text, consent; or
       multipart/form-data with the same fields and a `file` part (or an `upload_id`) that
       replaces the entry's file.
-    parameters:
-      - {name: code, in: path, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:
@@ -1023,8 +1015,6 @@ async def api_withdraw_entry(request: Request) -> Response:
     ---
     summary: Withdraw an entry
     operationId: withdrawEntry
-    parameters:
-      - {name: code, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The entry, now withdrawn.

@@ -148,8 +148,6 @@ async def api_job(request: Request) -> Response:
     ---
     summary: Read a job
     operationId: readJob
-    parameters:
-      - {name: job_id, in: path, required: true, schema: {type: integer}}
     responses:
       "200":
         description: The job.
@@ -164,8 +162,6 @@ async def api_retry(request: Request) -> Response:
     ---
     summary: Retry a job
     operationId: retryJob
-    parameters:
-      - {name: job_id, in: path, required: true, schema: {type: integer}}
     responses:
       "202":
         description: Queued again.

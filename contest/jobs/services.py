@@ -63,9 +63,8 @@ async def create_job(
     await session.flush()
     audit.record(
         session,
-        action="job_queued",
-        object_type="job",
-        object_id=job.id,
+        "job_queued",
+        job,
         actor=actor,
         after={"kind": kind, "contest": contest_id, **params},
     )
@@ -105,6 +104,18 @@ async def claim_job(session: AsyncSession, *, job_id: int, worker: str) -> bool:
     return claimed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
+async def _update_own(session: AsyncSession, *, job_id: int, worker: str, **values: Any) -> bool:
+    """Change the job only while it is running for this worker: False when it is no longer
+    theirs (judged dead and claimed by another), and nothing changes then."""
+    changed = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.status == JobStatus.RUNNING)
+        .values(heartbeat_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return changed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
 async def beat(
     session: AsyncSession,
     *,
@@ -113,58 +124,38 @@ async def beat(
     done: int | None = None,
     total: int | None = None,
 ) -> bool:
-    """Refresh the heartbeat (and the progress, when given); False when the job is no longer
-    this worker's (it was judged dead and claimed by another)."""
-    values: dict[str, Any] = {"heartbeat_at": utcnow()}
-    if done is not None:
-        values["progress_done"] = done
-    if total is not None:
-        values["progress_total"] = total
-    changed = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.worker == worker, Job.status == JobStatus.RUNNING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return changed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    """Refresh the heartbeat, and the progress when given."""
+    progress = {"progress_done": done, "progress_total": total}
+    values = {name: value for name, value in progress.items() if value is not None}
+    return await _update_own(session, job_id=job_id, worker=worker, **values)
 
 
 async def finish_job(
     session: AsyncSession, *, job_id: int, worker: str, result: dict[str, Any]
 ) -> bool:
-    now = utcnow()
-    changed = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.worker == worker, Job.status == JobStatus.RUNNING)
-        .values(
-            status=JobStatus.DONE,
-            result=result,
-            active_key=None,
-            finished_at=now,
-            heartbeat_at=now,
-            progress_done=Job.progress_total,
-        )
-        .execution_options(synchronize_session=False)
+    return await _update_own(
+        session,
+        job_id=job_id,
+        worker=worker,
+        status=JobStatus.DONE,
+        result=result,
+        active_key=None,
+        finished_at=utcnow(),
+        progress_done=Job.progress_total,
     )
-    return changed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 async def fail_job(session: AsyncSession, *, job_id: int, worker: str, error: str) -> bool:
     """The job ended with an error the organiser reads on its page; it may be retried."""
-    now = utcnow()
-    changed = await session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.worker == worker, Job.status == JobStatus.RUNNING)
-        .values(
-            status=JobStatus.FAILED,
-            error=error[:2000],
-            active_key=None,
-            finished_at=now,
-            heartbeat_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    return await _update_own(
+        session,
+        job_id=job_id,
+        worker=worker,
+        status=JobStatus.FAILED,
+        error=error[:2000],
+        active_key=None,
+        finished_at=utcnow(),
     )
-    return changed.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 async def retry_job(session: AsyncSession, *, job_id: int, actor: User | None) -> Job:

@@ -88,8 +88,6 @@ async def api_entry_data(request: Request) -> Response:
       The entrant's and guardian's details, the entry, its files' details, the published
       result and feedback, and the entry's history, as `entry.json`, with the original files
       under `files/`. Needs the receipt code and the edit token.
-    parameters:
-      - {name: code, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The archive.

@@ -107,8 +107,6 @@ async def api_compute_results(request: Request) -> Response:
     ---
     summary: Compute results
     operationId: computeResults
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "202":
         description: >-
@@ -130,8 +128,6 @@ async def api_publish_results(request: Request) -> Response:
     ---
     summary: Publish results
     operationId: publishResults
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "202":
         description: >-
@@ -153,8 +149,6 @@ async def api_public_results(request: Request) -> Response:
     ---
     summary: Read a contest's published results
     operationId: readPublicResults
-    parameters:
-      - {name: slug, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The winners, division by division, prize by prize.

@@ -162,8 +162,6 @@ async def api_read_remark(request: Request) -> Response:
     ---
     summary: Read an entry's re-marking request
     operationId: readRemark
-    parameters:
-      - {name: code, in: path, required: true, schema: {type: string}}
     responses:
       "200":
         description: The re-marking state.
@@ -180,8 +178,6 @@ async def api_request_remark(request: Request) -> Response:
     ---
     summary: Ask for re-marking
     operationId: requestRemark
-    parameters:
-      - {name: code, in: path, required: true, schema: {type: string}}
     requestBody:
       required: true
       content:

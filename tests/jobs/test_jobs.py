@@ -44,6 +44,24 @@ async def _queue(
         return await services.create_job(session, kind=kind, contest_id=contest_id, actor=None)
 
 
+async def _writing_assigned(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> tuple[int, dict[str, object]]:
+    """An organiser signed in, who ran the writing contest's assignment from the judging page."""
+    contest_id = await _contest_id(sessionmaker, WRITING)
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    judging = f"/admin/contests/{contest_id}/judging"
+    token = await csrf_from(client, judging)
+    started = await client.post(f"{judging}/assign", data={"csrf_token": token})
+    assigned = await follow_job(client, settings, started)
+    assert assigned["status"] == "done"
+    return contest_id, assigned
+
+
 async def test_two_workers_never_run_the_same_job_twice(
     demo: DemoReport, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -80,19 +98,8 @@ async def test_a_failed_job_shows_its_error_and_can_be_retried(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> None:
-    contest_id = await _contest_id(sessionmaker, WRITING)
-    admin = await make_user("btc@example.vn", Role.ADMIN)
-    await sign_in(client, admin.user.email, admin.password)
+    contest_id, assigned = await _writing_assigned(client, settings, sessionmaker, make_user)
     # Judging started, nothing scored: computing fails inside the job, with the reason.
-    assigned = await follow_job(
-        client,
-        settings,
-        await client.post(
-            f"/admin/contests/{contest_id}/judging/assign",
-            data={"csrf_token": await csrf_from(client, f"/admin/contests/{contest_id}/judging")},
-        ),
-    )
-    assert assigned["status"] == "done"
     page = f"/admin/contests/{contest_id}/results"
     started = await client.post(
         page, data={"csrf_token": await csrf_from(client, page), "action": "compute"}
@@ -214,17 +221,7 @@ async def test_an_export_job_keeps_its_file_for_the_organiser_to_download(
 
     from openpyxl import load_workbook
 
-    contest_id = await _contest_id(sessionmaker, WRITING)
-    admin = await make_user("btc@example.vn", Role.ADMIN)
-    await sign_in(client, admin.user.email, admin.password)
-    judging = f"/admin/contests/{contest_id}/judging"
-    await follow_job(
-        client,
-        settings,
-        await client.post(
-            f"{judging}/assign", data={"csrf_token": await csrf_from(client, judging)}
-        ),
-    )
+    contest_id, _assigned = await _writing_assigned(client, settings, sessionmaker, make_user)
     async with sessionmaker() as session:
         entries = set(await session.scalars(select(Assignment.entry_id)))
     await score_all(sessionmaker, contest_id, {entry: 0.5 for entry in entries})
