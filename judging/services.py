@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
@@ -29,6 +29,7 @@ from contest.models import (
     Entrant,
     Entry,
     EntryStatus,
+    Role,
     Round,
     RoundStatus,
     Score,
@@ -37,6 +38,7 @@ from contest.models import (
     contest_judges,
     round_entries,
 )
+from contest.pagination import Page, PageRequest, paginate, where_given
 from judging.assignment import AssignmentProblem, assign
 from judging.interfaces import (
     DISAGREEMENT_SHARE,
@@ -57,12 +59,15 @@ from judging.scoring import (
     check_points,
     rank,
     rubric_total,
-    spread,
     weighted_total,
 )
 
 ACTIVE = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT, AssignmentStatus.SUBMITTED)
 MAX_SHORTLIST = 10_000
+# The judging page names this many disagreements; the entries list filters all of them.
+FLAGGED_ON_PROGRESS = 50
+# The reassignment picker suggests this many judges at a time.
+JUDGE_PICKER_SIZE = 20
 
 
 # --- rounds -----------------------------------------------------------------------------------
@@ -527,80 +532,152 @@ async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reas
 # --- the organiser's side ---------------------------------------------------------------------
 
 
+def flagged_entries(round_id: int, maximum: float) -> Select[int]:
+    """The round's entries whose judges' submitted totals lie further apart than
+    DISAGREEMENT_SHARE of the rubric's maximum (judging.scoring.spread, in SQL)."""
+    return (
+        select(Assignment.entry_id)
+        .join(Score, Score.assignment_id == Assignment.id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.round_id == round_id,
+            Assignment.status == AssignmentStatus.SUBMITTED,
+            Entry.status == EntryStatus.SUBMITTED,
+            Score.total.is_not(None),
+        )
+        .group_by(Assignment.entry_id)
+        .having(
+            func.count(Score.total) > 1,
+            func.max(Score.total) - func.min(Score.total) > DISAGREEMENT_SHARE * maximum,
+        )
+    )
+
+
+async def rubric_maximum(session: AsyncSession, *, contest_id: int) -> float:
+    return rubric_total(rubric_of(await contest_criteria(session, contest_id=contest_id)))
+
+
+async def _entry_count(session: AsyncSession, contest_id: int, round_: Round | None) -> int:
+    query = select(func.count(Entry.id)).where(
+        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
+    )
+    if round_ is not None and round_.number > 1:
+        query = query.join(round_entries, round_entries.c.entry_id == Entry.id).where(
+            round_entries.c.round_id == round_.id
+        )
+    return int(await session.scalar(query) or 0)
+
+
+def _active_work(round_id: int) -> Select[int, AssignmentStatus]:
+    """The round's assignments that count in the progress: not recused, of submitted entries."""
+    return (
+        select(Assignment.judge_id, Assignment.status)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.round_id == round_id,
+            Assignment.status.in_(ACTIVE),
+            Entry.status == EntryStatus.SUBMITTED,
+        )
+    )
+
+
+def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
+    """The contest's active judges and anyone with work in the round, by name."""
+    members = select(contest_judges.c.user_id).where(contest_judges.c.contest_id == contest_id)
+    chosen = User.id.in_(members) & User.is_active
+    if round_ is not None:
+        working = select(Assignment.judge_id).where(
+            Assignment.round_id == round_.id, Assignment.status.in_(ACTIVE)
+        )
+        chosen = chosen | User.id.in_(working)
+    return select(User.id, User.name).where(chosen).order_by(User.name, User.id)
+
+
 async def contest_progress(
-    session: AsyncSession, *, contest_id: int, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    now: datetime | None = None,
+    judges_page: PageRequest | None = None,
 ) -> ContestProgress:
+    """The current round's progress from counts in the database: totals, one page of judges
+    (``judges_page``, by name) and the first page of entries whose judges disagree."""
     now = now or utcnow()
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ContestNotJudgeableError()
     round_ = await current_round(session, contest_id=contest_id)
-    judges = await _contest_judges(session, contest_id)
-    per_judge = {j: JudgeProgress(judge_id=j, name=judges.names[j]) for j in judges.ids}
+    page = await paginate(
+        session, _progress_judges(contest_id, round_), judges_page or PageRequest()
+    )
+    per_judge = {j: JudgeProgress(judge_id=j, name=name) for j, name in page.items}
+    judges = page.replace(list(per_judge.values()))
+    entries = await _entry_count(session, contest_id, round_)
     if round_ is None:
-        entries = len(
-            (
-                await session.scalars(
-                    select(Entry.id).where(
-                        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
-                    )
-                )
-            ).all()
-        )
-        return ContestProgress(None, False, entries, 0, 0, list(per_judge.values()), [])
-    rows = (
-        await session.execute(
-            select(Assignment.entry_id, Assignment.judge_id, Assignment.status, Score.total)
-            .join(Entry, Entry.id == Assignment.entry_id)
-            .outerjoin(Score, Score.assignment_id == Assignment.id)
-            .where(
-                Assignment.round_id == round_.id,
-                Assignment.status.in_(ACTIVE),
-                Entry.status == EntryStatus.SUBMITTED,
-            )
-        )
-    ).all()
+        return ContestProgress(None, False, entries, 0, 0, judges.items, [], judges)
     late = round_.closes_at is not None and now > round_.closes_at
-    totals: dict[int, list[float]] = defaultdict(list)
-    assigned = done = 0
-    for entry_id, judge_id, status, total in rows:
-        progress = per_judge.setdefault(
-            judge_id, JudgeProgress(judge_id=judge_id, name=str(judge_id))
+    work = _active_work(round_.id).subquery()
+    submitted = work.c.status == AssignmentStatus.SUBMITTED
+    totals = (
+        await session.execute(
+            select(func.count(), func.count().filter(submitted)).select_from(work)
         )
-        progress.assigned += 1
-        assigned += 1
-        if status == AssignmentStatus.SUBMITTED:
-            progress.done += 1
-            done += 1
-            if total is not None:
-                totals[entry_id].append(total)
-        else:
-            if status == AssignmentStatus.DRAFT:
-                progress.drafts += 1
-            if late:
-                progress.overdue += 1
-    maximum = rubric_total(
-        rubric_of(
-            (
-                await session.scalars(select(Criterion).where(Criterion.contest_id == contest_id))
-            ).all()
+    ).one()
+    if per_judge:
+        rows = await session.execute(
+            select(
+                work.c.judge_id,
+                func.count(),
+                func.count().filter(submitted),
+                func.count().filter(work.c.status == AssignmentStatus.DRAFT),
+            )
+            .where(work.c.judge_id.in_(list(per_judge)))
+            .group_by(work.c.judge_id)
         )
+        for judge_id, assigned, done, drafts in rows.all():
+            progress = per_judge[judge_id]
+            progress.assigned, progress.done, progress.drafts = assigned, done, drafts
+            progress.overdue = assigned - done if late else 0
+    flagged = flagged_entries(round_.id, await rubric_maximum(session, contest_id=contest_id))
+    first = list(
+        await session.scalars(flagged.order_by(Assignment.entry_id).limit(FLAGGED_ON_PROGRESS))
     )
-    flagged = sorted(
-        (entry_id, sorted(values))
-        for entry_id, values in totals.items()
-        if len(values) > 1 and spread(values) > DISAGREEMENT_SHARE * maximum
+    flagged_total = int(
+        await session.scalar(select(func.count()).select_from(flagged.subquery())) or 0
     )
-    entry_count = len(await _round_entries(session, round_))
     return ContestProgress(
         round_.number,
         round_.status == RoundStatus.OPEN,
-        entry_count,
-        assigned,
-        done,
-        sorted(per_judge.values(), key=lambda p: p.name),
-        flagged,
+        entries,
+        int(totals[0]),
+        int(totals[1]),
+        judges.items,
+        await _judges_totals(session, round_.id, first),
+        judges,
+        flagged_total,
     )
+
+
+async def _judges_totals(
+    session: AsyncSession, round_id: int, entry_ids: Sequence[int]
+) -> list[tuple[int, list[float]]]:
+    """(entry, its judges' submitted totals, lowest first) for a page of entries."""
+    if not entry_ids:
+        return []
+    rows = await session.execute(
+        select(Assignment.entry_id, Score.total)
+        .join(Score, Score.assignment_id == Assignment.id)
+        .where(
+            Assignment.round_id == round_id,
+            Assignment.status == AssignmentStatus.SUBMITTED,
+            Assignment.entry_id.in_(list(entry_ids)),
+            Score.total.is_not(None),
+        )
+    )
+    totals: dict[int, list[float]] = {entry_id: [] for entry_id in entry_ids}
+    for entry_id, total in rows.all():
+        totals[entry_id].append(float(total or 0.0))
+    return [(entry_id, sorted(values)) for entry_id, values in totals.items()]
 
 
 async def close_round(session: AsyncSession, *, contest_id: int, actor: User | None) -> Round:
@@ -806,23 +883,75 @@ async def set_round_deadline(
     return round_
 
 
+@dataclass
+class UnfinishedAssignment:
+    assignment_id: int
+    entry_id: int
+    receipt_code: str
+    judge_id: int
+    judge_name: str
+    status: AssignmentStatus
+
+
 async def unfinished_assignments(
-    session: AsyncSession, *, contest_id: int, limit: int = 200
-) -> list[tuple[int, int, str, AssignmentStatus]]:
-    """(assignment, entry, judge's name, status) of the open round's unfinished work."""
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    page: PageRequest | None = None,
+    judge_id: int | None = None,
+    receipt_code: str | None = None,
+) -> Page[UnfinishedAssignment]:
+    """The open round's unfinished work, a page at a time by judge, optionally of one judge or
+    one entry (by receipt code)."""
+    page = page or PageRequest()
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None or round_.status != RoundStatus.OPEN:
-        return []
-    rows = (
-        await session.execute(
-            select(Assignment.id, Assignment.entry_id, User.name, Assignment.status)
-            .join(User, User.id == Assignment.judge_id)
-            .where(
-                Assignment.round_id == round_.id,
-                Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
-            )
-            .order_by(User.name, Assignment.id)
-            .limit(limit)
+        return Page([], 1, page.size, 0)
+    query = (
+        select(
+            Assignment.id,
+            Assignment.entry_id,
+            Entry.receipt_code,
+            User.id,
+            User.name,
+            Assignment.status,
         )
-    ).all()
-    return [(a, e, n, s) for a, e, n, s in rows]
+        .join(User, User.id == Assignment.judge_id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.round_id == round_.id,
+            Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
+        )
+        .order_by(User.name, Assignment.id)
+    )
+    query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
+    found = await paginate(session, query, page)
+    return found.replace([UnfinishedAssignment(*row) for row in found.items])
+
+
+async def search_judges(
+    session: AsyncSession, *, contest_id: int, text: str, limit: int = JUDGE_PICKER_SIZE
+) -> list[User]:
+    """The contest's active judges whose name or e-mail address contains ``text``, by name."""
+    query = (
+        select(User)
+        .join(contest_judges, contest_judges.c.user_id == User.id)
+        .where(contest_judges.c.contest_id == contest_id, User.is_active)
+        .order_by(User.name, User.id)
+        .limit(limit)
+    )
+    if text:
+        query = query.where(
+            User.name.icontains(text, autoescape=True) | User.email.icontains(text, autoescape=True)
+        )
+    return list((await session.scalars(query)).all())
+
+
+async def judge_id_by_email(session: AsyncSession, *, email: str) -> int | None:
+    """The judge an organiser names by e-mail address (the picker's plain-text answer)."""
+    found: int | None = await session.scalar(
+        select(User.id).where(
+            func.lower(User.email) == email.strip().lower(), User.role == Role.JUDGE
+        )
+    )
+    return found

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -37,12 +37,16 @@ from contest.models import (
     Contest,
     Criterion,
     Division,
+    Entrant,
     Entry,
+    EntryStatus,
     Event,
     Role,
     Unit,
     User,
 )
+from contest.pagination import Page, PageRequest, paginate, where_given
+from judging.services import current_round, flagged_entries, rubric_maximum
 from storage import Storage
 
 # How many audit events a page shows.
@@ -526,3 +530,81 @@ async def set_event_logo(
         after={"logo": key},
     )
     return old
+
+
+# --- the entries list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    """What the organiser's entries list is narrowed to; None is "any"."""
+
+    unit_code: str | None = None
+    division_id: int | None = None
+    status: EntryStatus | None = None
+    flagged: bool = False
+    receipt_code: str | None = None
+
+
+@dataclass
+class EntryRow:
+    id: int
+    receipt_code: str
+    title: str
+    status: EntryStatus
+    created_at: datetime
+    entrant: str
+    unit: str | None
+    division: str | None
+
+
+def _unit_and_below(*, event_id: int, code: str) -> Select[int]:
+    """The ids of the unit with this code and of every unit below it (a school's classes)."""
+    tree = (
+        select(Unit.id)
+        .where(Unit.event_id == event_id, Unit.code == code)
+        .cte("unit_tree", recursive=True)
+    )
+    tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+async def contest_entries(
+    session: AsyncSession, *, contest: Contest, filters: EntryFilters, page: PageRequest
+) -> Page[EntryRow]:
+    """A page of the contest's entries, newest first, narrowed by the filters. Flagged entries
+    are those whose judges disagree in the current round."""
+    query = (
+        select(
+            Entry.id,
+            Entry.receipt_code,
+            Entry.title,
+            Entry.status,
+            Entry.created_at,
+            Entrant.full_name,
+            Unit.name,
+            Division.name,
+        )
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .outerjoin(Unit, Unit.id == Entrant.unit_id)
+        .outerjoin(Division, Division.id == Entry.division_id)
+        .where(Entry.contest_id == contest.id)
+        .order_by(Entry.id.desc())
+    )
+    if filters.unit_code is not None:
+        units = _unit_and_below(event_id=contest.event_id, code=filters.unit_code)
+        query = query.where(Entrant.unit_id.in_(units))
+    query = where_given(
+        query,
+        (Entry.division_id, filters.division_id),
+        (Entry.status, filters.status),
+        (Entry.receipt_code, filters.receipt_code),
+    )
+    if filters.flagged:
+        round_ = await current_round(session, contest_id=contest.id)
+        if round_ is None:
+            return Page([], 1, page.size, 0)
+        maximum = await rubric_maximum(session, contest_id=contest.id)
+        query = query.where(Entry.id.in_(flagged_entries(round_.id, maximum)))
+    found = await paginate(session, query, page)
+    return found.replace([EntryRow(*row) for row in found.items])

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, EventNotFoundError, Phase
-from contest.models import Contest, ContestStatus, Event
+from contest.models import Contest, ContestStatus, Division, Event
 
 
 async def get_event(session: AsyncSession) -> Event | None:
@@ -89,3 +89,16 @@ def contest_phase(contest: Contest, now: datetime) -> Phase:
     if contest.closes_at - now <= CLOSING_SOON:
         return Phase.CLOSING_SOON
     return Phase.OPEN
+
+
+async def contest_divisions(session: AsyncSession, *, contest_id: int) -> list[Division]:
+    """The contest's divisions in the organisers' order."""
+    return list(
+        (
+            await session.scalars(
+                select(Division)
+                .where(Division.contest_id == contest_id)
+                .order_by(Division.position, Division.id)
+            )
+        ).all()
+    )
