@@ -4,8 +4,9 @@ Every organiser list reads ``?page=N`` (and the API ``?per_page=``, at most ``MA
 through ``page_request``, runs its query through ``paginate`` and shows ``templates/_pager.html``.
 The rule is the same everywhere: a page number or a filter that cannot be read (``page=abc``,
 ``page=0``, ``status=bogus``) is refused with 400 and a message in the visitor's language; a
-page number past the end shows the last page, so a link kept while rows were removed still
-lands somewhere. A filter naming a row that does not exist simply matches nothing.
+page number past the end shows the last page (of a list too long to count, the audit log, an
+empty page), so a link kept while rows were removed still lands somewhere. A filter naming a
+row that does not exist simply matches nothing.
 """
 
 from __future__ import annotations
@@ -48,13 +49,19 @@ class PageRequest:
 
 @dataclass
 class Page(Generic[T]):
+    """One page of a list. ``total`` is None for a list too long to count at every visit (the
+    audit log): it then knows only whether another page follows."""
+
     items: list[T]
     number: int
     size: int
-    total: int
+    total: int | None
+    more: bool = False
 
     @property
-    def pages(self) -> int:
+    def pages(self) -> int | None:
+        if self.total is None:
+            return None
         return max(1, math.ceil(self.total / self.size))
 
     @property
@@ -63,13 +70,13 @@ class Page(Generic[T]):
 
     @property
     def has_next(self) -> bool:
-        return self.number < self.pages
+        return self.more if self.pages is None else self.number < self.pages
 
     def replace(self, items: list[U]) -> Page[U]:
         """The same page holding other items (rows made into the caller's objects)."""
-        return Page(items, self.number, self.size, self.total)
+        return Page(items, self.number, self.size, self.total, self.more)
 
-    def json(self) -> dict[str, int]:
+    def json(self) -> dict[str, int | None]:
         """The page's place, as the API states it beside the items."""
         return {
             "page": self.number,
@@ -167,10 +174,21 @@ def where_given(
 
 
 async def paginate(
-    session: AsyncSession, query: Select[*tuple[Any, ...]], request: PageRequest
+    session: AsyncSession,
+    query: Select[*tuple[Any, ...]],
+    request: PageRequest,
+    *,
+    counted: bool = True,
 ) -> Page[Sequence[Any]]:
-    """One page of an ordered query's rows, with the count of them all. A page past the end
-    is the last page."""
+    """One page of an ordered query's rows, with the count of them all (unless not
+    ``counted``: then one row more tells whether a next page follows). A page past the end is
+    the last page."""
+    if not counted:
+        offset = (request.number - 1) * request.size
+        rows = (await session.execute(query.limit(request.size + 1).offset(offset))).all()
+        more = len(rows) > request.size
+        items: list[Sequence[Any]] = [tuple(row) for row in rows[: request.size]]
+        return Page(items, request.number, request.size, None, more)
     total = int(
         await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     )

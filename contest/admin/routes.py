@@ -657,28 +657,18 @@ async def entries_page(request: Request) -> Response:
 
 @requires(ADMIN)
 async def audit_page(request: Request) -> Response:
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page = 1
-    action = request.query_params.get("action", "")
-    object_type = request.query_params.get("object", "")
+    page = page_request(request.query_params)
+    action = search_text(request.query_params, "action")
+    object_type = search_text(request.query_params, "object")
     async with request.state.sessionmaker() as session:
-        events, more = await services.list_audit_events(
+        events = await services.list_audit_events(
             session, page=page, action=action, object_type=object_type
         )
         actions = await services.audit_actions(session)
     return render(
         request,
         "admin/audit.html",
-        {
-            "events": events,
-            "page": page,
-            "more": more,
-            "action": action,
-            "object_type": object_type,
-            "actions": actions,
-        },
+        {"events": events, "action": action, "actions": actions},
     )
 
 

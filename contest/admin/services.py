@@ -49,9 +49,6 @@ from contest.pagination import Page, PageRequest, paginate, where_given
 from judging.services import current_round, flagged_entries, rubric_maximum
 from storage import Storage
 
-# How many audit events a page shows.
-AUDIT_PAGE_SIZE = 50
-
 CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
     "divisions": ("division", Division),
     "criteria": ("criterion", Criterion),
@@ -464,23 +461,31 @@ async def entry_counts(session: AsyncSession, *, event: Event) -> dict[int, int]
 
 
 async def list_audit_events(
-    session: AsyncSession, *, page: int, action: str = "", object_type: str = ""
-) -> tuple[Sequence[AuditEvent], bool]:
+    session: AsyncSession, *, page: PageRequest, action: str = "", object_type: str = ""
+) -> Page[AuditEvent]:
+    """A page of the audit log, newest first; not counted (it grows with every score)."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action == action)
     if object_type:
         query = query.where(AuditEvent.object_type == object_type)
-    rows = (
-        await session.scalars(query.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1))
-    ).all()
-    return rows[:AUDIT_PAGE_SIZE], len(rows) > AUDIT_PAGE_SIZE
+    found = await paginate(session, query, page, counted=False)
+    return found.replace([row[0] for row in found.items])
 
 
 async def audit_actions(session: AsyncSession) -> list[str]:
-    return list(
-        await session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    """The actions the log holds, in order: one index probe per action (a recursive query)
+    rather than a DISTINCT over every event."""
+    found = select(func.min(AuditEvent.action).label("action")).cte("actions", recursive=True)
+    after = (
+        select(func.min(AuditEvent.action))
+        .where(AuditEvent.action > found.c.action)
+        .scalar_subquery()
     )
+    found = found.union_all(select(after).where(found.c.action.is_not(None)))
+    return [
+        action for action in await session.scalars(select(found.c.action)) if action is not None
+    ]
 
 
 async def remove_conflict(session: AsyncSession, *, conflict_id: int, actor: User) -> bool:

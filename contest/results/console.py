@@ -39,7 +39,7 @@ async def results_page(request: Request) -> Response:
             session, contest_id=contest.id, filters=filters, page=page
         )
         published = await services.is_published(session, contest_id=contest.id)
-        computed = rows.total > 0 or await services.has_results(session, contest_id=contest.id)
+        computed = bool(rows.items) or await services.has_results(session, contest_id=contest.id)
         divisions = await contest_divisions(session, contest_id=contest.id)
     return render(
         request,

@@ -3,6 +3,7 @@ filters that narrow it, and an address that cannot be read refused with 400."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest import audit
 from contest.demo import DemoReport
 from contest.models import AuditEvent, Contest, Division, Entrant, Entry, EntryStatus, Role, Unit
 from contest.pagination import (
@@ -163,3 +165,40 @@ async def test_unreadable_list_addresses_are_refused_and_change_nothing(
     assert (await organiser.get("/admin/contests/999999/entries")).status_code == 404
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+async def test_the_audit_log_pages_newest_first_without_counting_it(
+    organiser: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as session:
+        for number in range(7):
+            audit.record(
+                session,
+                action="zz_listed" if number % 2 else "aa_listed",
+                object_type="entry",
+                object_id=number,
+                actor=None,
+                after={"n": number},
+            )
+        await session.commit()
+        listed_ids = (
+            await session.scalars(
+                select(AuditEvent.id)
+                .where(AuditEvent.action == "zz_listed")
+                .order_by(AuditEvent.id.desc())
+            )
+        ).all()
+        actions = (
+            await session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+        ).all()
+    pages = await all_pages(organiser, "/admin/audit?per_page=2&action=zz_listed", "event")
+    assert pages == [list(listed_ids[:2]), list(listed_ids[2:])]
+    first = await organiser.get("/admin/audit?per_page=2&action=zz_listed")
+    assert vi("Page %(number)s", number="1") in first.text
+    # Every action the log holds is offered as a filter, in order, once.
+    offered = re.findall(r'<option value="([a-z_]+)"', first.text)
+    assert offered == list(actions) and "aa_listed" in offered
+    # Past the end of an uncounted list: an empty page that links back.
+    beyond = await organiser.get("/admin/audit?page=50&action=zz_listed")
+    assert listed(beyond.text, "event") == [] and pager_link(beyond.text, "prev") is not None
+    assert (await organiser.get("/admin/audit?page=-2")).status_code == 400
