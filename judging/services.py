@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
@@ -941,10 +941,13 @@ async def search_judges(
         .limit(limit)
     )
     if text:
-        query = query.where(
-            User.name.icontains(text, autoescape=True) | User.email.icontains(text, autoescape=True)
-        )
+        query = query.where(named_like(text))
     return list((await session.scalars(query)).all())
+
+
+def named_like(text: str) -> ColumnElement[bool]:
+    """A user whose name or e-mail address contains ``text`` (any case, wildcards literal)."""
+    return User.name.icontains(text, autoescape=True) | User.email.icontains(text, autoescape=True)
 
 
 async def judge_id_by_email(session: AsyncSession, *, email: str) -> int | None:

@@ -463,12 +463,18 @@ async def _staff_choices(session: AsyncSession, event: Event) -> dict[str, list[
 
 @requires(ADMIN)
 async def users_page(request: Request) -> Response:
+    params = request.query_params
+    page = page_request(params)
+    text = search_text(params)
+    role = choice_filter(params, "role", Role)
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
         choices = await _staff_choices(session, event)
-        users = await services.list_users(session)
+        users = await services.list_users(session, page=page, text=text, role=role)
         context: dict[str, Any] = {
             "users": users,
+            "filters": {"q": text, "role": role},
+            "roles": list(Role),
             "fields": [f for f in fields_of("user") if f.name != "active"],
             "values": {"role": "judge"},
             "errors": {},
@@ -514,7 +520,7 @@ async def users_page(request: Request) -> Response:
             return render(request, "admin/users.html", context, status_code=409)
         await session.commit()
         context.update(
-            users=await services.list_users(session),
+            users=await services.list_users(session, page=page, text=text, role=role),
             invite_link=f"{public_base_url(request)}/invite/{token}",
             invited=user,
         )

@@ -46,7 +46,7 @@ from contest.models import (
     User,
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
-from judging.services import current_round, flagged_entries, rubric_maximum
+from judging.services import current_round, flagged_entries, named_like, rubric_maximum
 from storage import Storage
 
 CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
@@ -325,14 +325,24 @@ async def save_child(
 # --- users ------------------------------------------------------------------------------------
 
 
-async def list_users(session: AsyncSession) -> Sequence[User]:
-    return (
-        await session.scalars(
-            select(User)
-            .order_by(User.role, User.name)
-            .options(selectinload(User.units), selectinload(User.judged_contests))
-        )
-    ).all()
+async def list_users(
+    session: AsyncSession,
+    *,
+    page: PageRequest,
+    text: str = "",
+    role: Role | None = None,
+) -> Page[User]:
+    """A page of the accounts by role and name, optionally of one role, or whose name or
+    e-mail address contains ``text``."""
+    query = (
+        select(User)
+        .order_by(User.role, User.name, User.id)
+        .options(selectinload(User.units), selectinload(User.judged_contests))
+    )
+    if text:
+        query = query.where(named_like(text))
+    found = await paginate(session, where_given(query, (User.role, role)), page)
+    return found.replace([row[0] for row in found.items])
 
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:

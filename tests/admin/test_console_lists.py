@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest import audit
 from contest.demo import DemoReport
-from contest.models import AuditEvent, Contest, Division, Entrant, Entry, EntryStatus, Role, Unit
+from contest.models import (
+    AuditEvent,
+    Contest,
+    Division,
+    Entrant,
+    Entry,
+    EntryStatus,
+    Role,
+    Unit,
+    User,
+)
 from contest.pagination import (
     MAX_PAGE_SIZE,
     PageRequest,
@@ -202,3 +212,27 @@ async def test_the_audit_log_pages_newest_first_without_counting_it(
     beyond = await organiser.get("/admin/audit?page=50&action=zz_listed")
     assert listed(beyond.text, "event") == [] and pager_link(beyond.text, "prev") is not None
     assert (await organiser.get("/admin/audit?page=-2")).status_code == 400
+
+
+async def test_the_accounts_list_is_paginated_and_searched_by_name_email_and_role(
+    organiser: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker() as session:
+        every = (
+            await session.scalars(select(User.id).order_by(User.role, User.name, User.id))
+        ).all()
+        judges = set((await session.scalars(select(User.id).where(User.role == Role.JUDGE))).all())
+        lan = await session.scalar(select(User.id).where(User.email == "gk.lan@bachsam.demo"))
+    pages = await all_pages(organiser, "/admin/users?per_page=3", "user")
+    assert [i for page in pages for i in page] == list(every)
+    assert [len(page) for page in pages][:-1] == [3] * (len(pages) - 1) and len(pages) > 1
+
+    async def shown(query: str) -> set[int]:
+        response = await organiser.get(f"/admin/users?{query}")
+        assert response.status_code == 200, response.text
+        return set(listed(response.text, "user"))
+
+    assert await shown("role=judge") == judges
+    assert await shown("q=GK.LAN") == {lan}
+    assert await shown("q=_") == set()  # a wildcard is a character like any other
+    assert (await organiser.get("/admin/users?role=boss")).status_code == 400
