@@ -4,8 +4,8 @@ Every organiser list reads ``?page=N`` (and the API ``?per_page=``, at most ``MA
 through ``page_request``, runs its query through ``paginate`` and shows ``templates/_pager.html``.
 The rule is the same everywhere: a page number or a filter that cannot be read (``page=abc``,
 ``page=0``, ``status=bogus``) is refused with 400 and a message in the visitor's language; a
-page number past the end shows the last page (of a list too long to count, the audit log, an
-empty page), so a link kept while rows were removed still lands somewhere. A filter naming a
+page number past the end shows the last page (of a list too long to count, an empty page with
+a link back), so a link kept while rows were removed still lands somewhere. A filter naming a
 row that does not exist simply matches nothing.
 """
 
@@ -29,6 +29,8 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_PAGE = 1_000_000
 MAX_SEARCH = 100
+# Lists count their rows up to this many; a longer list shows "page N" and a next link.
+COUNT_CAP = 10_000
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -49,8 +51,8 @@ class PageRequest:
 
 @dataclass
 class Page(Generic[T]):
-    """One page of a list. ``total`` is None for a list too long to count at every visit (the
-    audit log): it then knows only whether another page follows."""
+    """One page of a list. ``total`` is None for a list too long to count at every visit (more
+    than COUNT_CAP rows, or the audit log): it then knows only whether another page follows."""
 
     items: list[T]
     number: int
@@ -180,20 +182,19 @@ async def paginate(
     *,
     counted: bool = True,
 ) -> Page[Sequence[Any]]:
-    """One page of an ordered query's rows, with the count of them all (unless not
-    ``counted``: then one row more tells whether a next page follows). A page past the end is
-    the last page."""
-    if not counted:
-        offset = (request.number - 1) * request.size
-        rows = (await session.execute(query.limit(request.size + 1).offset(offset))).all()
-        more = len(rows) > request.size
-        items: list[Sequence[Any]] = [tuple(row) for row in rows[: request.size]]
-        return Page(items, request.number, request.size, None, more)
-    total = int(
-        await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
-    number = min(request.number, max(1, math.ceil(total / request.size)))
-    rows = (
-        await session.execute(query.limit(request.size).offset((number - 1) * request.size))
-    ).all()
-    return Page([tuple(row) for row in rows], number, request.size, total)
+    """One page of an ordered query's rows. The rows are counted up to COUNT_CAP (so that a
+    count never reads a national table whole); past that, or when not ``counted``, the page
+    knows only whether another follows (one row more is read). A page past the end of a
+    counted list is its last page."""
+    number = request.number
+    total: int | None = None
+    if counted:
+        capped = query.order_by(None).limit(COUNT_CAP + 1).subquery()
+        found = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
+        if found <= COUNT_CAP:
+            total = found
+            number = min(number, max(1, math.ceil(total / request.size)))
+    offset = (number - 1) * request.size
+    rows = (await session.execute(query.limit(request.size + 1).offset(offset))).all()
+    items: list[Sequence[Any]] = [tuple(row) for row in rows[: request.size]]
+    return Page(items, number, request.size, total, len(rows) > request.size)

@@ -97,4 +97,4 @@ class ContestProgress:
     judges: list[JudgeProgress]  # the page of judges asked for
     flagged: list[tuple[int, list[float]]]  # (entry id, judges' totals): the first page
     judges_page: Page[JudgeProgress] | None = None
-    flagged_total: int = 0
+    flagged_more: bool = False  # more entries disagree than ``flagged`` holds

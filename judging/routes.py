@@ -602,7 +602,7 @@ async def api_progress(request: Request) -> Response:
             ],
             "judges_page": progress.judges_page.json(),
             "flagged": [{"entry": e, "totals": t} for e, t in progress.flagged],
-            "flagged_total": progress.flagged_total,
+            "flagged_more": progress.flagged_more,
         }
     )
 

@@ -7,13 +7,13 @@ assignment is asked of ``contest.rules``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
@@ -532,17 +532,17 @@ async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reas
 # --- the organiser's side ---------------------------------------------------------------------
 
 
-def flagged_entries(round_id: int, maximum: float) -> Select[int]:
-    """The round's entries whose judges' submitted totals lie further apart than
-    DISAGREEMENT_SHARE of the rubric's maximum (judging.scoring.spread, in SQL)."""
-    return (
+def judges_disagree(round_id: int, maximum: float) -> ColumnElement[bool]:
+    """Whether the enclosing query's entry has judges' submitted totals in the round further
+    apart than DISAGREEMENT_SHARE of the rubric's maximum (judging.scoring.spread, in SQL).
+    Asked entry by entry (a correlated EXISTS), so that a page of them stops early."""
+    return exists(
         select(Assignment.entry_id)
         .join(Score, Score.assignment_id == Assignment.id)
-        .join(Entry, Entry.id == Assignment.entry_id)
         .where(
             Assignment.round_id == round_id,
+            Assignment.entry_id == Entry.id,
             Assignment.status == AssignmentStatus.SUBMITTED,
-            Entry.status == EntryStatus.SUBMITTED,
             Score.total.is_not(None),
         )
         .group_by(Assignment.entry_id)
@@ -581,6 +581,25 @@ def _active_work(round_id: int) -> Select[int, AssignmentStatus]:
     )
 
 
+async def _round_totals(session: AsyncSession, round_id: int) -> Counter[AssignmentStatus]:
+    """_active_work counted by status: every active assignment of the round (an index count),
+    less those of entries withdrawn or disqualified since (few, found from their entries)."""
+    active = (Assignment.round_id == round_id) & Assignment.status.in_(ACTIVE)
+    counts: Counter[AssignmentStatus] = Counter()
+    for status, count in await session.execute(
+        select(Assignment.status, func.count()).where(active).group_by(Assignment.status)
+    ):
+        counts[status] += count
+    for status, count in await session.execute(
+        select(Assignment.status, func.count())
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(active, Entry.status != EntryStatus.SUBMITTED)
+        .group_by(Assignment.status)
+    ):
+        counts[status] -= count
+    return counts
+
+
 def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
     """The contest's active judges and anyone with work in the round, by name."""
     members = select(contest_judges.c.user_id).where(contest_judges.c.contest_id == contest_id)
@@ -616,13 +635,9 @@ async def contest_progress(
     if round_ is None:
         return ContestProgress(None, False, entries, 0, 0, judges.items, [], judges)
     late = round_.closes_at is not None and now > round_.closes_at
+    totals = await _round_totals(session, round_.id)
     work = _active_work(round_.id).subquery()
     submitted = work.c.status == AssignmentStatus.SUBMITTED
-    totals = (
-        await session.execute(
-            select(func.count(), func.count().filter(submitted)).select_from(work)
-        )
-    ).one()
     if per_judge:
         rows = await session.execute(
             select(
@@ -638,23 +653,25 @@ async def contest_progress(
             progress = per_judge[judge_id]
             progress.assigned, progress.done, progress.drafts = assigned, done, drafts
             progress.overdue = assigned - done if late else 0
-    flagged = flagged_entries(round_.id, await rubric_maximum(session, contest_id=contest_id))
-    first = list(
-        await session.scalars(flagged.order_by(Assignment.entry_id).limit(FLAGGED_ON_PROGRESS))
-    )
-    flagged_total = int(
-        await session.scalar(select(func.count()).select_from(flagged.subquery())) or 0
+    disagree = judges_disagree(round_.id, await rubric_maximum(session, contest_id=contest_id))
+    flagged = list(
+        await session.scalars(
+            select(Entry.id)
+            .where(Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED, disagree)
+            .order_by(Entry.id)
+            .limit(FLAGGED_ON_PROGRESS + 1)
+        )
     )
     return ContestProgress(
         round_.number,
         round_.status == RoundStatus.OPEN,
         entries,
-        int(totals[0]),
-        int(totals[1]),
+        totals.total(),
+        totals[AssignmentStatus.SUBMITTED],
         judges.items,
-        await _judges_totals(session, round_.id, first),
+        await _judges_totals(session, round_.id, flagged[:FLAGGED_ON_PROGRESS]),
         judges,
-        flagged_total,
+        len(flagged) > FLAGGED_ON_PROGRESS,
     )
 
 

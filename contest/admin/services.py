@@ -46,7 +46,7 @@ from contest.models import (
     User,
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
-from judging.services import current_round, flagged_entries, named_like, rubric_maximum
+from judging.services import current_round, judges_disagree, named_like, rubric_maximum
 from storage import Storage
 
 CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
@@ -620,6 +620,7 @@ async def contest_entries(
         if round_ is None:
             return Page([], 1, page.size, 0)
         maximum = await rubric_maximum(session, contest_id=contest.id)
-        query = query.where(Entry.id.in_(flagged_entries(round_.id, maximum)))
-    found = await paginate(session, query, page)
+        query = query.where(judges_disagree(round_.id, maximum))
+    # Disagreement is asked entry by entry: a page of them is quick, counting them all is not.
+    found = await paginate(session, query, page, counted=not filters.flagged)
     return found.replace([EntryRow(*row) for row in found.items])

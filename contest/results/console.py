@@ -4,6 +4,8 @@ ResultsErrors answered by the one error handler."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -35,12 +37,16 @@ async def results_page(request: Request) -> Response:
         contest = await rules.ensure_contest_for_organiser(
             session, user=current_user(request), contest_id=request.path_params["contest_id"]
         )
+        divisions = await contest_divisions(session, contest_id=contest.id)
+        # One division at a time, the first by default (a receipt code looks in all): a page of
+        # a division is read in rank order from an index, all divisions together sorted whole.
+        if filters.division_id is None and filters.receipt_code is None and divisions:
+            filters = dataclasses.replace(filters, division_id=divisions[0].id)
         rows = await services.results_page(
             session, contest_id=contest.id, filters=filters, page=page
         )
         published = await services.is_published(session, contest_id=contest.id)
         computed = bool(rows.items) or await services.has_results(session, contest_id=contest.id)
-        divisions = await contest_divisions(session, contest_id=contest.id)
     return render(
         request,
         "results/console.html",

@@ -112,11 +112,12 @@ async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeadi
     )
 
 
-def _roots_of_units(event_id: int) -> Any:
-    """(unit, its top-level unit) for every unit of the event, as a recursive query."""
+def _units_below(root_ids: list[int]) -> Any:
+    """(unit, its top-level unit) for these top-level units and every unit below them, as a
+    recursive query: a page of schools with their classes."""
     tree = (
         select(Unit.id.label("unit_id"), Unit.id.label("root_id"))
-        .where(Unit.event_id == event_id, Unit.parent_id.is_(None))
+        .where(Unit.id.in_(root_ids))
         .cte("unit_roots", recursive=True)
     )
     return tree.union_all(
@@ -140,7 +141,7 @@ async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) 
     awarded: dict[int, int] = {}
     if root_ids:
         contest_ids = select(Contest.id).where(Contest.event_id == event_id)
-        tree = _roots_of_units(event_id)
+        tree = _units_below(root_ids)
         counted = (
             select(tree.c.root_id, func.count(Entry.id), func.count(distinct(Entry.entrant_id)))
             .select_from(Entry)
@@ -149,7 +150,6 @@ async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) 
             .where(
                 Entry.contest_id.in_(contest_ids),
                 Entry.status == EntryStatus.SUBMITTED,
-                tree.c.root_id.in_(root_ids),
             )
             .group_by(tree.c.root_id)
         )
@@ -159,7 +159,6 @@ async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) 
             select(tree.c.root_id, func.count())
             .select_from(prizes)
             .join(tree, tree.c.unit_id == prizes.c.unit_id)
-            .where(tree.c.root_id.in_(root_ids))
             .group_by(tree.c.root_id)
         )
         awarded = dict((await session.execute(prized)).all())

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
-from contest.models import Contest, Entry, Prize, Result, Unit
+from contest.models import Contest, Division, Entry, Prize, Result, Unit
 from tests.results.support import WRITING, Row, bearer, make_results, vi
 from tests.support import all_pages, listed, make_entries
 
@@ -33,16 +33,28 @@ async def _console(
     return contest_id, results
 
 
-async def test_the_results_console_is_paginated_with_the_prize_form_on_its_rows_only(
+async def test_the_results_console_is_paginated_a_division_at_a_time(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
 ) -> None:
     contest_id, results = await _console(demo, sessionmaker, client)
+    async with sessionmaker() as session:
+        divisions = (
+            await session.scalars(
+                select(Division.id)
+                .where(Division.contest_id == contest_id)
+                .order_by(Division.position, Division.id)
+            )
+        ).all()
+    by_division = {d: [r.id for r in results if r.division_id == d] for d in divisions}
+    assert len(by_division[divisions[0]]) == 5  # the first division is the default
     path = f"/admin/contests/{contest_id}/results"
-    pages = await all_pages(client, f"{path}?per_page=3", "result")
-    assert [len(page) for page in pages] == [3, 3, 1]
-    assert sorted(i for page in pages for i in page) == sorted(r.id for r in results)
+    pages = await all_pages(client, f"{path}?per_page=2", "result")
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert sorted(i for page in pages for i in page) == sorted(by_division[divisions[0]])
+    second = await all_pages(client, f"{path}?per_page=2&division={divisions[1]}", "result")
+    assert sorted(i for page in second for i in page) == sorted(by_division[divisions[1]])
 
-    first = await client.get(f"{path}?per_page=3")
+    first = await client.get(f"{path}?per_page=2")
     forms = re.findall(r'name="result" value="(\d+)"', first.text)
     assert [int(i) for i in forms] == listed(first.text, "result") == pages[0]
     # The actions stay whatever the page shows.
@@ -64,13 +76,23 @@ async def test_the_results_console_filters_by_division_prize_and_receipt_code(
     assert await shown(f"division={division}") == {
         r.id for r in results if r.division_id == division
     }
-    assert await shown("prize=first") == {r.id for r in results if r.prize == Prize.FIRST}
+    assert await shown(f"prize=first&division={division}") == {
+        r.id for r in results if r.prize == Prize.FIRST and r.division_id == division
+    }
     async with sessionmaker() as session:
         code = await session.scalar(
-            select(Entry.receipt_code).where(Entry.id == results[3].entry_id)
+            select(Entry.receipt_code).where(Entry.id == results[-1].entry_id)
+        )
+        first_division = await session.scalar(
+            select(Division.id)
+            .where(Division.contest_id == contest_id)
+            .order_by(Division.position, Division.id)
+            .limit(1)
         )
     assert code is not None
-    assert await shown(f"receipt={code.replace('-', ' ')}") == {results[3].id}
+    # A receipt code is looked for in every division, not only the first.
+    assert results[-1].division_id != first_division
+    assert await shown(f"receipt={code.replace('-', ' ')}") == {results[-1].id}
     nothing = await client.get(f"{path}?prize=third")
     assert listed(nothing.text, "result") == [] and vi("No results match.") in nothing.text
     assert 'value="publish"' in nothing.text  # computed, whatever the filter shows
