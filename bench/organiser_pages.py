@@ -174,7 +174,10 @@ async def prepare(url: str, entries: int, indexes: bool, data_dir: Path) -> Sett
             if indexes:
                 for statement in INDEXES:
                     await connection.execute(text(statement))
-            await connection.execute(text("ANALYZE"))
+        # As autovacuum leaves a settled table: statistics and the visibility map.
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM ANALYZE"))
     finally:
         await engine.dispose()
     return settings

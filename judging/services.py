@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, Select, exists, func, insert, select
@@ -568,35 +569,31 @@ async def _entry_count(session: AsyncSession, contest_id: int, round_: Round | N
     return int(await session.scalar(query) or 0)
 
 
-def _active_work(round_id: int) -> Select[int, AssignmentStatus]:
-    """The round's assignments that count in the progress: not recused, of submitted entries."""
-    return (
-        select(Assignment.judge_id, Assignment.status)
-        .join(Entry, Entry.id == Assignment.entry_id)
-        .where(
-            Assignment.round_id == round_id,
-            Assignment.status.in_(ACTIVE),
-            Entry.status == EntryStatus.SUBMITTED,
-        )
-    )
-
-
-async def _round_totals(session: AsyncSession, round_id: int) -> Counter[AssignmentStatus]:
-    """_active_work counted by status: every active assignment of the round (an index count),
-    less those of entries withdrawn or disqualified since (few, found from their entries)."""
+async def _round_totals(
+    session: AsyncSession, round_id: int, judge_ids: Sequence[int] | None = None
+) -> Counter[tuple[int | None, AssignmentStatus]]:
+    """The round's active assignments of submitted entries, counted by (judge, status) for
+    these judges, or by (None, status) for the whole round: every active assignment (an index
+    count), less those of entries withdrawn or disqualified since (few, found from them)."""
     active = (Assignment.round_id == round_id) & Assignment.status.in_(ACTIVE)
-    counts: Counter[AssignmentStatus] = Counter()
-    for status, count in await session.execute(
-        select(Assignment.status, func.count()).where(active).group_by(Assignment.status)
+    keys: list[Any] = [Assignment.status]
+    if judge_ids is not None:
+        active = active & Assignment.judge_id.in_(list(judge_ids))
+        keys = [Assignment.judge_id, Assignment.status]
+    counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
+    for sign, query in (
+        (1, select(*keys, func.count()).where(active)),
+        (
+            -1,
+            select(*keys, func.count())
+            .join(Entry, Entry.id == Assignment.entry_id)
+            .where(active, Entry.status != EntryStatus.SUBMITTED),
+        ),
     ):
-        counts[status] += count
-    for status, count in await session.execute(
-        select(Assignment.status, func.count())
-        .join(Entry, Entry.id == Assignment.entry_id)
-        .where(active, Entry.status != EntryStatus.SUBMITTED)
-        .group_by(Assignment.status)
-    ):
-        counts[status] -= count
+        for row in await session.execute(query.group_by(*keys)):
+            *key, count = row
+            judge_id, status = key if judge_ids is not None else (None, key[0])
+            counts[(judge_id, status)] += sign * count
     return counts
 
 
@@ -605,10 +602,13 @@ def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
     members = select(contest_judges.c.user_id).where(contest_judges.c.contest_id == contest_id)
     chosen = User.id.in_(members) & User.is_active
     if round_ is not None:
-        working = select(Assignment.judge_id).where(
-            Assignment.round_id == round_.id, Assignment.status.in_(ACTIVE)
+        # Asked user by user (an index probe each), not by collecting the round's judges.
+        working = exists().where(
+            Assignment.judge_id == User.id,
+            Assignment.round_id == round_.id,
+            Assignment.status.in_(ACTIVE),
         )
-        chosen = chosen | User.id.in_(working)
+        chosen = chosen | working
     return select(User.id, User.name).where(chosen).order_by(User.name, User.id)
 
 
@@ -636,23 +636,17 @@ async def contest_progress(
         return ContestProgress(None, False, entries, 0, 0, judges.items, [], judges)
     late = round_.closes_at is not None and now > round_.closes_at
     totals = await _round_totals(session, round_.id)
-    work = _active_work(round_.id).subquery()
-    submitted = work.c.status == AssignmentStatus.SUBMITTED
-    if per_judge:
-        rows = await session.execute(
-            select(
-                work.c.judge_id,
-                func.count(),
-                func.count().filter(submitted),
-                func.count().filter(work.c.status == AssignmentStatus.DRAFT),
-            )
-            .where(work.c.judge_id.in_(list(per_judge)))
-            .group_by(work.c.judge_id)
-        )
-        for judge_id, assigned, done, drafts in rows.all():
-            progress = per_judge[judge_id]
-            progress.assigned, progress.done, progress.drafts = assigned, done, drafts
-            progress.overdue = assigned - done if late else 0
+    for (judge_id, status), count in (
+        await _round_totals(session, round_.id, list(per_judge))
+    ).items():
+        progress = per_judge[judge_id or 0]
+        progress.assigned += count
+        if status == AssignmentStatus.SUBMITTED:
+            progress.done += count
+        elif status == AssignmentStatus.DRAFT:
+            progress.drafts += count
+    for progress in per_judge.values():
+        progress.overdue = progress.assigned - progress.done if late else 0
     disagree = judges_disagree(round_.id, await rubric_maximum(session, contest_id=contest_id))
     flagged = list(
         await session.scalars(
@@ -667,7 +661,7 @@ async def contest_progress(
         round_.status == RoundStatus.OPEN,
         entries,
         totals.total(),
-        totals[AssignmentStatus.SUBMITTED],
+        totals[(None, AssignmentStatus.SUBMITTED)],
         judges.items,
         await _judges_totals(session, round_.id, flagged[:FLAGGED_ON_PROGRESS]),
         judges,
@@ -918,8 +912,8 @@ async def unfinished_assignments(
     judge_id: int | None = None,
     receipt_code: str | None = None,
 ) -> Page[UnfinishedAssignment]:
-    """The open round's unfinished work, a page at a time by judge, optionally of one judge or
-    one entry (by receipt code)."""
+    """The open round's unfinished work, a page at a time, oldest first, optionally of one
+    judge or one entry (by receipt code)."""
     page = page or PageRequest()
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None or round_.status != RoundStatus.OPEN:
@@ -939,7 +933,8 @@ async def unfinished_assignments(
             Assignment.round_id == round_.id,
             Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
         )
-        .order_by(User.name, Assignment.id)
+        # The oldest first: read from the primary key, where by judge it would be sorted whole.
+        .order_by(Assignment.id)
     )
     query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
     found = await paginate(session, query, page)

@@ -12,12 +12,13 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest import audit
 from contest.events.eventfile import contest_settings
+from contest.events.services import units_under
 from contest.events.validation import (
     InvalidError,
     prize_counts,
@@ -573,17 +574,6 @@ class EntryRow:
     division: str | None
 
 
-def _unit_and_below(*, event_id: int, code: str) -> Select[int]:
-    """The ids of the unit with this code and of every unit below it (a school's classes)."""
-    tree = (
-        select(Unit.id)
-        .where(Unit.event_id == event_id, Unit.code == code)
-        .cte("unit_tree", recursive=True)
-    )
-    tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
-    return select(tree.c.id)
-
-
 async def contest_entries(
     session: AsyncSession, *, contest: Contest, filters: EntryFilters, page: PageRequest
 ) -> Page[EntryRow]:
@@ -607,8 +597,11 @@ async def contest_entries(
         .order_by(Entry.id.desc())
     )
     if filters.unit_code is not None:
-        units = _unit_and_below(event_id=contest.event_id, code=filters.unit_code)
-        query = query.where(Entrant.unit_id.in_(units))
+        unit_id = await session.scalar(
+            select(Unit.id).where(Unit.event_id == contest.event_id, Unit.code == filters.unit_code)
+        )
+        units = await units_under(session, unit_ids=[unit_id] if unit_id else [])
+        query = query.where(Entrant.unit_id.in_(list(units)))
     query = where_given(
         query,
         (Entry.division_id, filters.division_id),

@@ -302,6 +302,9 @@ async def results_page(
         (Result.prize, filters.prize),
         (Entry.receipt_code, filters.receipt_code),
     )
+    if filters.division_id is not None:
+        # Within one division rank order is read from an index, not sorted.
+        query = query.order_by(None).order_by(Result.rank, Result.id)
     found = await paginate(session, query, page)
     return found.replace([ResultRow(*row) for row in found.items])
 

@@ -13,7 +13,7 @@ from sqlalchemy import Select, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels
-from contest.events.services import event_contests
+from contest.events.services import event_contests, units_under
 from contest.i18n import gettext
 from contest.models import Contest, Entrant, Entry, EntryStatus, Event, Result, Unit
 from contest.pagination import Page, PageRequest, paginate
@@ -112,19 +112,6 @@ async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeadi
     )
 
 
-def _units_below(root_ids: list[int]) -> Any:
-    """(unit, its top-level unit) for these top-level units and every unit below them, as a
-    recursive query: a page of schools with their classes."""
-    tree = (
-        select(Unit.id.label("unit_id"), Unit.id.label("root_id"))
-        .where(Unit.id.in_(root_ids))
-        .cte("unit_roots", recursive=True)
-    )
-    return tree.union_all(
-        select(Unit.id, tree.c.root_id).join(tree, Unit.parent_id == tree.c.unit_id)
-    )
-
-
 async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) -> Page[UnitLine]:
     """A page of the top-level units (schools, then the learning centre, then residential
     groups, by name), each with its submitted entries, entrants and published prizes, counting
@@ -141,27 +128,30 @@ async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) 
     awarded: dict[int, int] = {}
     if root_ids:
         contest_ids = select(Contest.id).where(Contest.event_id == event_id)
-        tree = _units_below(root_ids)
+        top_of = await units_under(session, unit_ids=root_ids)
         counted = (
-            select(tree.c.root_id, func.count(Entry.id), func.count(distinct(Entry.entrant_id)))
-            .select_from(Entry)
-            .join(Entrant, Entrant.id == Entry.entrant_id)
-            .join(tree, tree.c.unit_id == Entrant.unit_id)
+            select(Entrant.unit_id, func.count(Entry.id), func.count(distinct(Entry.entrant_id)))
+            .join(Entry, Entry.entrant_id == Entrant.id)
             .where(
+                Entrant.unit_id.in_(list(top_of)),
                 Entry.contest_id.in_(contest_ids),
                 Entry.status == EntryStatus.SUBMITTED,
             )
-            .group_by(tree.c.root_id)
+            .group_by(Entrant.unit_id)
         )
-        counts = {root: (n, people) for root, n, people in (await session.execute(counted)).all()}
+        # An entrant belongs to one unit, so entrants add up across a school's classes.
+        for unit_id, entries, entrants in (await session.execute(counted)).all():
+            top = top_of[int(unit_id or 0)]
+            before = counts.get(top, (0, 0))
+            counts[top] = (before[0] + entries, before[1] + entrants)
         prizes = _published_prizes(contest_ids).subquery()
         prized = (
-            select(tree.c.root_id, func.count())
-            .select_from(prizes)
-            .join(tree, tree.c.unit_id == prizes.c.unit_id)
-            .group_by(tree.c.root_id)
+            select(prizes.c.unit_id, func.count())
+            .where(prizes.c.unit_id.in_(list(top_of)))
+            .group_by(prizes.c.unit_id)
         )
-        awarded = dict((await session.execute(prized)).all())
+        for unit_id, count in (await session.execute(prized)).all():
+            awarded[top_of[unit_id]] = awarded.get(top_of[unit_id], 0) + count
     lines = [
         UnitLine(
             unit_id,
