@@ -49,10 +49,10 @@ MS_GOAL = 300.0
 
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS ix_assignments_round_status ON assignments (round_id, status)",
-    "CREATE INDEX IF NOT EXISTS ix_scores_assignment_id ON scores (assignment_id)",
+    "CREATE INDEX IF NOT EXISTS ix_assignments_judge_round_status"
+    " ON assignments (judge_id, round_id, status)",
     "CREATE INDEX IF NOT EXISTS ix_results_contest_division_rank"
     " ON results (contest_id, division_id, rank, id)",
-    "CREATE INDEX IF NOT EXISTS ix_results_entry_id ON results (entry_id)",
     "CREATE INDEX IF NOT EXISTS ix_entries_contest_id_id ON entries (contest_id, id)",
     "CREATE INDEX IF NOT EXISTS ix_audit_events_action ON audit_events (action, id)",
     "CREATE INDEX IF NOT EXISTS ix_contest_judges_user_id ON contest_judges (user_id)",
