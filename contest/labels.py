@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from contest.i18n import N_
-from contest.models import Aggregation, ContestKind, ContestStatus, Prize, Role, UnitKind
+from contest.models import (
+    Aggregation,
+    ContestKind,
+    ContestStatus,
+    EntryStatus,
+    Prize,
+    Role,
+    UnitKind,
+)
 
 CONTEST_KINDS = {
     ContestKind.WRITING: N_("Writing"),
@@ -66,4 +74,10 @@ PRIZE_COUNT_LABELS = {
     "second": N_("Number of second prizes per division"),
     "third": N_("Number of third prizes per division"),
     "honourable": N_("Number of honourable mentions per division"),
+}
+
+ENTRY_STATUSES = {
+    EntryStatus.SUBMITTED: N_("Submitted"),
+    EntryStatus.WITHDRAWN: N_("Withdrawn"),
+    EntryStatus.DISQUALIFIED: N_("Disqualified"),
 }

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from contest.errors import ConflictError, InvalidError, NotFoundError
 from contest.i18n import N_, gettext
+from contest.pagination import Page
 
 # Entries whose judges' totals differ by more than this share of the rubric's maximum are
 # flagged for another look.
@@ -93,5 +94,7 @@ class ContestProgress:
     entries: int
     assigned: int
     done: int
-    judges: list[JudgeProgress]
-    flagged: list[tuple[int, list[float]]]  # (entry id, judges' totals)
+    judges: list[JudgeProgress]  # the page of judges asked for
+    flagged: list[tuple[int, list[float]]]  # (entry id, judges' totals): the first page
+    judges_page: Page[JudgeProgress] | None = None
+    flagged_more: bool = False  # more entries disagree than ``flagged`` holds

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,7 +19,8 @@ from contest.forms import read_form, verify_csrf
 from contest.i18n import gettext, normalize_text
 from contest.jobs.queue import start_job
 from contest.jobs.routes import accepted, jobs_context, to_job_page
-from contest.models import Contest, Job, Role, Round, User
+from contest.models import Contest, Job, Role, Round
+from contest.pagination import id_filter, page_request, receipt_filter, search_text
 from contest.templating import render
 from judging import services
 from judging.files import entry_files
@@ -198,13 +198,23 @@ async def _contest(request: Request, session: AsyncSession) -> Contest:
 
 @requires(Role.ADMIN)
 async def judging_page(request: Request) -> Response:
+    params = request.query_params
+    unfinished_page = page_request(params)
+    judges_page = page_request(params, name="judges_page")
+    judge_id = id_filter(params, "judge")
+    receipt_code = receipt_filter(params)
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
-        progress = await services.contest_progress(session, contest_id=contest.id)
-        judges = (
-            await session.scalars(select(User).where(User.role == Role.JUDGE).order_by(User.name))
-        ).all()
-        unfinished = await services.unfinished_assignments(session, contest_id=contest.id)
+        progress = await services.contest_progress(
+            session, contest_id=contest.id, judges_page=judges_page
+        )
+        unfinished = await services.unfinished_assignments(
+            session,
+            contest_id=contest.id,
+            page=unfinished_page,
+            judge_id=judge_id,
+            receipt_code=receipt_code,
+        )
         round_ = await services.current_round(session, contest_id=contest.id)
         jobs = await jobs_context(request, session, contest_id=contest.id)
     return render(
@@ -213,8 +223,8 @@ async def judging_page(request: Request) -> Response:
         {
             "contest": contest,
             "progress": progress,
-            "judges": judges,
             "unfinished": unfinished,
+            "filters": {"judge": judge_id or "", "receipt": params.get("receipt", "").strip()},
             "round": round_,
             **jobs,
         },
@@ -342,12 +352,23 @@ async def _reassign(request: Request, judge_id: int) -> int:
     return contest_id
 
 
+async def _judge_named(request: Request, value: str) -> int:
+    """The judge a reassignment form names: by id, or by e-mail address (the picker's text)."""
+    judge_id = _row_id(value)
+    if judge_id is None and "@" in value:
+        async with request.state.sessionmaker() as session:
+            judge_id = await services.judge_id_by_email(session, email=value)
+        if judge_id is None:
+            raise InvalidError(gettext("No judge has this e-mail address."))
+    if judge_id is None:
+        raise InvalidError(gettext("Choose one of the options."))
+    return judge_id
+
+
 @requires(Role.ADMIN)
 async def reassign(request: Request) -> Response:
     form = await read_form(request)
-    judge_id = _row_id(form.get("judge"))
-    if judge_id is None:
-        raise InvalidError(gettext("Choose one of the options."))
+    judge_id = await _judge_named(request, form.get("judge", ""))
     return _to_judging(request, await _reassign(request, judge_id))
 
 
@@ -514,16 +535,31 @@ async def api_run_assignment(request: Request) -> Response:
 
 @requires(Role.ADMIN)
 async def api_progress(request: Request) -> Response:
-    """Judging progress of a contest, per judge, with the entries whose judges disagree.
+    """Judging progress of a contest, per judge (a page at a time, by name), with the first
+    entries whose judges disagree.
     ---
     summary: Judging progress
     operationId: readProgress
+    parameters:
+      - name: page
+        in: query
+        description: The page of judges, from 1; past the last page, the last page.
+        schema: {type: integer, minimum: 1, maximum: 1000000}
+      - name: per_page
+        in: query
+        description: Judges a page (50 unless given).
+        schema: {type: integer, minimum: 1, maximum: 200}
     responses:
       "200": {description: The progress., content: {application/json: {schema: {type: object}}}}
+      "400": {$ref: "#/components/responses/400"}
     """
+    judges_page = page_request(request.query_params)
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
-        progress = await services.contest_progress(session, contest_id=contest.id)
+        progress = await services.contest_progress(
+            session, contest_id=contest.id, judges_page=judges_page
+        )
+    assert progress.judges_page is not None
     return JSONResponse(
         {
             "round": progress.round_number,
@@ -542,8 +578,54 @@ async def api_progress(request: Request) -> Response:
                 }
                 for j in progress.judges
             ],
+            "judges_page": progress.judges_page.json(),
             "flagged": [{"entry": e, "totals": t} for e, t in progress.flagged],
+            "flagged_more": progress.flagged_more,
         }
+    )
+
+
+@requires(Role.ADMIN)
+async def api_judges(request: Request) -> Response:
+    """The contest's judges whose name or e-mail address contains the text: the reassignment
+    picker's suggestions.
+    ---
+    summary: Find judges of a contest
+    operationId: findJudges
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+      - name: q
+        in: query
+        description: Part of a judge's name or e-mail address; empty, the first judges by name.
+        schema: {type: string, maxLength: 100}
+    responses:
+      "200":
+        description: At most 20 active judges of the contest, by name.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [judges]
+              properties:
+                judges:
+                  type: array
+                  maxItems: 20
+                  items:
+                    type: object
+                    required: [id, name, email]
+                    properties:
+                      id: {type: integer}
+                      name: {type: string}
+                      email: {type: string}
+      "400": {$ref: "#/components/responses/400"}
+    """
+    text = search_text(request.query_params)
+    async with request.state.sessionmaker() as session:
+        contest = await _contest(request, session)
+        judges = await services.search_judges(session, contest_id=contest.id, text=text)
+    return JSONResponse(
+        {"judges": [{"id": j.id, "name": j.name, "email": j.email} for j in judges]},
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -715,6 +797,7 @@ api_routes: list[BaseRoute] = [
         name="api_run_assignment",
     ),
     Route("/contests/{slug:str}/progress", api_progress, methods=["GET"], name="api_progress"),
+    Route("/contests/{slug:str}/judges", api_judges, methods=["GET"], name="api_contest_judges"),
 ]
 
 routes: list[BaseRoute] = [

@@ -7,14 +7,14 @@ assignment is asked of ``contest.rules``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
@@ -31,6 +31,7 @@ from contest.models import (
     Entrant,
     Entry,
     EntryStatus,
+    Role,
     Round,
     RoundStatus,
     Score,
@@ -39,6 +40,7 @@ from contest.models import (
     contest_judges,
     round_entries,
 )
+from contest.pagination import Page, PageRequest, paginate, where_given
 from contest.progress import Progress, no_progress
 from judging.assignment import AssignmentProblem, assign
 from judging.interfaces import (
@@ -65,6 +67,10 @@ from judging.scoring import (
 
 ACTIVE = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT, AssignmentStatus.SUBMITTED)
 MAX_SHORTLIST = 10_000
+# The judging page names this many disagreements; the entries list filters all of them.
+FLAGGED_ON_PROGRESS = 50
+# The reassignment picker suggests this many judges at a time.
+JUDGE_PICKER_SIZE = 20
 
 
 # --- rounds -----------------------------------------------------------------------------------
@@ -571,92 +577,162 @@ async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reas
 # --- the organiser's side ---------------------------------------------------------------------
 
 
+def judges_disagree(round_id: int, maximum: float) -> ColumnElement[bool]:
+    """Whether the enclosing query's entry has judges' submitted totals in the round further
+    apart than DISAGREEMENT_SHARE of the rubric's maximum (judging.scoring.spread, in SQL).
+    Asked entry by entry (a correlated EXISTS), so that a page of them stops early."""
+    return exists(
+        select(Assignment.entry_id)
+        .join(Score, Score.assignment_id == Assignment.id)
+        .where(
+            Assignment.round_id == round_id,
+            Assignment.entry_id == Entry.id,
+            Assignment.status == AssignmentStatus.SUBMITTED,
+            Score.total.is_not(None),
+        )
+        .group_by(Assignment.entry_id)
+        .having(
+            func.count(Score.total) > 1,
+            func.max(Score.total) - func.min(Score.total) > DISAGREEMENT_SHARE * maximum,
+        )
+    )
+
+
+async def rubric_maximum(session: AsyncSession, *, contest_id: int) -> float:
+    return rubric_total(rubric_of(await contest_criteria(session, contest_id=contest_id)))
+
+
+async def _entry_count(session: AsyncSession, contest_id: int, round_: Round | None) -> int:
+    query = select(func.count(Entry.id)).where(
+        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
+    )
+    if round_ is not None and round_.number > 1:
+        query = query.join(round_entries, round_entries.c.entry_id == Entry.id).where(
+            round_entries.c.round_id == round_.id
+        )
+    return int(await session.scalar(query) or 0)
+
+
+async def _round_totals(
+    session: AsyncSession, round_id: int, judge_ids: Sequence[int] | None = None
+) -> Counter[tuple[int | None, AssignmentStatus]]:
+    """The round's active assignments of submitted entries, counted by (judge, status) for
+    these judges, or by (None, status) for the whole round: every active assignment (an index
+    count), less those of entries withdrawn or disqualified since (few, found from them)."""
+    active = (Assignment.round_id == round_id) & Assignment.status.in_(ACTIVE)
+    keys: list[Any] = [Assignment.status]
+    if judge_ids is not None:
+        active = active & Assignment.judge_id.in_(list(judge_ids))
+        keys = [Assignment.judge_id, Assignment.status]
+    counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
+    for sign, query in (
+        (1, select(*keys, func.count()).where(active)),
+        (
+            -1,
+            select(*keys, func.count())
+            .join(Entry, Entry.id == Assignment.entry_id)
+            .where(active, Entry.status != EntryStatus.SUBMITTED),
+        ),
+    ):
+        for row in await session.execute(query.group_by(*keys)):
+            *key, count = row
+            judge_id, status = key if judge_ids is not None else (None, key[0])
+            counts[(judge_id, status)] += sign * count
+    return counts
+
+
+def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
+    """The contest's active judges and anyone with work in the round, by name."""
+    members = select(contest_judges.c.user_id).where(contest_judges.c.contest_id == contest_id)
+    chosen = User.id.in_(members) & User.is_active
+    if round_ is not None:
+        # Asked user by user (an index probe each), not by collecting the round's judges.
+        working = exists().where(
+            Assignment.judge_id == User.id,
+            Assignment.round_id == round_.id,
+            Assignment.status.in_(ACTIVE),
+        )
+        chosen = chosen | working
+    return select(User.id, User.name).where(chosen).order_by(User.name, User.id)
+
+
 async def contest_progress(
-    session: AsyncSession, *, contest_id: int, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    now: datetime | None = None,
+    judges_page: PageRequest | None = None,
 ) -> ContestProgress:
+    """The current round's progress from counts in the database: totals, one page of judges
+    (``judges_page``, by name) and the first page of entries whose judges disagree."""
     now = now or utcnow()
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ContestNotJudgeableError()
     round_ = await current_round(session, contest_id=contest_id)
-    judges = await _contest_judges(session, contest_id)
-    per_judge = {j: JudgeProgress(judge_id=j, name=judges.names[j]) for j in judges.ids}
+    page = await paginate(
+        session, _progress_judges(contest_id, round_), judges_page or PageRequest()
+    )
+    per_judge = {j: JudgeProgress(judge_id=j, name=name) for j, name in page.items}
+    judges = page.replace(list(per_judge.values()))
+    entries = await _entry_count(session, contest_id, round_)
     if round_ is None:
-        entries = await session.scalar(
-            select(func.count(Entry.id)).where(
-                Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
-            )
-        )
-        return ContestProgress(None, False, int(entries or 0), 0, 0, list(per_judge.values()), [])
-    # Counted by the database, one row per judge: the assignments themselves never leave it.
-    active = (
-        select(Assignment.entry_id)
-        .join(Entry, Entry.id == Assignment.entry_id)
-        .where(
-            Assignment.round_id == round_.id,
-            Assignment.status.in_(ACTIVE),
-            Entry.status == EntryStatus.SUBMITTED,
-        )
-    )
-
-    def counting(status: AssignmentStatus) -> Any:
-        return func.sum(case((Assignment.status == status, 1), else_=0))
-
-    rows = (
-        await session.execute(
-            active.with_only_columns(
-                Assignment.judge_id,
-                func.count(),
-                counting(AssignmentStatus.SUBMITTED),
-                counting(AssignmentStatus.DRAFT),
-            ).group_by(Assignment.judge_id)
-        )
-    ).all()
+        return ContestProgress(None, False, entries, 0, 0, judges.items, [], judges)
     late = round_.closes_at is not None and now > round_.closes_at
-    assigned = done = 0
-    for judge_id, count, submitted, drafts in rows:
-        progress = per_judge.setdefault(
-            judge_id, JudgeProgress(judge_id=judge_id, name=str(judge_id))
-        )
-        progress.assigned = int(count)
-        progress.done = int(submitted or 0)
-        progress.drafts = int(drafts or 0)
+    totals = await _round_totals(session, round_.id)
+    for (judge_id, status), count in (
+        await _round_totals(session, round_.id, list(per_judge))
+    ).items():
+        progress = per_judge[judge_id or 0]
+        progress.assigned += count
+        if status == AssignmentStatus.SUBMITTED:
+            progress.done += count
+        elif status == AssignmentStatus.DRAFT:
+            progress.drafts += count
+    for progress in per_judge.values():
         progress.overdue = progress.assigned - progress.done if late else 0
-        assigned += progress.assigned
-        done += progress.done
-    maximum = rubric_total(rubric_of(await contest_criteria(session, contest_id=contest_id)))
-    scored = (
-        active.join(Score, Score.assignment_id == Assignment.id)
-        .where(Assignment.status == AssignmentStatus.SUBMITTED, Score.total.is_not(None))
-        .add_columns(Score.total)
-    )
-    # spread() as the database computes it, so that only the flagged entries' totals are read.
-    apart = (
-        scored.with_only_columns(Assignment.entry_id)
-        .group_by(Assignment.entry_id)
-        .having(
-            func.count() > 1,
-            func.max(Score.total) - func.min(Score.total) > DISAGREEMENT_SHARE * maximum,
+    disagree = judges_disagree(round_.id, await rubric_maximum(session, contest_id=contest_id))
+    flagged = list(
+        await session.scalars(
+            select(Entry.id)
+            .where(Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED, disagree)
+            .order_by(Entry.id)
+            .limit(FLAGGED_ON_PROGRESS + 1)
         )
     )
-    totals: dict[int, list[float]] = defaultdict(list)
-    for entry_id, total in (
-        await session.execute(
-            scored.where(Assignment.entry_id.in_(apart)).order_by(Assignment.entry_id)
-        )
-    ).all():
-        totals[entry_id].append(total)
-    flagged = sorted((entry_id, sorted(values)) for entry_id, values in totals.items())
-    entry_count = await _round_entry_count(session, round_)
     return ContestProgress(
         round_.number,
         round_.status == RoundStatus.OPEN,
-        entry_count,
-        assigned,
-        done,
-        sorted(per_judge.values(), key=lambda p: p.name),
-        flagged,
+        entries,
+        totals.total(),
+        totals[(None, AssignmentStatus.SUBMITTED)],
+        judges.items,
+        await _judges_totals(session, round_.id, flagged[:FLAGGED_ON_PROGRESS]),
+        judges,
+        len(flagged) > FLAGGED_ON_PROGRESS,
     )
+
+
+async def _judges_totals(
+    session: AsyncSession, round_id: int, entry_ids: Sequence[int]
+) -> list[tuple[int, list[float]]]:
+    """(entry, its judges' submitted totals, lowest first) for a page of entries."""
+    if not entry_ids:
+        return []
+    rows = await session.execute(
+        select(Assignment.entry_id, Score.total)
+        .join(Score, Score.assignment_id == Assignment.id)
+        .where(
+            Assignment.round_id == round_id,
+            Assignment.status == AssignmentStatus.SUBMITTED,
+            Assignment.entry_id.in_(list(entry_ids)),
+            Score.total.is_not(None),
+        )
+    )
+    totals: dict[int, list[float]] = {entry_id: [] for entry_id in entry_ids}
+    for entry_id, total in rows.all():
+        totals[entry_id].append(float(total or 0.0))
+    return [(entry_id, sorted(values)) for entry_id, values in totals.items()]
 
 
 async def close_round(session: AsyncSession, *, contest_id: int, actor: User | None) -> Round:
@@ -865,23 +941,79 @@ async def set_round_deadline(
     return round_
 
 
+@dataclass
+class UnfinishedAssignment:
+    assignment_id: int
+    entry_id: int
+    receipt_code: str
+    judge_id: int
+    judge_name: str
+    status: AssignmentStatus
+
+
 async def unfinished_assignments(
-    session: AsyncSession, *, contest_id: int, limit: int = 200
-) -> list[tuple[int, int, str, AssignmentStatus]]:
-    """(assignment, entry, judge's name, status) of the open round's unfinished work."""
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    page: PageRequest | None = None,
+    judge_id: int | None = None,
+    receipt_code: str | None = None,
+) -> Page[UnfinishedAssignment]:
+    """The open round's unfinished work, a page at a time, oldest first, optionally of one
+    judge or one entry (by receipt code)."""
+    page = page or PageRequest()
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None or round_.status != RoundStatus.OPEN:
-        return []
-    rows = (
-        await session.execute(
-            select(Assignment.id, Assignment.entry_id, User.name, Assignment.status)
-            .join(User, User.id == Assignment.judge_id)
-            .where(
-                Assignment.round_id == round_.id,
-                Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
-            )
-            .order_by(User.name, Assignment.id)
-            .limit(limit)
+        return Page([], 1, page.size, 0)
+    query = (
+        select(
+            Assignment.id,
+            Assignment.entry_id,
+            Entry.receipt_code,
+            User.id,
+            User.name,
+            Assignment.status,
         )
-    ).all()
-    return [(a, e, n, s) for a, e, n, s in rows]
+        .join(User, User.id == Assignment.judge_id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(
+            Assignment.round_id == round_.id,
+            Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
+        )
+        # The oldest first: read from the primary key, where by judge it would be sorted whole.
+        .order_by(Assignment.id)
+    )
+    query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
+    found = await paginate(session, query, page)
+    return found.replace([UnfinishedAssignment(*row) for row in found.items])
+
+
+async def search_judges(
+    session: AsyncSession, *, contest_id: int, text: str, limit: int = JUDGE_PICKER_SIZE
+) -> list[User]:
+    """The contest's active judges whose name or e-mail address contains ``text``, by name."""
+    query = (
+        select(User)
+        .join(contest_judges, contest_judges.c.user_id == User.id)
+        .where(contest_judges.c.contest_id == contest_id, User.is_active)
+        .order_by(User.name, User.id)
+        .limit(limit)
+    )
+    if text:
+        query = query.where(named_like(text))
+    return list((await session.scalars(query)).all())
+
+
+def named_like(text: str) -> ColumnElement[bool]:
+    """A user whose name or e-mail address contains ``text`` (any case, wildcards literal)."""
+    return User.name.icontains(text, autoescape=True) | User.email.icontains(text, autoescape=True)
+
+
+async def judge_id_by_email(session: AsyncSession, *, email: str) -> int | None:
+    """The judge an organiser names by e-mail address (the picker's plain-text answer)."""
+    found: int | None = await session.scalar(
+        select(User.id).where(
+            func.lower(User.email) == email.strip().lower(), User.role == Role.JUDGE
+        )
+    )
+    return found

@@ -395,3 +395,30 @@ async def bulk_scores(session: AsyncSession, *, round_id: int) -> None:
         .where(Assignment.round_id == round_id, Assignment.status != AssignmentStatus.RECUSED)
         .values(status=AssignmentStatus.SUBMITTED)
     )
+
+
+def listed(html: str, attribute: str) -> list[int]:
+    """The ids a list page shows, one per row marked ``data-<attribute>="<id>"``."""
+    return [int(found) for found in re.findall(rf'data-{attribute}="(\d+)"', html)]
+
+
+def pager_link(html: str, rel: str, name: str = "page") -> str | None:
+    """The address of a list's previous or next page (``rel``), as the pager links it."""
+    pager = re.search(rf'<nav class="pager"[^>]*data-pager="{name}">(.*?)</nav>', html, re.S)
+    found = pager and re.search(rf'<a rel="{rel}" href="([^"]+)"', pager.group(1))
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+async def all_pages(
+    client: httpx.AsyncClient, path: str, attribute: str, *, name: str = "page"
+) -> list[list[int]]:
+    """Every page of a list, following its "next" links from ``path``; each page's ids."""
+    pages: list[list[int]] = []
+    next_path: str | None = path
+    while next_path is not None:
+        response = await client.get(next_path)
+        assert response.status_code == 200, response.text
+        pages.append(listed(response.text, attribute))
+        next_path = pager_link(response.text, "next", name)
+        assert len(pages) < 100, "the pager does not end"
+    return pages

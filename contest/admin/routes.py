@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from contest import labels
+from contest import labels, rules
 from contest.access import current_user, requires
 from contest.accounts import services as accounts
 from contest.accounts.interfaces import UserExistsError
@@ -27,7 +27,15 @@ from contest.files.limits import CONSOLE_FORM_OVERHEAD, IMPORT_MAX_CSV_BYTES, MA
 from contest.files.links import logo_link
 from contest.forms import read_form, read_form_lists, verify_csrf
 from contest.i18n import N_, gettext
-from contest.models import Contest, Event, Role, Unit, User
+from contest.models import Contest, EntryStatus, Event, Role, Unit, User
+from contest.pagination import (
+    choice_filter,
+    flag_filter,
+    id_filter,
+    page_request,
+    receipt_filter,
+    search_text,
+)
 from contest.templating import render
 from contest.urls import public_base_url
 from storage import StorageError
@@ -452,12 +460,18 @@ async def _staff_choices(session: AsyncSession, event: Event) -> dict[str, list[
 
 @requires(ADMIN)
 async def users_page(request: Request) -> Response:
+    params = request.query_params
+    page = page_request(params)
+    text = search_text(params)
+    role = choice_filter(params, "role", Role)
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
         choices = await _staff_choices(session, event)
-        users = await services.list_users(session)
+        users = await services.list_users(session, page=page, text=text, role=role)
         context: dict[str, Any] = {
             "users": users,
+            "filters": {"q": text, "role": role},
+            "roles": list(Role),
             "fields": [f for f in fields_of("user") if f.name != "active"],
             "values": {"role": "judge"},
             "errors": {},
@@ -503,7 +517,7 @@ async def users_page(request: Request) -> Response:
             return render(request, "admin/users.html", context, status_code=409)
         await session.commit()
         context.update(
-            users=await services.list_users(session),
+            users=await services.list_users(session, page=page, text=text, role=role),
             invite_link=f"{public_base_url(request)}/invite/{token}",
             invited=user,
         )
@@ -597,33 +611,67 @@ async def conflicts_page(request: Request) -> Response:
     return render(request, "admin/conflicts.html", context)
 
 
+# --- entries ----------------------------------------------------------------------------------
+
+
+def _entry_filters(params: Mapping[str, str]) -> services.EntryFilters:
+    unit = search_text(params, "unit")
+    return services.EntryFilters(
+        unit_code=unit or None,
+        division_id=id_filter(params, "division"),
+        status=choice_filter(params, "status", EntryStatus),
+        flagged=flag_filter(params, "flagged"),
+        receipt_code=receipt_filter(params),
+    )
+
+
+@requires(ADMIN)
+async def entries_page(request: Request) -> Response:
+    """A contest's entries, a page at a time, by unit, division, status, disagreement or
+    receipt code."""
+    params = request.query_params
+    page = page_request(params)
+    filters = _entry_filters(params)
+    async with request.state.sessionmaker() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=current_user(request), contest_id=request.path_params["contest_id"]
+        )
+        entries = await services.contest_entries(
+            session, contest=contest, filters=filters, page=page
+        )
+        divisions = await events.contest_divisions(session, contest_id=contest.id)
+    return render(
+        request,
+        "admin/entries.html",
+        {
+            "contest": contest,
+            "entries": entries,
+            "divisions": divisions,
+            "statuses": list(EntryStatus),
+            "filters": filters,
+            "values": {name: params.get(name, "").strip() for name in ("unit", "receipt")},
+            "labels": labels,
+        },
+    )
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 
 @requires(ADMIN)
 async def audit_page(request: Request) -> Response:
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page = 1
-    action = request.query_params.get("action", "")
-    object_type = request.query_params.get("object", "")
+    page = page_request(request.query_params)
+    action = search_text(request.query_params, "action")
+    object_type = search_text(request.query_params, "object")
     async with request.state.sessionmaker() as session:
-        events, more = await services.list_audit_events(
+        events = await services.list_audit_events(
             session, page=page, action=action, object_type=object_type
         )
         actions = await services.audit_actions(session)
     return render(
         request,
         "admin/audit.html",
-        {
-            "events": events,
-            "page": page,
-            "more": more,
-            "action": action,
-            "object_type": object_type,
-            "actions": actions,
-        },
+        {"events": events, "action": action, "actions": actions},
     )
 
 
@@ -657,5 +705,6 @@ routes: list[BaseRoute] = [
     Route("/admin/users", users_page, methods=["GET", "POST"], name="admin_users"),
     Route("/admin/users/{user_id:int}", edit_user, methods=["GET", "POST"], name="admin_user"),
     Route("/admin/conflicts", conflicts_page, methods=["GET", "POST"], name="admin_conflicts"),
+    Route("/admin/contests/{contest_id:int}/entries", entries_page, name="admin_entries"),
     Route("/admin/audit", audit_page, name="admin_audit"),
 ]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit
 from contest.events.eventfile import contest_settings
+from contest.events.services import units_under
 from contest.events.validation import (
     InvalidError,
     prize_counts,
@@ -37,16 +38,17 @@ from contest.models import (
     Contest,
     Criterion,
     Division,
+    Entrant,
     Entry,
+    EntryStatus,
     Event,
     Role,
     Unit,
     User,
 )
+from contest.pagination import Page, PageRequest, paginate, where_given
+from judging.services import current_round, judges_disagree, named_like, rubric_maximum
 from storage import Storage
-
-# How many audit events a page shows.
-AUDIT_PAGE_SIZE = 50
 
 CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
     "divisions": ("division", Division),
@@ -310,14 +312,24 @@ async def save_child(
 # --- users ------------------------------------------------------------------------------------
 
 
-async def list_users(session: AsyncSession) -> Sequence[User]:
-    return (
-        await session.scalars(
-            select(User)
-            .order_by(User.role, User.name)
-            .options(selectinload(User.units), selectinload(User.judged_contests))
-        )
-    ).all()
+async def list_users(
+    session: AsyncSession,
+    *,
+    page: PageRequest,
+    text: str = "",
+    role: Role | None = None,
+) -> Page[User]:
+    """A page of the accounts by role and name, optionally of one role, or whose name or
+    e-mail address contains ``text``."""
+    query = (
+        select(User)
+        .order_by(User.role, User.name, User.id)
+        .options(selectinload(User.units), selectinload(User.judged_contests))
+    )
+    if text:
+        query = query.where(named_like(text))
+    found = await paginate(session, where_given(query, (User.role, role)), page)
+    return found.replace([row[0] for row in found.items])
 
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
@@ -439,23 +451,31 @@ async def entry_counts(session: AsyncSession, *, event: Event) -> dict[int, int]
 
 
 async def list_audit_events(
-    session: AsyncSession, *, page: int, action: str = "", object_type: str = ""
-) -> tuple[Sequence[AuditEvent], bool]:
+    session: AsyncSession, *, page: PageRequest, action: str = "", object_type: str = ""
+) -> Page[AuditEvent]:
+    """A page of the audit log, newest first; not counted (it grows with every score)."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action == action)
     if object_type:
         query = query.where(AuditEvent.object_type == object_type)
-    rows = (
-        await session.scalars(query.offset((page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE + 1))
-    ).all()
-    return rows[:AUDIT_PAGE_SIZE], len(rows) > AUDIT_PAGE_SIZE
+    found = await paginate(session, query, page, counted=False)
+    return found.replace([row[0] for row in found.items])
 
 
 async def audit_actions(session: AsyncSession) -> list[str]:
-    return list(
-        await session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    """The actions the log holds, in order: one index probe per action (a recursive query)
+    rather than a DISTINCT over every event."""
+    found = select(func.min(AuditEvent.action).label("action")).cte("actions", recursive=True)
+    after = (
+        select(func.min(AuditEvent.action))
+        .where(AuditEvent.action > found.c.action)
+        .scalar_subquery()
     )
+    found = found.union_all(select(after).where(found.c.action.is_not(None)))
+    return [
+        action for action in await session.scalars(select(found.c.action)) if action is not None
+    ]
 
 
 async def remove_conflict(session: AsyncSession, *, conflict_id: int, actor: User) -> bool:
@@ -499,3 +519,74 @@ async def set_event_logo(
         session, "event_logo_set", event, actor=actor, before={"logo": old}, after={"logo": key}
     )
     return old
+
+
+# --- the entries list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    """What the organiser's entries list is narrowed to; None is "any"."""
+
+    unit_code: str | None = None
+    division_id: int | None = None
+    status: EntryStatus | None = None
+    flagged: bool = False
+    receipt_code: str | None = None
+
+
+@dataclass
+class EntryRow:
+    id: int
+    receipt_code: str
+    title: str
+    status: EntryStatus
+    created_at: datetime
+    entrant: str
+    unit: str | None
+    division: str | None
+
+
+async def contest_entries(
+    session: AsyncSession, *, contest: Contest, filters: EntryFilters, page: PageRequest
+) -> Page[EntryRow]:
+    """A page of the contest's entries, newest first, narrowed by the filters. Flagged entries
+    are those whose judges disagree in the current round."""
+    query = (
+        select(
+            Entry.id,
+            Entry.receipt_code,
+            Entry.title,
+            Entry.status,
+            Entry.created_at,
+            Entrant.full_name,
+            Unit.name,
+            Division.name,
+        )
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .outerjoin(Unit, Unit.id == Entrant.unit_id)
+        .outerjoin(Division, Division.id == Entry.division_id)
+        .where(Entry.contest_id == contest.id)
+        .order_by(Entry.id.desc())
+    )
+    if filters.unit_code is not None:
+        unit_id = await session.scalar(
+            select(Unit.id).where(Unit.event_id == contest.event_id, Unit.code == filters.unit_code)
+        )
+        units = await units_under(session, unit_ids=[unit_id] if unit_id else [])
+        query = query.where(Entrant.unit_id.in_(list(units)))
+    query = where_given(
+        query,
+        (Entry.division_id, filters.division_id),
+        (Entry.status, filters.status),
+        (Entry.receipt_code, filters.receipt_code),
+    )
+    if filters.flagged:
+        round_ = await current_round(session, contest_id=contest.id)
+        if round_ is None:
+            return Page([], 1, page.size, 0)
+        maximum = await rubric_maximum(session, contest_id=contest.id)
+        query = query.where(judges_disagree(round_.id, maximum))
+    # Disagreement is asked entry by entry: a page of them is quick, counting them all is not.
+    found = await paginate(session, query, page, counted=not filters.flagged)
+    return found.replace([EntryRow(*row) for row in found.items])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -8,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, Phase
-from contest.models import Contest, ContestStatus, Event
+from contest.models import Contest, ContestStatus, Division, Event, Unit
 
 
 async def get_event(session: AsyncSession) -> Event | None:
@@ -80,3 +81,34 @@ def contest_phase(contest: Contest, now: datetime) -> Phase:
     if contest.closes_at - now <= CLOSING_SOON:
         return Phase.CLOSING_SOON
     return Phase.OPEN
+
+
+async def contest_divisions(session: AsyncSession, *, contest_id: int) -> list[Division]:
+    """The contest's divisions in the organisers' order."""
+    return list(
+        (
+            await session.scalars(
+                select(Division)
+                .where(Division.contest_id == contest_id)
+                .order_by(Division.position, Division.id)
+            )
+        ).all()
+    )
+
+
+async def units_under(session: AsyncSession, *, unit_ids: Sequence[int]) -> dict[int, int]:
+    """Each of these units and every unit below them (a school's classes), mapped to the one
+    of ``unit_ids`` it falls under; read first, so that the counts over entrants that follow
+    go through the entrants' unit index."""
+    if not unit_ids:
+        return {}
+    tree = (
+        select(Unit.id.label("unit_id"), Unit.id.label("top_id"))
+        .where(Unit.id.in_(list(unit_ids)))
+        .cte("units_under", recursive=True)
+    )
+    tree = tree.union_all(
+        select(Unit.id, tree.c.top_id).join(tree, Unit.parent_id == tree.c.unit_id)
+    )
+    rows = await session.execute(select(tree.c.unit_id, tree.c.top_id))
+    return {unit_id: top_id for unit_id, top_id in rows.all()}

@@ -4,6 +4,8 @@ ResultsErrors answered by the one error handler."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -11,11 +13,13 @@ from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
 from contest.access import current_user, requires
+from contest.events.services import contest_divisions
 from contest.forms import read_form
 from contest.i18n import gettext
 from contest.jobs.queue import start_job
 from contest.jobs.routes import jobs_context, to_job_page
 from contest.models import Job, Prize, Role
+from contest.pagination import choice_filter, id_filter, page_request, receipt_filter
 from contest.results import services
 from contest.results.api import start_results_job
 from contest.templating import render
@@ -23,22 +27,43 @@ from contest.templating import render
 
 @requires(Role.ADMIN)
 async def results_page(request: Request) -> Response:
+    """The results a page at a time, by division, prize or receipt code; the prize form on the
+    rows of this page only."""
+    params = request.query_params
+    page = page_request(params)
+    filters = services.ResultFilters(
+        division_id=id_filter(params, "division"),
+        prize=choice_filter(params, "prize", Prize),
+        receipt_code=receipt_filter(params),
+    )
     async with request.state.sessionmaker() as session:
         contest = await rules.ensure_contest_for_organiser(
             session, user=current_user(request), contest_id=request.path_params["contest_id"]
         )
-        rows = await services.results_of(session, contest_id=contest.id, published_only=False)
+        divisions = await contest_divisions(session, contest_id=contest.id)
+        # One division at a time, the first by default (a receipt code looks in all): a page of
+        # a division is read in rank order from an index, all divisions together sorted whole.
+        if filters.division_id is None and filters.receipt_code is None and divisions:
+            filters = dataclasses.replace(filters, division_id=divisions[0].id)
+        rows = await services.results_page(
+            session, contest_id=contest.id, filters=filters, page=page
+        )
         published = await services.is_published(session, contest_id=contest.id)
         jobs = await jobs_context(request, session, contest_id=contest.id)
+        computed = bool(rows.items) or await services.has_results(session, contest_id=contest.id)
     return render(
         request,
         "results/console.html",
         {
             "contest": contest,
             "rows": rows,
+            "computed": computed,
             "published": published,
             "labels": labels,
             "prizes": list(Prize),
+            "divisions": divisions,
+            "filters": filters,
+            "receipt": params.get("receipt", "").strip(),
             "message": request.session.pop("results_message", None),
             **jobs,
         },

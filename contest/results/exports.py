@@ -602,7 +602,10 @@ class JudgeLoad:
 
 
 @dataclass
-class EventReport:
+class ReportHeading:
+    """What heads the report: the event, its contests and the totals. The console page shows
+    this with a page of units (contest.results.summary); the files add the full tables."""
+
     event: str
     organizer: str
     theme: str
@@ -610,12 +613,31 @@ class EventReport:
     ends_on: date
     generated_at: datetime
     contests: list[ContestSummary]
+    entrants: int
+
+    @property
+    def entries(self) -> int:
+        return sum(c.entries for c in self.contests)
+
+    @property
+    def prizes_awarded(self) -> int:
+        return sum(c.prizes for c in self.contests)
+
+    @property
+    def unpublished(self) -> list[str]:
+        return [c.title for c in self.contests if c.published_at is None]
+
+    def title(self) -> str:
+        return gettext("Report on the %(event)s", event=self.event)
+
+
+@dataclass(kw_only=True)
+class EventReport(ReportHeading):
     columns: list[ReportColumn]
     by_unit: list[UnitEntries]
     participation: list[Participation]
     prizes: list[UnitPrizes]
     judges: list[JudgeLoad]
-    entrants: int
 
     @property
     def entries(self) -> int:
@@ -629,12 +651,17 @@ class EventReport:
     def prize_totals(self) -> dict[Prize, int]:
         return {p: sum(row.tiers[p] for row in self.prizes) for p in Prize}
 
-    @property
-    def unpublished(self) -> list[str]:
-        return [c.title for c in self.contests if c.published_at is None]
 
-    def title(self) -> str:
-        return gettext("Report on the %(event)s", event=self.event)
+def event_heading(event: Event) -> dict[str, Any]:
+    """The event's part of a ReportHeading, as of now."""
+    return {
+        "event": event.name,
+        "organizer": event.organizer,
+        "theme": event.theme,
+        "starts_on": event.starts_on,
+        "ends_on": event.ends_on,
+        "generated_at": utcnow(),
+    }
 
 
 async def load_event_report(session: AsyncSession, *, event_id: int) -> EventReport:
@@ -805,12 +832,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
         for contest in contests
     ]
     return EventReport(
-        event=event.name,
-        organizer=event.organizer,
-        theme=event.theme,
-        starts_on=event.starts_on,
-        ends_on=event.ends_on,
-        generated_at=utcnow(),
+        **event_heading(event),
         contests=summaries,
         columns=columns,
         by_unit=by_unit,
@@ -1015,7 +1037,7 @@ async def write_report_export(
     return ExportInfo(_report_filename(report, fmt), MEDIA_TYPES[fmt], report.entries)
 
 
-def _report_subtitle(report: EventReport) -> str:
+def _report_subtitle(report: ReportHeading) -> str:
     return gettext(
         "%(organizer)s · %(start)s – %(end)s · as of %(date)s",
         organizer=report.organizer,
@@ -1147,33 +1169,40 @@ def report_pdf(report: EventReport, *, locale: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def _headline(report: EventReport) -> str:
+def _headline(report: ReportHeading) -> str:
     return gettext(
         "%(entries)s entries from %(entrants)s entrants in %(contests)s contests; "
         "%(prizes)s prizes awarded.",
         entries=report.entries,
         entrants=report.entrants,
         contests=len(report.contests),
-        prizes=sum(report.prize_totals.values()),
+        prizes=report.prizes_awarded,
     )
 
 
-def _unpublished_note(report: EventReport) -> str:
+def _unpublished_note(report: ReportHeading) -> str:
     return gettext(
         "Results not yet published (prizes not counted): %(contests)s",
         contests=", ".join(report.unpublished),
     )
 
 
-def report_context(report: EventReport) -> dict[str, Any]:
-    """What the report's HTML templates show."""
+def heading_context(report: ReportHeading) -> dict[str, Any]:
+    """What templates/results/_report_header.html shows."""
     return {
         "report": report,
-        "sections": _report_sections(report),
-        "titles": section_titles(),
         "subtitle": _report_subtitle(report),
         "headline": _headline(report),
         "unpublished_note": _unpublished_note(report) if report.unpublished else "",
+    }
+
+
+def report_context(report: EventReport) -> dict[str, Any]:
+    """What the report's HTML templates show."""
+    return {
+        **heading_context(report),
+        "sections": _report_sections(report),
+        "titles": section_titles(),
         "prize_labels": [gettext(labels.PRIZES[p]) for p in Prize],
     }
 

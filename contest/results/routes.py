@@ -22,9 +22,9 @@ from contest.files.limits import COPY_CHUNK
 from contest.i18n import get_locale, gettext, local_time
 from contest.middleware import CONTENT_SECURITY_POLICY
 from contest.models import Event, Role
-from contest.results import exports
+from contest.pagination import page_request
+from contest.results import exports, summary
 from contest.results.certificates import (
-    UnitTree,
     Verification,
     verify_certificate,
     write_certificates,
@@ -238,19 +238,22 @@ async def _event_report(request: Request) -> tuple[exports.EventReport, dict[str
 
 
 async def _download_links(session: AsyncSession, event: Event) -> dict[str, Any]:
-    contests = await event_contests(session, event_id=event.id)
-    tree = await UnitTree.load(session, event_id=event.id)
-    tops = [unit for unit, depth in tree.in_tree_order() if depth == 0]
-    return {"contests": contests, "units": tops}
+    return {"contests": await event_contests(session, event_id=event.id)}
 
 
 @requires(ADMIN)
 async def report_page(request: Request) -> Response:
-    report, links = await _event_report(request)
+    """The report's totals and a page of its units; the full detail is in the downloads."""
+    page = page_request(request.query_params)
+    async with request.state.sessionmaker() as session:
+        event = await _the_event(session)
+        heading = await summary.report_heading(session, event_id=event.id)
+        units = await summary.unit_page(session, event_id=event.id, page=page)
+        links = await _download_links(session, event)
     response = render(
         request,
         "results/report.html",
-        {**exports.report_context(report), **links, "css": REPORT_CSS},
+        {**summary.report_page_context(heading, units), **links, "css": REPORT_CSS},
     )
     response.headers["Content-Security-Policy"] = REPORT_CSP
     response.headers.update(PRIVATE)

@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
@@ -32,6 +32,7 @@ from contest.models import (
     Unit,
     User,
 )
+from contest.pagination import Page, PageRequest, paginate, where_given
 from contest.progress import Progress, no_progress
 from contest.tokens import RECEIPT_ALPHABET
 from judging.scoring import prizes_by_count, prizes_by_threshold, rank
@@ -92,6 +93,12 @@ async def is_published(session: AsyncSession, *, contest_id: int) -> bool:
         .where(Result.contest_id == contest_id, Result.published_at.is_not(None))
         .limit(1)
     )
+    return found is not None
+
+
+async def has_results(session: AsyncSession, *, contest_id: int) -> bool:
+    """Whether the results were computed (published or not)."""
+    found = await session.scalar(select(Result.id).where(Result.contest_id == contest_id).limit(1))
     return found is not None
 
 
@@ -322,10 +329,7 @@ class ResultRow:
     division: Division | None
 
 
-async def results_of(
-    session: AsyncSession, *, contest_id: int, published_only: bool
-) -> list[ResultRow]:
-    """The contest's results in division and rank order; public readers pass published_only."""
+def _results_query(contest_id: int, *, published_only: bool) -> Select[*tuple[Any, ...]]:
     query = (
         select(Result, Entry, Entrant, Unit, Division)
         .join(Entry, Entry.id == Result.entry_id)
@@ -337,8 +341,41 @@ async def results_of(
     )
     if published_only:
         query = query.where(Result.published_at.is_not(None))
-    rows = (await session.execute(query)).all()
+    return query
+
+
+async def results_of(
+    session: AsyncSession, *, contest_id: int, published_only: bool
+) -> list[ResultRow]:
+    """The contest's results in division and rank order; public readers pass published_only."""
+    rows = (await session.execute(_results_query(contest_id, published_only=published_only))).all()
     return [ResultRow(r, e, p, u, d) for r, e, p, u, d in rows]
+
+
+@dataclass(frozen=True)
+class ResultFilters:
+    """What the organisers' results console is narrowed to; None is "any"."""
+
+    division_id: int | None = None
+    prize: Prize | None = None
+    receipt_code: str | None = None
+
+
+async def results_page(
+    session: AsyncSession, *, contest_id: int, filters: ResultFilters, page: PageRequest
+) -> Page[ResultRow]:
+    """A page of the contest's results (published or not) in division and rank order."""
+    query = where_given(
+        _results_query(contest_id, published_only=False),
+        (Result.division_id, filters.division_id),
+        (Result.prize, filters.prize),
+        (Entry.receipt_code, filters.receipt_code),
+    )
+    if filters.division_id is not None:
+        # Within one division rank order is read from an index, not sorted.
+        query = query.order_by(None).order_by(Result.rank, Result.id)
+    found = await paginate(session, query, page)
+    return found.replace([ResultRow(*row) for row in found.items])
 
 
 # A prize's place on the ladder (contest.models.Prize, best first): how winners are listed.

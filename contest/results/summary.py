@@ -1,0 +1,179 @@
+"""The event report as the console page shows it: the totals, the contests and one page of the
+top-level units (schools, the learning centre, residential groups), each from counts in the
+database. The full report, by class, contest and division, with prizes by tier and the judges'
+workload, is the workbook and the PDF (``contest.results.exports``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contest import labels
+from contest.events.services import event_contests, units_under
+from contest.i18n import gettext
+from contest.models import Contest, Entrant, Entry, EntryStatus, Event, Result, Unit
+from contest.pagination import Page, PageRequest, paginate
+from contest.results.exports import (
+    KIND_ORDER,
+    ContestSummary,
+    ExportNotFoundError,
+    ReportHeading,
+    event_heading,
+    heading_context,
+    section_titles,
+)
+
+
+@dataclass
+class UnitLine:
+    id: int
+    unit: str
+    kind: str
+    entries: int
+    entrants: int
+    prizes: int
+    share: int = 0  # percent of the largest unit's entries on this page, for the bar chart
+
+
+def _submitted(contest_ids: list[int]) -> Any:
+    return Entry.contest_id.in_(contest_ids) & (Entry.status == EntryStatus.SUBMITTED)
+
+
+def _published_prizes(contest_ids: Any) -> Select[*tuple[Any, ...]]:
+    """Published prizes of submitted entries, what the report counts: (contest, entrant's
+    unit) of each."""
+    return (
+        select(Result.contest_id, Entrant.unit_id)
+        .join(Entry, Entry.id == Result.entry_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .where(
+            Result.contest_id.in_(contest_ids),
+            Result.published_at.is_not(None),
+            Result.prize.is_not(None),
+            Entry.status == EntryStatus.SUBMITTED,
+        )
+    )
+
+
+async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeading:
+    """The report's totals and its contests; counts over submitted entries only, prizes from
+    published results only."""
+    event = await session.get(Event, event_id)
+    if event is None:
+        raise ExportNotFoundError(event_id)
+    contests: list[Contest] = await event_contests(session, event_id=event.id)
+    ids = [c.id for c in contests]
+    entries: dict[int, int] = dict(
+        (
+            await session.execute(
+                select(Entry.contest_id, func.count())
+                .where(_submitted(ids))
+                .group_by(Entry.contest_id)
+            )
+        ).all()
+    )
+    prizes = _published_prizes(ids).subquery()
+    awarded: dict[int, int] = dict(
+        (
+            await session.execute(
+                select(prizes.c.contest_id, func.count()).group_by(prizes.c.contest_id)
+            )
+        ).all()
+    )
+    published: dict[int, datetime | None] = dict(
+        (
+            await session.execute(
+                select(Result.contest_id, func.min(Result.published_at))
+                .where(Result.contest_id.in_(ids), Result.published_at.is_not(None))
+                .group_by(Result.contest_id)
+            )
+        ).all()
+    )
+    entrants = await session.scalar(
+        select(func.count(distinct(Entry.entrant_id))).where(_submitted(ids))
+    )
+    return ReportHeading(
+        **event_heading(event),
+        contests=[
+            ContestSummary(
+                c.title,
+                gettext(labels.CONTEST_KINDS[c.kind]),
+                int(entries.get(c.id, 0)),
+                int(awarded.get(c.id, 0)),
+                published.get(c.id),
+            )
+            for c in contests
+        ],
+        entrants=int(entrants or 0),
+    )
+
+
+async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) -> Page[UnitLine]:
+    """A page of the top-level units (schools, then the learning centre, then residential
+    groups, by name), each with its submitted entries, entrants and published prizes, counting
+    everything below it (a school's classes)."""
+    order = case(*((Unit.kind == kind, position) for kind, position in KIND_ORDER.items()), else_=9)
+    roots = (
+        select(Unit.id, Unit.name, Unit.kind)
+        .where(Unit.event_id == event_id, Unit.parent_id.is_(None))
+        .order_by(order, Unit.name, Unit.id)
+    )
+    found = await paginate(session, roots, page)
+    root_ids = [row[0] for row in found.items]
+    counts: dict[int, tuple[int, int]] = {}
+    awarded: dict[int, int] = {}
+    if root_ids:
+        contest_ids = select(Contest.id).where(Contest.event_id == event_id)
+        top_of = await units_under(session, unit_ids=root_ids)
+        counted = (
+            select(Entrant.unit_id, func.count(Entry.id), func.count(distinct(Entry.entrant_id)))
+            .join(Entry, Entry.entrant_id == Entrant.id)
+            .where(
+                Entrant.unit_id.in_(list(top_of)),
+                Entry.contest_id.in_(contest_ids),
+                Entry.status == EntryStatus.SUBMITTED,
+            )
+            .group_by(Entrant.unit_id)
+        )
+        # An entrant belongs to one unit, so entrants add up across a school's classes.
+        for unit_id, entries, entrants in (await session.execute(counted)).all():
+            top = top_of[int(unit_id or 0)]
+            before = counts.get(top, (0, 0))
+            counts[top] = (before[0] + entries, before[1] + entrants)
+        prizes = _published_prizes(contest_ids).subquery()
+        prized = (
+            select(prizes.c.unit_id, func.count())
+            .where(prizes.c.unit_id.in_(list(top_of)))
+            .group_by(prizes.c.unit_id)
+        )
+        for unit_id, count in (await session.execute(prized)).all():
+            awarded[top_of[unit_id]] = awarded.get(top_of[unit_id], 0) + count
+    lines = [
+        UnitLine(
+            unit_id,
+            name,
+            gettext(labels.UNIT_KINDS[kind]),
+            counts.get(unit_id, (0, 0))[0],
+            counts.get(unit_id, (0, 0))[1],
+            int(awarded.get(unit_id, 0)),
+        )
+        for unit_id, name, kind in found.items
+    ]
+    largest = max((line.entries for line in lines), default=0)
+    for line in lines:
+        line.share = round(100 * line.entries / largest) if largest else 0
+    return found.replace(lines)
+
+
+def report_page_context(heading: ReportHeading, units: Page[UnitLine]) -> dict[str, Any]:
+    """What templates/results/report.html shows."""
+    titles = section_titles()
+    return {
+        **heading_context(heading),
+        "units": units,
+        "titles": {"summary": titles["summary"], "units": titles["participation"]},
+    }
