@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
+import re
 import statistics
 import subprocess
 import sys
@@ -385,7 +385,10 @@ def run_operation_here(name: str, context: Context) -> None:
     started = time.perf_counter()
     message = OPERATIONS[name].run(context)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # The kernel's high-water mark of this process's own memory: getrusage's ru_maxrss would
+    # start from the parent's peak, which a child inherits on Linux.
+    peak_mb = _peak_mb(os.getpid())
+    peak = before if peak_mb is None else peak_mb * 1e6
     print(
         json.dumps(
             {"seconds": seconds, "before": before, "peak": peak, "message": message.strip()}
@@ -426,8 +429,7 @@ def run_operation(name: str, generated: Generated, tmp: Path, *, timeout: float)
         return Figure(None, f"timeout (> {timeout:g} s)")
     wall = time.perf_counter() - started
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return Figure(None, f"failed after {wall:.1f} s: {last[:160]}")
+        return Figure(None, f"failed after {wall:.1f} s: {_exception_line(done.stderr)[:200]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     return Figure(
         figures["seconds"],
@@ -436,6 +438,13 @@ def run_operation(name: str, generated: Generated, tmp: Path, *, timeout: float)
         growth_mb=(figures["peak"] - figures["before"]) / 1e6,
         samples=1,
     )
+
+
+def _exception_line(stderr: str) -> str:
+    """The line of a traceback that names the exception (SQLAlchemy adds a link after it)."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"[\w.]+(Error|Exception|Exit)\b", line)]
+    return (named or lines or ["no output"])[-1]
 
 
 def measure_operations(generated: Generated, tmp: Path, *, timeout: float) -> dict[str, Figure]:
