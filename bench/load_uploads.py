@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import io
 import os
@@ -35,7 +34,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,6 +45,7 @@ from PIL import Image
 # Run as a script, this folder is on the path and the project root is not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.databases import own_database
 from bench.processes import free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,24 +81,6 @@ def make_pngs(count: int) -> list[bytes]:
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-@contextlib.contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    name = f"bench_load_{uuid.uuid4().hex[:8]}"
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(server_url)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def load(
@@ -198,7 +179,10 @@ def main() -> int:
     }
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
     processes: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryDirectory() as tmp, own_database(args.server_url) as database_url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        own_database(args.server_url, f"bench_load_{uuid.uuid4().hex[:8]}") as database_url,
+    ):
         try:
             moto_port, app_port = free_port(), free_port()
             endpoint = f"http://127.0.0.1:{moto_port}"
