@@ -145,6 +145,8 @@ contest_judges = Table(
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     # How many entries of this contest the judge takes at most; none = no limit.
     Column("capacity", Integer, nullable=True),
+    # The contests a judge judges, for the judge's own pages and the judge picker.
+    Index("ix_contest_judges_user_id", "user_id"),
 )
 
 # Entries admitted to a later round (a shortlist); the first round takes every submitted entry.
@@ -302,6 +304,8 @@ class Entry(Base):
     __table_args__ = (
         UniqueConstraint("contest_id", "idempotency_key"),
         Index("ix_entries_contest_id_status", "contest_id", "status"),
+        # A contest's entries, newest first, a page at a time.
+        Index("ix_entries_contest_id_id", "contest_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -362,6 +366,8 @@ class Asset(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # The accounts list by role, in name order, a page at a time.
+    __table_args__ = (Index("ix_users_role_name_id", "role", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -414,6 +420,9 @@ class Assignment(Base):
         UniqueConstraint("round_id", "entry_id", "judge_id"),
         # A round's work per judge: progress counts, a judge's list for the organiser.
         Index("ix_assignments_round_judge_status", "round_id", "judge_id", "status"),
+        # A round's totals by status; one judge's work across rounds.
+        Index("ix_assignments_round_status", "round_id", "status"),
+        Index("ix_assignments_judge_round_status", "judge_id", "round_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -520,7 +529,11 @@ class AuditEvent(Base):
     """Who did what, when, and the values before and after."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id"),
+        # The audit log filtered by action, newest first.
+        Index("ix_audit_events_action_id", "action", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
