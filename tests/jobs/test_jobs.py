@@ -16,7 +16,7 @@ from contest.jobs import services
 from contest.jobs.worker import execute_job, run_queued
 from contest.models import Assignment, AuditEvent, Contest, Job, JobStatus, Role
 from contest.settings import Settings
-from tests.support import Account, csrf_from, follow_job, score_all, sign_in
+from tests.support import Account, csrf_from, follow_job, score_all, sign_in, stored
 
 MakeUser = Callable[..., Awaitable[Account]]
 DRAWING = "ve-tranh-theo-sach"
@@ -28,13 +28,6 @@ async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str)
         found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
     assert found is not None
     return found
-
-
-async def _job(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> Job:
-    async with sessionmaker() as session:
-        job = await session.get(Job, job_id)
-    assert job is not None
-    return job
 
 
 async def _queue(
@@ -77,7 +70,7 @@ async def test_two_workers_never_run_the_same_job_twice(
         execute_job(settings, job.id, JOB_KINDS, worker="worker-b"),
     )
     assert sorted(ran) == [False, True]
-    done = await _job(sessionmaker, job.id)
+    done = await stored(sessionmaker, Job, job.id)
     assert done.status == JobStatus.DONE and done.attempts == 1 and done.active_key is None
     # A third delivery of the same message finds nothing to do.
     assert await execute_job(settings, job.id, JOB_KINDS, worker="worker-c") is False
@@ -120,7 +113,7 @@ async def test_a_failed_job_shows_its_error_and_can_be_retried(
         headers={"X-CSRF-Token": await csrf_from(client, page)},
     )
     assert refused.status_code == 409
-    assert (await _job(sessionmaker, assigned["id"])).status == JobStatus.DONE
+    assert (await stored(sessionmaker, Job, assigned["id"])).status == JobStatus.DONE
 
     async with sessionmaker() as session:
         entries = set(await session.scalars(select(Assignment.entry_id)))
@@ -198,14 +191,14 @@ async def test_a_job_queued_twice_runs_once_and_run_queued_drains(
     # only fills gaps.
     assert created and second.id != first.id
     assert await run_queued(settings, JOB_KINDS) == 1
-    rerun = await _job(sessionmaker, second.id)
+    rerun = await stored(sessionmaker, Job, second.id)
     assert rerun.result is not None and rerun.result["new_assignments"] == 0
     # The finished job's page says what it did.
     admin = await make_user("btc@example.vn", Role.ADMIN)
     await sign_in(client, admin.user.email, admin.password)
     page = await client.get(f"/admin/jobs/{first.id}")
     assert page.status_code == 200
-    done = await _job(sessionmaker, first.id)
+    done = await stored(sessionmaker, Job, first.id)
     assert done.result is not None
     assert f"Đã phân công thêm {done.result['new_assignments']} lượt chấm" in page.text
 
