@@ -124,6 +124,11 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     no_reason = await override(prize="")
     assert no_reason.status_code == 422
     assert "Hãy ghi lý do" in no_reason.text
+    # A prize the form does not offer is refused before anything changes.
+    unknown = await override(prize="gold", reason="Bài không đúng thể lệ")
+    assert unknown.status_code == 422
+    assert "Hãy chọn một trong các lựa chọn." in unknown.text
+    assert (await stored(sessionmaker, Result, last.id)).prize == Prize.THIRD
     changed = await override(prize="", reason="Bài không đúng thể lệ")
     assert changed.status_code == 303
     recomputed = await client.post(page, data={"csrf_token": token, "action": "compute"})

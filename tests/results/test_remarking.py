@@ -216,6 +216,11 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
         )
         assert no_note.status_code == 422
         assert vi("Write the reason for the decision.") in no_note.text
+        unknown = await organiser.post(
+            detail, data={"csrf_token": token, "action": "decide", "prize": "gold", "note": "x"}
+        )
+        assert unknown.status_code == 422
+        assert vi("Choose one of the options.") in unknown.text
         async with sessionmaker() as session:
             waiting = await session.get(RemarkRequest, remark_id)
             kept = await session.scalar(select(Result).where(Result.entry_id == entry_id))
