@@ -46,14 +46,6 @@ async def drawing(demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSessio
 
 
 @pytest.fixture
-async def organiser(client: httpx.AsyncClient, make_user: MakeUser) -> httpx.AsyncClient:
-    """The client, signed in as an organiser."""
-    admin = await make_user("btc@example.vn", Role.ADMIN)
-    await sign_in(client, admin.user.email, admin.password)
-    return client
-
-
-@pytest.fixture
 async def writing_assigned(
     demo: DemoReport,
     organiser: httpx.AsyncClient,
