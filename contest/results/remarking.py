@@ -406,10 +406,5 @@ routes: list[BaseRoute] = [
 ]
 api_routes: list[BaseRoute] = [
     Route("/entries/{code:str}/remark", api_read_remark, methods=["GET"], name="api_remark"),
-    Route(
-        "/entries/{code:str}/remark",
-        api_request_remark,
-        methods=["POST"],
-        name="api_request_remark",
-    ),
+    Route("/entries/{code:str}/remark", api_request_remark, methods=["POST"]),
 ]
