@@ -135,12 +135,10 @@ async def results_action(request: Request) -> Response:
     )
 
 
+# The console is read and acted on at one address.
+CONSOLE_PATH = "/admin/contests/{contest_id:int}/results"
+
 routes: list[BaseRoute] = [
-    Route("/admin/contests/{contest_id:int}/results", results_page, name="admin_results"),
-    Route(
-        "/admin/contests/{contest_id:int}/results",
-        results_action,
-        methods=["POST"],
-        name="admin_results_action",
-    ),
+    Route(CONSOLE_PATH, results_page, name="admin_results"),
+    Route(CONSOLE_PATH, results_action, methods=["POST"], name="admin_results_action"),
 ]
