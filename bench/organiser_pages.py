@@ -145,13 +145,14 @@ GENERATE = [
 async def prepare(url: str, entries: int, indexes: bool, data_dir: Path) -> Settings:
     """The demo, then ``entries`` entries of its writing contest, judged and ranked."""
     await asyncio.to_thread(upgrade, url)
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=url,
-        storage_url=f"file://{data_dir / 'uploads'}",
-        secret_key="bench",
-        base_url="http://testserver",
-        locale="vi",
+    settings = Settings.from_env(
+        {
+            "CONTEST_DATA_DIR": str(data_dir),
+            "CONTEST_DATABASE_URL": url,
+            "CONTEST_SECRET_KEY": "bench",
+            "CONTEST_BASE_URL": "http://testserver",
+            "CONTEST_LOCALE": "vi",
+        }
     )
     engine = create_engine(url)
     try:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from enum import Enum
+from typing import TypeVar
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from contest.errors import InvalidError
 from contest.files.limits import MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS
 from contest.i18n import gettext, normalize_text
+
+_E = TypeVar("_E", bound=Enum)
 
 CSRF_SESSION_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
@@ -70,3 +75,14 @@ async def read_form_lists(request: Request) -> tuple[dict[str, str], dict[str, l
 
 def _text(value: str | UploadFile | None) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def optional_choice(kind: type[_E], value: str) -> _E | None:
+    """One of ``kind``'s values chosen in a form, or none when left empty; anything else is
+    refused (422), since only the form's own options can be sent."""
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidError(gettext("Choose one of the options.")) from None

@@ -45,4 +45,4 @@ async def _check_storage(request: Request) -> str:
     return "ok"
 
 
-routes = [Route("/healthz", healthz, name="healthz")]
+routes = [Route("/healthz", healthz)]

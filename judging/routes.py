@@ -765,18 +765,8 @@ async def api_reassign(request: Request) -> Response:
 
 api_routes: list[BaseRoute] = [
     Route("/contests/{slug:str}/rounds", api_round_action, methods=["POST"], name="api_rounds"),
-    Route(
-        "/contests/{slug:str}/entries/{entry_id:int}/judges",
-        api_add_judge,
-        methods=["POST"],
-        name="api_add_judge",
-    ),
-    Route(
-        "/assignments/{assignment_id:int}/reassign",
-        api_reassign,
-        methods=["POST"],
-        name="api_reassign",
-    ),
+    Route("/contests/{slug:str}/entries/{entry_id:int}/judges", api_add_judge, methods=["POST"]),
+    Route("/assignments/{assignment_id:int}/reassign", api_reassign, methods=["POST"]),
     Route("/judge/assignments", api_assignments, methods=["GET"], name="api_judge_assignments"),
     Route(
         "/judge/assignments/{assignment_id:int}",
@@ -790,13 +780,8 @@ api_routes: list[BaseRoute] = [
         methods=["PUT"],
         name="api_judge_score",
     ),
-    Route(
-        "/contests/{slug:str}/assignment",
-        api_run_assignment,
-        methods=["POST"],
-        name="api_run_assignment",
-    ),
-    Route("/contests/{slug:str}/progress", api_progress, methods=["GET"], name="api_progress"),
+    Route("/contests/{slug:str}/assignment", api_run_assignment, methods=["POST"]),
+    Route("/contests/{slug:str}/progress", api_progress, methods=["GET"]),
     Route("/contests/{slug:str}/judges", api_judges, methods=["GET"], name="api_contest_judges"),
 ]
 

@@ -25,7 +25,14 @@ from contest.migrate import upgrade
 from contest.models import Contest, Role, Unit, User
 from contest.settings import Settings
 from storage import Storage, storage_from_url
-from tests.support import IN_CI, TEST_DATABASE_URL, Account, app_client, empty_postgresql_database
+from tests.support import (
+    IN_CI,
+    TEST_DATABASE_URL,
+    Account,
+    app_client,
+    empty_postgresql_database,
+    sign_in,
+)
 
 pytest_plugins = ["tests.s3server"]
 
@@ -169,3 +176,13 @@ def make_user(
         return Account(user=user, password=password)
 
     return make
+
+
+@pytest.fixture
+async def organiser(
+    client: httpx.AsyncClient, demo: DemoReport, make_user: Callable[..., Awaitable[Account]]
+) -> httpx.AsyncClient:
+    """The client, signed in as an organiser of the demo event."""
+    admin = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(client, admin.user.email, admin.password)
+    return client

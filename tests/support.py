@@ -149,6 +149,14 @@ async def audit_trail(session: AsyncSession, object_type: str) -> list[AuditEven
     return list((await session.scalars(query.order_by(AuditEvent.id))).all())
 
 
+async def stored(sessionmaker: Any, model: type[T], key: int) -> T:
+    """The row of ``model`` with this key, read in a session of its own; it must exist."""
+    async with sessionmaker() as session:
+        row = await session.get(model, key)
+    assert row is not None, f"no {model.__name__} {key}"
+    return row
+
+
 @dataclasses.dataclass
 class Account:
     user: User

@@ -183,17 +183,12 @@ async def api_me(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/login", login, methods=["GET", "POST"], name="login"),
-    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
     Route("/invite/{token:str}", accept_invitation, methods=["GET", "POST"], name="invite"),
     Route("/account", account_home, methods=["GET"], name="account"),
-    Route("/account/tokens", create_token, methods=["POST"], name="create_token"),
-    Route(
-        "/account/tokens/{token_id:int}/revoke",
-        revoke_token,
-        methods=["POST"],
-        name="revoke_token",
-    ),
+    Route("/account/tokens", create_token, methods=["POST"]),
+    Route("/account/tokens/{token_id:int}/revoke", revoke_token, methods=["POST"]),
 ]
 
-api_routes: list[BaseRoute] = [Route("/me", api_me, methods=["GET"], name="api_me")]
+api_routes: list[BaseRoute] = [Route("/me", api_me, methods=["GET"])]

@@ -1033,52 +1033,22 @@ async def api_withdraw_entry(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(
-        "/contests/{slug:str}/submit", submit_entry, methods=["GET", "POST"], name="submit_entry"
-    ),
-    Route("/entries", find_receipt, methods=["GET"], name="find_receipt"),
-    Route("/entries/{code:str}", receipt, methods=["GET"], name="receipt"),
-    Route("/entries/{code:str}/edit", edit_entry, methods=["POST"], name="edit_entry"),
-    Route("/entries/{code:str}/withdraw", withdraw_entry, methods=["POST"], name="withdraw_entry"),
-    Route(
-        "/coordinator/contests/{slug:str}/submit",
-        coordinator_submit,
-        methods=["GET", "POST"],
-        name="coordinator_submit",
-    ),
-    Route(
-        "/coordinator/contests/{slug:str}/import",
-        coordinator_import,
-        methods=["GET", "POST"],
-        name="coordinator_import",
-    ),
+    Route("/contests/{slug:str}/submit", submit_entry, methods=["GET", "POST"]),
+    Route("/entries", find_receipt, methods=["GET"]),
+    Route("/entries/{code:str}", receipt, methods=["GET"]),
+    Route("/entries/{code:str}/edit", edit_entry, methods=["POST"]),
+    Route("/entries/{code:str}/withdraw", withdraw_entry, methods=["POST"]),
+    Route("/coordinator/contests/{slug:str}/submit", coordinator_submit, methods=["GET", "POST"]),
+    Route("/coordinator/contests/{slug:str}/import", coordinator_import, methods=["GET", "POST"]),
 ]
 
 api_routes: list[BaseRoute] = [
+    Route("/contests/{slug:str}/entries", api_submit_entry, methods=["POST"]),
     Route(
-        "/contests/{slug:str}/entries",
-        api_submit_entry,
-        methods=["POST"],
-        name="api_submit_entry",
+        "/coordinator/contests/{slug:str}/entries", api_coordinator_submit_entry, methods=["POST"]
     ),
-    Route(
-        "/coordinator/contests/{slug:str}/entries",
-        api_coordinator_submit_entry,
-        methods=["POST"],
-        name="api_coordinator_submit_entry",
-    ),
-    Route(
-        "/contests/{slug:str}/uploads",
-        api_upload_slot,
-        methods=["POST"],
-        name="api_upload_slot",
-    ),
-    Route("/entries/{code:str}", api_read_entry, methods=["GET"], name="api_read_entry"),
-    Route("/entries/{code:str}", api_edit_entry, methods=["PATCH"], name="api_edit_entry"),
-    Route(
-        "/entries/{code:str}/withdraw",
-        api_withdraw_entry,
-        methods=["POST"],
-        name="api_withdraw_entry",
-    ),
+    Route("/contests/{slug:str}/uploads", api_upload_slot, methods=["POST"]),
+    Route("/entries/{code:str}", api_read_entry, methods=["GET"]),
+    Route("/entries/{code:str}", api_edit_entry, methods=["PATCH"]),
+    Route("/entries/{code:str}/withdraw", api_withdraw_entry, methods=["POST"]),
 ]

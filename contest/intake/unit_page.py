@@ -47,4 +47,4 @@ async def coordinator_home(request: Request) -> Response:
     )
 
 
-routes: list[BaseRoute] = [Route("/coordinator", coordinator_home, name="coordinator_home")]
+routes: list[BaseRoute] = [Route("/coordinator", coordinator_home)]

@@ -179,7 +179,7 @@ routes: list[BaseRoute] = [
 ]
 
 api_routes: list[BaseRoute] = [
-    Route("/jobs/{job_id:int}", api_job, methods=["GET"], name="api_job"),
+    Route("/jobs/{job_id:int}", api_job, methods=["GET"]),
     Route("/jobs/{job_id:int}/retry", api_retry, methods=["POST"], name="api_job_retry"),
 ]
 

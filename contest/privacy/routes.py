@@ -183,9 +183,9 @@ async def admin_privacy(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/privacy", notice, name="privacy"),
-    Route("/entries/{code:str}/my-data.zip", entry_data, name="entry_data"),
-    Route("/admin/privacy", admin_privacy, methods=["GET", "POST"], name="admin_privacy"),
+    Route("/entries/{code:str}/my-data.zip", entry_data),
+    Route("/admin/privacy", admin_privacy, methods=["GET", "POST"]),
 ]
 api_routes: list[BaseRoute] = [
-    Route("/entries/{code:str}/my-data", api_entry_data, name="api_entry_data"),
+    Route("/entries/{code:str}/my-data", api_entry_data),
 ]

@@ -104,8 +104,8 @@ async def favicon(request: Request) -> Response:
 
 
 routes = [
-    Route("/", home, name="home"),
-    Route("/favicon.ico", favicon, name="favicon"),
+    Route("/", home),
+    Route("/favicon.ico", favicon),
     Route("/contests/{slug:str}", contest_detail, name="contest"),
-    Route("/lang/{locale:str}", set_language, name="set_language"),
+    Route("/lang/{locale:str}", set_language),
 ]

@@ -191,22 +191,7 @@ async def api_public_results(request: Request) -> Response:
 
 
 api_routes: list[BaseRoute] = [
-    Route(
-        "/contests/{slug:str}/results",
-        api_public_results,
-        methods=["GET"],
-        name="api_public_results",
-    ),
-    Route(
-        "/contests/{slug:str}/results/compute",
-        api_compute_results,
-        methods=["POST"],
-        name="api_compute_results",
-    ),
-    Route(
-        "/contests/{slug:str}/results/publish",
-        api_publish_results,
-        methods=["POST"],
-        name="api_publish_results",
-    ),
+    Route("/contests/{slug:str}/results", api_public_results, methods=["GET"]),
+    Route("/contests/{slug:str}/results/compute", api_compute_results, methods=["POST"]),
+    Route("/contests/{slug:str}/results/publish", api_publish_results, methods=["POST"]),
 ]

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from contest import labels, rules
 from contest.access import current_user, requires
 from contest.events.services import contest_divisions
-from contest.forms import read_form
+from contest.forms import optional_choice, read_form
 from contest.i18n import gettext
 from contest.jobs.queue import start_job
 from contest.jobs.routes import jobs_context, to_job_page
@@ -117,13 +117,12 @@ async def results_action(request: Request) -> Response:
         if action == "override":
             try:
                 result_id = int(form.get("result", ""))
-                prize = Prize(form["prize"]) if form.get("prize") else None
-            except (ValueError, KeyError):
+            except ValueError:
                 raise HTTPException(422, gettext("Choose one of the options.")) from None
             await services.override_prize(
                 session,
                 result_id=result_id,
-                prize=prize,
+                prize=optional_choice(Prize, form.get("prize", "")),
                 reason=form.get("reason", ""),
                 actor=actor,
             )
@@ -136,12 +135,10 @@ async def results_action(request: Request) -> Response:
     )
 
 
+# The console is read and acted on at one address.
+CONSOLE_PATH = "/admin/contests/{contest_id:int}/results"
+
 routes: list[BaseRoute] = [
-    Route("/admin/contests/{contest_id:int}/results", results_page, name="admin_results"),
-    Route(
-        "/admin/contests/{contest_id:int}/results",
-        results_action,
-        methods=["POST"],
-        name="admin_results_action",
-    ),
+    Route(CONSOLE_PATH, results_page, name="admin_results"),
+    Route(CONSOLE_PATH, results_action, methods=["POST"], name="admin_results_action"),
 ]

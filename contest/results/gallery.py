@@ -499,5 +499,5 @@ async def gallery(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/contests/{slug:str}/winners", gallery, name="gallery"),
+    Route("/contests/{slug:str}/winners", gallery),
 ]

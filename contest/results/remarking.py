@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from contest import labels, rules
 from contest.access import current_user, public, requires
 from contest.errors import InvalidError, NotFoundError
-from contest.forms import read_form
+from contest.forms import optional_choice, read_form
 from contest.i18n import format_date, gettext
 from contest.models import (
     Assignment,
@@ -322,15 +322,10 @@ async def organiser_page(request: Request) -> Response:
                         session, remark_id=remark_id, judge_id=judge_id, actor=actor
                     )
                 elif action == "decide":
-                    choice = form.get("prize", "")
-                    try:
-                        prize = Prize(choice) if choice else None
-                    except ValueError:
-                        raise InvalidError(gettext("Choose one of the options.")) from None
                     await remarks.decide_remark(
                         session,
                         remark_id=remark_id,
-                        prize=prize,
+                        prize=optional_choice(Prize, form.get("prize", "")),
                         note=form.get("note", ""),
                         actor=actor,
                     )
@@ -411,10 +406,5 @@ routes: list[BaseRoute] = [
 ]
 api_routes: list[BaseRoute] = [
     Route("/entries/{code:str}/remark", api_read_remark, methods=["GET"], name="api_remark"),
-    Route(
-        "/entries/{code:str}/remark",
-        api_request_remark,
-        methods=["POST"],
-        name="api_request_remark",
-    ),
+    Route("/entries/{code:str}/remark", api_request_remark, methods=["POST"]),
 ]

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from contest import labels
-from contest.access import public, requires
+from contest.access import Endpoint, public, requires
 from contest.events.services import event_contests, get_event
 from contest.files.limits import COPY_CHUNK
 from contest.i18n import get_locale, gettext, local_time
@@ -209,14 +209,13 @@ async def _results(request: Request, fmt: str) -> Response:
         )
 
 
-@requires(ADMIN)
-async def results_xlsx(request: Request) -> Response:
-    return await _results(request, "xlsx")
+def _download(write: Callable[[Request, str], Awaitable[Response]], fmt: str) -> Endpoint:
+    """The console's download of one file, in one of its formats."""
 
+    async def download(request: Request) -> Response:
+        return await write(request, fmt)
 
-@requires(ADMIN)
-async def results_csv(request: Request) -> Response:
-    return await _results(request, "csv")
+    return requires(ADMIN)(download)
 
 
 # --- the event report (console) ---------------------------------------------------------------
@@ -270,26 +269,16 @@ async def _report(request: Request, fmt: str) -> Response:
         )
 
 
-@requires(ADMIN)
-async def report_xlsx(request: Request) -> Response:
-    return await _report(request, "xlsx")
-
-
-@requires(ADMIN)
-async def report_pdf(request: Request) -> Response:
-    return await _report(request, "pdf")
-
-
 routes: list[BaseRoute] = [
     Route("/verify/{serial:str}", verify_page, name="verify_certificate"),
     Route(
         "/admin/contests/{contest_id:int}/export/results.xlsx",
-        results_xlsx,
+        _download(_results, "xlsx"),
         name="admin_export_results_xlsx",
     ),
     Route(
         "/admin/contests/{contest_id:int}/export/results.csv",
-        results_csv,
+        _download(_results, "csv"),
         name="admin_export_results_csv",
     ),
     Route(
@@ -308,8 +297,8 @@ routes: list[BaseRoute] = [
         name="admin_result_certificate",
     ),
     Route("/admin/report", report_page, name="admin_report"),
-    Route("/admin/report.xlsx", report_xlsx, name="admin_report_xlsx"),
-    Route("/admin/report.pdf", report_pdf, name="admin_report_pdf"),
+    Route("/admin/report.xlsx", _download(_report, "xlsx"), name="admin_report_xlsx"),
+    Route("/admin/report.pdf", _download(_report, "pdf"), name="admin_report_pdf"),
 ]
 
 api_routes: list[BaseRoute] = [

@@ -32,18 +32,9 @@ from contest.pagination import (
     paginate,
 )
 from tests.results.support import WRITING, vi
-from tests.support import Account, all_pages, listed, make_entries, pager_link, sign_in
+from tests.support import Account, all_pages, listed, make_entries, pager_link
 
 MakeUser = Callable[..., Awaitable[Account]]
-
-
-@pytest.fixture
-async def organiser(
-    client: httpx.AsyncClient, demo: DemoReport, make_user: MakeUser
-) -> httpx.AsyncClient:
-    admin = await make_user("btc@example.vn", Role.ADMIN)
-    await sign_in(client, admin.user.email, admin.password)
-    return client
 
 
 async def _writing(sessionmaker: async_sessionmaker[AsyncSession]) -> Contest:

@@ -30,7 +30,7 @@ from contest.models import (
 from contest.pagination import PageRequest
 from judging import services
 from tests.results.support import DRAWING, WRITING, bearer, vi
-from tests.support import Account, all_pages, csrf_from, listed, make_entries, sign_in
+from tests.support import Account, all_pages, csrf_from, listed, make_entries
 
 MakeUser = Callable[..., Awaitable[Account]]
 FULL_MARKS = {"noi-dung": 4, "sang-tao": 2, "ngon-ngu": 2, "lien-he": 2}
@@ -58,13 +58,6 @@ async def assigned(
         await session.commit()
     assert report.new_assignments == 18 and report.shortfalls == {}
     return contest_id
-
-
-@pytest.fixture
-async def organiser(client: httpx.AsyncClient, make_user: MakeUser) -> httpx.AsyncClient:
-    admin = await make_user("btc@example.vn", Role.ADMIN)
-    await sign_in(client, admin.user.email, admin.password)
-    return client
 
 
 @pytest.fixture

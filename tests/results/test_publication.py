@@ -21,7 +21,7 @@ from contest.results.services import ResultsError
 from contest.settings import Settings
 from contest.tokens import hash_token
 from tests.results.support import Judged, MakeUser
-from tests.support import csrf_from, follow_job, run_contest_cli, sign_in
+from tests.support import csrf_from, follow_job, run_contest_cli, sign_in, stored
 
 WRITING = "viet-ve-cuon-sach-em-yeu"
 
@@ -44,7 +44,7 @@ async def test_compute_publish_and_visibility(
 
     # Before publication nothing shows anywhere public.
     assert (await client.get(f"/contests/{WRITING}/winners")).status_code == 404
-    receipt_code = (await _entry(sessionmaker, entries[0])).receipt_code
+    receipt_code = (await stored(sessionmaker, Entry, entries[0])).receipt_code
     async with sessionmaker() as session:
         first = await session.get(Entry, entries[0])
         assert first is not None
@@ -98,13 +98,6 @@ async def test_compute_publish_and_visibility(
             await services.publish_results(session, contest_id=contest_id, actor=None)
 
 
-async def _entry(sessionmaker: async_sessionmaker[AsyncSession], entry_id: int) -> Entry:
-    async with sessionmaker() as session:
-        entry = await session.get(Entry, entry_id)
-    assert entry is not None
-    return entry
-
-
 async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     client: httpx.AsyncClient,
     settings: Settings,
@@ -131,6 +124,11 @@ async def test_an_override_needs_a_reason_survives_recompute_and_is_audited(
     no_reason = await override(prize="")
     assert no_reason.status_code == 422
     assert "Hãy ghi lý do" in no_reason.text
+    # A prize the form does not offer is refused before anything changes.
+    unknown = await override(prize="gold", reason="Bài không đúng thể lệ")
+    assert unknown.status_code == 422
+    assert "Hãy chọn một trong các lựa chọn." in unknown.text
+    assert (await stored(sessionmaker, Result, last.id)).prize == Prize.THIRD
     changed = await override(prize="", reason="Bài không đúng thể lệ")
     assert changed.status_code == 303
     recomputed = await client.post(page, data={"csrf_token": token, "action": "compute"})

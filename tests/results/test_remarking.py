@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import NamedTuple
 
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,6 +81,13 @@ async def count_requests(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         return int(await session.scalar(select(func.count(RemarkRequest.id))) or 0)
 
 
+async def _act(
+    organiser: httpx.AsyncClient, detail: str, token: str, action: str, **fields: str
+) -> httpx.Response:
+    """One of the organiser's actions on a re-marking request's page."""
+    return await organiser.post(detail, data={"csrf_token": token, "action": action, **fields})
+
+
 async def test_a_request_follows_its_whole_path_and_is_audited(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -143,10 +151,7 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
         assert f'value="{fresh.user.id}"' in offered
         for judge_id in scorers:
             assert f'<option value="{judge_id}"' not in offered
-        refused = await organiser.post(
-            detail,
-            data={"csrf_token": token, "action": "assign", "judge": str(min(scorers))},
-        )
+        refused = await _act(organiser, detail, token, "assign", judge=str(min(scorers)))
         assert refused.status_code == 422
         assert vi("Choose a judge who did not score this entry and has no conflict with it.") in (
             refused.text
@@ -155,13 +160,9 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
             untouched = await session.get(RemarkRequest, remark_id)
             assert untouched is not None
             assert (untouched.status, untouched.judge_id) == (RemarkStatus.REQUESTED, None)
-        early = await organiser.post(
-            detail, data={"csrf_token": token, "action": "decide", "prize": "", "note": "x"}
-        )
+        early = await _act(organiser, detail, token, "decide", prize="", note="x")
         assert early.status_code == 409
-        assigned = await organiser.post(
-            detail, data={"csrf_token": token, "action": "assign", "judge": str(fresh.user.id)}
-        )
+        assigned = await _act(organiser, detail, token, "assign", judge=str(fresh.user.id))
         assert assigned.status_code == 303
 
     async with app_client(settings) as judge_client:
@@ -211,30 +212,23 @@ async def test_a_request_follows_its_whole_path_and_is_audited(
         await sign_in(organiser, admin.user.email, admin.password)
         detail = f"/admin/remarks/{remark_id}"
         token = await csrf_from(organiser, detail)
-        no_note = await organiser.post(
-            detail, data={"csrf_token": token, "action": "decide", "prize": "second", "note": ""}
-        )
+        no_note = await _act(organiser, detail, token, "decide", prize="second", note="")
         assert no_note.status_code == 422
         assert vi("Write the reason for the decision.") in no_note.text
+        unknown = await _act(organiser, detail, token, "decide", prize="gold", note="x")
+        assert unknown.status_code == 422
+        assert vi("Choose one of the options.") in unknown.text
         async with sessionmaker() as session:
             waiting = await session.get(RemarkRequest, remark_id)
             kept = await session.scalar(select(Result).where(Result.entry_id == entry_id))
             assert waiting is not None and waiting.status == RemarkStatus.RESCORED
             assert waiting.decided_at is None
             assert kept is not None and kept.prize == Prize.THIRD
-        decided = await organiser.post(
-            detail,
-            data={
-                "csrf_token": token,
-                "action": "decide",
-                "prize": "second",
-                "note": "Điểm chấm lại cao hơn rõ rệt.",
-            },
+        decided = await _act(
+            organiser, detail, token, "decide", prize="second", note="Điểm chấm lại cao hơn rõ rệt."
         )
         assert decided.status_code == 303
-        late = await organiser.post(
-            detail, data={"csrf_token": token, "action": "assign", "judge": str(fresh.user.id)}
-        )
+        late = await _act(organiser, detail, token, "assign", judge=str(fresh.user.id))
         assert late.status_code == 409
 
     async with sessionmaker() as session:
