@@ -82,20 +82,29 @@ class Page:
     who: str  # "organiser", "judge" or "public"
 
 
-PAGES = (
-    Page("dashboard", "/admin", "organiser"),
-    Page("judging page", "/admin/contests/{contest_id}/judging", "organiser"),
-    Page("results console", "/admin/contests/{contest_id}/results", "organiser"),
-    Page("entries list", "/admin/contests/{contest_id}/entries", "organiser"),
-    Page("report page", "/admin/report", "organiser"),
-    Page("units page", "/admin/units", "organiser"),
-    Page("users page", "/admin/users", "organiser"),
-    Page("re-marking list", "/admin/contests/{contest_id}/remarks", "organiser"),
-    Page("progress API", "/api/v1/contests/{slug}/progress", "organiser"),
-    Page("judge queue", "/judge", "judge"),
-    Page("judge queue API", "/api/v1/judge/assignments", "judge"),
-    Page("gallery", "/contests/{slug}/winners", "public"),
-    Page("public results API", "/api/v1/contests/{slug}/results", "public"),
+# Each audience's pages: name and path.
+PAGES_BY_AUDIENCE = {
+    "organiser": {
+        "dashboard": "/admin",
+        "judging page": "/admin/contests/{contest_id}/judging",
+        "results console": "/admin/contests/{contest_id}/results",
+        "entries list": "/admin/contests/{contest_id}/entries",
+        "report page": "/admin/report",
+        "units page": "/admin/units",
+        "users page": "/admin/users",
+        "re-marking list": "/admin/contests/{contest_id}/remarks",
+        "progress API": "/api/v1/contests/{slug}/progress",
+    },
+    "judge": {"judge queue": "/judge", "judge queue API": "/api/v1/judge/assignments"},
+    "public": {
+        "gallery": "/contests/{slug}/winners",
+        "public results API": "/api/v1/contests/{slug}/results",
+    },
+}
+PAGES = tuple(
+    Page(name, path, who)
+    for who, pages in PAGES_BY_AUDIENCE.items()
+    for name, path in pages.items()
 )
 
 
@@ -231,7 +240,7 @@ def measure_pages(
             path = page.path.format(contest_id=generated.contest_id, slug=generated.contest_slug)
             figure = time_page(server, path, tokens[page.who], repeat=repeat, timeout=timeout)
             figures[page.name] = figure
-            print(f"  {page.name:<20} {_show_page(figure)}", flush=True)
+            print(f"  {page.name:<20} {_show(figure)}", flush=True)
     finally:
         server.stop()
     return figures
@@ -423,7 +432,7 @@ def measure_operations(generated: Generated, tmp: Path, *, timeout: float) -> di
     for name in OPERATIONS:
         figure = run_operation(name, generated, tmp, timeout=timeout)
         figures[name] = figure
-        print(f"  {name:<20} {_show_operation(figure)}", flush=True)
+        print(f"  {name:<20} {_show(figure)}", flush=True)
     return figures
 
 
@@ -485,22 +494,27 @@ def _mb(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f} MB"
 
 
-def _show_page(figure: Figure) -> str:
+def _show(figure: Figure) -> str:
+    """A figure as printed: a page's time, size and the server's memory; an operation's time,
+    its process's memory and what it said; or why there is no figure."""
     if figure.seconds is None:
         return figure.note
-    return (
-        f"{_ms(figure.seconds)} (median of {figure.samples}), {figure.size:,} bytes, "
-        f"server peak {_mb(figure.peak_mb)}"
-    )
-
-
-def _show_operation(figure: Figure) -> str:
-    if figure.seconds is None:
-        return figure.note
+    if figure.size is not None:
+        return (
+            f"{_ms(figure.seconds)} (median of {figure.samples}), {figure.size:,} bytes, "
+            f"server peak {_mb(figure.peak_mb)}"
+        )
     return (
         f"{_s(figure.seconds)}, peak {_mb(figure.peak_mb)} (growth {_mb(figure.growth_mb)})"
         f": {figure.note}"
     )
+
+
+def _ratio(first: Figure | None, last: Figure) -> str:
+    """The largest size's time over the smallest's."""
+    if first and first.seconds and last.seconds:
+        return f"{last.seconds / first.seconds:.1f}×"
+    return "—"
 
 
 def _verdict(met: bool | None) -> str:
@@ -592,11 +606,7 @@ def report(runs: list[SizeRun]) -> str:
             first, last = small.pages.get(page.name), large.pages.get(page.name)
             if last is None:
                 continue
-            ratio_text = (
-                f"{last.seconds / first.seconds:.1f}×"
-                if first and first.seconds and last.seconds
-                else "—"
-            )
+            ratio_text = _ratio(first, last)
             goal, met = page_goal(first, last, large.size)
             size_text = f"{last.size:,}" if last.size is not None else "—"
             out.append(
@@ -616,11 +626,7 @@ def report(runs: list[SizeRun]) -> str:
             first, last = small.operations.get(name), large.operations.get(name)
             if last is None:
                 continue
-            ratio_text = (
-                f"{last.seconds / first.seconds:.1f}×"
-                if first and first.seconds and last.seconds
-                else "—"
-            )
+            ratio_text = _ratio(first, last)
             out.append(
                 f"| {name} | " + " | ".join(cells) + f" | {ratio_text} | {_mb(last.peak_mb)} "
                 f"| {_mb(last.growth_mb)} |"

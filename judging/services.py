@@ -316,9 +316,8 @@ async def run_assignment(
     )
     audit.record(
         session,
-        action="assignment_run",
-        object_type="contest",
-        object_id=contest.id,
+        "assignment_run",
+        contest,
         actor=actor,
         after={
             "round": round_.number,
@@ -557,9 +556,8 @@ async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reas
     await session.flush()
     audit.record(
         session,
-        action="recused",
-        object_type="assignment",
-        object_id=view.assignment.id,
+        "recused",
+        view.assignment,
         actor=judge,
         after={"reason": reason},
     )
@@ -797,9 +795,8 @@ async def reassign(
     assignment.status = AssignmentStatus.ASSIGNED
     audit.record(
         session,
-        action="reassigned",
-        object_type="assignment",
-        object_id=assignment.id,
+        "reassigned",
+        assignment,
         actor=actor,
         before=before,
         after={"judge": judge_id},

@@ -200,9 +200,8 @@ async def compute_results(
     )
     audit.record(
         session,
-        action="results_computed",
-        object_type="contest",
-        object_id=contest_id,
+        "results_computed",
+        contest,
         actor=actor,
         after={"entries": len(scores), "prizes": dict(tally), "round": round_.number},
     )
@@ -229,9 +228,8 @@ async def override_prize(
     result.override_reason = reason.strip()
     audit.record(
         session,
-        action="prize_overridden",
-        object_type="result",
-        object_id=result.id,
+        "prize_overridden",
+        result,
         actor=actor,
         before=before,
         after={"prize": prize.value if prize else None, "reason": result.override_reason},
@@ -289,9 +287,8 @@ async def publish_results(
     contest.status = ContestStatus.PUBLISHED
     audit.record(
         session,
-        action="results_published",
-        object_type="contest",
-        object_id=contest_id,
+        "results_published",
+        contest,
         actor=actor,
         before={"status": before},
         after={"status": contest.status.value, "results": count},
