@@ -155,6 +155,7 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
 
     from contest import rules
     from contest.db import create_engine, create_sessionmaker
+    from contest.events.services import get_public_contest
     from contest.intake import services as intake
     from contest.models import Assignment, AssignmentStatus, Criterion, Entry, User
     from contest.settings import Settings
@@ -170,7 +171,7 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
     sessionmaker = create_sessionmaker(engine)
     try:
         async with sessionmaker() as session:
-            contest = await intake.get_contest_for_entries(session, slug=CONTEST)
+            contest = await get_public_contest(session, slug=CONTEST)
             units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
         quality: dict[int, float] = {}
         for number, person in enumerate(people):
