@@ -205,4 +205,9 @@ async def insert_rows(
             )
         done += len(batch)
         await progress(done, total)
+    if copy is not None and done:
+        # Fresh statistics for the rows just loaded, inside the same transaction: the next
+        # queries on the table (progress, the organiser's lists) plan for its real size
+        # instead of waiting for autovacuum.
+        await connection.exec_driver_sql(f'ANALYZE "{table.name}"')
     return done

@@ -290,6 +290,16 @@ def wait_for_job(client: Any, started: Any, *, timeout: float = 60) -> dict[str,
 # --- national-size data, written by the database itself --------------------------------------
 
 
+async def analyze(session: AsyncSession, *tables: str) -> None:
+    """Fresh planner statistics after a bulk load on PostgreSQL, as the app's own bulk writes
+    take (contest.db.insert_rows); SQLite plans without them."""
+    from sqlalchemy import text
+
+    if session.bind.dialect.name == "postgresql":
+        for table in tables:
+            await session.execute(text(f'ANALYZE "{table}"'))
+
+
 async def bulk_entries(
     session: AsyncSession, *, contest_id: int, count: int, unit_ids: list[int], prefix: str
 ) -> None:
@@ -363,6 +373,7 @@ async def bulk_entries(
             ).where(Entrant.full_name.startswith(prefix)),
         )
     )
+    await analyze(session, "entrants", "entries")
 
 
 async def bulk_scores(session: AsyncSession, *, round_id: int) -> None:
@@ -403,6 +414,7 @@ async def bulk_scores(session: AsyncSession, *, round_id: int) -> None:
         .where(Assignment.round_id == round_id, Assignment.status != AssignmentStatus.RECUSED)
         .values(status=AssignmentStatus.SUBMITTED)
     )
+    await analyze(session, "scores", "assignments")
 
 
 def listed(html: str, attribute: str) -> list[int]:
