@@ -300,10 +300,16 @@ async def test_a_wrong_kind_of_file_is_refused(
 async def test_html_and_svg_are_refused_even_where_text_files_are_accepted(
     app: httpx.AsyncClient, nothing_stored: StoredCheck
 ) -> None:
+    # "Not accepted here", whatever the writing contest's list of kinds.
+    refusal = vi(
+        "This kind of file is not accepted here. Please send one of: %(types)s.", types="@"
+    ).split("@")[0]
     for data in (files.html(), files.svg()):
-        await _refused(
+        response = await _refused(
             app, nothing_stored, WRITING, entrant_fields(), [("bai.txt", data)], status=415
         )
+        assert response.status_code == 415
+        _alert(response, refusal)
 
 
 async def test_a_decompression_bomb_is_refused(
