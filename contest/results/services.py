@@ -400,10 +400,7 @@ async def ensure_may_start(session: AsyncSession, *, contest_id: int, action: st
     if await is_published(session, contest_id=contest_id):
         raise ResultsError("published")
     if action == "publish":
-        computed = await session.scalar(
-            select(Result.id).where(Result.contest_id == contest_id).limit(1)
-        )
-        if computed is None:
+        if not await has_results(session, contest_id=contest_id):
             raise ResultsError("not_computed")
     elif await current_round(session, contest_id=contest_id) is None:
         raise ResultsError("no_round")
