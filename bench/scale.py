@@ -223,7 +223,12 @@ def time_page(
 
 
 def measure_pages(
-    generated: Generated, tmp: Path, *, repeat: int, timeout: float
+    generated: Generated,
+    tmp: Path,
+    *,
+    repeat: int,
+    timeout: float,
+    only: frozenset[str] = frozenset(),
 ) -> dict[str, Figure]:
     tokens = {
         "organiser": {"Authorization": f"Bearer {generated.organiser_token}"},
@@ -237,6 +242,8 @@ def measure_pages(
         rest = psutil.Process(server.pid).memory_info().rss / 1e6
         figures["server at rest"] = Figure(None, size=None, peak_mb=rest)
         for page in PAGES:
+            if only and page.name not in only:
+                continue
             path = page.path.format(contest_id=generated.contest_id, slug=generated.contest_slug)
             figure = time_page(server, path, tokens[page.who], repeat=repeat, timeout=timeout)
             figures[page.name] = figure
@@ -427,9 +434,13 @@ def _exception_line(stderr: str) -> str:
     return (named or lines or ["no output"])[-1]
 
 
-def measure_operations(generated: Generated, tmp: Path, *, timeout: float) -> dict[str, Figure]:
+def measure_operations(
+    generated: Generated, tmp: Path, *, timeout: float, only: frozenset[str] = frozenset()
+) -> dict[str, Figure]:
     figures = {}
     for name in OPERATIONS:
+        if only and name not in only:
+            continue
         figure = run_operation(name, generated, tmp, timeout=timeout)
         figures[name] = figure
         print(f"  {name:<20} {_show(figure)}", flush=True)
@@ -473,9 +484,13 @@ def run_size(size: int, args: argparse.Namespace) -> SizeRun:
         run = SizeRun(size, generated.seconds, asyncio.run(_database_mb(database_url)))
         print(f"  generated in {run.generation_seconds:.1f} s ({run.database_mb:,.0f} MB)")
         if "pages" in args.parts:
-            run.pages = measure_pages(generated, tmp, repeat=args.repeat, timeout=args.page_timeout)
+            run.pages = measure_pages(
+                generated, tmp, repeat=args.repeat, timeout=args.page_timeout, only=args.only
+            )
         if "operations" in args.parts:
-            run.operations = measure_operations(generated, tmp, timeout=args.operation_timeout)
+            run.operations = measure_operations(
+                generated, tmp, timeout=args.operation_timeout, only=args.only
+            )
         return run
 
 
@@ -653,6 +668,9 @@ def main() -> int:
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--prefix", default="t_bench", help="databases are PREFIX_SIZE")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument(
+        "--only", default="", help="page and operation names, comma-separated (default: all)"
+    )
     parser.add_argument("--run-operation", help=argparse.SUPPRESS)
     parser.add_argument("--context", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -663,6 +681,10 @@ def main() -> int:
         return 0
     sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     args.parts = {p.strip() for p in args.parts.split(",")}
+    args.only = frozenset(n.strip() for n in args.only.split(",") if n.strip())
+    known = {page.name for page in PAGES} | set(OPERATIONS)
+    if args.only - known:
+        raise SystemExit(f"--only: unknown {', '.join(sorted(args.only - known))}")
     if (
         not sizes
         or sizes[0] < 10
