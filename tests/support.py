@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from contest.app import create_app
 from contest.models import AuditEvent, User
 from contest.settings import Settings
+from storage import LocalStorage, S3Storage, Storage
 
 T = TypeVar("T")
 
@@ -442,3 +443,16 @@ async def all_pages(
         next_path = pager_link(response.text, "next", name)
         assert len(pages) < 100, "the pager does not end"
     return pages
+
+
+def upload_leftovers(storage: Storage, request: pytest.FixtureRequest) -> list[str]:
+    """What a failed upload could leave behind in the storage: temporary files in the local
+    folder, or multipart uploads left open in the S3 bucket (read through the ``s3_client``
+    fixture)."""
+    if isinstance(storage, LocalStorage):
+        tmp = storage.root / ".tmp"
+        return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
+    assert isinstance(storage, S3Storage)
+    client: Any = request.getfixturevalue("s3_client")
+    uploads = client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
+    return [upload["Key"] for upload in uploads]

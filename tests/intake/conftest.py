@@ -6,8 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -17,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.demo import DemoReport, load_demo
 from contest.models import Contest
 from contest.settings import Settings
-from storage import LocalStorage, S3Storage, Storage, storage_from_url
+from storage import Storage, storage_from_url
 from tests.intake.support import Counts, StoredCheck, counts
 from tests.s3server import AWS_REGION
-from tests.support import app_client
+from tests.support import app_client, upload_leftovers
 
 # Small limits keep the suite fast; the rules are the same at any size.
 DRAWING_LIMIT = 256 * 1024
@@ -111,12 +110,7 @@ def one_entry_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Stor
 LOCAL_ONLY = pytest.mark.parametrize("backend", ["local"], indirect=True)
 
 
-def leftovers(store: Storage, request: pytest.FixtureRequest) -> list[str]:
-    """What a failed upload could leave behind: temp files, or open multipart uploads."""
-    if isinstance(store, LocalStorage):
-        tmp = store.root / ".tmp"
-        return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
-    assert isinstance(store, S3Storage)
-    client: Any = request.getfixturevalue("s3_client")
-    uploads = client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])
-    return [u["Key"] for u in uploads]
+@pytest.fixture
+def leftovers(store: Storage, request: pytest.FixtureRequest) -> Callable[[], list[str]]:
+    """Lists what a failed upload could leave behind: temp files, or open multipart uploads."""
+    return functools.partial(upload_leftovers, store, request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from contest.i18n import format_size
 from contest.models import Asset, AssetRole, Entry, EntryStatus
 from storage import LocalStorage, Storage
 from tests.intake import files
-from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY, leftovers
+from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY
 from tests.intake.support import (
     DRAWING,
     WRITING,
@@ -223,7 +224,7 @@ async def test_a_direct_upload_over_the_limit_is_refused_and_removed(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
-    request: pytest.FixtureRequest,
+    leftovers: Callable[[], list[str]],
 ) -> None:
     before = await counts(sessionmaker, store)
     too_big = await app.post(
@@ -264,7 +265,7 @@ async def test_a_direct_upload_over_the_limit_is_refused_and_removed(
     )
     # Only an unused slot's row may remain (never an object): the sweep takes it.
     assert current.assets - before.assets == (1 if isinstance(store, LocalStorage) else 0)
-    assert leftovers(store, request) == []
+    assert leftovers() == []
 
 
 async def test_a_slot_whose_file_never_arrived_is_reported(

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import shutil
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from contest.i18n import format_datetime, format_size
 from contest.models import Asset, AssetRole, Contest, Division, Entrant, Entry, EntryStatus
 from storage import LocalStorage, S3Storage, Storage
 from tests.intake import files
-from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY, leftovers
+from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY
 from tests.intake.support import (
     DRAWING,
     STORY,
@@ -228,8 +229,7 @@ async def test_published_previews_carry_no_exif_and_are_upright(
 async def test_an_oversize_file_is_refused_while_it_streams(
     app: httpx.AsyncClient,
     nothing_stored: StoredCheck,
-    store: Storage,
-    request: pytest.FixtureRequest,
+    leftovers: Callable[[], list[str]],
 ) -> None:
     path = f"/contests/{DRAWING}/submit"
     token = await csrf_from(app, path)
@@ -264,7 +264,7 @@ async def test_an_oversize_file_is_refused_while_it_streams(
         assert pulled[0] < len(body) - 1024 * 1024, (pulled[0], len(body))
         assert "Nguyễn Minh Anh" in streamed.text  # the form keeps what was typed
 
-    assert leftovers(store, request) == []
+    assert leftovers() == []
 
 
 @pytest.mark.parametrize(
@@ -315,8 +315,7 @@ async def test_html_and_svg_are_refused_even_where_text_files_are_accepted(
 async def test_a_decompression_bomb_is_refused(
     app: httpx.AsyncClient,
     nothing_stored: StoredCheck,
-    store: Storage,
-    request: pytest.FixtureRequest,
+    leftovers: Callable[[], list[str]],
 ) -> None:
     response = await _refused(
         app, nothing_stored, DRAWING, entrant_fields(), [("bomb.png", files.bomb_png())], status=422
@@ -329,7 +328,7 @@ async def test_a_decompression_bomb_is_refused(
             megapixels=64,
         ),
     )
-    assert leftovers(store, request) == []
+    assert leftovers() == []
 
 
 @pytest.mark.parametrize(
@@ -503,8 +502,7 @@ async def test_outside_the_window_nothing_is_stored(
 async def test_the_same_submission_twice_makes_one_entry(
     app: httpx.AsyncClient,
     one_entry_stored: StoredCheck,
-    store: Storage,
-    request: pytest.FixtureRequest,
+    leftovers: Callable[[], list[str]],
 ) -> None:
     path = f"/contests/{DRAWING}/submit"
     token = await csrf_from(app, path)
@@ -519,7 +517,7 @@ async def test_the_same_submission_twice_makes_one_entry(
 
         assert receipt_of(first) == receipt_of(again)
         assert all(receipt_of(r) == receipt_of(first) for r in raced)
-    assert leftovers(store, request) == []
+    assert leftovers() == []
 
     # A new key is a new entry.
     other = form(
@@ -534,9 +532,8 @@ async def test_the_same_submission_twice_makes_one_entry(
 async def test_a_truncated_or_malformed_body_is_refused_with_400(
     app: httpx.AsyncClient,
     nothing_stored: StoredCheck,
-    store: Storage,
-    request: pytest.FixtureRequest,
     damage: str,
+    leftovers: Callable[[], list[str]],
 ) -> None:
     path = f"/contests/{DRAWING}/submit"
     token = await csrf_from(app, path)
@@ -569,7 +566,7 @@ async def test_a_truncated_or_malformed_body_is_refused_with_400(
             "Nothing was saved; please send it again."
         ),
     )
-    assert leftovers(store, request) == []
+    assert leftovers() == []
 
 
 async def test_storage_unreachable_answers_503_and_writes_nothing(

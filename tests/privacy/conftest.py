@@ -1,6 +1,14 @@
 """The privacy suite runs its storage-touching tests on the local folder and on S3, with the
 intake suite's fixtures (the demo with small limits, the backend under test, the app)."""
 
-from tests.intake.conftest import app, backend, intake_settings, nothing_stored, seeded, store
+from tests.intake.conftest import (
+    app,
+    backend,
+    intake_settings,
+    leftovers,
+    nothing_stored,
+    seeded,
+    store,
+)
 
-__all__ = ["app", "backend", "intake_settings", "nothing_stored", "seeded", "store"]
+__all__ = ["app", "backend", "intake_settings", "leftovers", "nothing_stored", "seeded", "store"]

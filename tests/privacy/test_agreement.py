@@ -7,16 +7,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
 from contest.models import Entrant, Entry, Event, Role
 from contest.notice import AGREEMENT_VERSION
-from storage import Storage
 from tests.intake import files
-from tests.intake.conftest import LOCAL_ONLY, leftovers
+from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
     DRAWING,
     WRITING,
@@ -95,8 +93,7 @@ async def test_every_submission_form_and_every_page_links_the_notice(
 async def test_without_the_agreement_the_form_answers_422_and_keeps_nothing(
     app: httpx.AsyncClient,
     nothing_stored: StoredCheck,
-    store: Storage,
-    request: pytest.FixtureRequest,
+    leftovers: Callable[[], list[str]],
 ) -> None:
     async with nothing_stored():
         response = await submit_page(
@@ -107,7 +104,7 @@ async def test_without_the_agreement_the_form_answers_422_and_keeps_nothing(
         assert vi(MINOR_REFUSAL).replace("'", "&#39;") in response.text
         # What was typed is still there, so only the box needs ticking.
         assert 'value="Nguyễn Minh Anh"' in response.text
-    assert leftovers(store, request) == []
+    assert leftovers() == []
 
 
 async def test_an_adult_agrees_for_themself_and_the_api_asks_the_same(

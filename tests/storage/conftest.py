@@ -7,6 +7,7 @@ like the main app mounts it.
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storage import FILES_MOUNT_PATH, LocalStorage, S3Storage, Storage
 from tests.s3server import AWS_REGION
+from tests.support import upload_leftovers
 
 SERVER_START_TIMEOUT = 10.0
 
@@ -96,17 +98,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture
 def leftovers(storage: Storage, request: pytest.FixtureRequest) -> Callable[[], list[str]]:
     """Lists what a failed upload could leave behind: temp files, or open multipart uploads."""
-    if isinstance(storage, LocalStorage):
-        tmp_dir = storage.root / ".tmp"
-        return lambda: sorted(p.name for p in tmp_dir.iterdir()) if tmp_dir.exists() else []
-    assert isinstance(storage, S3Storage)
-    client = request.getfixturevalue("s3_client")
-
-    def open_uploads() -> list[str]:
-        uploads = client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
-        return [upload["Key"] for upload in uploads]
-
-    return open_uploads
+    return functools.partial(upload_leftovers, storage, request)
 
 
 @pytest.fixture
