@@ -49,7 +49,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import Executable, and_, distinct, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest import labels
+from contest import labels, xlsx
 from contest.db import utcnow
 from contest.errors import InvalidError, NotFoundError
 from contest.events.services import event_contests
@@ -75,6 +75,7 @@ from contest.results.certificates import FONT, FONT_BOLD, UnitTree, register_fon
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
 from contest.spreadsheets import CsvWriter, write_xlsx_row
 from contest.templating import create_templates
+from contest.xlsx import StreamedBook, StreamedSheet
 from judging.scoring import unit_standings_of_counts
 
 # Sheet names in Excel: at most 31 characters, none of these.
@@ -368,6 +369,8 @@ class _Divisions:
 
 
 RESULT_WIDTHS = (8, 12, 26, 14, 30, 6, 6, 30, 34, 10, 12, 8, 18)
+# The final score and the mean of the judges' totals (columns J and K) show two decimals.
+RESULT_STYLES = (xlsx.PLAIN,) * 9 + (xlsx.SCORE, xlsx.SCORE)
 # Rows above a sheet's data (title, subtitle, a blank row, the headers) and below it (a blank
 # row, the number of entries, one row per prize).
 HEAD_ROWS = 4
@@ -376,46 +379,62 @@ TAIL_ROWS = 2 + len(Prize)
 
 class _XlsxResults:
     """One sheet per division; a division longer than a sheet goes on in a next sheet with
-    the same heading. Rows go to disk as they are written (xlsxwriter's constant memory)."""
+    the same heading. Rows go into the file as they are written (contest.xlsx)."""
 
     def __init__(self, out: BinaryIO, results: ContestResults) -> None:
-        self.book = XlsxBook(out, title=results.title(), author=results.organizer)
+        self.book = StreamedBook(
+            out, title=results.title(), author=results.organizer, created=results.exported_at
+        )
         self.results = results
         self.headers = result_headers()
+        self.taken: set[str] = set()
         self.name = ""
-        self.sheet: Any = None
+        self.sheet: StreamedSheet | None = None
         self.row = 0
+        self.pending: list[list[Any]] = []
 
     def division(self, name: str) -> None:
+        self._flush()
         self.name = name
         self._new_sheet()
 
     def _new_sheet(self) -> None:
-        self.sheet = self.book.headed_sheet(
-            self.name,
-            (f"{self.results.title()} · {self.name}", _published_line(self.results)),
-            self.headers,
-            widths=RESULT_WIDTHS,
-            freeze=(HEAD_ROWS, 0),
+        self.sheet = self.book.add_sheet(
+            _sheet_title(self.name, self.taken), widths=RESULT_WIDTHS, freeze_rows=HEAD_ROWS
         )
+        self.sheet.row(0, [f"{self.results.title()} · {self.name}"], (xlsx.TITLE,))
+        self.sheet.row(1, [_published_line(self.results)])
+        self.sheet.row(3, self.headers, (xlsx.BOLD,) * len(self.headers))
         self.row = HEAD_ROWS
 
     def line(self, cells: list[Any]) -> None:
-        if self.row >= SHEET_ROW_LIMIT - TAIL_ROWS:
+        if self.row + len(self.pending) >= SHEET_ROW_LIMIT - TAIL_ROWS:
+            self._flush()
             self._new_sheet()
-        write_xlsx_row(self.sheet, self.row, cells, self.book.score_columns)
-        self.row += 1
+        self.pending.append(cells)
+        if len(self.pending) >= EXPORT_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            assert self.sheet is not None
+            self.sheet.rows(self.row, self.pending, RESULT_STYLES)
+            self.row += len(self.pending)
+            self.pending = []
 
     def totals(self, rows: list[list[Any]]) -> None:
+        self._flush()
+        assert self.sheet is not None
         self.row += 1
         for cells in rows:
-            write_xlsx_row(self.sheet, self.row, cells, self.book.bold_first)
+            self.sheet.row(self.row, cells, (xlsx.BOLD,))
             self.row += 1
 
     def close(self) -> None:
+        self._flush()
         if self.sheet is None:
-            sheet = self.book.add_sheet(gettext("Results"))
-            write_xlsx_row(sheet, 0, [self.results.title()])
+            sheet = self.book.add_sheet(_sheet_title(gettext("Results"), self.taken))
+            sheet.row(0, [self.results.title()])
         self.book.close()
 
 
@@ -505,10 +524,6 @@ class XlsxBook:
         self.bold = self.book.add_format({"bold": True})
         self.title = self.book.add_format({"bold": True, "font_size": 14})
         self.head = self.book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-        score = self.book.add_format({"num_format": "0.00"})
-        # The results' final score and mean, columns J and K.
-        self.score_columns = {9: score, 10: score}
-        self.bold_first = {0: self.bold}
         self.taken: set[str] = set()
 
     def add_sheet(self, name: str) -> Any:
