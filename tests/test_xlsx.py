@@ -94,6 +94,14 @@ def test_sheet_names_title_author_widths_and_frozen_rows() -> None:
         assert theirs.column_dimensions["A"].width == WIDTHS[0] + 0.7109375
 
 
+def test_the_sheets_say_the_range_they_fill_as_read_only_readers_need() -> None:
+    book = load_workbook(io.BytesIO(_streamed()), read_only=True)
+    for sheet in book.worksheets:
+        assert (sheet.max_row, sheet.max_column) == (11, len(ROWS[0]))
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[4] == tuple(ROWS[0])
+
+
 def test_a_string_is_never_a_formula() -> None:
     book = load_workbook(io.BytesIO(_streamed()))
     values = [c.value for row in book.worksheets[0].iter_rows() for c in row]
