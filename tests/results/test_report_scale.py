@@ -7,6 +7,10 @@ from __future__ import annotations
 import io
 import unicodedata
 
+from reportlab.lib.units import cm  # type: ignore[import-untyped, unused-ignore]
+from reportlab.pdfbase.pdfmetrics import (  # type: ignore[import-untyped, unused-ignore]
+    stringWidth,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,12 +18,13 @@ from contest.db import insert_rows
 from contest.demo import DemoReport
 from contest.models import Contest, Event, Unit, UnitKind
 from contest.results import exports
+from contest.results.certificates import FONT, register_fonts
 from contest.results.exports import write_report_export
 from tests.results.support import WRITING, pdf_pages, vi
 from tests.support import bulk_entries
 
 SCHOOLS = 2_000
-LONG_NAME = "Trường Trung học cơ sở và Trung học phổ thông Nguyễn Bỉnh Khiêm " * 8
+LONG_NAME = "Trường Trung học cơ sở và Trung học phổ thông Nguyễn Bỉnh Khiêm " * 3
 
 
 async def _many_schools(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
@@ -75,7 +80,7 @@ async def test_a_report_of_thousands_of_units_goes_over_many_pages(
     for name in (names[1], names[SCHOOLS // 2], names[-1]):
         # Each school in the three tables; "số 10" is not "số 1" (a word after it).
         assert text.count(f"{name} ") >= 3, name
-    # The long name wraps over lines of its cell (and is cut after some), never past a page.
+    # The long name (the longest a unit may have) wraps over lines of its cell.
     assert "Nguyễn Bỉnh Khiêm" in text
     # The chart shows the largest units and says so.
     note = vi(
@@ -83,3 +88,14 @@ async def test_a_report_of_thousands_of_units_goes_over_many_pages(
         count=exports.PDF_CHART_UNITS,
     )
     assert " ".join(note.split()) in text
+
+
+def test_a_cell_wraps_to_its_column_and_stops_after_its_lines() -> None:
+    register_fonts()
+    width = 5 * cm
+    short = exports._cell_lines("Lớp 5A", FONT, width)
+    assert short == "Lớp 5A"
+    lines = exports._cell_lines("Trường " * 200, FONT, width).split("\n")
+    assert len(lines) == exports.PDF_CELL_LINES and lines[-1].endswith("…")
+    assert all(stringWidth(line, FONT, exports.PDF_CELL_SIZE) <= width for line in lines)
+    assert exports._cell_lines(None, FONT, width) == ""
