@@ -5,6 +5,7 @@ deleted, and bad parameters failing the job with nothing erased; on the local fo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from contest.cli import main
 from contest.db import utcnow
 from contest.jobs.queue import start_job
 from contest.jobs.worker import execute_job
-from contest.models import Asset, AuditEvent, Contest, Entry, Job, JobStatus, Prize
+from contest.models import Asset, AuditEvent, Contest, Entry, Job, JobStatus, Prize, Role
 from contest.privacy import services
 from contest.privacy.jobs import retention_params
 from contest.settings import Settings
@@ -24,7 +25,8 @@ from storage import Storage
 from tests.intake import files
 from tests.intake.support import DRAWING, entrant_fields
 from tests.privacy.support import api_submit, point_command_at
-from tests.results.support import Row, make_results
+from tests.results.support import Row, make_results, vi
+from tests.support import Account, sign_in
 
 ENTRANTS = 4
 
@@ -230,3 +232,35 @@ async def test_the_command_can_leave_the_run_to_a_worker(
     assert await _erased(sessionmaker) == set()
     assert await execute_job(intake_settings, job.id, JOB_KINDS)
     assert await _erased(sessionmaker) == due
+
+
+async def test_the_jobs_page_shows_the_runs_progress_and_outcome(
+    app: httpx.AsyncClient,
+    intake_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    make_user: Callable[..., Awaitable[Account]],
+) -> None:
+    due = await _due(app, sessionmaker)
+    account = await make_user("btc@example.vn", Role.ADMIN)
+    await sign_in(app, account.user.email, account.password)
+    dry = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=True))
+    page = await app.get(f"/admin/jobs/{dry.id}")
+    assert page.status_code == 200
+    assert vi("%(count)s entries are due for erasure; nothing was erased.", count=len(due)) in (
+        page.text
+    )
+    job = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=False))
+    page = await app.get(f"/admin/jobs/{job.id}")
+    assert job.result is not None
+    outcome = vi(
+        "Erased %(count)s entries; %(files)s stored files deleted.",
+        count=len(due),
+        files=job.result["files_deleted"],
+    )
+    assert outcome in page.text
+    assert f"{len(due)} / {len(due)}" in page.text
+    assert 'href="http://testserver/admin/privacy"' in page.text
+    status = await app.get(f"/api/v1/jobs/{job.id}")
+    assert status.status_code == 200
+    assert status.json()["progress"] == {"done": len(due), "total": len(due)}
