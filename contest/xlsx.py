@@ -162,7 +162,8 @@ class StreamedBook:
     """The workbook, written into the caller's binary file (which stays open)."""
 
     def __init__(self, out: BinaryIO, *, title: str, author: str, created: datetime) -> None:
-        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6)
+        # The fastest deflate: a fifth less time for a file a tenth larger.
+        self._zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
         self._title, self._author, self._created = title, author, created
         self._names: list[str] = []
         self._sheet: StreamedSheet | None = None
