@@ -177,7 +177,8 @@ def run_apart(job: str, database_url: str, contest_id: int, folder: str) -> tupl
 
 
 def bench(rows: int) -> None:
-    with own_database(SERVER) as plain_url, tempfile.TemporaryDirectory() as folder:
+    name = f"{SERVER.rsplit('/', 1)[1]}_bench_{rows}"
+    with own_database(SERVER, name) as plain_url, tempfile.TemporaryDirectory() as folder:
         database_url = parse_database_url(plain_url)
         started = time.perf_counter()
         contest_id = asyncio.run(prepare(database_url, rows, Path(folder)))

@@ -36,6 +36,7 @@ from contest.jobs.routes import SCHEMAS as job_schemas
 from contest.jobs.routes import api_routes as job_api_routes
 from contest.jobs.routes import routes as job_routes
 from contest.middleware import LocaleMiddleware, MethodsMiddleware, SecurityHeadersMiddleware
+from contest.privacy.jobs import KINDS as privacy_job_kinds
 from contest.privacy.routes import api_routes as privacy_api_routes
 from contest.privacy.routes import routes as privacy_routes
 from contest.public.routes import routes as public_routes
@@ -63,7 +64,7 @@ SESSION_COOKIE = "contest_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
 # Every kind of background job, from the domains that own them.
 JOB_KINDS: dict[str, JobKind] = {
-    kind.name: kind for kind in (*judging_job_kinds, *results_job_kinds)
+    kind.name: kind for kind in (*judging_job_kinds, *results_job_kinds, *privacy_job_kinds)
 }
 
 

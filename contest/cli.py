@@ -209,14 +209,44 @@ def cmd_storage_sweep(args: argparse.Namespace) -> int:
 def _run_job_command(
     settings: Settings, *, kind: str, slug: str, wait: bool, done: Callable[[dict[str, Any]], str]
 ) -> str:
-    """Start a contest's job as the pages do, then either leave it to the workers (--no-wait)
-    or run it in this process with a progress bar, and say how it ended."""
+    """Start a contest's job as the pages do (see ``_run_job``)."""
+    from contest.models import Contest
+    from contest.results import services as results
+
+    async def find(session: AsyncSession) -> int:
+        contest = await session.scalar(
+            select(Contest).where(Contest.slug == slug).order_by(Contest.id.desc())
+        )
+        if contest is None:
+            raise SystemExit(f"contest: no contest is called {slug}")
+        if kind.startswith("results_"):
+            action = kind.removeprefix("results_")
+            try:
+                await results.ensure_may_start(session, contest_id=contest.id, action=action)
+            except results.ResultsError as exc:
+                raise SystemExit(f"contest: cannot {action} results: {exc}") from None
+        return contest.id
+
+    return _run_job(settings, kind=kind, find=find, wait=wait, done=done)
+
+
+def _run_job(
+    settings: Settings,
+    *,
+    kind: str,
+    find: Callable[[AsyncSession], Awaitable[int | None]],
+    params: dict[str, Any] | None = None,
+    wait: bool,
+    done: Callable[[dict[str, Any]], str],
+) -> str:
+    """Start a job (of the contest ``find`` gives, or of none) as the pages do, then either
+    leave it to the workers (--no-wait) or run it in this process with a progress bar, and
+    say how it ended."""
     from contest.app import JOB_KINDS
     from contest.db import create_engine, create_sessionmaker
     from contest.jobs.queue import JobQueue, start_job
     from contest.jobs.worker import execute_job
-    from contest.models import Contest, Job, JobStatus
-    from contest.results import services as results
+    from contest.models import Job, JobStatus
     from contest.results.cli import ProgressBar
 
     async def go() -> str:
@@ -224,21 +254,11 @@ def _run_job_command(
         sessionmaker = create_sessionmaker(engine)
         try:
             async with sessionmaker() as session:
-                contest = await session.scalar(
-                    select(Contest).where(Contest.slug == slug).order_by(Contest.id.desc())
-                )
-                if contest is None:
-                    raise SystemExit(f"contest: no contest is called {slug}")
-                if kind.startswith("results_"):
-                    action = kind.removeprefix("results_")
-                    try:
-                        await results.ensure_may_start(
-                            session, contest_id=contest.id, action=action
-                        )
-                    except results.ResultsError as exc:
-                        raise SystemExit(f"contest: cannot {action} results: {exc}") from None
+                contest_id = await find(session)
             queue = JobQueue(settings, JOB_KINDS) if not wait else None
-            job = await start_job(sessionmaker, queue, kind=kind, contest_id=contest.id, actor=None)
+            job = await start_job(
+                sessionmaker, queue, kind=kind, contest_id=contest_id, params=params, actor=None
+            )
             if not wait:
                 return f"Job {job.id} queued ({kind}); a worker runs it."
             bar = ProgressBar(sys.stderr, gettext(JOB_KINDS[kind].label))
@@ -366,12 +386,38 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
-    from contest.privacy.cli import retention, retention_lines
+    """The plan is listed here (a dry run does nothing more); the erasing is a job, run here
+    with a progress bar, or left to the workers with --no-wait."""
+    from contest.privacy.cli import retention, retention_lines, retention_summary
+    from contest.privacy.jobs import retention_params
 
     settings = _settings()
-    run = asyncio.run(retention(settings, dry_run=args.dry_run))
-    print("\n".join(retention_lines(run, dry_run=args.dry_run)))
-    return 1 if run.files_left else 0
+    plan = asyncio.run(retention(settings, dry_run=True))
+    lines = retention_lines(plan, dry_run=True)
+    if args.dry_run:
+        print("\n".join(lines))
+        return 0
+    print("\n".join(lines[:-1]))
+    left: list[int] = []
+
+    def done(result: dict[str, Any]) -> str:
+        left.append(int(result["files_left"]))
+        return retention_summary(result)
+
+    async def no_contest(session: AsyncSession) -> None:
+        return None
+
+    print(
+        _run_job(
+            settings,
+            kind="retention",
+            find=no_contest,
+            params=retention_params(dry_run=False),
+            wait=not args.no_wait,
+            done=done,
+        )
+    )
+    return 1 if left and left[0] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -512,8 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         "event's retention_months have passed since their contest's publication (or its "
         "closing, if never published)",
     )
-    apply.add_argument(
+    apply_mode = apply.add_mutually_exclusive_group()
+    apply_mode.add_argument(
         "--dry-run", action="store_true", help="list what would be erased, erase nothing"
+    )
+    apply_mode.add_argument(
+        "--no-wait", action="store_true", help="queue the job for a worker and return at once"
     )
     apply.set_defaults(func=cmd_retention)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -106,8 +106,20 @@ def retention_lines(run: RetentionRun, *, dry_run: bool) -> list[str]:
         lines.append(f"Would erase {len(run.items)} entr{'y' if len(run.items) == 1 else 'ies'}.")
     else:
         lines.append(
-            f"Erased {len(run.items)} entr{'y' if len(run.items) == 1 else 'ies'}; "
-            f"{run.files_deleted} stored file(s) deleted"
-            + (f", {run.files_left} left for the next run." if run.files_left else ".")
+            retention_summary(
+                {
+                    "due": len(run.items),
+                    "files_deleted": run.files_deleted,
+                    "files_left": run.files_left,
+                }
+            )
         )
     return lines
+
+
+def retention_summary(result: dict[str, Any]) -> str:
+    """The last line of a run, from the retention job's result."""
+    due, deleted, left = result["due"], result["files_deleted"], result["files_left"]
+    return f"Erased {due} entr{'y' if due == 1 else 'ies'}; {deleted} stored file(s) deleted" + (
+        f", {left} left for the next run." if left else "."
+    )

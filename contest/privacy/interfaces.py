@@ -70,11 +70,16 @@ class RetentionItem:
 class RetentionRun:
     items: list[RetentionItem]
     reports: list[ErasureReport]
+    # Entries erased before (by a run that stopped, or with storage refusing) whose files
+    # this run took up, and what became of those files.
+    leftovers: int = 0
+    leftover_files_deleted: int = 0
+    leftover_files_left: int = 0
 
     @property
     def files_deleted(self) -> int:
-        return sum(r.files_deleted for r in self.reports)
+        return sum(r.files_deleted for r in self.reports) + self.leftover_files_deleted
 
     @property
     def files_left(self) -> int:
-        return sum(r.files_left for r in self.reports)
+        return sum(r.files_left for r in self.reports) + self.leftover_files_left

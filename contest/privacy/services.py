@@ -56,11 +56,14 @@ from contest.privacy.interfaces import (
     RetentionItem,
     RetentionRun,
 )
+from contest.progress import Progress, no_progress
 from contest.results.outcome import published_outcome
 from contest.tokens import normalize_receipt_code
 from storage import Storage
 
 REASON_MAX = 1000
+# Entries whose leftover files a retention run deletes at a time (one query each).
+RETENTION_FILES_BATCH = 500
 
 # --- the notice ---------------------------------------------------------------------------
 
@@ -538,29 +541,68 @@ async def retention_plan(session: AsyncSession, *, now: datetime) -> list[Retent
     return items
 
 
+async def _erased_with_files(session: AsyncSession) -> list[int]:
+    """Entries erased whose files are not all gone yet (storage refused them, or the run that
+    erased them stopped before their files)."""
+    return [
+        entry_id
+        for entry_id in (
+            await session.scalars(
+                select(Asset.entry_id)
+                .join(Entry, Entry.id == Asset.entry_id)
+                .where(Entry.erased_at.is_not(None), Asset.entry_id.is_not(None))
+                .distinct()
+                .order_by(Asset.entry_id)
+            )
+        ).all()
+        if entry_id is not None
+    ]
+
+
 async def apply_retention(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
     now: datetime,
     dry_run: bool,
+    progress: Progress = no_progress,
 ) -> RetentionRun:
-    """Erase what the plan lists (nothing with ``dry_run``), through the one erasure."""
+    """Erase what the plan lists (nothing with ``dry_run``), through the one erasure, then
+    the files still left of entries erased before. ``progress`` hears (entries done, entries
+    in all) after each one.
+
+    Each entrant's erasure is its own unit of work, so a run stopped half-way keeps what it
+    did, and the next run takes up the rest: the plan leaves out what is erased already, and
+    the files an erased entry still has are deleted then."""
     async with sessionmaker() as session:
         items = await retention_plan(session, now=now)
+        leftovers = [] if dry_run else await _erased_with_files(session)
+    if dry_run:
+        await progress(len(items), len(items))
+        return RetentionRun(items, [])
+    total = len(items) + len(leftovers)
+    await progress(0, total)
     reports: list[ErasureReport] = []
-    if not dry_run:
-        for item in items:
-            reports.append(
-                await erase_entrant(
-                    sessionmaker=sessionmaker,
-                    storage=storage,
-                    receipt_code=item.receipt_code,
-                    reason=retention_reason(item),
-                    actor_label="retention",
-                )
+    for done, item in enumerate(items, start=1):
+        reports.append(
+            await erase_entrant(
+                sessionmaker=sessionmaker,
+                storage=storage,
+                receipt_code=item.receipt_code,
+                reason=retention_reason(item),
+                actor_label="retention",
             )
-    return RetentionRun(items, reports)
+        )
+        await progress(done, total)
+    deleted = left = 0
+    for start in range(0, len(leftovers), RETENTION_FILES_BATCH):
+        batch = leftovers[start : start + RETENTION_FILES_BATCH]
+        gone, kept = await delete_entry_files(
+            sessionmaker=sessionmaker, storage=storage, entry_ids=batch
+        )
+        deleted, left = deleted + gone, left + kept
+        await progress(len(items) + start + len(batch), total)
+    return RetentionRun(items, reports, len(leftovers), deleted, left)
 
 
 def retention_reason(item: RetentionItem) -> str:

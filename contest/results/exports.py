@@ -38,6 +38,10 @@ from reportlab.lib import colors  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.units import cm  # type: ignore[import-untyped, unused-ignore]
+from reportlab.lib.utils import simpleSplit  # type: ignore[import-untyped, unused-ignore]
+from reportlab.pdfbase.pdfmetrics import (  # type: ignore[import-untyped, unused-ignore]
+    stringWidth,
+)
 from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
     KeepTogether,
     Paragraph,
@@ -49,7 +53,7 @@ from reportlab.platypus import (  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import Executable, and_, distinct, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest import labels
+from contest import labels, xlsx
 from contest.db import utcnow
 from contest.errors import InvalidError, NotFoundError
 from contest.events.services import event_contests
@@ -75,6 +79,7 @@ from contest.results.certificates import FONT, FONT_BOLD, UnitTree, register_fon
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
 from contest.spreadsheets import CsvWriter, write_xlsx_row
 from contest.templating import create_templates
+from contest.xlsx import StreamedBook, StreamedSheet
 from judging.scoring import unit_standings_of_counts
 
 # Sheet names in Excel: at most 31 characters, none of these.
@@ -368,6 +373,8 @@ class _Divisions:
 
 
 RESULT_WIDTHS = (8, 12, 26, 14, 30, 6, 6, 30, 34, 10, 12, 8, 18)
+# The final score and the mean of the judges' totals (columns J and K) show two decimals.
+RESULT_STYLES = (xlsx.PLAIN,) * 9 + (xlsx.SCORE, xlsx.SCORE)
 # Rows above a sheet's data (title, subtitle, a blank row, the headers) and below it (a blank
 # row, the number of entries, one row per prize).
 HEAD_ROWS = 4
@@ -376,46 +383,62 @@ TAIL_ROWS = 2 + len(Prize)
 
 class _XlsxResults:
     """One sheet per division; a division longer than a sheet goes on in a next sheet with
-    the same heading. Rows go to disk as they are written (xlsxwriter's constant memory)."""
+    the same heading. Rows go into the file as they are written (contest.xlsx)."""
 
     def __init__(self, out: BinaryIO, results: ContestResults) -> None:
-        self.book = XlsxBook(out, title=results.title(), author=results.organizer)
+        self.book = StreamedBook(
+            out, title=results.title(), author=results.organizer, created=results.exported_at
+        )
         self.results = results
         self.headers = result_headers()
+        self.taken: set[str] = set()
         self.name = ""
-        self.sheet: Any = None
+        self.sheet: StreamedSheet | None = None
         self.row = 0
+        self.pending: list[list[Any]] = []
 
     def division(self, name: str) -> None:
+        self._flush()
         self.name = name
         self._new_sheet()
 
     def _new_sheet(self) -> None:
-        self.sheet = self.book.headed_sheet(
-            self.name,
-            (f"{self.results.title()} · {self.name}", _published_line(self.results)),
-            self.headers,
-            widths=RESULT_WIDTHS,
-            freeze=(HEAD_ROWS, 0),
+        self.sheet = self.book.add_sheet(
+            _sheet_title(self.name, self.taken), widths=RESULT_WIDTHS, freeze_rows=HEAD_ROWS
         )
+        self.sheet.row(0, [f"{self.results.title()} · {self.name}"], (xlsx.TITLE,))
+        self.sheet.row(1, [_published_line(self.results)])
+        self.sheet.row(3, self.headers, (xlsx.BOLD,) * len(self.headers))
         self.row = HEAD_ROWS
 
     def line(self, cells: list[Any]) -> None:
-        if self.row >= SHEET_ROW_LIMIT - TAIL_ROWS:
+        if self.row + len(self.pending) >= SHEET_ROW_LIMIT - TAIL_ROWS:
+            self._flush()
             self._new_sheet()
-        write_xlsx_row(self.sheet, self.row, cells, self.book.score_columns)
-        self.row += 1
+        self.pending.append(cells)
+        if len(self.pending) >= EXPORT_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            assert self.sheet is not None
+            self.sheet.rows(self.row, self.pending, RESULT_STYLES)
+            self.row += len(self.pending)
+            self.pending = []
 
     def totals(self, rows: list[list[Any]]) -> None:
+        self._flush()
+        assert self.sheet is not None
         self.row += 1
         for cells in rows:
-            write_xlsx_row(self.sheet, self.row, cells, self.book.bold_first)
+            self.sheet.row(self.row, cells, (xlsx.BOLD,))
             self.row += 1
 
     def close(self) -> None:
+        self._flush()
         if self.sheet is None:
-            sheet = self.book.add_sheet(gettext("Results"))
-            write_xlsx_row(sheet, 0, [self.results.title()])
+            sheet = self.book.add_sheet(_sheet_title(gettext("Results"), self.taken))
+            sheet.row(0, [self.results.title()])
         self.book.close()
 
 
@@ -505,10 +528,6 @@ class XlsxBook:
         self.bold = self.book.add_format({"bold": True})
         self.title = self.book.add_format({"bold": True, "font_size": 14})
         self.head = self.book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-        score = self.book.add_format({"num_format": "0.00"})
-        # The results' final score and mean, columns J and K.
-        self.score_columns = {9: score, 10: score}
-        self.bold_first = {0: self.bold}
         self.taken: set[str] = set()
 
     def add_sheet(self, name: str) -> Any:
@@ -1011,7 +1030,7 @@ def _report_bytes(report: EventReport, fmt: str, out: BinaryIO) -> None:
     if fmt == "xlsx":
         _report_xlsx(report, out)
     elif fmt == "pdf":
-        out.write(report_pdf(report))
+        report_pdf(report, out)
     else:
         out.write(report_html(report).encode())
 
@@ -1063,30 +1082,71 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def _table(headers: list[str], rows: list[list[Any]], width: float, total_row: bool) -> Table:
-    styles = _styles()
-    data = [[Paragraph(escape(str(h)), styles["head"]) for h in headers]]
-    data += [
-        [Paragraph(escape("" if v is None else str(v)), styles["cell"]) for v in row]
-        for row in rows
-    ]
+# A table of the PDF goes in pieces of this many rows, each with its column headers: reportlab
+# lays a long table out again from its split point on every page, so one table of thousands of
+# rows costs the square of its pages.
+PDF_TABLE_ROWS = 30
+# Lines of one cell at most (the rest cut with "…"), so that no row is ever taller than a page.
+PDF_CELL_LINES = 6
+PDF_CELL_SIZE, PDF_CELL_LEADING = 8.5, 10.5
+PDF_CELL_PADDING = 3
+# The participation chart shows the units with the most entries, however many there are; the
+# table under it lists them all.
+PDF_CHART_UNITS = 20
+
+
+def _cell_lines(value: Any, font: str, width: float) -> str:
+    """A cell's text wrapped to its column, as plain lines (a table of plain strings lays out
+    in a fraction of the time of one of paragraphs)."""
+    text = "" if value is None else " ".join(str(value).split())
+    if stringWidth(text, font, PDF_CELL_SIZE) <= width:
+        return text
+    lines = simpleSplit(text, font, PDF_CELL_SIZE, width)
+    if len(lines) > PDF_CELL_LINES:
+        lines = lines[:PDF_CELL_LINES]
+        lines[-1] = lines[-1][:-1] + "…"
+    return "\n".join(lines)
+
+
+def _tables(
+    headers: list[str], rows: list[list[Any]], width: float, total_row: bool
+) -> list[Table]:
+    """One of the report's tables, in pieces of PDF_TABLE_ROWS rows that each start with the
+    headers (and repeat them if a piece goes on over a page)."""
     first = min(width * 0.34, 7 * cm) if len(headers) > 2 else width / 2
     rest = (width - first) / max(1, len(headers) - 1)
-    table = Table(data, colWidths=[first] + [rest] * (len(headers) - 1), repeatRows=1)
-    commands: list[tuple[Any, ...]] = [
+    widths = [first] + [rest] * (len(headers) - 1)
+    inner = [w - 2 * PDF_CELL_PADDING for w in widths]
+    head = [_cell_lines(h, FONT_BOLD, w) for h, w in zip(headers, inner, strict=True)]
+    base: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), FONT, PDF_CELL_SIZE, PDF_CELL_LEADING),
+        ("FONT", (0, 0), (-1, 0), FONT_BOLD, PDF_CELL_SIZE, PDF_CELL_LEADING),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b9b2a3")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#ece6d8")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LEFTPADDING", (0, 0), (-1, -1), PDF_CELL_PADDING),
+        ("RIGHTPADDING", (0, 0), (-1, -1), PDF_CELL_PADDING),
     ]
-    if total_row and rows:
-        commands.append(("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f4f1ea")))
-    table.setStyle(TableStyle(commands))
-    return table
+    tables: list[Table] = []
+    for start in range(0, max(1, len(rows)), PDF_TABLE_ROWS):
+        piece = rows[start : start + PDF_TABLE_ROWS]
+        data = [head] + [
+            [_cell_lines(v, FONT, w) for v, w in zip(row, inner, strict=True)] for row in piece
+        ]
+        commands = list(base)
+        if total_row and piece and start + len(piece) == len(rows):
+            commands.append(("BACKGROUND", (0, -1), (-1, -1), colors.HexColor("#f4f1ea")))
+        tables.append(Table(data, colWidths=widths, repeatRows=1, style=TableStyle(commands)))
+    return tables
 
 
 def participation_chart(report: EventReport, width: float) -> Drawing:
-    """Entries per school and residential group, as horizontal bars."""
+    """Entries per school and residential group, as horizontal bars: the PDF_CHART_UNITS
+    units with the most entries, in the table's order."""
     items = report.participation
+    if len(items) > PDF_CHART_UNITS:
+        shown = {id(p) for p in sorted(items, key=lambda p: -p.entries)[:PDF_CHART_UNITS]}
+        items = [p for p in items if id(p) in shown]
     label_width = 190
     bar_height = 16
     height = max(60, bar_height * len(items) + 40)
@@ -1125,14 +1185,15 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def report_pdf(report: EventReport, *, locale: str | None = None) -> bytes:
+def report_pdf(report: EventReport, out: BinaryIO, *, locale: str | None = None) -> None:
+    """The report as a PDF for print, written into ``out``: every table in full, over as many
+    pages as it takes."""
     register_fonts()
-    buffer = io.BytesIO()
     with use_locale(locale or get_locale()):
         styles = _styles()
         page = landscape(A4)
         document = SimpleDocTemplate(
-            buffer,
+            out,
             pagesize=page,
             leftMargin=1.5 * cm,
             rightMargin=1.5 * cm,
@@ -1158,15 +1219,21 @@ def report_pdf(report: EventReport, *, locale: str | None = None) -> bytes:
         for key in ("summary", "by_unit", "participation", "prizes", "judges"):
             headers, rows = sections[key]
             heading = Paragraph(escape(titles[key]), styles["heading"])
-            table = _table(headers, rows, width, total_row=key != "judges")
+            tables = _tables(headers, rows, width, total_row=key != "judges")
             if key == "participation" and report.participation:
+                chart: list[Any] = [heading]
+                if len(report.participation) > PDF_CHART_UNITS:
+                    note = gettext(
+                        "The %(count)s units with the most entries; the table lists every unit.",
+                        count=PDF_CHART_UNITS,
+                    )
+                    chart.append(Paragraph(escape(note), styles["body"]))
                 # The heading stays with its chart, on the page where the chart starts.
-                story.append(KeepTogether([heading, participation_chart(report, width)]))
-                story += [Spacer(1, 6), table]
+                story.append(KeepTogether([*chart, participation_chart(report, width)]))
+                story += [Spacer(1, 6), *tables]
             else:
-                story += [heading, table]
+                story += [heading, *tables]
         document.build(story)
-    return buffer.getvalue()
 
 
 def _headline(report: ReportHeading) -> str:
