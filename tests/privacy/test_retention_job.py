@@ -5,6 +5,7 @@ deleted, and bad parameters failing the job with nothing erased; on the local fo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -89,30 +90,49 @@ async def _erasures(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     return int(found or 0)
 
 
-async def _run_job(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], params: dict[str, object]
-) -> Job:
-    job = await start_job(
-        sessionmaker, None, kind="retention", contest_id=None, params=params, actor=None
-    )
-    assert await execute_job(settings, job.id, JOB_KINDS)
-    async with sessionmaker() as session:
-        row = await session.get(Job, job.id)
-    assert row is not None
-    return row
+@dataclasses.dataclass
+class Retention:
+    """What each test starts from: the entries retention erases (``_due``), their files' keys,
+    and the parts a run uses."""
+
+    due: set[str]
+    keys: list[str]
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: Storage
+
+    async def run(self, params: dict[str, object]) -> Job:
+        """A retention job started and run to its end by this process, as a worker would."""
+        job = await start_job(
+            self.sessionmaker, None, kind="retention", contest_id=None, params=params, actor=None
+        )
+        assert await execute_job(self.settings, job.id, JOB_KINDS)
+        async with self.sessionmaker() as session:
+            row = await session.get(Job, job.id)
+        assert row is not None
+        return row
 
 
-async def test_a_dry_run_job_lists_and_the_real_one_erases_with_progress(
+@pytest.fixture
+async def retention(
     app: httpx.AsyncClient,
     intake_settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
-) -> None:
+) -> Retention:
     due = await _due(app, sessionmaker)
     keys = await _files_of(sessionmaker, due)
+    return Retention(due, keys, intake_settings, sessionmaker, store)
+
+
+async def test_a_dry_run_job_lists_and_the_real_one_erases_with_progress(
+    retention: Retention,
+) -> None:
+    due, sessionmaker = retention.due, retention.sessionmaker
+    keys = retention.keys
     assert keys
 
-    dry = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=True))
+    dry = await retention.run(retention_params(dry_run=True))
     assert dry.status == JobStatus.DONE, dry.error
     assert dry.result is not None
     assert (dry.result["due"], dry.result["erased"], dry.result["files_deleted"]) == (
@@ -123,9 +143,9 @@ async def test_a_dry_run_job_lists_and_the_real_one_erases_with_progress(
     assert set(dry.result["sample"]) == due
     assert (dry.progress_done, dry.progress_total) == (len(due), len(due))
     assert await _erased(sessionmaker) == set()
-    assert set(keys) <= set(await store.list_keys("entries/"))
+    assert set(keys) <= set(await retention.store.list_keys("entries/"))
 
-    job = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=False))
+    job = await retention.run(retention_params(dry_run=False))
     assert job.status == JobStatus.DONE, job.error
     assert job.result is not None
     assert job.result["due"] == job.result["erased"] == len(due)
@@ -133,22 +153,19 @@ async def test_a_dry_run_job_lists_and_the_real_one_erases_with_progress(
     assert (job.progress_done, job.progress_total) == (len(due), len(due))
     assert await _erased(sessionmaker) == due
     assert await _files_of(sessionmaker, due) == []
-    assert not set(keys) & set(await store.list_keys("entries/"))
+    assert not set(keys) & set(await retention.store.list_keys("entries/"))
 
-    again = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=False))
+    again = await retention.run(retention_params(dry_run=False))
     assert again.status == JobStatus.DONE and again.result is not None
     assert (again.result["due"], again.result["files_deleted"]) == (0, 0)
     assert await _erasures(sessionmaker) == len(due)
 
 
 async def test_a_run_stopped_half_way_is_taken_up_and_nothing_is_erased_twice(
-    app: httpx.AsyncClient,
-    intake_settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    retention: Retention,
 ) -> None:
-    due = await _due(app, sessionmaker)
-    keys = await _files_of(sessionmaker, due)
+    due, sessionmaker = retention.due, retention.sessionmaker
+    keys = retention.keys
     calls: list[tuple[int, int]] = []
 
     async def killed_after_two(done: int, total: int) -> None:
@@ -159,7 +176,7 @@ async def test_a_run_stopped_half_way_is_taken_up_and_nothing_is_erased_twice(
     with pytest.raises(KeyboardInterrupt):
         await services.apply_retention(
             sessionmaker=sessionmaker,
-            storage=store,
+            storage=retention.store,
             now=utcnow(),
             dry_run=False,
             progress=killed_after_two,
@@ -175,7 +192,7 @@ async def test_a_run_stopped_half_way_is_taken_up_and_nothing_is_erased_twice(
     left_behind = await _files_of(sessionmaker, {half})
     assert left_behind
 
-    job = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=False))
+    job = await retention.run(retention_params(dry_run=False))
     assert job.status == JobStatus.DONE, job.error
     assert job.result is not None
     assert job.result["due"] == len(due) - 3 and job.result["leftovers"] == 1
@@ -183,19 +200,14 @@ async def test_a_run_stopped_half_way_is_taken_up_and_nothing_is_erased_twice(
     assert job.progress_done == job.progress_total == len(due) - 2
     assert await _erased(sessionmaker) == due
     assert await _files_of(sessionmaker, due) == []
-    assert not set(keys) & set(await store.list_keys("entries/"))
+    assert not set(keys) & set(await retention.store.list_keys("entries/"))
     # Each entrant erased (and audited) once.
     assert await _erasures(sessionmaker) == len(due)
 
 
-async def test_bad_parameters_fail_the_job_with_nothing_erased(
-    app: httpx.AsyncClient,
-    intake_settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
-) -> None:
-    due = await _due(app, sessionmaker)
-    job = await _run_job(intake_settings, sessionmaker, {"dry_run": False, "now": "yesterday"})
+async def test_bad_parameters_fail_the_job_with_nothing_erased(retention: Retention) -> None:
+    due, sessionmaker = retention.due, retention.sessionmaker
+    job = await retention.run({"dry_run": False, "now": "yesterday"})
     assert job.status == JobStatus.FAILED and job.error
     assert await _erased(sessionmaker) == set()
     assert len(await _files_of(sessionmaker, due)) >= len(due)
@@ -212,15 +224,12 @@ def test_the_command_refuses_bad_options(
 
 
 async def test_the_command_can_leave_the_run_to_a_worker(
-    app: httpx.AsyncClient,
-    intake_settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
+    retention: Retention,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    due = await _due(app, sessionmaker)
-    point_command_at(intake_settings, monkeypatch)
+    due, sessionmaker = retention.due, retention.sessionmaker
+    point_command_at(retention.settings, monkeypatch)
     code = await asyncio.to_thread(main, ["retention", "apply", "--no-wait"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0
@@ -230,27 +239,25 @@ async def test_the_command_can_leave_the_run_to_a_worker(
     assert job is not None and job.status == JobStatus.QUEUED
     assert lines[-1] == f"Job {job.id} queued (retention); a worker runs it."
     assert await _erased(sessionmaker) == set()
-    assert await execute_job(intake_settings, job.id, JOB_KINDS)
+    assert await execute_job(retention.settings, job.id, JOB_KINDS)
     assert await _erased(sessionmaker) == due
 
 
 async def test_the_jobs_page_shows_the_runs_progress_and_outcome(
+    retention: Retention,
     app: httpx.AsyncClient,
-    intake_settings: Settings,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
     make_user: Callable[..., Awaitable[Account]],
 ) -> None:
-    due = await _due(app, sessionmaker)
+    due = retention.due
     account = await make_user("btc@example.vn", Role.ADMIN)
     await sign_in(app, account.user.email, account.password)
-    dry = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=True))
+    dry = await retention.run(retention_params(dry_run=True))
     page = await app.get(f"/admin/jobs/{dry.id}")
     assert page.status_code == 200
     assert vi("%(count)s entries are due for erasure; nothing was erased.", count=len(due)) in (
         page.text
     )
-    job = await _run_job(intake_settings, sessionmaker, retention_params(dry_run=False))
+    job = await retention.run(retention_params(dry_run=False))
     page = await app.get(f"/admin/jobs/{job.id}")
     assert job.result is not None
     outcome = vi(
