@@ -26,6 +26,7 @@ from contest.accounts.routes import routes as account_routes
 from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
+from contest.intake.bulk import KINDS as intake_job_kinds
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
@@ -64,7 +65,8 @@ SESSION_COOKIE = "contest_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
 # Every kind of background job, from the domains that own them.
 JOB_KINDS: dict[str, JobKind] = {
-    kind.name: kind for kind in (*judging_job_kinds, *results_job_kinds, *privacy_job_kinds)
+    kind.name: kind
+    for kind in (*judging_job_kinds, *results_job_kinds, *privacy_job_kinds, *intake_job_kinds)
 }
 
 

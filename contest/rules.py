@@ -254,6 +254,23 @@ async def ensure_contest_for_organiser(
     return contest
 
 
+def may_follow_job(user: User, job: Job) -> bool:
+    """Besides its contest's organisers, whoever started a job may follow it (a coordinator
+    their own import); nobody else."""
+    return job.created_by_id is not None and job.created_by_id == user.id
+
+
+async def ensure_job_for_follower(session: AsyncSession, *, user: User, job_id: int) -> Job:
+    """A job its contest's organisers may read, or its own starter (``may_follow_job``); to
+    anyone else it does not exist."""
+    if user.role == Role.ADMIN:
+        return await ensure_job_for_organiser(session, user=user, job_id=job_id)
+    job = await session.get(Job, job_id)
+    if job is None or not may_follow_job(user, job):
+        raise NotFoundError()
+    return job
+
+
 async def ensure_job_for_organiser(session: AsyncSession, *, user: User, job_id: int) -> Job:
     """A background job is seen and retried by the organisers of its contest (every organiser
     for a job of the whole event); anyone else is told it does not exist."""

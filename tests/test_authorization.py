@@ -28,6 +28,8 @@ from contest.models import (
     Contest,
     Entry,
     EntryStatus,
+    Job,
+    JobStatus,
     RemarkRequest,
     RemarkStatus,
     Result,
@@ -148,6 +150,19 @@ async def path_values(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
             judge_id=judge_x.id,
         )
         session.add(remark)
+        # An import coordinator A sent, finished: followed by A and the organisers alone.
+        coordinator_a = await session.scalar(select(User).where(User.email == "a@example.vn"))
+        assert coordinator_a is not None
+        job = Job(
+            kind="bulk_import",
+            contest_id=contest.id,
+            params={"csv": "imports/x/entrants.csv", "zip": None},
+            status=JobStatus.DONE,
+            result={"accepted": 0, "refused": 0, "rows": []},
+            created_by_id=coordinator_a.id,
+            created_at=utcnow(),
+        )
+        session.add(job)
         await session.commit()
     assert assignment is not None
     return {
@@ -164,6 +179,7 @@ async def path_values(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[st
         "token": "not-a-real-token",
         "key": "entries/x/original.png",
         "remark_id": remark.id,
+        "job_id": job.id,
     }
 
 
@@ -196,6 +212,10 @@ OBJECT_RULES: dict[str, Callable[[Persona], bool]] = {
     "/judge/remarks/{remark_id:int}": lambda p: p.name == "judge of contest X",
     "/entries/{code:str}/my-data.zip": lambda p: p.name == "entrant with an edit token",
     "/api/v1/entries/{code:str}/my-data": lambda p: p.name == "entrant with an edit token",
+    "/api/v1/jobs/{job_id:int}": lambda p: p.name in ("coordinator of unit A", "admin"),
+    "/coordinator/contests/{slug:str}/import/{job_id:int}": (
+        lambda p: p.name in ("coordinator of unit A", "admin")
+    ),
 }
 
 

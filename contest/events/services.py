@@ -41,6 +41,15 @@ async def event_contests(session: AsyncSession, *, event_id: int) -> list[Contes
     return list(await session.scalars(query.order_by(Contest.position, Contest.id)))
 
 
+# What intake needs of a contest besides its row: its divisions, books and criteria.
+_WITH_RULES = (
+    selectinload(Contest.event),
+    selectinload(Contest.divisions),
+    selectinload(Contest.books),
+    selectinload(Contest.criteria),
+)
+
+
 async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
     """A contest the public may read, newest event first when a slug is reused across years."""
     contest = await session.scalar(
@@ -48,16 +57,23 @@ async def get_public_contest(session: AsyncSession, *, slug: str) -> Contest:
         .join(Event)
         .where(Contest.slug == slug, Contest.status != ContestStatus.DRAFT)
         .order_by(Event.starts_on.desc())
-        .options(
-            selectinload(Contest.event),
-            selectinload(Contest.divisions),
-            selectinload(Contest.books),
-            selectinload(Contest.criteria),
-        )
+        .options(*_WITH_RULES)
         .limit(1)
     )
     if contest is None:
         raise ContestNotFoundError(slug)
+    return contest
+
+
+async def get_open_contest(session: AsyncSession, *, contest_id: int) -> Contest:
+    """The same, by id: for work that a request started and a job carries on (an import)."""
+    contest = await session.scalar(
+        select(Contest)
+        .where(Contest.id == contest_id, Contest.status != ContestStatus.DRAFT)
+        .options(*_WITH_RULES)
+    )
+    if contest is None:
+        raise ContestNotFoundError(str(contest_id))
     return contest
 
 

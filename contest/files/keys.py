@@ -12,6 +12,8 @@ from contest.files.kinds import FileKind
 
 _ENTRIES = "entries"
 _EVENT = "event"
+_IMPORTS = "imports"
+_EXPORTS = "exports"
 
 
 def new_upload_id() -> str:
@@ -41,3 +43,14 @@ def upload_id_of(key: str) -> str:
 def new_logo_key() -> str:
     """Where a newly set event logo is stored: a new key for each logo."""
     return f"{_EVENT}/{uuid.uuid4().hex}/logo.jpg"
+
+
+def new_import_keys(*, with_archive: bool) -> tuple[str, str | None]:
+    """Where a bulk import's CSV and ZIP wait for its job: a new folder for each import."""
+    folder = f"{_IMPORTS}/{uuid.uuid4().hex}"
+    return f"{folder}/entrants.csv", (f"{folder}/files.zip" if with_archive else None)
+
+
+def export_key(job_id: int, filename: str) -> str:
+    """Where the file an export job made is kept for the organiser to download."""
+    return f"{_EXPORTS}/job-{job_id}/{filename}"

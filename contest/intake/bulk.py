@@ -11,17 +11,22 @@ import asyncio
 import csv
 import hashlib
 import io
+import logging
 import tempfile
 import unicodedata
 import zipfile
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import IO
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
+from contest import rules
 from contest.errors import ContestError
+from contest.events.services import get_open_contest
+from contest.files import keys
 from contest.files.limits import (
     BULK_MAX_CSV_BYTES,
     BULK_MAX_ROWS,
@@ -31,19 +36,24 @@ from contest.files.limits import (
     MAX_FIELD_BYTES,
 )
 from contest.forms import CSRF_FIELD, verify_csrf
-from contest.i18n import N_, gettext, normalize_text
+from contest.i18n import N_, format_number, gettext, normalize_text
 from contest.intake import services
 from contest.intake.interfaces import (
     EntryValidationError,
     MalformedUploadError,
     PendingUpload,
+    StorageDownError,
     UploadTooLargeError,
 )
-from contest.intake.uploads import receipt_url_for
-from contest.models import Contest, Unit, User
-from storage import Storage
+from contest.jobs.kinds import JobContext, JobKind
+from contest.jobs.queue import JobQueue, start_job
+from contest.models import Contest, Job, Unit, User
+from storage import Storage, StorageError
 from storage.multipart import FormReadError, MultipartReader, boundary_of
 
+logger = logging.getLogger(__name__)
+
+IMPORT_KIND = "bulk_import"
 READ_CHUNK = 256 * 1024
 REQUIRED = ("full_name", "age", "unit", "consent", "title")
 COLUMNS = (
@@ -87,7 +97,8 @@ class RowResult:
     name: str
     accepted: bool
     receipt_code: str | None = None
-    edit_url: str | None = None
+    # The row's idempotency key, from which its entry's private link is made again.
+    key: str = ""
     already: bool = False
     reasons: list[str] = field(default_factory=list)
 
@@ -209,7 +220,10 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
             )
             if len(rows) > BULK_MAX_ROWS:
                 raise _import_error(
-                    gettext("Import at most %(count)s rows at a time.", count=BULK_MAX_ROWS)
+                    gettext(
+                        "Import at most %(count)s rows at a time.",
+                        count=format_number(BULK_MAX_ROWS),
+                    )
                 )
     except csv.Error:
         raise _import_error(gettext("The CSV file could not be read.")) from None
@@ -259,45 +273,147 @@ def _reasons(errors: dict[str, str]) -> list[str]:
     return [f"{gettext(FIELD_LABELS.get(k, k))}: {v}" for k, v in errors.items()]
 
 
-async def import_entries(
+async def _bytes(chunks: Sequence[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def _spooled(spool: IO[bytes]) -> AsyncIterator[bytes]:
+    while chunk := await asyncio.to_thread(spool.read, READ_CHUNK):
+        yield chunk
+
+
+async def receive_import(
     request: Request,
     *,
     contest: Contest,
-    units: Sequence[Unit],
     user: User,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
-) -> ImportReport:
+    queue: JobQueue | None,
+) -> Job:
+    """Take an import in: its CSV and ZIP read (CSRF first), refused whole at once when the CSV
+    or the ZIP cannot be used (422, nothing kept), else both kept in storage and the rows left
+    to a ``bulk_import`` job, which the coordinator follows on the import's page."""
     csv_bytes, spool = await _read_parts(request)
+    stored: list[str] = []
     try:
+        parse_csv(csv_bytes)
+        archive, _members = _zip_members(spool)
+        if archive is not None:
+            archive.close()
+        csv_key, zip_key = keys.new_import_keys(with_archive=spool is not None)
+        try:
+            await storage.put_stream(csv_key, _bytes([csv_bytes]), content_type="text/csv")
+            stored.append(csv_key)
+            if spool is not None and zip_key is not None:
+                spool.seek(0)
+                await storage.put_stream(zip_key, _spooled(spool), content_type="application/zip")
+                stored.append(zip_key)
+        except StorageError:
+            raise StorageDownError() from None
+        return await start_job(
+            sessionmaker,
+            queue,
+            kind=IMPORT_KIND,
+            contest_id=contest.id,
+            params={"csv": csv_key, "zip": zip_key},
+            actor=user,
+        )
+    except BaseException:
+        await _delete_quietly(storage, stored)
+        raise
+    finally:
+        if spool is not None:
+            spool.close()
+
+
+async def _delete_quietly(storage: Storage, stored: Sequence[str]) -> None:
+    for key in stored:
+        try:
+            await storage.delete(key)
+        except StorageError:
+            logger.warning("the import file %s could not be removed", key)
+
+
+async def _read_source(storage: Storage, key: str, into: IO[bytes]) -> None:
+    try:
+        async for chunk in await storage.get_stream(key):
+            await asyncio.to_thread(into.write, chunk)
+    except FileNotFoundError:
+        raise ContestError(
+            gettext("The files of this import are no longer kept. Please send the import again.")
+        ) from None
+    except StorageError:
+        raise StorageDownError() from None
+    into.seek(0)
+
+
+async def run_import(ctx: JobContext) -> dict[str, Any]:
+    """The ``bulk_import`` job: each row of the kept CSV submitted as the coordinator who sent
+    it, its file taken from the kept ZIP. Every row commits on its own and carries an
+    idempotency key, so a run taken up again after a worker died (or retried) goes on where
+    it stopped, making nothing twice. The kept files go when the run ends."""
+    assert ctx.job.contest_id is not None and ctx.actor is not None
+    params = ctx.job.params
+    async with ctx.sessionmaker() as session:
+        contest = await get_open_contest(session, contest_id=ctx.job.contest_id)
+        units = await rules.submittable_units(session, user=ctx.actor, event_id=contest.event_id)
+    with (
+        tempfile.TemporaryFile(dir=ctx.settings.data_dir) as csv_file,
+        tempfile.TemporaryFile(dir=ctx.settings.data_dir) as zip_file,
+    ):
+        await _read_source(ctx.storage, params["csv"], csv_file)
+        csv_bytes = csv_file.read()
         rows = parse_csv(csv_bytes)
+        spool = None
+        if params.get("zip"):
+            await _read_source(ctx.storage, params["zip"], zip_file)
+            spool = zip_file
         archive, members = _zip_members(spool)
         digest = hashlib.sha256(csv_bytes).hexdigest()[:24]
         results = []
-        for number, row in enumerate(rows, start=2):  # row 1 is the header
+        await ctx.progress(0, len(rows))
+        for done, (number, row) in enumerate(enumerate(rows, start=2), start=1):  # 1: header
             results.append(
                 await _import_row(
-                    request,
                     number=number,
                     row=row,
                     key=f"bulk-{digest}-{number}",
                     contest=contest,
                     units=units,
-                    user=user,
+                    user=ctx.actor,
+                    started_at=ctx.job.created_at,
+                    secret_key=ctx.settings.secret_key,
                     archive=archive,
                     members=members,
-                    sessionmaker=sessionmaker,
-                    storage=storage,
+                    sessionmaker=ctx.sessionmaker,
+                    storage=ctx.storage,
                 )
             )
-    finally:
-        if spool is not None:
-            spool.close()
-    return ImportReport(results)
+            await ctx.progress(done, len(rows))
+        if archive is not None:
+            archive.close()
+    await _delete_quietly(ctx.storage, [k for k in (params["csv"], params.get("zip")) if k])
+    report = ImportReport(results)
+    return {
+        "accepted": report.accepted,
+        "refused": report.refused,
+        "rows": [asdict(r) for r in results],
+    }
+
+
+def report_of(result: dict[str, Any] | None) -> ImportReport | None:
+    """A finished import's report, from its job's result."""
+    if not result or "rows" not in result:
+        return None
+    return ImportReport([RowResult(**row) for row in result["rows"]])
+
+
+KINDS = [JobKind(IMPORT_KIND, N_("Importing entries"), run_import, "admin_entries")]
 
 
 async def _import_row(
-    request: Request,
     *,
     number: int,
     row: dict[str, str],
@@ -305,20 +421,20 @@ async def _import_row(
     contest: Contest,
     units: Sequence[Unit],
     user: User,
+    started_at: datetime,
+    secret_key: str,
     archive: zipfile.ZipFile | None,
     members: dict[str, list[str]],
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
 ) -> RowResult:
-    result = RowResult(row=number, name=row.get("full_name", ""), accepted=False)
-    secret = request.state.settings.secret_key
+    result = RowResult(row=number, name=row.get("full_name", ""), accepted=False, key=key)
     async with sessionmaker() as session:
         existing = await services.find_replay(session, contest_id=contest.id, idempotency_key=key)
     if existing is not None:
-        token = services.edit_token_for(secret, contest_id=contest.id, idempotency_key=key)
-        result.accepted, result.already = True, True
+        # Made by an earlier import of the same CSV, or by this one before its worker stopped.
+        result.accepted, result.already = True, existing.created_at < started_at
         result.receipt_code = existing.receipt_code
-        result.edit_url = receipt_url_for(request, existing, token)
         return result
     values = _row_values(row, contest)
     file_name = unicodedata.normalize("NFC", row.get("file", "")).rsplit("/", 1)[-1]
@@ -357,7 +473,7 @@ async def _import_row(
             uploads=uploads,
             upload_ids=[],
             idempotency_key=key,
-            secret_key=secret,
+            secret_key=secret_key,
             submitted_by=user,
         )
     except (zipfile.BadZipFile, RuntimeError, OSError, EOFError):
@@ -380,5 +496,4 @@ async def _import_row(
         return result
     result.accepted = True
     result.receipt_code = submitted.entry.receipt_code
-    result.edit_url = receipt_url_for(request, submitted.entry, submitted.edit_token)
     return result

@@ -34,7 +34,17 @@ from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import SUBMISSION_SCHEMA, EntryValidationError, IntakeError
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
-from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
+from contest.models import (
+    AssetRole,
+    Contest,
+    ContestKind,
+    Entry,
+    EntryStatus,
+    JobStatus,
+    Role,
+    Unit,
+    User,
+)
 from contest.results.outcome import published_outcome
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
@@ -476,38 +486,71 @@ async def withdraw_entry(request: Request) -> Response:
 # --- coordinators: bulk import ------------------------------------------------------------
 
 
-@requires(Role.COORDINATOR, Role.ADMIN)
-async def coordinator_import(request: Request) -> Response:
-    contest = await _contest(request)
-    user = current_user(request)
-    units = await _units(request, contest, user)
-    context: dict[str, Any] = {
+async def _import_context(request: Request, contest: Contest, user: User) -> dict[str, Any]:
+    return {
         "contest": contest,
         "event": contest.event,
-        "units": units,
+        "units": await _units(request, contest, user),
+        "job": None,
         "report": None,
         "message": None,
         "columns": list(bulk.COLUMNS),
     }
+
+
+@requires(Role.COORDINATOR, Role.ADMIN)
+async def coordinator_import(request: Request) -> Response:
+    """The import form; a sent import is kept and its rows left to a job, followed on the
+    import's own page."""
+    contest = await _contest(request)
+    user = current_user(request)
     try:
         services.check_window(contest, utcnow())
     except IntakeError as exc:
         return _closed_page(request, contest, exc.message)
     if request.method == "GET":
-        return render(request, "submit/import.html", context)
+        return render(request, "submit/import.html", await _import_context(request, contest, user))
     try:
-        report = await bulk.import_entries(
+        job = await bulk.receive_import(
             request,
             contest=contest,
-            units=units,
             user=user,
             sessionmaker=request_sessionmaker(request),
             storage=request_storage(request),
+            queue=request.state.jobs,
         )
     except ContestError as exc:
+        context = await _import_context(request, contest, user)
         context["message"] = exc.message
         return render(request, "submit/import.html", context, status_code=exc.status_code)
-    context["report"] = report
+    url = request.url_for("coordinator_import_job", slug=contest.slug, job_id=job.id)
+    return RedirectResponse(url, status_code=303)
+
+
+@requires(Role.COORDINATOR, Role.ADMIN)
+async def coordinator_import_job(request: Request) -> Response:
+    """An import's progress while its job runs, then its report: each row accepted (with its
+    entry's private link) or refused with its reasons."""
+    contest = await _contest(request)
+    user = current_user(request)
+    async with request_sessionmaker(request)() as session:
+        job = await rules.ensure_job_for_follower(
+            session, user=user, job_id=request.path_params["job_id"]
+        )
+    if job.kind != bulk.IMPORT_KIND or job.contest_id != contest.id:
+        raise HTTPException(404)
+    context = await _import_context(request, contest, user)
+    report = bulk.report_of(job.result) if job.status == JobStatus.DONE else None
+    secret = request.state.settings.secret_key
+    context.update(
+        job=job,
+        report=report,
+        edit_url=lambda row: receipt_url_for(
+            request,
+            row.receipt_code,
+            services.edit_token_for(secret, contest_id=contest.id, idempotency_key=row.key),
+        ),
+    )
     return render(request, "submit/import.html", context)
 
 
@@ -1039,7 +1082,17 @@ routes: list[BaseRoute] = [
     Route("/entries/{code:str}/edit", edit_entry, methods=["POST"]),
     Route("/entries/{code:str}/withdraw", withdraw_entry, methods=["POST"]),
     Route("/coordinator/contests/{slug:str}/submit", coordinator_submit, methods=["GET", "POST"]),
-    Route("/coordinator/contests/{slug:str}/import", coordinator_import, methods=["GET", "POST"]),
+    Route(
+        "/coordinator/contests/{slug:str}/import",
+        coordinator_import,
+        methods=["GET", "POST"],
+        name="coordinator_import",
+    ),
+    Route(
+        "/coordinator/contests/{slug:str}/import/{job_id:int}",
+        coordinator_import_job,
+        name="coordinator_import_job",
+    ),
 ]
 
 api_routes: list[BaseRoute] = [

@@ -53,9 +53,10 @@ class Submission:
     replay: Entry | None = None
 
 
-def receipt_url_for(request: Request, entry: Entry, token: str, **extra: str) -> str:
-    """The private edit link of an entry."""
-    url = str(request.url_for("receipt", code=entry.receipt_code))
+def receipt_url_for(request: Request, entry: Entry | str, token: str, **extra: str) -> str:
+    """The private edit link of an entry (or of the entry of a receipt code)."""
+    code = entry if isinstance(entry, str) else entry.receipt_code
+    url = str(request.url_for("receipt", code=code))
     return f"{url}?{urlencode({'token': token, **extra})}"
 
 

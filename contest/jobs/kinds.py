@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest.files import keys
 from contest.models import Job, User
 from contest.progress import Progress
 from contest.settings import Settings
@@ -65,6 +66,6 @@ async def store_export(
     with tempfile.TemporaryFile(dir=ctx.settings.data_dir) as file:
         filename, media_type = await write(file)
         file.seek(0)
-        key = f"exports/job-{ctx.job.id}/{Path(filename).name}"
+        key = keys.export_key(ctx.job.id, Path(filename).name)
         stored = await ctx.storage.put_stream(key, _file_chunks(file), content_type=media_type)
     return {"file": key, "filename": filename, "media_type": media_type, "size": stored.size}

@@ -142,9 +142,10 @@ async def download(request: Request) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, Role.COORDINATOR)
 async def api_job(request: Request) -> Response:
-    """A background job: its status, progress, error or outcome.
+    """A background job: its status, progress, error or outcome. Read by its contest's
+    organisers, and by whoever started it (a coordinator's import).
     ---
     summary: Read a job
     operationId: readJob
@@ -153,7 +154,11 @@ async def api_job(request: Request) -> Response:
         description: The job.
         content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
     """
-    return JSONResponse(job_json(request, await _job(request)))
+    async with request.state.sessionmaker() as session:
+        job = await rules.ensure_job_for_follower(
+            session, user=current_user(request), job_id=request.path_params["job_id"]
+        )
+    return JSONResponse(job_json(request, job))
 
 
 @requires(Role.ADMIN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html as html_text
 import io
 import re
@@ -16,13 +17,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.accounts.services import create_api_token
-from contest.models import Entrant, Entry, Role, Unit, User
+from contest.app import JOB_KINDS
+from contest.intake import bulk
+from contest.jobs.kinds import JobContext
+from contest.jobs.worker import run_queued
+from contest.models import Entrant, Entry, Job, JobStatus, Role, Unit, User
+from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
     DRAWING,
     WRITING,
+    Counts,
     StoredCheck,
     counts,
     entrant_fields,
@@ -208,7 +215,7 @@ CSV_HEADER = (
 )
 
 
-async def _import(
+async def _send_import(
     client: httpx.AsyncClient, slug: str, csv_text: str, archive: bytes | None
 ) -> httpx.Response:
     path = f"/coordinator/contests/{slug}/import"
@@ -221,7 +228,24 @@ async def _import(
     return await post_form(client, path, body)
 
 
+async def _import(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    slug: str,
+    csv_text: str,
+    archive: bytes | None,
+) -> httpx.Response:
+    """Send an import; when it is taken in (303 to its page), run its job as a worker would
+    and give the page with its report."""
+    sent = await _send_import(client, slug, csv_text, archive)
+    if sent.status_code != 303:
+        return sent
+    await run_queued(settings, JOB_KINDS)
+    return await client.get(sent.headers["location"])
+
+
 async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the_good(
+    intake_settings: Settings,
     app: httpx.AsyncClient,
     make_user: MakeUser,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -255,7 +279,7 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     )
     before = await counts(sessionmaker, store)
 
-    response = await _import(app, DRAWING, csv_text, archive)
+    response = await _import(app, intake_settings, DRAWING, csv_text, archive)
 
     assert response.status_code == 200, response.text[:2000]
     html = response.text
@@ -303,14 +327,17 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
 
     # The same import again makes nothing new and says so.
     async with nothing_stored():
-        again = await _import(app, DRAWING, csv_text, archive)
+        again = await _import(app, intake_settings, DRAWING, csv_text, archive)
         assert again.status_code == 200
         assert again.text.count(vi("already imported")) == 2
 
 
 @LOCAL_ONLY
 async def test_a_bulk_import_of_typed_texts_needs_no_zip(
-    app: httpx.AsyncClient, make_user: MakeUser, sessionmaker: async_sessionmaker[AsyncSession]
+    intake_settings: Settings,
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await _signed_in(app, make_user, ["thcs-bach-sam"])
     csv_text = (
@@ -318,7 +345,7 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
         "Hà Anh;12;6;thcs-bach-sam-6a;Hà Bố;0912000000;initials;Bài một;Hoàng tử bé;Một hai ba;"
         "có\n"
     )
-    response = await _import(app, WRITING, csv_text, None)
+    response = await _import(app, intake_settings, WRITING, csv_text, None)
     assert response.status_code == 200
     assert 'class="accepted" data-row="2"' in response.text
     async with sessionmaker() as session:
@@ -335,6 +362,7 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
     ],
 )
 async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
+    intake_settings: Settings,
     app: httpx.AsyncClient,
     make_user: MakeUser,
     nothing_stored: StoredCheck,
@@ -343,7 +371,202 @@ async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
 ) -> None:
     await _signed_in(app, make_user, ["th-bach-sam"])
     async with nothing_stored():
-        response = await _import(app, DRAWING, csv_text, None)
+        response = await _import(app, intake_settings, DRAWING, csv_text, None)
         assert response.status_code == 422
         expected = vi(message, columns="full_name, unit, consent, title")
         assert expected.split(":")[0] in response.text
+
+
+# --- the import as a job ------------------------------------------------------------------
+
+GOOD_ROWS = CSV_HEADER + "".join(
+    f"Người Thứ {n},10,5,th-bach-sam-5a,Mẹ {n},091234567{n},initials,Tranh {n},"
+    f"Hoàng tử bé,tranh-{n}.png,yes\n"
+    for n in range(4)
+)
+
+
+def _good_archive() -> bytes:
+    return _zip({f"tranh-{n}.png": files.drawing_png() for n in range(4)})
+
+
+async def _jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Job]:
+    async with sessionmaker() as session:
+        return list((await session.scalars(select(Job).order_by(Job.id))).all())
+
+
+async def _made_by(sessionmaker: async_sessionmaker[AsyncSession], user: User) -> list[str]:
+    async with sessionmaker() as session:
+        found = await session.scalars(
+            select(Entry.title).where(Entry.submitted_by_id == user.id).order_by(Entry.title)
+        )
+        return list(found.all())
+
+
+@dataclasses.dataclass
+class SentImport:
+    """A coordinator's import of four good rows, sent and not yet run: who sent it, the
+    counts before, the answer and its job."""
+
+    account: Any
+    before: Counts
+    sent: httpx.Response
+    job: Job
+
+
+@pytest.fixture
+async def sent_import(
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+) -> SentImport:
+    account = await _signed_in(app, make_user, ["th-bach-sam"])
+    before = await counts(sessionmaker, store)
+    sent = await _send_import(app, DRAWING, GOOD_ROWS, _good_archive())
+    assert sent.status_code == 303
+    (job,) = await _jobs(sessionmaker)
+    return SentImport(account, before, sent, job)
+
+
+async def test_an_import_is_taken_in_at_once_and_its_rows_are_left_to_a_job(
+    intake_settings: Settings,
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    sent_import: SentImport,
+) -> None:
+    account, before, job = sent_import.account, sent_import.before, sent_import.job
+    page_url = sent_import.sent.headers["location"]
+    assert job.kind == "bulk_import" and job.status == JobStatus.QUEUED
+    assert job.created_by_id == account.user.id
+    # Nothing is made before the job runs; the CSV and the ZIP wait for it in storage.
+    waiting = await counts(sessionmaker, store)
+    assert (waiting.entries, waiting.assets) == (before.entries, before.assets)
+    assert waiting.objects == before.objects + 2
+    assert sorted(await store.list_keys("imports/")) == [job.params["csv"], job.params["zip"]]
+    page = await app.get(page_url)
+    assert page.status_code == 200
+    assert vi("Waiting for a worker") in page.text and 'class="accepted"' not in page.text
+    followed = await app.get(f"/api/v1/jobs/{job.id}")
+    assert followed.status_code == 200 and followed.json()["status"] == "queued"
+
+    # Another coordinator does not see it, by its page or the API.
+    other = httpx.AsyncClient(transport=app._transport, base_url=str(app.base_url))
+    async with other:
+        await _signed_in(other, make_user, ["thcs-bach-sam"])
+        assert (await other.get(f"/api/v1/jobs/{job.id}")).status_code == 404
+        assert (await other.get(page_url)).status_code == 404
+
+    assert await run_queued(intake_settings, JOB_KINDS) == 1
+    done = (await app.get(f"/api/v1/jobs/{job.id}")).json()
+    assert done["status"] == "done"
+    assert done["progress"] == {"done": 4, "total": 4}
+    assert (done["result"]["accepted"], done["result"]["refused"]) == (4, 0)
+    page = await app.get(page_url)
+    assert page.text.count('class="accepted"') == 4
+    assert vi("already imported") not in page.text
+    # Each row's private link opens its entry.
+    link = html_text.unescape(re.findall(r'<a href="([^"]+/entries/[^"]+)"', page.text)[0])
+    assert (await app.get(link)).status_code == 200
+    assert await _made_by(sessionmaker, account.user) == [f"Tranh {n}" for n in range(4)]
+    after = await counts(sessionmaker, store)
+    assert after.entries == before.entries + 4
+    # The kept CSV and ZIP went with the run.
+    assert await store.list_keys("imports/") == []
+    assert after.objects == before.objects + 4 * 3
+
+
+async def test_an_import_stopped_half_way_is_taken_up_with_no_entry_made_twice(
+    intake_settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    sent_import: SentImport,
+) -> None:
+    account, before, job = sent_import.account, sent_import.before, sent_import.job
+
+    async def killed_after_two(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt("the worker was killed")
+
+    context = JobContext(
+        job=job,
+        actor=account.user,
+        settings=intake_settings,
+        sessionmaker=sessionmaker,
+        storage=store,
+        progress=killed_after_two,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        await bulk.run_import(context)
+    assert await _made_by(sessionmaker, account.user) == ["Tranh 0", "Tranh 1"]
+
+    # The job was never finished: a worker takes it up and goes on from the third row.
+    assert await run_queued(intake_settings, JOB_KINDS) == 1
+    async with sessionmaker() as session:
+        row = await session.get(Job, job.id)
+    assert row is not None and row.status == JobStatus.DONE, row and row.error
+    assert row.result is not None and row.result["accepted"] == 4
+    # Rows this job made before it stopped are its own, not an earlier import's.
+    assert [r["already"] for r in row.result["rows"]] == [False] * 4
+    assert await _made_by(sessionmaker, account.user) == [f"Tranh {n}" for n in range(4)]
+    after = await counts(sessionmaker, store)
+    assert (after.entries, after.objects) == (before.entries + 4, before.objects + 4 * 3)
+
+
+async def test_an_import_whose_kept_files_are_gone_fails_clearly_and_makes_nothing(
+    intake_settings: Settings,
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    sent_import: SentImport,
+) -> None:
+    job = sent_import.job
+    await store.delete(job.params["csv"])
+    await store.delete(job.params["zip"])
+    await run_queued(intake_settings, JOB_KINDS)
+    assert await counts(sessionmaker, store) == sent_import.before
+    page = await app.get(sent_import.sent.headers["location"])
+    expected = vi("The files of this import are no longer kept. Please send the import again.")
+    assert expected in html_text.unescape(page.text)
+    assert vi("Failed") in page.text
+
+
+@LOCAL_ONLY
+@pytest.mark.parametrize(
+    ("csv_bytes", "archive", "message"),
+    [
+        (GOOD_ROWS.encode("utf-16"), None, "The CSV file must be saved as UTF-8."),
+        (GOOD_ROWS.encode(), b"PK\x03\x04 not really a zip", "The ZIP file could not be read."),
+        (
+            (
+                CSV_HEADER + "An,10,5,th-bach-sam-5a,Mẹ,0912345678,initials,T,Sách,,yes\n" * 1001
+            ).encode(),
+            None,
+            "Import at most %(count)s rows at a time.",
+        ),
+    ],
+)
+async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    nothing_stored: StoredCheck,
+    csv_bytes: bytes,
+    archive: bytes | None,
+    message: str,
+) -> None:
+    await _signed_in(app, make_user, ["th-bach-sam"])
+    path = f"/coordinator/contests/{DRAWING}/import"
+    body = form({}, csrf=await csrf_from(app, path))
+    body.files = [("csv", "hoc-sinh.csv", csv_bytes, "text/csv")]
+    if archive is not None:
+        body.files.append(("zip", "tranh.zip", archive, "application/zip"))
+    async with nothing_stored():
+        response = await post_form(app, path, body)
+    assert response.status_code == 422
+    assert vi(message, count="1.000") in html_text.unescape(response.text)
+    assert await _jobs(sessionmaker) == []
+    assert await store.list_keys("imports/") == []

@@ -172,6 +172,11 @@ async def test_jobs_are_the_organisers_alone(
     await sign_in(client, judge.user.email, judge.password)
     assert (await client.get(f"/api/v1/jobs/{job.id}")).status_code == 403
     assert (await client.get(f"/admin/jobs/{job.id}")).status_code == 403
+    # A coordinator follows their own imports, never an organiser's job.
+    teacher = await make_user("gv@example.vn", Role.COORDINATOR, units=["th-bach-sam-5a"])
+    await sign_in(client, teacher.user.email, teacher.password)
+    assert (await client.get(f"/api/v1/jobs/{job.id}")).status_code == 404
+    assert (await client.get(f"/admin/jobs/{job.id}")).status_code == 403
     admin = await make_user("btc@example.vn", Role.ADMIN)
     await sign_in(client, admin.user.email, admin.password)
     assert (await client.get(f"/api/v1/jobs/{job.id + 1000}")).status_code == 404
