@@ -365,6 +365,10 @@ OPERATIONS: dict[str, Operation] = {
 def run_operation_here(name: str, context: Context) -> None:
     """The child's side: import first (the memory before the work is the baseline), run, and
     print one JSON line with the figures."""
+    # What a worker holds before any job: the app's kinds (and so every domain, the templates'
+    # libraries, the PDF and XLSX writers) and the job machinery.
+    import contest.app  # noqa: F401
+    import contest.jobs.worker  # noqa: F401
     import contest.results.cli  # noqa: F401
     import judging.services  # noqa: F401
 
