@@ -10,6 +10,19 @@ reliability turns the comparisons into scores).
 
 Goal: the default method (normalised) beats the raw mean by at least 0.05.
 
+The comparative final (``judging.comparative``): the same entries and panel, each entry in
+about 10 comparisons planned in advance (non-adaptive), given out to the judges with loads
+within one; a judge sees the true difference through their own spread and noise (leniency
+cancels) and picks the better. Reported: the scale-separation reliability (goal >= 0.8 at 10
+comparisons per entry), Kendall tau, the share of the true top 10 found in each method's top
+10, and how often the true best entry comes first; beside them the rubric's raw mean and
+normalised score at K = 3 and at equal judge time.
+
+Time model (stated, not measured): one comparison of two entries costs a judge as long as
+scoring one entry with the rubric (each reads two pieces but gives one decision instead of a
+mark per criterion). So 10 comparisons per entry (5 per entry, as each involves two) take the
+time of K = 5 rubric scorings per entry.
+
     .venv/bin/python bench/fairness.py [--entries 600] [--judges 30] [--runs 20]
 """
 
@@ -26,10 +39,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from judging.comparative import INFIT_WARNING, Comparison, fit, plan_pairs, share_pairs
 from judging.scoring import AGGREGATIONS, JudgeTotal, aggregate
 
 MAX_TOTAL = 10.0
 K = 3
+COMPARISONS_PER_ENTRY = 10
+# A comparison costs the judge time of one rubric scoring (see the module's time model).
+EQUAL_TIME_K = COMPARISONS_PER_ENTRY // 2
+TOP = 10
+# Other numbers of comparisons per entry whose reliability is printed beside.
+SWEEP = (5, 15, 20, 30)
 
 
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -52,11 +72,13 @@ def simulate_panel(
     return bias, scale, noise
 
 
-def balanced_assignment(rng: np.random.Generator, entries: int, judges: int) -> np.ndarray:
-    """K distinct judges per entry, loads within one of each other."""
+def balanced_assignment(
+    rng: np.random.Generator, entries: int, judges: int, k: int = K
+) -> np.ndarray:
+    """k distinct judges per entry, loads within one of each other."""
     order = rng.permutation(judges)
-    slots = np.tile(order, (entries * K) // judges + 1)[: entries * K]
-    return slots.reshape(entries, K)
+    slots = np.tile(order, (entries * k) // judges + 1)[: entries * k]
+    return slots.reshape(entries, k)
 
 
 def rubric_scores(
@@ -110,6 +132,49 @@ def crowd_bt(
     return strength
 
 
+def comparative_final(
+    rng: np.random.Generator,
+    quality: np.ndarray,
+    judges: tuple[np.ndarray, ...],
+    seed: int,
+    per_entry: int = COMPARISONS_PER_ENTRY,
+) -> tuple[np.ndarray, float, dict[int, float]]:
+    """The comparative round: the strengths, the scale's reliability, each judge's infit."""
+    _bias, scale, noise = judges
+    pairs = plan_pairs(range(len(quality)), per_entry=per_entry, seed=seed)
+    made = []
+    for judge, left, right in share_pairs(pairs, range(len(noise))):
+        margin = scale[judge] * (quality[left] - quality[right])
+        margin += rng.normal(0, noise[judge] * math.sqrt(2))
+        made.append(
+            Comparison(judge, left, right) if margin > 0 else Comparison(judge, right, left)
+        )
+    result = fit(made, entries=range(len(quality)))
+    strength = np.array([result.strength[e] for e in range(len(quality))])
+    return strength, result.reliability, result.judge_infit
+
+
+def top_recall(estimate: np.ndarray, quality: np.ndarray) -> float:
+    """The share of the true top entries that the estimate also puts in its top."""
+    true_top = set(np.argsort(-quality)[:TOP].tolist())
+    found_top = set(np.argsort(-estimate, kind="stable")[:TOP].tolist())
+    return len(true_top & found_top) / TOP
+
+
+def rubric_estimate(
+    rng: np.random.Generator,
+    quality: np.ndarray,
+    traits: tuple[np.ndarray, ...],
+    judges: int,
+    k: int,
+    method: str,
+) -> np.ndarray:
+    panel = balanced_assignment(rng, len(quality), judges, k)
+    totals = rubric_scores(rng, quality, panel, traits)
+    scores = aggregate(totals, method=method, max_total=MAX_TOTAL)
+    return np.array([scores[e].final for e in range(len(quality))])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=600)
@@ -119,6 +184,20 @@ def main() -> None:
     args = parser.parse_args()
 
     taus: dict[str, list[float]] = {name: [] for name in (*AGGREGATIONS, "crowd_bt")}
+    # The final: (tau, top recall, true best first) per method, over the runs.
+    final_methods = [
+        f"mean, K = {K}",
+        f"normalised, K = {K}",
+        f"mean, K = {EQUAL_TIME_K} (equal time)",
+        f"normalised, K = {EQUAL_TIME_K} (equal time)",
+        f"comparative, {COMPARISONS_PER_ENTRY} per entry",
+    ]
+    final: dict[str, list[tuple[float, float, bool]]] = {name: [] for name in final_methods}
+    reliabilities: list[float] = []
+    swept: dict[int, list[float]] = {n: [] for n in SWEEP}
+    infit_noise: list[float] = []
+    flagged_noise: list[float] = []
+    flagged = 0
     started = time.perf_counter()
     for run in range(args.runs):
         rng = np.random.default_rng(args.seed + run)
@@ -131,6 +210,40 @@ def main() -> None:
             estimate = np.array([scores[e].final for e in range(args.entries)])
             taus[method].append(kendall_tau(estimate, quality))
         taus["crowd_bt"].append(kendall_tau(crowd_bt(rng, quality, panel_traits), quality))
+
+        estimates = {
+            final_methods[0]: rubric_estimate(rng, quality, panel_traits, args.judges, K, "mean"),
+            final_methods[1]: rubric_estimate(
+                rng, quality, panel_traits, args.judges, K, "normalised"
+            ),
+            final_methods[2]: rubric_estimate(
+                rng, quality, panel_traits, args.judges, EQUAL_TIME_K, "mean"
+            ),
+            final_methods[3]: rubric_estimate(
+                rng, quality, panel_traits, args.judges, EQUAL_TIME_K, "normalised"
+            ),
+        }
+        strength, reliability, infit = comparative_final(
+            rng, quality, panel_traits, args.seed + run
+        )
+        estimates[final_methods[4]] = strength
+        reliabilities.append(reliability)
+        for per_entry in SWEEP:
+            swept[per_entry].append(
+                comparative_final(rng, quality, panel_traits, args.seed + run, per_entry)[1]
+            )
+        best = int(np.argmax(quality))
+        for name, estimate in estimates.items():
+            first = int(np.argsort(-estimate, kind="stable")[0])
+            final[name].append(
+                (kendall_tau(estimate, quality), top_recall(estimate, quality), first == best)
+            )
+        noise = panel_traits[2]
+        infit_noise.append(float(np.corrcoef([infit[j] for j in sorted(infit)], noise)[0, 1]))
+        for judge, value in infit.items():
+            if value > INFIT_WARNING:
+                flagged += 1
+                flagged_noise.append(float(noise[judge]))
     elapsed = time.perf_counter() - started
 
     print(
@@ -149,6 +262,41 @@ def main() -> None:
         + ("met" if gain >= 0.05 else "NOT met")
     )
     print(f"normalised - crowd_bt = {versus_bt:+.3f} at equal judge effort")
+
+    print()
+    print(
+        f"comparative final: {COMPARISONS_PER_ENTRY} comparisons per entry, planned in advance; "
+        f"time model: one comparison = one rubric scoring, so equal time = K = {EQUAL_TIME_K}"
+    )
+    print(f"{'method':<44}{'tau':>7}{f'top-{TOP} recall':>15}{'true best 1st':>15}")
+    for name, rows in final.items():
+        tau = statistics.mean(r[0] for r in rows)
+        recall = statistics.mean(r[1] for r in rows)
+        best_first = sum(1 for r in rows if r[2]) / len(rows)
+        print(f"{name:<44}{tau:>7.3f}{recall:>15.2f}{best_first:>14.0%}")
+    mean_reliability = statistics.mean(reliabilities)
+    print(
+        f"scale-separation reliability: mean {mean_reliability:.3f}, "
+        f"min {min(reliabilities):.3f}, max {max(reliabilities):.3f} (goal >= 0.8): "
+        + ("met" if mean_reliability >= 0.8 else "NOT met")
+    )
+    print(
+        "reliability by comparisons per entry: "
+        + ", ".join(
+            f"{n}: {statistics.mean(values):.3f}"
+            for n, values in sorted({**swept, COMPARISONS_PER_ENTRY: reliabilities}.items())
+        )
+    )
+    judges_seen = args.judges * args.runs
+    print(
+        f"judges' infit: correlation with their true noise {statistics.mean(infit_noise):+.2f}; "
+        f"{flagged} of {judges_seen} over {INFIT_WARNING}"
+        + (
+            f" (their noise {statistics.mean(flagged_noise):.2f} against the panel's 0.75)"
+            if flagged_noise
+            else ""
+        )
+    )
 
 
 if __name__ == "__main__":

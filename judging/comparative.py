@@ -1,0 +1,216 @@
+"""Comparative judgement: judges see two entries side by side and pick the better; a
+Bradley-Terry model turns the picks into a scale.
+
+Pure functions over entry and judge ids (numpy and the standard library only), as
+``judging.scoring`` is for the rubric:
+
+- ``plan_pairs``: which pairs are compared, chosen before any judgement (non-adaptive): in each
+  of ``per_entry`` rounds the entries are shuffled and paired off, so every entry is compared
+  about ``per_entry`` times and no pair comes twice while another choice exists.
+- ``share_pairs``: the pairs given out to judges, each to the least-loaded judge allowed to see
+  both entries (a conflict of interest excludes a judge from a pair), loads within one.
+- ``fit``: each entry's strength (logits, mean 0), its standard error, the scale-separation
+  reliability of the whole scale (the share of the strengths' spread that is not measurement
+  error: 0.8 and over is the usual bar for a ranking to be trusted), and each judge's infit
+  (their picks' squared surprises over what the model expected: about 1 for a consistent judge,
+  well over 1 for one who picks against the consensus or at random).
+
+The fit is the minorise-maximise algorithm of Hunter (2004) with a weak prior: every entry
+also draws half a win and half a loss against an entry of strength 0, so an entry that won (or
+lost) every comparison still gets a finite strength and standard error.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# The prior's weight: half a win and half a loss against a virtual entry of strength 0.
+PRIOR_GAMES = 1.0
+# A judge whose infit is above this is shown to the organiser as inconsistent.
+INFIT_WARNING = 1.3
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    judge: int
+    winner: int
+    loser: int
+
+
+@dataclass(frozen=True)
+class Fit:
+    strength: dict[int, float]
+    standard_error: dict[int, float]
+    comparisons: dict[int, int]
+    reliability: float
+    judge_infit: dict[int, float]
+    iterations: int
+
+    def ranking(self) -> list[int]:
+        """Entries from the strongest down; equal strengths keep the lower id first."""
+        return sorted(self.strength, key=lambda entry: (-self.strength[entry], entry))
+
+
+def plan_pairs(entries: Sequence[int], *, per_entry: int, seed: int = 0) -> list[tuple[int, int]]:
+    """The pairs to compare, fixed in advance: ``per_entry`` rounds, each a random pairing of
+    all the entries (with an odd count, the one left over meets a random other). Each entry is
+    paired with the next one in the shuffled order that it has not met yet; a pair comes twice
+    only when an entry has met every other one."""
+    items = list(dict.fromkeys(entries))
+    if len(items) < 2:
+        raise ValueError("comparative judgement needs at least two entries")
+    if per_entry < 1:
+        raise ValueError("each entry needs at least one comparison")
+    rng = random.Random(seed)  # noqa: S311 - a plan, not a secret
+    met: Counter[frozenset[int]] = Counter()
+    pairs: list[tuple[int, int]] = []
+    for _ in range(per_entry):
+        waiting = items[:]
+        rng.shuffle(waiting)
+        round_start = len(pairs)
+        while len(waiting) >= 2:
+            first = waiting.pop()
+            # From the end, so that taking the partner out is cheap.
+            at = next(
+                (
+                    i
+                    for i in range(len(waiting) - 1, -1, -1)
+                    if not met[frozenset((first, waiting[i]))]
+                ),
+                None,
+            )
+            if at is not None:
+                second = waiting.pop(at)
+                met[frozenset((first, second))] += 1
+                pairs.append((first, second))
+                continue
+            second = waiting.pop()
+            _pair_anew(pairs, met, round_start, first, second)
+        if waiting:
+            (spare,) = waiting
+            others = [e for e in items if e != spare and not met[frozenset((spare, e))]]
+            partner = rng.choice(others or [e for e in items if e != spare])
+            met[frozenset((spare, partner))] += 1
+            pairs.append((spare, partner))
+    return pairs
+
+
+def _pair_anew(
+    pairs: list[tuple[int, int]], met: Counter[frozenset[int]], start: int, a: int, b: int
+) -> None:
+    """Pair ``a`` and ``b``, who have met: swap partners with a pair made earlier in the round
+    (from ``start``) when that makes two new pairs, else let them meet again."""
+    for j in range(start, len(pairs)):
+        c, d = pairs[j]
+        for x, y in ((c, d), (d, c)):
+            if not met[frozenset((a, x))] and not met[frozenset((b, y))]:
+                met[frozenset((c, d))] -= 1
+                met.update((frozenset((a, x)), frozenset((b, y))))
+                pairs[j] = (a, x)
+                pairs.append((b, y))
+                return
+    met[frozenset((a, b))] += 1
+    pairs.append((a, b))
+
+
+def share_pairs(
+    pairs: Iterable[tuple[int, int]],
+    judges: Sequence[int],
+    *,
+    may_judge: Callable[[int, int], bool] | None = None,
+) -> list[tuple[int, int, int]]:
+    """(judge, left, right) for each pair: the least-loaded judge free to see both entries
+    (``may_judge(judge, entry)``; everyone when None), the lowest id among equals. A pair
+    that no judge may see raises ValueError."""
+    if not judges:
+        raise ValueError("comparative judgement needs at least one judge")
+    heap = [(0, judge) for judge in sorted(set(judges))]
+    heapq.heapify(heap)
+    shared: list[tuple[int, int, int]] = []
+    for left, right in pairs:
+        held: list[tuple[int, int]] = []
+        chosen = None
+        while heap:
+            load, judge = heapq.heappop(heap)
+            if may_judge is None or (may_judge(judge, left) and may_judge(judge, right)):
+                chosen = (load, judge)
+                break
+            held.append((load, judge))
+        for item in held:
+            heapq.heappush(heap, item)
+        if chosen is None:
+            raise ValueError(f"no judge may compare entries {left} and {right}")
+        shared.append((chosen[1], left, right))
+        heapq.heappush(heap, (chosen[0] + 1, chosen[1]))
+    return shared
+
+
+def fit(
+    comparisons: Sequence[Comparison],
+    *,
+    entries: Iterable[int] = (),
+    tolerance: float = 1e-9,
+    max_iterations: int = 5000,
+) -> Fit:
+    """The Bradley-Terry scale of the entries compared (and of ``entries`` never compared,
+    who sit at 0 with the prior's error alone)."""
+    for c in comparisons:
+        if c.winner == c.loser:
+            raise ValueError(f"entry {c.winner} cannot be compared with itself")
+    ids = sorted(set(entries) | {c.winner for c in comparisons} | {c.loser for c in comparisons})
+    if not ids:
+        raise ValueError("nothing to fit")
+    index = {entry: i for i, entry in enumerate(ids)}
+    n = len(ids)
+    winner = np.fromiter((index[c.winner] for c in comparisons), dtype=np.int64)
+    loser = np.fromiter((index[c.loser] for c in comparisons), dtype=np.int64)
+    wins = np.bincount(winner, minlength=n) + PRIOR_GAMES / 2
+    # Strengths as p = exp(theta); the virtual opponent has p = 1.
+    p = np.ones(n)
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
+        per_game = 1.0 / (p[winner] + p[loser])
+        games = (
+            np.bincount(winner, per_game, n)
+            + np.bincount(loser, per_game, n)
+            + PRIOR_GAMES / (p + 1.0)
+        )
+        updated = wins / games
+        change = float(np.max(np.abs(np.log(updated) - np.log(p))))
+        p = updated
+        if change < tolerance:
+            break
+    theta = np.log(p)
+    theta -= theta.mean()
+    # Information: each game's p(1 - p) for both of its entries, and the prior's.
+    chance = 1.0 / (1.0 + np.exp(theta[loser] - theta[winner]))  # P(the winner wins)
+    variance = chance * (1.0 - chance)
+    prior = 1.0 / (1.0 + np.exp(-theta))
+    information = (
+        np.bincount(winner, variance, n)
+        + np.bincount(loser, variance, n)
+        + PRIOR_GAMES * prior * (1.0 - prior)
+    )
+    error = 1.0 / np.sqrt(information)
+    spread = float(np.var(theta))
+    reliability = max(0.0, (spread - float(np.mean(error**2))) / spread) if spread > 0 else 0.0
+    judge_ids = np.fromiter((c.judge for c in comparisons), dtype=np.int64)
+    infit: dict[int, float] = {}
+    for judge in sorted(set(judge_ids.tolist())):
+        mine = judge_ids == judge
+        infit[judge] = float(np.sum((1.0 - chance[mine]) ** 2) / np.sum(variance[mine]))
+    counts = np.bincount(winner, minlength=n) + np.bincount(loser, minlength=n)
+    return Fit(
+        strength={entry: float(theta[i]) for entry, i in index.items()},
+        standard_error={entry: float(error[i]) for entry, i in index.items()},
+        comparisons={entry: int(counts[i]) for entry, i in index.items()},
+        reliability=reliability,
+        judge_infit=infit,
+        iterations=iterations,
+    )

@@ -1,0 +1,115 @@
+"""Comparative judgement's pure parts: the pairs planned in advance, given out to judges, and
+the Bradley-Terry fit with its errors, reliability and judges' infit."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from judging.comparative import INFIT_WARNING, Comparison, fit, plan_pairs, share_pairs
+
+
+def test_every_entry_is_compared_as_often_as_planned_and_no_pair_comes_twice() -> None:
+    entries = list(range(100, 160))
+    pairs = plan_pairs(entries, per_entry=10, seed=3)
+    assert len(pairs) == 60 * 10 // 2
+    seen = Counter(entry for pair in pairs for entry in pair)
+    assert set(seen) == set(entries) and set(seen.values()) == {10}
+    assert all(a != b for a, b in pairs)
+    assert len({frozenset(pair) for pair in pairs}) == len(pairs)
+    # Fixed in advance: the same seed plans the same pairs.
+    assert plan_pairs(entries, per_entry=10, seed=3) == pairs
+    assert plan_pairs(entries, per_entry=10, seed=4) != pairs
+
+
+def test_an_odd_number_of_entries_still_gives_each_its_comparisons() -> None:
+    pairs = plan_pairs(list(range(7)), per_entry=4, seed=1)
+    seen = Counter(entry for pair in pairs for entry in pair)
+    # Each round pairs off six and the seventh meets one of them: 4 or more each, 5 at most.
+    assert min(seen.values()) >= 4 and max(seen.values()) <= 4 + 4
+    assert sum(seen.values()) == 2 * len(pairs) == 2 * 4 * 4
+
+
+@pytest.mark.parametrize(
+    ("entries", "per_entry"), [([1], 10), ([], 3), ([1, 2, 3], 0), ([1, 2], -1)]
+)
+def test_plans_that_cannot_be_made_are_refused(entries: list[int], per_entry: int) -> None:
+    with pytest.raises(ValueError):
+        plan_pairs(entries, per_entry=per_entry)
+
+
+def test_pairs_go_to_the_least_loaded_judge_free_of_conflicts() -> None:
+    pairs = plan_pairs(list(range(40)), per_entry=6, seed=2)
+    conflicts = {(7, entry) for entry in range(10)}  # judge 7 knows entries 0-9
+
+    def may_judge(judge: int, entry: int) -> bool:
+        return (judge, entry) not in conflicts
+
+    shared = share_pairs(pairs, [5, 6, 7, 8], may_judge=may_judge)
+    assert [(a, b) for _judge, a, b in shared] == pairs
+    loads = Counter(judge for judge, _a, _b in shared)
+    assert max(loads.values()) - min(loads.values()) <= 1
+    assert not any((judge, a) in conflicts or (judge, b) in conflicts for judge, a, b in shared)
+    with pytest.raises(ValueError, match="no judge may compare"):
+        share_pairs([(1, 2)], [7], may_judge=may_judge)
+    with pytest.raises(ValueError):
+        share_pairs([(1, 2)], [])
+
+
+def _simulate(
+    quality: dict[int, float], per_entry: int, judges: dict[int, float], seed: int
+) -> list[Comparison]:
+    """Each judge sees the true difference plus noise of their own and picks the higher."""
+    rng = random.Random(seed)
+    planned = share_pairs(plan_pairs(list(quality), per_entry=per_entry, seed=seed), list(judges))
+    made = []
+    for judge, a, b in planned:
+        margin = quality[a] - quality[b] + rng.gauss(0, judges[judge])
+        made.append(Comparison(judge, a, b) if margin > 0 else Comparison(judge, b, a))
+    return made
+
+
+def test_the_fit_recovers_the_order_and_grows_surer_with_more_comparisons() -> None:
+    rng = random.Random(11)
+    quality = {entry: rng.gauss(0, 2) for entry in range(200)}
+    judges = {judge: 1.0 for judge in range(10)}
+    few = fit(_simulate(quality, 4, judges, seed=1))
+    many = fit(_simulate(quality, 16, judges, seed=1))
+    true_top = set(sorted(quality, key=quality.__getitem__, reverse=True)[:20])
+    assert len(true_top & set(many.ranking()[:20])) >= 14
+    assert many.reliability > 0.8 > few.reliability > 0
+    assert sum(many.standard_error.values()) < sum(few.standard_error.values())
+    assert set(many.comparisons.values()) == {16}
+    assert abs(sum(many.strength.values())) < 1e-6
+
+
+def test_a_judge_who_picks_at_random_shows_a_high_infit() -> None:
+    rng = random.Random(5)
+    quality = {entry: rng.gauss(0, 2) for entry in range(150)}
+    judges = {judge: 0.5 for judge in range(6)}
+    judges[99] = 1000.0  # as good as a coin
+    result = fit(_simulate(quality, 12, judges, seed=2))
+    careful = [value for judge, value in result.judge_infit.items() if judge != 99]
+    assert result.judge_infit[99] > INFIT_WARNING
+    assert max(careful) < result.judge_infit[99]
+    assert all(value < INFIT_WARNING for value in careful)
+
+
+def test_an_entry_that_won_every_time_gets_a_finite_strength() -> None:
+    made = [Comparison(1, 0, other) for other in range(1, 6)]
+    made += [Comparison(1, a, b) for a, b in [(1, 2), (2, 3), (3, 4), (4, 5)]]
+    result = fit(made, entries=[0, 1, 2, 3, 4, 5, 6])
+    assert result.ranking()[0] == 0
+    assert all(abs(value) < 10 for value in result.strength.values())
+    # Never compared: in the middle, with only the prior's information.
+    assert result.comparisons[6] == 0 and abs(result.strength[6] - 0) < 2
+    assert result.standard_error[6] == max(result.standard_error.values())
+
+
+def test_bad_comparisons_are_refused() -> None:
+    with pytest.raises(ValueError, match="itself"):
+        fit([Comparison(1, 4, 4)])
+    with pytest.raises(ValueError):
+        fit([])
