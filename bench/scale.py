@@ -367,8 +367,8 @@ def run_operation_here(name: str, context: Context) -> None:
     print one JSON line with the figures."""
     # What a worker holds before any job: the app's kinds (and so every domain, the templates'
     # libraries, the PDF and XLSX writers) and the job machinery.
-    import contest.app  # noqa: F401
-    import contest.jobs.worker  # noqa: F401
+    import contest.app
+    import contest.jobs.worker
     import contest.results.cli  # noqa: F401
     import judging.services  # noqa: F401
 

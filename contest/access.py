@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from contest import rules
 from contest.db import utcnow
 from contest.i18n import gettext
-from contest.models import ApiToken, Role, User
+from contest.models import ApiToken, JudgeSlip, Role, User
 from contest.tokens import TOKEN_PREFIX, hash_token
 from storage import Storage
 
@@ -31,6 +32,8 @@ ACCESS_ATTRIBUTE = "__contest_access__"
 ANYONE = "anyone"
 SESSION_USER = "uid"
 SESSION_VERSION = "sv"
+# The slip a judge without an account signed in with: the session holds while the slip does.
+SESSION_SLIP = "slip"
 _UNKNOWN = object()
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -81,13 +84,18 @@ _LAST_USED_PRECISION = timedelta(minutes=5)
 
 
 async def user_for_session(
-    session: AsyncSession, *, user_id: object, session_version: object
+    session: AsyncSession, *, user_id: object, session_version: object, slip_id: object = None
 ) -> User | None:
     """The user a session cookie names, while still active and signed in: a deactivated
-    user, or one whose sessions were ended, is nobody."""
+    user, or one whose sessions were ended, is nobody; so is a judge whose session came from
+    a slip that has since expired or been revoked."""
     user = await session.get(User, user_id)
     if user is None or not user.is_active or user.session_version != session_version:
         return None
+    if slip_id is not None:
+        slip = await session.get(JudgeSlip, slip_id) if isinstance(slip_id, int) else None
+        if not rules.may_sign_in_with_slip(user, slip, utcnow()):
+            return None
     return user
 
 
@@ -129,20 +137,27 @@ async def authenticate_request(request: Request) -> User | None:
             request.state.via_token = True
         elif (user_id := request.session.get(SESSION_USER)) is not None:
             user = await user_for_session(
-                session, user_id=user_id, session_version=request.session.get(SESSION_VERSION)
+                session,
+                user_id=user_id,
+                session_version=request.session.get(SESSION_VERSION),
+                slip_id=request.session.get(SESSION_SLIP),
             )
             if user is None:
                 request.session.pop(SESSION_USER, None)
                 request.session.pop(SESSION_VERSION, None)
+                request.session.pop(SESSION_SLIP, None)
     request.state.user = user
     return user
 
 
-def start_session(request: Request, user: User) -> None:
+def start_session(request: Request, user: User, *, slip_id: int | None = None) -> None:
+    """Sign the browser in; with ``slip_id``, only for as long as that slip holds."""
     # A fresh CSRF secret with every sign-in: one planted before it is useless after.
     request.session.clear()
     request.session[SESSION_USER] = user.id
     request.session[SESSION_VERSION] = user.session_version
+    if slip_id is not None:
+        request.session[SESSION_SLIP] = slip_id
 
 
 def end_session(request: Request) -> None:

@@ -93,6 +93,14 @@ class RoundStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class RoundKind(enum.StrEnum):
+    """How a round is judged: each entry scored on the rubric, or pairs of entries compared
+    side by side (a comparative final, ranked by ``judging.comparative``)."""
+
+    RUBRIC = "rubric"
+    COMPARATIVE = "comparative"
+
+
 class AssignmentStatus(enum.StrEnum):
     ASSIGNED = "assigned"
     DRAFT = "draft"
@@ -410,7 +418,33 @@ class Round(Base):
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(default=1)
     status: Mapped[RoundStatus] = mapped_column(_enum(RoundStatus), default=RoundStatus.OPEN)
+    kind: Mapped[RoundKind] = mapped_column(
+        _enum(RoundKind), default=RoundKind.RUBRIC, server_default=RoundKind.RUBRIC.value
+    )
     closes_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comparison(Base):
+    """One pair of entries a judge of a comparative round compares; ``winner_entry_id`` is
+    their pick (None until they decide)."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (
+        UniqueConstraint("round_id", "left_entry_id", "right_entry_id"),
+        # A judge's next pair to decide; a round's decided pairs for the fit.
+        Index("ix_comparisons_round_judge_decided", "round_id", "judge_id", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    left_entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    right_entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    winner_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="CASCADE")
+    )
+    decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -561,6 +595,22 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class JudgeSlip(Base):
+    """A short sign-in code for a judge who does not manage an account: printed on a slip or
+    sent as a link, for one judge, expiring, revocable. Only its hash is kept."""
+
+    __tablename__ = "judge_slips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
 
 class Invitation(Base):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ from contest.models import (
     Entry,
     EntryStatus,
     Job,
+    JudgeSlip,
     RemarkRequest,
     Role,
     Round,
@@ -252,6 +254,19 @@ async def ensure_contest_for_organiser(
     if contest is None or not may_run_judging(user, contest):
         raise NotFoundError()
     return contest
+
+
+def may_sign_in_with_slip(user: User | None, slip: JudgeSlip | None, now: datetime) -> bool:
+    """A slip lets in the one active judge it was made for, until it expires or is revoked."""
+    return (
+        user is not None
+        and slip is not None
+        and slip.judge_id == user.id
+        and user.is_active
+        and user.role == Role.JUDGE
+        and slip.revoked_at is None
+        and slip.expires_at > now
+    )
 
 
 def may_follow_job(user: User, job: Job) -> bool:

@@ -1,21 +1,28 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+import qrcode  # type: ignore[import-untyped, unused-ignore]
+import qrcode.image.svg  # type: ignore[import-untyped, unused-ignore]
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from contest import labels
+from contest import labels, rules
 from contest.access import client_ip, current_user, end_session, public, requires, start_session
-from contest.accounts import services
+from contest.accounts import services, slips
 from contest.accounts.interfaces import (
     MIN_PASSWORD_LENGTH,
     InvalidPasswordError,
     LoginFailedError,
     LoginThrottledError,
 )
+from contest.errors import InvalidError, NotFoundError
 from contest.forms import read_form
 from contest.i18n import gettext
-from contest.models import Role, User
+from contest.models import Contest, JudgeSlip, Role, User
+from contest.pagination import page_request
 from contest.templating import render
 from contest.urls import same_site_path
 
@@ -182,6 +189,123 @@ async def api_me(request: Request) -> Response:
     )
 
 
+# --- judges without an account: sign-in slips --------------------------------------------
+
+
+@public
+async def slip_sign_in(request: Request) -> Response:
+    """A judge signs in with the code of their slip (the slip's link fills it in)."""
+    context = {"code": request.query_params.get("code", "")[:40], "message": None}
+    if request.method == "GET":
+        return render(request, "account/slip.html", context)
+    form = await read_form(request)
+    context["code"] = form.get("code", "")[:40]
+    async with request.state.sessionmaker() as session:
+        try:
+            judge, slip = await slips.sign_in_with_slip(
+                session,
+                secret_key=request.state.settings.secret_key,
+                code=form.get("code", ""),
+                client_ip=client_ip(request),
+            )
+        except (LoginThrottledError, slips.SlipRefusedError) as exc:
+            # The failed attempt is kept: it is what throttling counts.
+            await session.commit()
+            context["message"] = exc.message
+            return render(request, "account/slip.html", context, status_code=exc.status_code)
+        await session.commit()
+    start_session(request, judge, slip_id=slip.id)
+    return RedirectResponse(home_for(judge), status_code=303)
+
+
+@requires(Role.ADMIN)
+async def slips_page(request: Request) -> Response:
+    """A contest's judges with their live slips: add a judge by name, give a judge a slip to
+    print (its code is shown once, on the printable page), revoke one."""
+    user = current_user(request)
+    contest_id = request.path_params["contest_id"]
+    page = page_request(request.query_params)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await read_form(request)
+        async with request.state.sessionmaker() as session:
+            contest = await rules.ensure_contest_for_organiser(
+                session, user=user, contest_id=contest_id
+            )
+            try:
+                if form.get("revoke"):
+                    await slips.revoke_slip(
+                        session, contest=contest, slip_id=_form_id(form.get("revoke")), actor=user
+                    )
+                    await session.commit()
+                    return RedirectResponse(
+                        request.url_for("admin_slips", contest_id=contest.id), status_code=303
+                    )
+                if form.get("judge"):
+                    judge = await slips.ensure_contest_judge(
+                        session, contest=contest, judge_id=_form_id(form.get("judge"))
+                    )
+                else:
+                    judge = await slips.add_judge_without_account(
+                        session, contest=contest, name=form.get("name", ""), actor=user
+                    )
+                slip, code = await slips.issue_slip(
+                    session,
+                    secret_key=request.state.settings.secret_key,
+                    judge=judge,
+                    actor=user,
+                )
+                await session.commit()
+            except InvalidError as exc:
+                await session.rollback()
+                errors = exc.fields or {"name": exc.message}
+            else:
+                return _printable_slip(request, contest, judge, slip, code)
+    async with request.state.sessionmaker() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=user, contest_id=contest_id
+        )
+        found = await slips.contest_judges_page(session, contest=contest, page=page)
+    return render(
+        request,
+        "admin/slips.html",
+        {"contest": contest, "judges": found, "errors": errors},
+        status_code=422 if errors else 200,
+    )
+
+
+def _form_id(raw: str | None) -> int:
+    value = (raw or "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        raise NotFoundError()
+    return int(value)
+
+
+def _printable_slip(
+    request: Request, contest: Contest, judge: User, slip: JudgeSlip, code: str
+) -> Response:
+    link = f"{request.url_for('judge_slip')}?{urlencode({'code': slips.show_code(code)})}"
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    qr.add_data(link)
+    svg = qr.make_image(image_factory=qrcode.image.svg.SvgPathImage).to_string(encoding="unicode")
+    response = render(
+        request,
+        "admin/slip.html",
+        {
+            "contest": contest,
+            "judge": judge,
+            "slip": slip,
+            "code": slips.show_code(code),
+            "link": link,
+            # Made here from our own link: markup of ours, not of a visitor's.
+            "qr_svg": Markup(svg),  # noqa: S704
+        },
+    )
+    # The code is shown this once: no copy of the page is kept anywhere.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 routes: list[BaseRoute] = [
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
@@ -189,6 +313,13 @@ routes: list[BaseRoute] = [
     Route("/account", account_home, methods=["GET"], name="account"),
     Route("/account/tokens", create_token, methods=["POST"]),
     Route("/account/tokens/{token_id:int}/revoke", revoke_token, methods=["POST"]),
+    Route("/judge/slip", slip_sign_in, methods=["GET", "POST"], name="judge_slip"),
+    Route(
+        "/admin/contests/{contest_id:int}/slips",
+        slips_page,
+        methods=["GET", "POST"],
+        name="admin_slips",
+    ),
 ]
 
 api_routes: list[BaseRoute] = [Route("/me", api_me, methods=["GET"])]

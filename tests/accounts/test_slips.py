@@ -1,0 +1,216 @@
+"""Judges without accounts: an organiser adds a judge by name and prints a sign-in slip; the
+judge signs in with its short code and does their own work; an expired or revoked slip, an
+unknown code and too many tries are refused with nothing written but the attempt."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.accounts import slips
+from contest.db import utcnow
+from contest.demo import DemoReport
+from contest.models import AuditEvent, Contest, JudgeSlip, LoginAttempt, Role, User
+from contest.settings import Settings
+from tests.intake.support import vi
+from tests.support import Account, app_client, csrf_from
+
+MakeUser = Callable[..., Awaitable[Account]]
+DRAWING = "ve-tranh-theo-sach"
+REFUSED = "This code is not valid, has expired or was revoked. Ask the organisers for a new slip."
+
+
+async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str) -> int:
+    async with sessionmaker() as session:
+        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
+    assert found is not None
+    return found
+
+
+async def _post(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
+    token = await csrf_from(client, path)
+    return await client.post(path, data={"csrf_token": token, **data})
+
+
+def _code_of(page: httpx.Response) -> str:
+    found = re.search(r"data-slip-code>([A-Z0-9-]+)<", page.text)
+    assert found, page.text[:2000]
+    return found.group(1)
+
+
+async def _print_slip_for_new_judge(
+    organiser: httpx.AsyncClient, contest_id: int, name: str = "Cô Hoa"
+) -> str:
+    page = await _post(organiser, f"/admin/contests/{contest_id}/slips", {"name": name})
+    assert page.status_code == 200, page.text[:2000]
+    assert page.headers["cache-control"] == "no-store"
+    return _code_of(page)
+
+
+async def _slip_sign_in(client: httpx.AsyncClient, code: str) -> httpx.Response:
+    return await _post(client, "/judge/slip", {"code": code})
+
+
+async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_judge_added_by_name_signs_in_with_the_printed_code(
+    organiser: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    code = await _print_slip_for_new_judge(organiser, contest_id)
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}", code)
+    async with sessionmaker() as session:
+        judge = await session.scalar(select(User).where(User.name == "Cô Hoa"))
+        assert judge is not None and judge.role == Role.JUDGE and judge.password_hash is None
+        slip = await session.scalar(select(JudgeSlip).where(JudgeSlip.judge_id == judge.id))
+        assert slip is not None
+        # Only the code's HMAC is kept.
+        assert code.replace("-", "") not in slip.code_hash
+        assert slip.code_hash == slips.code_hash(settings.secret_key, code.replace("-", ""))
+        assert timedelta(days=13) < slip.expires_at - utcnow() <= timedelta(days=14)
+        actions = set((await session.scalars(select(AuditEvent.action))).all())
+    assert {"user_created", "slip_issued"} <= actions
+    listed = await organiser.get(f"/admin/contests/{contest_id}/slips")
+    assert f'data-judge="{judge.id}"' in listed.text
+    assert vi("None: signs in with slips") in listed.text
+
+    async with app_client(settings) as phone:
+        # The slip's link fills the code in; typing it in small letters without the dash works.
+        assert code in (await phone.get(f"/judge/slip?code={code}")).text
+        signed_in = await _slip_sign_in(phone, code.replace("-", "").lower())
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/judge"
+        assert (await phone.get("/judge")).status_code == 200
+        # A judge's session, no more: the organiser's pages stay closed.
+        assert (await phone.get("/admin")).status_code == 403
+
+
+async def test_revoking_a_slip_ends_the_session_it_opened_at_once(
+    organiser: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    code = await _print_slip_for_new_judge(organiser, contest_id)
+    async with app_client(settings) as phone:
+        assert (await _slip_sign_in(phone, code)).status_code == 303
+        assert (await phone.get("/judge")).status_code == 200
+        async with sessionmaker() as session:
+            slip_id = await session.scalar(select(JudgeSlip.id))
+        revoked = await _post(
+            organiser, f"/admin/contests/{contest_id}/slips", {"revoke": str(slip_id)}
+        )
+        assert revoked.status_code == 303
+        assert (await phone.get("/judge")).status_code == 303  # back to signing in
+        again = await _slip_sign_in(phone, code)
+        assert again.status_code == 400
+        assert vi(REFUSED) in html.unescape(again.text)
+
+
+async def test_an_expired_slip_lets_nobody_in_and_ends_its_session(
+    organiser: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    code = await _print_slip_for_new_judge(organiser, contest_id)
+    async with app_client(settings) as phone:
+        assert (await _slip_sign_in(phone, code)).status_code == 303
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(JudgeSlip).values(expires_at=utcnow() - timedelta(minutes=1))
+            )
+        assert (await phone.get("/judge")).status_code == 303
+        refused = await _slip_sign_in(phone, code)
+        assert refused.status_code == 400
+        assert vi(REFUSED) in html.unescape(refused.text)
+
+
+async def test_unknown_codes_are_refused_and_too_many_tries_are_throttled(
+    client: httpx.AsyncClient,
+    demo: DemoReport,
+    organiser: httpx.AsyncClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    code = await _print_slip_for_new_judge(organiser, contest_id)
+    users = await _count(sessionmaker, User)
+    async with app_client(settings) as stranger:
+        for guess in ["", "ABCDE-FGHJK", "x" * 40, "<script>"]:
+            refused = await _slip_sign_in(stranger, guess)
+            assert refused.status_code == 400
+            assert vi(REFUSED) in html.unescape(refused.text)
+            assert "<script>" not in refused.text
+        for _ in range(slips.MAX_SLIP_FAILURES_PER_ADDRESS - 4):
+            await _slip_sign_in(stranger, "ABCDE-FGHJK")
+        # Now even the right code waits: guessing costs time, not only luck.
+        throttled = await _slip_sign_in(stranger, code)
+        assert throttled.status_code == 429
+        assert vi("Too many failed attempts. Please wait 15 minutes before trying again.") in (
+            html.unescape(throttled.text)
+        )
+        assert (await stranger.get("/judge")).status_code == 303
+    async with sessionmaker() as session:
+        failures = await session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.email == slips.SLIP_ATTEMPT, ~LoginAttempt.succeeded)
+        )
+    assert failures == slips.MAX_SLIP_FAILURES_PER_ADDRESS
+    assert await _count(sessionmaker, User) == users
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [({"name": ""}, 422), ({"name": "x" * 101}, 422), ({"judge": "abc"}, 404)],
+)
+async def test_bad_requests_on_the_slips_page_store_nothing(
+    organiser: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    data: dict[str, str],
+    status: int,
+) -> None:
+    contest_id = await _contest_id(sessionmaker, DRAWING)
+    users, slips_before = await _count(sessionmaker, User), await _count(sessionmaker, JudgeSlip)
+    response = await _post(organiser, f"/admin/contests/{contest_id}/slips", data)
+    assert response.status_code == status
+    if status == 422:
+        assert vi("Enter the judge's name.") in html.unescape(response.text)
+    assert (await _count(sessionmaker, User), await _count(sessionmaker, JudgeSlip)) == (
+        users,
+        slips_before,
+    )
+
+
+async def test_a_slip_is_only_for_a_judge_of_that_contest(
+    organiser: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    drawing = await _contest_id(sessionmaker, DRAWING)
+    storytelling = await _contest_id(sessionmaker, "ke-chuyen-sach")
+    judge = await make_user("gk@example.vn", Role.JUDGE, contests=["ke-chuyen-sach"])
+    coordinator = await make_user("gv@example.vn", Role.COORDINATOR, units=["th-bach-sam"])
+    for contest_id, user_id in [(drawing, judge.user.id), (storytelling, coordinator.user.id)]:
+        refused = await _post(
+            organiser, f"/admin/contests/{contest_id}/slips", {"judge": str(user_id)}
+        )
+        assert refused.status_code == 404
+    assert await _count(sessionmaker, JudgeSlip) == 0
+    # The judge's own contest gives them one.
+    given = await _post(
+        organiser, f"/admin/contests/{storytelling}/slips", {"judge": str(judge.user.id)}
+    )
+    assert given.status_code == 200 and _code_of(given)
