@@ -54,6 +54,7 @@ from contest.results.routes import api_routes as results_api_routes
 from contest.results.routes import routes as results_export_routes
 from contest.settings import Settings
 from contest.templating import create_templates
+from judging.comparing_routes import routes as comparing_routes
 from judging.jobs import KINDS as judging_job_kinds
 from judging.routes import api_routes as judging_api_routes
 from judging.routes import routes as judging_routes
@@ -104,6 +105,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *account_routes,
         *admin_routes,
         *judging_routes,
+        *comparing_routes,
         *results_export_routes,
         *remarking_routes,
         *privacy_routes,

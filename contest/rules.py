@@ -27,6 +27,7 @@ from contest.models import (
     ApiToken,
     Assignment,
     AssignmentStatus,
+    Comparison,
     Conflict,
     Contest,
     Entry,
@@ -171,6 +172,22 @@ async def ensure_judge_assignment(
     if entry is None or round_ is None or not may_see_assignment(judge, assignment, entry):
         raise _not_in_list()
     return assignment, entry, round_
+
+
+def may_compare(judge: User, comparison: Comparison) -> bool:
+    """A pair of a comparative round is decided by the judge it was given to, and seen by
+    nobody else."""
+    return comparison.judge_id == judge.id
+
+
+async def ensure_judge_comparison(
+    session: AsyncSession, *, comparison_id: int, judge: User
+) -> tuple[Comparison, Round]:
+    comparison = await session.get(Comparison, comparison_id)
+    round_ = await session.get(Round, comparison.round_id) if comparison is not None else None
+    if comparison is None or round_ is None or not may_compare(judge, comparison):
+        raise NotFoundError(gettext("This pair is not in your list."))
+    return comparison, round_
 
 
 def may_remark(judge: User, remark: RemarkRequest) -> bool:

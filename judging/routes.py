@@ -22,7 +22,7 @@ from contest.jobs.routes import accepted, jobs_context, to_job_page
 from contest.models import Contest, Job, Role, Round
 from contest.pagination import id_filter, page_request, receipt_filter, search_text
 from contest.templating import render
-from judging import services
+from judging import comparing, services
 from judging.files import entry_files
 from judging.interfaces import ScoreInvalidError
 
@@ -44,9 +44,11 @@ async def _own_assignment(request: Request) -> None:
 
 @requires(Role.JUDGE)
 async def queue(request: Request) -> Response:
+    judge = current_user(request)
     async with request.state.sessionmaker() as session:
-        items = await services.judge_queue(session, judge=current_user(request))
-    return render(request, "judge/queue.html", {"queue": items})
+        items = await services.judge_queue(session, judge=judge)
+        comparisons = await comparing.judge_counts(session, judge=judge)
+    return render(request, "judge/queue.html", {"queue": items, "comparisons": comparisons})
 
 
 async def _files(request: Request, view: services.JudgeView) -> list[dict[str, Any]]:

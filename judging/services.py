@@ -33,6 +33,7 @@ from contest.models import (
     EntryStatus,
     Role,
     Round,
+    RoundKind,
     RoundStatus,
     Score,
     Unit,
@@ -859,11 +860,13 @@ async def shortlist(
     top_per_division: int | None = None,
     per_unit: int | None = None,
     actor: User | None,
+    kind: RoundKind = RoundKind.RUBRIC,
 ) -> Round:
     """Close the current round and open the next with a shortlist: the best N of each division,
     or the best N of each unit (the school → ward → district path). Ties at the cut go
-    through together. Raises InvalidError unless exactly one of the two is a count from 1 to
-    MAX_SHORTLIST, ContestNotJudgeableError before a first round."""
+    through together. The next round is scored on the rubric, or with ``kind`` comparative
+    judged in pairs (``judging.comparing``). Raises InvalidError unless exactly one of the
+    two is a count from 1 to MAX_SHORTLIST, ContestNotJudgeableError before a first round."""
     given = [v for v in (top_per_division, per_unit) if v is not None]
     if len(given) != 1 or not 1 <= given[0] <= MAX_SHORTLIST:
         raise InvalidError(gettext("Give a number of entries from 1 to 10,000."))
@@ -892,7 +895,9 @@ async def shortlist(
         ranked = rank(group)
         cut = ranked[limit - 1].rank if len(ranked) >= limit else None
         chosen.extend(r.entry_id for r in ranked if cut is None or r.rank <= cut)
-    next_round = Round(contest_id=contest_id, number=round_.number + 1, status=RoundStatus.OPEN)
+    next_round = Round(
+        contest_id=contest_id, number=round_.number + 1, status=RoundStatus.OPEN, kind=kind
+    )
     session.add(next_round)
     await session.flush()
     await insert_rows(
@@ -912,6 +917,7 @@ async def shortlist(
             "round": next_round.number,
             "shortlisted": len(chosen),
             "rule": {"top_per_division": top_per_division, "per_unit": per_unit},
+            "kind": kind.value,
         },
     )
     return next_round
