@@ -427,12 +427,12 @@ class Round(Base):
 
 class Comparison(Base):
     """One pair of entries a judge of a comparative round compares; ``winner_entry_id`` is
-    their pick (None until they decide)."""
+    their pick (None until they decide). A pair may come more than once in a round (few
+    entries, many comparisons each), to different judges or the same."""
 
     __tablename__ = "comparisons"
+    # A judge's next pair to decide; a round's decided pairs for the fit.
     __table_args__ = (
-        UniqueConstraint("round_id", "left_entry_id", "right_entry_id"),
-        # A judge's next pair to decide; a round's decided pairs for the fit.
         Index("ix_comparisons_round_judge_decided", "round_id", "judge_id", "decided_at"),
     )
 

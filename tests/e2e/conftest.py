@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,12 @@ PHONE = {
 }
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh demo server per test module: journeys do not see each other's changes."""
-    tmp = tmp_path_factory.mktemp("live")
+@contextlib.contextmanager
+def demo_server(
+    tmp: Path, prepare: Callable[[dict[str, str]], None] | None = None
+) -> Iterator[str]:
+    """``contest demo``, then ``prepare(env)`` (data a journey starts from, written with the
+    server's own settings), then ``contest serve``; the server's address."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     contest = str(Path(sys.executable).parent / "contest")
@@ -50,6 +53,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "CONTEST_BASE_URL": base_url,
         }
         subprocess.run([contest, "demo"], env=env, check=True, capture_output=True, timeout=120)
+        if prepare is not None:
+            prepare(env)
         log = (tmp / "server.log").open("wb")
         server = subprocess.Popen(
             [contest, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -69,6 +74,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             stop_process(server)
             log.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh demo server per test module: journeys do not see each other's changes."""
+    with demo_server(tmp_path_factory.mktemp("live")) as base_url:
+        yield base_url
 
 
 @pytest.fixture

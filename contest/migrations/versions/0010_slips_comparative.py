@@ -43,8 +43,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['right_entry_id'], ['entries.id'], name=op.f('fk_comparisons_right_entry_id_entries'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_comparisons_round_id_rounds'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['winner_entry_id'], ['entries.id'], name=op.f('fk_comparisons_winner_entry_id_entries'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_comparisons')),
-    sa.UniqueConstraint('round_id', 'left_entry_id', 'right_entry_id', name=op.f('uq_comparisons_round_id_left_entry_id_right_entry_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_comparisons'))
     )
     with op.batch_alter_table('comparisons', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_comparisons_judge_id'), ['judge_id'], unique=False)
