@@ -56,6 +56,7 @@ from contest.settings import Settings
 from contest.templating import create_templates
 from judging.comparing_routes import routes as comparing_routes
 from judging.jobs import KINDS as judging_job_kinds
+from judging.paper_routes import routes as paper_routes
 from judging.routes import api_routes as judging_api_routes
 from judging.routes import routes as judging_routes
 from storage import FILES_MOUNT_PATH, LocalStorage, storage_from_url
@@ -106,6 +107,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *admin_routes,
         *judging_routes,
         *comparing_routes,
+        *paper_routes,
         *results_export_routes,
         *remarking_routes,
         *privacy_routes,

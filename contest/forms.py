@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from contest.errors import InvalidError
-from contest.files.limits import MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS
+from contest.files.limits import CONSOLE_FORM_OVERHEAD, MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS
 from contest.i18n import gettext, normalize_text
 
 _E = TypeVar("_E", bound=Enum)
@@ -71,6 +71,35 @@ async def read_form_lists(request: Request) -> tuple[dict[str, str], dict[str, l
         key: [normalize_text(v) for v in form.getlist(key) if isinstance(v, str)] for key in form
     }
     return values, lists
+
+
+# A console form that sends one file sends a few fields beside it (CSRF, a choice or two).
+MAX_FILE_FORM_FIELDS = 5
+
+
+async def read_one_file(
+    request: Request, *, field: str, max_bytes: int, missing: str
+) -> tuple[dict[str, str], bytes]:
+    """The one small file a console form sends, with its other fields: CSRF-checked first,
+    size-capped (413), a missing file refused with ``missing`` (422, translated here)."""
+    if int(request.headers.get("content-length") or 0) > max_bytes + CONSOLE_FORM_OVERHEAD:
+        raise HTTPException(413, gettext("The file is too large"))
+    try:
+        async with request.form(max_files=1, max_fields=MAX_FILE_FORM_FIELDS) as form:
+            verify_csrf(request, _text(form.get(CSRF_FIELD)))
+            upload = form.get(field)
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(422, gettext(missing))
+            data = await upload.read(max_bytes + 1)
+            values = {k: normalize_text(v) for k, v in form.items() if isinstance(v, str)}
+    except HTTPException as exc:
+        if exc.status_code != 400:
+            raise
+        # Starlette reports a malformed multipart body as an English 400.
+        raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
+    if len(data) > max_bytes:
+        raise HTTPException(413, gettext("The file is too large"))
+    return values, data
 
 
 def _text(value: str | UploadFile | None) -> str | None:

@@ -483,6 +483,8 @@ class Score(Base):
     total: Mapped[float | None] = mapped_column(Float)
     comment_to_organizers: Mapped[str] = mapped_column(NFCText, default="")
     feedback_to_entrant: Mapped[str] = mapped_column(NFCText, default="")
+    # Who typed the score in, when not the judge: a clerk copying a paper sheet.
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     submitted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

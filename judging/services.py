@@ -494,8 +494,11 @@ async def save_score(
     comment: str,
     feedback: str,
     submit: bool,
+    entered_by: User | None = None,
 ) -> Score:
     """Save a draft (any subset of criteria) or submit (all criteria); audited before → after.
+    ``entered_by``: the clerk who typed the judge's paper sheet in, kept on the score and as
+    the audit's actor.
 
     Raises contest.errors.NotFoundError (not the judge's), RoundClosedError or
     ScoreInvalidError (its fields say which criteria).
@@ -513,6 +516,7 @@ async def save_score(
             "comment": score.comment_to_organizers,
             "feedback": score.feedback_to_entrant,
             "status": view.assignment.status.value,
+            "entered_by": score.entered_by_id,
         }
         if score
         else None
@@ -525,6 +529,7 @@ async def save_score(
     score.comment_to_organizers = comment
     score.feedback_to_entrant = feedback
     score.submitted_at = utcnow() if submit else None
+    score.entered_by_id = entered_by.id if entered_by is not None else None
     view.assignment.status = AssignmentStatus.SUBMITTED if submit else AssignmentStatus.DRAFT
     await session.flush()
     after = {
@@ -533,6 +538,7 @@ async def save_score(
         "comment": score.comment_to_organizers,
         "feedback": score.feedback_to_entrant,
         "status": view.assignment.status.value,
+        "entered_by": score.entered_by_id,
     }
     if before != after:
         audit.record(
@@ -540,7 +546,7 @@ async def save_score(
             action="score_submitted" if submit else "score_saved",
             object_type="assignment",
             object_id=view.assignment.id,
-            actor=judge,
+            actor=entered_by or judge,
             before=before,
             after=after,
         )

@@ -23,9 +23,9 @@ from contest.events import services as events
 from contest.events.eventfile import dump_event
 from contest.events.services import event_contests, event_json
 from contest.events.validation import InvalidError, fields_of, validate
-from contest.files.limits import CONSOLE_FORM_OVERHEAD, IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
+from contest.files.limits import IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
 from contest.files.links import logo_link
-from contest.forms import read_form, read_form_lists, verify_csrf
+from contest.forms import read_form, read_form_lists, read_one_file
 from contest.i18n import N_, gettext
 from contest.models import Contest, EntryStatus, Event, Role, Unit, User
 from contest.pagination import (
@@ -152,24 +152,7 @@ async def edit_event(request: Request) -> Response:
 
 
 async def _read_one_file(request: Request, *, field: str, max_bytes: int, missing: str) -> bytes:
-    """The one small file a console form sends, CSRF-checked and size-capped (413)."""
-    if int(request.headers.get("content-length") or 0) > max_bytes + CONSOLE_FORM_OVERHEAD:
-        raise HTTPException(413, gettext("The file is too large"))
-    try:
-        async with request.form(max_files=1, max_fields=MAX_UPLOAD_FIELDS) as form:
-            token = form.get("csrf_token")
-            verify_csrf(request, token if isinstance(token, str) else None)
-            upload = form.get(field)
-            if upload is None or isinstance(upload, str):
-                raise HTTPException(422, gettext(missing))
-            data = await upload.read(max_bytes + 1)
-    except HTTPException as exc:
-        if exc.status_code != 400:
-            raise
-        # Starlette reports a malformed multipart body as an English 400.
-        raise HTTPException(400, gettext("The form could not be read. Please try again.")) from exc
-    if len(data) > max_bytes:
-        raise HTTPException(413, gettext("The file is too large"))
+    _values, data = await read_one_file(request, field=field, max_bytes=max_bytes, missing=missing)
     return data
 
 

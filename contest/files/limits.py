@@ -36,6 +36,8 @@ __all__ = [
     "MAX_MKV_HEADER_BYTES",
     "MAX_OGG_HEADER_BYTES",
     "MAX_PDF_BYTES",
+    "MAX_SCORE_SHEET_BYTES",
+    "MAX_SCORE_SHEET_ROWS",
     "MAX_TEXT_CHARS",
     "ONE_MIB",
     "PREVIEW_SIZE",
@@ -90,6 +92,9 @@ BULK_MAX_ROWS = 1000
 BULK_SPOOL_IN_MEMORY = ONE_MIB
 # The organisers' CSV imports (units, judges).
 IMPORT_MAX_CSV_BYTES = 2 * ONE_MIB
+# One judge's scores typed into their spreadsheet (and read back whole in memory).
+MAX_SCORE_SHEET_BYTES = 5 * ONE_MIB
+MAX_SCORE_SHEET_ROWS = 20_000
 
 # --- the judges' reader -------------------------------------------------------------------
 

@@ -20,19 +20,14 @@ import zipfile
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any, BinaryIO
 
-import qrcode  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.colors import Color, HexColor  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped, unused-ignore]
 from reportlab.lib.utils import (  # type: ignore[import-untyped, unused-ignore]
-    ImageReader,
     simpleSplit,
 )
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped, unused-ignore]
-from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped, unused-ignore]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import CTE, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,14 +49,11 @@ from contest.models import (
     Unit,
     UnitKind,
 )
+from contest.pdf import FONT, FONT_BOLD, qr_image, register_fonts
 from contest.progress import Progress, no_progress
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
 from contest.results.services import PRIZE_ORDER
 from contest.tokens import RECEIPT_ALPHABET
-
-FONTS_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
-FONT = "DejaVuSans"
-FONT_BOLD = "DejaVuSans-Bold"
 
 SERIAL_PATTERN = re.compile(rf"\d{{4}}-[{RECEIPT_ALPHABET}]{{4}}-[{RECEIPT_ALPHABET}]{{4}}")
 MAX_SERIAL_LENGTH = 32
@@ -425,22 +417,6 @@ async def verify_certificate(session: AsyncSession, *, serial: str) -> Verificat
 
 
 # --- the PDF ----------------------------------------------------------------------------------
-
-
-@cache
-def register_fonts() -> None:
-    """DejaVu Sans, embedded: it has every Vietnamese letter with its diacritics."""
-    pdfmetrics.registerFont(TTFont(FONT, str(FONTS_DIR / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONTS_DIR / "DejaVuSans-Bold.ttf")))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD)
-
-
-def qr_image(data: str) -> ImageReader:
-    """The QR code as a lossless bitmap, embedded as an image so that it can be read back."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    return ImageReader(code.make_image().get_image())
 
 
 def _line(

@@ -74,8 +74,9 @@ from contest.models import (
     User,
     contest_judges,
 )
+from contest.pdf import FONT, FONT_BOLD, register_fonts
 from contest.progress import Progress, no_progress
-from contest.results.certificates import FONT, FONT_BOLD, UnitTree, register_fonts
+from contest.results.certificates import UnitTree
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
 from contest.spreadsheets import CsvWriter, write_xlsx_row
 from contest.templating import create_templates

@@ -1,4 +1,4 @@
-"""Judges' sign-in slips and comparative rounds (03/12/2026)."""
+"""Judges' sign-in slips, comparative rounds, scores typed in from paper (03/12/2026)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,6 +29,10 @@ def upgrade() -> None:
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=24), server_default='rubric', nullable=False))
 
+    with op.batch_alter_table('scores', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('entered_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_scores_entered_by_id_users'), 'users', ['entered_by_id'], ['id'], ondelete='SET NULL')
+
     op.create_table('comparisons',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -55,6 +59,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_comparisons_round_judge_decided')
         batch_op.drop_index(batch_op.f('ix_comparisons_judge_id'))
     op.drop_table('comparisons')
+    with op.batch_alter_table('scores', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_scores_entered_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('entered_by_id')
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.drop_column('kind')
     with op.batch_alter_table('judge_slips', schema=None) as batch_op:
