@@ -4,7 +4,8 @@ spreadsheet, type a sheet back in, or import the filled spreadsheet."""
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -100,34 +101,44 @@ async def paper_page(request: Request) -> Response:
     return await _page(request, judge=request.query_params.get("judge", "")[:254])
 
 
-@requires(Role.ADMIN)
-async def sheets_pdf(request: Request) -> Response:
+async def _judge_file(
+    request: Request,
+    write: Callable[[paper.JudgeSheets, BinaryIO], None],
+    *,
+    media_type: str,
+    name: str,
+    extension: str,
+    disposition: str,
+) -> Response:
+    """One of a judge's files for paper judging, made from their sheets."""
     async with request.state.sessionmaker() as session:
         _contest_row, sheets = await _sheets(
             request, session, request.query_params.get("judge", "")
         )
     out = io.BytesIO()
-    paper.write_sheets_pdf(sheets, out)
+    write(sheets, out)
+    filename = f"{name}-{sheets.judge.id}.{extension}"
     return Response(
         out.getvalue(),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="sheets-{sheets.judge.id}.pdf"'},
+        media_type=media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
     )
+
+
+@requires(Role.ADMIN)
+async def sheets_pdf(request: Request) -> Response:
+    return await _judge_file(
+        request, paper.write_sheets_pdf, media_type="application/pdf", name="sheets",
+        extension="pdf", disposition="inline",
+    )  # fmt: skip
 
 
 @requires(Role.ADMIN)
 async def template_xlsx(request: Request) -> Response:
-    async with request.state.sessionmaker() as session:
-        _contest_row, sheets = await _sheets(
-            request, session, request.query_params.get("judge", "")
-        )
-    out = io.BytesIO()
-    paper.write_template(sheets, out)
-    return Response(
-        out.getvalue(),
-        media_type=XLSX_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="scores-{sheets.judge.id}.xlsx"'},
-    )
+    return await _judge_file(
+        request, paper.write_template, media_type=XLSX_TYPE, name="scores",
+        extension="xlsx", disposition="attachment",
+    )  # fmt: skip
 
 
 def _entry_number(raw: str) -> int:
