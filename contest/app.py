@@ -56,6 +56,7 @@ from contest.settings import Settings
 from contest.templating import create_templates
 from judging.comparing_routes import routes as comparing_routes
 from judging.jobs import KINDS as judging_job_kinds
+from judging.judges_routes import routes as judges_routes
 from judging.paper_routes import routes as paper_routes
 from judging.routes import api_routes as judging_api_routes
 from judging.routes import routes as judging_routes
@@ -108,6 +109,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *judging_routes,
         *comparing_routes,
         *paper_routes,
+        *judges_routes,
         *results_export_routes,
         *remarking_routes,
         *privacy_routes,

@@ -269,9 +269,23 @@ async def slips_page(request: Request) -> Response:
     return render(
         request,
         "admin/slips.html",
-        {"contest": contest, "judges": found, "errors": errors},
+        {
+            "contest": contest,
+            "judges": found,
+            "errors": errors,
+            # After a judge's work was handed over (judging's hand-over action).
+            **_handed_over(request),
+        },
         status_code=422 if errors else 200,
     )
+
+
+def _handed_over(request: Request) -> dict[str, int | None]:
+    """What the hand-over of a judge's work reported, back on this page (judging's action)."""
+    moved, kept = request.query_params.get("moved", ""), request.query_params.get("kept", "")
+    if not (moved.isascii() and moved.isdigit() and kept.isascii() and kept.isdigit()):
+        return {"moved": None, "kept": None}
+    return {"moved": int(moved), "kept": int(kept)}
 
 
 def _form_id(raw: str | None) -> int:
