@@ -54,6 +54,7 @@ from contest.results.routes import api_routes as results_api_routes
 from contest.results.routes import routes as results_export_routes
 from contest.settings import Settings
 from contest.templating import create_templates
+from contest.vote.routes import routes as vote_routes
 from judging.comparing_routes import routes as comparing_routes
 from judging.jobs import KINDS as judging_job_kinds
 from judging.judges_routes import routes as judges_routes
@@ -109,6 +110,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *judging_routes,
         *comparing_routes,
         *paper_routes,
+        *vote_routes,
         *judges_routes,
         *results_export_routes,
         *remarking_routes,

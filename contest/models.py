@@ -599,6 +599,40 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class AudienceVote(Base):
+    """A contest's public vote for the audience prize: when it runs and whether its counts stay
+    hidden until it closes. It never touches the official scores, ranks or prizes."""
+
+    __tablename__ = "audience_votes"
+
+    contest_id: Mapped[int] = mapped_column(
+        ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True
+    )
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    counts_hidden: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Ballot(Base):
+    """One vote of the audience: for an entry, by the holder of one receipt's vote code (kept
+    as a digest: one ballot per code per contest), from an address (for the fraud flags)."""
+
+    __tablename__ = "ballots"
+    __table_args__ = (
+        UniqueConstraint("contest_id", "voter_hash"),
+        Index("ix_ballots_contest_entry", "contest_id", "entry_id"),
+        Index("ix_ballots_contest_ip_cast", "contest_id", "client_ip", "cast_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    cast_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JudgeSlip(Base):
     """A short sign-in code for a judge who does not manage an account: printed on a slip or
     sent as a link, for one judge, expiring, revocable. Only its hash is kept."""

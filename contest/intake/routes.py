@@ -48,6 +48,7 @@ from contest.models import (
 from contest.results.outcome import published_outcome
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
+from contest.vote.services import receipt_vote_code
 from storage import Storage, StorageError
 
 CONSENT_LABELS = {
@@ -347,9 +348,13 @@ async def _receipt_page(
     query = {"token": token} if token else {}
     origin = storage.browser_origin()
     outcome = None
+    vote_code = None
     if token:
         async with request_sessionmaker(request)() as session:
             outcome = await published_outcome(session, entry_id=entry.id)
+            vote_code = await receipt_vote_code(
+                session, entry=entry, secret_key=request.state.settings.secret_key
+            )
     response = render(
         request,
         "submit/receipt.html",
@@ -359,6 +364,7 @@ async def _receipt_page(
             "contest": view.contest,
             "event": view.contest.event,
             "token": token,
+            "vote_code": vote_code,
             "files": files,
             "lock": lock,
             "saved": request.query_params.get("saved") == "1",

@@ -1,4 +1,5 @@
-"""Judges' sign-in slips, comparative rounds, scores typed in from paper (03/12/2026)."""
+"""Judges' sign-in slips, comparative rounds, scores typed in from paper, the audience vote
+(03/12/2026)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,7 +55,38 @@ def upgrade() -> None:
         batch_op.create_index('ix_comparisons_round_judge_decided', ['round_id', 'judge_id', 'decided_at'], unique=False)
 
 
+    op.create_table('audience_votes',
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('opens_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('closes_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('counts_hidden', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['contest_id'], ['contests.id'], name=op.f('fk_audience_votes_contest_id_contests'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('contest_id', name=op.f('pk_audience_votes'))
+    )
+    op.create_table('ballots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('voter_hash', sa.String(length=64), nullable=False),
+    sa.Column('client_ip', sa.String(length=64), nullable=False),
+    sa.Column('cast_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['contest_id'], ['contests.id'], name=op.f('fk_ballots_contest_id_contests'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['entry_id'], ['entries.id'], name=op.f('fk_ballots_entry_id_entries'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ballots')),
+    sa.UniqueConstraint('contest_id', 'voter_hash', name=op.f('uq_ballots_contest_id_voter_hash'))
+    )
+    with op.batch_alter_table('ballots', schema=None) as batch_op:
+        batch_op.create_index('ix_ballots_contest_entry', ['contest_id', 'entry_id'], unique=False)
+        batch_op.create_index('ix_ballots_contest_ip_cast', ['contest_id', 'client_ip', 'cast_at'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('ballots', schema=None) as batch_op:
+        batch_op.drop_index('ix_ballots_contest_ip_cast')
+        batch_op.drop_index('ix_ballots_contest_entry')
+    op.drop_table('ballots')
+    op.drop_table('audience_votes')
     with op.batch_alter_table('comparisons', schema=None) as batch_op:
         batch_op.drop_index('ix_comparisons_round_judge_decided')
         batch_op.drop_index(batch_op.f('ix_comparisons_judge_id'))

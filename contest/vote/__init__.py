@@ -1,0 +1,1 @@
+"""The audience vote: a public prize kept apart from the official results."""
