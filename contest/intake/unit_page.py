@@ -3,7 +3,10 @@ and where to send more. It is where a coordinator lands on signing in."""
 
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -12,6 +15,8 @@ from contest import labels, rules
 from contest.access import current_user, requires
 from contest.db import utcnow
 from contest.events import services as events
+from contest.events.interfaces import ContestNotFoundError
+from contest.intake import paper_labels as labels_pdf
 from contest.intake import services
 from contest.models import Entrant, Entry, EntryStatus, Role
 from contest.templating import render
@@ -47,4 +52,27 @@ async def coordinator_home(request: Request) -> Response:
     )
 
 
-routes: list[BaseRoute] = [Route("/coordinator", coordinator_home)]
+@requires(Role.COORDINATOR, Role.ADMIN)
+async def paper_labels(request: Request) -> Response:
+    """Labels for the paper entries of the coordinator's units in a contest (a PDF)."""
+    user = current_user(request)
+    async with request.state.sessionmaker() as session:
+        try:
+            contest = await events.get_public_contest(session, slug=request.path_params["slug"])
+        except ContestNotFoundError:
+            raise HTTPException(404) from None
+        units = await rules.submittable_units(session, user=user, event_id=contest.event_id)
+        found = await labels_pdf.unit_labels(session, contest_id=contest.id, units=units)
+    out = io.BytesIO()
+    labels_pdf.write_labels(found, contest_title=contest.title, out=out)
+    return Response(
+        out.getvalue(),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="labels-{contest.slug}.pdf"'},
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/coordinator", coordinator_home),
+    Route("/coordinator/contests/{slug:str}/labels.pdf", paper_labels, name="coordinator_labels"),
+]

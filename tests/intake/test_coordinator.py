@@ -37,7 +37,7 @@ from tests.intake.support import (
     post_form,
     vi,
 )
-from tests.support import csrf_from, sign_in
+from tests.support import csrf_from, make_entries, sign_in
 
 MakeUser = Callable[..., Awaitable[Any]]
 
@@ -570,3 +570,30 @@ async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
     assert vi(message, count="1.000") in html_text.unescape(response.text)
     assert await _jobs(sessionmaker) == []
     assert await store.list_keys("imports/") == []
+
+
+# --- labels for paper entries -------------------------------------------------------------
+
+
+async def test_a_coordinator_prints_labels_naming_only_their_units_entries(
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from tests.results.support import pdf_pages, pdf_qr_codes
+
+    ours = await make_entries(sessionmaker, DRAWING, ages=[9, 10], unit_code="th-bach-sam-3a")
+    theirs = await make_entries(sessionmaker, DRAWING, ages=[12], unit_code="thcs-bach-sam-6a")
+    await _signed_in(app, make_user, ["th-bach-sam"])
+    response = await app.get(f"/coordinator/contests/{DRAWING}/labels.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    codes = [code for page in pdf_qr_codes(response.content) for code in page]
+    numbers = {int(code.split(":")[1]) for code in codes}
+    assert set(ours) <= numbers and not set(theirs) & numbers
+    assert all(code.startswith("contest-entry:") for code in codes)
+    text = "\n".join(pdf_pages(response.content))
+    async with sessionmaker() as session:
+        names = (await session.scalars(select(Entrant.full_name))).all()
+    assert not any(name in text for name in names)
+    assert vi("Entry no. %(number)s", number=ours[0]) in text
