@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import logging
+import re
 import tempfile
 import unicodedata
 import zipfile
@@ -230,20 +231,39 @@ def parse_csv(data: bytes) -> list[dict[str, str]]:
     return rows
 
 
-def _zip_members(archive: IO[bytes] | None) -> tuple[zipfile.ZipFile | None, dict[str, list[str]]]:
+@dataclass
+class Members:
+    """What a ZIP holds, by the names a CSV may give: each file by its own name, and each
+    folder (a scanned entry's pages) by its name, its files in page order."""
+
+    files: dict[str, list[str]] = field(default_factory=dict)
+    folders: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _page_order(path: str) -> list[object]:
+    """Natural order: page 2 before page 10."""
+    name = path.rsplit("/", 1)[-1]
+    return [int(part) if part.isdigit() else part.casefold() for part in re.split(r"(\d+)", name)]
+
+
+def _zip_members(archive: IO[bytes] | None) -> tuple[zipfile.ZipFile | None, Members]:
     if archive is None:
-        return None, {}
+        return None, Members()
     try:
         opened = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError):
         raise _import_error(gettext("The ZIP file could not be read.")) from None
-    members: dict[str, list[str]] = {}
+    members = Members()
     for info in opened.infolist():
         if info.is_dir():
             continue
-        # Only the last segment counts: names are matched, never used as paths.
-        base = unicodedata.normalize("NFC", info.filename.replace("\\", "/").rsplit("/", 1)[-1])
-        members.setdefault(base.casefold(), []).append(info.filename)
+        # Only the last segments count: names are matched, never used as paths.
+        parts = unicodedata.normalize("NFC", info.filename.replace("\\", "/")).split("/")
+        members.files.setdefault(parts[-1].casefold(), []).append(info.filename)
+        if len(parts) > 1 and parts[-2]:
+            members.folders.setdefault(parts[-2].casefold(), []).append(info.filename)
+    for pages in members.folders.values():
+        pages.sort(key=_page_order)
     return opened, members
 
 
@@ -424,7 +444,7 @@ async def _import_row(
     started_at: datetime,
     secret_key: str,
     archive: zipfile.ZipFile | None,
-    members: dict[str, list[str]],
+    members: Members,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
 ) -> RowResult:
@@ -437,13 +457,21 @@ async def _import_row(
         result.receipt_code = existing.receipt_code
         return result
     values = _row_values(row, contest)
-    file_name = unicodedata.normalize("NFC", row.get("file", "")).rsplit("/", 1)[-1]
-    found = members.get(file_name.casefold(), []) if file_name else []
+    file_name = unicodedata.normalize("NFC", row.get("file", "")).rstrip("/").rsplit("/", 1)[-1]
+    found = members.files.get(file_name.casefold(), []) if file_name else []
+    pages = members.folders.get(file_name.casefold(), []) if file_name and not found else []
     errors: dict[str, str] = {}
-    if file_name and not found:
+    if file_name and not found and not pages:
         errors["file"] = gettext("No file named %(name)s in the ZIP.", name=file_name)
     elif len(found) > 1:
         errors["file"] = gettext("The ZIP has several files named %(name)s.", name=file_name)
+    elif len(pages) > contest.max_files:
+        errors["file"] = gettext(
+            "The folder %(name)s holds %(count)s files: send at most %(max)s pages.",
+            name=file_name,
+            count=len(pages),
+            max=contest.max_files,
+        )
     try:
         # Checked before the row's file is stored; submit_entry checks again, cheaply.
         services.validate_entry(values, contest=contest, units=units, has_files=bool(file_name))
@@ -454,14 +482,16 @@ async def _import_row(
         return result
     uploads: list[PendingUpload] = []
     try:
-        if found and archive is not None:
+        # One file, or a folder of scanned pages in page order: one entry either way.
+        for member in found[:1] or pages:
+            assert archive is not None
             uploads.append(
                 await services.store_upload(
                     sessionmaker=sessionmaker,
                     storage=storage,
                     contest=contest,
-                    chunks=_member_chunks(archive, found[0]),
-                    filename=file_name,
+                    chunks=_member_chunks(archive, member),
+                    filename=member.replace("\\", "/").rsplit("/", 1)[-1],
                 )
             )
         submitted = await services.submit_entry(

@@ -597,3 +597,65 @@ async def test_a_coordinator_prints_labels_naming_only_their_units_entries(
         names = (await session.scalars(select(Entrant.full_name))).all()
     assert not any(name in text for name in names)
     assert vi("Entry no. %(number)s", number=ours[0]) in text
+
+
+# --- scanned entries of several pages -------------------------------------------------------
+
+
+@LOCAL_ONLY
+async def test_a_folder_of_scans_in_the_zip_is_one_entry_with_its_pages_in_order(
+    intake_settings: Settings,
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    nothing_stored: StoredCheck,
+) -> None:
+    from contest.models import Asset, AssetRole, Contest
+
+    async with sessionmaker.begin() as session:
+        writing = await session.scalar(select(Contest).where(Contest.slug == WRITING))
+        assert writing is not None
+        writing.allowed_types = ["pdf", "jpeg", "png"]
+        writing.max_files = 3
+    await _signed_in(app, make_user, ["thcs-bach-sam"])
+    header = (
+        "full_name,age,grade,unit,guardian_name,guardian_phone,consent,title,book,file,agreement\n"
+    )
+    row = "Hà Anh,12,6,thcs-bach-sam-6a,Hà Bố,0912000000,initials,{title},Hoàng tử bé,{file},yes\n"
+    pages = {
+        "truong-thcs/bai-ha-anh/trang-10.png": files.drawing_png((40, 30)),
+        "truong-thcs/bai-ha-anh/trang-2.png": files.drawing_png((20, 30)),
+        "truong-thcs/bai-ha-anh/trang-1.png": files.drawing_png((10, 30)),
+        "truong-thcs/qua-dai/1.png": files.drawing_png(),
+        "truong-thcs/qua-dai/2.png": files.drawing_png(),
+        "truong-thcs/qua-dai/3.png": files.drawing_png(),
+        "truong-thcs/qua-dai/4.png": files.drawing_png(),
+    }
+    csv_text = header + row.format(title="Ba trang", file="bai-ha-anh/")
+    response = await _import(app, intake_settings, WRITING, csv_text, _zip(pages))
+    assert 'class="accepted" data-row="2"' in response.text, response.text[:3000]
+    async with sessionmaker() as session:
+        entry = await session.scalar(select(Entry).where(Entry.title == "Ba trang"))
+        assert entry is not None
+        names = (
+            await session.scalars(
+                select(Asset.original_filename)
+                .where(Asset.entry_id == entry.id, Asset.role == AssetRole.ORIGINAL)
+                .order_by(Asset.id)
+            )
+        ).all()
+    assert names == ["trang-1.png", "trang-2.png", "trang-10.png"]
+
+    # A folder with more pages than the contest takes: the row is refused, nothing kept.
+    async with nothing_stored():
+        refused = await _import(
+            app, intake_settings, WRITING, header + row.format(title="Bốn", file="qua-dai"),
+            _zip(pages),
+        )  # fmt: skip
+    reasons = refused.text.split('data-row="2"')[1].split("</tr>")[0]
+    assert vi(
+        "The folder %(name)s holds %(count)s files: send at most %(max)s pages.",
+        name="qua-dai",
+        count=4,
+        max=3,
+    ) in html_text.unescape(reasons)

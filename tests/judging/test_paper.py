@@ -284,3 +284,55 @@ async def test_a_file_that_is_not_the_spreadsheet_is_refused(
         response.text
     )
     assert await _scores(sessionmaker) == before
+
+
+async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
+    demo: DemoReport,
+    client: httpx.AsyncClient,
+    settings: object,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    from contest.models import Asset, AssetRole
+    from tests.intake import files
+    from tests.intake.support import entrant_fields
+    from tests.privacy.support import api_submit
+    from tests.support import sign_in
+
+    async with sessionmaker.begin() as session:
+        drawing = await session.scalar(select(Contest).where(Contest.slug == "ve-tranh-theo-sach"))
+        assert drawing is not None
+        drawing.max_files = 3
+    pages = [("trang-1.png", files.drawing_png((30, 20))), ("trang-2.png", files.drawing_png())]
+    sent = await api_submit(client, "ve-tranh-theo-sach", entrant_fields(title="Hai trang"), pages)
+    assert sent.status_code == 201, sent.text
+    from contest.app import JOB_KINDS
+    from contest.jobs.worker import run_queued
+
+    await run_queued(settings, JOB_KINDS)  # type: ignore[arg-type]
+    async with sessionmaker() as session:
+        await services.run_assignment(session, contest_id=drawing.id, actor=None)
+        await session.commit()
+        entry = await session.scalar(select(Entry).where(Entry.title == "Hai trang"))
+        assert entry is not None
+        originals = (
+            await session.scalars(
+                select(Asset.original_filename)
+                .where(Asset.entry_id == entry.id, Asset.role == AssetRole.ORIGINAL)
+                .order_by(Asset.id)
+            )
+        ).all()
+        row = (
+            await session.execute(
+                select(Assignment.id, User.email)
+                .join(User, User.id == Assignment.judge_id)
+                .where(Assignment.entry_id == entry.id)
+                .limit(1)
+            )
+        ).one()
+    assert originals == ["trang-1.png", "trang-2.png"]
+    await sign_in(client, row[1], "bachsam-demo")
+    page = await client.get(f"/judge/assignments/{row[0]}")
+    assert page.status_code == 200
+    first = page.text.index(vi("Page %(number)s of %(count)s", number=1, count=2))
+    second = page.text.index(vi("Page %(number)s of %(count)s", number=2, count=2))
+    assert first < second
