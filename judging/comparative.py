@@ -22,13 +22,14 @@ lost) every comparison still gets a finite strength and standard error.
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from judging.loads import LeastLoaded
 
 # The prior's weight: half a win and half a loss against a virtual entry of strength 0.
 PRIOR_GAMES = 1.0
@@ -119,6 +120,15 @@ def _pair_anew(
     pairs.append((a, b))
 
 
+def _both(
+    may_judge: Callable[[int, int], bool] | None, left: int, right: int
+) -> Callable[[int], bool]:
+    def allowed(judge: int) -> bool:
+        return may_judge is None or (may_judge(judge, left) and may_judge(judge, right))
+
+    return allowed
+
+
 def share_pairs(
     pairs: Iterable[tuple[int, int]],
     judges: Sequence[int],
@@ -130,24 +140,13 @@ def share_pairs(
     that no judge may see raises ValueError."""
     if not judges:
         raise ValueError("comparative judgement needs at least one judge")
-    heap = [(0, judge) for judge in sorted(set(judges))]
-    heapq.heapify(heap)
+    loads = LeastLoaded((judge, 0) for judge in sorted(set(judges)))
     shared: list[tuple[int, int, int]] = []
     for left, right in pairs:
-        held: list[tuple[int, int]] = []
-        chosen = None
-        while heap:
-            load, judge = heapq.heappop(heap)
-            if may_judge is None or (may_judge(judge, left) and may_judge(judge, right)):
-                chosen = (load, judge)
-                break
-            held.append((load, judge))
-        for item in held:
-            heapq.heappush(heap, item)
-        if chosen is None:
+        judge = loads.take(_both(may_judge, left, right))
+        if judge is None:
             raise ValueError(f"no judge may compare entries {left} and {right}")
-        shared.append((chosen[1], left, right))
-        heapq.heappush(heap, (chosen[0] + 1, chosen[1]))
+        shared.append((judge, left, right))
     return shared
 
 

@@ -10,7 +10,7 @@ Like every service, this takes the caller's session and never commits.
 
 from __future__ import annotations
 
-import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -29,6 +29,7 @@ from contest.models import (
     contest_judges,
 )
 from judging import services
+from judging.loads import LeastLoaded
 
 UNFINISHED = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)
 
@@ -37,6 +38,19 @@ UNFINISHED = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)
 class HandOver:
     moved: int
     kept: int
+
+
+def _free_for(
+    conflicts: dict[int, rules.JudgeConflicts], units: set[int], entrant_id: int, taken: set[int]
+) -> Callable[[int], bool]:
+    """Who may take an entry: a judge not on it already and free of conflicts with it."""
+
+    def free(judge: int) -> bool:
+        return judge not in taken and rules.may_judge_entry(
+            conflicts[judge], entry_units=units, entrant_id=entrant_id
+        )
+
+    return free
 
 
 async def hand_over(
@@ -55,7 +69,7 @@ async def hand_over(
     # The others who may take work: active judges of the contest (the one leaving may not be).
     judges = list(await session.scalars(services._active_judge_ids(contest_id)))
     others = [j for j in judges if j != judge_id]
-    loads = dict(
+    load_of = dict(
         (
             await session.execute(
                 select(Assignment.judge_id, func.count())
@@ -95,29 +109,16 @@ async def hand_over(
     conflicts = await rules.judge_conflicts(session, judge_ids=others)
     chains: dict[int | None, set[int]] = {}
     moved = kept = 0
-    heap = [(int(loads.get(j, 0)), j) for j in others]
-    heapq.heapify(heap)
+    loads = LeastLoaded((j, int(load_of.get(j, 0))) for j in others)
     for assignment_id, entry_id, entrant_id, unit_id in work:
         if unit_id not in chains:
             chains[unit_id] = await services.unit_chain(session, unit_id)
-        held, chosen = [], None
-        while heap:
-            load, other = heapq.heappop(heap)
-            if other not in on_entry.get(entry_id, set()) and rules.may_judge_entry(
-                conflicts[other], entry_units=chains[unit_id], entrant_id=entrant_id
-            ):
-                chosen = (load, other)
-                break
-            held.append((load, other))
-        for item in held:
-            heapq.heappush(heap, item)
+        units, taken = chains[unit_id], on_entry.setdefault(entry_id, set())
+        chosen = loads.take(_free_for(conflicts, units, entrant_id, taken))
         if chosen is None:
             kept += 1
             continue
-        await services.reassign(
-            session, assignment_id=assignment_id, judge_id=chosen[1], actor=actor
-        )
-        on_entry.setdefault(entry_id, set()).add(chosen[1])
-        heapq.heappush(heap, (chosen[0] + 1, chosen[1]))
+        await services.reassign(session, assignment_id=assignment_id, judge_id=chosen, actor=actor)
+        taken.add(chosen)
         moved += 1
     return HandOver(moved, kept)

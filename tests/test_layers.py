@@ -26,7 +26,7 @@ PACKAGES = ("contest", "judging", "storage")
 # The app's assembly: may import anything, imported by nobody but each other. contest.api
 # mounts every package's endpoints under /api/v1 and builds their OpenAPI description.
 COMPOSITION_ROOT = frozenset({"asgi", "contest.app", "contest.cli", "contest.demo", "contest.api"})
-PURE = ("judging.assignment", "judging.scoring", "judging.comparative")
+PURE = ("judging.assignment", "judging.scoring", "judging.comparative", "judging.loads")
 PURE_ALLOWED = frozenset({"numpy", "judging"})
 
 
