@@ -34,7 +34,17 @@ from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import SUBMISSION_SCHEMA, EntryValidationError, IntakeError
 from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
-from contest.models import AssetRole, Contest, ContestKind, Entry, EntryStatus, Role, Unit, User
+from contest.models import (
+    AssetRole,
+    Contest,
+    ContestKind,
+    Entry,
+    EntryStatus,
+    FileState,
+    Role,
+    Unit,
+    User,
+)
 from contest.results.outcome import published_outcome
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
@@ -173,6 +183,7 @@ async def _send(
         submitted_by=user,
         client_ip=client_ip(request),
         check_unit=check_unit,
+        jobs=request.state.jobs,
     )
 
 
@@ -437,6 +448,7 @@ async def _edit(request: Request, view: services.EntryView, submission: Submissi
         uploads=submission.uploads,
         upload_ids=submission.upload_ids,
         client_ip=client_ip(request),
+        jobs=request.state.jobs,
     )
 
 
@@ -559,8 +571,20 @@ ENTRY_SCHEMA: dict[str, Any] = {
                     "filename": {"type": ["string", "null"]},
                     "width": {"type": ["integer", "null"]},
                     "height": {"type": ["integer", "null"]},
+                    "state": {
+                        "type": "string",
+                        "enum": [s.value for s in FileState],
+                        "description": "processing until the file's digest, cleaning and "
+                        "previews are done in the background; failed when it could not be.",
+                    },
                 },
             },
+        },
+        "files_state": {
+            "type": "string",
+            "enum": [s.value for s in FileState],
+            "description": "The entry's files as a whole: processing, ready, or failed (the "
+            "organisers are told).",
         },
     },
 }
@@ -637,9 +661,11 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
                 "filename": a.original_filename,
                 "width": a.width,
                 "height": a.height,
+                "state": a.state.value,
             }
             for a in view.originals
         ],
+        files_state=entry.files_state.value,
     )
     return data
 
