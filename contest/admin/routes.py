@@ -682,8 +682,8 @@ async def api_entries(request: Request) -> Response:
       - name: unit
         in: query
         description: A unit's code; a school covers its classes.
-        schema: {type: string}
-      - {name: division, in: query, schema: {type: integer}}
+        schema: {type: string, maxLength: 100}
+      - {name: division, in: query, schema: {type: integer, minimum: 1, maximum: 2147483647}}
       - name: status
         in: query
         schema: {type: string, enum: [submitted, withdrawn, disqualified]}
@@ -695,7 +695,7 @@ async def api_entries(request: Request) -> Response:
         in: query
         description: Only entries whose judges disagree.
         schema: {type: integer, enum: [0, 1]}
-      - {name: receipt, in: query, schema: {type: string}}
+      - {name: receipt, in: query, schema: {type: string, maxLength: 100}}
     responses:
       "200":
         description: A page of entries; files_error is why their processing failed.

@@ -23,8 +23,9 @@ async def _process_entry(ctx: JobContext) -> dict[str, Any]:
         sessionmaker=ctx.sessionmaker,
         storage=ctx.storage,
         entry_id=int(params["entry_id"]),
+        # No progress: an entry has a file or two, and each report would cost the job's
+        # heartbeat a connection of its own.
         asset_ids=[int(i) for i in params.get("assets", [])],
-        progress=ctx.progress,
     )
     if outcome.error is not None:
         if isinstance(outcome.error, ContestError):

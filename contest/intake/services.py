@@ -95,7 +95,6 @@ from contest.models import (
     User,
 )
 from contest.notice import AGREEMENT_FIELD, AGREEMENT_VERSION, agreed
-from contest.progress import Progress
 from contest.tokens import hash_token, new_receipt_code, new_secret_token, normalize_receipt_code
 from storage import ObjectTooLargeError, Storage, StorageError
 
@@ -605,7 +604,6 @@ async def process_entry_files(
     storage: Storage,
     entry_id: int,
     asset_ids: Sequence[int],
-    progress: Progress | None = None,
 ) -> Processed:
     """Do what was left of the entry's new files once their bytes were stored: each is read
     back once, hashed, scrubbed when its kind is (the object replaced only when that changed
@@ -632,22 +630,26 @@ async def process_entry_files(
             )
         )
     outcome = Processed()
-    for done, asset in enumerate(originals):
+    done: dict[int, dict[str, object]] = {}
+    for asset in originals:
         try:
-            await _process_file(sessionmaker=sessionmaker, storage=storage, asset=asset)
+            done[asset.id] = await _process_file(
+                sessionmaker=sessionmaker, storage=storage, asset=asset
+            )
             outcome.ready += 1
         except Exception as exc:
+            done[asset.id] = {"state": FileState.FAILED}
             outcome.failed += 1
             outcome.error = outcome.error or exc
-            async with sessionmaker.begin() as session:
-                await session.execute(
-                    update(Asset)
-                    .where(Asset.id == asset.id, Asset.entry_id == entry_id)
-                    .values(state=FileState.FAILED)
-                )
-        if progress is not None:
-            await progress(done + 1, len(originals))
     async with sessionmaker.begin() as session:
+        # The entry first, as an edit locks it before its files: the two take turns.
+        await session.get(Entry, entry_id, with_for_update=True)
+        for asset_id, values in done.items():
+            await session.execute(
+                update(Asset)
+                .where(Asset.id == asset_id, Asset.entry_id == entry_id)
+                .values(**values)
+            )
         await settle_files_state(session, entry_id=entry_id)
     return outcome
 
@@ -674,7 +676,9 @@ async def settle_files_state(session: AsyncSession, *, entry_id: int) -> FileSta
 
 async def _process_file(
     *, sessionmaker: async_sessionmaker[AsyncSession], storage: Storage, asset: Asset
-) -> None:
+) -> dict[str, object]:
+    """Process one stored original; what its row becomes (ready, with its size, digest and
+    pixel size), for the caller to write with the entry's state."""
     kind = kind_of_stored(asset.content_type)
     assert kind is not None, asset.content_type  # stored with its sniffed kind's type
     try:
@@ -696,12 +700,7 @@ async def _process_file(
             values.update(width=derived.width, height=derived.height)
     finally:
         spool.close()
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(Asset)
-            .where(Asset.id == asset.id, Asset.entry_id == asset.entry_id)
-            .values(size=size, sha256=sha256, state=FileState.READY, **values)
-        )
+    return {"size": size, "sha256": sha256, "state": FileState.READY, **values}
 
 
 async def _scrub(
@@ -740,36 +739,45 @@ async def _store_derivatives(
     source: Asset,
     derived: Derivatives,
 ) -> None:
-    """Store a drawing's preview and thumbnail beside it, each with its row first: a row
-    already there (from a run stopped half-way) is brought up to date, not added again."""
-    for role, data, (width, height) in (
-        (AssetRole.PREVIEW, derived.preview, derived.preview_size),
-        (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
-    ):
-        key = keys.derived_key(source.storage_key, role.value)
-        values = {
-            "entry_id": source.entry_id,
-            "source_id": source.id,
-            "role": role,
-            "content_type": PREVIEW_TYPE,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "width": width,
-            "height": height,
-        }
-        async with sessionmaker.begin() as session:
-            # The source locked and still the entry's: an edit that replaces it waits, and
-            # a replaced source gets no previews that would stay attached to the entry.
-            attached = await session.scalar(
-                select(Asset.entry_id).where(Asset.id == source.id).with_for_update()
+    """Store a drawing's preview and thumbnail beside it, their rows first: a row already
+    there (from a run stopped half-way) is brought up to date, not added again."""
+    made = [
+        (keys.derived_key(source.storage_key, role.value), role, data, size)
+        for role, data, size in (
+            (AssetRole.PREVIEW, derived.preview, derived.preview_size),
+            (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
+        )
+    ]
+    async with sessionmaker.begin() as session:
+        # The source locked and still the entry's: an edit that replaces it waits, and a
+        # replaced source gets no previews that would stay attached to the entry.
+        attached = await session.scalar(
+            select(Asset.entry_id).where(Asset.id == source.id).with_for_update()
+        )
+        if attached is None or attached != source.entry_id:
+            return
+        rows = await session.execute(
+            select(Asset.storage_key, Asset.id).where(
+                Asset.storage_key.in_([key for key, *_rest in made])
             )
-            if attached is None or attached != source.entry_id:
-                return
-            found = await session.scalar(select(Asset.id).where(Asset.storage_key == key))
-            if found is None:
-                session.add(Asset(storage_key=key, **values))
+        )
+        found = {row.storage_key: row.id for row in rows}
+        for key, role, data, (width, height) in made:
+            values = {
+                "entry_id": source.entry_id,
+                "source_id": source.id,
+                "role": role,
+                "content_type": PREVIEW_TYPE,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "width": width,
+                "height": height,
+            }
+            if key in found:
+                await session.execute(update(Asset).where(Asset.id == found[key]).values(**values))
             else:
-                await session.execute(update(Asset).where(Asset.id == found).values(**values))
+                session.add(Asset(storage_key=key, **values))
+    for key, _role, data, _size in made:
         try:
             await storage.put_stream(key, _single(data), content_type=PREVIEW_TYPE)
         except StorageError:
