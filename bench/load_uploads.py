@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import hashlib
 import io
-import os
 import random
 import statistics
 import subprocess
@@ -55,7 +54,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.databases import own_database
-from bench.processes import free_port, stop, wait_for
+from bench.processes import free_port, s3_env, start_moto, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -269,31 +268,16 @@ def main() -> int:
     if not 1 <= args.uploads <= 20_000 or not 1 <= args.clients <= 500:
         raise SystemExit("--uploads 1..20000, --clients 1..500")
 
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    env = s3_env()
     processes: list[subprocess.Popen[bytes]] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         own_database(args.server_url, f"bench_load_{uuid.uuid4().hex[:8]}") as database_url,
     ):
         try:
-            moto_port, app_port = free_port(), free_port()
-            endpoint = f"http://127.0.0.1:{moto_port}"
-            log = Path(tmp, "moto.log").open("wb")  # noqa: SIM115  (closed with the folder)
-            moto = subprocess.Popen(
-                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            moto, endpoint = start_moto(Path(tmp), env)
             processes.append(moto)
-            wait_for(endpoint, moto, timeout=90)
+            app_port = free_port()
             s3 = boto3.client(
                 "s3",
                 endpoint_url=endpoint,

@@ -39,7 +39,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.databases import own_database
-from bench.processes import free_port, stop, wait_for
+from bench.load_uploads import FIELDS
+from bench.processes import s3_env, start_moto, stop
 
 BIN = Path(sys.executable).parent
 CONTEST = "ve-tranh-theo-sach"
@@ -90,18 +91,7 @@ async def submit(env: dict[str, str], count: int) -> list[int]:
                 storage=storage,
                 contest=contest,
                 units=units,
-                fields={
-                    "full_name": "Nguyễn Thị Mai",
-                    "age": "10",
-                    "unit": "th-bach-sam-5a",
-                    "guardian_name": "Nguyễn Văn Hùng",
-                    "guardian_phone": "0912345678",
-                    "consent": "initials",
-                    "agreement": "yes",
-                    "title": f"Tranh số {number}",
-                    "book": "other",
-                    "book_title": "Dế Mèn phiêu lưu ký",
-                },
+                fields={**FIELDS, "title": f"Tranh số {number}"},
                 uploads=[upload],
                 upload_ids=[],
                 idempotency_key=None,
@@ -156,31 +146,15 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.jobs <= 2000 or not 1 <= args.rounds <= 10:
         raise SystemExit("--jobs 1..2000, --rounds 1..10")
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    env = s3_env()
     processes: list[subprocess.Popen[bytes]] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         own_database(args.server_url, f"bench_jobs_{uuid.uuid4().hex[:8]}") as database_url,
     ):
         try:
-            moto_port = free_port()
-            endpoint = f"http://127.0.0.1:{moto_port}"
-            log = Path(tmp, "moto.log").open("wb")  # noqa: SIM115  (closed with the folder)
-            moto = subprocess.Popen(
-                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            moto, endpoint = start_moto(Path(tmp), env)
             processes.append(moto)
-            wait_for(endpoint, moto, timeout=90)
             bucket = "process-jobs"
             boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
                 Bucket=bucket
