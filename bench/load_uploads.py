@@ -22,7 +22,9 @@ the user may create a database (--server-url, default
 postgresql://postgres@127.0.0.1:5432/postgres; it makes one of its own and drops it afterwards)
 and Redis (--queue-url, default redis://127.0.0.1:6379/0; the queue is named after the
 database, so nothing else's jobs are taken). --worker-threads (default 2): jobs the worker
-runs at once.
+runs at once. --worker-after: start the worker only once every upload was answered, as when
+workers run on other hosts and the app's cores only answer requests (the drain then starts
+with the whole queue).
 
 Run: .venv/bin/python bench/load_uploads.py [--uploads 1000] [--clients 100]
 """
@@ -262,6 +264,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=600)
     parser.add_argument("--worker-threads", type=int, default=2)
+    parser.add_argument("--worker-after", action="store_true")
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--queue-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -316,13 +319,18 @@ def main() -> int:
             base_url = f"http://127.0.0.1:{app_port}"
             wait_for(f"{base_url}/healthz", app, timeout=90)
             worker_log = Path(tmp, "worker.log").open("wb")  # noqa: SIM115
-            worker = subprocess.Popen(
-                [str(BIN / "contest"), "worker", "--threads", str(args.worker_threads)],
-                env=app_env,
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
-            )
-            processes.append(worker)
+
+            def start_worker() -> None:
+                worker = subprocess.Popen(
+                    [str(BIN / "contest"), "worker", "--threads", str(args.worker_threads)],
+                    env=app_env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                )
+                processes.append(worker)
+
+            if not args.worker_after:
+                start_worker()
 
             pngs = make_pngs(args.uploads)
             keys = [f"load-{uuid.uuid4()}" for _ in pngs]
@@ -332,13 +340,17 @@ def main() -> int:
             print(
                 f"{args.uploads} uploads ({sum(map(len, pngs)) / 1e6:.1f} MB) from {args.clients}"
                 f" clients; app: contest serve --workers {args.workers} --no-worker,"
-                f" contest worker --threads {args.worker_threads}, PostgreSQL, Redis, moto S3"
+                f" contest worker --threads {args.worker_threads}"
+                + (" (started after the uploads)" if args.worker_after else "")
+                + ", PostgreSQL, Redis, moto S3"
             )
             answers, latencies, outcomes, elapsed = asyncio.run(
                 load(base_url, pngs, keys, args.clients, args.time_limit)
             )
             accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
             backlog = asyncio.run(processing_backlog(database_url, accepted))
+            if args.worker_after:
+                start_worker()
             drain = asyncio.run(wait_for_drain(database_url, accepted, args.time_limit))
             base_elapsed = baseline(s3, bucket, pngs, args.clients)
 

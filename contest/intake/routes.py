@@ -703,10 +703,10 @@ async def _entry_json(request: Request, view: services.EntryView) -> JSONRespons
 
 
 async def _receipt_json(
-    request: Request, entry: Entry, token: str, *, status_code: int
+    request: Request, entry: Entry, token: str, *, status_code: int, contest: Contest
 ) -> JSONResponse:
     async with request_sessionmaker(request)() as session:
-        view = await services.load_entry(session, receipt_code=entry.receipt_code)
+        view = await services.load_entry(session, receipt_code=entry.receipt_code, contest=contest)
     return JSONResponse(
         {
             "entry": entry_json(view, full=True),
@@ -841,12 +841,18 @@ async def _api_submit(request: Request, *, user: User | None) -> Response:
     )
     if submission.replay is not None:
         token = _replay_token(request, submission.replay)
-        return await _receipt_json(request, submission.replay, token, status_code=200)
+        return await _receipt_json(
+            request, submission.replay, token, status_code=200, contest=contest
+        )
     result = await _send(
         request, contest, submission, units=units, user=user, check_unit=user is not None
     )
     return await _receipt_json(
-        request, result.entry, result.edit_token, status_code=200 if result.replayed else 201
+        request,
+        result.entry,
+        result.edit_token,
+        status_code=200 if result.replayed else 201,
+        contest=contest,
     )
 
 

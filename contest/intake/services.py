@@ -1178,7 +1178,11 @@ class EntryView:
     derived: dict[int, dict[str, Asset]]
 
 
-async def load_entry(session: AsyncSession, *, receipt_code: str) -> EntryView:
+async def load_entry(
+    session: AsyncSession, *, receipt_code: str, contest: Contest | None = None
+) -> EntryView:
+    """The entry with its receipt code, with what its pages show; ``contest``, when the
+    caller has it loaded already (with its event, divisions and books), is not read again."""
     entry = await session.scalar(
         select(Entry)
         .where(Entry.receipt_code == normalize_receipt_code(receipt_code))
@@ -1188,15 +1192,16 @@ async def load_entry(session: AsyncSession, *, receipt_code: str) -> EntryView:
         raise EntryNotFoundError(
             gettext("No entry has this receipt code. Please check the code and try again.")
         )
-    contest = await session.scalar(
-        select(Contest)
-        .where(Contest.id == entry.contest_id)
-        .options(
-            selectinload(Contest.event),
-            selectinload(Contest.divisions),
-            selectinload(Contest.books),
+    if contest is None or contest.id != entry.contest_id:
+        contest = await session.scalar(
+            select(Contest)
+            .where(Contest.id == entry.contest_id)
+            .options(
+                selectinload(Contest.event),
+                selectinload(Contest.divisions),
+                selectinload(Contest.books),
+            )
         )
-    )
     assert contest is not None
     unit = await session.get(Unit, entry.entrant.unit_id) if entry.entrant.unit_id else None
     division = next((d for d in contest.divisions if d.id == entry.division_id), None)
