@@ -154,9 +154,11 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
     from sqlalchemy import select
 
     from contest import rules
+    from contest.app import JOB_KINDS
     from contest.db import create_engine, create_sessionmaker
     from contest.events.services import get_public_contest
     from contest.intake import services as intake
+    from contest.jobs.worker import run_queued
     from contest.models import Assignment, AssignmentStatus, Criterion, Entry, User
     from contest.settings import Settings
     from judging import services as judging
@@ -205,6 +207,8 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                 secret_key=settings.secret_key,
             )
             quality[submitted.entry.id] = person.quality
+        # Their previews and thumbnails, as a worker makes them.
+        await run_queued(settings, JOB_KINDS)
         async with sessionmaker() as session:
             await judging.run_assignment(session, contest_id=contest.id, actor=None)
             await session.commit()

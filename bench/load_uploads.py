@@ -1,20 +1,30 @@
 """Many small uploads at once: 1,000 drawings from 100 concurrent clients through
-``contest serve --workers 2`` on PostgreSQL and S3 (moto's server), loopback only.
+``contest serve --workers 2 --no-worker`` on PostgreSQL and S3 (moto's server), loopback
+only, with the national layout's queue: Redis, and a ``contest worker`` process processing
+each entry's files (preview, thumbnail) in the background while the uploads go on.
 
 What it measures: each client posts an entry (fields plus a unique ~13 KB PNG) to the API with
 an ``Idempotency-Key`` and retries a failed transport with the same key. Printed: throughput,
 p50/p99 latency, answers by status. Afterwards every accepted entry is checked: its row exists
 once (duplicated = more than one entry for a key), its object exists in the bucket and its
 SHA-256 matches both the row and the bytes sent (lost = accepted but missing or different).
+Then it waits until the queue has drained (every entry's processing job ended) and checks that
+every accepted entry was processed once: ready, one preview and one thumbnail row, their
+objects in the bucket. Printed: the drain time after the last upload was answered.
 
 Baseline, same run, same machine, same moto endpoint: the same 1,000 PNGs put straight into
 the bucket by boto3 from 100 threads (no app, no database). The ratio app / baseline says what
 the app's work (parsing, sniffing, the image preview, the database) costs.
 
 Bounded: --uploads (default 1,000), --clients (100), --time-limit seconds (600; clients stop
-sending when it passes). Needs a PostgreSQL server where the user may create a database
-(--server-url, default postgresql://postgres@127.0.0.1:5432/postgres); it makes one of its own
-and drops it afterwards.
+sending when it passes; the drain waits as long again at most). Needs a PostgreSQL server where
+the user may create a database (--server-url, default
+postgresql://postgres@127.0.0.1:5432/postgres; it makes one of its own and drops it afterwards)
+and Redis (--queue-url, default redis://127.0.0.1:6379/0; the queue is named after the
+database, so nothing else's jobs are taken). --worker-threads (default 2): jobs the worker
+runs at once. --worker-after: start the worker only once every upload was answered, as when
+workers run on other hosts and the app's cores only answer requests (the drain then starts
+with the whole queue).
 
 Run: .venv/bin/python bench/load_uploads.py [--uploads 1000] [--clients 100]
 """
@@ -25,7 +35,6 @@ import argparse
 import asyncio
 import hashlib
 import io
-import os
 import random
 import statistics
 import subprocess
@@ -36,6 +45,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import boto3
@@ -46,7 +56,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.databases import own_database
-from bench.processes import free_port, stop, wait_for
+from bench.processes import free_port, s3_env, start_moto, stop, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -147,6 +157,94 @@ async def stored_entries(database_url: str, keys: list[str]) -> list[asyncpg.Rec
         await connection.close()
 
 
+async def processing_backlog(database_url: str, keys: list[str]) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM entries"
+            " WHERE idempotency_key = ANY($1::text[]) AND files_state = 'processing'",
+            keys,
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+async def wait_for_drain(database_url: str, keys: list[str], limit: float) -> float | None:
+    """Seconds until no processing job is queued or running and no entry of ``keys`` is still
+    processing; None when it did not happen within ``limit`` seconds."""
+    connection = await asyncpg.connect(database_url)
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < limit:
+            busy = await connection.fetchval(
+                """
+                SELECT (SELECT count(*) FROM jobs
+                        WHERE kind = 'process_entry' AND status IN ('queued', 'running'))
+                     + (SELECT count(*) FROM entries
+                        WHERE idempotency_key = ANY($1::text[]) AND files_state = 'processing')
+                """,
+                keys,
+            )
+            if busy == 0:
+                return time.perf_counter() - started
+            await asyncio.sleep(0.2)
+        return None
+    finally:
+        await connection.close()
+
+
+async def processed_entries(database_url: str, keys: list[str]) -> list[asyncpg.Record]:
+    """Each entry of ``keys``: its files' state, its preview and thumbnail rows (keys), and
+    how its processing job ended."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await connection.fetch(
+            """
+            SELECT e.idempotency_key, e.files_state, j.status AS job_status,
+                   array_agg(a.storage_key) FILTER (WHERE a.role = 'preview') AS previews,
+                   array_agg(a.storage_key) FILTER (WHERE a.role = 'thumbnail') AS thumbnails
+            FROM entries e
+            LEFT JOIN jobs j ON j.id = e.files_job_id
+            LEFT JOIN assets a ON a.entry_id = e.id
+            WHERE e.idempotency_key = ANY($1::text[])
+            GROUP BY e.idempotency_key, e.files_state, j.status
+            """,
+            keys,
+        )
+    finally:
+        await connection.close()
+
+
+def verify_processed(
+    s3: Any, bucket: str, rows: list[asyncpg.Record], accepted: list[str]
+) -> tuple[int, int, Counter[str]]:
+    """How many accepted entries were processed exactly once (ready, one preview and one
+    thumbnail, both objects stored), how many were not, and how their jobs ended."""
+    by_key = {row["idempotency_key"]: row for row in rows}
+    stored = {
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="entries/")
+        for item in page.get("Contents", [])
+    }
+    good = 0
+    jobs: Counter[str] = Counter()
+    for key in accepted:
+        row = by_key.get(key)
+        if row is None:
+            continue
+        jobs[str(row["job_status"])] += 1
+        previews, thumbnails = row["previews"] or [], row["thumbnails"] or []
+        if (
+            row["files_state"] == "ready"
+            and len(previews) == len(thumbnails) == 1
+            and previews[0] in stored
+            and thumbnails[0] in stored
+        ):
+            good += 1
+    return good, len(accepted) - good, jobs
+
+
 def baseline(s3: object, bucket: str, pngs: list[bytes], clients: int) -> float:
     def put(index: int) -> None:
         s3.put_object(  # type: ignore[attr-defined]
@@ -165,36 +263,24 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=600)
+    parser.add_argument("--worker-threads", type=int, default=2)
+    parser.add_argument("--worker-after", action="store_true")
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--queue-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     if not 1 <= args.uploads <= 20_000 or not 1 <= args.clients <= 500:
         raise SystemExit("--uploads 1..20000, --clients 1..500")
 
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    env = s3_env()
     processes: list[subprocess.Popen[bytes]] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         own_database(args.server_url, f"bench_load_{uuid.uuid4().hex[:8]}") as database_url,
     ):
         try:
-            moto_port, app_port = free_port(), free_port()
-            endpoint = f"http://127.0.0.1:{moto_port}"
-            log = Path(tmp, "moto.log").open("wb")  # noqa: SIM115  (closed with the folder)
-            moto = subprocess.Popen(
-                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            moto, endpoint = start_moto(Path(tmp), env)
             processes.append(moto)
-            wait_for(endpoint, moto, timeout=90)
+            app_port = free_port()
             s3 = boto3.client(
                 "s3",
                 endpoint_url=endpoint,
@@ -209,12 +295,20 @@ def main() -> int:
                 "CONTEST_DATABASE_URL": database_url,
                 "CONTEST_STORAGE_URL": f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
                 "CONTEST_SECRET_KEY": "bench",
+                "CONTEST_QUEUE_URL": args.queue_url,
             }
             subprocess.run(
                 [str(BIN / "contest"), "demo"], env=app_env, check=True, capture_output=True
             )
             app_log = Path(tmp, "app.log").open("wb")  # noqa: SIM115
-            serve = ["serve", "--port", str(app_port), "--workers", str(args.workers)]
+            serve = [
+                "serve",
+                "--port",
+                str(app_port),
+                "--workers",
+                str(args.workers),
+                "--no-worker",
+            ]
             app = subprocess.Popen(
                 [str(BIN / "contest"), *serve],
                 env=app_env,
@@ -224,6 +318,19 @@ def main() -> int:
             processes.append(app)
             base_url = f"http://127.0.0.1:{app_port}"
             wait_for(f"{base_url}/healthz", app, timeout=90)
+            worker_log = Path(tmp, "worker.log").open("wb")  # noqa: SIM115
+
+            def start_worker() -> None:
+                worker = subprocess.Popen(
+                    [str(BIN / "contest"), "worker", "--threads", str(args.worker_threads)],
+                    env=app_env,
+                    stdout=worker_log,
+                    stderr=subprocess.STDOUT,
+                )
+                processes.append(worker)
+
+            if not args.worker_after:
+                start_worker()
 
             pngs = make_pngs(args.uploads)
             keys = [f"load-{uuid.uuid4()}" for _ in pngs]
@@ -232,18 +339,25 @@ def main() -> int:
             }
             print(
                 f"{args.uploads} uploads ({sum(map(len, pngs)) / 1e6:.1f} MB) from {args.clients}"
-                f" clients; app: contest serve --workers {args.workers}, PostgreSQL, moto S3"
+                f" clients; app: contest serve --workers {args.workers} --no-worker,"
+                f" contest worker --threads {args.worker_threads}"
+                + (" (started after the uploads)" if args.worker_after else "")
+                + ", PostgreSQL, Redis, moto S3"
             )
             answers, latencies, outcomes, elapsed = asyncio.run(
                 load(base_url, pngs, keys, args.clients, args.time_limit)
             )
+            accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
+            backlog = asyncio.run(processing_backlog(database_url, accepted))
+            if args.worker_after:
+                start_worker()
+            drain = asyncio.run(wait_for_drain(database_url, accepted, args.time_limit))
             base_elapsed = baseline(s3, bucket, pngs, args.clients)
 
             rows = asyncio.run(stored_entries(database_url, keys))
             by_key: dict[str, list[asyncpg.Record]] = {}
             for row in rows:
                 by_key.setdefault(row["idempotency_key"], []).append(row)
-            accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
             duplicated = sum(
                 1 for found in by_key.values() if len({r["receipt_code"] for r in found}) > 1
             )
@@ -285,7 +399,18 @@ def main() -> int:
                 f"verified: lost {lost}, duplicated {duplicated}, stored bytes differ from sent"
                 f" {changed}, entries made for unanswered requests {unanswered}"
             )
-            return 0 if lost == 0 and duplicated == 0 and len(accepted) == len(pngs) else 1
+            processed, unprocessed, jobs = verify_processed(
+                s3, bucket, asyncio.run(processed_entries(database_url, accepted)), accepted
+            )
+            print(
+                f"processing: {backlog} of {len(accepted)} entries still waiting for their job"
+                " when the last upload was answered; the queue drained "
+                + (f"{drain:.1f} s after it" if drain is not None else "NOT within the limit")
+                + f"; processed once (ready, one preview and one thumbnail, stored)"
+                f" {processed}, not {unprocessed}; jobs {dict(sorted(jobs.items()))}"
+            )
+            complete = len(accepted) == len(pngs) and unprocessed == 0 and drain is not None
+            return 0 if lost == 0 and duplicated == 0 and complete else 1
         finally:
             for process in reversed(processes):
                 stop(process, timeout=15)

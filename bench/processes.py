@@ -3,9 +3,12 @@ answers, stopping it."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -39,3 +42,36 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def s3_env() -> dict[str, str]:
+    """This process's environment with the credentials moto's server takes (any will do),
+    also set here, for the benchmark's own boto3 clients."""
+    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    os.environ.update(credentials)
+    return {
+        **os.environ,
+        **credentials,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def start_moto(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """moto's S3 server on a free loopback port, logging into ``folder``, once it answers:
+    the process and its endpoint."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = Path(folder, "moto.log").open("wb")  # noqa: SIM115  (closed with the folder)
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(endpoint, moto, timeout=90)
+    except BaseException:
+        stop(moto)
+        raise
+    return moto, endpoint

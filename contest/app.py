@@ -23,10 +23,12 @@ from contest import api, error_pages, health
 from contest.access import check_declarations, public
 from contest.accounts.routes import api_routes as account_api_routes
 from contest.accounts.routes import routes as account_routes
+from contest.admin.routes import api_routes as admin_api_routes
 from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
-from contest.intake.bulk import KINDS as intake_job_kinds
+from contest.intake.bulk import KINDS as bulk_job_kinds
+from contest.intake.jobs import KINDS as intake_job_kinds
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
 from contest.intake.routes import routes as intake_routes
@@ -70,7 +72,13 @@ SESSION_MAX_AGE = 14 * 24 * 3600
 # Every kind of background job, from the domains that own them.
 JOB_KINDS: dict[str, JobKind] = {
     kind.name: kind
-    for kind in (*judging_job_kinds, *results_job_kinds, *privacy_job_kinds, *intake_job_kinds)
+    for kind in (
+        *judging_job_kinds,
+        *results_job_kinds,
+        *privacy_job_kinds,
+        *intake_job_kinds,
+        *bulk_job_kinds,
+    )
 }
 
 
@@ -89,6 +97,7 @@ def _api_routes() -> list[BaseRoute]:
     return [
         *api.routes,
         *account_api_routes,
+        *admin_api_routes,
         *intake_api_routes,
         *judging_api_routes,
         *results_api_routes,

@@ -8,6 +8,7 @@ from contest.models import (
     ContestKind,
     ContestStatus,
     EntryStatus,
+    FileState,
     Prize,
     Role,
     UnitKind,
@@ -80,4 +81,11 @@ ENTRY_STATUSES = {
     EntryStatus.SUBMITTED: N_("Submitted"),
     EntryStatus.WITHDRAWN: N_("Withdrawn"),
     EntryStatus.DISQUALIFIED: N_("Disqualified"),
+}
+
+# An entry's files, as the organisers' lists show them (contest.intake.jobs processes them).
+FILE_STATES = {
+    FileState.PROCESSING: N_("Processing"),
+    FileState.READY: N_("Ready"),
+    FileState.FAILED: N_("Processing failed"),
 }

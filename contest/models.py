@@ -74,6 +74,15 @@ class EntryStatus(enum.StrEnum):
     DISQUALIFIED = "disqualified"
 
 
+class FileState(enum.StrEnum):
+    """How far a stored file (and, summed up, an entry's files) got through processing: the
+    scrubbing and previews that a background job does after the upload returned."""
+
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
 class Consent(enum.StrEnum):
     """How an entrant's name may appear in public."""
 
@@ -314,6 +323,8 @@ class Entry(Base):
         Index("ix_entries_contest_id_status", "contest_id", "status"),
         # A contest's entries, newest first, a page at a time.
         Index("ix_entries_contest_id_id", "contest_id", "id"),
+        # The organiser's list of entries whose files could not be processed.
+        Index("ix_entries_contest_id_files_state", "contest_id", "files_state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -337,6 +348,12 @@ class Entry(Base):
     # Set when the entrant's personal data and files were erased; the entry stays as an
     # anonymous row so that counts and results still add up.
     erased_at: Mapped[datetime | None]
+    # Ready once every file of the entry is processed (contest.intake.jobs); failed when one
+    # could not be, until the organiser's retry of ``files_job_id`` succeeds.
+    files_state: Mapped[FileState] = mapped_column(
+        _enum(FileState), default=FileState.READY, server_default=FileState.READY.value
+    )
+    files_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -367,6 +384,11 @@ class Asset(Base):
     original_filename: Mapped[str | None]
     width: Mapped[int | None]
     height: Mapped[int | None]
+    # An original is shown to judges and the public only once ready (scrubbed, previews made);
+    # previews are written ready.
+    state: Mapped[FileState] = mapped_column(
+        _enum(FileState), default=FileState.READY, server_default=FileState.READY.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     entry: Mapped[Entry | None] = relationship(back_populates="assets", lazy="raise")

@@ -305,10 +305,18 @@ async def ensure_job_for_follower(session: AsyncSession, *, user: User, job_id: 
 
 async def ensure_job_for_organiser(session: AsyncSession, *, user: User, job_id: int) -> Job:
     """A background job is seen and retried by the organisers of its contest (every organiser
-    for a job of the whole event); anyone else is told it does not exist."""
+    for a job of the whole event); anyone else is told it does not exist. A job about one
+    entry (its files' processing) belongs to the entry's contest."""
     job = await session.get(Job, job_id)
     if job is None or user.role != Role.ADMIN:
         raise NotFoundError()
-    if job.contest_id is not None:
-        await ensure_contest_for_organiser(session, user=user, contest_id=job.contest_id)
+    contest_id = job.contest_id
+    if contest_id is None and "entry_id" in job.params:
+        contest_id = await session.scalar(
+            select(Entry.contest_id).where(Entry.id == job.params["entry_id"])
+        )
+        if contest_id is None:
+            raise NotFoundError()
+    if contest_id is not None:
+        await ensure_contest_for_organiser(session, user=user, contest_id=contest_id)
     return job

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
@@ -27,8 +27,9 @@ from contest.files.limits import IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
 from contest.files.links import logo_link
 from contest.forms import read_form, read_form_lists, read_one_file
 from contest.i18n import N_, gettext
-from contest.models import Contest, EntryStatus, Event, Role, Unit, User
+from contest.models import Contest, EntryStatus, Event, FileState, Role, Unit, User
 from contest.pagination import (
+    Page,
     choice_filter,
     flag_filter,
     id_filter,
@@ -605,24 +606,36 @@ def _entry_filters(params: Mapping[str, str]) -> services.EntryFilters:
         status=choice_filter(params, "status", EntryStatus),
         flagged=flag_filter(params, "flagged"),
         receipt_code=receipt_filter(params),
+        files_state=choice_filter(params, "files", FileState),
     )
+
+
+async def _contest_entries(
+    request: Request, session: AsyncSession
+) -> tuple[Contest, services.EntryFilters, Page[services.EntryRow]]:
+    """The page of entries a request asks for, of the contest its path names (by id in the
+    pages, by slug in the API)."""
+    params = request.query_params
+    page = page_request(params)
+    filters = _entry_filters(params)
+    contest = await rules.ensure_contest_for_organiser(
+        session,
+        user=current_user(request),
+        contest_id=request.path_params.get("contest_id"),
+        slug=request.path_params.get("slug"),
+    )
+    entries = await services.contest_entries(session, contest=contest, filters=filters, page=page)
+    return contest, filters, entries
 
 
 @requires(ADMIN)
 async def entries_page(request: Request) -> Response:
     """A contest's entries, a page at a time, by unit, division, status, disagreement or
     receipt code."""
-    params = request.query_params
-    page = page_request(params)
-    filters = _entry_filters(params)
     async with request.state.sessionmaker() as session:
-        contest = await rules.ensure_contest_for_organiser(
-            session, user=current_user(request), contest_id=request.path_params["contest_id"]
-        )
-        entries = await services.contest_entries(
-            session, contest=contest, filters=filters, page=page
-        )
+        contest, filters, entries = await _contest_entries(request, session)
         divisions = await events.contest_divisions(session, contest_id=contest.id)
+    params = request.query_params
     return render(
         request,
         "admin/entries.html",
@@ -631,10 +644,68 @@ async def entries_page(request: Request) -> Response:
             "entries": entries,
             "divisions": divisions,
             "statuses": list(EntryStatus),
+            "file_states": list(FileState),
             "filters": filters,
             "values": {name: params.get(name, "").strip() for name in ("unit", "receipt")},
             "labels": labels,
         },
+    )
+
+
+@requires(ADMIN)
+async def api_entries(request: Request) -> Response:
+    """A contest's entries, newest first, a page at a time.
+    ---
+    summary: List a contest's entries
+    operationId: listEntries
+    parameters:
+      - {name: slug, in: path, required: true, schema: {type: string}}
+      - {name: page, in: query, schema: {type: integer, minimum: 1, maximum: 1000000}}
+      - {name: per_page, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
+      - name: unit
+        in: query
+        description: A unit's code; a school covers its classes.
+        schema: {type: string, maxLength: 100}
+      - {name: division, in: query, schema: {type: integer, minimum: 1, maximum: 2147483647}}
+      - name: status
+        in: query
+        schema: {type: string, enum: [submitted, withdrawn, disqualified]}
+      - name: files
+        in: query
+        description: Entries whose files are still processing, ready, or failed to be processed.
+        schema: {type: string, enum: [processing, ready, failed]}
+      - name: flagged
+        in: query
+        description: Only entries whose judges disagree.
+        schema: {type: integer, enum: [0, 1]}
+      - {name: receipt, in: query, schema: {type: string, maxLength: 100}}
+    responses:
+      "200":
+        description: A page of entries; files_error is why their processing failed.
+        content: {application/json: {schema: {type: object}}}
+      "400": {$ref: "#/components/responses/400"}
+    """
+    async with request.state.sessionmaker() as session:
+        _contest, _filters, entries = await _contest_entries(request, session)
+    return JSONResponse(
+        {
+            "entries": [
+                {
+                    "id": e.id,
+                    "receipt_code": e.receipt_code,
+                    "title": e.title,
+                    "status": e.status.value,
+                    "submitted_at": e.created_at.isoformat(),
+                    "unit": e.unit,
+                    "division": e.division,
+                    "files_state": e.files_state.value,
+                    "files_error": e.files_error,
+                    "files_job": e.files_job_id,
+                }
+                for e in entries.items
+            ],
+            **entries.json(),
+        }
     )
 
 
@@ -690,4 +761,8 @@ routes: list[BaseRoute] = [
     Route("/admin/conflicts", conflicts_page, methods=["GET", "POST"], name="admin_conflicts"),
     Route("/admin/contests/{contest_id:int}/entries", entries_page, name="admin_entries"),
     Route("/admin/audit", audit_page, name="admin_audit"),
+]
+
+api_routes: list[BaseRoute] = [
+    Route("/contests/{slug:str}/entries", api_entries, methods=["GET"], name="api_entries"),
 ]

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -42,6 +42,8 @@ from contest.models import (
     Entry,
     EntryStatus,
     Event,
+    FileState,
+    Job,
     Role,
     Unit,
     User,
@@ -533,6 +535,8 @@ class EntryFilters:
     status: EntryStatus | None = None
     flagged: bool = False
     receipt_code: str | None = None
+    # Processing failed (or still running) for the entry's files: contest.intake.jobs.
+    files_state: FileState | None = None
 
 
 @dataclass
@@ -545,14 +549,19 @@ class EntryRow:
     entrant: str
     unit: str | None
     division: str | None
+    files_state: FileState
+    files_job_id: int | None
+    # Why its processing job failed, when it did.
+    files_error: str | None
 
 
 async def contest_entries(
     session: AsyncSession, *, contest: Contest, filters: EntryFilters, page: PageRequest
 ) -> Page[EntryRow]:
     """A page of the contest's entries, newest first, narrowed by the filters. Flagged entries
-    are those whose judges disagree in the current round."""
-    query = (
+    are those whose judges disagree in the current round; an entry whose files failed to be
+    processed carries its job's error."""
+    query: Select[*tuple[Any, ...]] = (
         select(
             Entry.id,
             Entry.receipt_code,
@@ -562,10 +571,14 @@ async def contest_entries(
             Entrant.full_name,
             Unit.name,
             Division.name,
+            Entry.files_state,
+            Entry.files_job_id,
+            Job.error,
         )
         .join(Entrant, Entrant.id == Entry.entrant_id)
         .outerjoin(Unit, Unit.id == Entrant.unit_id)
         .outerjoin(Division, Division.id == Entry.division_id)
+        .outerjoin(Job, and_(Job.id == Entry.files_job_id, Entry.files_state == FileState.FAILED))
         .where(Entry.contest_id == contest.id)
         .order_by(Entry.id.desc())
     )
@@ -580,6 +593,7 @@ async def contest_entries(
         (Entry.division_id, filters.division_id),
         (Entry.status, filters.status),
         (Entry.receipt_code, filters.receipt_code),
+        (Entry.files_state, filters.files_state),
     )
     if filters.flagged:
         round_ = await current_round(session, contest_id=contest.id)

@@ -50,6 +50,21 @@ def _unreadable() -> UnreadableImageError:
     )
 
 
+def check_header(head: bytes) -> None:
+    """Refuse a decompression bomb from the first bytes of an image, before it is stored or
+    decoded: the header states the pixel count. A header these bytes do not hold, or cannot
+    be read, is left to ``make_derivatives``, which decodes the whole file."""
+    try:
+        with Image.open(io.BytesIO(head), formats=IMAGE_FORMATS) as image:
+            width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _bomb() from None
+    except Exception:  # any reader's complaint about a partial or damaged header
+        return
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _bomb()
+
+
 def make_derivatives(source: IO[bytes]) -> Derivatives:
     """Decode an image once and derive its upright, metadata-free preview and thumbnail.
 

@@ -19,6 +19,7 @@ __all__ = [
     "DRAIN_LIMIT",
     "FILENAME_MAX",
     "FORM_OVERHEAD",
+    "IMAGE_HEADER_BYTES",
     "IMPORT_MAX_CSV_BYTES",
     "MAX_BODY_TEXT_BYTES",
     "MAX_BOX_DEPTH",
@@ -76,6 +77,9 @@ MAX_FORM_FIELD_BYTES = 64 * 1024
 # Previews are what judges and the gallery see; the original stays untouched. 64 megapixels
 # covers a 50 MP phone photo and an A4 page scanned at 600 dpi.
 MAX_IMAGE_PIXELS = 64_000_000
+# An image's first bytes, read while it is uploaded to refuse a decompression bomb from its
+# header before it is stored; the whole image is decoded later, in the background.
+IMAGE_HEADER_BYTES = 64 * 1024
 PREVIEW_SIZE = 1600
 THUMBNAIL_SIZE = 400
 # Drawings are decoded from a spooled copy: small ones stay in memory, larger ones on disk.

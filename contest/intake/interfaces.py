@@ -33,6 +33,8 @@ IDEMPOTENCY_KEY_MAX = 64
 # Uploads never attached to an entry are swept after this long.
 DEFAULT_SWEEP_GRACE = timedelta(hours=24)
 UPLOAD_SLOT_EXPIRES = 3600
+# The background job that processes an entry's new files (contest.intake.jobs).
+PROCESS_ENTRY = "process_entry"
 
 
 # The fields of a submission, in the order a client should send them: text first, files last.
@@ -168,7 +170,10 @@ class EntryData:
 
 @dataclass(slots=True)
 class PendingUpload:
-    """A stored file with its row, not yet attached to an entry (plus what was derived)."""
+    """A stored file with its row, not yet attached to an entry (plus what was derived).
+
+    ``processing``: its bytes are safely stored, and what is left (scrubbing from a copy,
+    previews) is for the entry's processing job once the entry is committed."""
 
     asset_id: int
     key: str
@@ -178,6 +183,7 @@ class PendingUpload:
     original_filename: str | None
     derived_ids: list[int] = field(default_factory=list)
     derived_keys: list[str] = field(default_factory=list)
+    processing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from contest.models import (
     Entry,
     EntryStatus,
     JobStatus,
+    FileState,
     Role,
     Unit,
     User,
@@ -184,6 +185,7 @@ async def _send(
         submitted_by=user,
         client_ip=client_ip(request),
         check_unit=check_unit,
+        jobs=request.state.jobs,
     )
 
 
@@ -453,6 +455,7 @@ async def _edit(request: Request, view: services.EntryView, submission: Submissi
         uploads=submission.uploads,
         upload_ids=submission.upload_ids,
         client_ip=client_ip(request),
+        jobs=request.state.jobs,
     )
 
 
@@ -608,8 +611,20 @@ ENTRY_SCHEMA: dict[str, Any] = {
                     "filename": {"type": ["string", "null"]},
                     "width": {"type": ["integer", "null"]},
                     "height": {"type": ["integer", "null"]},
+                    "state": {
+                        "type": "string",
+                        "enum": [s.value for s in FileState],
+                        "description": "processing until the file's digest, cleaning and "
+                        "previews are done in the background; failed when it could not be.",
+                    },
                 },
             },
+        },
+        "files_state": {
+            "type": "string",
+            "enum": [s.value for s in FileState],
+            "description": "The entry's files as a whole: processing, ready, or failed (the "
+            "organisers are told).",
         },
     },
 }
@@ -686,9 +701,11 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
                 "filename": a.original_filename,
                 "width": a.width,
                 "height": a.height,
+                "state": a.state.value,
             }
             for a in view.originals
         ],
+        files_state=entry.files_state.value,
     )
     return data
 
@@ -726,10 +743,10 @@ async def _entry_json(request: Request, view: services.EntryView) -> JSONRespons
 
 
 async def _receipt_json(
-    request: Request, entry: Entry, token: str, *, status_code: int
+    request: Request, entry: Entry, token: str, *, status_code: int, contest: Contest
 ) -> JSONResponse:
     async with request_sessionmaker(request)() as session:
-        view = await services.load_entry(session, receipt_code=entry.receipt_code)
+        view = await services.load_entry(session, receipt_code=entry.receipt_code, contest=contest)
     return JSONResponse(
         {
             "entry": entry_json(view, full=True),
@@ -864,12 +881,18 @@ async def _api_submit(request: Request, *, user: User | None) -> Response:
     )
     if submission.replay is not None:
         token = _replay_token(request, submission.replay)
-        return await _receipt_json(request, submission.replay, token, status_code=200)
+        return await _receipt_json(
+            request, submission.replay, token, status_code=200, contest=contest
+        )
     result = await _send(
         request, contest, submission, units=units, user=user, check_unit=user is not None
     )
     return await _receipt_json(
-        request, result.entry, result.edit_token, status_code=200 if result.replayed else 201
+        request,
+        result.entry,
+        result.edit_token,
+        status_code=200 if result.replayed else 201,
+        contest=contest,
     )
 
 

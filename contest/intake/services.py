@@ -37,10 +37,10 @@ from contest import audit, rules
 from contest.db import utcnow
 from contest.files import keys
 from contest.files.cleaners import StreamCleaner, scrub_file
-from contest.files.images import make_derivatives
-from contest.files.interfaces import UnsupportedFileError
+from contest.files.images import Derivatives, check_header, make_derivatives
+from contest.files.interfaces import UnreadableImageError, UnsupportedFileError
 from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, FileKind, declared_kind, kind_of_stored
-from contest.files.limits import SNIFF_BYTES, SPOOL_IN_MEMORY
+from contest.files.limits import IMAGE_HEADER_BYTES, SNIFF_BYTES, SPOOL_IN_MEMORY
 from contest.files.sniff import check_kind, clean_filename, sniff
 from contest.i18n import (
     count_words,
@@ -60,6 +60,7 @@ from contest.intake.interfaces import (
     MIN_AGE,
     NAME_MAX,
     NOTE_MAX,
+    PROCESS_ENTRY,
     TITLE_MAX,
     UPLOAD_SLOT_EXPIRES,
     EntryData,
@@ -74,6 +75,8 @@ from contest.intake.interfaces import (
     UploadTooLargeError,
     WindowClosedError,
 )
+from contest.jobs.queue import JobQueue
+from contest.jobs.services import create_job
 from contest.models import (
     Asset,
     AssetRole,
@@ -86,6 +89,8 @@ from contest.models import (
     Entrant,
     Entry,
     EntryStatus,
+    FileState,
+    Job,
     Unit,
     User,
 )
@@ -463,6 +468,12 @@ async def _read_head(chunks: AsyncIterator[bytes], length: int) -> bytes:
     return bytes(head)
 
 
+def _needs_processing(kind: FileKind, *, streamed_clean: bool) -> bool:
+    """Whether a stored file has work left for the processing job: a drawing's previews, or
+    scrubbing from a copy for a kind that was not cleaned as it streamed in."""
+    return kind.is_image or (kind.scrub is not None and not streamed_clean)
+
+
 async def store_upload(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -473,19 +484,28 @@ async def store_upload(
 ) -> PendingUpload:
     """Sniff, then stream a file into storage under a key of ours, with the contest's limit.
 
-    The first bytes decide the kind before anything is written (415 otherwise); past the
-    contest's size the stream stops and what was written is removed (413).
+    The first bytes decide the kind before anything is written (415 otherwise), and an
+    image's header is read for its pixel count (a decompression bomb: 422); past the
+    contest's size the stream stops and what was written is removed (413). Recordings that
+    can be cleaned as they stream are stored clean; what needs a seekable copy (scrubbing
+    other kinds, a drawing's previews) is left to the entry's processing job, and the upload
+    says so (``processing``).
 
     This commits early, on purpose: the file's row (an upload not yet attached to an entry)
     is committed in its own transaction before any byte is streamed, so that whatever
-    happens next the sweep can find the bytes. Its size, digest and derived files are
-    recorded the same way, each in a short transaction of its own.
+    happens next the sweep can find the bytes. Its size and digest are recorded the same
+    way, in a short transaction of its own.
     """
     iterator = aiter(chunks)
     head = await _read_head(iterator, SNIFF_BYTES)
     kind = check_kind(sniff(head[:SNIFF_BYTES]), contest.allowed_types)
+    if kind.is_image:
+        head += await _read_head(iterator, IMAGE_HEADER_BYTES - len(head))
+        check_header(head)
     _upload_id, key = _new_key(kind)
     name = clean_filename(filename)
+    make_cleaner = kind.stream_cleaner
+    processing = _needs_processing(kind, streamed_clean=make_cleaner is not None)
     asset_id = await _add_row(
         sessionmaker,
         Asset(
@@ -495,132 +515,47 @@ async def store_upload(
             size=0,
             sha256="",
             original_filename=name,
+            state=FileState.PROCESSING if processing else FileState.READY,
         ),
     )
     stream = _prefixed(head, iterator)
-    # Recordings whose tags can be cleaned on the way are stored clean. Other kinds whose tags
-    # are scrubbed keep a local copy of the bytes as they stream in (on disk, not in memory),
-    # so that scrubbing does not read the whole object back from storage.
-    make_cleaner = kind.stream_cleaner
     if make_cleaner is not None:
         stream = _cleaned(stream, make_cleaner())
-    copy = None
-    if make_cleaner is None and kind.scrub is not None:
-        copy = tempfile.TemporaryFile()  # noqa: SIM115
     try:
-        try:
-            stored = await storage.put_stream(
-                key,
-                stream,
-                max_size=contest.max_file_size,
-                content_type=kind.content_type,
-                copy_to=copy,
-            )
-        except ObjectTooLargeError:
-            await _delete_rows(sessionmaker, [asset_id])
-            raise too_large(contest.max_file_size) from None
-        except StorageError:
-            await _delete_rows(sessionmaker, [asset_id])
-            raise StorageDownError() from None
-        except BaseException:
-            await _delete_rows(sessionmaker, [asset_id])
-            raise
-        upload = PendingUpload(asset_id, key, kind, stored.size, stored.sha256, name)
-        await _finish_upload(
-            sessionmaker=sessionmaker,
-            storage=storage,
-            upload=upload,
-            copy=copy,
-            scrubbed=make_cleaner is not None,
+        stored = await storage.put_stream(
+            key, stream, max_size=contest.max_file_size, content_type=kind.content_type
         )
-    finally:
-        if copy is not None:
-            copy.close()
-    return upload
-
-
-async def _finish_upload(
-    *,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    storage: Storage,
-    upload: PendingUpload,
-    copy: IO[bytes] | None,
-    scrubbed: bool = False,
-) -> None:
-    """Make a stored upload count: its tags scrubbed (unless that was done as it streamed
-    in), its size and digest recorded, an image's preview and thumbnail made. ``copy`` holds
-    the bytes as stored (read back from storage when None). On any failure the upload goes,
-    object and row."""
+    except ObjectTooLargeError:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise too_large(contest.max_file_size) from None
+    except StorageError:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise StorageDownError() from None
+    except BaseException:
+        await _delete_rows(sessionmaker, [asset_id])
+        raise
+    upload = PendingUpload(
+        asset_id, key, kind, stored.size, stored.sha256, name, processing=processing
+    )
     try:
-        if not scrubbed:
-            await _scrub_metadata(storage, upload, copy=copy)
         await _set_stored(sessionmaker, upload)
-        if upload.kind.is_image:
-            await _derive(sessionmaker=sessionmaker, storage=storage, upload=upload, spool=copy)
     except BaseException:
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
+    return upload
 
 
 async def _set_stored(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    upload: PendingUpload,
-    *,
-    width: int | None = None,
-    height: int | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession], upload: PendingUpload
 ) -> None:
-    values: dict[str, object] = {
+    values = {
         "size": upload.size,
         "sha256": upload.sha256,
         "content_type": upload.kind.content_type,
     }
-    if width is not None:
-        values.update(width=width, height=height)
     async with sessionmaker() as session:
         await session.execute(update(Asset).where(Asset.id == upload.asset_id).values(**values))
         await session.commit()
-
-
-async def _scrub_metadata(
-    storage: Storage, upload: PendingUpload, *, copy: IO[bytes] | None = None
-) -> None:
-    """Take the names, places and tags out of a document or recording before it counts (see
-    contest.files.cleaners); the stored object is replaced only when something changed.
-
-    ``copy`` holds the bytes as they were stored (kept while they streamed in); without it
-    they are read back from storage."""
-    scrub = upload.kind.scrub
-    if scrub is None:
-        return
-    if copy is not None:
-        copy.seek(0)
-        source = copy
-    else:
-        try:
-            source, _sha256, _size = await _spool_object(storage, upload.key)
-        except StorageError:
-            raise StorageDownError() from None
-    target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
-    try:
-        try:
-            changed = await asyncio.to_thread(scrub_file, scrub, source, target)
-        except Exception:
-            # A file the scrubber cannot follow was still sniffed and accepted: kept as sent.
-            changed = False
-        if not changed:
-            return
-        target.seek(0)
-        try:
-            stored = await storage.put_stream(
-                upload.key, _read_spool(target), content_type=upload.kind.content_type
-            )
-        except StorageError:
-            raise StorageDownError() from None
-        upload.size, upload.sha256 = stored.size, stored.sha256
-    finally:
-        if source is not copy:
-            source.close()
-        target.close()
 
 
 async def _read_spool(spool: IO[bytes]) -> AsyncIterator[bytes]:
@@ -646,62 +581,207 @@ async def _spool_object(storage: Storage, key: str) -> tuple[IO[bytes], str, int
     return spool, hasher.hexdigest(), size
 
 
-async def _hash_object(storage: Storage, key: str) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    stream = await storage.get_stream(key)
-    async for chunk in stream:
-        hasher.update(chunk)
-        size += len(chunk)
-    return hasher.hexdigest(), size
-
-
 async def _single(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _derive(
+# --- processing: what is left of an upload once its bytes are stored -------------------------
+
+
+@dataclass(slots=True)
+class Processed:
+    """How an entry's processing job went: files made ready, files that failed (with the
+    first error, raised again by the job so that its row carries it)."""
+
+    ready: int = 0
+    failed: int = 0
+    error: BaseException | None = None
+
+
+async def process_entry_files(
     *,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
-    upload: PendingUpload,
-    spool: IO[bytes] | None,
-) -> None:
-    """Store the preview and thumbnail of a drawing beside it, each with its row first."""
+    entry_id: int,
+    asset_ids: Sequence[int],
+) -> Processed:
+    """Do what was left of the entry's new files once their bytes were stored: each is read
+    back once, hashed, scrubbed when its kind is (the object replaced only when that changed
+    something), and a drawing decoded into its preview and thumbnail. Then the entry's state
+    is summed up from all its files.
+
+    Owns its transactions, like every operation that carries files (see ``store_upload``),
+    and may run again on the same files at any point (a worker killed half-way, a retry):
+    previews have fixed keys and their rows are looked up before one is added, scrubbing a
+    clean file changes nothing, and a file already ready, or no longer the entry's (replaced
+    by an edit, erased), is left alone. A file that cannot be processed is marked failed,
+    never removed: the organiser sees the entry flagged with the job's error and retries."""
+    async with sessionmaker() as session:
+        originals = list(
+            await session.scalars(
+                select(Asset)
+                .where(
+                    Asset.id.in_(list(asset_ids)),
+                    Asset.entry_id == entry_id,
+                    Asset.role == AssetRole.ORIGINAL,
+                    Asset.state != FileState.READY,
+                )
+                .order_by(Asset.id)
+            )
+        )
+    outcome = Processed()
+    done: dict[int, dict[str, object]] = {}
+    for asset in originals:
+        try:
+            done[asset.id] = await _process_file(
+                sessionmaker=sessionmaker, storage=storage, asset=asset
+            )
+            outcome.ready += 1
+        except Exception as exc:
+            done[asset.id] = {"state": FileState.FAILED}
+            outcome.failed += 1
+            outcome.error = outcome.error or exc
+    async with sessionmaker.begin() as session:
+        # The entry first, as an edit locks it before its files: the two take turns.
+        await session.get(Entry, entry_id, with_for_update=True)
+        for asset_id, values in done.items():
+            await session.execute(
+                update(Asset)
+                .where(Asset.id == asset_id, Asset.entry_id == entry_id)
+                .values(**values)
+            )
+        await settle_files_state(session, entry_id=entry_id)
+    return outcome
+
+
+async def settle_files_state(session: AsyncSession, *, entry_id: int) -> FileState | None:
+    """Sum up an entry's state from its originals, in the caller's transaction: failed if
+    one failed, processing while one still waits for its job, else ready. The entry's row is
+    locked first, so that an edit attaching new files and a job ending take turns."""
+    entry = await session.get(Entry, entry_id, with_for_update=True)
+    if entry is None:
+        return None
+    states = set(
+        await session.scalars(
+            select(Asset.state)
+            .where(Asset.entry_id == entry_id, Asset.role == AssetRole.ORIGINAL)
+            .distinct()
+        )
+    )
+    entry.files_state = next(
+        (s for s in (FileState.FAILED, FileState.PROCESSING) if s in states), FileState.READY
+    )
+    return entry.files_state
+
+
+async def _process_file(
+    *, sessionmaker: async_sessionmaker[AsyncSession], storage: Storage, asset: Asset
+) -> dict[str, object]:
+    """Process one stored original; what its row becomes (ready, with its size, digest and
+    pixel size), for the caller to write with the entry's state."""
+    kind = kind_of_stored(asset.content_type)
+    assert kind is not None, asset.content_type  # stored with its sniffed kind's type
     try:
-        if spool is None:
-            spool, _sha, _size = await _spool_object(storage, upload.key)
-        derived = await asyncio.to_thread(make_derivatives, spool)
+        spool, sha256, size = await _spool_object(storage, asset.storage_key)
     except StorageError:
         raise StorageDownError() from None
+    values: dict[str, object] = {}
+    try:
+        if kind.scrub is not None:
+            scrubbed = await _scrub(storage, asset.storage_key, kind, spool)
+            if scrubbed is not None:
+                size, sha256 = scrubbed
+        if kind.is_image:
+            spool.seek(0)
+            derived = await asyncio.to_thread(make_derivatives, spool)
+            await _store_derivatives(
+                sessionmaker=sessionmaker, storage=storage, source=asset, derived=derived
+            )
+            values.update(width=derived.width, height=derived.height)
     finally:
-        if spool is not None:
-            spool.close()
-    for role, data, (width, height) in (
-        (AssetRole.PREVIEW, derived.preview, derived.preview_size),
-        (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
-    ):
-        key = keys.derived_key(upload.key, role.value)
-        asset_id = await _add_row(
-            sessionmaker,
-            Asset(
-                source_id=upload.asset_id,
-                role=role,
-                storage_key=key,
-                content_type=PREVIEW_TYPE,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                width=width,
-                height=height,
-            ),
+        spool.close()
+    return {"size": size, "sha256": sha256, "state": FileState.READY, **values}
+
+
+async def _scrub(
+    storage: Storage, key: str, kind: FileKind, source: IO[bytes]
+) -> tuple[int, str] | None:
+    """Take the names, places and tags out of a document or recording (see
+    contest.files.cleaners); the stored object is replaced only when something changed, and
+    its new size and digest returned."""
+    assert kind.scrub is not None
+    source.seek(0)
+    target = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    try:
+        try:
+            changed = await asyncio.to_thread(scrub_file, kind.scrub, source, target)
+        except Exception:
+            # A file the scrubber cannot follow was still sniffed and accepted: kept as sent.
+            changed = False
+        if not changed:
+            return None
+        target.seek(0)
+        try:
+            stored = await storage.put_stream(
+                key, _read_spool(target), content_type=kind.content_type
+            )
+        except StorageError:
+            raise StorageDownError() from None
+        return stored.size, stored.sha256
+    finally:
+        target.close()
+
+
+async def _store_derivatives(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    source: Asset,
+    derived: Derivatives,
+) -> None:
+    """Store a drawing's preview and thumbnail beside it, their rows first: a row already
+    there (from a run stopped half-way) is brought up to date, not added again."""
+    made = [
+        (keys.derived_key(source.storage_key, role.value), role, data, size)
+        for role, data, size in (
+            (AssetRole.PREVIEW, derived.preview, derived.preview_size),
+            (AssetRole.THUMBNAIL, derived.thumbnail, derived.thumbnail_size),
         )
-        upload.derived_ids.append(asset_id)
+    ]
+    async with sessionmaker.begin() as session:
+        # The source locked and still the entry's: an edit that replaces it waits, and a
+        # replaced source gets no previews that would stay attached to the entry.
+        attached = await session.scalar(
+            select(Asset.entry_id).where(Asset.id == source.id).with_for_update()
+        )
+        if attached is None or attached != source.entry_id:
+            return
+        rows = await session.execute(
+            select(Asset.storage_key, Asset.id).where(
+                Asset.storage_key.in_([key for key, *_rest in made])
+            )
+        )
+        found = {row.storage_key: row.id for row in rows}
+        for key, role, data, (width, height) in made:
+            values = {
+                "entry_id": source.entry_id,
+                "source_id": source.id,
+                "role": role,
+                "content_type": PREVIEW_TYPE,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "width": width,
+                "height": height,
+            }
+            if key in found:
+                await session.execute(update(Asset).where(Asset.id == found[key]).values(**values))
+            else:
+                session.add(Asset(storage_key=key, **values))
+    for key, _role, data, _size in made:
         try:
             await storage.put_stream(key, _single(data), content_type=PREVIEW_TYPE)
         except StorageError:
             raise StorageDownError() from None
-        upload.derived_keys.append(key)
-    await _set_stored(sessionmaker, upload, width=derived.width, height=derived.height)
 
 
 async def discard_uploads(
@@ -791,44 +871,45 @@ async def verify_direct_upload(
         raise not_found
     declared = kind_of_stored(asset.content_type)
     upload = PendingUpload(
-        asset.id, asset.storage_key, declared or FILE_KINDS["pdf"], 0, "", asset.original_filename
+        asset.id,
+        asset.storage_key,
+        declared or FILE_KINDS["pdf"],
+        0,
+        "",
+        asset.original_filename,
+        processing=True,
     )
     try:
         head = await storage.head(asset.storage_key)
         if head.size > contest.max_file_size:
             raise too_large(contest.max_file_size)
-        prefix = await storage.read_prefix(asset.storage_key, SNIFF_BYTES)
+        prefix = await storage.read_prefix(asset.storage_key, IMAGE_HEADER_BYTES)
         kind = check_kind(
-            sniff(prefix),
+            sniff(prefix[:SNIFF_BYTES]),
             contest.allowed_types,
             declared=declared.name if declared else "",
         )
         upload.kind = kind
-        # Read once: an image is decoded for its previews, and a document or recording is
-        # scrubbed, from this copy.
-        if kind.is_image or kind.scrub is not None:
-            spool, upload.sha256, upload.size = await _spool_object(storage, asset.storage_key)
-        else:
-            spool = None
-            upload.sha256, upload.size = await _hash_object(storage, asset.storage_key)
-        if upload.size > contest.max_file_size:
-            if spool is not None:
-                spool.close()
-            raise too_large(contest.max_file_size)
+        if kind.is_image:
+            check_header(prefix)
     except FileNotFoundError:
         raise UploadNotFoundError(
             gettext("The file has not arrived yet. Please upload it again.")
         ) from None
     except StorageError:
         raise StorageDownError() from None
-    except (UploadTooLargeError, UnsupportedFileError):
+    except (UploadTooLargeError, UnsupportedFileError, UnreadableImageError):
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
-    try:
-        await _finish_upload(sessionmaker=sessionmaker, storage=storage, upload=upload, copy=spool)
-    finally:
-        if spool is not None:
-            spool.close()
+    # Its digest is taken, and what it needs done is done, from one read of the object by the
+    # entry's processing job.
+    upload.size = head.size
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Asset)
+            .where(Asset.id == asset.id)
+            .values(size=head.size, content_type=kind.content_type, state=FileState.PROCESSING)
+        )
     return upload
 
 
@@ -894,10 +975,13 @@ async def submit_entry(
     submitted_by: User | None = None,
     client_ip: str | None = None,
     check_unit: bool = False,
+    jobs: JobQueue | None = None,
 ) -> Submitted:
     """Submit an entry, from the entrant's page, a coordinator's page or the API: the fields
     checked (with ``check_unit``, first that the unit is one of ``units``, 403 otherwise),
-    the direct uploads verified, then the entrant and the entry made with its files.
+    the direct uploads verified, then the entrant and the entry made with its files, and its
+    processing job (see ``queue_processing``) handed to ``jobs`` once all that is committed.
+    Without ``jobs`` the job waits in its row until a worker's minute check pushes it.
 
     ``uploads`` are the files stored while the request was read. On any refusal they are
     removed, objects and rows, and the lists are emptied. Files carry their rows' own
@@ -935,7 +1019,14 @@ async def submit_entry(
         # The same idempotency key raced in twice: the first entry stands, this copy goes.
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)
         uploads.clear()
+    else:
+        await _push(jobs, submitted.entry.files_job_id)
     return submitted
+
+
+async def _push(jobs: JobQueue | None, job_id: int | None) -> None:
+    if jobs is not None and job_id is not None:
+        await asyncio.to_thread(jobs.push, job_id)
 
 
 async def _record_with_retries(
@@ -993,8 +1084,10 @@ async def record_entry(
     submitted_by: User | None = None,
     client_ip: str | None = None,
 ) -> Entry:
-    """Make the entrant and the entry, attach its files and audit it, in the caller's
-    transaction. IntegrityError: the receipt code or the idempotency key is taken."""
+    """Make the entrant and the entry, attach its files, record their processing job and
+    audit it, in the caller's transaction; the job is the caller's to push once this is
+    committed (``entry.files_job_id``). IntegrityError: the receipt code or the idempotency
+    key is taken."""
     entrant = Entrant(
         event_id=contest.event_id,
         unit_id=data.unit_id,
@@ -1037,6 +1130,7 @@ async def record_entry(
             .where(Asset.id.in_(asset_ids), Asset.entry_id.is_(None))
             .values(entry_id=entry.id)
         )
+    await queue_processing(session, entry=entry, uploads=uploads)
     audit.record(
         session,
         "entry.submit",
@@ -1047,6 +1141,30 @@ async def record_entry(
         client_ip=client_ip,
     )
     return entry
+
+
+async def queue_processing(
+    session: AsyncSession, *, entry: Entry, uploads: Sequence[PendingUpload]
+) -> Job | None:
+    """Record the job that processes the entry's new files that need it, in the caller's
+    transaction (a worker must find the entry, its files and the job committed together),
+    and mark the entry as processing until it ends; None when no file needs it."""
+    ids = [u.asset_id for u in uploads if u.processing]
+    if not ids:
+        entry.files_state = FileState.READY
+        return None
+    # Named by the files, not only the entry: an edit's new files get a job of their own
+    # even while the job of the files they replace is still running.
+    job, _created = await create_job(
+        session,
+        kind=PROCESS_ENTRY,
+        contest_id=None,
+        params={"entry_id": entry.id, "assets": ids},
+        actor=None,
+    )
+    entry.files_state = FileState.PROCESSING
+    entry.files_job_id = job.id
+    return job
 
 
 @dataclass(frozen=True, slots=True)
@@ -1060,7 +1178,11 @@ class EntryView:
     derived: dict[int, dict[str, Asset]]
 
 
-async def load_entry(session: AsyncSession, *, receipt_code: str) -> EntryView:
+async def load_entry(
+    session: AsyncSession, *, receipt_code: str, contest: Contest | None = None
+) -> EntryView:
+    """The entry with its receipt code, with what its pages show; ``contest``, when the
+    caller has it loaded already (with its event, divisions and books), is not read again."""
     entry = await session.scalar(
         select(Entry)
         .where(Entry.receipt_code == normalize_receipt_code(receipt_code))
@@ -1070,15 +1192,16 @@ async def load_entry(session: AsyncSession, *, receipt_code: str) -> EntryView:
         raise EntryNotFoundError(
             gettext("No entry has this receipt code. Please check the code and try again.")
         )
-    contest = await session.scalar(
-        select(Contest)
-        .where(Contest.id == entry.contest_id)
-        .options(
-            selectinload(Contest.event),
-            selectinload(Contest.divisions),
-            selectinload(Contest.books),
+    if contest is None or contest.id != entry.contest_id:
+        contest = await session.scalar(
+            select(Contest)
+            .where(Contest.id == entry.contest_id)
+            .options(
+                selectinload(Contest.event),
+                selectinload(Contest.divisions),
+                selectinload(Contest.books),
+            )
         )
-    )
     assert contest is not None
     unit = await session.get(Unit, entry.entrant.unit_id) if entry.entrant.unit_id else None
     division = next((d for d in contest.divisions if d.id == entry.division_id), None)
@@ -1143,10 +1266,12 @@ async def edit_entry(
     uploads: list[PendingUpload],
     upload_ids: list[str],
     client_ip: str | None = None,
+    jobs: JobQueue | None = None,
 ) -> None:
     """Change an entry with its private link, from the page or the API: the fields sent are
     checked over the entry's current values, direct uploads verified, then the changes
-    saved; new files replace the old ones, which are removed once that is committed.
+    saved; new files replace the old ones, which are removed once that is committed, and
+    their processing job is handed to ``jobs`` (as ``submit_entry`` does).
 
     On any refusal the new files are removed, objects and rows, and the lists emptied. Like
     ``submit_entry`` this owns its transactions, because files do (see ``store_upload``).
@@ -1175,10 +1300,13 @@ async def edit_entry(
                 new_uploads=uploads,
                 client_ip=client_ip,
             )
+            job_id = (await session.get_one(Entry, view.entry.id)).files_job_id
     except BaseException:
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)
         uploads.clear()
         raise
+    if uploads:
+        await _push(jobs, job_id)
     await remove_assets(sessionmaker=sessionmaker, storage=storage, assets=replaced)
 
 
@@ -1191,7 +1319,8 @@ async def record_changes(
     client_ip: str | None = None,
 ) -> list[Asset]:
     """Save an entry's changes in the caller's transaction; new files replace the old ones,
-    whose rows are returned, detached, for removal once this is committed."""
+    whose rows are returned, detached, for removal once this is committed, and get their
+    processing job (``entry.files_job_id``, for the caller to push once committed)."""
     entry = await session.get(Entry, entry_id, with_for_update=True)
     assert entry is not None
     before = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
@@ -1219,6 +1348,7 @@ async def record_changes(
             .where(Asset.id.in_(ids), Asset.entry_id.is_(None))
             .values(entry_id=entry.id)
         )
+        await queue_processing(session, entry=entry, uploads=new_uploads)
     after = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
     old, new = audit.changes(before, after)
     if new_uploads:

@@ -47,6 +47,9 @@ class JobQueue:
         self.huey = _huey(settings)
         self._run = self.huey.task(name="run_job")(self._run_job)
         self.huey.periodic_task(crontab(minute="*"), name="push_again")(self._push_again)
+        # Each worker thread keeps its database engine and storage between jobs; it lets go
+        # of them when it stops.
+        self.huey.on_shutdown("close_thread_runner")(worker.close_thread_runner)
 
     def push(self, job_id: int) -> None:
         """Tell a worker about a job. A queue that cannot be reached loses nothing: the job

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
@@ -24,7 +25,7 @@ from contest.jobs import services
 from contest.jobs.kinds import JobContext, Kinds
 from contest.models import Job, JobStatus, User
 from contest.settings import Settings
-from storage import storage_from_url
+from storage import Storage, storage_from_url
 
 logger = logging.getLogger(__name__)
 
@@ -94,63 +95,125 @@ class _Heartbeat:
 async def execute_job(
     settings: Settings, job_id: int, kinds: Kinds, *, worker: str | None = None
 ) -> bool:
-    """Run the job if this worker can claim it; False when another has it or it is over."""
-    worker = worker or worker_name()
+    """Run the job if this worker can claim it; False when another has it or it is over.
+    Opens a database engine and a storage for this one job (see ``run_job_sync`` for a
+    worker thread's, kept from one job to the next)."""
     engine = create_engine(settings.database_url)
-    sessionmaker = create_sessionmaker(engine)
-    storage = storage_from_url(
-        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
-    )
+    storage = _open_storage(settings)
     try:
-        async with sessionmaker.begin() as session:
-            if not await services.claim_job(session, job_id=job_id, worker=worker):
-                return False
-        async with sessionmaker() as session:
-            job = await session.get(Job, job_id)
-            assert job is not None
-            actor = await session.get(User, job.created_by_id) if job.created_by_id else None
-            session.expunge_all()
-        kind = kinds.get(job.kind)
-        with _Heartbeat(settings, job_id, worker) as heartbeat, use_locale(settings.locale):
-            error: str | None = None
-            result: dict[str, Any] = {}
-            try:
-                if kind is None:
-                    raise ContestError(gettext("This kind of job is unknown here."))
-                context = JobContext(
-                    job=job,
-                    actor=actor,
-                    settings=settings,
-                    sessionmaker=sessionmaker,
-                    storage=storage,
-                    progress=heartbeat.progress,
-                )
-                result = await kind.run(context)
-            except ContestError as exc:
-                error = exc.message
-            except Exception:
-                logger.exception("job %s (%s) failed", job_id, job.kind)
-                error = gettext(
-                    "The job stopped on an unexpected error. Nothing of it was kept; "
-                    "try it again, and tell the administrator if it fails again."
-                )
-        async with sessionmaker.begin() as session:
-            if heartbeat.done is not None:
-                await services.beat(
-                    session,
-                    job_id=job_id,
-                    worker=worker,
-                    done=heartbeat.done,
-                    total=heartbeat.total,
-                )
-            if error is None:
-                await services.finish_job(session, job_id=job_id, worker=worker, result=result)
-            else:
-                await services.fail_job(session, job_id=job_id, worker=worker, error=error)
-        return True
+        return await _execute(
+            settings,
+            job_id,
+            kinds,
+            worker=worker,
+            sessionmaker=create_sessionmaker(engine),
+            storage=storage,
+        )
     finally:
         await storage.aclose()
         await engine.dispose()
+
+
+def _open_storage(settings: Settings) -> Storage:
+    return storage_from_url(
+        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+    )
+
+
+async def _execute(
+    settings: Settings,
+    job_id: int,
+    kinds: Kinds,
+    *,
+    worker: str | None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+) -> bool:
+    worker = worker or worker_name()
+    async with sessionmaker.begin() as session:
+        if not await services.claim_job(session, job_id=job_id, worker=worker):
+            return False
+    async with sessionmaker() as session:
+        job = await session.get(Job, job_id)
+        assert job is not None
+        actor = await session.get(User, job.created_by_id) if job.created_by_id else None
+        session.expunge_all()
+    kind = kinds.get(job.kind)
+    with _Heartbeat(settings, job_id, worker) as heartbeat, use_locale(settings.locale):
+        error: str | None = None
+        result: dict[str, Any] = {}
+        try:
+            if kind is None:
+                raise ContestError(gettext("This kind of job is unknown here."))
+            context = JobContext(
+                job=job,
+                actor=actor,
+                settings=settings,
+                sessionmaker=sessionmaker,
+                storage=storage,
+                progress=heartbeat.progress,
+            )
+            result = await kind.run(context)
+        except ContestError as exc:
+            error = exc.message
+        except Exception:
+            logger.exception("job %s (%s) failed", job_id, job.kind)
+            error = gettext(
+                "The job stopped on an unexpected error. Nothing of it was kept; "
+                "try it again, and tell the administrator if it fails again."
+            )
+    async with sessionmaker.begin() as session:
+        if heartbeat.done is not None:
+            await services.beat(
+                session,
+                job_id=job_id,
+                worker=worker,
+                done=heartbeat.done,
+                total=heartbeat.total,
+            )
+        if error is None:
+            await services.finish_job(session, job_id=job_id, worker=worker, result=result)
+        else:
+            await services.fail_job(session, job_id=job_id, worker=worker, error=error)
+    return True
+
+
+class _ThreadRunner:
+    """A worker thread's event loop, database engine and storage, kept from one job to the
+    next: one job per entry (1.7 million a year at national size) must not each pay for a
+    new loop, new database connections and a new storage client."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runner = asyncio.Runner()
+        self.engine = create_engine(settings.database_url)
+        self.sessionmaker = create_sessionmaker(self.engine)
+        self.storage = _open_storage(settings)
+
+    def run(self, job_id: int, kinds: Kinds) -> bool:
+        return self.runner.run(
+            _execute(
+                self.settings,
+                job_id,
+                kinds,
+                worker=None,
+                sessionmaker=self.sessionmaker,
+                storage=self.storage,
+            )
+        )
+
+    def close(self) -> None:
+        async def dispose() -> None:
+            await self.storage.aclose()
+            await self.engine.dispose()
+
+        try:
+            self.runner.run(dispose())
+        finally:
+            self.runner.close()
+
+
+_threads = threading.local()
 
 
 async def run_queued(settings: Settings, kinds: Kinds) -> int:
@@ -172,8 +235,23 @@ async def run_queued(settings: Settings, kinds: Kinds) -> int:
 
 
 def run_job_sync(settings: Settings, job_id: int, kinds: Kinds) -> bool:
-    """For the queue's worker threads, which are not in an event loop."""
-    return asyncio.run(execute_job(settings, job_id, kinds))
+    """For the queue's worker threads, which are not in an event loop: each thread keeps its
+    loop, engine and storage for the jobs that follow (``_ThreadRunner``)."""
+    runner: _ThreadRunner | None = getattr(_threads, "runner", None)
+    if runner is not None and runner.settings != settings:
+        runner.close()
+        runner = None
+    if runner is None:
+        runner = _threads.runner = _ThreadRunner(settings)
+    return runner.run(job_id, kinds)
+
+
+def close_thread_runner() -> None:
+    """Dispose of this thread's engine and storage (a worker thread that stops)."""
+    runner: _ThreadRunner | None = getattr(_threads, "runner", None)
+    if runner is not None:
+        _threads.runner = None
+        runner.close()
 
 
 def push_again(settings: Settings, push: Callable[[int], None]) -> int:

@@ -44,6 +44,7 @@ from contest.models import (
     Entrant,
     Entry,
     Event,
+    FileState,
     Prize,
     Result,
     Unit,
@@ -167,11 +168,14 @@ def gallery_query(slug: str) -> Select[*tuple[Any, ...]]:
         .outerjoin(Unit, Unit.id == Entrant.unit_id)
         .outerjoin(_Parent, _Parent.id == Unit.parent_id)
         .outerjoin(_Grandparent, _Grandparent.id == _Parent.parent_id)
-        # An erased entry's files are not even looked at.
+        # An erased entry's files are not even looked at, nor a file not yet processed.
         .outerjoin(
             Asset,
             and_(
-                Asset.entry_id == Entry.id, Entry.erased_at.is_(None), Asset.role.in_(SHOWN_ROLES)
+                Asset.entry_id == Entry.id,
+                Entry.erased_at.is_(None),
+                Asset.role.in_(SHOWN_ROLES),
+                Asset.state == FileState.READY,
             ),
         )
         .where(

@@ -87,6 +87,14 @@ def test_submit_a_drawing_see_progress_get_receipt_edit_title(
     assert len(code) == 9 and code[4] == "-"
     assert not set(code) & set("01OIL")
     expect(phone.locator("#entry-title")).to_have_text("Chú Dế Mèn dũng cảm")
+    # The server's worker makes the preview in the background; until then the page says the
+    # file is being prepared, and the family looks again.
+    for _attempt in range(60):
+        if phone.locator("#files-state").count() == 0:
+            break
+        phone.wait_for_timeout(500)
+        phone.reload()
+    expect(phone.locator("#files-state")).to_have_count(0)
     expect(phone.locator("img.thumbnail")).to_be_visible()
     assert phone.evaluate("document.querySelector('img.thumbnail').naturalWidth") > 0
     phone.screenshot(path=str(artifacts / "receipt-phone.png"), full_page=True)

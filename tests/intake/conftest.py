@@ -6,20 +6,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest.app import JOB_KINDS
 from contest.demo import DemoReport, load_demo
-from contest.models import Contest
+from contest.jobs.worker import run_queued
+from contest.models import Contest, Role
 from contest.settings import Settings
 from storage import Storage, storage_from_url
 from tests.intake.support import Counts, StoredCheck, counts
 from tests.s3server import AWS_REGION
-from tests.support import app_client, upload_leftovers
+from tests.support import Account, app_client, sign_in, upload_leftovers
 
 # Small limits keep the suite fast; the rules are the same at any size.
 DRAWING_LIMIT = 256 * 1024
@@ -80,16 +82,31 @@ async def seeded(sessionmaker: async_sessionmaker[AsyncSession], store: Storage)
 
 @contextlib.asynccontextmanager
 async def _adding(
-    sessionmaker: async_sessionmaker[AsyncSession], store: Storage, *, entries: int, files: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    settings: Settings | None = None,
+    *,
+    entries: int,
+    files: int,
+    processed: int = 0,
 ) -> AsyncIterator[Counts]:
     before = await counts(sessionmaker, store)
     yield before
-    assert await counts(sessionmaker, store) == Counts(
+    answered = Counts(
         before.entrants + entries,
         before.entries + entries,
         before.assets + files,
         before.objects + files,
     )
+    assert await counts(sessionmaker, store) == answered
+    if processed:
+        assert settings is not None
+        await run_queued(settings, JOB_KINDS)
+        assert await counts(sessionmaker, store) == dataclasses.replace(
+            answered,
+            assets=answered.assets + processed,
+            objects=answered.objects + processed,
+        )
 
 
 @pytest.fixture
@@ -100,11 +117,36 @@ def nothing_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Storag
 
 
 @pytest.fixture
-def one_entry_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> StoredCheck:
+def one_entry_stored(
+    sessionmaker: async_sessionmaker[AsyncSession], store: Storage, intake_settings: Settings
+) -> StoredCheck:
     """``async with one_entry_stored() as before:`` fails unless what runs inside adds one
-    entrant with one entry and its three files (the original, its preview and its thumbnail,
-    rows and objects), and nothing else."""
-    return functools.partial(_adding, sessionmaker, store, entries=1, files=3)
+    entrant with one entry and its original file (row and object), and nothing else; and
+    unless, once the queued jobs have run after the block, its preview and its thumbnail
+    were added too (rows and objects), and nothing else."""
+    return functools.partial(
+        _adding, sessionmaker, store, intake_settings, entries=1, files=1, processed=2
+    )
+
+
+@pytest.fixture
+def run_jobs(intake_settings: Settings) -> Callable[[], Awaitable[int]]:
+    """``await run_jobs()`` runs the queued jobs (an entry's file processing) as a worker
+    would, and says how many ran."""
+    return functools.partial(run_queued, intake_settings, JOB_KINDS)
+
+
+@pytest.fixture
+async def admin(
+    intake_settings: Settings,
+    make_user: Callable[..., Awaitable[Account]],
+    app: httpx.AsyncClient,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A second client, signed in as an organiser."""
+    account = await make_user("btc@example.vn", Role.ADMIN)
+    async with app_client(intake_settings) as client:
+        await sign_in(client, account.user.email, account.password)
+        yield client
 
 
 LOCAL_ONLY = pytest.mark.parametrize("backend", ["local"], indirect=True)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
 from contest.i18n import gettext, ngettext, use_locale
-from contest.models import Asset, Contest, Entrant, Entry
+from contest.models import Asset, Assignment, Contest, Entrant, Entry, User
 from storage import LocalStorage, Storage
 from tests.intake.files import drawing_png
 from tests.support import csrf_from
@@ -58,6 +58,42 @@ async def counts(sessionmaker: async_sessionmaker[AsyncSession], store: Storage)
             for model in (Entrant, Entry, Asset)
         ]
     return Counts(*(v or 0 for v in values), objects=len(await store.list_keys("")))
+
+
+async def entry_by_code(sessionmaker: async_sessionmaker[AsyncSession], code: str) -> Entry:
+    async with sessionmaker() as session:
+        entry = await session.scalar(select(Entry).where(Entry.receipt_code == code))
+        assert entry is not None
+        return entry
+
+
+async def entry_assets(
+    sessionmaker: async_sessionmaker[AsyncSession], entry_id: int
+) -> list[Asset]:
+    """The entry's stored files, in the order they were stored."""
+    async with sessionmaker() as session:
+        found = await session.scalars(
+            select(Asset).where(Asset.entry_id == entry_id).order_by(Asset.id)
+        )
+        return list(found)
+
+
+async def assigned_judge(
+    session: AsyncSession, *, contest_id: int, entry_id: int
+) -> tuple[Assignment, User]:
+    """The contest's entries given their judges, as the organiser's assignment does (and
+    committed): the entry's first assignment and its judge."""
+    import judging.services as judging
+
+    await judging.run_assignment(session, contest_id=contest_id, actor=None)
+    await session.commit()
+    assignment = await session.scalar(
+        select(Assignment).where(Assignment.entry_id == entry_id).order_by(Assignment.id)
+    )
+    assert assignment is not None
+    judge = await session.get(User, assignment.judge_id)
+    assert judge is not None
+    return assignment, judge
 
 
 def entrant_fields(**overrides: str) -> dict[str, str]:

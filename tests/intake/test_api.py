@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -176,9 +176,19 @@ async def test_a_direct_upload_counts_once_verified(
         )
         assert made.status_code == 201, made.text
         entry = made.json()["entry"]
-        assert entry["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+        # Verified and counted at once; read back, hashed and previewed by its job.
+        assert entry["files_state"] == "processing"
+        assert entry["files"][0]["state"] == "processing"
+        assert entry["files"][0]["size"] == len(photo)
         assert entry["files"][0]["filename"] == "ảnh.jpg"
-        assert (entry["files"][0]["width"], entry["files"][0]["height"]) == (160, 320)
+    read = await app.get(
+        f"{API}/entries/{entry['receipt_code']}",
+        headers={"X-Edit-Token": made.json()["edit_token"]},
+    )
+    entry = read.json()
+    assert entry["files_state"] == "ready" and entry["files"][0]["state"] == "ready"
+    assert entry["files"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+    assert (entry["files"][0]["width"], entry["files"][0]["height"]) == (160, 320)
     # A slot is used once.
     reused = await api_submit(
         app, DRAWING, entrant_fields(), extra=[("upload_id", slot_data["upload_id"])]
@@ -329,10 +339,13 @@ async def test_the_openapi_document_describes_the_intake(app: httpx.AsyncClient)
 
 @LOCAL_ONLY
 async def test_assets_of_an_api_entry_point_to_it(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     made = await api_submit(app, DRAWING, entrant_fields(), [("t.webp", files.drawing_webp())])
     assert made.status_code == 201
+    assert await run_jobs() == 1
     async with sessionmaker() as session:
         entry = await session.scalar(
             select(Entry).where(Entry.receipt_code == made.json()["entry"]["receipt_code"])

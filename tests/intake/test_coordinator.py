@@ -156,6 +156,7 @@ async def test_a_coordinator_api_submission_for_another_unit_stores_nothing(
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     nothing_stored: StoredCheck,
+    run_jobs: Callable[[], Awaitable[int]],
     path: str,
 ) -> None:
     account = await make_user(
@@ -199,6 +200,8 @@ async def test_a_coordinator_api_submission_for_another_unit_stores_nothing(
         app, path, form(entrant_fields(), [("t.png", files.drawing_png())]), headers=headers
     )
     assert made.status_code == 201, made.text
+    assert (await counts(sessionmaker, store)).objects == before.objects + 1
+    assert await run_jobs() == 1
     assert (await counts(sessionmaker, store)).objects == before.objects + 3
 
 
@@ -251,6 +254,7 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     nothing_stored: StoredCheck,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     account = await _signed_in(app, make_user, ["th-bach-sam"])
     csv_text = CSV_HEADER + "".join(
@@ -318,6 +322,9 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
 
     after = await counts(sessionmaker, store)
     assert (after.entrants, after.entries) == (before.entrants + 2, before.entries + 2)
+    assert after.objects == before.objects + 2
+    assert await run_jobs() == 2
+    after = await counts(sessionmaker, store)
     assert after.objects == before.objects + 2 * 3
     async with sessionmaker() as session:
         made = (

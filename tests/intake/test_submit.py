@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +30,8 @@ from tests.intake.support import (
     StoredCheck,
     counting_body,
     entrant_fields,
+    entry_assets,
+    entry_by_code,
     form,
     post_form,
     receipt_of,
@@ -43,18 +45,6 @@ from tests.intake.support import (
 from tests.support import csrf_from
 
 SCRIPT = "<script>alert(1)</script>"
-
-
-async def _entry(sessionmaker: async_sessionmaker[AsyncSession], code: str) -> Entry:
-    async with sessionmaker() as session:
-        entry = await session.scalar(select(Entry).where(Entry.receipt_code == code))
-        assert entry is not None
-        return entry
-
-
-async def _assets(sessionmaker: async_sessionmaker[AsyncSession], entry_id: int) -> list[Asset]:
-    async with sessionmaker() as session:
-        return list((await session.scalars(select(Asset).where(Asset.entry_id == entry_id))).all())
 
 
 def _alert(response: httpx.Response, message: str) -> None:
@@ -94,9 +84,9 @@ async def test_a_drawing_is_kept_with_its_previews_and_a_receipt(
 
         code, token = receipt_of(response)
         assert "0" not in code and "O" not in code and "1" not in code and "I" not in code
-    entry = await _entry(sessionmaker, code)
+    entry = await entry_by_code(sessionmaker, code)
     assert entry.edit_token_hash != token and len(entry.edit_token_hash) == 64
-    assets = {a.role: a for a in await _assets(sessionmaker, entry.id)}
+    assets = {a.role: a for a in await entry_assets(sessionmaker, entry.id)}
     original = assets[AssetRole.ORIGINAL]
     assert original.sha256 == hashlib.sha256(photo).hexdigest()
     assert original.size == len(photo)
@@ -135,7 +125,7 @@ async def test_typed_text_counts_words_against_the_limit(
     text = "Cuốn sách em yêu nhất là Dế Mèn phiêu lưu ký. " * 10
     ok = await submit_page(app, WRITING, entrant_fields(body_text=text))
     code, _ = receipt_of(ok)
-    entry = await _entry(sessionmaker, code)
+    entry = await entry_by_code(sessionmaker, code)
     assert entry.word_count == 110 and entry.body_text == text.strip()
 
     async with nothing_stored():
@@ -164,9 +154,9 @@ async def test_a_writing_file_is_accepted_instead_of_typed_text(
         ("bai.txt", files.text_file()),
     ):
         code, _ = receipt_of(await submit_page(app, WRITING, entrant_fields(), [(name, data)]))
-        entry = await _entry(sessionmaker, code)
+        entry = await entry_by_code(sessionmaker, code)
         assert entry.body_text is None
-        assert len(await _assets(sessionmaker, entry.id)) == 1
+        assert len(await entry_assets(sessionmaker, entry.id)) == 1
 
 
 @LOCAL_ONLY
@@ -176,17 +166,23 @@ async def test_storytelling_takes_audio_and_video(
     adult = entrant_fields(age="45", grade="", unit="tdp-1", guardian_name="", guardian_phone="")
     for name, data in (("ke.wav", files.wav()), ("ke.mp3", files.mp3()), ("ke.mp4", files.mp4())):
         code, _ = receipt_of(await submit_page(app, STORY, adult, [(name, data)]))
-        entry = await _entry(sessionmaker, code)
-        (asset,) = await _assets(sessionmaker, entry.id)
+        entry = await entry_by_code(sessionmaker, code)
+        (asset,) = await entry_assets(sessionmaker, entry.id)
         assert asset.content_type.split("/")[0] in ("audio", "video")
 
 
 @LOCAL_ONLY
 async def test_a_phone_heic_photo_is_accepted_with_previews(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     code, _ = await submit_drawing(app, "IMG_0001.HEIC", files.photo_heic())
-    roles = {a.role for a in await _assets(sessionmaker, (await _entry(sessionmaker, code)).id)}
+    assert await run_jobs() == 1
+    roles = {
+        a.role
+        for a in await entry_assets(sessionmaker, (await entry_by_code(sessionmaker, code)).id)
+    }
     assert roles == {AssetRole.ORIGINAL, AssetRole.PREVIEW, AssetRole.THUMBNAIL}
 
 
@@ -204,9 +200,9 @@ async def test_published_previews_carry_no_exif_and_are_upright(
             app, DRAWING, entrant_fields(), [("sideways.jpg", files.photo_jpeg(orientation=6))]
         )
     )
-    entry = await _entry(sessionmaker, code)
+    entry = await entry_by_code(sessionmaker, code)
     page = await app.get(f"/entries/{code}", params={"token": token})
-    for asset in await _assets(sessionmaker, entry.id):
+    for asset in await entry_assets(sessionmaker, entry.id):
         if asset.role == AssetRole.ORIGINAL:
             continue
         # Read back what the storage serves, as a browser would.
@@ -350,8 +346,10 @@ async def test_odd_file_names_are_stored_safely_and_shown_escaped(
     kept: str | None,
 ) -> None:
     code, token = await submit_drawing(app, sent)
-    entry = await _entry(sessionmaker, code)
-    (original,) = [a for a in await _assets(sessionmaker, entry.id) if a.role == AssetRole.ORIGINAL]
+    entry = await entry_by_code(sessionmaker, code)
+    (original,) = [
+        a for a in await entry_assets(sessionmaker, entry.id) if a.role == AssetRole.ORIGINAL
+    ]
     # The key is ours; the client's name is only a label.
     assert original.storage_key.startswith("entries/")
     assert original.storage_key.endswith("/original.png")
@@ -385,7 +383,7 @@ async def test_script_tags_in_every_text_field_are_shown_escaped(
         body_text=f"Bài viết {SCRIPT}",
     )
     code, token = receipt_of(await submit_page(app, WRITING, fields))
-    entry = await _entry(sessionmaker, code)
+    entry = await entry_by_code(sessionmaker, code)
     assert entry.title == f"Tựa{SCRIPT}"  # kept as typed, escaped when shown
 
     pages = [
@@ -652,8 +650,8 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
     store: Storage,
 ) -> None:
     code, token = await submit_drawing(app)
-    entry = await _entry(sessionmaker, code)
-    old = {a.storage_key for a in await _assets(sessionmaker, entry.id)}
+    entry = await entry_by_code(sessionmaker, code)
+    old = {a.storage_key for a in await entry_assets(sessionmaker, entry.id)}
     receipt = f"/entries/{code}?token={token}"
     csrf = await csrf_from(app, receipt)
     edit = form(
@@ -664,9 +662,9 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
     saved = await post_form(app, f"/entries/{code}/edit?token={token}", edit)
     assert saved.status_code == 303 and "saved=1" in saved.headers["location"]
 
-    entry = await _entry(sessionmaker, code)
+    entry = await entry_by_code(sessionmaker, code)
     assert entry.title == "Tựa mới" and entry.book_title == "Hoàng tử bé"
-    new = await _assets(sessionmaker, entry.id)
+    new = await entry_assets(sessionmaker, entry.id)
     assert {a.content_type for a in new if a.role == AssetRole.ORIGINAL} == {"image/jpeg"}
     assert not old & {a.storage_key for a in new}
     for key in old:
@@ -692,7 +690,7 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
             time=format_datetime(contest.closes_at),
         ),
     )
-    assert (await _entry(sessionmaker, code)).title == "Tựa mới"
+    assert (await entry_by_code(sessionmaker, code)).title == "Tựa mới"
     readable = await app.get(receipt)
     assert readable.status_code == 200 and 'id="lock-message"' in readable.text
 
@@ -720,7 +718,7 @@ async def test_a_forged_token_or_unknown_code_is_refused(
     missing = await app.get("/entries/ZZZZ-ZZZZ", params={"token": token})
     assert missing.status_code == 404
     _alert(missing, vi("No entry has this receipt code. Please check the code and try again."))
-    entry = await _entry(sessionmaker, code)
+    entry = await entry_by_code(sessionmaker, code)
     assert entry.title == "Hoa vàng trên cỏ xanh" and entry.status == EntryStatus.SUBMITTED
     assert other_code != code
 
@@ -733,7 +731,7 @@ async def test_an_entrant_can_withdraw_until_the_deadline(
     csrf = await csrf_from(app, f"/entries/{code}?token={token}")
     done = await app.post(f"/entries/{code}/withdraw?token={token}", data={"csrf_token": csrf})
     assert done.status_code == 303
-    assert (await _entry(sessionmaker, code)).status == EntryStatus.WITHDRAWN
+    assert (await entry_by_code(sessionmaker, code)).status == EntryStatus.WITHDRAWN
     page = await app.get(f"/entries/{code}", params={"token": token})
     assert vi("Withdrawn") in page.text
     again = await post_form(

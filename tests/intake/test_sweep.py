@@ -3,7 +3,7 @@ entries' files go; everything an entry still uses stays."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -39,6 +39,7 @@ async def test_the_sweep_removes_abandoned_uploads_and_withdrawn_files_only(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     # An upload slot used, then abandoned a day ago; another abandoned just now.
     old_slot = (
@@ -58,6 +59,7 @@ async def test_the_sweep_removes_abandoned_uploads_and_withdrawn_files_only(
     # An entry kept, and an entry withdrawn.
     kept_code, _ = await submit_drawing(app, "k.png")
     gone_code, gone_token = await submit_drawing(app, "g.png")
+    assert await run_jobs() == 2  # their previews made
     csrf = await csrf_from(app, f"/entries/{gone_code}?token={gone_token}")
     await app.post(f"/entries/{gone_code}/withdraw?token={gone_token}", data={"csrf_token": csrf})
     # Everything is old now, except the new slot.
@@ -107,9 +109,11 @@ async def test_a_replaced_file_left_behind_is_swept(
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     intake_settings: Settings,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     # A file detached by an edit whose deletion failed stays as an unattached row.
     code, _token = await submit_drawing(app, "a.png")
+    assert await run_jobs() == 1
     async with sessionmaker() as session:
         entry_id = await session.scalar(select(Entry.id).where(Entry.receipt_code == code))
         await session.execute(update(Asset).where(Asset.entry_id == entry_id).values(entry_id=None))

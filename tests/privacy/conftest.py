@@ -2,13 +2,25 @@
 intake suite's fixtures (the demo with small limits, the backend under test, the app)."""
 
 from tests.intake.conftest import (
+    admin,
     app,
     backend,
     intake_settings,
     leftovers,
     nothing_stored,
+    run_jobs,
     seeded,
     store,
 )
 
-__all__ = ["app", "backend", "intake_settings", "leftovers", "nothing_stored", "seeded", "store"]
+__all__ = [
+    "admin",
+    "app",
+    "backend",
+    "intake_settings",
+    "leftovers",
+    "nothing_stored",
+    "run_jobs",
+    "seeded",
+    "store",
+]

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Awaitable, Callable
 
 import httpx
 from sqlalchemy import select
@@ -38,7 +39,10 @@ async def submitted(app: httpx.AsyncClient) -> tuple[str, str]:
 
 
 async def test_the_archive_holds_exactly_the_entrys_data_and_original_files(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     photo = files.photo_jpeg()
     made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, photo)])
@@ -49,6 +53,7 @@ async def test_the_archive_holds_exactly_the_entrys_data_and_original_files(
         app, DRAWING, entrant_fields(full_name="Trần Văn Khác"), [("khac.png", files.drawing_png())]
     )
     assert other.status_code == 201
+    assert await run_jobs() == 2
 
     response = await app.get(f"/entries/{code}/my-data.zip", params={"token": token})
 

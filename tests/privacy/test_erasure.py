@@ -10,7 +10,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.demo import DemoReport
 from contest.models import (
     Asset,
-    Assignment,
     AuditEvent,
     Conflict,
     Contest,
@@ -31,8 +30,6 @@ from contest.models import (
     Prize,
     RemarkRequest,
     Result,
-    Role,
-    User,
 )
 from contest.privacy import services
 from contest.privacy.interfaces import ERASED_MARK
@@ -42,7 +39,7 @@ from judging import services as judging
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import DRAWING, served
+from tests.intake.support import DRAWING, assigned_judge, served
 from tests.privacy.support import (
     API,
     FILENAME,
@@ -75,12 +72,15 @@ class Winner:
 
 
 async def _published_winner(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    app: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> tuple[Winner, str]:
     """A drawing that won, with everything that can carry the family's data: an edit (in the
     audit log), a judge's score and comments, a re-marking request, a judge's conflict."""
     made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.photo_jpeg())])
     assert made.status_code == 201, made.text
+    assert await run_jobs() == 1
     code, token = made.json()["entry"]["receipt_code"], made.json()["edit_token"]
     edited = await app.patch(
         f"{API}/entries/{code}",
@@ -92,15 +92,8 @@ async def _published_winner(
         contest = await session.scalar(select(Contest).where(Contest.slug == DRAWING))
         entry = await session.scalar(select(Entry).where(Entry.receipt_code == code))
         assert contest is not None and entry is not None
-        await judging.run_assignment(session, contest_id=contest.id, actor=None)
-        await session.commit()
         # One of the demo's judges, as assignment chose them.
-        assignment = await session.scalar(
-            select(Assignment).where(Assignment.entry_id == entry.id).order_by(Assignment.id)
-        )
-        assert assignment is not None
-        user = await session.get(User, assignment.judge_id)
-        assert user is not None
+        assignment, user = await assigned_judge(session, contest_id=contest.id, entry_id=entry.id)
         await judging.save_score(
             session,
             assignment_id=assignment.id,
@@ -143,17 +136,6 @@ async def _published_winner(
         keys,
     )
     return winner, user.email
-
-
-@pytest.fixture
-async def admin(
-    intake_settings: Settings, make_user: MakeUser, app: httpx.AsyncClient
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A second client, signed in as an organiser."""
-    account = await make_user("btc@example.vn", Role.ADMIN)
-    async with app_client(intake_settings) as client:
-        await sign_in(client, account.user.email, account.password)
-        yield client
 
 
 async def _gallery(app: httpx.AsyncClient) -> httpx.Response:
@@ -240,8 +222,9 @@ async def test_erasure_leaves_no_trace_in_rows_objects_pages_or_responses(
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     seeded: DemoReport,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
-    winner, judge_email = await _published_winner(app, sessionmaker)
+    winner, judge_email = await _published_winner(app, sessionmaker, run_jobs)
     async with app_client(intake_settings) as judge:
         await sign_in(judge, judge_email, seeded.password)
 
@@ -333,9 +316,11 @@ async def test_erasure_is_idempotent_and_needs_a_reason_on_the_organisers_page(
     admin: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
     code = made.json()["entry"]["receipt_code"]
+    assert await run_jobs() == 1
     page = "/admin/privacy"
     csrf = await csrf_from(admin, page)
 
@@ -378,11 +363,13 @@ async def test_an_erasure_storage_refused_is_finished_by_the_next_run(
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     monkeypatch: pytest.MonkeyPatch,
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     from storage import StorageUnavailableError
 
     made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
     code = made.json()["entry"]["receipt_code"]
+    assert await run_jobs() == 1
     async with sessionmaker() as session:
         keys = (
             await session.scalars(
@@ -424,11 +411,13 @@ async def test_the_erase_command(
     sessionmaker: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     from contest.cli import main
 
     made = await api_submit(app, DRAWING, personal_fields(), [(FILENAME, files.drawing_png())])
     code = made.json()["entry"]["receipt_code"]
+    assert await run_jobs() == 1
     point_command_at(intake_settings, monkeypatch)
 
     status = await asyncio.to_thread(
