@@ -181,14 +181,16 @@ async def paginate(
     request: PageRequest,
     *,
     counted: bool = True,
+    total: int | None = None,
 ) -> Page[Sequence[Any]]:
     """One page of an ordered query's rows. The rows are counted up to COUNT_CAP (so that a
-    count never reads a national table whole); past that, or when not ``counted``, the page
-    knows only whether another follows (one row more is read). A page past the end of a
-    counted list is its last page."""
+    count never reads a national table whole), unless the caller knows their ``total`` (from a
+    tally); past that, or when not ``counted``, the page knows only whether another follows
+    (one row more is read). A page past the end of a counted list is its last page."""
     number = request.number
-    total: int | None = None
-    if counted:
+    if total is not None:
+        number = min(number, max(1, math.ceil(total / request.size)))
+    elif counted:
         capped = query.order_by(None).limit(COUNT_CAP + 1).subquery()
         found = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
         if found <= COUNT_CAP:

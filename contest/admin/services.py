@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from contest import audit
+from contest import audit, tallies
 from contest.events.eventfile import contest_settings
 from contest.events.services import units_under
 from contest.events.validation import (
@@ -441,13 +441,9 @@ async def declare_conflict(
 
 
 async def entry_counts(session: AsyncSession, *, event: Event) -> dict[int, int]:
-    rows = await session.execute(
-        select(Entry.contest_id, func.count())
-        .join(Contest, Entry.contest_id == Contest.id)
-        .where(Contest.event_id == event.id)
-        .group_by(Entry.contest_id)
-    )
-    return {contest_id: count for contest_id, count in rows.all()}
+    """Entries per contest of the event, in any status (a tally)."""
+    contest_ids = select(Contest.id).where(Contest.event_id == event.id)
+    return await tallies.entry_counts(session, contest_ids=await session.scalars(contest_ids))
 
 
 async def list_audit_events(

@@ -1,0 +1,166 @@
+"""Tallies and indexes for the organiser's pages at national size (03/12/2026).
+
+The counts the dashboard, the judging page, the progress API and the report show are kept in
+three small tables by triggers on entries and assignments, in the statement that changes a row,
+so that a page reads a few rows instead of counting millions. PostgreSQL runs one trigger per
+statement over its changed rows (a COPY of 20,000 assignments updates the tallies once);
+SQLite one per row. Both run the same statements over the rows changed.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0008'
+down_revision: str | None = '0007'
+
+
+INDEXES = [
+    ('units', 'ix_units_event_parent_name', ['event_id', 'parent_id', 'name', 'id'], None),
+    ('results', 'ix_results_contest_prized', ['contest_id'], 'prize IS NOT NULL'),
+    ('results', 'ix_results_contest_published', ['contest_id'], 'published_at IS NOT NULL'),
+]
+
+# Each tally's change from a set of changed rows ``{changes}``: the rows before the change
+# counted -1, after it +1. The rows are summed in key order so that two statements changing
+# the same tallies take their locks in the same order.
+ENTRY_TALLY = """
+    INSERT INTO entry_tallies (contest_id, status, entries)
+    SELECT contest_id, status, sum(d) FROM ({changes}) AS c WHERE true
+    GROUP BY contest_id, status HAVING sum(d) <> 0 ORDER BY contest_id, status
+    ON CONFLICT (contest_id, status)
+    DO UPDATE SET entries = entry_tallies.entries + excluded.entries
+"""
+# An entrant counts once they have a submitted entry: from the count of their submitted entries
+# now (n) and the change (d), whether they had one before (n - d > 0) and have one now (n > 0).
+ENTRANT_TALLY = """
+    INSERT INTO entrant_tallies (event_id, entrants)
+    SELECT en.event_id,
+        sum(CASE WHEN t.n > 0 THEN 1 ELSE 0 END - CASE WHEN t.n - t.d > 0 THEN 1 ELSE 0 END)
+    FROM (
+        SELECT c.entrant_id, sum(c.d) AS d,
+            (SELECT count(*) FROM entries e
+             WHERE e.entrant_id = c.entrant_id AND e.status = 'submitted') AS n
+        FROM ({changes}) AS c WHERE c.status = 'submitted' GROUP BY c.entrant_id
+    ) AS t JOIN entrants en ON en.id = t.entrant_id
+    WHERE t.d <> 0 GROUP BY en.event_id ORDER BY en.event_id
+    ON CONFLICT (event_id)
+    DO UPDATE SET entrants = entrant_tallies.entrants + excluded.entrants
+"""
+ASSIGNMENT_TALLY = """
+    INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
+    SELECT round_id, judge_id, status, sum(d) FROM ({changes}) AS c WHERE true
+    GROUP BY round_id, judge_id, status HAVING sum(d) <> 0 ORDER BY round_id, judge_id, status
+    ON CONFLICT (round_id, judge_id, status)
+    DO UPDATE SET assignments = assignment_tallies.assignments + excluded.assignments
+"""
+TALLIES = {
+    'entries': (('contest_id', 'status', 'entrant_id'), (ENTRY_TALLY, ENTRANT_TALLY)),
+    'assignments': (('round_id', 'judge_id', 'status'), (ASSIGNMENT_TALLY,)),
+}
+# Each tally filled from the rows already there.
+FILL = [
+    """INSERT INTO entry_tallies (contest_id, status, entries)
+       SELECT contest_id, status, count(*) FROM entries GROUP BY contest_id, status""",
+    """INSERT INTO entrant_tallies (event_id, entrants)
+       SELECT en.event_id, count(*) FROM entrants en
+       WHERE EXISTS (SELECT 1 FROM entries e WHERE e.entrant_id = en.id AND e.status = 'submitted')
+       GROUP BY en.event_id""",
+    """INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
+       SELECT round_id, judge_id, status, count(*) FROM assignments
+       GROUP BY round_id, judge_id, status""",
+]
+OPERATIONS = ('insert', 'update', 'delete')
+
+
+def _changes(columns, operation, old, new):
+    """The changed rows as a query: ``old`` and ``new`` name the rows before and after (a
+    transition table's alias, or SQLite's OLD and NEW row)."""
+    def rows(source, sign, from_clause):
+        picked = ', '.join(f'{source}.{c} AS {c}' for c in columns)
+        return f'SELECT {picked}, {sign} AS d{from_clause}'
+
+    parts = []
+    if operation in ('update', 'delete'):
+        parts.append(rows(old, -1, f' FROM {old}' if old != 'OLD' else ''))
+    if operation in ('insert', 'update'):
+        parts.append(rows(new, 1, f' FROM {new}' if new != 'NEW' else ''))
+    return ' UNION ALL '.join(parts)
+
+
+def _postgresql_triggers(table, columns, statements):
+    for operation in OPERATIONS:
+        name = f'{table}_tally_{operation}'
+        changes = _changes(columns, operation, 'old_rows', 'new_rows')
+        body = ';\n'.join(s.format(changes=changes) for s in statements)
+        referencing = {
+            'insert': 'NEW TABLE AS new_rows',
+            'update': 'OLD TABLE AS old_rows NEW TABLE AS new_rows',
+            'delete': 'OLD TABLE AS old_rows',
+        }[operation]
+        op.execute(
+            f'CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n'
+            f'BEGIN\n{body};\nRETURN NULL;\nEND $$'
+        )
+        op.execute(
+            f'CREATE TRIGGER {name} AFTER {operation.upper()} ON {table} '
+            f'REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {name}()'
+        )
+
+
+def _sqlite_triggers(table, columns, statements):
+    for operation in OPERATIONS:
+        name = f'{table}_tally_{operation}'
+        changes = _changes(columns, operation, 'OLD', 'NEW')
+        body = ';\n'.join(s.format(changes=changes) for s in statements)
+        on = f'UPDATE OF {", ".join(columns)}' if operation == 'update' else operation.upper()
+        op.execute(f'CREATE TRIGGER {name} AFTER {on} ON {table} BEGIN\n{body};\nEND')
+
+
+def upgrade() -> None:
+    op.create_table('entry_tallies',
+    sa.Column('contest_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('entries', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('contest_id', 'status', name=op.f('pk_entry_tallies'))
+    )
+    op.create_table('entrant_tallies',
+    sa.Column('event_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('entrants', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_entrant_tallies'))
+    )
+    op.create_table('assignment_tallies',
+    sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('judge_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('assignments', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('round_id', 'judge_id', 'status', name=op.f('pk_assignment_tallies'))
+    )
+    for table, name, columns, where in INDEXES:
+        condition = {} if where is None else {
+            'postgresql_where': sa.text(where), 'sqlite_where': sa.text(where)
+        }
+        op.create_index(name, table, columns, unique=False, **condition)
+    for statement in FILL:
+        op.execute(statement)
+    postgresql = op.get_bind().dialect.name == 'postgresql'
+    for table, (columns, statements) in TALLIES.items():
+        if postgresql:
+            _postgresql_triggers(table, columns, statements)
+        else:
+            _sqlite_triggers(table, columns, statements)
+
+
+def downgrade() -> None:
+    postgresql = op.get_bind().dialect.name == 'postgresql'
+    for table in TALLIES:
+        for operation in OPERATIONS:
+            name = f'{table}_tally_{operation}'
+            op.execute(f'DROP TRIGGER {name}' + (f' ON {table}' if postgresql else ''))
+            if postgresql:
+                op.execute(f'DROP FUNCTION {name}()')
+    for table, name, _columns, _where in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
+    op.drop_table('assignment_tallies')
+    op.drop_table('entrant_tallies')
+    op.drop_table('entry_tallies')

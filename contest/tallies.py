@@ -1,0 +1,94 @@
+"""Counts read from the tallies the database keeps (``contest.models.EntryTally``,
+``EntrantTally``, ``AssignmentTally``): triggers of migration 0008 change them in the statement
+that changes an entry or an assignment, whatever code ran it, so they always equal a count of
+the rows and reading them costs a few rows at any size."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contest.models import (
+    AssignmentStatus,
+    AssignmentTally,
+    EntrantTally,
+    EntryStatus,
+    EntryTally,
+)
+
+# The tallies counted afresh from the rows (after rows were written with the triggers off, as
+# a bulk load does), in plain SQL for either database. Migration 0008 keeps its own copy.
+REFILL = (
+    "DELETE FROM entry_tallies",
+    """INSERT INTO entry_tallies (contest_id, status, entries)
+       SELECT contest_id, status, count(*) FROM entries GROUP BY contest_id, status""",
+    "DELETE FROM entrant_tallies",
+    """INSERT INTO entrant_tallies (event_id, entrants)
+       SELECT en.event_id, count(*) FROM entrants en
+       WHERE EXISTS (SELECT 1 FROM entries e WHERE e.entrant_id = en.id AND e.status = 'submitted')
+       GROUP BY en.event_id""",
+    "DELETE FROM assignment_tallies",
+    """INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
+       SELECT round_id, judge_id, status, count(*) FROM assignments
+       GROUP BY round_id, judge_id, status""",
+)
+
+
+async def entry_counts(
+    session: AsyncSession, *, contest_ids: Iterable[int], status: EntryStatus | None = None
+) -> dict[int, int]:
+    """Entries per contest (of one status, or of any), for the contests that have some."""
+    query = (
+        select(EntryTally.contest_id, func.sum(EntryTally.entries))
+        .where(EntryTally.contest_id.in_(list(contest_ids)))
+        .group_by(EntryTally.contest_id)
+    )
+    if status is not None:
+        query = query.where(EntryTally.status == status)
+    return {contest_id: int(count) for contest_id, count in await session.execute(query) if count}
+
+
+async def submitted_entrants(session: AsyncSession, *, event_id: int) -> int:
+    """Entrants of the event with at least one submitted entry."""
+    found = await session.scalar(
+        select(EntrantTally.entrants).where(EntrantTally.event_id == event_id)
+    )
+    return int(found or 0)
+
+
+async def assignment_counts(
+    session: AsyncSession,
+    *,
+    round_id: int,
+    statuses: Sequence[AssignmentStatus],
+    judge_ids: Sequence[int] | None = None,
+) -> Counter[tuple[int | None, AssignmentStatus]]:
+    """The round's assignments in these statuses, counted by (judge, status) for these judges,
+    or by (None, status) for the whole round."""
+    query = select(AssignmentTally.status, func.sum(AssignmentTally.assignments)).where(
+        AssignmentTally.round_id == round_id, AssignmentTally.status.in_(list(statuses))
+    )
+    counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
+    if judge_ids is None:
+        for status, count in await session.execute(query.group_by(AssignmentTally.status)):
+            counts[(None, status)] += int(count or 0)
+        return counts
+    by_judge = (
+        select(
+            AssignmentTally.judge_id,
+            AssignmentTally.status,
+            func.sum(AssignmentTally.assignments),
+        )
+        .where(
+            AssignmentTally.round_id == round_id,
+            AssignmentTally.status.in_(list(statuses)),
+            AssignmentTally.judge_id.in_(list(judge_ids)),
+        )
+        .group_by(AssignmentTally.judge_id, AssignmentTally.status)
+    )
+    for judge_id, status, count in await session.execute(by_judge):
+        counts[(judge_id, status)] += int(count or 0)
+    return counts
