@@ -23,6 +23,7 @@ from contest import api, error_pages, health
 from contest.access import check_declarations, public
 from contest.accounts.routes import api_routes as account_api_routes
 from contest.accounts.routes import routes as account_routes
+from contest.admin.routes import api_routes as admin_api_routes
 from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
@@ -83,6 +84,7 @@ def _api_routes() -> list[BaseRoute]:
     return [
         *api.routes,
         *account_api_routes,
+        *admin_api_routes,
         *intake_api_routes,
         *judging_api_routes,
         *results_api_routes,

@@ -132,7 +132,7 @@ async def test_the_judging_page_lists_unfinished_work_and_judges_a_page_at_a_tim
     # Reassignment names a judge in a text field: no list of every judge on the page.
     page = await organiser.get(path)
     assert "<option" not in page.text and "<select" not in page.text
-    assert 'list="judge-options"' in page.text and "/judge-picker.js" in page.text
+    assert 'list="judge-options"' in page.text and "/picker.js" in page.text
 
 
 async def test_the_unfinished_work_filters_by_judge_and_receipt_code(
