@@ -683,3 +683,15 @@ class AssignmentTally(Base):
     judge_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     status: Mapped[AssignmentStatus] = mapped_column(_enum(AssignmentStatus), primary_key=True)
     assignments: Mapped[int] = mapped_column(default=0)
+
+
+class RoundTally(Base):
+    """How many assignments a round has in each status, in a few shards (by judge) so that
+    judges scoring at once seldom wait for each other's tally row."""
+
+    __tablename__ = "round_tallies"
+
+    round_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[AssignmentStatus] = mapped_column(_enum(AssignmentStatus), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    assignments: Mapped[int] = mapped_column(default=0)

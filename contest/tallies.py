@@ -1,7 +1,7 @@
 """Counts read from the tallies the database keeps (``contest.models.EntryTally``,
-``EntrantTally``, ``AssignmentTally``): triggers of migration 0008 change them in the statement
-that changes an entry or an assignment, whatever code ran it, so they always equal a count of
-the rows and reading them costs a few rows at any size."""
+``EntrantTally``, ``AssignmentTally``, ``RoundTally``): triggers of migration 0008 change them
+in the statement that changes an entry or an assignment, whatever code ran it, so they always
+equal a count of the rows and reading them costs a few rows at any size."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from contest.models import (
     EntrantTally,
     EntryStatus,
     EntryTally,
+    RoundTally,
 )
 
 # The tallies counted afresh from the rows (after rows were written with the triggers off, as
@@ -34,6 +35,10 @@ REFILL = (
     """INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
        SELECT round_id, judge_id, status, count(*) FROM assignments
        GROUP BY round_id, judge_id, status""",
+    "DELETE FROM round_tallies",
+    """INSERT INTO round_tallies (round_id, status, shard, assignments)
+       SELECT round_id, status, judge_id % 16, count(*) FROM assignments
+       GROUP BY round_id, status, judge_id % 16""",
 )
 
 
@@ -68,12 +73,14 @@ async def assignment_counts(
 ) -> Counter[tuple[int | None, AssignmentStatus]]:
     """The round's assignments in these statuses, counted by (judge, status) for these judges,
     or by (None, status) for the whole round."""
-    query = select(AssignmentTally.status, func.sum(AssignmentTally.assignments)).where(
-        AssignmentTally.round_id == round_id, AssignmentTally.status.in_(list(statuses))
-    )
     counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
     if judge_ids is None:
-        for status, count in await session.execute(query.group_by(AssignmentTally.status)):
+        whole = (
+            select(RoundTally.status, func.sum(RoundTally.assignments))
+            .where(RoundTally.round_id == round_id, RoundTally.status.in_(list(statuses)))
+            .group_by(RoundTally.status)
+        )
+        for status, count in await session.execute(whole):
             counts[(None, status)] += int(count or 0)
         return counts
     by_judge = (

@@ -646,12 +646,16 @@ def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
     """The contest's active judges and any judge with work in the round, by name: read in name
     order from the judges' index, each asked whether they belong (an index probe or two), so
     that a page stops after its rows."""
-    member = exists().where(
-        contest_judges.c.contest_id == contest_id, contest_judges.c.user_id == User.id
-    )
+
+    def probe(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        # A scalar subquery with LIMIT is probed row by row; an EXISTS would be planned as a
+        # hash of every member, built at each request.
+        return select(literal(1)).where(*where).limit(1).scalar_subquery().is_not(None)
+
+    member = probe(contest_judges.c.contest_id == contest_id, contest_judges.c.user_id == User.id)
     chosen = member & User.is_active
     if round_ is not None:
-        working = exists().where(
+        working = probe(
             AssignmentTally.round_id == round_.id,
             AssignmentTally.judge_id == User.id,
             AssignmentTally.status.in_(ACTIVE),

@@ -27,6 +27,7 @@ from contest.models import (
     EntryTally,
     Role,
     Round,
+    RoundTally,
     Unit,
     User,
 )
@@ -37,7 +38,9 @@ from tests.results.support import WRITING, bearer
 from tests.support import Account, bulk_entries, bulk_scores, make_entries
 
 MakeUser = Callable[..., Awaitable[Account]]
-Counts = tuple[Counter[tuple[int, str]], Counter[int], Counter[tuple[int, int, str]]]
+Counts = tuple[
+    Counter[tuple[int, str]], Counter[int], Counter[tuple[int, int, str]], Counter[tuple[int, str]]
+]
 
 
 async def _counted(session: AsyncSession) -> Counts:
@@ -74,7 +77,10 @@ async def _counted(session: AsyncSession) -> Counts:
             )
         }
     )
-    return entries, entrants, assignments
+    rounds: Counter[tuple[int, str]] = Counter()
+    for (round_id, _judge, status), n in assignments.items():
+        rounds[(round_id, status)] += n
+    return entries, entrants, assignments, rounds
 
 
 async def _tallied(session: AsyncSession) -> Counts:
@@ -96,7 +102,10 @@ async def _tallied(session: AsyncSession) -> Counts:
             if t.assignments
         }
     )
-    return entries, entrants, assignments
+    rounds: Counter[tuple[int, str]] = Counter()
+    for t in await session.scalars(select(RoundTally)):
+        rounds[(t.round_id, str(t.status))] += t.assignments
+    return entries, entrants, assignments, Counter({k: n for k, n in rounds.items() if n})
 
 
 async def _check(sessionmaker: async_sessionmaker[AsyncSession]) -> Counts:
@@ -109,7 +118,7 @@ async def _check(sessionmaker: async_sessionmaker[AsyncSession]) -> Counts:
 async def test_tallies_equal_the_rows_after_every_kind_of_write(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
 ) -> None:
-    entries, entrants, assignments = await _check(sessionmaker)
+    entries, entrants, assignments, _rounds = await _check(sessionmaker)
     assert sum(entries.values()) > 0 and sum(entrants.values()) > 0
 
     for number in range(3):
@@ -124,7 +133,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
             session, contest_id=contest_id, count=40, unit_ids=unit_ids, prefix="Tally "
         )
         await session.commit()
-    entries, _, _ = await _check(sessionmaker)
+    entries, *_ = await _check(sessionmaker)
     assert entries[(contest_id, "submitted")] >= 45
 
     # Assignment: COPY on PostgreSQL, batches on SQLite.
@@ -132,7 +141,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
         report = await judging.run_assignment(session, contest_id=contest_id, actor=None)
         await session.commit()
     assert report.new_assignments > 0
-    _, _, assignments = await _check(sessionmaker)
+    _, _, assignments, _ = await _check(sessionmaker)
     assert sum(assignments.values()) == report.new_assignments
 
     # Scoring, a recusal, a reassignment.
@@ -155,7 +164,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
                 submit=number % 3 != 0,
             )
         await session.commit()
-    _, _, assignments = await _check(sessionmaker)
+    _, _, assignments, _ = await _check(sessionmaker)
     assert {status for _r, _j, status in assignments} >= {"assigned", "draft", "submitted"}
     async with sessionmaker() as session:
         mine = await session.scalar(
@@ -219,7 +228,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
         )
         await session.execute(delete(Assignment).where(Assignment.round_id == round_id))
         await session.commit()
-    entries, _, assignments = await _check(sessionmaker)
+    entries, _, assignments, _ = await _check(sessionmaker)
     assert entries[(contest_id, "submitted")] == 0 and not any(
         key[0] == round_id for key in assignments
     )
@@ -234,6 +243,7 @@ async def test_refill_counts_the_tallies_afresh(
         await session.execute(delete(EntryTally))
         await session.execute(delete(EntrantTally))
         await session.execute(delete(AssignmentTally))
+        await session.execute(delete(RoundTally))
         assert await _tallied(session) != counted
         for statement in REFILL:
             await session.execute(text(statement))

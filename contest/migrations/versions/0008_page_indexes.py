@@ -54,9 +54,17 @@ ASSIGNMENT_TALLY = """
     ON CONFLICT (round_id, judge_id, status)
     DO UPDATE SET assignments = assignment_tallies.assignments + excluded.assignments
 """
+# The round's totals in ROUND_SHARDS rows a status (judge id modulo ROUND_SHARDS).
+ROUND_TALLY = """
+    INSERT INTO round_tallies (round_id, status, shard, assignments)
+    SELECT round_id, status, judge_id % 16, sum(d) FROM ({changes}) AS c WHERE true
+    GROUP BY round_id, status, judge_id % 16 HAVING sum(d) <> 0 ORDER BY 1, 2, 3
+    ON CONFLICT (round_id, status, shard)
+    DO UPDATE SET assignments = round_tallies.assignments + excluded.assignments
+"""
 TALLIES = {
     'entries': (('contest_id', 'status', 'entrant_id'), (ENTRY_TALLY, ENTRANT_TALLY)),
-    'assignments': (('round_id', 'judge_id', 'status'), (ASSIGNMENT_TALLY,)),
+    'assignments': (('round_id', 'judge_id', 'status'), (ASSIGNMENT_TALLY, ROUND_TALLY)),
 }
 # Each tally filled from the rows already there.
 FILL = [
@@ -69,6 +77,9 @@ FILL = [
     """INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
        SELECT round_id, judge_id, status, count(*) FROM assignments
        GROUP BY round_id, judge_id, status""",
+    """INSERT INTO round_tallies (round_id, status, shard, assignments)
+       SELECT round_id, status, judge_id % 16, count(*) FROM assignments
+       GROUP BY round_id, status, judge_id % 16""",
 ]
 OPERATIONS = ('insert', 'update', 'delete')
 
@@ -129,6 +140,13 @@ def upgrade() -> None:
     sa.Column('entrants', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('event_id', name=op.f('pk_entrant_tallies'))
     )
+    op.create_table('round_tallies',
+    sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('shard', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('assignments', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('round_id', 'status', 'shard', name=op.f('pk_round_tallies'))
+    )
     op.create_table('assignment_tallies',
     sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('judge_id', sa.Integer(), autoincrement=False, nullable=False),
@@ -162,5 +180,6 @@ def downgrade() -> None:
     for table, name, _columns, _where in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     op.drop_table('assignment_tallies')
+    op.drop_table('round_tallies')
     op.drop_table('entrant_tallies')
     op.drop_table('entry_tallies')
