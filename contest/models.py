@@ -695,3 +695,14 @@ class RoundTally(Base):
     status: Mapped[AssignmentStatus] = mapped_column(_enum(AssignmentStatus), primary_key=True)
     shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     assignments: Mapped[int] = mapped_column(default=0)
+
+
+class UnitTally(Base):
+    """A unit's submitted entries (as their entrants gave the unit) and the entrants with at
+    least one, not counting the units below it."""
+
+    __tablename__ = "unit_tallies"
+
+    unit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    entries: Mapped[int] = mapped_column(default=0)
+    entrants: Mapped[int] = mapped_column(default=0)

@@ -1,7 +1,8 @@
 """Counts read from the tallies the database keeps (``contest.models.EntryTally``,
-``EntrantTally``, ``AssignmentTally``, ``RoundTally``): triggers of migration 0008 change them
-in the statement that changes an entry or an assignment, whatever code ran it, so they always
-equal a count of the rows and reading them costs a few rows at any size."""
+``EntrantTally``, ``UnitTally``, ``AssignmentTally``, ``RoundTally``): triggers of migration
+0008 change them in the statement that changes an entry, an entrant's unit or an assignment,
+whatever code ran it, so they always equal a count of the rows and reading them costs a few
+rows at any size."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from contest.models import (
     EntryStatus,
     EntryTally,
     RoundTally,
+    UnitTally,
 )
 
 # The tallies counted afresh from the rows (after rows were written with the triggers off, as
@@ -39,6 +41,11 @@ REFILL = (
     """INSERT INTO round_tallies (round_id, status, shard, assignments)
        SELECT round_id, status, judge_id % 16, count(*) FROM assignments
        GROUP BY round_id, status, judge_id % 16""",
+    "DELETE FROM unit_tallies",
+    """INSERT INTO unit_tallies (unit_id, entries, entrants)
+       SELECT en.unit_id, count(*), count(DISTINCT en.id) FROM entrants en
+       JOIN entries e ON e.entrant_id = en.id
+       WHERE e.status = 'submitted' AND en.unit_id IS NOT NULL GROUP BY en.unit_id""",
 )
 
 
@@ -99,3 +106,15 @@ async def assignment_counts(
     for judge_id, status, count in await session.execute(by_judge):
         counts[(judge_id, status)] += int(count or 0)
     return counts
+
+
+async def unit_counts(
+    session: AsyncSession, *, unit_ids: Iterable[int]
+) -> dict[int, tuple[int, int]]:
+    """(submitted entries, entrants with one) of each of these units that has any."""
+    rows = await session.execute(
+        select(UnitTally.unit_id, UnitTally.entries, UnitTally.entrants).where(
+            UnitTally.unit_id.in_(list(unit_ids))
+        )
+    )
+    return {unit_id: (entries, entrants) for unit_id, entries, entrants in rows if entries}

@@ -29,6 +29,7 @@ from contest.models import (
     Round,
     RoundTally,
     Unit,
+    UnitTally,
     User,
 )
 from contest.tallies import REFILL
@@ -39,7 +40,11 @@ from tests.support import Account, bulk_entries, bulk_scores, make_entries
 
 MakeUser = Callable[..., Awaitable[Account]]
 Counts = tuple[
-    Counter[tuple[int, str]], Counter[int], Counter[tuple[int, int, str]], Counter[tuple[int, str]]
+    Counter[tuple[int, str]],
+    Counter[int],
+    Counter[tuple[int, int, str]],
+    Counter[tuple[int, str]],
+    Counter[tuple[int, int]],
 ]
 
 
@@ -80,7 +85,18 @@ async def _counted(session: AsyncSession) -> Counts:
     rounds: Counter[tuple[int, str]] = Counter()
     for (round_id, _judge, status), n in assignments.items():
         rounds[(round_id, status)] += n
-    return entries, entrants, assignments, rounds
+    units = Counter(
+        {
+            (unit, n): people
+            for unit, n, people in await session.execute(
+                select(Entrant.unit_id, func.count(), func.count(distinct(Entrant.id)))
+                .join(Entry, Entry.entrant_id == Entrant.id)
+                .where(Entry.status == EntryStatus.SUBMITTED, Entrant.unit_id.is_not(None))
+                .group_by(Entrant.unit_id)
+            )
+        }
+    )
+    return entries, entrants, assignments, rounds, units
 
 
 async def _tallied(session: AsyncSession) -> Counts:
@@ -105,7 +121,16 @@ async def _tallied(session: AsyncSession) -> Counts:
     rounds: Counter[tuple[int, str]] = Counter()
     for t in await session.scalars(select(RoundTally)):
         rounds[(t.round_id, str(t.status))] += t.assignments
-    return entries, entrants, assignments, Counter({k: n for k, n in rounds.items() if n})
+    units = Counter(
+        {(t.unit_id, t.entries): t.entrants for t in await session.scalars(select(UnitTally))}
+    )
+    return (
+        entries,
+        entrants,
+        assignments,
+        Counter({k: n for k, n in rounds.items() if n}),
+        Counter({k: n for k, n in units.items() if k[1] or n}),
+    )
 
 
 async def _check(sessionmaker: async_sessionmaker[AsyncSession]) -> Counts:
@@ -118,7 +143,7 @@ async def _check(sessionmaker: async_sessionmaker[AsyncSession]) -> Counts:
 async def test_tallies_equal_the_rows_after_every_kind_of_write(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
 ) -> None:
-    entries, entrants, assignments, _rounds = await _check(sessionmaker)
+    entries, entrants, assignments, *_ = await _check(sessionmaker)
     assert sum(entries.values()) > 0 and sum(entrants.values()) > 0
 
     for number in range(3):
@@ -141,7 +166,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
         report = await judging.run_assignment(session, contest_id=contest_id, actor=None)
         await session.commit()
     assert report.new_assignments > 0
-    _, _, assignments, _ = await _check(sessionmaker)
+    _, _, assignments, *_ = await _check(sessionmaker)
     assert sum(assignments.values()) == report.new_assignments
 
     # Scoring, a recusal, a reassignment.
@@ -164,7 +189,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
                 submit=number % 3 != 0,
             )
         await session.commit()
-    _, _, assignments, _ = await _check(sessionmaker)
+    _, _, assignments, *_ = await _check(sessionmaker)
     assert {status for _r, _j, status in assignments} >= {"assigned", "draft", "submitted"}
     async with sessionmaker() as session:
         mine = await session.scalar(
@@ -202,6 +227,18 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
         second.entrant_id = first.entrant_id
         await session.commit()
     await _check(sessionmaker)
+    # The entrant moves to another unit, taking both entries along.
+    async with sessionmaker() as session:
+        first = await session.get(Entry, made[0])
+        assert first is not None
+        entrant = await session.get(Entrant, first.entrant_id)
+        group = await session.scalar(select(Unit.id).where(Unit.code == "tdp-2"))
+        assert entrant is not None and group is not None and entrant.unit_id != group
+        before = (await _counted(session))[4]
+        entrant.unit_id = group
+        await session.commit()
+    *_, units = await _check(sessionmaker)
+    assert units != before
     # Their first entry withdrawn, they still count; their second disqualified, no more.
     seen = []
     for entry_id, status in ((made[0], EntryStatus.WITHDRAWN), (made[1], EntryStatus.DISQUALIFIED)):
@@ -228,7 +265,7 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
         )
         await session.execute(delete(Assignment).where(Assignment.round_id == round_id))
         await session.commit()
-    entries, _, assignments, _ = await _check(sessionmaker)
+    entries, _, assignments, *_ = await _check(sessionmaker)
     assert entries[(contest_id, "submitted")] == 0 and not any(
         key[0] == round_id for key in assignments
     )
@@ -244,6 +281,7 @@ async def test_refill_counts_the_tallies_afresh(
         await session.execute(delete(EntrantTally))
         await session.execute(delete(AssignmentTally))
         await session.execute(delete(RoundTally))
+        await session.execute(delete(UnitTally))
         assert await _tallied(session) != counted
         for statement in REFILL:
             await session.execute(text(statement))

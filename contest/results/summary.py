@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import labels, tallies
@@ -120,19 +120,10 @@ async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) 
     if root_ids:
         contest_ids = select(Contest.id).where(Contest.event_id == event_id)
         top_of = await units_under(session, unit_ids=root_ids)
-        counted = (
-            select(Entrant.unit_id, func.count(Entry.id), func.count(distinct(Entry.entrant_id)))
-            .join(Entry, Entry.entrant_id == Entrant.id)
-            .where(
-                Entrant.unit_id.in_(list(top_of)),
-                Entry.contest_id.in_(contest_ids),
-                Entry.status == EntryStatus.SUBMITTED,
-            )
-            .group_by(Entrant.unit_id)
-        )
         # An entrant belongs to one unit, so entrants add up across a school's classes.
-        for unit_id, entries, entrants in (await session.execute(counted)).all():
-            top = top_of[int(unit_id or 0)]
+        tallied = await tallies.unit_counts(session, unit_ids=list(top_of))
+        for unit_id, (entries, entrants) in tallied.items():
+            top = top_of[unit_id]
             before = counts.get(top, (0, 0))
             counts[top] = (before[0] + entries, before[1] + entrants)
         prizes = _published_prizes(contest_ids).subquery()

@@ -33,19 +33,44 @@ ENTRY_TALLY = """
 """
 # An entrant counts once they have a submitted entry: from the count of their submitted entries
 # now (n) and the change (d), whether they had one before (n - d > 0) and have one now (n > 0).
-ENTRANT_TALLY = """
-    INSERT INTO entrant_tallies (event_id, entrants)
-    SELECT en.event_id,
+# Counted by event, and by the entrant's unit (with the unit's submitted entries).
+ENTRANTS_COUNTED = """
+    SELECT en.{key} AS {key}, sum(t.d) AS entries,
         sum(CASE WHEN t.n > 0 THEN 1 ELSE 0 END - CASE WHEN t.n - t.d > 0 THEN 1 ELSE 0 END)
+        AS entrants
     FROM (
         SELECT c.entrant_id, sum(c.d) AS d,
             (SELECT count(*) FROM entries e
              WHERE e.entrant_id = c.entrant_id AND e.status = 'submitted') AS n
-        FROM ({changes}) AS c WHERE c.status = 'submitted' GROUP BY c.entrant_id
+        FROM ({{changes}}) AS c WHERE c.status = 'submitted' GROUP BY c.entrant_id
     ) AS t JOIN entrants en ON en.id = t.entrant_id
-    WHERE t.d <> 0 GROUP BY en.event_id ORDER BY en.event_id
+    WHERE t.d <> 0 AND en.{key} IS NOT NULL GROUP BY en.{key}
+"""
+ENTRANT_TALLY = f"""
+    INSERT INTO entrant_tallies (event_id, entrants)
+    SELECT event_id, entrants FROM ({ENTRANTS_COUNTED.format(key='event_id')}) AS x
+    WHERE true ORDER BY event_id
     ON CONFLICT (event_id)
     DO UPDATE SET entrants = entrant_tallies.entrants + excluded.entrants
+"""
+UNIT_TALLY = f"""
+    INSERT INTO unit_tallies (unit_id, entries, entrants)
+    SELECT unit_id, entries, entrants FROM ({ENTRANTS_COUNTED.format(key='unit_id')}) AS x
+    WHERE true ORDER BY unit_id
+    ON CONFLICT (unit_id) DO UPDATE SET entries = unit_tallies.entries + excluded.entries,
+        entrants = unit_tallies.entrants + excluded.entrants
+"""
+# An entrant moved to another unit takes their submitted entries (n) along.
+UNIT_MOVE = """
+    INSERT INTO unit_tallies (unit_id, entries, entrants)
+    SELECT unit_id, sum(d * n), sum(d * CASE WHEN n > 0 THEN 1 ELSE 0 END) FROM (
+        SELECT c.unit_id, c.d,
+            (SELECT count(*) FROM entries e
+             WHERE e.entrant_id = c.id AND e.status = 'submitted') AS n
+        FROM ({changes}) AS c WHERE c.unit_id IS NOT NULL
+    ) AS moved WHERE true GROUP BY unit_id ORDER BY unit_id
+    ON CONFLICT (unit_id) DO UPDATE SET entries = unit_tallies.entries + excluded.entries,
+        entrants = unit_tallies.entrants + excluded.entrants
 """
 ASSIGNMENT_TALLY = """
     INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
@@ -62,9 +87,15 @@ ROUND_TALLY = """
     ON CONFLICT (round_id, status, shard)
     DO UPDATE SET assignments = round_tallies.assignments + excluded.assignments
 """
+ALL = ('insert', 'update', 'delete')
+# Each table's changed columns and tallies, and the operations that change them. Entrants are
+# never deleted (erasure blanks them), and a new one has no entries yet.
 TALLIES = {
-    'entries': (('contest_id', 'status', 'entrant_id'), (ENTRY_TALLY, ENTRANT_TALLY)),
-    'assignments': (('round_id', 'judge_id', 'status'), (ASSIGNMENT_TALLY, ROUND_TALLY)),
+    'entries': (
+        ('contest_id', 'status', 'entrant_id'), (ENTRY_TALLY, ENTRANT_TALLY, UNIT_TALLY), ALL
+    ),
+    'assignments': (('round_id', 'judge_id', 'status'), (ASSIGNMENT_TALLY, ROUND_TALLY), ALL),
+    'entrants': (('id', 'unit_id'), (UNIT_MOVE,), ('update',)),
 }
 # Each tally filled from the rows already there.
 FILL = [
@@ -80,8 +111,11 @@ FILL = [
     """INSERT INTO round_tallies (round_id, status, shard, assignments)
        SELECT round_id, status, judge_id % 16, count(*) FROM assignments
        GROUP BY round_id, status, judge_id % 16""",
+    """INSERT INTO unit_tallies (unit_id, entries, entrants)
+       SELECT en.unit_id, count(*), count(DISTINCT en.id) FROM entrants en
+       JOIN entries e ON e.entrant_id = en.id
+       WHERE e.status = 'submitted' AND en.unit_id IS NOT NULL GROUP BY en.unit_id""",
 ]
-OPERATIONS = ('insert', 'update', 'delete')
 
 
 def _changes(columns, operation, old, new):
@@ -99,8 +133,8 @@ def _changes(columns, operation, old, new):
     return ' UNION ALL '.join(parts)
 
 
-def _postgresql_triggers(table, columns, statements):
-    for operation in OPERATIONS:
+def _postgresql_triggers(table, columns, statements, operations):
+    for operation in operations:
         name = f'{table}_tally_{operation}'
         changes = _changes(columns, operation, 'old_rows', 'new_rows')
         body = ';\n'.join(s.format(changes=changes) for s in statements)
@@ -119,8 +153,8 @@ def _postgresql_triggers(table, columns, statements):
         )
 
 
-def _sqlite_triggers(table, columns, statements):
-    for operation in OPERATIONS:
+def _sqlite_triggers(table, columns, statements, operations):
+    for operation in operations:
         name = f'{table}_tally_{operation}'
         changes = _changes(columns, operation, 'OLD', 'NEW')
         body = ';\n'.join(s.format(changes=changes) for s in statements)
@@ -147,6 +181,12 @@ def upgrade() -> None:
     sa.Column('assignments', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('round_id', 'status', 'shard', name=op.f('pk_round_tallies'))
     )
+    op.create_table('unit_tallies',
+    sa.Column('unit_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('entries', sa.Integer(), nullable=False),
+    sa.Column('entrants', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('unit_id', name=op.f('pk_unit_tallies'))
+    )
     op.create_table('assignment_tallies',
     sa.Column('round_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('judge_id', sa.Integer(), autoincrement=False, nullable=False),
@@ -162,17 +202,17 @@ def upgrade() -> None:
     for statement in FILL:
         op.execute(statement)
     postgresql = op.get_bind().dialect.name == 'postgresql'
-    for table, (columns, statements) in TALLIES.items():
+    for table, (columns, statements, operations) in TALLIES.items():
         if postgresql:
-            _postgresql_triggers(table, columns, statements)
+            _postgresql_triggers(table, columns, statements, operations)
         else:
-            _sqlite_triggers(table, columns, statements)
+            _sqlite_triggers(table, columns, statements, operations)
 
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == 'postgresql'
-    for table in TALLIES:
-        for operation in OPERATIONS:
+    for table, (_columns, _statements, operations) in TALLIES.items():
+        for operation in operations:
             name = f'{table}_tally_{operation}'
             op.execute(f'DROP TRIGGER {name}' + (f' ON {table}' if postgresql else ''))
             if postgresql:
@@ -181,5 +221,6 @@ def downgrade() -> None:
         op.drop_index(name, table_name=table)
     op.drop_table('assignment_tallies')
     op.drop_table('round_tallies')
+    op.drop_table('unit_tallies')
     op.drop_table('entrant_tallies')
     op.drop_table('entry_tallies')
