@@ -674,17 +674,6 @@ class EntrantTally(Base):
     entrants: Mapped[int] = mapped_column(default=0)
 
 
-class AssignmentTally(Base):
-    """How many assignments a judge has in a round, in each status."""
-
-    __tablename__ = "assignment_tallies"
-
-    round_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    judge_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    status: Mapped[AssignmentStatus] = mapped_column(_enum(AssignmentStatus), primary_key=True)
-    assignments: Mapped[int] = mapped_column(default=0)
-
-
 class RoundTally(Base):
     """How many assignments a round has in each status, in a few shards (by judge) so that
     judges scoring at once seldom wait for each other's tally row."""

@@ -1,5 +1,5 @@
 """Counts read from the tallies the database keeps (``contest.models.EntryTally``,
-``EntrantTally``, ``UnitTally``, ``AssignmentTally``, ``RoundTally``): triggers of migration
+``EntrantTally``, ``UnitTally``, ``RoundTally``): triggers of migration
 0008 change them in the statement that changes an entry, an entrant's unit or an assignment,
 whatever code ran it, so they always equal a count of the rows and reading them costs a few
 rows at any size."""
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest.models import (
     AssignmentStatus,
-    AssignmentTally,
     EntrantTally,
     EntryStatus,
     EntryTally,
@@ -33,10 +32,6 @@ REFILL = (
        SELECT en.event_id, count(*) FROM entrants en
        WHERE EXISTS (SELECT 1 FROM entries e WHERE e.entrant_id = en.id AND e.status = 'submitted')
        GROUP BY en.event_id""",
-    "DELETE FROM assignment_tallies",
-    """INSERT INTO assignment_tallies (round_id, judge_id, status, assignments)
-       SELECT round_id, judge_id, status, count(*) FROM assignments
-       GROUP BY round_id, judge_id, status""",
     "DELETE FROM round_tallies",
     """INSERT INTO round_tallies (round_id, status, shard, assignments)
        SELECT round_id, status, judge_id % 16, count(*) FROM assignments
@@ -71,41 +66,16 @@ async def submitted_entrants(session: AsyncSession, *, event_id: int) -> int:
     return int(found or 0)
 
 
-async def assignment_counts(
-    session: AsyncSession,
-    *,
-    round_id: int,
-    statuses: Sequence[AssignmentStatus],
-    judge_ids: Sequence[int] | None = None,
-) -> Counter[tuple[int | None, AssignmentStatus]]:
-    """The round's assignments in these statuses, counted by (judge, status) for these judges,
-    or by (None, status) for the whole round."""
-    counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
-    if judge_ids is None:
-        whole = (
-            select(RoundTally.status, func.sum(RoundTally.assignments))
-            .where(RoundTally.round_id == round_id, RoundTally.status.in_(list(statuses)))
-            .group_by(RoundTally.status)
-        )
-        for status, count in await session.execute(whole):
-            counts[(None, status)] += int(count or 0)
-        return counts
-    by_judge = (
-        select(
-            AssignmentTally.judge_id,
-            AssignmentTally.status,
-            func.sum(AssignmentTally.assignments),
-        )
-        .where(
-            AssignmentTally.round_id == round_id,
-            AssignmentTally.status.in_(list(statuses)),
-            AssignmentTally.judge_id.in_(list(judge_ids)),
-        )
-        .group_by(AssignmentTally.judge_id, AssignmentTally.status)
+async def round_counts(
+    session: AsyncSession, *, round_id: int, statuses: Sequence[AssignmentStatus]
+) -> Counter[AssignmentStatus]:
+    """The round's assignments in these statuses, by status."""
+    query = (
+        select(RoundTally.status, func.sum(RoundTally.assignments))
+        .where(RoundTally.round_id == round_id, RoundTally.status.in_(list(statuses)))
+        .group_by(RoundTally.status)
     )
-    for judge_id, status, count in await session.execute(by_judge):
-        counts[(judge_id, status)] += int(count or 0)
-    return counts
+    return Counter({status: int(count or 0) for status, count in await session.execute(query)})
 
 
 async def unit_counts(

@@ -25,7 +25,6 @@ from contest.models import (
     Asset,
     Assignment,
     AssignmentStatus,
-    AssignmentTally,
     Conflict,
     Contest,
     Criterion,
@@ -617,28 +616,33 @@ async def _round_totals(
     session: AsyncSession, round_: Round, judge_ids: Sequence[int] | None = None
 ) -> Counter[tuple[int | None, AssignmentStatus]]:
     """The round's active assignments of submitted entries, counted by (judge, status) for
-    these judges, or by (None, status) for the whole round: the tally of every active
-    assignment, less those of entries withdrawn or disqualified since (few, found from them)."""
-    counts = await tallies.assignment_counts(
-        session, round_id=round_.id, statuses=ACTIVE, judge_ids=judge_ids
-    )
-    not_submitted = select(Entry.id).where(
-        Entry.contest_id == round_.contest_id,
-        Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),
-    )
-    active = (
-        (Assignment.round_id == round_.id)
-        & Assignment.status.in_(ACTIVE)
-        & Assignment.entry_id.in_(not_submitted)
-    )
+    these judges (from the index of each judge's work), or by (None, status) for the whole
+    round (its tally); less those of entries withdrawn or disqualified since (few, found from
+    them)."""
+    active = (Assignment.round_id == round_.id) & Assignment.status.in_(ACTIVE)
     keys: list[Any] = [Assignment.status]
     if judge_ids is not None:
         active = active & Assignment.judge_id.in_(list(judge_ids))
         keys = [Assignment.judge_id, Assignment.status]
-    for row in await session.execute(select(*keys, func.count()).where(active).group_by(*keys)):
-        *key, count = row
-        judge_id, status = key if judge_ids is not None else (None, key[0])
-        counts[(judge_id, status)] -= count
+
+    async def counted(*where: ColumnElement[bool]) -> Counter[tuple[int | None, AssignmentStatus]]:
+        query = select(*keys, func.count()).where(active, *where).group_by(*keys)
+        found: Counter[tuple[int | None, AssignmentStatus]] = Counter()
+        for *key, count in await session.execute(query):
+            found[(key[0], key[1]) if judge_ids is not None else (None, key[0])] += count
+        return found
+
+    counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
+    if judge_ids is None:
+        tallied = await tallies.round_counts(session, round_id=round_.id, statuses=ACTIVE)
+        counts.update({(None, status): count for status, count in tallied.items()})
+    else:
+        counts = await counted()
+    not_submitted = select(Entry.id).where(
+        Entry.contest_id == round_.contest_id,
+        Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),
+    )
+    counts.subtract(await counted(Assignment.entry_id.in_(not_submitted)))
     return counts
 
 
@@ -656,10 +660,9 @@ def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
     chosen = member & User.is_active
     if round_ is not None:
         working = probe(
-            AssignmentTally.round_id == round_.id,
-            AssignmentTally.judge_id == User.id,
-            AssignmentTally.status.in_(ACTIVE),
-            AssignmentTally.assignments > 0,
+            Assignment.judge_id == User.id,
+            Assignment.round_id == round_.id,
+            Assignment.status.in_(ACTIVE),
         )
         chosen = chosen | working
     return (
@@ -996,14 +999,9 @@ async def unfinished_assignments(
     )
     query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
     total = None
-    if receipt_code is None:
-        # The unfinished work of the round, or of one judge, is a tally.
-        counts = await tallies.assignment_counts(
-            session,
-            round_id=round_.id,
-            statuses=UNFINISHED,
-            judge_ids=None if judge_id is None else [judge_id],
-        )
+    if receipt_code is None and judge_id is None:
+        # The round's unfinished work is a tally; one judge's is counted (a few hundred rows).
+        counts = await tallies.round_counts(session, round_id=round_.id, statuses=UNFINISHED)
         total = sum(counts.values())
     found = await paginate(session, query, page, total=total)
     return found.replace([UnfinishedAssignment(*row) for row in found.items])
