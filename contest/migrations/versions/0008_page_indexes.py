@@ -1,8 +1,8 @@
 """Tallies and indexes for the organiser's pages at national size (03/12/2026).
 
 The counts the dashboard, the judging page, the progress API and the report show are kept in
-three small tables by triggers on entries and assignments, in the statement that changes a row,
-so that a page reads a few rows instead of counting millions. PostgreSQL runs one trigger per
+four small tables by triggers on entries, entrants and assignments, in the statement that
+changes a row, so that a page reads a few rows instead of counting millions. PostgreSQL runs one trigger per
 statement over its changed rows (a COPY of 20,000 assignments updates the tallies once);
 SQLite one per row. Both run the same statements over the rows changed.
 """
@@ -43,6 +43,7 @@ ENTRANTS_COUNTED = """
             (SELECT count(*) FROM entries e
              WHERE e.entrant_id = c.entrant_id AND e.status = 'submitted') AS n
         FROM ({{changes}}) AS c WHERE c.status = 'submitted' GROUP BY c.entrant_id
+        HAVING sum(c.d) <> 0
     ) AS t JOIN entrants en ON en.id = t.entrant_id
     WHERE t.d <> 0 AND en.{key} IS NOT NULL GROUP BY en.{key}
 """
