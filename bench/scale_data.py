@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from contest.tallies import REFILL
 from contest.tokens import RECEIPT_ALPHABET, TOKEN_PREFIX
 
 CONTEST_SLUG = "ve-tranh-quoc-gia"
@@ -296,6 +297,9 @@ async def generate(database_url: str, entries: int) -> Generated:
                 await connection.execute(statement)
             for index in indexes:
                 await connection.execute(index["definition"])
+            # The tallies' triggers were off with the foreign keys: counted once, afterwards.
+            for statement in REFILL:
+                await connection.execute(statement)
             for user_id, name in ((1, "organiser"), (2, "judge")):
                 token, digest, prefix = new_api_token()
                 await connection.execute(

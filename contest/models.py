@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -202,7 +203,11 @@ class Unit(Base):
     """A school, a class, a residential group or the learning centre; classes sit in schools."""
 
     __tablename__ = "units"
-    __table_args__ = (UniqueConstraint("event_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "code"),
+        # The units page: a unit's children (or the top-level units) by name, a page at a time.
+        Index("ix_units_event_parent_name", "event_id", "parent_id", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
@@ -530,6 +535,21 @@ class Result(Base):
         UniqueConstraint("contest_id", "entry_id"),
         # A division's results in rank order, a page at a time.
         Index("ix_results_contest_division_rank", "contest_id", "division_id", "rank"),
+        # The few prize winners of a contest (the gallery, the public results, the report's
+        # prize counts), among a national contest's million results.
+        Index(
+            "ix_results_contest_prized",
+            "contest_id",
+            postgresql_where=text("prize IS NOT NULL"),
+            sqlite_where=text("prize IS NOT NULL"),
+        ),
+        # Whether, and when, a contest's results were published: none before publication.
+        Index(
+            "ix_results_contest_published",
+            "contest_id",
+            postgresql_where=text("published_at IS NOT NULL"),
+            sqlite_where=text("published_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -734,3 +754,52 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+# --- tallies ----------------------------------------------------------------------------------
+# Counts the organiser's pages show, kept by the database itself: triggers on entries and
+# assignments (migration 0008) add and take away in the statement that changes a row, whatever
+# code changed it, so a page reads a few rows instead of counting a national table. No foreign
+# keys: a trigger may still count rows of a contest being deleted.
+
+
+class EntryTally(Base):
+    """How many entries a contest has in each status."""
+
+    __tablename__ = "entry_tallies"
+
+    contest_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus), primary_key=True)
+    entries: Mapped[int] = mapped_column(default=0)
+
+
+class EntrantTally(Base):
+    """How many entrants of an event have at least one submitted entry."""
+
+    __tablename__ = "entrant_tallies"
+
+    event_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    entrants: Mapped[int] = mapped_column(default=0)
+
+
+class RoundTally(Base):
+    """How many assignments a round has in each status, in a few shards (by judge) so that
+    judges scoring at once seldom wait for each other's tally row."""
+
+    __tablename__ = "round_tallies"
+
+    round_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[AssignmentStatus] = mapped_column(_enum(AssignmentStatus), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    assignments: Mapped[int] = mapped_column(default=0)
+
+
+class UnitTally(Base):
+    """A unit's submitted entries (as their entrants gave the unit) and the entrants with at
+    least one, not counting the units below it."""
+
+    __tablename__ = "unit_tallies"
+
+    unit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    entries: Mapped[int] = mapped_column(default=0)
+    entrants: Mapped[int] = mapped_column(default=0)

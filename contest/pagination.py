@@ -29,8 +29,10 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_PAGE = 1_000_000
 MAX_SEARCH = 100
-# Lists count their rows up to this many; a longer list shows "page N" and a next link.
-COUNT_CAP = 10_000
+# Lists count their rows up to this many; a longer list shows "page N" and a next link. A
+# count reads every row it counts, through the list's joins: 10,000 rows took 30 ms of a
+# national contest's results page, 1,000 take 3.
+COUNT_CAP = 1_000
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -181,14 +183,16 @@ async def paginate(
     request: PageRequest,
     *,
     counted: bool = True,
+    total: int | None = None,
 ) -> Page[Sequence[Any]]:
     """One page of an ordered query's rows. The rows are counted up to COUNT_CAP (so that a
-    count never reads a national table whole); past that, or when not ``counted``, the page
-    knows only whether another follows (one row more is read). A page past the end of a
-    counted list is its last page."""
+    count never reads a national table whole), unless the caller knows their ``total`` (from a
+    tally); past that, or when not ``counted``, the page knows only whether another follows
+    (one row more is read). A page past the end of a counted list is its last page."""
     number = request.number
-    total: int | None = None
-    if counted:
+    if total is not None:
+        number = min(number, max(1, math.ceil(total / request.size)))
+    elif counted:
         capped = query.order_by(None).limit(COUNT_CAP + 1).subquery()
         found = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
         if found <= COUNT_CAP:

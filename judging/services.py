@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Select, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest import audit, rules
+from contest import audit, rules, tallies
 from contest.db import BULK_BATCH, insert_rows, utcnow
 from contest.errors import InvalidError
 from contest.i18n import gettext
@@ -67,6 +67,7 @@ from judging.scoring import (
 )
 
 ACTIVE = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT, AssignmentStatus.SUBMITTED)
+UNFINISHED = (AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)
 MAX_SHORTLIST = 10_000
 # The judging page names this many disagreements; the entries list filters all of them.
 FLAGGED_ON_PROGRESS = 50
@@ -608,57 +609,74 @@ async def rubric_maximum(session: AsyncSession, *, contest_id: int) -> float:
 
 
 async def _entry_count(session: AsyncSession, contest_id: int, round_: Round | None) -> int:
-    query = select(func.count(Entry.id)).where(
-        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
-    )
+    """The entries the round judges: every submitted entry (a tally), or a later round's
+    shortlist (at most MAX_SHORTLIST a group)."""
     if round_ is not None and round_.number > 1:
-        query = query.join(round_entries, round_entries.c.entry_id == Entry.id).where(
-            round_entries.c.round_id == round_.id
-        )
-    return int(await session.scalar(query) or 0)
+        return await _round_entry_count(session, round_)
+    counts = await tallies.entry_counts(
+        session, contest_ids=[contest_id], status=EntryStatus.SUBMITTED
+    )
+    return counts.get(contest_id, 0)
 
 
 async def _round_totals(
-    session: AsyncSession, round_id: int, judge_ids: Sequence[int] | None = None
+    session: AsyncSession, round_: Round, judge_ids: Sequence[int] | None = None
 ) -> Counter[tuple[int | None, AssignmentStatus]]:
     """The round's active assignments of submitted entries, counted by (judge, status) for
-    these judges, or by (None, status) for the whole round: every active assignment (an index
-    count), less those of entries withdrawn or disqualified since (few, found from them)."""
-    active = (Assignment.round_id == round_id) & Assignment.status.in_(ACTIVE)
+    these judges (from the index of each judge's work), or by (None, status) for the whole
+    round (its tally); less those of entries withdrawn or disqualified since (few, found from
+    them)."""
+    active = (Assignment.round_id == round_.id) & Assignment.status.in_(ACTIVE)
     keys: list[Any] = [Assignment.status]
     if judge_ids is not None:
         active = active & Assignment.judge_id.in_(list(judge_ids))
         keys = [Assignment.judge_id, Assignment.status]
+
+    async def counted(*where: ColumnElement[bool]) -> Counter[tuple[int | None, AssignmentStatus]]:
+        query = select(*keys, func.count()).where(active, *where).group_by(*keys)
+        found: Counter[tuple[int | None, AssignmentStatus]] = Counter()
+        for *key, count in await session.execute(query):
+            found[(key[0], key[1]) if judge_ids is not None else (None, key[0])] += count
+        return found
+
     counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
-    for sign, query in (
-        (1, select(*keys, func.count()).where(active)),
-        (
-            -1,
-            select(*keys, func.count())
-            .join(Entry, Entry.id == Assignment.entry_id)
-            .where(active, Entry.status != EntryStatus.SUBMITTED),
-        ),
-    ):
-        for row in await session.execute(query.group_by(*keys)):
-            *key, count = row
-            judge_id, status = key if judge_ids is not None else (None, key[0])
-            counts[(judge_id, status)] += sign * count
+    if judge_ids is None:
+        tallied = await tallies.round_counts(session, round_id=round_.id, statuses=ACTIVE)
+        counts.update({(None, status): count for status, count in tallied.items()})
+    else:
+        counts = await counted()
+    not_submitted = select(Entry.id).where(
+        Entry.contest_id == round_.contest_id,
+        Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),
+    )
+    counts.subtract(await counted(Assignment.entry_id.in_(not_submitted)))
     return counts
 
 
 def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
-    """The contest's active judges and anyone with work in the round, by name."""
-    members = select(contest_judges.c.user_id).where(contest_judges.c.contest_id == contest_id)
-    chosen = User.id.in_(members) & User.is_active
+    """The contest's active judges and any judge with work in the round, by name: read in name
+    order from the judges' index, each asked whether they belong (an index probe or two), so
+    that a page stops after its rows."""
+
+    def probe(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        # A scalar subquery with LIMIT is probed row by row; an EXISTS would be planned as a
+        # hash of every member, built at each request.
+        return select(literal(1)).where(*where).limit(1).scalar_subquery().is_not(None)
+
+    member = probe(contest_judges.c.contest_id == contest_id, contest_judges.c.user_id == User.id)
+    chosen = member & User.is_active
     if round_ is not None:
-        # Asked user by user (an index probe each), not by collecting the round's judges.
-        working = exists().where(
+        working = probe(
             Assignment.judge_id == User.id,
             Assignment.round_id == round_.id,
             Assignment.status.in_(ACTIVE),
         )
         chosen = chosen | working
-    return select(User.id, User.name).where(chosen).order_by(User.name, User.id)
+    return (
+        select(User.id, User.name)
+        .where(User.role == Role.JUDGE, chosen)
+        .order_by(User.role, User.name, User.id)
+    )
 
 
 async def contest_progress(
@@ -676,7 +694,7 @@ async def contest_progress(
         raise ContestNotJudgeableError()
     round_ = await current_round(session, contest_id=contest_id)
     page = await paginate(
-        session, _progress_judges(contest_id, round_), judges_page or PageRequest()
+        session, _progress_judges(contest_id, round_), judges_page or PageRequest(), counted=False
     )
     per_judge = {j: JudgeProgress(judge_id=j, name=name) for j, name in page.items}
     judges = page.replace(list(per_judge.values()))
@@ -684,10 +702,9 @@ async def contest_progress(
     if round_ is None:
         return ContestProgress(None, False, entries, 0, 0, judges.items, [], judges)
     late = round_.closes_at is not None and now > round_.closes_at
-    totals = await _round_totals(session, round_.id)
-    for (judge_id, status), count in (
-        await _round_totals(session, round_.id, list(per_judge))
-    ).items():
+    totals = await _round_totals(session, round_)
+    judged = await _round_totals(session, round_, list(per_judge))
+    for (judge_id, status), count in judged.items():
         progress = per_judge[judge_id or 0]
         progress.assigned += count
         if status == AssignmentStatus.SUBMITTED:
@@ -987,13 +1004,18 @@ async def unfinished_assignments(
         .join(Entry, Entry.id == Assignment.entry_id)
         .where(
             Assignment.round_id == round_.id,
-            Assignment.status.in_((AssignmentStatus.ASSIGNED, AssignmentStatus.DRAFT)),
+            Assignment.status.in_(UNFINISHED),
         )
         # The oldest first: read from the primary key, where by judge it would be sorted whole.
         .order_by(Assignment.id)
     )
     query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
-    found = await paginate(session, query, page)
+    total = None
+    if receipt_code is None and judge_id is None:
+        # The round's unfinished work is a tally; one judge's is counted (a few hundred rows).
+        counts = await tallies.round_counts(session, round_id=round_.id, statuses=UNFINISHED)
+        total = sum(counts.values())
+    found = await paginate(session, query, page, total=total)
     return found.replace([UnfinishedAssignment(*row) for row in found.items])
 
 

@@ -27,9 +27,10 @@ from contest.files.limits import IMPORT_MAX_CSV_BYTES, MAX_LOGO_BYTES
 from contest.files.links import logo_link
 from contest.forms import read_form, read_form_lists, read_one_file
 from contest.i18n import N_, gettext
-from contest.models import Contest, EntryStatus, Event, FileState, Role, Unit, User
+from contest.models import Contest, EntryStatus, Event, FileState, Role, Unit
 from contest.pagination import (
     Page,
+    PageRequest,
     choice_filter,
     flag_filter,
     id_filter,
@@ -43,6 +44,8 @@ from storage import StorageError
 
 ADMIN = Role.ADMIN
 MAX_UPLOAD_FIELDS = 5
+# The unit fields suggest this many units at a time.
+UNIT_PICKER_SIZE = 20
 
 
 def _redirect(request: Request, name: str, **params: Any) -> Response:
@@ -86,10 +89,6 @@ def _form_page(
         },
         status_code=422 if errors else 200,
     )
-
-
-def _unit_choices(units: list[tuple[Unit, int]]) -> list[tuple[str, str]]:
-    return [(unit.code, "— " * depth + unit.name) for unit, depth in units]
 
 
 # --- dashboard --------------------------------------------------------------------------------
@@ -205,14 +204,47 @@ async def download_event_file(request: Request) -> Response:
 # --- units ------------------------------------------------------------------------------------
 
 
+def _unit_filters(params: Mapping[str, str]) -> tuple[str, str | None]:
+    """The units page's search text and the code of the unit whose units it lists."""
+    return search_text(params), search_text(params, "parent") or None
+
+
+async def _units_context(
+    request: Request, session: AsyncSession, event: Event, **extra: Any
+) -> dict[str, Any]:
+    """What the units page shows: a page of units as its address filters them, the form to add
+    one and the import."""
+    params = request.query_params
+    text, parent_code = _unit_filters(params)
+    units = await services.list_units(
+        session, event=event, page=page_request(params), text=text, parent_code=parent_code
+    )
+    parent = (
+        await services.get_unit(session, event=event, code=parent_code) if parent_code else None
+    )
+    return {
+        "units": units,
+        "filters": {"q": text, "parent": parent_code or ""},
+        "parent": parent,
+        "parent_missing": (
+            services.unknown_units_message([parent_code]) if parent_code and not parent else ""
+        ),
+        "fields": fields_of("unit"),
+        "values": {"parent": parent_code or ""},
+        "errors": {},
+        "report": None,
+        "labels": labels,
+        **extra,
+    }
+
+
 @requires(ADMIN)
 async def units_page(request: Request) -> Response:
+    """The event's units a page at a time: the top-level ones, a unit's own, or those a search
+    finds; and the form that adds one."""
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
-        units = await services.list_units(session, event=event)
-        values: Mapping[str, Any] = {}
-        errors: dict[str, str] = {}
-        report = None
+        context = await _units_context(request, session, event)
         if request.method == "POST":
             form = await read_form(request)
             try:
@@ -220,24 +252,11 @@ async def units_page(request: Request) -> Response:
                     session, event=event, unit=None, raw=form, actor=current_user(request)
                 )
             except InvalidError as exc:
-                values, errors = form, exc.errors
-            else:
-                await session.commit()
-                return _redirect(request, "admin_units")
-    return render(
-        request,
-        "admin/units.html",
-        {
-            "units": units,
-            "fields": fields_of("unit"),
-            "values": values,
-            "errors": errors,
-            "choices": {"parent": _unit_choices(units)},
-            "report": report,
-            "labels": labels,
-        },
-        status_code=422 if errors else 200,
-    )
+                context.update(values=form, errors=exc.errors)
+                return render(request, "admin/units.html", context, status_code=422)
+            await session.commit()
+            return _redirect(request, "admin_units")
+    return render(request, "admin/units.html", context)
 
 
 @requires(ADMIN)
@@ -247,17 +266,16 @@ async def edit_unit(request: Request) -> Response:
         unit = await session.get(Unit, request.path_params["unit_id"])
         if unit is None or unit.event_id != event.id:
             raise HTTPException(404)
-        units = await services.list_units(session, event=event)
-        parent_code = next((u.code for u, _d in units if u.id == unit.parent_id), "")
+        parent = await session.get(Unit, unit.parent_id) if unit.parent_id else None
         page: dict[str, Any] = {
             "title": gettext("Unit: %(name)s", name=unit.name),
             "entity": "unit",
             "action": str(request.url_for("admin_unit", unit_id=unit.id)),
             "back": str(request.url_for("admin_units")),
-            "choices": {"parent": [c for c in _unit_choices(units) if c[0] != unit.code]},
         }
         if request.method == "GET":
             values = {"code": unit.code, "name": unit.name, "kind": unit.kind.value}
+            parent_code = parent.code if parent else ""
             return _form_page(request, values={**values, "parent": parent_code}, **page)
         form = await read_form(request)
         try:
@@ -285,19 +303,66 @@ async def import_units(request: Request) -> Response:
             session, event=event, data=data, actor=current_user(request)
         )
         await session.commit()
-        units = await services.list_units(session, event=event)
-    return render(
-        request,
-        "admin/units.html",
+        context = await _units_context(request, session, event, report=report)
+    return render(request, "admin/units.html", context)
+
+
+@requires(ADMIN)
+async def api_find_units(request: Request) -> Response:
+    """The event's units whose code or name contains the text: the unit fields' suggestions.
+    ---
+    summary: Find units
+    operationId: findUnits
+    parameters:
+      - name: q
+        in: query
+        description: Part of a unit's code or name; empty, the first top-level units by name.
+        schema: {type: string, maxLength: 100}
+    responses:
+      "200":
+        description: At most 20 units of the event, by name.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [units]
+              properties:
+                units:
+                  type: array
+                  maxItems: 20
+                  items:
+                    type: object
+                    required: [code, name, kind, label]
+                    properties:
+                      code: {type: string}
+                      name: {type: string}
+                      kind:
+                        type: string
+                        enum: [school, class, residential_group, learning_centre]
+                      parent: {type: [string, "null"], description: The code of the unit above.}
+                      label: {type: string, description: The name and the unit above, to show.}
+      "400": {$ref: "#/components/responses/400"}
+    """
+    text = search_text(request.query_params)
+    async with request.state.sessionmaker() as session:
+        event = await _event_or_setup(session)
+        units = await services.list_units(
+            session, event=event, page=PageRequest(1, UNIT_PICKER_SIZE), text=text, counted=False
+        )
+    return JSONResponse(
         {
-            "units": units,
-            "fields": fields_of("unit"),
-            "values": {},
-            "errors": {},
-            "choices": {"parent": _unit_choices(units)},
-            "report": report,
-            "labels": labels,
+            "units": [
+                {
+                    "code": unit.code,
+                    "name": unit.name,
+                    "kind": unit.kind.value,
+                    "parent": unit.parent_code,
+                    "label": " · ".join(n for n in (unit.name, unit.parent_name) if n),
+                }
+                for unit in units.items
+            ]
         },
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -433,13 +498,20 @@ async def contest_child(request: Request) -> Response:
 
 
 async def _staff_choices(session: AsyncSession, event: Event) -> dict[str, list[tuple[str, str]]]:
-    units = await services.list_units(session, event=event)
+    """The contests a judge may judge (units are typed as codes, with suggestions)."""
     contests = (
         await session.scalars(
             select(Contest).where(Contest.event_id == event.id).order_by(Contest.position)
         )
     ).all()
-    return {"units": _unit_choices(units), "contests": [(c.slug, c.title) for c in contests]}
+    return {"contests": [(c.slug, c.title) for c in contests]}
+
+
+def _staff_form(form: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str, Any]:
+    """A staff form's fields: the unit codes as typed (separated by commas), the contests
+    ticked."""
+    units = ", ".join(lists.get("units", []))
+    return {**form, "units": units, "contests": lists.get("contests", [])}
 
 
 @requires(ADMIN)
@@ -466,9 +538,12 @@ async def users_page(request: Request) -> Response:
         if request.method == "GET":
             return render(request, "admin/users.html", context)
         form, lists = await read_form_lists(request)
-        raw = {**form, "units": lists.get("units", []), "contests": lists.get("contests", [])}
+        raw = _staff_form(form, lists)
         try:
             values = validate("user", {**raw, "active": True}, form=True)
+            await services.check_unit_codes(
+                session, event=event, codes=values["units"], field_name="units"
+            )
             slugs = set(values["contests"])
             contest_ids = [
                 c.id
@@ -535,7 +610,7 @@ async def edit_user(request: Request) -> Response:
             }
             return render(request, "admin/form.html", context)
         form, lists = await read_form_lists(request)
-        raw = {**form, "units": lists.get("units", []), "contests": lists.get("contests", [])}
+        raw = _staff_form(form, lists)
         actor = current_user(request)
         if user.id == actor.id and not raw.get("active"):
             context.update(
@@ -558,19 +633,12 @@ async def edit_user(request: Request) -> Response:
 async def conflicts_page(request: Request) -> Response:
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
-        judges = (
-            await session.scalars(select(User).where(User.role == Role.JUDGE).order_by(User.name))
-        ).all()
-        units = await services.list_units(session, event=event)
         context: dict[str, Any] = {
             "conflicts": await services.list_conflicts(session, event=event),
             "fields": fields_of("conflict"),
             "values": {},
             "errors": {},
-            "choices": {
-                "judge": [(j.email, f"{j.name} · {j.email}") for j in judges],
-                "unit": _unit_choices(units),
-            },
+            "choices": {},
         }
         if request.method == "POST":
             form = await read_form(request)
@@ -728,6 +796,10 @@ async def audit_page(request: Request) -> Response:
         {"events": events, "action": action, "actions": actions},
     )
 
+
+api_routes: list[BaseRoute] = [
+    Route("/units", api_find_units, methods=["GET"], name="api_find_units"),
+]
 
 routes: list[BaseRoute] = [
     Route("/admin", dashboard, name="admin"),

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
-from contest import audit
+from contest import audit, tallies
 from contest.events.eventfile import contest_settings
 from contest.events.services import units_under
 from contest.events.validation import (
@@ -30,7 +30,7 @@ from contest.files.images import make_derivatives
 from contest.files.kinds import PREVIEW_TYPE
 from contest.files.limits import ONE_MIB, SNIFF_BYTES
 from contest.files.sniff import check_kind, sniff
-from contest.i18n import gettext
+from contest.i18n import gettext, ngettext
 from contest.models import (
     AuditEvent,
     Book,
@@ -46,10 +46,17 @@ from contest.models import (
     Job,
     Role,
     Unit,
+    UnitKind,
     User,
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
-from judging.services import current_round, judges_disagree, named_like, rubric_maximum
+from judging.services import (
+    current_round,
+    judges_disagree,
+    named_like,
+    rubric_maximum,
+    unit_chain,
+)
 from storage import Storage
 
 CHILD_MODELS: dict[str, tuple[str, type[Division] | type[Criterion] | type[Book]]] = {
@@ -142,23 +149,94 @@ async def save_event(
 # --- units ------------------------------------------------------------------------------------
 
 
-async def list_units(session: AsyncSession, *, event: Event) -> list[tuple[Unit, int]]:
-    """Units in tree order (each school followed by its classes) with their depth."""
-    units = (
-        await session.scalars(select(Unit).where(Unit.event_id == event.id).order_by(Unit.name))
-    ).all()
-    children: dict[int | None, list[Unit]] = {}
-    for unit in units:
-        children.setdefault(unit.parent_id, []).append(unit)
-    ordered: list[tuple[Unit, int]] = []
+@dataclass
+class UnitLine:
+    id: int
+    code: str
+    name: str
+    kind: UnitKind
+    parent_code: str | None
+    parent_name: str | None
+    has_children: bool
 
-    def walk(parent: int | None, depth: int) -> None:
-        for unit in children.get(parent, []):
-            ordered.append((unit, depth))
-            walk(unit.id, depth + 1)
 
-    walk(None, 0)
-    return ordered
+async def list_units(
+    session: AsyncSession,
+    *,
+    event: Event,
+    page: PageRequest,
+    text: str = "",
+    parent_code: str | None = None,
+    counted: bool = True,
+) -> Page[UnitLine]:
+    """A page of the event's units by name: those below the unit of ``parent_code``, or
+    whose code or name contains ``text`` (at any depth), or else the top-level ones (schools,
+    residential groups, the learning centre). An unknown parent code matches nothing."""
+    parent = aliased(Unit)
+    child = aliased(Unit)
+    # One probe of the parent index a row (an EXISTS would be planned as a scan of every unit).
+    below = select(literal(True)).where(child.parent_id == Unit.id).limit(1).scalar_subquery()
+    query = (
+        select(
+            Unit.id,
+            Unit.code,
+            Unit.name,
+            Unit.kind,
+            parent.code,
+            parent.name,
+            func.coalesce(below, False),
+        )
+        .outerjoin(parent, parent.id == Unit.parent_id)
+        .where(Unit.event_id == event.id)
+    )
+    if parent_code is not None:
+        query = query.where(Unit.parent_id == _unit_id(event, parent_code).scalar_subquery())
+    elif not text:
+        query = query.where(Unit.parent_id.is_(None))
+    if text:
+        pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        query = query.where(
+            Unit.code.ilike(pattern, escape="/") | Unit.name.ilike(pattern, escape="/")
+        ).order_by(Unit.name, Unit.id)
+    else:
+        # Siblings by name, read in order from the (event, parent, name) index.
+        query = query.order_by(Unit.parent_id, Unit.name, Unit.id)
+    found = await paginate(session, query, page, counted=counted)
+    return found.replace([UnitLine(*row) for row in found.items])
+
+
+def _unit_id(event: Event, code: str) -> Select[int]:
+    return select(Unit.id).where(Unit.event_id == event.id, Unit.code == code)
+
+
+async def get_unit(session: AsyncSession, *, event: Event, code: str) -> Unit | None:
+    found: Unit | None = await session.scalar(
+        select(Unit).where(Unit.event_id == event.id, Unit.code == code)
+    )
+    return found
+
+
+async def check_unit_codes(
+    session: AsyncSession, *, event: Event, codes: Sequence[str], field_name: str
+) -> None:
+    """InvalidError naming the codes (typed in a form) that no unit of the event has."""
+    known = set(
+        await session.scalars(
+            select(Unit.code).where(Unit.event_id == event.id, Unit.code.in_(list(codes)))
+        )
+    )
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise InvalidError({field_name: unknown_units_message(unknown)})
+
+
+def unknown_units_message(codes: Sequence[str]) -> str:
+    return ngettext(
+        "No unit has the code %(codes)s.",
+        "No units have the codes %(codes)s.",
+        len(codes),
+        codes=", ".join(codes),
+    )
 
 
 async def _unit_values(
@@ -174,11 +252,11 @@ async def _unit_values(
     parent_code = values.pop("parent")
     values["parent_id"] = None
     if parent_code:
-        parent = await session.scalar(
-            select(Unit).where(Unit.event_id == event.id, Unit.code == parent_code)
-        )
-        if parent is None or (unit is not None and parent.id == unit.id):
-            errors["parent"] = gettext("Choose one of the options.")
+        parent = await get_unit(session, event=event, code=parent_code)
+        if parent is None:
+            errors["parent"] = unknown_units_message([parent_code])
+        elif unit is not None and unit.id in await unit_chain(session, parent.id):
+            errors["parent"] = gettext("A unit cannot belong to itself or to a unit below it.")
         else:
             values["parent_id"] = parent.id
     if errors:
@@ -355,6 +433,7 @@ async def update_user(
     from contest.accounts.services import set_active
 
     values = validate("user", {**raw, "email": user.email, "role": user.role.value}, form=True)
+    await check_unit_codes(session, event=event, codes=values["units"], field_name="units")
     units = (
         await session.scalars(
             select(Unit).where(Unit.event_id == event.id, Unit.code.in_(values["units"]))
@@ -421,9 +500,9 @@ async def declare_conflict(
         select(Unit).where(Unit.event_id == event.id, Unit.code == values["unit"])
     )
     if judge is None:
-        errors["judge"] = gettext("Choose one of the options.")
+        errors["judge"] = gettext("No judge has this e-mail address.")
     if unit is None:
-        errors["unit"] = gettext("Choose one of the options.")
+        errors["unit"] = unknown_units_message([values["unit"]])
     if errors or judge is None or unit is None:
         raise InvalidError(errors)
     conflict = Conflict(judge_id=judge.id, unit_id=unit.id, reason=values["reason"])
@@ -443,13 +522,9 @@ async def declare_conflict(
 
 
 async def entry_counts(session: AsyncSession, *, event: Event) -> dict[int, int]:
-    rows = await session.execute(
-        select(Entry.contest_id, func.count())
-        .join(Contest, Entry.contest_id == Contest.id)
-        .where(Contest.event_id == event.id)
-        .group_by(Entry.contest_id)
-    )
-    return {contest_id: count for contest_id, count in rows.all()}
+    """Entries per contest of the event, in any status (a tally)."""
+    contest_ids = select(Contest.id).where(Contest.event_id == event.id)
+    return await tallies.entry_counts(session, contest_ids=await session.scalars(contest_ids))
 
 
 async def list_audit_events(

@@ -51,7 +51,7 @@ class Field:
     required: bool = True
     default: Any = None
     widget: str = "text"  # how the console shows it: text, textarea, number, datetime, date,
-    # checkbox, select, multiselect
+    # checkbox, select, multiselect, unit (a unit's code, with suggestions), units (several)
     choices: Sequence[tuple[str, str]] = field(default_factory=tuple)
     hint: str = ""
 
@@ -280,7 +280,14 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
             Field("code", N_("Code"), slug, hint=N_("For example: th-bach-sam-5a.")),
             Field("name", N_("Name"), text()),
             _select("kind", N_("Kind"), UnitKind, labels.UNIT_KINDS),
-            Field("parent", N_("Belongs to"), slug, required=False, widget="select"),
+            Field(
+                "parent",
+                N_("Belongs to"),
+                slug,
+                required=False,
+                widget="unit",
+                hint=N_("The code of the school a class belongs to; type to find it."),
+            ),
         ),
         "contest": (
             Field("slug", N_("Short name for links"), slug),
@@ -347,13 +354,27 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
             Field("email", N_("Email"), email, widget="email"),
             Field("name", N_("Name"), text()),
             _select("role", N_("Role"), Role, labels.ROLES),
-            _slugs("units", N_("Units")),
+            Field(
+                "units",
+                N_("Units"),
+                many(slug),
+                required=False,
+                default=[],
+                widget="units",
+                hint=N_("Unit codes, separated by commas; type to find them."),
+            ),
             _slugs("contests", N_("Judges contests")),
             _checkbox("active", N_("Active"), default=True),
         ),
         "conflict": (
-            Field("judge", N_("Judge"), email, widget="select"),
-            Field("unit", N_("Unit"), slug, widget="select"),
+            Field("judge", N_("Judge's email"), email, widget="email"),
+            Field(
+                "unit",
+                N_("Unit"),
+                slug,
+                widget="unit",
+                hint=N_("The unit's code; type to find it."),
+            ),
             _long_text("reason", N_("Reason"), 500),
         ),
     }

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contest import labels
+from contest import labels, tallies
 from contest.events.services import event_contests, units_under
 from contest.i18n import gettext
 from contest.models import Contest, Entrant, Entry, EntryStatus, Event, Result, Unit
@@ -67,15 +67,7 @@ async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeadi
         raise ExportNotFoundError(event_id)
     contests: list[Contest] = await event_contests(session, event_id=event.id)
     ids = [c.id for c in contests]
-    entries: dict[int, int] = dict(
-        (
-            await session.execute(
-                select(Entry.contest_id, func.count())
-                .where(_submitted(ids))
-                .group_by(Entry.contest_id)
-            )
-        ).all()
-    )
+    entries = await tallies.entry_counts(session, contest_ids=ids, status=EntryStatus.SUBMITTED)
     prizes = _published_prizes(ids).subquery()
     awarded: dict[int, int] = dict(
         (
@@ -84,18 +76,17 @@ async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeadi
             )
         ).all()
     )
-    published: dict[int, datetime | None] = dict(
-        (
-            await session.execute(
-                select(Result.contest_id, func.min(Result.published_at))
-                .where(Result.contest_id.in_(ids), Result.published_at.is_not(None))
-                .group_by(Result.contest_id)
-            )
-        ).all()
-    )
-    entrants = await session.scalar(
-        select(func.count(distinct(Entry.entrant_id))).where(_submitted(ids))
-    )
+    # Publication stamps every result of a contest at once (contest.results.services), so any
+    # published result carries the contest's date: one row from the index of published ones.
+    published: dict[int, datetime | None] = {
+        contest_id: await session.scalar(
+            select(Result.published_at)
+            .where(Result.contest_id == contest_id, Result.published_at.is_not(None))
+            .limit(1)
+        )
+        for contest_id in ids
+    }
+    entrants = await tallies.submitted_entrants(session, event_id=event.id)
     return ReportHeading(
         **event_heading(event),
         contests=[
@@ -129,19 +120,10 @@ async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) 
     if root_ids:
         contest_ids = select(Contest.id).where(Contest.event_id == event_id)
         top_of = await units_under(session, unit_ids=root_ids)
-        counted = (
-            select(Entrant.unit_id, func.count(Entry.id), func.count(distinct(Entry.entrant_id)))
-            .join(Entry, Entry.entrant_id == Entrant.id)
-            .where(
-                Entrant.unit_id.in_(list(top_of)),
-                Entry.contest_id.in_(contest_ids),
-                Entry.status == EntryStatus.SUBMITTED,
-            )
-            .group_by(Entrant.unit_id)
-        )
         # An entrant belongs to one unit, so entrants add up across a school's classes.
-        for unit_id, entries, entrants in (await session.execute(counted)).all():
-            top = top_of[int(unit_id or 0)]
+        tallied = await tallies.unit_counts(session, unit_ids=list(top_of))
+        for unit_id, (entries, entrants) in tallied.items():
+            top = top_of[unit_id]
             before = counts.get(top, (0, 0))
             counts[top] = (before[0] + entries, before[1] + entrants)
         prizes = _published_prizes(contest_ids).subquery()

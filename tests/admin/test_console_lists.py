@@ -25,6 +25,7 @@ from contest.models import (
     User,
 )
 from contest.pagination import (
+    COUNT_CAP,
     MAX_PAGE_SIZE,
     PageRequest,
     QueryRefusedError,
@@ -32,7 +33,7 @@ from contest.pagination import (
     paginate,
 )
 from tests.results.support import WRITING, vi
-from tests.support import Account, all_pages, listed, make_entries, pager_link
+from tests.support import Account, all_pages, bulk_entries, listed, make_entries, pager_link
 
 MakeUser = Callable[..., Awaitable[Account]]
 
@@ -227,3 +228,27 @@ async def test_the_accounts_list_is_paginated_and_searched_by_name_email_and_rol
     assert await shown("q=GK.LAN") == {lan}
     assert await shown("q=_") == set()  # a wildcard is a character like any other
     assert (await organiser.get("/admin/users?role=boss")).status_code == 400
+
+
+async def test_a_list_longer_than_the_count_cap_pages_without_counting(
+    organiser: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    contest = await _writing(sessionmaker)
+    async with sessionmaker() as session:
+        unit_ids = list(await session.scalars(select(Unit.id).limit(2)))
+        await bulk_entries(
+            session, contest_id=contest.id, count=COUNT_CAP, unit_ids=unit_ids, prefix="Cap "
+        )
+        await session.commit()
+    every = await _entry_ids(sessionmaker, Entry.contest_id == contest.id)
+    assert len(every) > COUNT_CAP
+    path = f"/admin/contests/{contest.id}/entries?per_page=200"
+    first = await organiser.get(path)
+    assert vi("Page %(number)s", number="1") in first.text
+    assert vi("%(count)s in all", count=str(len(every))) not in first.text
+    assert pager_link(first.text, "next") is not None
+    # The last page found by following the links; one past it is empty and links back.
+    pages = await all_pages(organiser, path, "entry")
+    assert sorted(i for page in pages for i in page) == sorted(every)
+    beyond = await organiser.get(f"{path}&page={len(pages) + 1}")
+    assert listed(beyond.text, "entry") == [] and pager_link(beyond.text, "prev") is not None

@@ -31,7 +31,11 @@ def test_organiser_invites_a_judge_who_sets_a_password_and_signs_in(
     page.get_by_label("Địa chỉ email").fill("vo.thi.nga@bachsam.demo")
     page.get_by_label("Họ tên").fill("Võ Thị Nga")
     page.get_by_label("Vai trò").select_option("judge")
-    page.get_by_label("Trường Tiểu học Bạch Sam").check()
+    # The unit is typed as its code; the suggestions come as the organiser types.
+    units = page.get_by_label("Đơn vị", exact=True)
+    units.fill("Tiểu học")
+    expect(page.locator("#f-units-options option[value='th-bach-sam']")).to_have_count(1)
+    units.fill("th-bach-sam")
     page.get_by_label("Vẽ tranh theo sách").check()
     page.get_by_role("button", name="Tạo đường dẫn mời").click()
     link = page.locator("[data-invite-link]").inner_text().strip()

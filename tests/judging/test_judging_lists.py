@@ -132,7 +132,7 @@ async def test_the_judging_page_lists_unfinished_work_and_judges_a_page_at_a_tim
     # Reassignment names a judge in a text field: no list of every judge on the page.
     page = await organiser.get(path)
     assert "<option" not in page.text and "<select" not in page.text
-    assert 'list="judge-options"' in page.text and "/judge-picker.js" in page.text
+    assert 'list="judge-options"' in page.text and "/picker.js" in page.text
 
 
 async def test_the_unfinished_work_filters_by_judge_and_receipt_code(
@@ -306,7 +306,10 @@ async def test_progress_is_counted_by_the_database_a_page_of_judges_at_a_time(
             progress = await services.contest_progress(
                 session, contest_id=assigned, judges_page=PageRequest(number, 3)
             )
-        assert progress.judges_page is not None and progress.judges_page.pages == 3
+        # Judges are not counted (a national contest has 20,000): each page says whether
+        # another follows.
+        assert progress.judges_page is not None and progress.judges_page.total is None
+        assert progress.judges_page.has_next == (number < 3)
         names = [j.name for j in progress.judges]
         assert names == sorted(names)
         seen.update(
@@ -328,7 +331,7 @@ async def test_progress_is_counted_by_the_database_a_page_of_judges_at_a_time(
 
     api = f"/api/v1/contests/{WRITING}/progress"
     second = (await organiser.get(f"{api}?page=2&per_page=3")).json()
-    assert second["judges_page"] == {"page": 2, "per_page": 3, "pages": 3, "total": 7}
+    assert second["judges_page"] == {"page": 2, "per_page": 3, "pages": None, "total": None}
     assert len(second["judges"]) == 3 and second["assigned"] == len(rows)
     assert second["flagged"] == [{"entry": split, "totals": [low, high]}]
     refused = await organiser.get(f"{api}?page=0")

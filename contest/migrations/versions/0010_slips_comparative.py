@@ -6,7 +6,7 @@ from alembic import op
 
 
 revision: str = '0010'
-down_revision: str | None = '0007'
+down_revision: str | None = '0009'
 
 
 def upgrade() -> None:
