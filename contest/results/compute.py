@@ -193,41 +193,48 @@ async def _scored(
         .execution_options(yield_per=BULK_BATCH)
     )
 
-    def scored(judged: list[Any]) -> tuple[Any, ...]:
+    def scored(
+        entry_id: int,
+        division_id: int | None,
+        judges: list[int],
+        totals: list[float],
+        firsts: list[float],
+    ) -> tuple[Any, ...]:
         score = entry_score(
-            judged[0][0],
-            [float(r[3]) for r in judged],
-            [float(r[4]) for r in judged],
-            judges=[r[2] for r in judged],
+            entry_id,
+            totals,
+            firsts,
+            judges=judges,
             method=method,
             max_total=max_total,
             normalised=normalised,
         )
         prize = None if thresholds is None else prize_by_threshold(score.final, thresholds)
-        return (
-            score.entry_id,
-            judged[0][1],
-            score.final,
-            score.raw_mean,
-            score.judges,
-            prize,
-            *rank_key(score),
-        )
+        return (entry_id, division_id, score.final, score.raw_mean, score.judges, prize,
+                *rank_key(score))  # fmt: skip
 
     # An entry's totals are consecutive rows, which may span two partitions.
-    judged: list[Any] = []
+    entry_id: int | None = None
+    division_id: int | None = None
+    judges: list[int] = []
+    totals: list[float] = []
+    firsts: list[float] = []
     try:
         async for partition in rows.partitions():
-            for row in partition:
-                if judged and row[0] != judged[0][0]:
-                    yield scored(judged)
-                    judged = []
-                judged.append(row)
+            for row_entry, row_division, judge_id, total, first in partition:
+                if row_entry != entry_id:
+                    if entry_id is not None:
+                        yield scored(entry_id, division_id, judges, totals, firsts)
+                    entry_id, division_id = row_entry, row_division
+                    judges, totals, firsts = [], [], []
+                judges.append(judge_id)
+                totals.append(total)
+                firsts.append(first)
     finally:
         # The server's cursor holds the table until it is closed.
         await rows.close()
-    if judged:
-        yield scored(judged)
+    if entry_id is not None:
+        yield scored(entry_id, division_id, judges, totals, firsts)
 
 
 async def score_entries(
@@ -250,7 +257,9 @@ async def score_entries(
     )
 
 
-async def rank_into_results(session: AsyncSession, *, contest_id: int, now: datetime) -> None:
+async def rank_into_results(
+    session: AsyncSession, *, contest_id: int, entries: int, now: datetime
+) -> None:
     """Step 4: the scores ranked per division become the contest's results. An entry's
     result row is kept and rewritten when it has one (which spares the database checking its
     references again), made when it has none, and dropped when the entry has no score now."""
@@ -276,58 +285,65 @@ async def rank_into_results(session: AsyncSession, *, contest_id: int, now: date
     if connection.dialect.name == "postgresql":
         await connection.exec_driver_sql(f"ANALYZE {ranked_table.name}")
     x, r = ranked_table.c, RESULTS.c
-    has_result = select(r.id).where(r.contest_id == contest_id, r.entry_id == x.entry_id).exists()
-    await session.execute(
-        delete(RESULTS).where(
-            r.contest_id == contest_id, ~select(x.entry_id).where(x.entry_id == r.entry_id).exists()
-        )
+    existing = int(
+        await session.scalar(select(func.count()).where(r.contest_id == contest_id)) or 0
     )
-    await session.execute(
-        update(RESULTS)
-        .where(r.contest_id == contest_id, r.entry_id == x.entry_id)
-        .values(
-            division_id=x.division_id,
-            rank=x.rank,
-            final_score=x.final,
-            raw_score=x.raw_mean,
-            judges=x.judges,
-            prize=x.prize,
-            override_reason=null(),
-            certificate_serial=null(),
-            published_at=null(),
-            created_at=literal(now, UTCDateTime()),
-        )
-    )
-    await session.execute(
-        insert(RESULTS).from_select(
-            [
-                "contest_id",
-                "division_id",
-                "entry_id",
-                "rank",
-                "final_score",
-                "raw_score",
-                "judges",
-                "prize",
-                "override_reason",
-                "created_at",
-            ],
-            select(
-                literal(contest_id),
-                x.division_id,
-                x.entry_id,
-                x.rank,
-                x.final,
-                x.raw_mean,
-                x.judges,
-                x.prize,
-                null(),
-                literal(now, UTCDateTime()),
+    rewritten = 0
+    if existing:
+        rewrite = await connection.execute(
+            update(RESULTS)
+            .where(r.contest_id == contest_id, r.entry_id == x.entry_id)
+            .values(
+                division_id=x.division_id,
+                rank=x.rank,
+                final_score=x.final,
+                raw_score=x.raw_mean,
+                judges=x.judges,
+                prize=x.prize,
+                override_reason=null(),
+                certificate_serial=null(),
+                published_at=null(),
+                created_at=literal(now, UTCDateTime()),
             )
-            .where(~has_result)
-            .order_by(x.division_id, x.rank, x.entry_id),
         )
-    )
+        rewritten = rewrite.rowcount
+    if existing > rewritten:
+        unscored = ~select(x.entry_id).where(x.entry_id == r.entry_id).exists()
+        await session.execute(delete(RESULTS).where(r.contest_id == contest_id, unscored))
+    if rewritten < entries:
+        has_result = (
+            select(r.id).where(r.contest_id == contest_id, r.entry_id == x.entry_id).exists()
+        )
+        await session.execute(
+            insert(RESULTS).from_select(
+                [
+                    "contest_id",
+                    "division_id",
+                    "entry_id",
+                    "rank",
+                    "final_score",
+                    "raw_score",
+                    "judges",
+                    "prize",
+                    "override_reason",
+                    "created_at",
+                ],
+                select(
+                    literal(contest_id),
+                    x.division_id,
+                    x.entry_id,
+                    x.rank,
+                    x.final,
+                    x.raw_mean,
+                    x.judges,
+                    x.prize,
+                    null(),
+                    literal(now, UTCDateTime()),
+                )
+                .where(~has_result)
+                .order_by(x.division_id, x.rank, x.entry_id),
+            )
+        )
     if connection.dialect.name == "postgresql":
         await connection.exec_driver_sql(f'ANALYZE "{RESULTS.name}"')
 

@@ -136,7 +136,7 @@ async def compute_results(
     await compute.score_entries(
         session, contest=contest, criteria=criteria, entries=entries, progress=progress
     )
-    await compute.rank_into_results(session, contest_id=contest_id, now=utcnow())
+    await compute.rank_into_results(session, contest_id=contest_id, entries=entries, now=utcnow())
     scheme = contest.prize_scheme or {}
     if scheme.get("method") != "threshold":
         await compute.award_by_count(session, contest_id=contest_id, tiers=scheme.get("tiers", {}))
