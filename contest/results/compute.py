@@ -119,17 +119,18 @@ async def _drop_work_tables(connection: AsyncConnection) -> None:
 async def gather_totals(
     session: AsyncSession, *, round_: Round, criteria: Sequence[Criterion]
 ) -> int:
-    """Step 1: the round's totals into the temporary table; how many entries have one.
-    Whatever an earlier computation on this connection left is dropped first."""
+    """Step 1: the round's totals into the temporary table; how many entries have one."""
     await hold_write_lock(session)
     connection = await session.connection()
-    await _drop_work_tables(connection)
     if connection.dialect.name == "postgresql":
         # The sorts and hashes below (millions of rows at national size) in memory rather
         # than in files; for this transaction only.
         await connection.exec_driver_sql("SET LOCAL work_mem = '128MB'")
     for table in WORK_TABLES:
-        await connection.run_sync(table.create)
+        # Emptied, in case an earlier computation in this transaction (or, on SQLite, on
+        # this connection) left it.
+        await connection.run_sync(table.create, checkfirst=True)
+        await session.execute(delete(table))
     await session.execute(
         insert(totals_table).from_select(
             [c.name for c in totals_table.columns], round_totals(round_, criteria)

@@ -264,3 +264,17 @@ async def test_the_database_computes_what_the_pure_functions_define(
                 assert withdrawn not in computed
             seen_methods.add(method)
     assert seen_methods == set(AGGREGATIONS)
+
+
+async def test_computing_twice_in_one_transaction_gives_one_result_per_entry(
+    sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
+) -> None:
+    contest_id, entries = judged
+    async with sessionmaker() as session:
+        first = await services.compute_results(session, contest_id=contest_id, actor=None)
+        second = await services.compute_results(session, contest_id=contest_id, actor=None)
+        await session.commit()
+        computed = await _computed(session, contest_id)
+    assert first == second
+    assert sorted(computed) == sorted(entries)
+    assert [computed[e][1] for e in entries] == [1, 2, 2, 4, 5, 6]
