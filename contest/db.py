@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -170,14 +170,15 @@ async def insert_rows(
     session: AsyncSession,
     target: Table | type[Base],
     columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[Sequence[Any]] | AsyncIterable[Sequence[Any]],
     *,
     total: int,
     progress: Progress = no_progress,
 ) -> int:
     """Insert many rows (tuples of ``columns``' values as the database stores them: enum
     values, aware UTC datetimes; all of them given, as no column default applies) in
-    batches, in the session's transaction; returns how many were inserted.
+    batches, in the session's transaction; returns how many were inserted. The rows may come
+    from an async iterator (made while they are read from the same session).
 
     PostgreSQL takes each batch through COPY on the session's own connection (several times
     faster than INSERT, and no parameter limit); SQLite through an executemany INSERT.
@@ -195,8 +196,8 @@ async def insert_rows(
         copy = driver.copy_records_to_table
     done = 0
     await progress(done, total)
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, BULK_BATCH)):
+    next_batch = _batches(rows)
+    while batch := await next_batch():
         if copy is not None:
             await copy(table.name, records=batch, columns=list(columns))
         else:
@@ -211,3 +212,41 @@ async def insert_rows(
         # instead of waiting for autovacuum.
         await connection.exec_driver_sql(f'ANALYZE "{table.name}"')
     return done
+
+
+async def hold_write_lock(session: AsyncSession) -> None:
+    """Take the database's write lock now, for the rest of the session's transaction, before
+    a long read that writes come after. SQLite needs it: a transaction that read, then sees
+    another connection commit (a job's heartbeat), cannot start writing any more ("database is
+    locked"); PostgreSQL locks rows as it writes them and needs nothing."""
+    connection = await session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is not None and not driver.in_transaction:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _batches(
+    rows: Iterable[Sequence[Any]] | AsyncIterable[Sequence[Any]],
+) -> Callable[[], Awaitable[list[Sequence[Any]]]]:
+    """The next BULK_BATCH rows at each call (an empty list at the end), of either kind."""
+    if isinstance(rows, AsyncIterable):
+        iterator: AsyncIterator[Sequence[Any]] = aiter(rows)
+
+        async def take_async() -> list[Sequence[Any]]:
+            batch: list[Sequence[Any]] = []
+            async for row in iterator:
+                batch.append(row)
+                if len(batch) == BULK_BATCH:
+                    break
+            return batch
+
+        return take_async
+    plain = iter(rows)
+
+    async def take() -> list[Sequence[Any]]:
+        return list(itertools.islice(plain, BULK_BATCH))
+
+    return take

@@ -758,7 +758,7 @@ class Job(Base):
 
 # --- tallies ----------------------------------------------------------------------------------
 # Counts the organiser's pages show, kept by the database itself: triggers on entries and
-# assignments (migration 0008) add and take away in the statement that changes a row, whatever
+# assignments (migration 0009) add and take away in the statement that changes a row, whatever
 # code changed it, so a page reads a few rows instead of counting a national table. No foreign
 # keys: a trigger may still count rows of a contest being deleted.
 

@@ -22,7 +22,7 @@ from contest.models import (
 )
 
 # The tallies counted afresh from the rows (after rows were written with the triggers off, as
-# a bulk load does), in plain SQL for either database. Migration 0008 keeps its own copy.
+# a bulk load does), in plain SQL for either database. Migration 0009 keeps its own copy.
 REFILL = (
     "DELETE FROM entry_tallies",
     """INSERT INTO entry_tallies (contest_id, status, entries)

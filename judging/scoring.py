@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 # Points are given in half steps on paper rubrics; finer steps are noise.
 POINT_STEP = 0.5
@@ -119,28 +120,89 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def _judge_adjustments(
-    totals: Sequence[JudgeTotal], shrinkage: float
-) -> tuple[float, dict[int, tuple[float, float]]]:
-    """The global mean, and each judge's (offset, scale) shrunk toward (0, 1)."""
-    values = [t.total for t in totals]
-    grand_mean = _mean(values)
-    grand_sd = (sum((v - grand_mean) ** 2 for v in values) / len(values)) ** 0.5
-    by_judge: dict[int, list[float]] = {}
-    for t in totals:
-        by_judge.setdefault(t.judge_id, []).append(t.total)
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """Totals summed up: how many, their mean, and the sum of their squared deviations from
+    that mean (what a judge's leniency and spread are estimated from; a database can add
+    these up as well as Python)."""
+
+    count: int
+    mean: float
+    squares: float
+
+    @property
+    def sd(self) -> float:
+        return float((self.squares / self.count) ** 0.5)
+
+
+def moments(values: Sequence[float]) -> Moments:
+    mean = _mean(values)
+    return Moments(len(values), mean, sum((v - mean) ** 2 for v in values))
+
+
+@dataclass(frozen=True, slots=True)
+class Normalisation:
+    """The panel's mean and each judge's (offset, scale), shrunk toward (0, 1)."""
+
+    grand_mean: float
+    adjustments: Mapping[int, tuple[float, float]]
+
+    def adjusted(self, judge_id: int, total: float) -> float:
+        offset, scale = self.adjustments[judge_id]
+        return self.grand_mean + (total - self.grand_mean - offset) / scale
+
+
+def normalisation(
+    grand: Moments, judges: Mapping[int, Moments], shrinkage: float = DEFAULT_SHRINKAGE
+) -> Normalisation:
+    """The normalised method's adjustments from the moments of every total of the round
+    (``grand``) and of each judge's totals."""
+    grand_sd = grand.sd
     adjustments = {}
-    for judge_id, scores in by_judge.items():
-        n = len(scores)
-        mean = _mean(scores)
-        sd = (sum((v - mean) ** 2 for v in scores) / n) ** 0.5
+    for judge_id, own in judges.items():
+        n = own.count
+        sd = own.sd
         # A judge seen on few entries tells little about their leniency: their offset and
         # spread are pulled toward the panel's (offset 0, scale 1) in proportion.
         weight = n / (n + shrinkage)
-        offset = (mean - grand_mean) * weight
+        offset = (own.mean - grand.mean) * weight
         scale = 1.0 if grand_sd == 0 or sd == 0 else (sd / grand_sd) * weight + (1 - weight)
         adjustments[judge_id] = (offset, scale)
-    return grand_mean, adjustments
+    return Normalisation(grand.mean, adjustments)
+
+
+def entry_score(
+    entry_id: int,
+    totals: Sequence[float],
+    firsts: Sequence[float],
+    *,
+    method: str,
+    max_total: float,
+    judges: Sequence[int] = (),
+    normalised: Normalisation | None = None,
+) -> EntryScore:
+    """One entry's final score from its judges' totals (and each total's judge and points on
+    the first criterion, in the same order), by ``method`` (see ``aggregate``); the normalised
+    method needs the round's ``normalised`` adjustments."""
+    if method == "mean":
+        final = _mean(totals)
+    elif method == "median":
+        final = _median(totals)
+    elif method == "trimmed_mean":
+        final = _mean(sorted(totals)[1:-1]) if len(totals) >= 3 else _mean(totals)
+    elif method == "normalised":
+        if normalised is None:
+            raise ValueError("the normalised method needs the round's adjustments")
+        final = _mean([normalised.adjusted(j, t) for j, t in zip(judges, totals, strict=True)])
+    else:
+        raise ValueError(f"unknown aggregation {method!r}")
+    return EntryScore(
+        entry_id=entry_id,
+        final=round(min(max(final, 0.0), max_total), 4),
+        raw_mean=round(_mean(totals), 4),
+        judges=len(totals),
+        first_criterion=round(_mean(firsts), 4),
+    )
 
 
 def aggregate(
@@ -166,34 +228,28 @@ def aggregate(
     by_entry: dict[int, list[JudgeTotal]] = {}
     for t in totals:
         by_entry.setdefault(t.entry_id, []).append(t)
-    adjusted: dict[int, list[float]] = {}
+    normalised = None
     if method == "normalised":
-        grand_mean, adjustments = _judge_adjustments(totals, shrinkage)
-        for entry_id, rows in by_entry.items():
-            adjusted[entry_id] = [
-                grand_mean
-                + (r.total - grand_mean - adjustments[r.judge_id][0]) / adjustments[r.judge_id][1]
-                for r in rows
-            ]
-    result = {}
-    for entry_id, rows in by_entry.items():
-        values = [r.total for r in rows]
-        if method == "mean":
-            final = _mean(values)
-        elif method == "median":
-            final = _median(values)
-        elif method == "trimmed_mean":
-            final = _mean(sorted(values)[1:-1]) if len(values) >= 3 else _mean(values)
-        else:
-            final = _mean(adjusted[entry_id])
-        result[entry_id] = EntryScore(
-            entry_id=entry_id,
-            final=round(min(max(final, 0.0), max_total), 4),
-            raw_mean=round(_mean(values), 4),
-            judges=len(values),
-            first_criterion=round(_mean([r.first_criterion for r in rows]), 4),
+        by_judge: dict[int, list[float]] = {}
+        for t in totals:
+            by_judge.setdefault(t.judge_id, []).append(t.total)
+        normalised = normalisation(
+            moments([t.total for t in totals]),
+            {judge_id: moments(values) for judge_id, values in by_judge.items()},
+            shrinkage,
         )
-    return result
+    return {
+        entry_id: entry_score(
+            entry_id,
+            [r.total for r in rows],
+            [r.first_criterion for r in rows],
+            judges=[r.judge_id for r in rows],
+            method=method,
+            max_total=max_total,
+            normalised=normalised,
+        )
+        for entry_id, rows in by_entry.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +257,11 @@ class Ranked:
     entry_id: int
     rank: int
     score: EntryScore
+
+
+def rank_key(score: EntryScore) -> tuple[float, float, float]:
+    """What the tie rule compares (see ``rank``), best highest."""
+    return (round(score.final, 2), round(score.raw_mean, 2), round(score.first_criterion, 2))
 
 
 def rank(scores: Sequence[EntryScore]) -> list[Ranked]:
@@ -211,14 +272,10 @@ def rank(scores: Sequence[EntryScore]) -> list[Ranked]:
     first criterion (organisers put the weightiest criterion first). Entries equal on all three
     share a rank, and the next rank is skipped (1, 2, 2, 4).
     """
-
-    def key(s: EntryScore) -> tuple[float, float, float]:
-        return (round(s.final, 2), round(s.raw_mean, 2), round(s.first_criterion, 2))
-
-    ordered = sorted(scores, key=lambda s: (tuple(-v for v in key(s)), s.entry_id))
+    ordered = sorted(scores, key=lambda s: (tuple(-v for v in rank_key(s)), s.entry_id))
     ranked: list[Ranked] = []
     for position, score in enumerate(ordered, start=1):
-        if ranked and key(ranked[-1].score) == key(score):
+        if ranked and rank_key(ranked[-1].score) == rank_key(score):
             ranked.append(Ranked(score.entry_id, ranked[-1].rank, score))
         else:
             ranked.append(Ranked(score.entry_id, position, score))
@@ -230,7 +287,17 @@ def rank(scores: Sequence[EntryScore]) -> list[Ranked]:
 PRIZE_ORDER = ("first", "second", "third", "honourable")
 
 
-def prizes_by_count(ranked: Sequence[Ranked], tiers: Mapping[str, int]) -> dict[int, str]:
+class Placed(Protocol):
+    """An entry's place in its division's ranking (a ``Ranked``, or a row read back)."""
+
+    @property
+    def entry_id(self) -> int: ...
+
+    @property
+    def rank(self) -> int: ...
+
+
+def prizes_by_count(ranked: Sequence[Placed], tiers: Mapping[str, int]) -> dict[int, str]:
     """Tiers filled in rank order with the given number of prizes each.
 
     Entries that share a rank share its tier, even past the tier's count: a tie is never split
@@ -250,6 +317,22 @@ def prizes_by_count(ranked: Sequence[Ranked], tiers: Mapping[str, int]) -> dict[
     return awards
 
 
+def ranks_for_count(tiers: Mapping[str, int]) -> int:
+    """How many of a division's best ranks ``prizes_by_count`` can reach: each tier takes
+    whole ranks, at most one per prize it has, so the entries of the first this many distinct
+    ranks decide every prize, and those below them win none."""
+    return sum(max(0, int(tiers.get(tier, 0))) for tier in PRIZE_ORDER)
+
+
+def prize_by_threshold(final: float, thresholds: Mapping[str, float]) -> str | None:
+    """The best tier whose minimum final score is reached; None when no tier's is."""
+    for tier in PRIZE_ORDER:
+        minimum = thresholds.get(tier)
+        if minimum is not None and final >= float(minimum):
+            return tier
+    return None
+
+
 def prizes_by_threshold(
     ranked: Sequence[Ranked], thresholds: Mapping[str, float]
 ) -> dict[int, str]:
@@ -257,11 +340,9 @@ def prizes_by_threshold(
     that nobody reaches, stay empty."""
     awards: dict[int, str] = {}
     for item in ranked:
-        for tier in PRIZE_ORDER:
-            minimum = thresholds.get(tier)
-            if minimum is not None and item.score.final >= float(minimum):
-                awards[item.entry_id] = tier
-                break
+        tier = prize_by_threshold(item.score.final, thresholds)
+        if tier is not None:
+            awards[item.entry_id] = tier
     return awards
 
 

@@ -841,19 +841,24 @@ async def unit_chain(session: AsyncSession, unit_id: int | None) -> set[int]:
 # --- later rounds -----------------------------------------------------------------------------
 
 
-async def round_scores(
-    session: AsyncSession, *, contest: Contest, round_: Round
-) -> dict[int, EntryScore]:
-    """The round's aggregated score per entry, by the contest's method."""
-    criteria = await contest_criteria(session, contest_id=contest.id)
+def round_totals(round_: Round, criteria: Sequence[Criterion]) -> Select[*tuple[Any, ...]]:
+    """Every submitted total of the round's entries still in the contest, one row per score:
+    the assignment, entry, entry's division, judge, total and points on the first criterion
+    (what the aggregation reads; see judging.scoring)."""
     # The first criterion's points are read out of the JSON by the database: decoding every
     # score's points in Python costs more than the rest of the aggregation.
     first = (
         func.coalesce(Score.points[criteria[0].key].as_float(), 0.0) if criteria else literal(0.0)
     )
-    connection = await session.connection()
-    result = await connection.stream(
-        select(Assignment.entry_id, Assignment.judge_id, Score.total, first)
+    return (
+        select(
+            Assignment.id,
+            Assignment.entry_id,
+            Entry.division_id,
+            Assignment.judge_id,
+            Score.total,
+            first,
+        )
         .join(Score, Score.assignment_id == Assignment.id)
         .join(Entry, Entry.id == Assignment.entry_id)
         .where(
@@ -862,12 +867,22 @@ async def round_scores(
             Entry.status == EntryStatus.SUBMITTED,
             Score.total.is_not(None),
         )
-        .execution_options(yield_per=BULK_BATCH)
+    )
+
+
+async def round_scores(
+    session: AsyncSession, *, contest: Contest, round_: Round
+) -> dict[int, EntryScore]:
+    """The round's aggregated score per entry, by the contest's method."""
+    criteria = await contest_criteria(session, contest_id=contest.id)
+    connection = await session.connection()
+    result = await connection.stream(
+        round_totals(round_, criteria).execution_options(yield_per=BULK_BATCH)
     )
     totals = [
         JudgeTotal(entry_id, judge_id, float(total), float(first_points))
         async for partition in result.partitions()
-        for entry_id, judge_id, total, first_points in partition
+        for _id, entry_id, _division, judge_id, total, first_points in partition
     ]
     return aggregate(
         totals,

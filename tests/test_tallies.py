@@ -1,4 +1,4 @@
-"""The tallies the database keeps (migration 0008's triggers) equal a count of the rows after
+"""The tallies the database keeps (migration 0009's triggers) equal a count of the rows after
 every kind of write: the ORM's, bulk INSERT ... SELECT, COPY (PostgreSQL) or batches (SQLite),
 scoring, recusal, reassignment, withdrawal, bulk updates and deletes; and what the pages show
 is read from them."""

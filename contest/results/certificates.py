@@ -230,7 +230,7 @@ def _certified_query(
             Result.certificate_serial.is_not(None),
             Result.certificate_serial != "",
         )
-        .order_by(func.coalesce(Division.position, 0), prize_order, Result.rank, Result.id)
+        .order_by(func.coalesce(Division.position, 0), prize_order, Result.rank, Result.entry_id)
     )
     if members is not None:
         query = query.where(Entrant.unit_id.in_(select(members.c.id)))

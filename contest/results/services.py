@@ -7,17 +7,16 @@ goes through ``published_results``, which returns nothing until ``published_at``
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
-from contest.db import BULK_BATCH, insert_rows, utcnow
+from contest.db import utcnow
 from contest.errors import ContestError
 from contest.i18n import N_, gettext
 from contest.models import (
@@ -34,9 +33,9 @@ from contest.models import (
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
 from contest.progress import Progress, no_progress
+from contest.results import compute
 from contest.tokens import RECEIPT_ALPHABET
-from judging.scoring import prizes_by_count, prizes_by_threshold, rank
-from judging.services import current_round, round_scores
+from judging.services import contest_criteria, current_round
 
 # Each refusal: its status and what the organiser reads.
 ERRORS: dict[str, tuple[int, str]] = {
@@ -112,27 +111,18 @@ async def compute_results(
     """Rank each division from the final round's scores and award prizes by the contest's
     scheme. Recomputing replaces the preview (in the caller's unit of work: a run stopped
     half-way leaves the previous one) but keeps prizes an organiser overrode. ``progress``
-    follows the result rows being stored."""
+    follows the entries being scored. How: contest.results.compute."""
     contest = await _contest(session, contest_id)
     if await is_published(session, contest_id=contest_id):
         raise ResultsError("published")
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None:
         raise ResultsError("no_round")
-    scores = await round_scores(session, contest=contest, round_=round_)
-    if not scores:
+    criteria = await contest_criteria(session, contest_id=contest_id)
+    entries = await compute.gather_totals(session, round_=round_, criteria=criteria)
+    if not entries:
+        await compute.drop_work_tables(session)
         raise ResultsError("no_scores")
-    by_division: dict[int | None, list[int]] = defaultdict(list)
-    connection = await session.connection()
-    divisions = await connection.stream(
-        select(Entry.id, Entry.division_id)
-        .where(Entry.contest_id == contest_id)
-        .execution_options(yield_per=BULK_BATCH)
-    )
-    async for partition in divisions.partitions():
-        for entry_id, division_id in partition:
-            if entry_id in scores:
-                by_division[division_id].append(entry_id)
     overrides = {
         r.entry_id: (r.prize, r.override_reason)
         for r in (
@@ -143,69 +133,24 @@ async def compute_results(
             )
         ).all()
     }
-    await session.execute(delete(Result).where(Result.contest_id == contest_id))
-    scheme = contest.prize_scheme or {}
-    tally: dict[str, int] = defaultdict(int)
-    now = utcnow()
-
-    def rows() -> Iterator[tuple[object, ...]]:
-        for division_id, entry_ids in by_division.items():
-            ranked = rank([scores[e] for e in entry_ids])
-            if scheme.get("method") == "threshold":
-                awards = prizes_by_threshold(ranked, scheme.get("thresholds", {}))
-            else:
-                awards = prizes_by_count(ranked, scheme.get("tiers", {}))
-            for item in ranked:
-                prize_value, reason = overrides.get(item.entry_id, (None, None))
-                prize = (
-                    prize_value
-                    if reason
-                    else (Prize(awards[item.entry_id]) if item.entry_id in awards else None)
-                )
-                if prize is not None:
-                    tally[prize.value] += 1
-                score = item.score
-                yield (
-                    contest_id,
-                    division_id,
-                    item.entry_id,
-                    item.rank,
-                    score.final,
-                    score.raw_mean,
-                    score.judges,
-                    prize.value if prize else None,
-                    reason,
-                    now,
-                )
-
-    # The rows go in as a bulk insert: objects in the session would cost a flush per row.
-    await insert_rows(
-        session,
-        Result,
-        (
-            "contest_id",
-            "division_id",
-            "entry_id",
-            "rank",
-            "final_score",
-            "raw_score",
-            "judges",
-            "prize",
-            "override_reason",
-            "created_at",
-        ),
-        rows(),
-        total=len(scores),
-        progress=progress,
+    await compute.score_entries(
+        session, contest=contest, criteria=criteria, entries=entries, progress=progress
     )
+    await compute.rank_into_results(session, contest_id=contest_id, entries=entries, now=utcnow())
+    scheme = contest.prize_scheme or {}
+    if scheme.get("method") != "threshold":
+        await compute.award_by_count(session, contest_id=contest_id, tiers=scheme.get("tiers", {}))
+    await compute.set_prizes(session, contest_id=contest_id, prizes=overrides)
+    await compute.drop_work_tables(session)
+    tally = await compute.prize_tally(session, contest_id=contest_id)
     audit.record(
         session,
         "results_computed",
         contest,
         actor=actor,
-        after={"entries": len(scores), "prizes": dict(tally), "round": round_.number},
+        after={"entries": entries, "prizes": tally, "round": round_.number},
     )
-    return ComputeReport(entries=len(scores), prizes=dict(tally))
+    return ComputeReport(entries=entries, prizes=tally)
 
 
 async def override_prize(
@@ -334,7 +279,7 @@ def _results_query(contest_id: int, *, published_only: bool) -> Select[*tuple[An
         .outerjoin(Unit, Unit.id == Entrant.unit_id)
         .outerjoin(Division, Division.id == Result.division_id)
         .where(Result.contest_id == contest_id)
-        .order_by(Division.position, Result.rank, Result.id)
+        .order_by(Division.position, Result.rank, Result.entry_id)
     )
     if published_only:
         query = query.where(Result.published_at.is_not(None))
@@ -370,7 +315,7 @@ async def results_page(
     )
     if filters.division_id is not None:
         # Within one division rank order is read from an index, not sorted.
-        query = query.order_by(None).order_by(Result.rank, Result.id)
+        query = query.order_by(None).order_by(Result.rank, Result.entry_id)
     found = await paginate(session, query, page)
     return found.replace([ResultRow(*row) for row in found.items])
 

@@ -93,6 +93,63 @@ def _worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]
                 process.wait(timeout=10)
 
 
+@contextmanager
+def _table_locked(database_url: str, table: str) -> Iterator[None]:
+    """``table`` locked (ACCESS EXCLUSIVE, PostgreSQL) by another connection while the block
+    runs: whoever touches it waits."""
+    locker = subprocess.Popen(
+        [
+            "psql",
+            database_url.replace("+asyncpg", ""),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PGAPPNAME": "contest-test-locker"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _query(
+            database_url,
+            text(
+                "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = :table AND l.mode = 'AccessExclusiveLock' AND l.granted"
+            ).bindparams(table=table),
+        ):
+            assert time.monotonic() < deadline, "the lock was not taken"
+            time.sleep(0.1)
+        yield
+    finally:
+        # The server goes on sleeping after its client is gone: end it there.
+        _query(
+            database_url,
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'contest-test-locker'"
+            ),
+        )
+        locker.wait(timeout=10)
+
+
+def _resumed_by_another_worker(database_url: str, env: dict[str, str], log: Path) -> Any:
+    """The job of a killed worker, claimed again by a new worker once its heartbeat is stale
+    (a minute without one, as if it had passed), and done on its second attempt."""
+    _query(
+        database_url,
+        update(Job)
+        .values(heartbeat_at=func.now() - text("interval '5 minutes'"))
+        .returning(Job.id),
+    )
+    with _worker(env, log):
+        row = _wait(database_url, {JobStatus.DONE, JobStatus.FAILED})
+    assert row.status == JobStatus.DONE, log.read_text()[-3000:]
+    assert row.attempts == 2
+    return row
+
+
 def _no_duplicate_assignments(database_url: str) -> int:
     pairs = _query(database_url, select(Assignment.entry_id, Assignment.judge_id))
     assert len(pairs) == len(set(pairs))
@@ -167,58 +224,15 @@ if TEST_DATABASE_URL:
             )
             run_cli(env, "demo")
             # Held by another connection, the lock stops the job after it was claimed and began.
-            locker = subprocess.Popen(
-                [
-                    "psql",
-                    database_url.replace("+asyncpg", ""),
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    "BEGIN; LOCK TABLE assignments IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env={**os.environ, "PGAPPNAME": "contest-test-locker"},
-            )
-            try:
-                deadline = time.monotonic() + 20
-                while not _query(
-                    database_url,
-                    text(
-                        "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "WHERE c.relname = 'assignments' AND l.mode = 'AccessExclusiveLock'"
-                    ),
-                ):
-                    assert time.monotonic() < deadline, "the lock was not taken"
-                    time.sleep(0.1)
+            with _table_locked(database_url, "assignments"):
                 run_cli(env, "assign", CONTEST, "--no-wait")
                 with _worker(env, tmp_path / "worker-1.log") as first:
                     _wait(database_url, {JobStatus.RUNNING})
                     time.sleep(1.0)
                     os.killpg(first.pid, signal.SIGKILL)
                     first.wait(timeout=10)
-            finally:
-                # The server goes on sleeping after its client is gone: end it there.
-                _query(
-                    database_url,
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE application_name = 'contest-test-locker'"
-                    ),
-                )
-                locker.wait(timeout=10)
             row = _job_row(database_url)
             assert row.status == JobStatus.RUNNING and row.attempts == 1
             assert _no_duplicate_assignments(database_url) == 0  # nothing of it was kept
-            # A minute without a heartbeat, as if it had passed.
-            _query(
-                database_url,
-                update(Job)
-                .values(heartbeat_at=func.now() - text("interval '5 minutes'"))
-                .returning(Job.id),
-            )
-            with _worker(env, tmp_path / "worker-2.log"):
-                row = _wait(database_url, {JobStatus.DONE, JobStatus.FAILED})
-            assert row.status == JobStatus.DONE, (tmp_path / "worker-2.log").read_text()[-3000:]
-            assert row.attempts == 2
+            row = _resumed_by_another_worker(database_url, env, tmp_path / "worker-2.log")
             assert row.result["new_assignments"] == _no_duplicate_assignments(database_url) > 0
