@@ -1,6 +1,6 @@
 """Counts read from the tallies the database keeps (``contest.models.EntryTally``,
 ``EntrantTally``, ``UnitTally``, ``RoundTally``): triggers of migration
-0008 change them in the statement that changes an entry, an entrant's unit or an assignment,
+0009 change them in the statement that changes an entry, an entrant's unit or an assignment,
 whatever code ran it, so they always equal a count of the rows and reading them costs a few
 rows at any size."""
 

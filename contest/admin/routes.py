@@ -797,10 +797,6 @@ async def audit_page(request: Request) -> Response:
     )
 
 
-api_routes: list[BaseRoute] = [
-    Route("/units", api_find_units, methods=["GET"], name="api_find_units"),
-]
-
 routes: list[BaseRoute] = [
     Route("/admin", dashboard, name="admin"),
     Route("/admin/event", edit_event, methods=["GET", "POST"], name="admin_event"),
@@ -836,5 +832,6 @@ routes: list[BaseRoute] = [
 ]
 
 api_routes: list[BaseRoute] = [
+    Route("/units", api_find_units, methods=["GET"], name="api_find_units"),
     Route("/contests/{slug:str}/entries", api_entries, methods=["GET"], name="api_entries"),
 ]
