@@ -393,6 +393,8 @@ async def run_import(ctx: JobContext) -> dict[str, Any]:
         archive, members = _zip_members(spool)
         digest = hashlib.sha256(csv_bytes).hexdigest()[:24]
         results = []
+        # Each entry's files get their processing job at once, as from the entrant's page.
+        queue = JobQueue(ctx.settings, {})
         await ctx.progress(0, len(rows))
         for done, (number, row) in enumerate(enumerate(rows, start=2), start=1):  # 1: header
             results.append(
@@ -409,6 +411,7 @@ async def run_import(ctx: JobContext) -> dict[str, Any]:
                     members=members,
                     sessionmaker=ctx.sessionmaker,
                     storage=ctx.storage,
+                    jobs=queue,
                 )
             )
             await ctx.progress(done, len(rows))
@@ -447,6 +450,7 @@ async def _import_row(
     members: Members,
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
+    jobs: JobQueue | None,
 ) -> RowResult:
     result = RowResult(row=number, name=row.get("full_name", ""), accepted=False, key=key)
     async with sessionmaker() as session:
@@ -505,6 +509,7 @@ async def _import_row(
             idempotency_key=key,
             secret_key=secret_key,
             submitted_by=user,
+            jobs=jobs,
         )
     except (zipfile.BadZipFile, RuntimeError, OSError, EOFError):
         await services.discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=uploads)

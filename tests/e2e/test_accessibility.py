@@ -65,10 +65,12 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
     from contest.accounts import services as accounts
     from contest.accounts import slips
     from contest.accounts.passwords import hash_password
+    from contest.app import JOB_KINDS
     from contest.db import create_engine, create_sessionmaker, utcnow
     from contest.events.services import get_public_contest
     from contest.intake import services as intake
     from contest.jobs.queue import start_job
+    from contest.jobs.worker import run_queued
     from contest.models import (
         Assignment,
         Criterion,
@@ -147,6 +149,8 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
             secret_key=settings.secret_key,
         )
         made["receipt"] = f"/entries/{family.entry.receipt_code}?token={family.edit_token}"
+        # The drawings' previews, made as the worker would, before anyone looks at them.
+        await run_queued(settings, JOB_KINDS)
         async with sessionmaker() as session:
             organiser = await session.scalar(select(User).where(User.role == "admin"))
             assert organiser is not None

@@ -33,9 +33,11 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
     """Four more drawings, judged on the rubric by the demo's judges and a judge added by name,
     then all sent to a comparative final; the new judge's slip code and the contest's id."""
     from contest.accounts import slips
+    from contest.app import JOB_KINDS
     from contest.db import create_engine, create_sessionmaker
     from contest.events.services import get_public_contest
     from contest.intake import services as intake
+    from contest.jobs.worker import run_queued
     from contest.models import Assignment, Criterion, RoundKind, User
     from contest.settings import Settings
     from judging import comparing
@@ -77,6 +79,8 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
                 idempotency_key=f"final-{number}",
                 secret_key=settings.secret_key,
             )
+        # The drawings' previews, made as the worker would, before anyone looks at them.
+        await run_queued(settings, JOB_KINDS)
         async with sessionmaker() as session:
             organiser = await session.scalar(select(User).where(User.role == "admin"))
             assert organiser is not None
