@@ -258,6 +258,37 @@ async def score_all(
         await session.commit()
 
 
+async def full_marks(session: AsyncSession, *, contest_id: int, feedback: str = "") -> None:
+    """Every assignment of the contest submitted with full marks on every criterion, in the
+    caller's session (for set-ups that need a judged round, whatever the rubric)."""
+    from sqlalchemy import select
+
+    from contest.models import Assignment, Criterion, Entry
+    from judging import services as judging
+
+    criteria = (
+        await session.scalars(select(Criterion).where(Criterion.contest_id == contest_id))
+    ).all()
+    rows = (
+        await session.execute(
+            select(Assignment, User)
+            .join(User, User.id == Assignment.judge_id)
+            .join(Entry, Entry.id == Assignment.entry_id)
+            .where(Entry.contest_id == contest_id)
+        )
+    ).all()
+    for assignment, judge in rows:
+        await judging.save_score(
+            session,
+            assignment_id=assignment.id,
+            judge=judge,
+            points={c.key: c.max_points for c in criteria},
+            comment="",
+            feedback=feedback,
+            submit=True,
+        )
+
+
 async def follow_job(
     client: Any, settings: Any, started: Any, *, headers: Mapping[str, str] | None = None
 ) -> dict[str, Any]:

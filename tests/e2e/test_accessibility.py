@@ -24,7 +24,7 @@ from starlette.routing import Route
 from tests.e2e.conftest import PHONE, demo_server
 from tests.intake import files
 from tests.intake.support import entrant_fields
-from tests.support import run_apart
+from tests.support import full_marks, run_apart
 
 pytestmark = pytest.mark.browser
 
@@ -73,7 +73,6 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
     from contest.jobs.worker import run_queued
     from contest.models import (
         Assignment,
-        Criterion,
         Division,
         Entry,
         RemarkRequest,
@@ -156,29 +155,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
             assert organiser is not None
             for contest in (drawing, writing):
                 await judging.run_assignment(session, contest_id=contest.id, actor=None)
-                criteria = (
-                    await session.scalars(
-                        select(Criterion).where(Criterion.contest_id == contest.id)
-                    )
-                ).all()
-                rows = (
-                    await session.execute(
-                        select(Assignment, User)
-                        .join(User, User.id == Assignment.judge_id)
-                        .join(Entry, Entry.id == Assignment.entry_id)
-                        .where(Entry.contest_id == contest.id)
-                    )
-                ).all()
-                for assignment, who in rows:
-                    await judging.save_score(
-                        session,
-                        assignment_id=assignment.id,
-                        judge=who,
-                        points={c.key: c.max_points for c in criteria},
-                        comment="",
-                        feedback="Tốt.",
-                        submit=True,
-                    )
+                await full_marks(session, contest_id=contest.id, feedback="Tốt.")
             await results.compute_results(session, contest_id=drawing.id, actor=None)
             await results.publish_results(session, contest_id=drawing.id, actor=None)
             await vote.set_vote(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.e2e.conftest import PHONE, demo_server
 from tests.intake.support import entrant_fields
-from tests.support import run_apart
+from tests.support import full_marks, run_apart
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
     from contest.events.services import get_public_contest
     from contest.intake import services as intake
     from contest.jobs.worker import run_queued
-    from contest.models import Assignment, Criterion, RoundKind, User
+    from contest.models import RoundKind, User
     from contest.settings import Settings
     from judging import comparing
     from judging import services as judging
@@ -91,24 +91,7 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
                 session, secret_key=settings.secret_key, judge=judge, actor=organiser
             )
             await judging.run_assignment(session, contest_id=contest.id, actor=None)
-            criteria = (
-                await session.scalars(select(Criterion).where(Criterion.contest_id == contest.id))
-            ).all()
-            rows = (
-                await session.execute(
-                    select(Assignment, User).join(User, User.id == Assignment.judge_id)
-                )
-            ).all()
-            for assignment, who in rows:
-                await judging.save_score(
-                    session,
-                    assignment_id=assignment.id,
-                    judge=who,
-                    points={c.key: c.max_points for c in criteria},
-                    comment="",
-                    feedback="",
-                    submit=True,
-                )
+            await full_marks(session, contest_id=contest.id)
             await judging.shortlist(
                 session,
                 contest_id=contest.id,

@@ -280,9 +280,11 @@ async def test_an_oversize_file_is_refused_while_it_streams(
 async def test_a_wrong_kind_of_file_is_refused(
     app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes
 ) -> None:
+    # _refused checks the status and that nothing was stored; _alert the visitor's message.
     response = await _refused(
         app, nothing_stored, DRAWING, entrant_fields(), [(name, data)], status=415
     )
+    assert response.status_code == 415
     _alert(
         response,
         vi(
