@@ -33,8 +33,11 @@ lint: $(VENV)/.test-deps
 typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy
 
+# The suite runs on every core (pytest-xdist), a test file to a worker: the files that start
+# servers or browsers keep them for their own tests. PYTEST_JOBS=0 runs it in one process.
+PYTEST_JOBS ?= auto
 pytest: $(VENV)/.test-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Refresh the Vietnamese catalog after adding or changing user-facing text.
 messages: $(VENV)/.test-deps
