@@ -24,6 +24,7 @@ from contest.errors import ConflictError, InvalidError
 from contest.i18n import gettext
 from contest.models import (
     Asset,
+    ComparativeResults,
     Comparison,
     Contest,
     Entrant,
@@ -302,21 +303,25 @@ class Standing:
     judges: list[JudgeFit]
 
 
-async def standing(session: AsyncSession, *, contest_id: int) -> Standing:
-    """The comparative round's ranking so far, its reliability and each judge's infit."""
-    round_ = _comparative_round(await current_round(session, contest_id=contest_id))
-    decided_rows = (
+async def _decided(session: AsyncSession, round_: Round) -> list[comparative.Comparison]:
+    rows = (
         await session.execute(
             select(Comparison.judge_id, Comparison.winner_entry_id, Comparison.left_entry_id,
                    Comparison.right_entry_id)
             .where(Comparison.round_id == round_.id, Comparison.decided_at.is_not(None))
         )
     ).all()  # fmt: skip
-    made = [
+    return [
         comparative.Comparison(judge, winner, right if winner == left else left)
-        for judge, winner, left, right in decided_rows
+        for judge, winner, left, right in rows
         if winner is not None
     ]
+
+
+async def standing(session: AsyncSession, *, contest_id: int) -> Standing:
+    """The comparative round's ranking so far, its reliability and each judge's infit."""
+    round_ = _comparative_round(await current_round(session, contest_id=contest_id))
+    made = await _decided(session, round_)
     entry_rows = (
         await session.execute(
             _in_round(select(Entry.id, Entry.receipt_code, Entry.title), round_).order_by(Entry.id)
@@ -368,6 +373,71 @@ async def standing(session: AsyncSession, *, contest_id: int) -> Standing:
         ranking,
         judges,
     )
+
+
+# --- the results ---------------------------------------------------------------------------
+
+
+def results_mode(round_: Round) -> ComparativeResults:
+    """What the final does to the results; ranking the shortlist until the organiser chooses."""
+    return round_.comparative_results or ComparativeResults.RANK
+
+
+async def choose_results(
+    session: AsyncSession, *, contest_id: int, mode: str, actor: User | None
+) -> Round:
+    """The organiser's choice of what the current comparative round does to the results:
+    "rank" (its order ranks the shortlist and gives the prizes) or "ties" (the rubric order
+    stands; its order only separates entries tied on the rubric score). Refused (409) when
+    the current round is not comparative, (422) for any other mode."""
+    round_ = _comparative_round(await current_round(session, contest_id=contest_id))
+    try:
+        chosen = ComparativeResults(mode.strip())
+    except ValueError:
+        raise InvalidError(
+            gettext("Choose whether the final ranks the shortlist or only breaks ties.")
+        ) from None
+    before = results_mode(round_)
+    round_.comparative_results = chosen
+    audit.record(
+        session,
+        action="comparative_results_chosen",
+        object_type="round",
+        object_id=round_.id,
+        actor=actor,
+        before={"mode": before.value},
+        after={"mode": chosen.value},
+    )
+    await session.flush()
+    return round_
+
+
+async def open_pairs(session: AsyncSession, *, round_: Round) -> int:
+    """The round's pairs still to decide whose two entries are still in the contest (a pair
+    with a withdrawn entry is never shown, so never waits)."""
+    left_entry, right_entry = Entry.__table__.alias("l"), Entry.__table__.alias("r")
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Comparison)
+        .join(left_entry, left_entry.c.id == Comparison.left_entry_id)
+        .join(right_entry, right_entry.c.id == Comparison.right_entry_id)
+        .where(
+            Comparison.round_id == round_.id,
+            Comparison.decided_at.is_(None),
+            left_entry.c.status == EntryStatus.SUBMITTED,
+            right_entry.c.status == EntryStatus.SUBMITTED,
+        )
+    )
+    return int(count or 0)
+
+
+async def final_strengths(session: AsyncSession, *, round_: Round) -> dict[int, float]:
+    """Each entry of the comparative round with its Bradley-Terry strength (an entry never
+    compared sits at 0, the middle of the scale)."""
+    entries = list(await session.scalars(_in_round(select(Entry.id), round_).order_by(Entry.id)))
+    if not entries:
+        return {}
+    return comparative.fit(await _decided(session, round_), entries=entries).strength
 
 
 def check_per_entry(raw: str) -> int:

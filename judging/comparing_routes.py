@@ -91,6 +91,23 @@ async def open_final(request: Request) -> Response:
 
 
 @requires(Role.ADMIN)
+async def choose_results(request: Request) -> Response:
+    """What the finished final does to the results: rank the shortlist or break ties."""
+    form = await read_form(request)
+    user = current_user(request)
+    async with request.state.sessionmaker.begin() as session:
+        contest = await rules.ensure_contest_for_organiser(
+            session, user=user, contest_id=request.path_params["contest_id"]
+        )
+        await comparing.choose_results(
+            session, contest_id=contest.id, mode=form.get("mode", ""), actor=user
+        )
+    return RedirectResponse(
+        request.url_for("admin_comparative", contest_id=contest.id), status_code=303
+    )
+
+
+@requires(Role.ADMIN)
 async def standing_page(request: Request) -> Response:
     async with request.state.sessionmaker() as session:
         contest = await rules.ensure_contest_for_organiser(
@@ -100,7 +117,12 @@ async def standing_page(request: Request) -> Response:
     return render(
         request,
         "admin/comparative.html",
-        {"contest": contest, "standing": standing, "warning": comparing.INFIT_WARNING},
+        {
+            "contest": contest,
+            "standing": standing,
+            "warning": comparing.INFIT_WARNING,
+            "mode": comparing.results_mode(standing.round).value,
+        },
     )
 
 
@@ -122,5 +144,11 @@ routes: list[BaseRoute] = [
         open_final,
         methods=["POST"],
         name="admin_comparative_open",
+    ),
+    Route(
+        "/admin/contests/{contest_id:int}/comparative/results",
+        choose_results,
+        methods=["POST"],
+        name="admin_comparative_results",
     ),
 ]
