@@ -3,10 +3,12 @@ Bradley-Terry fit (``judging.comparative`` holds the arithmetic).
 
 The organiser opens it as a shortlist of the round before (``services.shortlist`` with the
 comparative kind): the best N of each division go on. ``plan_round`` then fixes every pair in
-advance, about ``per_entry`` for each entry, each to a judge free of conflicts with both
-entries. A judge decides their pairs one at a time (``decide``); the organiser reads the
-standing (``standing``): the ranking with each entry's standard error, the scale-separation
-reliability and each judge's infit.
+advance, about ``per_entry`` for each entry, most between entries close on the round before's
+scores, each to a judge free of conflicts with both entries. A judge decides their pairs one
+at a time (``decide``); the organiser reads the standing (``standing``): the ranking with each
+entry's standard error, the scale-separation reliability and each judge's infit. Once every
+pair is decided, the final ranks the shortlist in the results, or only breaks its ties
+(``choose_results``; contest.results.compute does the ranking).
 
 Like every service, these take the caller's session and never commit.
 """
@@ -43,6 +45,7 @@ from judging.services import (
     _in_round,
     current_round,
     entry_assets,
+    round_scores,
 )
 
 # Comparisons per entry the organiser may ask for.
@@ -77,6 +80,22 @@ async def _entry_units(session: AsyncSession, event_id: int) -> dict[int, set[in
             current = parents.get(current)
         chains[unit_id] = chain
     return chains
+
+
+async def scored_round(session: AsyncSession, *, final: Round) -> Round | None:
+    """The rubric round a comparative final's shortlist was cut on: the last rubric round
+    before it."""
+    found: Round | None = await session.scalar(
+        select(Round)
+        .where(
+            Round.contest_id == final.contest_id,
+            Round.number < final.number,
+            Round.kind == RoundKind.RUBRIC,
+        )
+        .order_by(Round.number.desc())
+        .limit(1)
+    )
+    return found
 
 
 async def plan_round(
@@ -131,8 +150,24 @@ async def plan_round(
         units = chains.get(unit_id, set()) if unit_id is not None else set()
         return rules.may_judge_entry(conflicts[judge], entry_units=units, entrant_id=entrant_id)
 
+    # Pairs of near equals on the round before's scores tell the most (bench/fairness.py).
+    before = await scored_round(session, final=round_)
+    prior = (
+        {
+            entry_id: score.final
+            for entry_id, score in (
+                await round_scores(session, contest=contest, round_=before)
+            ).items()
+            if entry_id in owners
+        }
+        if before is not None
+        else {}
+    )
     pairs = comparative.plan_pairs(
-        list(owners), per_entry=per_entry, seed=round_.id if seed is None else seed
+        list(owners),
+        per_entry=per_entry,
+        seed=round_.id if seed is None else seed,
+        prior=prior or None,
     )
     try:
         shared = comparative.share_pairs(pairs, judge_ids, may_judge=may_judge)

@@ -59,7 +59,6 @@ from contest.models import (
     Prize,
     Result,
     Round,
-    RoundKind,
     round_entries,
 )
 from contest.progress import Progress
@@ -278,22 +277,6 @@ async def score_entries(
         total=entries,
         progress=progress,
     )
-
-
-async def scored_round(session: AsyncSession, *, final: Round) -> Round | None:
-    """The rubric round whose scores a comparative final's shortlist was cut on: the last
-    rubric round before it."""
-    found: Round | None = await session.scalar(
-        select(Round)
-        .where(
-            Round.contest_id == final.contest_id,
-            Round.number < final.number,
-            Round.kind == RoundKind.RUBRIC,
-        )
-        .order_by(Round.number.desc())
-        .limit(1)
-    )
-    return found
 
 
 async def set_compared(session: AsyncSession, *, strengths: Mapping[int, float]) -> None:

@@ -131,7 +131,7 @@ async def compute_results(
     if final is not None:
         if await comparing.open_pairs(session, round_=final):
             raise ResultsError("undecided")
-        round_ = await compute.scored_round(session, final=final)
+        round_ = await comparing.scored_round(session, final=final)
         if round_ is None:
             raise ResultsError("no_scores")
     criteria = await contest_criteria(session, contest_id=contest_id)

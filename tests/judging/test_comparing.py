@@ -36,7 +36,7 @@ from contest.models import (
     round_entries,
 )
 from contest.results import services as results
-from judging import comparing, services
+from judging import comparative, comparing, services
 from judging.services import unit_chain
 from tests.intake.support import vi
 from tests.support import Account, csrf_from, make_entries, score_all, sign_in
@@ -66,16 +66,21 @@ async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
 async def _make_final(
     sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser, best: list[float]
 ) -> Final:
-    """The writing contest judged on the rubric, then its best 4 of each division (scored
-    ``best``, a share of full marks each) sent to a comparative final of PER_ENTRY
-    comparisons per entry."""
+    """The writing contest judged on the rubric (by the plain mean, so that equal marks tie),
+    then its best 4 of each division (scored ``best``, a share of full marks each) sent to a
+    comparative final of PER_ENTRY comparisons per entry."""
     writing = await _contest_id(sessionmaker)
+    async with sessionmaker() as session:
+        contest = await session.get(Contest, writing)
+        assert contest is not None
+        contest.aggregation = Aggregation.MEAN
+        await session.commit()
     judges = {
         email: await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
         for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3"))
     }
     # Two divisions (primary, lower secondary) of six entries each.
-    ages = [9, 10, 10, 11, 9, 10, 12, 13, 14, 12, 13, 14]
+    ages = [9, 10, 10, 8, 9, 10, 12, 13, 14, 12, 13, 14]
     entries = await make_entries(sessionmaker, WRITING, ages=ages)
     async with sessionmaker() as session:
         await services.run_assignment(session, contest_id=writing, actor=None)
@@ -106,7 +111,8 @@ async def _make_final(
 async def final(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
 ) -> Final:
-    """A final whose shortlist all scored full marks on the rubric."""
+    """A final whose shortlist all scored full marks on the rubric: the round before says
+    nothing about who is close, so the pairs are random."""
     return await _make_final(sessionmaker, make_user, [1.0] * 4)
 
 
@@ -349,14 +355,8 @@ async def graded(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
 ) -> Final:
     """A final whose shortlist scored GRADED on the rubric, every pair decided for the truly
-    better entry (the later made, against the rubric order). Scored by the plain mean, so
-    that the entries at full marks tie."""
+    better entry (the later made, against the rubric order)."""
     made = await _make_final(sessionmaker, make_user, GRADED)
-    async with sessionmaker() as session:
-        contest = await session.get(Contest, made.contest_id)
-        assert contest is not None
-        contest.aggregation = Aggregation.MEAN
-        await session.commit()
     await _decide(sessionmaker, made, await _comparisons(sessionmaker, made.round.id))
     return made
 
@@ -547,3 +547,22 @@ async def test_the_choice_is_refused_for_another_round_or_mode(
             .where(AuditEvent.action == "comparative_results_chosen")
         )
     assert all(r.comparative_results is None for r in rounds) and audited == 0
+
+
+async def test_the_final_is_planned_from_the_round_before_s_scores(
+    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
+) -> None:
+    final = await _make_final(sessionmaker, make_user, GRADED)
+    made = await _comparisons(sessionmaker, final.round.id)
+    shortlisted = sorted(await _shortlist(sessionmaker, final))
+    async with sessionmaker() as session:
+        contest = await session.get(Contest, final.contest_id)
+        before = await comparing.scored_round(session, final=final.round)
+        assert contest is not None and before is not None and before.number == 1
+        scores = await services.round_scores(session, contest=contest, round_=before)
+    prior = {entry: scores[entry].final for entry in shortlisted}
+    informed = comparative.plan_pairs(
+        shortlisted, per_entry=PER_ENTRY, seed=final.round.id, prior=prior
+    )
+    assert [(c.left_entry_id, c.right_entry_id) for c in made] == informed
+    assert informed != comparative.plan_pairs(shortlisted, per_entry=PER_ENTRY, seed=final.round.id)
