@@ -373,14 +373,19 @@ def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
 
 async def ensure_may_start(session: AsyncSession, *, contest_id: int, action: str) -> Contest:
     """The quick refusals of computing or publishing, checked before the work is queued so
-    that the organiser hears them at once: published already, judging not started, nothing
-    computed to publish. The work itself checks again when it runs."""
+    that the organiser hears them at once: published already, judging not started, a
+    comparative final with pairs to decide, nothing computed to publish. The work itself
+    checks again when it runs."""
     contest = await _contest(session, contest_id)
     if await is_published(session, contest_id=contest_id):
         raise ResultsError("published")
     if action == "publish":
         if not await has_results(session, contest_id=contest_id):
             raise ResultsError("not_computed")
-    elif await current_round(session, contest_id=contest_id) is None:
+        return contest
+    round_ = await current_round(session, contest_id=contest_id)
+    if round_ is None:
         raise ResultsError("no_round")
+    if round_.kind == RoundKind.COMPARATIVE and await comparing.open_pairs(session, round_=round_):
+        raise ResultsError("undecided")
     return contest

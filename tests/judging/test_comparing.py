@@ -26,6 +26,7 @@ from contest.models import (
     Entrant,
     Entry,
     EntryStatus,
+    Job,
     Prize,
     Result,
     Role,
@@ -489,19 +490,28 @@ async def _nothing_computed(
 
 
 async def test_results_wait_for_every_pair_of_the_final(
-    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
+    organiser: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
 ) -> None:
     final = await _make_final(sessionmaker, make_user, GRADED)
     made = await _comparisons(sessionmaker, final.round.id)
     await _decide(sessionmaker, final, made[:-1])
+    message = vi(
+        "The comparative final still has pairs to decide: compute the results when all are."
+    )
     async with sessionmaker() as session:
         with pytest.raises(results.ResultsError) as refused:
             await results.compute_results(session, contest_id=final.contest_id, actor=None)
     assert refused.value.code == "undecided" and refused.value.status_code == 409
-    assert refused.value.message == vi(
-        "The comparative final still has pairs to decide: compute the results when all are."
-    )
+    assert refused.value.message == message
+    # Through the API: refused at once, before any job is queued.
+    headers = {"X-CSRF-Token": await csrf_from(organiser, f"/admin/contests/{final.contest_id}")}
+    answered = await organiser.post(f"/api/v1/contests/{WRITING}/results/compute", headers=headers)
+    assert answered.status_code == 409 and answered.json()["error"]["message"] == message
     await _nothing_computed(sessionmaker, final.contest_id)
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Job)) == 0
     # A pair whose entry was withdrawn is never shown, so it does not hold the results up.
     last = made[-1]
     async with sessionmaker() as session:
@@ -566,3 +576,118 @@ async def test_the_final_is_planned_from_the_round_before_s_scores(
     )
     assert [(c.left_entry_id, c.right_entry_id) for c in made] == informed
     assert informed != comparative.plan_pairs(shortlisted, per_entry=PER_ENTRY, seed=final.round.id)
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+async def test_a_judge_decides_their_pairs_through_the_api_and_nothing_else(
+    final: Final, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    made = await _comparisons(sessionmaker, final.round.id)
+    account = final.judges["a@x.vn"]
+    mine = [c for c in made if c.judge_id == account.user.id]
+    theirs = next(c for c in made if c.judge_id != account.user.id)
+    await sign_in(client, account.user.email, account.password)
+    shown = await client.get("/api/v1/judge/comparisons/next")
+    assert shown.status_code == 200
+    body = shown.json()
+    first = mine[0]
+    assert body["pair"]["id"] == first.id and (body["done"], body["total"]) == (0, len(mine))
+    assert [body["pair"]["left"]["id"], body["pair"]["right"]["id"]] == [
+        first.left_entry_id,
+        first.right_entry_id,
+    ]
+    # Blind: no name, unit or receipt code of either entrant.
+    async with sessionmaker() as session:
+        for entry_id in (first.left_entry_id, first.right_entry_id):
+            entry = await session.get(Entry, entry_id)
+            assert entry is not None
+            entrant = await session.get(Entrant, entry.entrant_id)
+            assert entrant is not None
+            assert entry.receipt_code not in shown.text and entrant.full_name not in shown.text
+    headers = {"X-CSRF-Token": await csrf_from(client, "/judge/compare")}
+    path = f"/api/v1/judge/comparisons/{first.id}"
+
+    async def pick(url: str, winner: object) -> httpx.Response:
+        return await client.post(url, json={"winner": winner}, headers=headers)
+
+    other = await pick(f"/api/v1/judge/comparisons/{theirs.id}", theirs.left_entry_id)
+    assert other.status_code == 404
+    assert other.json()["error"]["message"] == vi("This pair is not in your list.")
+    outside = next(e for e in final.quality if e not in (first.left_entry_id, first.right_entry_id))
+    for bad in [outside, str(first.left_entry_id), True, None, 1.5]:
+        refused = await pick(path, bad)
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"]["message"] == vi("Choose one of the two entries shown.")
+    unreadable = await client.post(path, content=b"{", headers=headers)
+    assert unreadable.status_code == 400
+    assert all(c.decided_at is None for c in await _comparisons(sessionmaker, final.round.id))
+
+    chosen = await pick(path, first.right_entry_id)
+    assert chosen.status_code == 200
+    assert chosen.json() == {"id": first.id, "winner": first.right_entry_id}
+    assert (await pick(path, first.right_entry_id)).status_code == 200
+    changed = await pick(path, first.left_entry_id)
+    assert changed.status_code == 409
+    assert changed.json()["error"]["message"] == vi("You have already chosen in this pair.")
+    async with sessionmaker() as session:
+        stored = await session.get(Comparison, first.id)
+        decided = await session.scalar(
+            select(func.count()).select_from(Comparison).where(Comparison.decided_at.is_not(None))
+        )
+    assert stored is not None and stored.winner_entry_id == first.right_entry_id
+    assert decided == 1
+    following = (await client.get("/api/v1/judge/comparisons/next")).json()
+    assert following["done"] == 1
+    assert following["pair"] is None if len(mine) == 1 else following["pair"]["id"] == mine[1].id
+
+
+async def test_the_organiser_reads_the_standing_and_chooses_through_the_api(
+    graded: Final, organiser: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    url = f"/api/v1/contests/{WRITING}/comparative"
+    read = await organiser.get(url)
+    assert read.status_code == 200
+    body = read.json()
+    async with sessionmaker() as session:
+        standing = await comparing.standing(session, contest_id=graded.contest_id)
+    assert standing.reliability is not None
+    assert body["reliability"] == pytest.approx(standing.reliability)
+    assert (body["planned"], body["decided"], body["results"]) == (
+        standing.planned,
+        standing.decided,
+        "rank",
+    )
+    assert [(r["entry"], r["standard_error"]) for r in body["ranking"]] == [
+        (r.entry_id, pytest.approx(r.standard_error)) for r in standing.ranking
+    ]
+    assert [(j["id"], j["infit"]) for j in body["judges"]] == [
+        (j.judge_id, pytest.approx(j.infit)) for j in standing.judges
+    ]
+    headers = {"X-CSRF-Token": await csrf_from(organiser, f"/admin/contests/{graded.contest_id}")}
+    for bad in [{"mode": "best"}, {"mode": 1}, {}]:
+        refused = await organiser.put(f"{url}/results", json=bad, headers=headers)
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"]["message"] == vi(
+            "Choose whether the final ranks the shortlist or only breaks ties."
+        )
+    async with sessionmaker() as session:
+        stored = await session.get(Round, graded.round.id)
+        assert stored is not None and stored.comparative_results is None
+        drawing = await session.scalar(select(Contest).where(Contest.slug != WRITING))
+        assert drawing is not None
+        session.add(Round(contest_id=drawing.id, number=1, status=RoundStatus.OPEN))
+        await session.commit()
+    elsewhere = f"/api/v1/contests/{drawing.slug}/comparative"
+    assert (await organiser.get(elsewhere)).status_code == 409
+    wrong_round = await organiser.put(
+        f"{elsewhere}/results", json={"mode": "rank"}, headers=headers
+    )
+    assert wrong_round.status_code == 409
+    chosen = await organiser.put(f"{url}/results", json={"mode": "ties"}, headers=headers)
+    assert chosen.status_code == 200 and chosen.json() == {"results": "ties"}
+    async with sessionmaker() as session:
+        rounds = {r.id: r.comparative_results for r in (await session.scalars(select(Round)))}
+    assert rounds.pop(graded.round.id) == ComparativeResults.TIES
+    assert set(rounds.values()) == {None}
