@@ -148,6 +148,12 @@ async def _side_json(request: Request, side: comparing.Side) -> dict[str, Any]:
     }
 
 
+async def _json_field(request: Request, name: str) -> object:
+    """One field of a write's JSON body (None when absent), after its CSRF check."""
+    verify_csrf(request, None)
+    return (await _json_object(request)).get(name)
+
+
 @requires(Role.JUDGE)
 async def api_next_pair(request: Request) -> Response:
     """The signed-in judge's next pair to compare, blind, as on the comparison page.
@@ -210,13 +216,9 @@ async def api_decide(request: Request) -> Response:
               properties:
                 id: {type: integer}
                 winner: {type: integer}
-      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
-      "422": {$ref: "#/components/responses/422"}
     """
-    verify_csrf(request, None)
-    body = await _json_object(request)
-    winner = body.get("winner")
+    winner = await _json_field(request, "winner")
     async with request.state.sessionmaker.begin() as session:
         comparison = await comparing.decide(
             session,
@@ -319,11 +321,8 @@ async def api_choose_results(request: Request) -> Response:
               properties:
                 results: {type: string, enum: [rank, ties]}
       "409": {$ref: "#/components/responses/409"}
-      "422": {$ref: "#/components/responses/422"}
     """
-    verify_csrf(request, None)
-    body = await _json_object(request)
-    mode = body.get("mode")
+    mode = await _json_field(request, "mode")
     async with request.state.sessionmaker.begin() as session:
         round_ = await comparing.choose_results(
             session,
@@ -332,6 +331,11 @@ async def api_choose_results(request: Request) -> Response:
             actor=current_user(request),
         )
         return JSONResponse({"results": comparing.results_mode(round_).value})
+
+
+def _fields(**types: str | list[str]) -> dict[str, Any]:
+    """An object schema of plain typed fields."""
+    return {"type": "object", "properties": {name: {"type": t} for name, t in types.items()}}
 
 
 API_SCHEMAS: dict[str, Any] = {
@@ -383,32 +387,26 @@ API_SCHEMAS: dict[str, Any] = {
             "ranking": {
                 "type": "array",
                 "description": "The strongest entries first (the first 50).",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "rank": {"type": "integer"},
-                        "entry": {"type": "integer"},
-                        "receipt_code": {"type": "string"},
-                        "title": {"type": "string"},
-                        "strength": {"type": "number"},
-                        "standard_error": {"type": "number"},
-                        "comparisons": {"type": "integer"},
-                    },
-                },
+                "items": _fields(
+                    rank="integer",
+                    entry="integer",
+                    receipt_code="string",
+                    title="string",
+                    strength="number",
+                    standard_error="number",
+                    comparisons="integer",
+                ),
             },
             "judges": {
                 "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "name": {"type": "string"},
-                        "decided": {"type": "integer"},
-                        "planned": {"type": "integer"},
-                        "infit": {"type": ["number", "null"]},
-                        "inconsistent": {"type": "boolean"},
-                    },
-                },
+                "items": _fields(
+                    id="integer",
+                    name="string",
+                    decided="integer",
+                    planned="integer",
+                    infit=["number", "null"],
+                    inconsistent="boolean",
+                ),
             },
         },
     },
