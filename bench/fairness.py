@@ -48,8 +48,9 @@ COMPARISONS_PER_ENTRY = 10
 # A comparison costs the judge time of one rubric scoring (see the module's time model).
 EQUAL_TIME_K = COMPARISONS_PER_ENTRY // 2
 TOP = 10
-# Other numbers of comparisons per entry whose reliability is printed beside.
-SWEEP = (5, 15, 20, 30)
+# Comparisons per entry at which both planners are measured.
+SWEEP = (5, 10, 15, 20)
+PLANNERS = ("random", "informed")
 
 
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -138,10 +139,17 @@ def comparative_final(
     judges: tuple[np.ndarray, ...],
     seed: int,
     per_entry: int = COMPARISONS_PER_ENTRY,
+    prior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, dict[int, float]]:
-    """The comparative round: the strengths, the scale's reliability, each judge's infit."""
+    """The comparative round: the strengths, the scale's reliability, each judge's infit.
+    With ``prior`` (each entry's score in the round before) the pairs are planned from it."""
     _bias, scale, noise = judges
-    pairs = plan_pairs(range(len(quality)), per_entry=per_entry, seed=seed)
+    pairs = plan_pairs(
+        range(len(quality)),
+        per_entry=per_entry,
+        seed=seed,
+        prior=None if prior is None else dict(enumerate(prior.tolist())),
+    )
     made = []
     for judge, left, right in share_pairs(pairs, range(len(noise))):
         margin = scale[judge] * (quality[left] - quality[right])
@@ -191,10 +199,14 @@ def main() -> None:
         f"mean, K = {EQUAL_TIME_K} (equal time)",
         f"normalised, K = {EQUAL_TIME_K} (equal time)",
         f"comparative, {COMPARISONS_PER_ENTRY} per entry",
+        f"comparative, {COMPARISONS_PER_ENTRY} per entry, informed plan",
     ]
     final: dict[str, list[tuple[float, float, bool]]] = {name: [] for name in final_methods}
     reliabilities: list[float] = []
-    swept: dict[int, list[float]] = {n: [] for n in SWEEP}
+    # (planner, comparisons per entry) -> (reliability, tau, top recall, true best first).
+    swept: dict[tuple[str, int], list[tuple[float, float, float, bool]]] = {
+        (planner, n): [] for planner in PLANNERS for n in SWEEP
+    }
     infit_noise: list[float] = []
     flagged_noise: list[float] = []
     flagged = 0
@@ -205,9 +217,11 @@ def main() -> None:
         panel_traits = simulate_panel(rng, args.judges)
         panel = balanced_assignment(rng, args.entries, args.judges)
         totals = rubric_scores(rng, quality, panel, panel_traits)
+        first_round: dict[str, np.ndarray] = {}
         for method in AGGREGATIONS:
             scores = aggregate(totals, method=method, max_total=MAX_TOTAL)
             estimate = np.array([scores[e].final for e in range(args.entries)])
+            first_round[method] = estimate
             taus[method].append(kendall_tau(estimate, quality))
         taus["crowd_bt"].append(kendall_tau(crowd_bt(rng, quality, panel_traits), quality))
 
@@ -228,11 +242,29 @@ def main() -> None:
         )
         estimates[final_methods[4]] = strength
         reliabilities.append(reliability)
-        for per_entry in SWEEP:
-            swept[per_entry].append(
-                comparative_final(rng, quality, panel_traits, args.seed + run, per_entry)[1]
-            )
         best = int(np.argmax(quality))
+        # The round before: the default (normalised) rubric scores at K = 3.
+        prior = first_round["normalised"]
+        for planner in PLANNERS:
+            for per_entry in SWEEP:
+                found, found_reliability, _infit = comparative_final(
+                    rng,
+                    quality,
+                    panel_traits,
+                    args.seed + run,
+                    per_entry,
+                    prior if planner == "informed" else None,
+                )
+                if planner == "informed" and per_entry == COMPARISONS_PER_ENTRY:
+                    estimates[final_methods[5]] = found
+                swept[(planner, per_entry)].append(
+                    (
+                        found_reliability,
+                        kendall_tau(found, quality),
+                        top_recall(found, quality),
+                        int(np.argsort(-found, kind="stable")[0]) == best,
+                    )
+                )
         for name, estimate in estimates.items():
             first = int(np.argsort(-estimate, kind="stable")[0])
             final[name].append(
@@ -280,13 +312,23 @@ def main() -> None:
         f"min {min(reliabilities):.3f}, max {max(reliabilities):.3f} (goal >= 0.8): "
         + ("met" if mean_reliability >= 0.8 else "NOT met")
     )
+    print()
     print(
-        "reliability by comparisons per entry: "
-        + ", ".join(
-            f"{n}: {statistics.mean(values):.3f}"
-            for n, values in sorted({**swept, COMPARISONS_PER_ENTRY: reliabilities}.items())
-        )
+        "planners: random pairs, or pairs informed by the round before (the normalised "
+        "rubric scores at K = 3; near neighbours, a share of random rounds)"
     )
+    print(
+        f"{'planner':<10}{'per entry':>10}{'reliability':>13}{'min':>7}{'tau':>8}"
+        f"{f'top-{TOP} recall':>15}{'true best 1st':>15}"
+    )
+    for (planner, per_entry), rows in swept.items():
+        values = [r[0] for r in rows]
+        print(
+            f"{planner:<10}{per_entry:>10}{statistics.mean(values):>13.3f}{min(values):>7.3f}"
+            f"{statistics.mean(r[1] for r in rows):>8.3f}"
+            f"{statistics.mean(r[2] for r in rows):>15.2f}"
+            f"{sum(1 for r in rows if r[3]) / len(rows):>14.0%}"
+        )
     judges_seen = args.judges * args.runs
     print(
         f"judges' infit: correlation with their true noise {statistics.mean(infit_noise):+.2f}; "

@@ -57,6 +57,8 @@ from contest.results.routes import routes as results_export_routes
 from contest.settings import Settings
 from contest.templating import create_templates
 from contest.vote.routes import routes as vote_routes
+from judging.comparing_routes import API_SCHEMAS as comparing_schemas
+from judging.comparing_routes import api_routes as comparing_api_routes
 from judging.comparing_routes import routes as comparing_routes
 from judging.jobs import KINDS as judging_job_kinds
 from judging.judges_routes import routes as judges_routes
@@ -100,6 +102,7 @@ def _api_routes() -> list[BaseRoute]:
         *admin_api_routes,
         *intake_api_routes,
         *judging_api_routes,
+        *comparing_api_routes,
         *results_api_routes,
         *results_public_api_routes,
         *remarking_api_routes,
@@ -214,5 +217,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         **remarking_schemas,
         **results_schemas,
         **job_schemas,
+        **comparing_schemas,
     }
     return app

@@ -111,6 +111,15 @@ class RoundKind(enum.StrEnum):
     COMPARATIVE = "comparative"
 
 
+class ComparativeResults(enum.StrEnum):
+    """What a finished comparative final does to the published results: its Bradley-Terry
+    order ranks the shortlist (and so gives its prizes), or the rubric order stands and the
+    comparative order only separates entries tied on the rubric score."""
+
+    RANK = "rank"
+    TIES = "ties"
+
+
 class AssignmentStatus(enum.StrEnum):
     ASSIGNED = "assigned"
     DRAFT = "draft"
@@ -447,6 +456,10 @@ class Round(Base):
     status: Mapped[RoundStatus] = mapped_column(_enum(RoundStatus), default=RoundStatus.OPEN)
     kind: Mapped[RoundKind] = mapped_column(
         _enum(RoundKind), default=RoundKind.RUBRIC, server_default=RoundKind.RUBRIC.value
+    )
+    # A comparative round's effect on the results (None: the default, RANK).
+    comparative_results: Mapped[ComparativeResults | None] = mapped_column(
+        _enum(ComparativeResults)
     )
     closes_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

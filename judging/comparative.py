@@ -6,7 +6,10 @@ Pure functions over entry and judge ids (numpy and the standard library only), a
 
 - ``plan_pairs``: which pairs are compared, chosen before any judgement (non-adaptive): in each
   of ``per_entry`` rounds the entries are shuffled and paired off, so every entry is compared
-  about ``per_entry`` times and no pair comes twice while another choice exists.
+  about ``per_entry`` times and no pair comes twice while another choice exists. Given the
+  entries' scores from the round before (``prior``), most rounds pair entries whose scores are
+  close instead (a comparison of near equals tells the most), and the rest stay random, which
+  keeps the comparison graph connected and the scale anchored across its whole range.
 - ``share_pairs``: the pairs given out to judges, each to the least-loaded judge allowed to see
   both entries (a conflict of interest excludes a judge from a pair), loads within one.
 - ``fit``: each entry's strength (logits, mean 0), its standard error, the scale-separation
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +38,11 @@ from judging.loads import LeastLoaded
 PRIOR_GAMES = 1.0
 # A judge whose infit is above this is shown to the organiser as inconsistent.
 INFIT_WARNING = 1.3
+# With prior scores: the share of rounds still paired at random (at least one).
+RANDOM_SHARE = 0.5
+# With prior scores: how far, in standard deviations of the scores, each round's order is
+# shaken before near neighbours are paired (so that rounds do not repeat the same pairs).
+PRIOR_JITTER = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +66,23 @@ class Fit:
         return sorted(self.strength, key=lambda entry: (-self.strength[entry], entry))
 
 
-def plan_pairs(entries: Sequence[int], *, per_entry: int, seed: int = 0) -> list[tuple[int, int]]:
-    """The pairs to compare, fixed in advance: ``per_entry`` rounds, each a random pairing of
-    all the entries (with an odd count, the one left over meets a random other). Each entry is
-    paired with the next one in the shuffled order that it has not met yet; a pair comes twice
-    only when an entry has met every other one."""
+def plan_pairs(
+    entries: Sequence[int],
+    *,
+    per_entry: int,
+    seed: int = 0,
+    prior: Mapping[int, float] | None = None,
+) -> list[tuple[int, int]]:
+    """The pairs to compare, fixed in advance: ``per_entry`` rounds, each pairing off all the
+    entries (with an odd count, the one left over meets a random other).
+
+    Without ``prior`` each round is a random pairing: each entry is paired with the next one
+    in the shuffled order that it has not met yet; a pair comes twice only when an entry has
+    met every other one. With ``prior`` (a score per entry from the round before; entries
+    without one count as the median; scores all equal count as none), RANDOM_SHARE of the
+    rounds are such random pairings and the others pair near neighbours in the order of the
+    scores, shaken a little each round (PRIOR_JITTER): each entry meets the nearest below it
+    that it has not met yet."""
     items = list(dict.fromkeys(entries))
     if len(items) < 2:
         raise ValueError("comparative judgement needs at least two entries")
@@ -71,10 +91,26 @@ def plan_pairs(entries: Sequence[int], *, per_entry: int, seed: int = 0) -> list
     rng = random.Random(seed)  # noqa: S311 - a plan, not a secret
     met: Counter[frozenset[int]] = Counter()
     pairs: list[tuple[int, int]] = []
-    for _ in range(per_entry):
+    local_rounds = 0
+    scores: dict[int, float] = {}
+    spread = 0.0
+    if prior is not None:
+        known = sorted(float(prior[e]) for e in items if e in prior)
+        middle = known[len(known) // 2] if known else 0.0
+        scores = {e: float(prior.get(e, middle)) for e in items}
+        spread = float(np.std(list(scores.values())))
+        random_rounds = max(1, round(per_entry * RANDOM_SHARE))
+        # Scores all equal say nothing about who is close: every round stays random.
+        local_rounds = max(0, per_entry - random_rounds) if spread > 0 else 0
+    for number in range(per_entry):
+        round_start = len(pairs)
+        if number < local_rounds:
+            shaken = {e: scores[e] + rng.gauss(0.0, PRIOR_JITTER * spread) for e in items}
+            waiting = sorted(items, key=lambda e: -shaken[e])
+            _pair_neighbours(pairs, met, waiting, rng)
+            continue
         waiting = items[:]
         rng.shuffle(waiting)
-        round_start = len(pairs)
         while len(waiting) >= 2:
             first = waiting.pop()
             # From the end, so that taking the partner out is cheap.
@@ -94,12 +130,60 @@ def plan_pairs(entries: Sequence[int], *, per_entry: int, seed: int = 0) -> list
             second = waiting.pop()
             _pair_anew(pairs, met, round_start, first, second)
         if waiting:
-            (spare,) = waiting
-            others = [e for e in items if e != spare and not met[frozenset((spare, e))]]
-            partner = rng.choice(others or [e for e in items if e != spare])
-            met[frozenset((spare, partner))] += 1
-            pairs.append((spare, partner))
+            _pair_spare(pairs, met, items, waiting[0], rng)
     return pairs
+
+
+def _pair_spare(
+    pairs: list[tuple[int, int]],
+    met: Counter[frozenset[int]],
+    items: Sequence[int],
+    spare: int,
+    rng: random.Random,
+) -> None:
+    """The entry left over in a round of an odd count meets a random other (one it has not
+    met, while there is one)."""
+    others = [e for e in items if e != spare and not met[frozenset((spare, e))]]
+    partner = rng.choice(others or [e for e in items if e != spare])
+    met[frozenset((spare, partner))] += 1
+    pairs.append((spare, partner))
+
+
+def _pair_neighbours(
+    pairs: list[tuple[int, int]],
+    met: Counter[frozenset[int]],
+    ordered: list[int],
+    rng: random.Random,
+) -> None:
+    """One round of near neighbours: down the order, each entry not yet paired meets the
+    nearest below it not yet paired that it has not met; where it has met all of them (the
+    end of the order), it swaps partners with a pair of the round, as random rounds do."""
+    start = len(pairs)
+    taken: set[int] = set()
+    for position, first in enumerate(ordered):
+        if first in taken:
+            continue
+        nearest: int | None = None
+        second: int | None = None
+        for other in ordered[position + 1 :]:
+            if other in taken:
+                continue
+            if nearest is None:
+                nearest = other
+            if not met[frozenset((first, other))]:
+                second = other
+                break
+        if nearest is None:
+            # The last of an odd count.
+            _pair_spare(pairs, met, ordered, first, rng)
+            break
+        if second is None:
+            taken.update((first, nearest))
+            _pair_anew(pairs, met, start, first, nearest)
+            continue
+        taken.update((first, second))
+        met[frozenset((first, second))] += 1
+        pairs.append((first, second))
 
 
 def _pair_anew(

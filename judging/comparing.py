@@ -3,10 +3,12 @@ Bradley-Terry fit (``judging.comparative`` holds the arithmetic).
 
 The organiser opens it as a shortlist of the round before (``services.shortlist`` with the
 comparative kind): the best N of each division go on. ``plan_round`` then fixes every pair in
-advance, about ``per_entry`` for each entry, each to a judge free of conflicts with both
-entries. A judge decides their pairs one at a time (``decide``); the organiser reads the
-standing (``standing``): the ranking with each entry's standard error, the scale-separation
-reliability and each judge's infit.
+advance, about ``per_entry`` for each entry, most between entries close on the round before's
+scores, each to a judge free of conflicts with both entries. A judge decides their pairs one
+at a time (``decide``); the organiser reads the standing (``standing``): the ranking with each
+entry's standard error, the scale-separation reliability and each judge's infit. Once every
+pair is decided, the final ranks the shortlist in the results, or only breaks its ties
+(``choose_results``; contest.results.compute does the ranking).
 
 Like every service, these take the caller's session and never commit.
 """
@@ -24,6 +26,7 @@ from contest.errors import ConflictError, InvalidError
 from contest.i18n import gettext
 from contest.models import (
     Asset,
+    ComparativeResults,
     Comparison,
     Contest,
     Entrant,
@@ -42,6 +45,7 @@ from judging.services import (
     _in_round,
     current_round,
     entry_assets,
+    round_scores,
 )
 
 # Comparisons per entry the organiser may ask for.
@@ -76,6 +80,22 @@ async def _entry_units(session: AsyncSession, event_id: int) -> dict[int, set[in
             current = parents.get(current)
         chains[unit_id] = chain
     return chains
+
+
+async def scored_round(session: AsyncSession, *, final: Round) -> Round | None:
+    """The rubric round a comparative final's shortlist was cut on: the last rubric round
+    before it."""
+    found: Round | None = await session.scalar(
+        select(Round)
+        .where(
+            Round.contest_id == final.contest_id,
+            Round.number < final.number,
+            Round.kind == RoundKind.RUBRIC,
+        )
+        .order_by(Round.number.desc())
+        .limit(1)
+    )
+    return found
 
 
 async def plan_round(
@@ -130,8 +150,24 @@ async def plan_round(
         units = chains.get(unit_id, set()) if unit_id is not None else set()
         return rules.may_judge_entry(conflicts[judge], entry_units=units, entrant_id=entrant_id)
 
+    # Pairs of near equals on the round before's scores tell the most (bench/fairness.py).
+    before = await scored_round(session, final=round_)
+    prior = (
+        {
+            entry_id: score.final
+            for entry_id, score in (
+                await round_scores(session, contest=contest, round_=before)
+            ).items()
+            if entry_id in owners
+        }
+        if before is not None
+        else {}
+    )
     pairs = comparative.plan_pairs(
-        list(owners), per_entry=per_entry, seed=round_.id if seed is None else seed
+        list(owners),
+        per_entry=per_entry,
+        seed=round_.id if seed is None else seed,
+        prior=prior or None,
     )
     try:
         shared = comparative.share_pairs(pairs, judge_ids, may_judge=may_judge)
@@ -302,21 +338,25 @@ class Standing:
     judges: list[JudgeFit]
 
 
-async def standing(session: AsyncSession, *, contest_id: int) -> Standing:
-    """The comparative round's ranking so far, its reliability and each judge's infit."""
-    round_ = _comparative_round(await current_round(session, contest_id=contest_id))
-    decided_rows = (
+async def _decided(session: AsyncSession, round_: Round) -> list[comparative.Comparison]:
+    rows = (
         await session.execute(
             select(Comparison.judge_id, Comparison.winner_entry_id, Comparison.left_entry_id,
                    Comparison.right_entry_id)
             .where(Comparison.round_id == round_.id, Comparison.decided_at.is_not(None))
         )
     ).all()  # fmt: skip
-    made = [
+    return [
         comparative.Comparison(judge, winner, right if winner == left else left)
-        for judge, winner, left, right in decided_rows
+        for judge, winner, left, right in rows
         if winner is not None
     ]
+
+
+async def standing(session: AsyncSession, *, contest_id: int) -> Standing:
+    """The comparative round's ranking so far, its reliability and each judge's infit."""
+    round_ = _comparative_round(await current_round(session, contest_id=contest_id))
+    made = await _decided(session, round_)
     entry_rows = (
         await session.execute(
             _in_round(select(Entry.id, Entry.receipt_code, Entry.title), round_).order_by(Entry.id)
@@ -368,6 +408,71 @@ async def standing(session: AsyncSession, *, contest_id: int) -> Standing:
         ranking,
         judges,
     )
+
+
+# --- the results ---------------------------------------------------------------------------
+
+
+def results_mode(round_: Round) -> ComparativeResults:
+    """What the final does to the results; ranking the shortlist until the organiser chooses."""
+    return round_.comparative_results or ComparativeResults.RANK
+
+
+async def choose_results(
+    session: AsyncSession, *, contest_id: int, mode: str, actor: User | None
+) -> Round:
+    """The organiser's choice of what the current comparative round does to the results:
+    "rank" (its order ranks the shortlist and gives the prizes) or "ties" (the rubric order
+    stands; its order only separates entries tied on the rubric score). Refused (409) when
+    the current round is not comparative, (422) for any other mode."""
+    round_ = _comparative_round(await current_round(session, contest_id=contest_id))
+    try:
+        chosen = ComparativeResults(mode.strip())
+    except ValueError:
+        raise InvalidError(
+            gettext("Choose whether the final ranks the shortlist or only breaks ties.")
+        ) from None
+    before = results_mode(round_)
+    round_.comparative_results = chosen
+    audit.record(
+        session,
+        action="comparative_results_chosen",
+        object_type="round",
+        object_id=round_.id,
+        actor=actor,
+        before={"mode": before.value},
+        after={"mode": chosen.value},
+    )
+    await session.flush()
+    return round_
+
+
+async def open_pairs(session: AsyncSession, *, round_: Round) -> int:
+    """The round's pairs still to decide whose two entries are still in the contest (a pair
+    with a withdrawn entry is never shown, so never waits)."""
+    left_entry, right_entry = Entry.__table__.alias("l"), Entry.__table__.alias("r")
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Comparison)
+        .join(left_entry, left_entry.c.id == Comparison.left_entry_id)
+        .join(right_entry, right_entry.c.id == Comparison.right_entry_id)
+        .where(
+            Comparison.round_id == round_.id,
+            Comparison.decided_at.is_(None),
+            left_entry.c.status == EntryStatus.SUBMITTED,
+            right_entry.c.status == EntryStatus.SUBMITTED,
+        )
+    )
+    return int(count or 0)
+
+
+async def final_strengths(session: AsyncSession, *, round_: Round) -> dict[int, float]:
+    """Each entry of the comparative round with its Bradley-Terry strength (an entry never
+    compared sits at 0, the middle of the scale)."""
+    entries = list(await session.scalars(_in_round(select(Entry.id), round_).order_by(Entry.id)))
+    if not entries:
+        return {}
+    return comparative.fit(await _decided(session, round_), entries=entries).strength
 
 
 def check_per_entry(raw: str) -> int:

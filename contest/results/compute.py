@@ -16,6 +16,13 @@ up each judge's, sorting each division. In the caller's transaction:
    of ``scoring.rank`` (1, 2, 2, 4), entry id only ordering the rows of a shared rank;
 5. prizes by count are given by ``scoring.prizes_by_count`` over each division's best ranks,
    read back in rank order (``scoring.ranks_for_count`` says how many can win anything).
+
+When the last round is a comparative final, the rubric round before it is scored as above
+(so the shortlist's scores are the ones it was cut on), each shortlisted entry's
+Bradley-Terry strength joins the tie rule's keys, and only the shortlist is ranked: by the
+strength first ("rank the shortlist"), or by it only after the rubric keys ("break ties").
+Ranking the shortlist by strength with prizes by threshold keeps each division's number of
+each prize and gives them in the comparative order.
 """
 
 from __future__ import annotations
@@ -42,9 +49,18 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import UnaryExpression
 
 from contest.db import BULK_BATCH, UTCDateTime, hold_write_lock, insert_rows
-from contest.models import Contest, Criterion, Prize, Result, Round
+from contest.models import (
+    ComparativeResults,
+    Contest,
+    Criterion,
+    Prize,
+    Result,
+    Round,
+    round_entries,
+)
 from contest.progress import Progress
 from judging.scoring import (
     Moments,
@@ -95,11 +111,16 @@ scores_table = _work_table(
     Column("key_final", Float),
     Column("key_raw", Float),
     Column("key_first", Float),
+    # A comparative final's strength (set after scoring, for the shortlist only).
+    Column("key_compared", Float),
 )
 # ... and then with the rank they give.
 ranked_table = _work_table("compute_ranked", *_entry_columns(), Column("rank", Integer))
 WORK_TABLES = (totals_table, scores_table, ranked_table)
-SCORE_COLUMNS = tuple(c.name for c in scores_table.columns)
+SCORE_COLUMNS = tuple(c.name for c in scores_table.columns if c.name != "key_compared")
+# Strengths are compared to this many decimals: equal records fit to equal strengths, up to
+# the fit's own tolerance.
+STRENGTH_DECIMALS = 4
 RESULTS = cast(Table, Result.__table__)
 
 
@@ -258,30 +279,63 @@ async def score_entries(
     )
 
 
-async def rank_into_results(
-    session: AsyncSession, *, contest_id: int, entries: int, now: datetime
-) -> None:
-    """Step 4: the scores ranked per division become the contest's results. An entry's
-    result row is kept and rewritten when it has one (which spares the database checking its
-    references again), made when it has none, and dropped when the entry has no score now."""
-    s = scores_table.c
-    await session.execute(
-        insert(ranked_table).from_select(
-            [c.name for c in ranked_table.columns],
-            select(
-                s.entry_id,
-                s.division_id,
-                s.final,
-                s.raw_mean,
-                s.judges,
-                s.prize,
-                func.rank().over(
-                    partition_by=s.division_id,
-                    order_by=(s.key_final.desc(), s.key_raw.desc(), s.key_first.desc()),
-                ),
-            ),
-        )
+async def set_compared(session: AsyncSession, *, strengths: Mapping[int, float]) -> None:
+    """A comparative final's strengths beside the scores (a shortlist: a few thousand at
+    most)."""
+    statement = (
+        update(scores_table)
+        .where(scores_table.c.entry_id == bindparam("the_entry"))
+        .values(key_compared=bindparam("the_strength"))
     )
+    items = list(strengths.items())
+    for start in range(0, len(items), BULK_BATCH):
+        await session.execute(
+            statement,
+            [
+                {"the_entry": entry_id, "the_strength": round(strength, STRENGTH_DECIMALS)}
+                for entry_id, strength in items[start : start + BULK_BATCH]
+            ],
+        )
+
+
+async def rank_into_results(
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    entries: int,
+    now: datetime,
+    final: Round | None = None,
+    mode: ComparativeResults = ComparativeResults.RANK,
+) -> int:
+    """Step 4: the scores ranked per division become the contest's results; how many. An
+    entry's result row is kept and rewritten when it has one (which spares the database
+    checking its references again), made when it has none, and dropped when the entry has no
+    score now. With a comparative ``final``, only its entries are ranked, its strengths
+    first (``mode`` RANK) or after the rubric keys (TIES)."""
+    s = scores_table.c
+    rubric = (s.key_final.desc(), s.key_raw.desc(), s.key_first.desc())
+    order: tuple[UnaryExpression[Any], ...] = rubric
+    if final is not None:
+        compared = s.key_compared.desc()
+        order = (compared, *rubric) if mode == ComparativeResults.RANK else (*rubric, compared)
+    ranked = select(
+        s.entry_id,
+        s.division_id,
+        s.final,
+        s.raw_mean,
+        s.judges,
+        s.prize,
+        func.rank().over(partition_by=s.division_id, order_by=order),
+    )
+    if final is not None:
+        ranked = ranked.join(round_entries, round_entries.c.entry_id == s.entry_id).where(
+            round_entries.c.round_id == final.id
+        )
+    await session.execute(
+        insert(ranked_table).from_select([c.name for c in ranked_table.columns], ranked)
+    )
+    if final is not None:
+        entries = int(await session.scalar(select(func.count()).select_from(ranked_table)) or 0)
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         await connection.exec_driver_sql(f"ANALYZE {ranked_table.name}")
@@ -347,6 +401,35 @@ async def rank_into_results(
         )
     if connection.dialect.name == "postgresql":
         await connection.exec_driver_sql(f'ANALYZE "{RESULTS.name}"')
+    return entries
+
+
+async def _best_ranks(
+    session: AsyncSession, *, contest_id: int, division_id: int | None, reach: int
+) -> list[Place]:
+    """A division's results of its first ``reach`` distinct ranks, read in rank order."""
+    connection = await session.connection()
+    rows = await connection.stream(
+        select(Result.entry_id, Result.rank)
+        .where(
+            Result.contest_id == contest_id,
+            Result.division_id.is_(None)
+            if division_id is None
+            else Result.division_id == division_id,
+        )
+        .order_by(Result.rank, Result.entry_id)
+        .execution_options(yield_per=1_000)
+    )
+    best: list[Place] = []
+    ranks = 0
+    async for entry_id, place in rows:
+        if not best or best[-1].rank != place:
+            if ranks == reach:
+                break
+            ranks += 1
+        best.append(Place(entry_id, place))
+    await rows.close()
+    return best
 
 
 async def award_by_count(
@@ -357,36 +440,44 @@ async def award_by_count(
     reach = ranks_for_count(tiers)
     if reach == 0:
         return
-    connection = await session.connection()
     divisions = (await session.scalars(select(scores_table.c.division_id).distinct())).all()
     awards: dict[int, str] = {}
     for division_id in divisions:
-        rows = await connection.stream(
-            select(Result.entry_id, Result.rank)
-            .where(
-                Result.contest_id == contest_id,
-                Result.division_id.is_(None)
-                if division_id is None
-                else Result.division_id == division_id,
-            )
-            .order_by(Result.rank, Result.entry_id)
-            .execution_options(yield_per=1_000)
+        best = await _best_ranks(
+            session, contest_id=contest_id, division_id=division_id, reach=reach
         )
-        best: list[Place] = []
-        ranks = 0
-        async for entry_id, place in rows:
-            if not best or best[-1].rank != place:
-                if ranks == reach:
-                    break
-                ranks += 1
-            best.append(Place(entry_id, place))
-        await rows.close()
         awards.update(prizes_by_count(best, tiers))
     await set_prizes(
         session,
         contest_id=contest_id,
         prizes={entry_id: (Prize(tier), None) for entry_id, tier in awards.items()},
     )
+
+
+async def award_thresholds_in_order(session: AsyncSession, *, contest_id: int) -> None:
+    """Prizes by threshold for a shortlist ranked by a comparative final: each division keeps
+    as many of each prize as the rubric scores reached, given down the comparative order."""
+    x = ranked_table.c
+    counted = await session.execute(
+        select(x.division_id, x.prize, func.count())
+        .where(x.prize.is_not(None))
+        .group_by(x.division_id, x.prize)
+    )
+    tiers: dict[int | None, dict[str, int]] = {}
+    for division_id, prize, count in counted:
+        tiers.setdefault(division_id, {})[prize] = int(count)
+    ranked = await session.scalars(select(x.entry_id))
+    prizes: dict[int, tuple[Prize | None, str | None]] = dict.fromkeys(ranked, (None, None))
+    for division_id, division_tiers in tiers.items():
+        best = await _best_ranks(
+            session,
+            contest_id=contest_id,
+            division_id=division_id,
+            reach=ranks_for_count(division_tiers),
+        )
+        for entry_id, tier in prizes_by_count(best, division_tiers).items():
+            prizes[entry_id] = (Prize(tier), None)
+    await set_prizes(session, contest_id=contest_id, prizes=prizes)
 
 
 async def set_prizes(

@@ -20,6 +20,7 @@ from contest.db import utcnow
 from contest.errors import ContestError
 from contest.i18n import N_, gettext
 from contest.models import (
+    ComparativeResults,
     Contest,
     ContestStatus,
     Division,
@@ -28,6 +29,7 @@ from contest.models import (
     Event,
     Prize,
     Result,
+    RoundKind,
     Unit,
     User,
 )
@@ -35,6 +37,7 @@ from contest.pagination import Page, PageRequest, paginate, where_given
 from contest.progress import Progress, no_progress
 from contest.results import compute
 from contest.tokens import RECEIPT_ALPHABET
+from judging import comparing
 from judging.services import contest_criteria, current_round
 
 # Each refusal: its status and what the organiser reads.
@@ -45,6 +48,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "not_computed": (409, N_("Compute the results first.")),
     "no_reason": (422, N_("Write the reason for this change.")),
     "no_contest": (404, N_("Page not found")),
+    "undecided": (
+        409,
+        N_("The comparative final still has pairs to decide: compute the results when all are."),
+    ),
 }
 
 
@@ -63,7 +70,8 @@ class CodedError(ContestError):
 
 
 class ResultsError(CodedError):
-    """ "published", "no_round", "no_scores", "not_computed", "no_reason", "no_contest"."""
+    """ "published", "no_round", "no_scores", "not_computed", "no_reason", "no_contest",
+    "undecided"."""
 
     errors = ERRORS
 
@@ -118,6 +126,14 @@ async def compute_results(
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None:
         raise ResultsError("no_round")
+    # A comparative final ranks the shortlist cut on the rubric round before it.
+    final = round_ if round_.kind == RoundKind.COMPARATIVE else None
+    if final is not None:
+        if await comparing.open_pairs(session, round_=final):
+            raise ResultsError("undecided")
+        round_ = await comparing.scored_round(session, final=final)
+        if round_ is None:
+            raise ResultsError("no_scores")
     criteria = await contest_criteria(session, contest_id=contest_id)
     entries = await compute.gather_totals(session, round_=round_, criteria=criteria)
     if not entries:
@@ -136,10 +152,23 @@ async def compute_results(
     await compute.score_entries(
         session, contest=contest, criteria=criteria, entries=entries, progress=progress
     )
-    await compute.rank_into_results(session, contest_id=contest_id, entries=entries, now=utcnow())
+    mode = comparing.results_mode(final) if final is not None else None
+    if final is not None:
+        strengths = await comparing.final_strengths(session, round_=final)
+        await compute.set_compared(session, strengths=strengths)
+    entries = await compute.rank_into_results(
+        session,
+        contest_id=contest_id,
+        entries=entries,
+        now=utcnow(),
+        final=final,
+        mode=mode or ComparativeResults.RANK,
+    )
     scheme = contest.prize_scheme or {}
     if scheme.get("method") != "threshold":
         await compute.award_by_count(session, contest_id=contest_id, tiers=scheme.get("tiers", {}))
+    elif mode == ComparativeResults.RANK:
+        await compute.award_thresholds_in_order(session, contest_id=contest_id)
     await compute.set_prizes(session, contest_id=contest_id, prizes=overrides)
     await compute.drop_work_tables(session)
     tally = await compute.prize_tally(session, contest_id=contest_id)
@@ -148,7 +177,12 @@ async def compute_results(
         "results_computed",
         contest,
         actor=actor,
-        after={"entries": entries, "prizes": tally, "round": round_.number},
+        after={
+            "entries": entries,
+            "prizes": tally,
+            "round": round_.number if final is None else final.number,
+            **({"comparative": mode.value} if mode is not None else {}),
+        },
     )
     return ComputeReport(entries=entries, prizes=tally)
 
@@ -339,14 +373,19 @@ def winners(rows: Sequence[ResultRow]) -> list[ResultRow]:
 
 async def ensure_may_start(session: AsyncSession, *, contest_id: int, action: str) -> Contest:
     """The quick refusals of computing or publishing, checked before the work is queued so
-    that the organiser hears them at once: published already, judging not started, nothing
-    computed to publish. The work itself checks again when it runs."""
+    that the organiser hears them at once: published already, judging not started, a
+    comparative final with pairs to decide, nothing computed to publish. The work itself
+    checks again when it runs."""
     contest = await _contest(session, contest_id)
     if await is_published(session, contest_id=contest_id):
         raise ResultsError("published")
     if action == "publish":
         if not await has_results(session, contest_id=contest_id):
             raise ResultsError("not_computed")
-    elif await current_round(session, contest_id=contest_id) is None:
+        return contest
+    round_ = await current_round(session, contest_id=contest_id)
+    if round_ is None:
         raise ResultsError("no_round")
+    if round_.kind == RoundKind.COMPARATIVE and await comparing.open_pairs(session, round_=round_):
+        raise ResultsError("undecided")
     return contest
