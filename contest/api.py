@@ -105,6 +105,34 @@ NAMED_ERROR_RESPONSES = {
     "FileKindRefused": "A file's bytes are not of an accepted kind.",
 }
 
+# What both endpoints that take an entry (an entrant's and a coordinator's) share.
+_RECEIPT = {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}
+ENTRY_SUBMISSION_COMPONENTS: dict[str, Any] = {
+    "parameters": {
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{16,64}$"},
+        }
+    },
+    "requestBodies": {
+        "EntrySubmission": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/EntrySubmission"}}
+            },
+        }
+    },
+}
+RECEIPT_RESPONSES = {
+    "ReceiptMade": {"description": "The entry was made.", "content": _RECEIPT},
+    "ReceiptReplayed": {
+        "description": "The same Idempotency-Key was sent before; this is the entry it made.",
+        "content": _RECEIPT,
+    },
+}
+
 schemas = SchemaGenerator(
     {
         "openapi": "3.1.0",
@@ -129,7 +157,9 @@ schemas = SchemaGenerator(
                     *ERROR_RESPONSES.items(),
                     *NAMED_ERROR_RESPONSES.items(),
                 ]
-            },
+            }
+            | RECEIPT_RESPONSES,
+            **ENTRY_SUBMISSION_COMPONENTS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -186,9 +186,8 @@ async def plan_round(
     )  # fmt: skip
     audit.record(
         session,
-        action="comparisons_planned",
-        object_type="round",
-        object_id=round_.id,
+        "comparisons_planned",
+        round_,
         actor=actor,
         after={"pairs": len(shared), "per_entry": per_entry, "entries": len(owners)},
     )
@@ -290,9 +289,8 @@ async def decide(
     comparison.decided_at = utcnow()
     audit.record(
         session,
-        action="comparison_decided",
-        object_type="comparison",
-        object_id=comparison.id,
+        "comparison_decided",
+        comparison,
         actor=judge,
         after={"winner": winner_entry_id},
     )
@@ -436,9 +434,8 @@ async def choose_results(
     round_.comparative_results = chosen
     audit.record(
         session,
-        action="comparative_results_chosen",
-        object_type="round",
-        object_id=round_.id,
+        "comparative_results_chosen",
+        round_,
         actor=actor,
         before={"mode": before.value},
         after={"mode": chosen.value},

@@ -772,27 +772,11 @@ async def api_submit_entry(request: Request) -> Response:
       they arrive. Send an `Idempotency-Key` header (16-64 characters, e.g. a UUID) so that a
       retry returns the same entry instead of a second one. Coordinators authenticate with a
       bearer token and may only submit for their units.
-    parameters:
-      - name: Idempotency-Key
-        in: header
-        required: false
-        schema: {type: string, pattern: "^[A-Za-z0-9_.:-]{16,64}$"}
-    requestBody:
-      required: true
-      content:
-        multipart/form-data:
-          schema: {$ref: "#/components/schemas/EntrySubmission"}
+    parameters: [{$ref: "#/components/parameters/IdempotencyKey"}]
+    requestBody: {$ref: "#/components/requestBodies/EntrySubmission"}
     responses:
-      "201":
-        description: The entry was made.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Receipt"}
-      "200":
-        description: The same Idempotency-Key was sent before; this is the entry it made.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Receipt"}
+      "201": {$ref: "#/components/responses/ReceiptMade"}
+      "200": {$ref: "#/components/responses/ReceiptReplayed"}
       "400":
         description: Malformed or truncated body.
         content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
@@ -827,23 +811,11 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       inside them (an admin's: every unit). A unit that is not the caller's is refused (403)
       before any file is stored. Authenticate with a bearer token, or the session cookie
       with the `X-CSRF-Token` header.
-    parameters:
-      - name: Idempotency-Key
-        in: header
-        required: false
-        schema: {type: string, pattern: "^[A-Za-z0-9_.:-]{16,64}$"}
-    requestBody:
-      required: true
-      content:
-        multipart/form-data:
-          schema: {$ref: "#/components/schemas/EntrySubmission"}
+    parameters: [{$ref: "#/components/parameters/IdempotencyKey"}]
+    requestBody: {$ref: "#/components/requestBodies/EntrySubmission"}
     responses:
-      "201":
-        description: The entry was made.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Receipt"}}}
-      "200":
-        description: The same Idempotency-Key was sent before; this is the entry it made.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Receipt"}}}
+      "201": {$ref: "#/components/responses/ReceiptMade"}
+      "200": {$ref: "#/components/responses/ReceiptReplayed"}
       "403":
         description: >-
           Not a coordinator's or an admin's account, not one of the caller's units, the

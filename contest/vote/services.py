@@ -121,9 +121,8 @@ async def set_vote(
     await session.flush()
     audit.record(
         session,
-        action="audience_vote_set",
-        object_type="contest",
-        object_id=contest.id,
+        "audience_vote_set",
+        contest,
         actor=actor,
         before=before,
         after={
