@@ -8,7 +8,6 @@ import dataclasses
 import html
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -30,12 +29,19 @@ from contest.models import (
 )
 from judging import comparing, services
 from judging.services import unit_chain
-from tests.intake.support import vi
-from tests.support import Account, csrf_from, make_entries, score_all, sign_in
+from tests.support import (
+    WRITING,
+    Account,
+    MakeUser,
+    comparative_final,
+    contest_id_of,
+    csrf_from,
+    make_entries,
+    score_all,
+    sign_in,
+    vi,
+)
 
-MakeUser = Callable[..., Awaitable[Account]]
-WRITING = "viet-ve-cuon-sach-em-yeu"
-DEMO_PASSWORD = "bachsam-demo"
 PER_ENTRY = 4
 
 
@@ -48,22 +54,13 @@ class Final:
     judges: dict[str, Account]
 
 
-async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        from contest.models import Contest
-
-        found = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
-    assert found is not None
-    return int(found)
-
-
 @pytest.fixture
 async def final(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
 ) -> Final:
     """The writing contest judged on the rubric, then its best 4 of each division sent to a
     comparative final of PER_ENTRY comparisons per entry."""
-    writing = await _contest_id(sessionmaker)
+    writing = await contest_id_of(sessionmaker, WRITING)
     judges = {
         email: await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
         for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3"))
@@ -81,14 +78,9 @@ async def final(
     shares = {entry: 1.0 if entry in best else 0.25 for entry in [*entries, *others]}
     await score_all(sessionmaker, writing, shares)
     async with sessionmaker() as session:
-        round_ = await services.shortlist(
-            session,
-            contest_id=writing,
-            top_per_division=4,
-            actor=None,
-            kind=RoundKind.COMPARATIVE,
+        round_ = await comparative_final(
+            session, contest_id=writing, per_entry=PER_ENTRY, top_per_division=4
         )
-        await comparing.plan_round(session, contest_id=writing, per_entry=PER_ENTRY, actor=None)
         await session.commit()
     # In the final, the later an entry was made, the better it truly is.
     quality = {entry: float(entry) for entry in shares}
@@ -284,7 +276,7 @@ async def test_the_organiser_opens_a_final_from_the_judging_page(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> None:
-    writing = await _contest_id(sessionmaker)
+    writing = await contest_id_of(sessionmaker, WRITING)
     for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2")):
         await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
     entries = await make_entries(sessionmaker, WRITING, ages=[9, 10, 10, 12, 13, 14])

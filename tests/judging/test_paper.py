@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -26,12 +25,17 @@ from contest.models import (
     User,
 )
 from judging import services
-from tests.intake.support import vi
 from tests.results.support import pdf_pages, pdf_qr_codes
-from tests.support import Account, csrf_from
+from tests.support import (
+    DEMO_PASSWORD,
+    DRAWING,
+    WRITING,
+    csrf_from,
+    entry_files,
+    sign_in,
+    vi,
+)
 
-MakeUser = Callable[..., Awaitable[Account]]
-WRITING = "viet-ve-cuon-sach-em-yeu"
 JUDGE = "gk.hoa@bachsam.demo"
 
 
@@ -292,18 +296,16 @@ async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
     settings: object,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    from contest.models import Asset, AssetRole
     from tests.intake import files
     from tests.intake.support import entrant_fields
     from tests.privacy.support import api_submit
-    from tests.support import sign_in
 
     async with sessionmaker.begin() as session:
-        drawing = await session.scalar(select(Contest).where(Contest.slug == "ve-tranh-theo-sach"))
+        drawing = await session.scalar(select(Contest).where(Contest.slug == DRAWING))
         assert drawing is not None
         drawing.max_files = 3
     pages = [("trang-1.png", files.drawing_png((30, 20))), ("trang-2.png", files.drawing_png())]
-    sent = await api_submit(client, "ve-tranh-theo-sach", entrant_fields(title="Hai trang"), pages)
+    sent = await api_submit(client, DRAWING, entrant_fields(title="Hai trang"), pages)
     assert sent.status_code == 201, sent.text
     from contest.app import JOB_KINDS
     from contest.jobs.worker import run_queued
@@ -312,25 +314,17 @@ async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
     async with sessionmaker() as session:
         await services.run_assignment(session, contest_id=drawing.id, actor=None)
         await session.commit()
-        entry = await session.scalar(select(Entry).where(Entry.title == "Hai trang"))
-        assert entry is not None
-        originals = (
-            await session.scalars(
-                select(Asset.original_filename)
-                .where(Asset.entry_id == entry.id, Asset.role == AssetRole.ORIGINAL)
-                .order_by(Asset.id)
-            )
-        ).all()
+        entry_id, originals = await entry_files(session, title="Hai trang")
         row = (
             await session.execute(
                 select(Assignment.id, User.email)
                 .join(User, User.id == Assignment.judge_id)
-                .where(Assignment.entry_id == entry.id)
+                .where(Assignment.entry_id == entry_id)
                 .limit(1)
             )
         ).one()
     assert originals == ["trang-1.png", "trang-2.png"]
-    await sign_in(client, row[1], "bachsam-demo")
+    await sign_in(client, row[1], DEMO_PASSWORD)
     page = await client.get(f"/judge/assignments/{row[0]}")
     assert page.status_code == 200
     first = page.text.index(vi("Page %(number)s of %(count)s", number=1, count=2))

@@ -15,21 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
 from contest.demo import DemoReport
-from contest.models import Ballot, Contest, Entry, Prize, Result
+from contest.models import Ballot, Entry, Prize, Result
 from contest.settings import Settings
 from contest.vote import services
-from tests.intake.support import vi
 from tests.results.support import Row, make_results
-from tests.support import app_client, csrf_from, make_entries
-
-WRITING = "viet-ve-cuon-sach-em-yeu"
-
-
-async def _writing(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
-    assert found is not None
-    return int(found)
+from tests.support import WRITING, app_client, contest_id_of, csrf_from, make_entries, vi
 
 
 async def _ballots(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -62,7 +52,7 @@ async def published(
             Row(entries[3], 4, 5.0),
         ],
     )
-    return await _writing(sessionmaker), entries
+    return await contest_id_of(sessionmaker, WRITING), entries
 
 
 async def _open(
@@ -96,7 +86,7 @@ async def test_the_vote_opens_only_after_publication_with_a_sensible_period(
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    writing = await _writing(sessionmaker)
+    writing = await contest_id_of(sessionmaker, WRITING)
     early = await _open(organiser, writing)
     assert early.status_code == 409
     assert vi("Publish the results first: the audience vote comes after.") in html.unescape(
