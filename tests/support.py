@@ -173,6 +173,12 @@ async def stored(sessionmaker: Any, model: type[T], key: int) -> T:
     return row
 
 
+async def selected(sessionmaker: Any, query: Any) -> list[Any]:
+    """What a query selects (the first column of each row), read in a session of its own."""
+    async with sessionmaker() as session:
+        return list((await session.scalars(query)).all())
+
+
 @dataclasses.dataclass
 class Account:
     user: User

@@ -173,8 +173,8 @@ async def test_bad_requests_on_the_slips_page_store_nothing(
     sessionmaker: async_sessionmaker[AsyncSession],
     data: dict[str, str],
     status: int,
-    drawing: int,
 ) -> None:
+    drawing = await contest_id_of(sessionmaker, DRAWING)
     users, slips_before = await _count(sessionmaker, User), await _count(sessionmaker, JudgeSlip)
     response = await _post(organiser, f"/admin/contests/{drawing}/slips", data)
     assert response.status_code == status

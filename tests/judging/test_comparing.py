@@ -38,6 +38,7 @@ from tests.support import (
     csrf_from,
     make_entries,
     score_all,
+    selected,
     sign_in,
     vi,
 )
@@ -90,16 +91,8 @@ async def final(
 async def _comparisons(
     sessionmaker: async_sessionmaker[AsyncSession], round_id: int
 ) -> list[Comparison]:
-    async with sessionmaker() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(Comparison)
-                    .where(Comparison.round_id == round_id)
-                    .order_by(Comparison.id)
-                )
-            ).all()
-        )
+    query = select(Comparison).where(Comparison.round_id == round_id)
+    return await selected(sessionmaker, query.order_by(Comparison.id))
 
 
 async def test_every_entry_gets_its_comparisons_from_judges_free_of_conflicts(

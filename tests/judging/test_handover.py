@@ -15,12 +15,11 @@ from contest.demo import DemoReport
 from contest.errors import ConflictError, NotFoundError
 from contest.models import Assignment, AssignmentStatus, AuditEvent, Role, User
 from judging import handover, services
-from tests.support import STORY, WRITING, MakeUser, contest_id_of, csrf_from, score
+from tests.support import STORY, WRITING, MakeUser, contest_id_of, csrf_from, score, selected
 
 
 async def _assignments(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Assignment]:
-    async with sessionmaker() as session:
-        return list((await session.scalars(select(Assignment).order_by(Assignment.id))).all())
+    return await selected(sessionmaker, select(Assignment).order_by(Assignment.id))
 
 
 @pytest.fixture

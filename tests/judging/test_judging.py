@@ -36,6 +36,7 @@ from tests.support import (
     follow_job,
     make_entries,
     score_all,
+    selected,
     sign_in,
 )
 
@@ -72,17 +73,8 @@ async def assign_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 async def assignments_of(
     sessionmaker: async_sessionmaker[AsyncSession], email: str
 ) -> list[Assignment]:
-    async with sessionmaker() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(Assignment)
-                    .join(User, User.id == Assignment.judge_id)
-                    .where(User.email == email)
-                    .order_by(Assignment.id)
-                )
-            ).all()
-        )
+    query = select(Assignment).join(User, User.id == Assignment.judge_id)
+    return await selected(sessionmaker, query.where(User.email == email).order_by(Assignment.id))
 
 
 @pytest.fixture
