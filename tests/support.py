@@ -137,6 +137,65 @@ async def app_client(
             yield client
 
 
+@contextlib.asynccontextmanager
+async def services_for(settings: Settings) -> AsyncIterator[tuple[Any, Storage]]:
+    """A session maker on the database and the storage these settings name, as the app opens
+    them, for a set-up that writes through the services (a served app's, say); closed after."""
+    from contest.db import create_engine, create_sessionmaker
+    from storage import storage_from_url
+
+    engine = create_engine(settings.database_url)
+    storage = storage_from_url(
+        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+    )
+    try:
+        yield create_sessionmaker(engine), storage
+    finally:
+        await storage.aclose()
+        await engine.dispose()
+
+
+async def submit_file(
+    sessionmaker: Any,
+    storage: Storage,
+    settings: Settings,
+    *,
+    contest: Any,
+    data: bytes,
+    filename: str,
+    fields: Mapping[str, str],
+    idempotency_key: str | None = None,
+) -> Any:
+    """An entry of one file, stored then submitted through the intake services as the entry
+    form sends them, by a visitor (any unit open to entries may be named)."""
+    from contest import rules
+    from contest.intake import services as intake
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    async with sessionmaker() as session:
+        units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
+    upload = await intake.store_upload(
+        sessionmaker=sessionmaker,
+        storage=storage,
+        contest=contest,
+        chunks=chunks(),
+        filename=filename,
+    )
+    return await intake.submit_entry(
+        sessionmaker=sessionmaker,
+        storage=storage,
+        contest=contest,
+        units=units,
+        fields=dict(fields),
+        uploads=[upload],
+        upload_ids=[],
+        idempotency_key=idempotency_key,
+        secret_key=settings.secret_key,
+    )
+
+
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -155,6 +214,15 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx
     )
     assert response.status_code == 303, response.text
     return response
+
+
+def sign_in_page(page: Any, base: str, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in on the login page of the served app at ``base``, in a browser's page, as a
+    person types it (the demo's accounts share one password)."""
+    page.goto(base + "/login")
+    page.get_by_label("Địa chỉ email").fill(email)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
 
 
 async def audit_trail(session: AsyncSession, object_type: str) -> list[AuditEvent]:
