@@ -24,18 +24,7 @@ from starlette.routing import Route
 from tests.e2e.conftest import PHONE, demo_server
 from tests.intake import files
 from tests.intake.support import entrant_fields
-from tests.support import (
-    DEMO_PASSWORD,
-    DRAWING,
-    STORY,
-    WRITING,
-    comparative_final,
-    full_marks,
-    run_apart,
-    services_for,
-    sign_in_page,
-    submit_file,
-)
+from tests.support import DEMO_PASSWORD, DRAWING, STORY, WRITING, run_apart, sign_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +82,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
     from contest.settings import Settings
     from contest.vote import services as vote
     from judging import services as judging
+    from tests.support import comparative_final, full_marks, services_for, submit_file
 
     settings = Settings.from_env(env)
     made: dict[str, Any] = {}

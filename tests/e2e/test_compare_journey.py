@@ -14,15 +14,7 @@ from sqlalchemy import select
 
 from tests.e2e.conftest import PHONE, demo_server
 from tests.intake.support import entrant_fields
-from tests.support import (
-    DRAWING,
-    comparative_final,
-    full_marks,
-    run_apart,
-    services_for,
-    sign_in_page,
-    submit_file,
-)
+from tests.support import DRAWING, run_apart, sign_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +37,7 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
     from contest.models import User
     from contest.settings import Settings
     from judging import services as judging
+    from tests.support import comparative_final, full_marks, services_for, submit_file
 
     settings = Settings.from_env(env)
     async with services_for(settings) as (sessionmaker, storage):
