@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 
 
-async def _run(server_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(server_url)
+@contextlib.asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the database at ``database_url`` (a plain PostgreSQL URL), closed after."""
+    connection = await asyncpg.connect(database_url)
     try:
-        await connection.execute(statement)
+        yield connection
     finally:
         await connection.close()
+
+
+async def _run(server_url: str, statement: str) -> None:
+    async with connected(server_url) as connection:
+        await connection.execute(statement)
 
 
 @contextlib.contextmanager

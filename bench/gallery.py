@@ -38,7 +38,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.processes import free_port, stop
+from bench.submitting import services_for, submit_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -144,51 +145,25 @@ def contest_command(env: Mapping[str, str], *args: str) -> str:
     return done.stdout.strip()
 
 
-async def _single(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> None:
     """Submit a drawing per entrant through the intake services, then let every assigned demo
     judge submit a score: each entry gets its entrant's quality from every judge."""
     from sqlalchemy import select
 
-    from contest import rules
     from contest.app import JOB_KINDS
-    from contest.db import create_engine, create_sessionmaker
-    from contest.events.services import get_public_contest
-    from contest.intake import services as intake
     from contest.jobs.worker import run_queued
     from contest.models import Assignment, AssignmentStatus, Criterion, Entry, User
-    from contest.settings import Settings
     from judging import services as judging
     from judging.scoring import POINT_STEP
-    from storage import storage_from_url
 
-    settings = Settings.from_env(env)
-    engine = create_engine(settings.database_url)
-    storage = storage_from_url(
-        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
-    )
-    sessionmaker = create_sessionmaker(engine)
-    try:
-        async with sessionmaker() as session:
-            contest = await get_public_contest(session, slug=CONTEST)
-            units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
+    async with services_for(env, CONTEST) as services:
+        settings, sessionmaker, contest = services.settings, services.sessionmaker, services.contest
         quality: dict[int, float] = {}
         for number, person in enumerate(people):
-            upload = await intake.store_upload(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                chunks=_single(drawing(number)),
+            submitted = await submit_file(
+                services,
+                data=drawing(number),
                 filename=f"tranh-{number + 1}.png",
-            )
-            submitted = await intake.submit_entry(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                units=units,
                 fields={
                     "full_name": person.full_name,
                     "age": str(person.age),
@@ -201,10 +176,6 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                     # The privacy notice's box, ticked by the parent.
                     "agreement": "on",
                 },
-                uploads=[upload],
-                upload_ids=[],
-                idempotency_key=None,
-                secret_key=settings.secret_key,
             )
             quality[submitted.entry.id] = person.quality
         # Their previews and thumbnails, as a worker makes them.
@@ -242,9 +213,6 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                     submit=True,
                 )
             await session.commit()
-    finally:
-        await storage.aclose()
-        await engine.dispose()
 
 
 def prepare(env: Mapping[str, str], people: list[Entrant]) -> None:

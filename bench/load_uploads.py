@@ -39,7 +39,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -55,8 +54,8 @@ from PIL import Image
 # Run as a script, this folder is on the path and the project root is not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.databases import own_database
-from bench.processes import free_port, s3_env, start_moto, stop, wait_for
+from bench.databases import connected
+from bench.processes import free_port, s3_and_database, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -142,8 +141,7 @@ async def load(
 
 
 async def stored_entries(database_url: str, keys: list[str]) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         return await connection.fetch(
             """
             SELECT e.idempotency_key, e.receipt_code, a.storage_key, a.sha256
@@ -153,29 +151,23 @@ async def stored_entries(database_url: str, keys: list[str]) -> list[asyncpg.Rec
             """,
             keys,
         )
-    finally:
-        await connection.close()
 
 
 async def processing_backlog(database_url: str, keys: list[str]) -> int:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         count: int = await connection.fetchval(
             "SELECT count(*) FROM entries"
             " WHERE idempotency_key = ANY($1::text[]) AND files_state = 'processing'",
             keys,
         )
         return count
-    finally:
-        await connection.close()
 
 
 async def wait_for_drain(database_url: str, keys: list[str], limit: float) -> float | None:
     """Seconds until no processing job is queued or running and no entry of ``keys`` is still
     processing; None when it did not happen within ``limit`` seconds."""
-    connection = await asyncpg.connect(database_url)
-    started = time.perf_counter()
-    try:
+    async with connected(database_url) as connection:
+        started = time.perf_counter()
         while time.perf_counter() - started < limit:
             busy = await connection.fetchval(
                 """
@@ -190,15 +182,12 @@ async def wait_for_drain(database_url: str, keys: list[str], limit: float) -> fl
                 return time.perf_counter() - started
             await asyncio.sleep(0.2)
         return None
-    finally:
-        await connection.close()
 
 
 async def processed_entries(database_url: str, keys: list[str]) -> list[asyncpg.Record]:
     """Each entry of ``keys``: its files' state, its preview and thumbnail rows (keys), and
     how its processing job ended."""
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         return await connection.fetch(
             """
             SELECT e.idempotency_key, e.files_state, j.status AS job_status,
@@ -212,8 +201,6 @@ async def processed_entries(database_url: str, keys: list[str]) -> list[asyncpg.
             """,
             keys,
         )
-    finally:
-        await connection.close()
 
 
 def verify_processed(
@@ -271,149 +258,138 @@ def main() -> int:
     if not 1 <= args.uploads <= 20_000 or not 1 <= args.clients <= 500:
         raise SystemExit("--uploads 1..20000, --clients 1..500")
 
-    env = s3_env()
-    processes: list[subprocess.Popen[bytes]] = []
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        own_database(args.server_url, f"bench_load_{uuid.uuid4().hex[:8]}") as database_url,
-    ):
-        try:
-            moto, endpoint = start_moto(Path(tmp), env)
-            processes.append(moto)
-            app_port = free_port()
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                config=boto3.session.Config(max_pool_connections=args.clients),
-            )
-            bucket = "load-uploads"
-            s3.create_bucket(Bucket=bucket)
-            app_env = {
-                **env,
-                "CONTEST_DATA_DIR": tmp,
-                "CONTEST_DATABASE_URL": database_url,
-                "CONTEST_STORAGE_URL": f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
-                "CONTEST_SECRET_KEY": "bench",
-                "CONTEST_QUEUE_URL": args.queue_url,
-            }
-            subprocess.run(
-                [str(BIN / "contest"), "demo"], env=app_env, check=True, capture_output=True
-            )
-            app_log = Path(tmp, "app.log").open("wb")  # noqa: SIM115
-            serve = [
-                "serve",
-                "--port",
-                str(app_port),
-                "--workers",
-                str(args.workers),
-                "--no-worker",
-            ]
-            app = subprocess.Popen(
-                [str(BIN / "contest"), *serve],
+    with s3_and_database(args.server_url, "bench_load") as run:
+        env, tmp, database_url, processes = run.env, run.folder, run.database_url, run.processes
+        endpoint = run.endpoint
+        app_port = free_port()
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            config=boto3.session.Config(max_pool_connections=args.clients),
+        )
+        bucket = "load-uploads"
+        s3.create_bucket(Bucket=bucket)
+        app_env = {
+            **env,
+            "CONTEST_DATA_DIR": tmp,
+            "CONTEST_DATABASE_URL": database_url,
+            "CONTEST_STORAGE_URL": f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
+            "CONTEST_SECRET_KEY": "bench",
+            "CONTEST_QUEUE_URL": args.queue_url,
+        }
+        subprocess.run([str(BIN / "contest"), "demo"], env=app_env, check=True, capture_output=True)
+        app_log = Path(tmp, "app.log").open("wb")  # noqa: SIM115
+        serve = [
+            "serve",
+            "--port",
+            str(app_port),
+            "--workers",
+            str(args.workers),
+            "--no-worker",
+        ]
+        app = subprocess.Popen(
+            [str(BIN / "contest"), *serve],
+            env=app_env,
+            stdout=app_log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(app)
+        base_url = f"http://127.0.0.1:{app_port}"
+        wait_for(f"{base_url}/healthz", app, timeout=90)
+        worker_log = Path(tmp, "worker.log").open("wb")  # noqa: SIM115
+
+        def start_worker() -> None:
+            worker = subprocess.Popen(
+                [str(BIN / "contest"), "worker", "--threads", str(args.worker_threads)],
                 env=app_env,
-                stdout=app_log,
+                stdout=worker_log,
                 stderr=subprocess.STDOUT,
             )
-            processes.append(app)
-            base_url = f"http://127.0.0.1:{app_port}"
-            wait_for(f"{base_url}/healthz", app, timeout=90)
-            worker_log = Path(tmp, "worker.log").open("wb")  # noqa: SIM115
+            processes.append(worker)
 
-            def start_worker() -> None:
-                worker = subprocess.Popen(
-                    [str(BIN / "contest"), "worker", "--threads", str(args.worker_threads)],
-                    env=app_env,
-                    stdout=worker_log,
-                    stderr=subprocess.STDOUT,
-                )
-                processes.append(worker)
+        if not args.worker_after:
+            start_worker()
 
-            if not args.worker_after:
-                start_worker()
+        pngs = make_pngs(args.uploads)
+        keys = [f"load-{uuid.uuid4()}" for _ in pngs]
+        sent_sha = {
+            key: hashlib.sha256(data).hexdigest() for key, data in zip(keys, pngs, strict=True)
+        }
+        print(
+            f"{args.uploads} uploads ({sum(map(len, pngs)) / 1e6:.1f} MB) from {args.clients}"
+            f" clients; app: contest serve --workers {args.workers} --no-worker,"
+            f" contest worker --threads {args.worker_threads}"
+            + (" (started after the uploads)" if args.worker_after else "")
+            + ", PostgreSQL, Redis, moto S3"
+        )
+        answers, latencies, outcomes, elapsed = asyncio.run(
+            load(base_url, pngs, keys, args.clients, args.time_limit)
+        )
+        accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
+        backlog = asyncio.run(processing_backlog(database_url, accepted))
+        if args.worker_after:
+            start_worker()
+        drain = asyncio.run(wait_for_drain(database_url, accepted, args.time_limit))
+        base_elapsed = baseline(s3, bucket, pngs, args.clients)
 
-            pngs = make_pngs(args.uploads)
-            keys = [f"load-{uuid.uuid4()}" for _ in pngs]
-            sent_sha = {
-                key: hashlib.sha256(data).hexdigest() for key, data in zip(keys, pngs, strict=True)
-            }
-            print(
-                f"{args.uploads} uploads ({sum(map(len, pngs)) / 1e6:.1f} MB) from {args.clients}"
-                f" clients; app: contest serve --workers {args.workers} --no-worker,"
-                f" contest worker --threads {args.worker_threads}"
-                + (" (started after the uploads)" if args.worker_after else "")
-                + ", PostgreSQL, Redis, moto S3"
-            )
-            answers, latencies, outcomes, elapsed = asyncio.run(
-                load(base_url, pngs, keys, args.clients, args.time_limit)
-            )
-            accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
-            backlog = asyncio.run(processing_backlog(database_url, accepted))
-            if args.worker_after:
-                start_worker()
-            drain = asyncio.run(wait_for_drain(database_url, accepted, args.time_limit))
-            base_elapsed = baseline(s3, bucket, pngs, args.clients)
+        rows = asyncio.run(stored_entries(database_url, keys))
+        by_key: dict[str, list[asyncpg.Record]] = {}
+        for row in rows:
+            by_key.setdefault(row["idempotency_key"], []).append(row)
+        duplicated = sum(
+            1 for found in by_key.values() if len({r["receipt_code"] for r in found}) > 1
+        )
+        lost = 0
+        changed = 0
+        for key in accepted:
+            found = by_key.get(key, [])
+            if len(found) != 1 or found[0]["receipt_code"] != answers[key][1]:
+                lost += 1
+                continue
+            try:
+                body = s3.get_object(Bucket=bucket, Key=found[0]["storage_key"])["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                lost += 1
+                continue
+            digest = hashlib.sha256(body).hexdigest()
+            if digest != found[0]["sha256"]:
+                lost += 1
+            elif digest != sent_sha[key]:
+                changed += 1
+        # Entries the database holds although the client never heard of them (a retry's
+        # first attempt that went through): present, once, so not lost.
+        unanswered = len(set(by_key) - set(accepted))
 
-            rows = asyncio.run(stored_entries(database_url, keys))
-            by_key: dict[str, list[asyncpg.Record]] = {}
-            for row in rows:
-                by_key.setdefault(row["idempotency_key"], []).append(row)
-            duplicated = sum(
-                1 for found in by_key.values() if len({r["receipt_code"] for r in found}) > 1
-            )
-            lost = 0
-            changed = 0
-            for key in accepted:
-                found = by_key.get(key, [])
-                if len(found) != 1 or found[0]["receipt_code"] != answers[key][1]:
-                    lost += 1
-                    continue
-                try:
-                    body = s3.get_object(Bucket=bucket, Key=found[0]["storage_key"])["Body"].read()
-                except s3.exceptions.NoSuchKey:
-                    lost += 1
-                    continue
-                digest = hashlib.sha256(body).hexdigest()
-                if digest != found[0]["sha256"]:
-                    lost += 1
-                elif digest != sent_sha[key]:
-                    changed += 1
-            # Entries the database holds although the client never heard of them (a retry's
-            # first attempt that went through): present, once, so not lost.
-            unanswered = len(set(by_key) - set(accepted))
-
-            rate = len(accepted) / elapsed
-            base_rate = len(pngs) / base_elapsed
-            print(f"answers: {dict(sorted(outcomes.items()))}")
-            print(
-                f"accepted {len(accepted)}/{len(pngs)} in {elapsed:.1f} s: {rate:.1f} uploads/s,"
-                f" latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
-                f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms,"
-                f" mean {statistics.fmean(latencies) * 1000:.0f} ms"
-            )
-            print(
-                f"baseline (boto3 put_object straight to moto, {args.clients} threads):"
-                f" {base_rate:.1f} uploads/s; ratio app / baseline {rate / base_rate:.2f}"
-            )
-            print(
-                f"verified: lost {lost}, duplicated {duplicated}, stored bytes differ from sent"
-                f" {changed}, entries made for unanswered requests {unanswered}"
-            )
-            processed, unprocessed, jobs = verify_processed(
-                s3, bucket, asyncio.run(processed_entries(database_url, accepted)), accepted
-            )
-            print(
-                f"processing: {backlog} of {len(accepted)} entries still waiting for their job"
-                " when the last upload was answered; the queue drained "
-                + (f"{drain:.1f} s after it" if drain is not None else "NOT within the limit")
-                + f"; processed once (ready, one preview and one thumbnail, stored)"
-                f" {processed}, not {unprocessed}; jobs {dict(sorted(jobs.items()))}"
-            )
-            complete = len(accepted) == len(pngs) and unprocessed == 0 and drain is not None
-            return 0 if lost == 0 and duplicated == 0 and complete else 1
-        finally:
-            for process in reversed(processes):
-                stop(process, timeout=15)
+        rate = len(accepted) / elapsed
+        base_rate = len(pngs) / base_elapsed
+        print(f"answers: {dict(sorted(outcomes.items()))}")
+        print(
+            f"accepted {len(accepted)}/{len(pngs)} in {elapsed:.1f} s: {rate:.1f} uploads/s,"
+            f" latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
+            f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms,"
+            f" mean {statistics.fmean(latencies) * 1000:.0f} ms"
+        )
+        print(
+            f"baseline (boto3 put_object straight to moto, {args.clients} threads):"
+            f" {base_rate:.1f} uploads/s; ratio app / baseline {rate / base_rate:.2f}"
+        )
+        print(
+            f"verified: lost {lost}, duplicated {duplicated}, stored bytes differ from sent"
+            f" {changed}, entries made for unanswered requests {unanswered}"
+        )
+        processed, unprocessed, jobs = verify_processed(
+            s3, bucket, asyncio.run(processed_entries(database_url, accepted)), accepted
+        )
+        print(
+            f"processing: {backlog} of {len(accepted)} entries still waiting for their job"
+            " when the last upload was answered; the queue drained "
+            + (f"{drain:.1f} s after it" if drain is not None else "NOT within the limit")
+            + f"; processed once (ready, one preview and one thumbnail, stored)"
+            f" {processed}, not {unprocessed}; jobs {dict(sorted(jobs.items()))}"
+        )
+        complete = len(accepted) == len(pngs) and unprocessed == 0 and drain is not None
+        return 0 if lost == 0 and duplicated == 0 and complete else 1
 
 
 if __name__ == "__main__":

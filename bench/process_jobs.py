@@ -26,21 +26,19 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
-import asyncpg
 import boto3
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.databases import own_database
+from bench.databases import connected
 from bench.load_uploads import FIELDS
-from bench.processes import s3_env, start_moto, stop
+from bench.processes import s3_and_database
+from bench.submitting import services_for, submit_file
 
 BIN = Path(sys.executable).parent
 CONTEST = "ve-tranh-theo-sach"
@@ -53,61 +51,25 @@ def drawing(rng: random.Random) -> bytes:
     return out.getvalue()
 
 
-async def _single(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 async def submit(env: dict[str, str], count: int) -> list[int]:
     """``count`` drawings submitted through the intake services: their processing jobs, queued."""
-    from contest import rules
-    from contest.db import create_engine, create_sessionmaker
-    from contest.events.services import get_public_contest
-    from contest.intake import services as intake
-    from contest.settings import Settings
-    from storage import storage_from_url
-
-    settings = Settings.from_env(env)
-    engine = create_engine(settings.database_url)
-    storage = storage_from_url(
-        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
-    )
-    sessionmaker = create_sessionmaker(engine)
     rng = random.Random(11)
     jobs = []
-    try:
-        async with sessionmaker() as session:
-            contest = await get_public_contest(session, slug=CONTEST)
-            units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
+    async with services_for(env, CONTEST) as services:
         for number in range(count):
-            upload = await intake.store_upload(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                chunks=_single(drawing(rng)),
+            submitted = await submit_file(
+                services,
+                data=drawing(rng),
                 filename=f"tranh-{number}.png",
-            )
-            submitted = await intake.submit_entry(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                units=units,
                 fields={**FIELDS, "title": f"Tranh số {number}"},
-                uploads=[upload],
-                upload_ids=[],
-                idempotency_key=None,
-                secret_key=settings.secret_key,
             )
             assert submitted.entry.files_job_id is not None
             jobs.append(submitted.entry.files_job_id)
-    finally:
-        await storage.aclose()
-        await engine.dispose()
     return jobs
 
 
 async def queue_again(database_url: str, jobs: list[int]) -> None:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         await connection.execute(
             "UPDATE jobs SET status = 'queued' WHERE id = ANY($1::int[])", jobs
         )
@@ -116,19 +78,14 @@ async def queue_again(database_url: str, jobs: list[int]) -> None:
             " (SELECT id FROM entries WHERE files_job_id = ANY($1::int[]))",
             jobs,
         )
-    finally:
-        await connection.close()
 
 
 async def all_done(database_url: str, jobs: list[int]) -> bool:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         done = await connection.fetchval(
             "SELECT count(*) FROM jobs WHERE id = ANY($1::int[]) AND status = 'done'", jobs
         )
         return bool(done == len(jobs))
-    finally:
-        await connection.close()
 
 
 def run_round(run: Callable[[int], bool], jobs: list[int]) -> float:
@@ -146,69 +103,59 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.jobs <= 2000 or not 1 <= args.rounds <= 10:
         raise SystemExit("--jobs 1..2000, --rounds 1..10")
-    env = s3_env()
-    processes: list[subprocess.Popen[bytes]] = []
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        own_database(args.server_url, f"bench_jobs_{uuid.uuid4().hex[:8]}") as database_url,
-    ):
-        try:
-            moto, endpoint = start_moto(Path(tmp), env)
-            processes.append(moto)
-            bucket = "process-jobs"
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-                Bucket=bucket
-            )
-            env.update(
-                CONTEST_DATA_DIR=tmp,
-                CONTEST_DATABASE_URL=database_url,
-                CONTEST_STORAGE_URL=f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
-                CONTEST_SECRET_KEY="bench",
-            )
-            os.environ.update(env)
-            subprocess.run([str(BIN / "contest"), "demo"], env=env, check=True, capture_output=True)
+    with s3_and_database(args.server_url, "bench_jobs") as run:
+        env, endpoint, database_url = run.env, run.endpoint, run.database_url
+        bucket = "process-jobs"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+            Bucket=bucket
+        )
+        env.update(
+            CONTEST_DATA_DIR=run.folder,
+            CONTEST_DATABASE_URL=database_url,
+            CONTEST_STORAGE_URL=f"s3://{bucket}?endpoint_url={endpoint}&region=us-east-1",
+            CONTEST_SECRET_KEY="bench",
+        )
+        os.environ.update(env)
+        subprocess.run([str(BIN / "contest"), "demo"], env=env, check=True, capture_output=True)
 
-            from contest.app import JOB_KINDS
-            from contest.jobs.worker import close_thread_runner, execute_job, run_job_sync
-            from contest.settings import Settings
+        from contest.app import JOB_KINDS
+        from contest.jobs.worker import close_thread_runner, execute_job, run_job_sync
+        from contest.settings import Settings
 
-            settings = Settings.from_env(env)
-            jobs = asyncio.run(submit(env, args.jobs))
+        settings = Settings.from_env(env)
+        jobs = asyncio.run(submit(env, args.jobs))
 
-            def own(job_id: int) -> bool:
-                return asyncio.run(execute_job(settings, job_id, JOB_KINDS))
+        def own(job_id: int) -> bool:
+            return asyncio.run(execute_job(settings, job_id, JOB_KINDS))
 
-            def kept(job_id: int) -> bool:
-                return run_job_sync(settings, job_id, JOB_KINDS)
+        def kept(job_id: int) -> bool:
+            return run_job_sync(settings, job_id, JOB_KINDS)
 
-            figures: dict[str, list[float]] = {"kept": [], "own": []}
-            for number in range(args.rounds):
-                for name, run in (("own", own), ("kept", kept))[:: 1 if number % 2 else -1]:
-                    figures[name].append(run_round(run, jobs))
-                    assert asyncio.run(all_done(database_url, jobs))
-                    asyncio.run(queue_again(database_url, jobs))
-            close_thread_runner()
-            kept_ms = statistics.median(figures["kept"]) * 1000
-            own_ms = statistics.median(figures["own"]) * 1000
-            print(
-                f"{args.jobs} processing jobs (a 13 KB PNG each: read back, decoded, preview and"
-                f" thumbnail stored), one thread, PostgreSQL, moto S3, {args.rounds} rounds each"
-            )
-            print(
-                "engine and storage kept by the thread: "
-                + ", ".join(f"{f * 1000:.1f}" for f in figures["kept"])
-                + f" ms/job (median {kept_ms:.1f}, {1000 / kept_ms:.1f} jobs/s)"
-            )
-            print(
-                "baseline, a loop, engine and storage per job: "
-                + ", ".join(f"{f * 1000:.1f}" for f in figures["own"])
-                + f" ms/job (median {own_ms:.1f}, {1000 / own_ms:.1f} jobs/s)"
-            )
-            print(f"ratio kept / own: {kept_ms / own_ms:.2f} (time per job)")
-            return 0
-        finally:
-            for process in reversed(processes):
-                stop(process, timeout=15)
+        figures: dict[str, list[float]] = {"kept": [], "own": []}
+        for number in range(args.rounds):
+            for name, run in (("own", own), ("kept", kept))[:: 1 if number % 2 else -1]:
+                figures[name].append(run_round(run, jobs))
+                assert asyncio.run(all_done(database_url, jobs))
+                asyncio.run(queue_again(database_url, jobs))
+        close_thread_runner()
+        kept_ms = statistics.median(figures["kept"]) * 1000
+        own_ms = statistics.median(figures["own"]) * 1000
+        print(
+            f"{args.jobs} processing jobs (a 13 KB PNG each: read back, decoded, preview and"
+            f" thumbnail stored), one thread, PostgreSQL, moto S3, {args.rounds} rounds each"
+        )
+        print(
+            "engine and storage kept by the thread: "
+            + ", ".join(f"{f * 1000:.1f}" for f in figures["kept"])
+            + f" ms/job (median {kept_ms:.1f}, {1000 / kept_ms:.1f} jobs/s)"
+        )
+        print(
+            "baseline, a loop, engine and storage per job: "
+            + ", ".join(f"{f * 1000:.1f}" for f in figures["own"])
+            + f" ms/job (median {own_ms:.1f}, {1000 / own_ms:.1f} jobs/s)"
+        )
+        print(f"ratio kept / own: {kept_ms / own_ms:.2f} (time per job)")
+        return 0
 
 
 if __name__ == "__main__":

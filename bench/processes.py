@@ -1,13 +1,18 @@
 """The servers a benchmark starts (moto, `contest serve`, a bare app): a port, waiting until one
-answers, stopping it."""
+answers, stopping it; moto with a database of the benchmark's own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -75,3 +80,34 @@ def start_moto(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
         stop(moto)
         raise
     return moto, endpoint
+
+
+@dataclass
+class S3Run:
+    """What a benchmark on PostgreSQL and moto's S3 runs against."""
+
+    env: dict[str, str]  # for the processes it starts, with moto's credentials
+    folder: str  # a temporary folder, removed afterwards
+    database_url: str
+    endpoint: str  # moto's
+    processes: list[subprocess.Popen[bytes]]  # stopped at the end, the last started first
+
+
+@contextlib.contextmanager
+def s3_and_database(server_url: str, prefix: str) -> Iterator[S3Run]:
+    """moto's S3 server, logging into a temporary folder, and a database of its own on the
+    PostgreSQL server at ``server_url`` (named ``prefix`` and a random suffix), dropped after;
+    the processes the benchmark adds to ``processes`` are stopped with moto's."""
+    from bench.databases import own_database
+
+    env = s3_env()
+    processes: list[subprocess.Popen[bytes]] = []
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp, own_database(server_url, name) as database_url:
+        try:
+            moto, endpoint = start_moto(Path(tmp), env)
+            processes.append(moto)
+            yield S3Run(env, tmp, database_url, endpoint, processes)
+        finally:
+            for process in reversed(processes):
+                stop(process, timeout=15)

@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
 from contest.app import create_app
+from contest.i18n import gettext, use_locale
 from contest.models import AuditEvent, User
 from contest.settings import Settings
 from storage import LocalStorage, S3Storage, Storage
@@ -33,6 +34,20 @@ TEST_DATABASE_URL = os.environ.get("CONTEST_TEST_DATABASE_URL", "")
 # The databases a test that must run on each of them is parametrized over: SQLite always,
 # PostgreSQL when CI (or a developer) points CONTEST_TEST_DATABASE_URL at a server.
 DATABASES = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
+
+# The demo event's contests, by slug, and the password of every demo account.
+WRITING = "viet-ve-cuon-sach-em-yeu"
+DRAWING = "ve-tranh-theo-sach"
+STORY = "ke-chuyen-sach"
+DEMO_PASSWORD = "bachsam-demo"
+# Full marks on each criterion of the demo's writing rubric.
+WRITING_FULL_MARKS = {"noi-dung": 4, "sang-tao": 2, "ngon-ngu": 2, "lien-he": 2}
+
+
+def vi(message: str, **values: object) -> str:
+    """A message as a Vietnamese visitor reads it: the catalog's translation."""
+    with use_locale("vi"):
+        return gettext(message, **values)
 
 
 def run_contest_cli(
@@ -122,6 +137,65 @@ async def app_client(
             yield client
 
 
+@contextlib.asynccontextmanager
+async def services_for(settings: Settings) -> AsyncIterator[tuple[Any, Storage]]:
+    """A session maker on the database and the storage these settings name, as the app opens
+    them, for a set-up that writes through the services (a served app's, say); closed after."""
+    from contest.db import create_engine, create_sessionmaker
+    from storage import storage_from_url
+
+    engine = create_engine(settings.database_url)
+    storage = storage_from_url(
+        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
+    )
+    try:
+        yield create_sessionmaker(engine), storage
+    finally:
+        await storage.aclose()
+        await engine.dispose()
+
+
+async def submit_file(
+    sessionmaker: Any,
+    storage: Storage,
+    settings: Settings,
+    *,
+    contest: Any,
+    data: bytes,
+    filename: str,
+    fields: Mapping[str, str],
+    idempotency_key: str | None = None,
+) -> Any:
+    """An entry of one file, stored then submitted through the intake services as the entry
+    form sends them, by a visitor (any unit open to entries may be named)."""
+    from contest import rules
+    from contest.intake import services as intake
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    async with sessionmaker() as session:
+        units = await rules.submittable_units(session, user=None, event_id=contest.event_id)
+    upload = await intake.store_upload(
+        sessionmaker=sessionmaker,
+        storage=storage,
+        contest=contest,
+        chunks=chunks(),
+        filename=filename,
+    )
+    return await intake.submit_entry(
+        sessionmaker=sessionmaker,
+        storage=storage,
+        contest=contest,
+        units=units,
+        fields=dict(fields),
+        uploads=[upload],
+        upload_ids=[],
+        idempotency_key=idempotency_key,
+        secret_key=settings.secret_key,
+    )
+
+
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -142,6 +216,15 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx
     return response
 
 
+def sign_in_page(page: Any, base: str, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in on the login page of the served app at ``base``, in a browser's page, as a
+    person types it (the demo's accounts share one password)."""
+    page.goto(base + "/login")
+    page.get_by_label("Địa chỉ email").fill(email)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+
+
 async def audit_trail(session: AsyncSession, object_type: str) -> list[AuditEvent]:
     """The audit events about objects of this type, oldest first."""
     from sqlalchemy import select
@@ -158,20 +241,45 @@ async def stored(sessionmaker: Any, model: type[T], key: int) -> T:
     return row
 
 
+async def selected(sessionmaker: Any, query: Any) -> list[Any]:
+    """What a query selects (the first column of each row), read in a session of its own."""
+    async with sessionmaker() as session:
+        return list((await session.scalars(query)).all())
+
+
 @dataclasses.dataclass
 class Account:
     user: User
     password: str
 
 
+# The ``make_user`` fixture (tests/conftest.py).
+MakeUser = Callable[..., Awaitable[Account]]
+
+
+async def contest_id_of(sessionmaker: Any, slug: str) -> int:
+    """The id of the contest with this slug; it must exist."""
+    from sqlalchemy import select
+
+    from contest.models import Contest
+
+    async with sessionmaker() as session:
+        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
+    assert found is not None, f"no contest {slug}"
+    return int(found)
+
+
 async def make_entries(
     sessionmaker: Any, contest_slug: str, *, ages: list[int], unit_code: str = "th-bach-sam-3a"
 ) -> list[int]:
-    """Submitted entries of entrants of these ages (each in the division their age picks)."""
+    """Submitted entries of entrants of these ages (each in the division their age picks),
+    recorded as the intake records a typed essay."""
     from sqlalchemy import select
 
-    from contest.models import Consent, Contest, Division, Entrant, Entry, Unit
-    from contest.tokens import hash_token, new_receipt_code, new_secret_token
+    from contest.intake.interfaces import EntryData
+    from contest.intake.services import record_entry
+    from contest.models import Contest, Division, Unit
+    from contest.tokens import new_secret_token
 
     ids = []
     async with sessionmaker() as session:
@@ -187,33 +295,96 @@ async def make_entries(
                 if (d.min_age is None or d.min_age <= age)
                 and (d.max_age is None or age < d.max_age)
             )
-            entrant = Entrant(
-                event_id=contest.event_id,
-                unit_id=unit.id,
+            data = EntryData(
                 full_name=f"Học sinh {number}",
                 age=age,
-                is_minor=True,
+                grade=None,
+                unit_id=unit.id,
                 guardian_name="Phụ huynh",
                 guardian_phone="0900000000",
-                consent=Consent.INITIALS,
-            )
-            session.add(entrant)
-            await session.flush()
-            entry = Entry(
-                contest_id=contest.id,
-                division_id=division.id,
-                entrant_id=entrant.id,
-                receipt_code=new_receipt_code(),
-                edit_token_hash=hash_token(new_secret_token()),
+                consent="initials",
                 title=f"Bài {number}",
+                note="",
+                book_id=None,
+                book_title="",
+                book_author="",
                 body_text="Nội dung bài viết.",
                 word_count=4,
+                division_id=division.id,
             )
-            session.add(entry)
-            await session.flush()
+            entry = await record_entry(
+                session,
+                contest=contest,
+                data=data,
+                uploads=[],
+                idempotency_key=None,
+                edit_token=new_secret_token(),
+            )
             ids.append(entry.id)
         await session.commit()
     return ids
+
+
+async def entry_files(session: AsyncSession, *, title: str) -> tuple[int, list[str]]:
+    """The entry of this title (there must be one): its id, and the names its files were sent
+    under, in the order they were sent."""
+    from sqlalchemy import select
+
+    from contest.models import Asset, AssetRole, Entry
+
+    entry = await session.scalar(select(Entry).where(Entry.title == title))
+    assert entry is not None, f"no entry {title!r}"
+    names = await session.scalars(
+        select(Asset.original_filename)
+        .where(Asset.entry_id == entry.id, Asset.role == AssetRole.ORIGINAL)
+        .order_by(Asset.id)
+    )
+    return entry.id, list(names.all())
+
+
+async def score(
+    session: AsyncSession,
+    *,
+    assignment_id: int,
+    points: Mapping[str, float],
+    judge: User | None = None,
+    submit: bool = True,
+    feedback: str = "",
+) -> None:
+    """The assignment scored by its own judge (``judge`` when the caller has them already),
+    in the caller's session, as the judge's form saves it."""
+    from contest.models import Assignment
+    from judging import services as judging
+
+    if judge is None:
+        assignment = await session.get(Assignment, assignment_id)
+        assert assignment is not None, f"no assignment {assignment_id}"
+        judge = await session.get(User, assignment.judge_id)
+        assert judge is not None
+    await judging.save_score(
+        session,
+        assignment_id=assignment_id,
+        judge=judge,
+        points=dict(points),
+        comment="",
+        feedback=feedback,
+        submit=submit,
+    )
+
+
+async def _assignments_with_judges(session: AsyncSession, contest_id: int) -> list[Any]:
+    """Every assignment of the contest's entries, with its judge."""
+    from sqlalchemy import select
+
+    from contest.models import Assignment, Entry
+
+    query = (
+        select(Assignment, User)
+        .join(User, User.id == Assignment.judge_id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(Entry.contest_id == contest_id)
+    )
+    return list((await session.execute(query)).all())
 
 
 async def score_all(
@@ -225,35 +396,15 @@ async def score_all(
 ) -> None:
     """Submit, for each entry, the same share of full marks on every criterion from every
     judge of the contest (the demo's writing rubric: 4, 2, 2 and 2 points)."""
-    from sqlalchemy import select
-
-    from contest.models import Assignment, Entry
-    from judging import services as judging
-
     async with sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(Assignment, User)
-                .join(User, User.id == Assignment.judge_id)
-                .join(Entry, Entry.id == Assignment.entry_id)
-                .where(Entry.contest_id == contest)
-            )
-        ).all()
-        for assignment, judge in rows:
+        for assignment, judge in await _assignments_with_judges(session, contest):
             share = totals[assignment.entry_id]
-            await judging.save_score(
+            await score(
                 session,
                 assignment_id=assignment.id,
                 judge=judge,
-                points={
-                    "noi-dung": share * 4,
-                    "sang-tao": share * 2,
-                    "ngon-ngu": share * 2,
-                    "lien-he": share * 2,
-                },
-                comment="",
+                points={key: share * most for key, most in WRITING_FULL_MARKS.items()},
                 feedback=feedback,
-                submit=True,
             )
         await session.commit()
 
@@ -263,30 +414,40 @@ async def full_marks(session: AsyncSession, *, contest_id: int, feedback: str = 
     caller's session (for set-ups that need a judged round, whatever the rubric)."""
     from sqlalchemy import select
 
-    from contest.models import Assignment, Criterion, Entry
-    from judging import services as judging
+    from contest.models import Criterion
 
     criteria = (
         await session.scalars(select(Criterion).where(Criterion.contest_id == contest_id))
     ).all()
-    rows = (
-        await session.execute(
-            select(Assignment, User)
-            .join(User, User.id == Assignment.judge_id)
-            .join(Entry, Entry.id == Assignment.entry_id)
-            .where(Entry.contest_id == contest_id)
-        )
-    ).all()
-    for assignment, judge in rows:
-        await judging.save_score(
+    for assignment, judge in await _assignments_with_judges(session, contest_id):
+        await score(
             session,
             assignment_id=assignment.id,
             judge=judge,
             points={c.key: c.max_points for c in criteria},
-            comment="",
             feedback=feedback,
-            submit=True,
         )
+
+
+async def comparative_final(
+    session: AsyncSession, *, contest_id: int, per_entry: int, top_per_division: int = 10
+) -> Any:
+    """The contest's scored round shortlisted (its best of each division) into a comparative
+    final with ``per_entry`` comparisons of each entry planned, in the caller's session; the
+    final's round."""
+    from contest.models import RoundKind
+    from judging import comparing
+    from judging import services as judging
+
+    final = await judging.shortlist(
+        session,
+        contest_id=contest_id,
+        top_per_division=top_per_division,
+        actor=None,
+        kind=RoundKind.COMPARATIVE,
+    )
+    await comparing.plan_round(session, contest_id=contest_id, per_entry=per_entry, actor=None)
+    return final
 
 
 async def follow_job(

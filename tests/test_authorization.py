@@ -42,8 +42,8 @@ from contest.tokens import hash_token
 from judging.services import run_assignment
 from storage import storage_from_url
 from tests.intake import files
-from tests.intake.support import DRAWING, Counts, counts, entrant_fields, form, post_form
-from tests.support import Account, app_client, sign_in
+from tests.intake.support import Counts, counts, entrant_fields, form, post_form
+from tests.support import DRAWING, Account, app_client, sign_in
 
 # The refusal of a signed-in user whose role does not fit, in either language (a persona may
 # have switched language on the way through the routes).

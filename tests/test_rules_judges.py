@@ -4,8 +4,6 @@ contest that does not exist, answer 404 and write nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -26,10 +24,9 @@ from contest.models import (
     User,
 )
 from contest.settings import Settings
-from tests.judging.test_judging import DEMO_PASSWORD, assign_all, assignments_of
-from tests.support import Account, app_client, csrf_from, sign_in
+from tests.judging.test_judging import assign_all, assignments_of
+from tests.support import DEMO_PASSWORD, MakeUser, app_client, csrf_from, sign_in
 
-MakeUser = Callable[..., Awaitable[Account]]
 MISSING = 999_999
 
 

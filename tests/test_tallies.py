@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import httpx
 from sqlalchemy import delete, distinct, func, select, text, update
@@ -18,7 +17,6 @@ from contest.i18n import format_number, use_locale
 from contest.models import (
     Assignment,
     AssignmentStatus,
-    Contest,
     Entrant,
     EntrantTally,
     Entry,
@@ -34,10 +32,17 @@ from contest.models import (
 from contest.tallies import REFILL
 from judging import services as judging
 from judging.interfaces import ReassignRefusedError
-from tests.results.support import WRITING, bearer
-from tests.support import Account, bulk_entries, bulk_scores, make_entries
+from tests.results.support import bearer
+from tests.support import (
+    WRITING,
+    MakeUser,
+    bulk_entries,
+    bulk_scores,
+    contest_id_of,
+    make_entries,
+    score,
+)
 
-MakeUser = Callable[..., Awaitable[Account]]
 Tallied = tuple[
     Counter[tuple[int, str]], Counter[int], Counter[tuple[int, str]], Counter[tuple[int, int]]
 ]
@@ -145,10 +150,9 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
     for number in range(3):
         await make_user(f"extra{number}@x.vn", Role.JUDGE, units=["tdp-3"], contests=[WRITING])
     made = await make_entries(sessionmaker, WRITING, ages=[7, 8, 9, 12, 13])
+    contest_id = await contest_id_of(sessionmaker, WRITING)
     async with sessionmaker() as session:
-        contest_id = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
         unit_ids = list(await session.scalars(select(Unit.id).limit(3)))
-        assert contest_id is not None
         # Many rows in one statement.
         await bulk_entries(
             session, contest_id=contest_id, count=40, unit_ids=unit_ids, prefix="Tally "
@@ -173,15 +177,10 @@ async def test_tallies_equal_the_rows_after_every_kind_of_write(
             )
         ).all()[:6]
         for number, assignment in enumerate(some):
-            judge = await session.get(User, assignment.judge_id)
-            assert judge is not None
-            await judging.save_score(
+            await score(
                 session,
                 assignment_id=assignment.id,
-                judge=judge,
                 points={"noi-dung": 3, "sang-tao": 1, "ngon-ngu": 1, "lien-he": 1},
-                comment="",
-                feedback="",
                 submit=number % 3 != 0,
             )
         await session.commit()
@@ -288,8 +287,8 @@ async def test_the_dashboard_and_the_report_read_the_tallies(
     demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient
 ) -> None:
     """A tally changed by hand shows on the pages: they read it, not the rows."""
+    contest_id = await contest_id_of(sessionmaker, WRITING)
     async with sessionmaker() as session:
-        contest_id = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
         await session.execute(
             update(EntryTally)
             .where(EntryTally.contest_id == contest_id, EntryTally.status == "submitted")

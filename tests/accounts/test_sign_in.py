@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -14,9 +13,7 @@ from contest.db import utcnow
 from contest.demo import DemoReport
 from contest.models import ApiToken, AuditEvent, LoginAttempt, Role, User
 from contest.settings import Settings
-from tests.support import Account, app_client, csrf_from, sign_in
-
-MakeUser = Callable[..., Awaitable[Account]]
+from tests.support import MakeUser, app_client, csrf_from, sign_in
 
 
 async def count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -17,21 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.accounts import slips
 from contest.db import utcnow
 from contest.demo import DemoReport
-from contest.models import AuditEvent, Contest, JudgeSlip, LoginAttempt, Role, User
+from contest.models import AuditEvent, JudgeSlip, LoginAttempt, Role, User
 from contest.settings import Settings
-from tests.intake.support import vi
-from tests.support import Account, app_client, csrf_from
+from tests.support import DRAWING, STORY, MakeUser, app_client, contest_id_of, csrf_from, vi
 
-MakeUser = Callable[..., Awaitable[Account]]
-DRAWING = "ve-tranh-theo-sach"
 REFUSED = "This code is not valid, has expired or was revoked. Ask the organisers for a new slip."
-
-
-async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
-    assert found is not None
-    return found
 
 
 async def _post(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
@@ -54,6 +43,21 @@ async def _print_slip_for_new_judge(
     return _code_of(page)
 
 
+@pytest.fixture
+async def drawing(
+    organiser: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> int:
+    """The demo's drawing contest, by id (its organiser signed in)."""
+    return await contest_id_of(sessionmaker, DRAWING)
+
+
+@pytest.fixture
+async def printed(organiser: httpx.AsyncClient, drawing: int) -> str:
+    """The code of a slip the organiser printed for a judge of the drawing contest added by
+    name, Cô Hoa."""
+    return await _print_slip_for_new_judge(organiser, drawing)
+
+
 async def _slip_sign_in(client: httpx.AsyncClient, code: str) -> httpx.Response:
     return await _post(client, "/judge/slip", {"code": code})
 
@@ -67,29 +71,29 @@ async def test_a_judge_added_by_name_signs_in_with_the_printed_code(
     organiser: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
+    drawing: int,
+    printed: str,
 ) -> None:
-    contest_id = await _contest_id(sessionmaker, DRAWING)
-    code = await _print_slip_for_new_judge(organiser, contest_id)
-    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}", code)
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}", printed)
     async with sessionmaker() as session:
         judge = await session.scalar(select(User).where(User.name == "Cô Hoa"))
         assert judge is not None and judge.role == Role.JUDGE and judge.password_hash is None
         slip = await session.scalar(select(JudgeSlip).where(JudgeSlip.judge_id == judge.id))
         assert slip is not None
         # Only the code's HMAC is kept.
-        assert code.replace("-", "") not in slip.code_hash
-        assert slip.code_hash == slips.code_hash(settings.secret_key, code.replace("-", ""))
+        assert printed.replace("-", "") not in slip.code_hash
+        assert slip.code_hash == slips.code_hash(settings.secret_key, printed.replace("-", ""))
         assert timedelta(days=13) < slip.expires_at - utcnow() <= timedelta(days=14)
         actions = set((await session.scalars(select(AuditEvent.action))).all())
     assert {"user_created", "slip_issued"} <= actions
-    listed = await organiser.get(f"/admin/contests/{contest_id}/slips")
+    listed = await organiser.get(f"/admin/contests/{drawing}/slips")
     assert f'data-judge="{judge.id}"' in listed.text
     assert vi("None: signs in with slips") in listed.text
 
     async with app_client(settings) as phone:
         # The slip's link fills the code in; typing it in small letters without the dash works.
-        assert code in (await phone.get(f"/judge/slip?code={code}")).text
-        signed_in = await _slip_sign_in(phone, code.replace("-", "").lower())
+        assert printed in (await phone.get(f"/judge/slip?code={printed}")).text
+        signed_in = await _slip_sign_in(phone, printed.replace("-", "").lower())
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/judge"
         assert (await phone.get("/judge")).status_code == 200
         # A judge's session, no more: the organiser's pages stay closed.
@@ -102,17 +106,17 @@ async def test_a_slip_that_ends_ends_its_session_at_once_and_lets_nobody_in(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     ending: str,
+    drawing: int,
+    printed: str,
 ) -> None:
-    contest_id = await _contest_id(sessionmaker, DRAWING)
-    code = await _print_slip_for_new_judge(organiser, contest_id)
     async with app_client(settings) as phone:
-        assert (await _slip_sign_in(phone, code)).status_code == 303
+        assert (await _slip_sign_in(phone, printed)).status_code == 303
         assert (await phone.get("/judge")).status_code == 200
         if ending == "revoked":
             async with sessionmaker() as session:
                 slip_id = await session.scalar(select(JudgeSlip.id))
             revoked = await _post(
-                organiser, f"/admin/contests/{contest_id}/slips", {"revoke": str(slip_id)}
+                organiser, f"/admin/contests/{drawing}/slips", {"revoke": str(slip_id)}
             )
             assert revoked.status_code == 303
         else:
@@ -121,7 +125,7 @@ async def test_a_slip_that_ends_ends_its_session_at_once_and_lets_nobody_in(
                     update(JudgeSlip).values(expires_at=utcnow() - timedelta(minutes=1))
                 )
         assert (await phone.get("/judge")).status_code == 303  # back to signing in
-        again = await _slip_sign_in(phone, code)
+        again = await _slip_sign_in(phone, printed)
         assert again.status_code == 400
         assert vi(REFUSED) in html.unescape(again.text)
 
@@ -132,9 +136,8 @@ async def test_unknown_codes_are_refused_and_too_many_tries_are_throttled(
     organiser: httpx.AsyncClient,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
+    printed: str,
 ) -> None:
-    contest_id = await _contest_id(sessionmaker, DRAWING)
-    code = await _print_slip_for_new_judge(organiser, contest_id)
     users = await _count(sessionmaker, User)
     async with app_client(settings) as stranger:
         for guess in ["", "ABCDE-FGHJK", "x" * 40, "<script>"]:
@@ -145,7 +148,7 @@ async def test_unknown_codes_are_refused_and_too_many_tries_are_throttled(
         for _ in range(slips.MAX_SLIP_FAILURES_PER_ADDRESS - 4):
             await _slip_sign_in(stranger, "ABCDE-FGHJK")
         # Now even the right code waits: guessing costs time, not only luck.
-        throttled = await _slip_sign_in(stranger, code)
+        throttled = await _slip_sign_in(stranger, printed)
         assert throttled.status_code == 429
         assert vi("Too many failed attempts. Please wait 15 minutes before trying again.") in (
             html.unescape(throttled.text)
@@ -171,9 +174,9 @@ async def test_bad_requests_on_the_slips_page_store_nothing(
     data: dict[str, str],
     status: int,
 ) -> None:
-    contest_id = await _contest_id(sessionmaker, DRAWING)
+    drawing = await contest_id_of(sessionmaker, DRAWING)
     users, slips_before = await _count(sessionmaker, User), await _count(sessionmaker, JudgeSlip)
-    response = await _post(organiser, f"/admin/contests/{contest_id}/slips", data)
+    response = await _post(organiser, f"/admin/contests/{drawing}/slips", data)
     assert response.status_code == status
     if status == 422:
         assert vi("Enter the judge's name.") in html.unescape(response.text)
@@ -188,9 +191,9 @@ async def test_a_slip_is_only_for_a_judge_of_that_contest(
     make_user: MakeUser,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    drawing = await _contest_id(sessionmaker, DRAWING)
-    storytelling = await _contest_id(sessionmaker, "ke-chuyen-sach")
-    judge = await make_user("gk@example.vn", Role.JUDGE, contests=["ke-chuyen-sach"])
+    drawing = await contest_id_of(sessionmaker, DRAWING)
+    storytelling = await contest_id_of(sessionmaker, STORY)
+    judge = await make_user("gk@example.vn", Role.JUDGE, contests=[STORY])
     coordinator = await make_user("gv@example.vn", Role.COORDINATOR, units=["th-bach-sam"])
     for contest_id, user_id in [(drawing, judge.user.id), (storytelling, coordinator.user.id)]:
         refused = await _post(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -13,9 +12,7 @@ from contest.demo import DemoReport
 from contest.models import AuditEvent, Book, Conflict, Contest, Criterion, Role, Unit, User
 from contest.settings import Settings
 from storage import Storage
-from tests.support import Account, app_client, csrf_from, sign_in
-
-MakeUser = Callable[..., Awaitable[Account]]
+from tests.support import Account, MakeUser, app_client, csrf_from, sign_in
 
 CONTEST_FORM = {
     "slug": "ke-chuyen-thieu-nhi",

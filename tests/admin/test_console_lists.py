@@ -4,7 +4,6 @@ filters that narrow it, and an address that cannot be read refused with 400."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -32,10 +31,15 @@ from contest.pagination import (
     page_request,
     paginate,
 )
-from tests.results.support import WRITING, vi
-from tests.support import Account, all_pages, bulk_entries, listed, make_entries, pager_link
-
-MakeUser = Callable[..., Awaitable[Account]]
+from tests.support import (
+    WRITING,
+    all_pages,
+    bulk_entries,
+    listed,
+    make_entries,
+    pager_link,
+    vi,
+)
 
 
 async def _writing(sessionmaker: async_sessionmaker[AsyncSession]) -> Contest:

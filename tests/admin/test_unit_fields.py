@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.i18n import ngettext, use_locale
 from contest.models import AuditEvent, Conflict, Invitation, Unit, User
 from contest.settings import Settings
-from tests.results.support import vi
-from tests.support import all_pages, app_client, csrf_from, listed
+from tests.support import all_pages, app_client, csrf_from, listed, vi
 
 # The demo's units: two schools with three classes each, the learning centre, three groups.
 SCHOOL = "th-bach-sam"

@@ -24,15 +24,10 @@ from starlette.routing import Route
 from tests.e2e.conftest import PHONE, demo_server
 from tests.intake import files
 from tests.intake.support import entrant_fields
-from tests.support import full_marks, run_apart
+from tests.support import DEMO_PASSWORD, DRAWING, STORY, WRITING, run_apart, sign_in_page
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "bachsam-demo"
-DRAWING = "ve-tranh-theo-sach"
-WRITING = "viet-ve-cuon-sach-em-yeu"
-# Untouched by the day's work: still open for entries.
-STORIES = "ke-chuyen-sach"
 # A contest's part (its divisions, criteria, books) in the organiser's console.
 PART = "/admin/contests/{contest_id:int}/{part:str}"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -66,7 +61,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
     from contest.accounts import slips
     from contest.accounts.passwords import hash_password
     from contest.app import JOB_KINDS
-    from contest.db import create_engine, create_sessionmaker, utcnow
+    from contest.db import utcnow
     from contest.events.services import get_public_contest
     from contest.intake import services as intake
     from contest.jobs.queue import start_job
@@ -78,7 +73,6 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
         RemarkRequest,
         Result,
         Role,
-        RoundKind,
         Unit,
         User,
         contest_judges,
@@ -87,18 +81,12 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
     from contest.results import services as results
     from contest.settings import Settings
     from contest.vote import services as vote
-    from judging import comparing
     from judging import services as judging
-    from storage import storage_from_url
+    from tests.support import comparative_final, full_marks, services_for, submit_file
 
     settings = Settings.from_env(env)
-    engine = create_engine(settings.database_url)
-    sessionmaker = create_sessionmaker(engine)
-    storage = storage_from_url(
-        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
-    )
     made: dict[str, Any] = {}
-    try:
+    async with services_for(settings) as (sessionmaker, storage):
         async with sessionmaker() as session:
             drawing = await get_public_contest(session, slug=DRAWING)
             writing = await get_public_contest(session, slug=WRITING)
@@ -122,30 +110,15 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
             )
 
         # A family's drawing, judged and published with the others: its receipt and re-marking.
-        async def drawing_bytes() -> Any:
-            yield files.drawing_png()
-
-        async with sessionmaker() as session:
-            drawing_units = await intake.rules.submittable_units(
-                session, user=None, event_id=drawing.event_id
-            )
-        upload = await intake.store_upload(
-            sessionmaker=sessionmaker,
-            storage=storage,
+        family = await submit_file(
+            sessionmaker,
+            storage,
+            settings,
             contest=drawing,
-            chunks=drawing_bytes(),
+            data=files.drawing_png(),
             filename="tranh.png",
-        )
-        family = await intake.submit_entry(
-            sessionmaker=sessionmaker,
-            storage=storage,
-            contest=drawing,
-            units=drawing_units,
             fields=entrant_fields(title="Tranh của nhà"),
-            uploads=[upload],
-            upload_ids=[],
             idempotency_key="a11y-drawing",
-            secret_key=settings.secret_key,
         )
         made["receipt"] = f"/entries/{family.entry.receipt_code}?token={family.edit_token}"
         # The drawings' previews, made as the worker would, before anyone looks at them.
@@ -179,7 +152,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
                 email="gk.phuc@bachsam.demo",
                 name="Võ Phúc",
                 role=Role.JUDGE,
-                password_hash=hash_password(PASSWORD),
+                password_hash=hash_password(DEMO_PASSWORD),
             )
             session.add(judge)
             await session.flush()
@@ -191,14 +164,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
             )
             made["remark"] = remark.id
             made["remark_judge"] = judge.email
-            await judging.shortlist(
-                session,
-                contest_id=writing.id,
-                top_per_division=10,
-                actor=None,
-                kind=RoundKind.COMPARATIVE,
-            )
-            await comparing.plan_round(session, contest_id=writing.id, per_entry=2, actor=None)
+            await comparative_final(session, contest_id=writing.id, per_entry=2)
             slip_judge = await slips.add_judge_without_account(
                 session, contest=writing, name="Thầy Tâm", actor=organiser
             )
@@ -236,9 +202,6 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
         )
         made["job"] = job.id
         return made
-    finally:
-        await storage.aclose()
-        await engine.dispose()
 
 
 async def _user(sessionmaker: Any, email: str) -> Any:
@@ -261,6 +224,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
 
 def _pages(made: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """Each visitor's pages: (route template, address)."""
+    # The storytelling contest is untouched by the day's work: still open for entries.
     d, w = made["drawing"], made["writing"]
     division, paper = made["division"], f"paper?judge={made['assignment_judge']}"
     code = made["receipt"].split("/")[2].split("?")[0]
@@ -268,7 +232,7 @@ def _pages(made: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
         "anyone": [
             ("/", "/"),
             ("/contests/{slug:str}", f"/contests/{DRAWING}"),
-            ("/contests/{slug:str}/submit", f"/contests/{STORIES}/submit"),
+            ("/contests/{slug:str}/submit", f"/contests/{STORY}/submit"),
             ("/contests/{slug:str}/winners", f"/contests/{DRAWING}/winners"),
             ("/contests/{slug:str}/vote", f"/contests/{DRAWING}/vote"),
             ("/verify/{serial:str}", f"/verify/{made['serial']}"),
@@ -283,8 +247,8 @@ def _pages(made: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
         ],
         "gv.5a@bachsam.demo": [
             ("/coordinator", "/coordinator"),
-            ("/coordinator/contests/{slug:str}/submit", f"/coordinator/contests/{STORIES}/submit"),
-            ("/coordinator/contests/{slug:str}/import", f"/coordinator/contests/{STORIES}/import"),
+            ("/coordinator/contests/{slug:str}/submit", f"/coordinator/contests/{STORY}/submit"),
+            ("/coordinator/contests/{slug:str}/import", f"/coordinator/contests/{STORY}/import"),
             (
                 "/coordinator/contests/{slug:str}/import/{job_id:int}",
                 f"/coordinator/contests/{WRITING}/import/{made['job']}",
@@ -366,10 +330,7 @@ def test_every_page_passes_axe_core_at_phone_and_desktop_size(
             context = browser.new_context(**options, locale="vi-VN")
             page = context.new_page()
             if who != "anyone":
-                page.goto(base + "/login")
-                page.get_by_label("Địa chỉ email").fill(who)
-                page.get_by_label("Mật khẩu").fill(PASSWORD)
-                page.get_by_role("button", name="Đăng nhập").click()
+                sign_in_page(page, base, who)
                 page.wait_for_url(re.compile(r".*/(admin|judge|coordinator|account).*"))
             for template, url in listed:
                 response = page.goto(base + url)

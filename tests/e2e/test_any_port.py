@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 
 from bench.gallery import CONTEST, GALLERY_PATH, entrants, free_port, prepare, serving
-from tests.support import run_apart, server_database
+from tests.support import DEMO_PASSWORD, run_apart, server_database
 
 pytestmark = pytest.mark.browser
 
 TOKEN = "the-entrants-own-private-token-for-this-test"
-DEMO_PASSWORD = "bachsam-demo"
 
 
 @dataclass

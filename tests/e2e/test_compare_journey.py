@@ -14,12 +14,10 @@ from sqlalchemy import select
 
 from tests.e2e.conftest import PHONE, demo_server
 from tests.intake.support import entrant_fields
-from tests.support import full_marks, run_apart
+from tests.support import DRAWING, run_apart, sign_in_page
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "bachsam-demo"
-DRAWING = "ve-tranh-theo-sach"
 COLOURS = [(200, 40, 40), (40, 160, 60), (40, 60, 200), (230, 180, 0)]
 
 
@@ -34,50 +32,27 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
     then all sent to a comparative final; the new judge's slip code and the contest's id."""
     from contest.accounts import slips
     from contest.app import JOB_KINDS
-    from contest.db import create_engine, create_sessionmaker
     from contest.events.services import get_public_contest
-    from contest.intake import services as intake
     from contest.jobs.worker import run_queued
-    from contest.models import RoundKind, User
+    from contest.models import User
     from contest.settings import Settings
-    from judging import comparing
     from judging import services as judging
-    from storage import storage_from_url
+    from tests.support import comparative_final, full_marks, services_for, submit_file
 
     settings = Settings.from_env(env)
-    engine = create_engine(settings.database_url)
-    sessionmaker = create_sessionmaker(engine)
-    storage = storage_from_url(
-        settings.storage_url, secret_key=settings.secret_key, base_url=settings.base_url
-    )
-    try:
+    async with services_for(settings) as (sessionmaker, storage):
         async with sessionmaker() as session:
             contest = await get_public_contest(session, slug=DRAWING)
-            units = await intake.rules.submittable_units(
-                session, user=None, event_id=contest.event_id
-            )
         for number, colour in enumerate(COLOURS):
-
-            async def chunks(data: bytes = _drawing(colour)) -> Any:
-                yield data
-
-            upload = await intake.store_upload(
-                sessionmaker=sessionmaker,
-                storage=storage,
+            await submit_file(
+                sessionmaker,
+                storage,
+                settings,
                 contest=contest,
-                chunks=chunks(),
+                data=_drawing(colour),
                 filename=f"tranh-{number}.png",
-            )
-            await intake.submit_entry(
-                sessionmaker=sessionmaker,
-                storage=storage,
-                contest=contest,
-                units=units,
                 fields=entrant_fields(full_name=f"Bạn Vẽ {number}", title=f"Tranh số {number}"),
-                uploads=[upload],
-                upload_ids=[],
                 idempotency_key=f"final-{number}",
-                secret_key=settings.secret_key,
             )
         # The drawings' previews, made as the worker would, before anyone looks at them.
         await run_queued(settings, JOB_KINDS)
@@ -92,19 +67,9 @@ async def _final_with_a_slip(env: dict[str, str]) -> tuple[str, int]:
             )
             await judging.run_assignment(session, contest_id=contest.id, actor=None)
             await full_marks(session, contest_id=contest.id)
-            await judging.shortlist(
-                session,
-                contest_id=contest.id,
-                top_per_division=10,
-                actor=None,
-                kind=RoundKind.COMPARATIVE,
-            )
-            await comparing.plan_round(session, contest_id=contest.id, per_entry=4, actor=None)
+            await comparative_final(session, contest_id=contest.id, per_entry=4)
             await session.commit()
         return slips.show_code(code), contest.id
-    finally:
-        await storage.aclose()
-        await engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +115,7 @@ def test_a_judge_with_a_slip_compares_two_drawings_and_the_organiser_sees_reliab
 
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     admin = desk.new_page()
-    admin.goto(base + "/login")
-    admin.get_by_label("Địa chỉ email").fill("bantochuc@bachsam.demo")
-    admin.get_by_label("Mật khẩu").fill(PASSWORD)
-    admin.get_by_role("button", name="Đăng nhập").click()
+    sign_in_page(admin, base, "bantochuc@bachsam.demo")
     admin.goto(f"{base}/admin/contests/{contest_id}/comparative")
     expect(admin.get_by_text("Độ tin cậy của thang xếp hạng")).to_be_visible()
     expect(admin.locator("[data-progress]")).to_contain_text("Đã chọn 1 trên")

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PHONE
+from tests.support import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-ORGANISER = ("bantochuc@bachsam.demo", "bachsam-demo")
+ORGANISER = ("bantochuc@bachsam.demo", DEMO_PASSWORD)
 
 
 def test_organiser_invites_a_judge_who_sets_a_password_and_signs_in(

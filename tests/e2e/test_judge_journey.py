@@ -8,17 +8,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PHONE
+from tests.support import sign_in_page
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "bachsam-demo"
-
-
-def sign_in(page: Any, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Địa chỉ email").fill(email)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
 
 
 def test_judge_scores_an_entry_and_the_organiser_sees_progress(
@@ -28,7 +20,7 @@ def test_judge_scores_an_entry_and_the_organiser_sees_progress(
 
     organiser = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     admin = organiser.new_page()
-    sign_in(admin, live_server, "bantochuc@bachsam.demo")
+    sign_in_page(admin, live_server, "bantochuc@bachsam.demo")
     admin.get_by_role("link", name="Vẽ tranh theo sách").click()
     judging_url = admin.url + "/judging"
     admin.goto(judging_url)
@@ -38,7 +30,7 @@ def test_judge_scores_an_entry_and_the_organiser_sees_progress(
 
     judge = browser.new_context(**PHONE, locale="vi-VN")
     phone = judge.new_page()
-    sign_in(phone, live_server, "gk.hoa@bachsam.demo")
+    sign_in_page(phone, live_server, "gk.hoa@bachsam.demo")
     phone.goto(live_server + "/judge")
     expect(phone.get_by_role("heading", name="Đã chấm (0)")).to_be_visible()
     phone.get_by_role("link", name="Hoa vàng trên cỏ xanh").click()

@@ -12,7 +12,7 @@ from contest.files.interfaces import UnreadableImageError, UnsupportedFileError
 from contest.files.sniff import check_kind, clean_filename, sniff
 from contest.i18n import count_words, use_locale
 from tests.intake import files
-from tests.intake.support import vi
+from tests.support import vi
 
 DRAWING_TYPES = ["jpeg", "png", "webp", "heic", "pdf"]
 STORY_TYPES = ["mp3", "m4a", "wav", "ogg", "mp4", "webm", "mov"]

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
-from tests.results.support import WRITING, bearer
+from tests.results.support import bearer
+from tests.support import WRITING
 
 ROUNDS = f"/api/v1/contests/{WRITING}/rounds"
 

@@ -28,8 +28,8 @@ from storage import Storage
 from tests.hardening.proxy import CuttableProxy
 from tests.hardening.servers import entry_fields, png
 from tests.s3server import AWS_REGION, running_moto
+from tests.support import DRAWING
 
-CONTEST = "ve-tranh-theo-sach"  # drawings: PNG accepted, 20 MB
 MIB = 1024 * 1024
 BOUNDARY = "----hardening-boundary"
 
@@ -112,8 +112,9 @@ async def _body_cut_midway(proxy: CuttableProxy, total: int) -> AsyncIterator[by
 
 
 async def _upload_cut_midway(client: httpx.AsyncClient, proxy: CuttableProxy) -> httpx.Response:
+    # The drawing contest takes PNG files of up to 20 MB.
     response = await client.post(
-        f"/api/v1/contests/{CONTEST}/entries",
+        f"/api/v1/contests/{DRAWING}/entries",
         content=_body_cut_midway(proxy, 20 * MIB),
         headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
         timeout=120,
@@ -147,7 +148,7 @@ async def test_s3_stopping_mid_upload_leaves_nothing_and_service_resumes(
 
     proxy.restore()
     sent = await client.post(
-        f"/api/v1/contests/{CONTEST}/entries",
+        f"/api/v1/contests/{DRAWING}/entries",
         data=entry_fields("Sau khi S3 trở lại"),
         files={"file": ("tranh.png", png(2), "image/png")},
     )
@@ -215,7 +216,7 @@ async def test_a_database_error_at_commit_leaves_no_object_after_the_sweep(
     _proxy, direct, bucket = behind
     before = await _counts(sessionmaker)
     response = await client.post(
-        f"/api/v1/contests/{CONTEST}/entries",
+        f"/api/v1/contests/{DRAWING}/entries",
         data=entry_fields("Lỗi khi ghi"),
         files={"file": ("tranh.png", png(3), "image/png")},
     )

@@ -15,12 +15,10 @@ import httpx
 import pytest
 from reportlab.pdfgen import canvas
 
-from tests.support import wait_for_job
+from tests.support import DEMO_PASSWORD, DRAWING, sign_in_page, wait_for_job
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "bachsam-demo"
-CONTEST = "ve-tranh-theo-sach"
 PDF_VIEWER = "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/"
 
 
@@ -38,7 +36,7 @@ def _signed_in(base: str, email: str) -> tuple[httpx.Client, str]:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
     response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
+        "/login", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token.group(1)}
     )
     assert response.status_code == 303, response.text
     # A fresh sign-in makes a fresh CSRF secret: read it again.
@@ -50,10 +48,7 @@ def _signed_in(base: str, email: str) -> tuple[httpx.Client, str]:
 def _judge_page_frames(browser: Any, base: str, title: str) -> tuple[Any, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = context.new_page()
-    page.goto(base + "/login")
-    page.get_by_label("Địa chỉ email").fill("gk.hoa@bachsam.demo")
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
+    sign_in_page(page, base, "gk.hoa@bachsam.demo")
     page.wait_for_url(re.compile(r".*/account.*|.*/judge.*"))
     page.goto(base + "/judge")
     page.get_by_role("link", name=title).first.click()
@@ -66,7 +61,7 @@ def test_the_pdf_viewer_and_the_image_viewer_work_under_the_sandbox(
     title = "Bài PDF trong khung"
     with httpx.Client(base_url=live_server, timeout=30) as web:
         sent = web.post(
-            f"/api/v1/contests/{CONTEST}/entries",
+            f"/api/v1/contests/{DRAWING}/entries",
             data={
                 "full_name": "Nguyễn Văn An",
                 "age": "10",
@@ -86,7 +81,7 @@ def test_the_pdf_viewer_and_the_image_viewer_work_under_the_sandbox(
     organiser, csrf = _signed_in(live_server, "bantochuc@bachsam.demo")
     try:
         assigned = organiser.post(
-            f"/api/v1/contests/{CONTEST}/assignment", headers={"X-CSRF-Token": csrf}, json={}
+            f"/api/v1/contests/{DRAWING}/assignment", headers={"X-CSRF-Token": csrf}, json={}
         )
         # The served app's own worker runs the assignment job.
         assert wait_for_job(organiser, assigned)["status"] == "done"

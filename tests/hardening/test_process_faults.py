@@ -20,9 +20,8 @@ from contest.db import create_engine, create_sessionmaker
 from contest.models import Asset
 from contest.settings import parse_database_url
 from tests.hardening.servers import AppServer, app_env, entry_fields, process_database, run_cli
-from tests.support import TEST_DATABASE_URL, run_apart, skip_or_fail
+from tests.support import DRAWING, TEST_DATABASE_URL, run_apart, skip_or_fail
 
-CONTEST = "ve-tranh-theo-sach"
 MIB = 1024 * 1024
 BOUNDARY = "----killed-boundary"
 
@@ -102,7 +101,7 @@ def test_an_app_killed_mid_upload_leaves_no_orphan_after_the_sweep(
             try:
                 outcome.append(
                     httpx.post(
-                        f"{server.url}/api/v1/contests/{CONTEST}/entries",
+                        f"{server.url}/api/v1/contests/{DRAWING}/entries",
                         content=_streaming_body(sent, 15 * MIB),
                         headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
                         timeout=60,

@@ -30,10 +30,9 @@ from tests.hardening.servers import (
     running,
     seed_accounts,
 )
-from tests.support import run_apart
+from tests.support import DRAWING, run_apart
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-CONTEST = "ve-tranh-theo-sach"
 
 
 @dataclass
@@ -135,7 +134,7 @@ def _count_entries(database_url: str, key: str) -> int:
 def _submit(base: str, key: str) -> httpx.Response:
     with httpx.Client(timeout=60) as client:
         return client.post(
-            f"{base}/api/v1/contests/{CONTEST}/entries",
+            f"{base}/api/v1/contests/{DRAWING}/entries",
             headers={"Idempotency-Key": key},
             data=entry_fields(),
             files={"file": ("tranh.png", png(), "image/png")},

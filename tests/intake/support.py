@@ -15,22 +15,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
-from contest.i18n import gettext, ngettext, use_locale
+from contest.i18n import ngettext, use_locale
 from contest.models import Asset, Assignment, Contest, Entrant, Entry, User
 from storage import LocalStorage, Storage
 from tests.intake.files import drawing_png
-from tests.support import csrf_from
+from tests.support import DRAWING, csrf_from
 
-DRAWING = "ve-tranh-theo-sach"
-WRITING = "viet-ve-cuon-sach-em-yeu"
-STORY = "ke-chuyen-sach"
 RECEIPT_LINK = re.compile(r"/entries/([2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4})\?token=([\w-]+)")
-
-
-def vi(message: str, **values: object) -> str:
-    """A message as a Vietnamese visitor reads it: the catalog's translation."""
-    with use_locale("vi"):
-        return gettext(message, **values)
 
 
 def vi_n(singular: str, plural: str, n: int, **values: object) -> str:

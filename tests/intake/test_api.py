@@ -18,16 +18,8 @@ from contest.models import Asset, AssetRole, Entry, EntryStatus
 from storage import LocalStorage, Storage
 from tests.intake import files
 from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY
-from tests.intake.support import (
-    DRAWING,
-    WRITING,
-    StoredCheck,
-    counts,
-    entrant_fields,
-    form,
-    post_form,
-    vi,
-)
+from tests.intake.support import StoredCheck, counts, entrant_fields, form, post_form
+from tests.support import DRAWING, WRITING, vi
 
 API = "/api/v1"
 

@@ -26,20 +26,17 @@ from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import (
+from tests.intake.support import Counts, StoredCheck, counts, entrant_fields, form, post_form
+from tests.support import (
     DRAWING,
     WRITING,
-    Counts,
-    StoredCheck,
-    counts,
-    entrant_fields,
-    form,
-    post_form,
+    MakeUser,
+    csrf_from,
+    entry_files,
+    make_entries,
+    sign_in,
     vi,
 )
-from tests.support import csrf_from, make_entries, sign_in
-
-MakeUser = Callable[..., Awaitable[Any]]
 
 
 async def _signed_in(client: httpx.AsyncClient, make_user: MakeUser, units: list[str]) -> Any:
@@ -616,7 +613,7 @@ async def test_a_folder_of_scans_in_the_zip_is_one_entry_with_its_pages_in_order
     sessionmaker: async_sessionmaker[AsyncSession],
     nothing_stored: StoredCheck,
 ) -> None:
-    from contest.models import Asset, AssetRole, Contest
+    from contest.models import Contest
 
     async with sessionmaker.begin() as session:
         writing = await session.scalar(select(Contest).where(Contest.slug == WRITING))
@@ -641,15 +638,7 @@ async def test_a_folder_of_scans_in_the_zip_is_one_entry_with_its_pages_in_order
     response = await _import(app, intake_settings, WRITING, csv_text, _zip(pages))
     assert 'class="accepted" data-row="2"' in response.text, response.text[:3000]
     async with sessionmaker() as session:
-        entry = await session.scalar(select(Entry).where(Entry.title == "Ba trang"))
-        assert entry is not None
-        names = (
-            await session.scalars(
-                select(Asset.original_filename)
-                .where(Asset.entry_id == entry.id, Asset.role == AssetRole.ORIGINAL)
-                .order_by(Asset.id)
-            )
-        ).all()
+        _entry, names = await entry_files(session, title="Ba trang")
     assert names == ["trang-1.png", "trang-2.png", "trang-10.png"]
 
     # A folder with more pages than the contest takes: the row is refused, nothing kept.

@@ -33,7 +33,6 @@ from contest.settings import Settings
 from storage import Storage, StorageUnavailableError
 from tests.intake import files
 from tests.intake.support import (
-    DRAWING,
     assigned_judge,
     counts,
     entrant_fields,
@@ -41,13 +40,11 @@ from tests.intake.support import (
     entry_by_code,
     form,
     post_form,
-    vi,
 )
-from tests.support import Account, app_client, csrf_from, sign_in
+from tests.support import DRAWING, app_client, csrf_from, sign_in, vi
 
 API = "/api/v1"
 RunJobs = Callable[[], Awaitable[int]]
-MakeUser = Callable[..., Awaitable[Account]]
 
 
 class Killed(BaseException):

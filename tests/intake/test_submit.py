@@ -24,9 +24,6 @@ from storage import LocalStorage, S3Storage, Storage
 from tests.intake import files
 from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY
 from tests.intake.support import (
-    DRAWING,
-    STORY,
-    WRITING,
     StoredCheck,
     counting_body,
     entrant_fields,
@@ -39,10 +36,9 @@ from tests.intake.support import (
     set_window,
     submit_drawing,
     submit_page,
-    vi,
     vi_n,
 )
-from tests.support import csrf_from
+from tests.support import DRAWING, STORY, WRITING, csrf_from, vi
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -66,6 +62,12 @@ async def _refused(
         response = await submit_page(app, slug, fields, uploads)
         assert response.status_code == status
     return response
+
+
+async def _drawing_form(app: httpx.AsyncClient) -> tuple[str, str]:
+    """The drawing contest's entry form: its address, and its CSRF token for this client."""
+    path = f"/contests/{DRAWING}/submit"
+    return path, await csrf_from(app, path)
 
 
 # --- what is kept -------------------------------------------------------------------------
@@ -227,8 +229,7 @@ async def test_an_oversize_file_is_refused_while_it_streams(
     nothing_stored: StoredCheck,
     leftovers: Callable[[], list[str]],
 ) -> None:
-    path = f"/contests/{DRAWING}/submit"
-    token = await csrf_from(app, path)
+    path, token = await _drawing_form(app)
     big = files.photo_jpeg() + b"\x00" * (DRAWING_LIMIT + 3 * 1024 * 1024)
     message = vi(
         "The file is larger than the limit of %(size)s. Please send a smaller file.",
@@ -465,8 +466,7 @@ async def test_outside_the_window_nothing_is_stored(
     nothing_stored: StoredCheck,
     when: str,
 ) -> None:
-    path = f"/contests/{DRAWING}/submit"
-    token = await csrf_from(app, path)
+    path, token = await _drawing_form(app)
     if when == "before":
         await set_window(
             sessionmaker, DRAWING, opens_in=timedelta(hours=2), closes_in=timedelta(days=3)
@@ -504,8 +504,7 @@ async def test_the_same_submission_twice_makes_one_entry(
     one_entry_stored: StoredCheck,
     leftovers: Callable[[], list[str]],
 ) -> None:
-    path = f"/contests/{DRAWING}/submit"
-    token = await csrf_from(app, path)
+    path, token = await _drawing_form(app)
     key = uuid.uuid4().hex
     body = form(entrant_fields(), [("t.png", files.drawing_png())], csrf=token, key=key)
 
@@ -535,8 +534,7 @@ async def test_a_truncated_or_malformed_body_is_refused_with_400(
     damage: str,
     leftovers: Callable[[], list[str]],
 ) -> None:
-    path = f"/contests/{DRAWING}/submit"
-    token = await csrf_from(app, path)
+    path, token = await _drawing_form(app)
     multipart = form(
         entrant_fields(),
         [("t.png", files.drawing_png(size=(900, 900)))],
@@ -575,8 +573,7 @@ async def test_storage_unreachable_answers_503_and_writes_nothing(
     store: Storage,
     request: pytest.FixtureRequest,
 ) -> None:
-    path = f"/contests/{DRAWING}/submit"
-    token = await csrf_from(app, path)
+    path, token = await _drawing_form(app)
     before = await counts_rows(sessionmaker)
     if isinstance(store, LocalStorage):
         shutil.rmtree(store.root)  # an unmounted volume

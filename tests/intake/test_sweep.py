@@ -16,8 +16,8 @@ from contest.models import Asset, Entry
 from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
-from tests.intake.support import DRAWING, submit_drawing
-from tests.support import csrf_from
+from tests.intake.support import submit_drawing
+from tests.support import DRAWING, csrf_from
 
 
 async def _age(sessionmaker: async_sessionmaker[AsyncSession], prefix: str, hours: float) -> None:

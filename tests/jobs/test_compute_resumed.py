@@ -15,7 +15,6 @@ from contest.models import JobStatus, Result, Round
 from contest.settings import parse_database_url
 from tests.hardening.servers import app_env, process_database, run_cli
 from tests.jobs.test_workers import (
-    CONTEST,
     _job_row,
     _query,
     _redis,
@@ -24,7 +23,7 @@ from tests.jobs.test_workers import (
     _wait,
     _worker,
 )
-from tests.support import TEST_DATABASE_URL, bulk_scores, run_apart
+from tests.support import DRAWING, TEST_DATABASE_URL, bulk_scores, run_apart
 
 
 def _score_everything(database_url: str) -> None:
@@ -74,12 +73,12 @@ if TEST_DATABASE_URL:
                 tmp_path, database_url, f"file://{tmp_path / 'uploads'}", CONTEST_QUEUE_URL=_redis()
             )
             run_cli(env, "demo")
-            run_cli(env, "assign", CONTEST)
+            run_cli(env, "assign", DRAWING)
             _score_everything(database_url)
-            run_cli(env, "results", "compute", CONTEST)
+            run_cli(env, "results", "compute", DRAWING)
             rows, entries = _results(database_url)
             assert rows == entries > 0
-            run_cli(env, "results", "compute", CONTEST, "--no-wait")
+            run_cli(env, "results", "compute", DRAWING, "--no-wait")
             # The audit log is written last, in the same transaction as the results.
             with (
                 _table_locked(database_url, "audit_events"),

@@ -4,7 +4,6 @@ through the page and the API, refused to anyone but the contest's organisers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -16,20 +15,19 @@ from contest.app import JOB_KINDS
 from contest.demo import DemoReport
 from contest.jobs import services
 from contest.jobs.worker import execute_job, run_queued
-from contest.models import Assignment, AuditEvent, Contest, Job, JobStatus, Role
+from contest.models import Assignment, AuditEvent, Job, JobStatus, Role
 from contest.settings import Settings
-from tests.support import Account, csrf_from, follow_job, score_all, sign_in, stored
-
-MakeUser = Callable[..., Awaitable[Account]]
-DRAWING = "ve-tranh-theo-sach"
-WRITING = "viet-ve-cuon-sach-em-yeu"
-
-
-async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
-    assert found is not None
-    return found
+from tests.support import (
+    DRAWING,
+    WRITING,
+    MakeUser,
+    contest_id_of,
+    csrf_from,
+    follow_job,
+    score_all,
+    sign_in,
+    stored,
+)
 
 
 async def _queue(
@@ -42,7 +40,7 @@ async def _queue(
 @pytest.fixture
 async def drawing(demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """The demo's drawing contest, by id."""
-    return await _contest_id(sessionmaker, DRAWING)
+    return await contest_id_of(sessionmaker, DRAWING)
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ async def writing_assigned(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> tuple[int, dict[str, Any]]:
     """The writing contest's assignment, run by the organiser from the judging page."""
-    contest_id = await _contest_id(sessionmaker, WRITING)
+    contest_id = await contest_id_of(sessionmaker, WRITING)
     judging = f"/admin/contests/{contest_id}/judging"
     token = await csrf_from(organiser, judging)
     started = await organiser.post(f"{judging}/assign", data={"csrf_token": token})

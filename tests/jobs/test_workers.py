@@ -27,9 +27,8 @@ from tests.hardening.servers import (
     run_cli,
     seed_accounts,
 )
-from tests.support import TEST_DATABASE_URL, run_apart, skip_or_fail, wait_for_job
+from tests.support import DRAWING, TEST_DATABASE_URL, run_apart, skip_or_fail, wait_for_job
 
-CONTEST = "ve-tranh-theo-sach"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -161,13 +160,13 @@ def test_serve_runs_the_jobs_of_its_local_queue(tmp_path: Path) -> None:
         env = app_env(tmp_path, database_url, f"file://{tmp_path / 'uploads'}")
         run_cli(env, "demo")
         seeded = seed_accounts(database_url)  # assigns its own contest, not this one
-        assert seeded.slug != CONTEST
+        assert seeded.slug != DRAWING
         before = _no_duplicate_assignments(database_url)
         server = AppServer(env, tmp_path / "server.log").start()
         try:
             headers = {"Authorization": f"Bearer {seeded.tokens['admin']}"}
             with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
-                started = client.post(f"/api/v1/contests/{CONTEST}/assignment")
+                started = client.post(f"/api/v1/contests/{DRAWING}/assignment")
                 job = wait_for_job(client, started)
         finally:
             server.stop()
@@ -182,7 +181,7 @@ def test_a_worker_runs_what_the_command_line_queued(queue: str, tmp_path: Path) 
     with process_database(tmp_path, "contest_jobs") as database_url:
         env = app_env(tmp_path, database_url, f"file://{tmp_path / 'uploads'}", **extra)
         run_cli(env, "demo")
-        queued = run_cli(env, "assign", CONTEST, "--no-wait")
+        queued = run_cli(env, "assign", DRAWING, "--no-wait")
         assert "queued" in queued
         assert _job_row(database_url).status == JobStatus.QUEUED
         with _worker(env, tmp_path / "worker.log"):
@@ -198,10 +197,10 @@ def test_assign_waits_with_a_progress_bar_and_refuses_an_unknown_contest(
     with process_database(tmp_path, "contest_jobs") as database_url:
         env = app_env(tmp_path, database_url, f"file://{tmp_path / 'uploads'}")
         run_cli(env, "demo")
-        said = run_cli(env, "assign", CONTEST)
+        said = run_cli(env, "assign", DRAWING)
         count = _no_duplicate_assignments(database_url)
         assert f"{count} new assignments" in said and count > 0
-        assert "0 new assignments" in run_cli(env, "assign", CONTEST)
+        assert "0 new assignments" in run_cli(env, "assign", DRAWING)
         refused = subprocess.run(
             [CONTEST_BIN, "assign", "no-such-contest"], env=env, capture_output=True, text=True
         )
@@ -225,7 +224,7 @@ if TEST_DATABASE_URL:
             run_cli(env, "demo")
             # Held by another connection, the lock stops the job after it was claimed and began.
             with _table_locked(database_url, "assignments"):
-                run_cli(env, "assign", CONTEST, "--no-wait")
+                run_cli(env, "assign", DRAWING, "--no-wait")
                 with _worker(env, tmp_path / "worker-1.log") as first:
                     _wait(database_url, {JobStatus.RUNNING})
                     time.sleep(1.0)

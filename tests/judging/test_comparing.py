@@ -8,7 +8,6 @@ import dataclasses
 import html
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -39,12 +38,20 @@ from contest.models import (
 from contest.results import services as results
 from judging import comparative, comparing, services
 from judging.services import unit_chain
-from tests.intake.support import vi
-from tests.support import Account, csrf_from, make_entries, score_all, sign_in
+from tests.support import (
+    WRITING,
+    Account,
+    MakeUser,
+    comparative_final,
+    contest_id_of,
+    csrf_from,
+    make_entries,
+    score_all,
+    selected,
+    sign_in,
+    vi,
+)
 
-MakeUser = Callable[..., Awaitable[Account]]
-WRITING = "viet-ve-cuon-sach-em-yeu"
-DEMO_PASSWORD = "bachsam-demo"
 PER_ENTRY = 4
 
 
@@ -57,20 +64,13 @@ class Final:
     judges: dict[str, Account]
 
 
-async def _contest_id(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
-    assert found is not None
-    return int(found)
-
-
 async def _make_final(
     sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser, best: list[float]
 ) -> Final:
     """The writing contest judged on the rubric (by the plain mean, so that equal marks tie),
     then its best 4 of each division (scored ``best``, a share of full marks each) sent to a
     comparative final of PER_ENTRY comparisons per entry."""
-    writing = await _contest_id(sessionmaker)
+    writing = await contest_id_of(sessionmaker, WRITING)
     async with sessionmaker() as session:
         contest = await session.get(Contest, writing)
         assert contest is not None
@@ -94,14 +94,9 @@ async def _make_final(
     shares.update(zip(entries[6:10], best, strict=True))
     await score_all(sessionmaker, writing, shares)
     async with sessionmaker() as session:
-        round_ = await services.shortlist(
-            session,
-            contest_id=writing,
-            top_per_division=4,
-            actor=None,
-            kind=RoundKind.COMPARATIVE,
+        round_ = await comparative_final(
+            session, contest_id=writing, per_entry=PER_ENTRY, top_per_division=4
         )
-        await comparing.plan_round(session, contest_id=writing, per_entry=PER_ENTRY, actor=None)
         await session.commit()
     # In the final, the later an entry was made, the better it truly is.
     quality = {entry: float(entry) for entry in shares}
@@ -120,16 +115,8 @@ async def final(
 async def _comparisons(
     sessionmaker: async_sessionmaker[AsyncSession], round_id: int
 ) -> list[Comparison]:
-    async with sessionmaker() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(Comparison)
-                    .where(Comparison.round_id == round_id)
-                    .order_by(Comparison.id)
-                )
-            ).all()
-        )
+    query = select(Comparison).where(Comparison.round_id == round_id)
+    return await selected(sessionmaker, query.order_by(Comparison.id))
 
 
 async def test_every_entry_gets_its_comparisons_from_judges_free_of_conflicts(
@@ -314,7 +301,7 @@ async def test_the_organiser_opens_a_final_from_the_judging_page(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> None:
-    writing = await _contest_id(sessionmaker)
+    writing = await contest_id_of(sessionmaker, WRITING)
     for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2")):
         await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
     entries = await make_entries(sessionmaker, WRITING, ages=[9, 10, 10, 12, 13, 14])

@@ -13,34 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.errors import ConflictError, NotFoundError
-from contest.models import Assignment, AssignmentStatus, AuditEvent, Contest, Role, User
+from contest.models import Assignment, AssignmentStatus, AuditEvent, Role, User
 from judging import handover, services
-from tests.support import Account, csrf_from
-
-WRITING = "viet-ve-cuon-sach-em-yeu"
-
-
-async def _writing(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
-    assert found is not None
-    return int(found)
+from tests.support import STORY, WRITING, MakeUser, contest_id_of, csrf_from, score, selected
 
 
 async def _assignments(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Assignment]:
-    async with sessionmaker() as session:
-        return list((await session.scalars(select(Assignment).order_by(Assignment.id))).all())
+    return await selected(sessionmaker, select(Assignment).order_by(Assignment.id))
 
 
 @pytest.fixture
 async def absent(
-    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: object
+    demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser
 ) -> tuple[int, User]:
     """The writing contest assigned among the demo's judges and three more; the judge with
     the most work, who will not come."""
     for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
-        await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])  # type: ignore[operator]
-    writing = await _writing(sessionmaker)
+        await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])
+    writing = await contest_id_of(sessionmaker, WRITING)
     async with sessionmaker() as session:
         await services.run_assignment(session, contest_id=writing, actor=None)
         await session.commit()
@@ -63,14 +53,11 @@ async def test_a_judges_unfinished_work_goes_to_the_others_in_one_step(
     # One of theirs is finished already: it stays theirs.
     finished = theirs[0]
     async with sessionmaker() as session:
-        await services.save_score(
+        await score(
             session,
             assignment_id=finished.id,
             judge=judge,
             points={"noi-dung": 2, "sang-tao": 1, "ngon-ngu": 1, "lien-he": 1},
-            comment="",
-            feedback="",
-            submit=True,
         )
         await session.commit()
     path = f"/admin/contests/{writing}/slips"
@@ -119,12 +106,10 @@ async def test_work_no_one_may_take_stays_and_is_counted(
 async def test_a_hand_over_is_refused_for_a_stranger_or_a_closed_round(
     absent: tuple[int, User],
     sessionmaker: async_sessionmaker[AsyncSession],
-    make_user: object,
+    make_user: MakeUser,
 ) -> None:
     writing, judge = absent
-    stranger: Account = await make_user(  # type: ignore[operator]
-        "la@x.vn", Role.JUDGE, contests=["ke-chuyen-sach"]
-    )
+    stranger = await make_user("la@x.vn", Role.JUDGE, contests=[STORY])
     before = await _assignments(sessionmaker)
     async with sessionmaker() as session:
         with pytest.raises(NotFoundError):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -18,7 +17,6 @@ from contest.models import (
     Assignment,
     AssignmentStatus,
     AuditEvent,
-    Contest,
     Entry,
     Role,
     Score,
@@ -27,20 +25,21 @@ from contest.models import (
 from contest.settings import Settings
 from judging import services
 from tests.support import (
-    Account,
+    DEMO_PASSWORD,
+    DRAWING,
+    WRITING,
+    MakeUser,
     app_client,
     audit_trail,
+    contest_id_of,
     csrf_from,
     follow_job,
     make_entries,
     score_all,
+    selected,
     sign_in,
 )
 
-MakeUser = Callable[..., Awaitable[Account]]
-DEMO_PASSWORD = "bachsam-demo"
-WRITING = "viet-ve-cuon-sach-em-yeu"
-DRAWING = "ve-tranh-theo-sach"
 # What would tell a judge who made the demo's entries.
 IDENTIFYING = [
     "Nguyễn Minh Anh",
@@ -62,17 +61,10 @@ IDENTIFYING = [
 ]
 
 
-async def contest_id(sessionmaker: async_sessionmaker[AsyncSession], slug: str) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == slug))
-    assert found is not None
-    return int(found)
-
-
 async def assign_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as session:
         for slug in (WRITING, DRAWING):
-            cid = await contest_id(sessionmaker, slug)
+            cid = await contest_id_of(sessionmaker, slug)
             report = await services.run_assignment(session, contest_id=cid, actor=None)
             assert report.shortfalls == {}
         await session.commit()
@@ -81,17 +73,8 @@ async def assign_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 async def assignments_of(
     sessionmaker: async_sessionmaker[AsyncSession], email: str
 ) -> list[Assignment]:
-    async with sessionmaker() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(Assignment)
-                    .join(User, User.id == Assignment.judge_id)
-                    .where(User.email == email)
-                    .order_by(Assignment.id)
-                )
-            ).all()
-        )
+    query = select(Assignment).join(User, User.id == Assignment.judge_id)
+    return await selected(sessionmaker, query.where(User.email == email).order_by(Assignment.id))
 
 
 @pytest.fixture
@@ -187,7 +170,7 @@ async def test_out_of_range_scores_are_422_and_change_nothing(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await sign_in(client, "gk.hoa@bachsam.demo", DEMO_PASSWORD)
-    writing = await contest_id(sessionmaker, WRITING)
+    writing = await contest_id_of(sessionmaker, WRITING)
     mine = [a for a in await assignments_of(sessionmaker, "gk.hoa@bachsam.demo")]
     async with sessionmaker() as session:
         entry_contests = {
@@ -235,7 +218,7 @@ async def test_draft_then_submit_is_audited_and_closed_rounds_refuse_changes(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> None:
-    writing = await contest_id(sessionmaker, WRITING)
+    writing = await contest_id_of(sessionmaker, WRITING)
     await sign_in(client, "gk.tuan@bachsam.demo", DEMO_PASSWORD)
     writing_entries = await _entries_of(sessionmaker, writing)
     assignment = next(
@@ -300,7 +283,7 @@ async def test_recusal_hands_the_entry_to_another_judge(
     await make_user("gk.moi@example.vn", Role.JUDGE, units=["tdp-3"], contests=[WRITING])
     await assign_all(sessionmaker)
     await sign_in(client, "gk.hoa@bachsam.demo", DEMO_PASSWORD)
-    writing_entries = await _entries_of(sessionmaker, await contest_id(sessionmaker, WRITING))
+    writing_entries = await _entries_of(sessionmaker, await contest_id_of(sessionmaker, WRITING))
     mine = next(
         a
         for a in await assignments_of(sessionmaker, "gk.hoa@bachsam.demo")
@@ -332,7 +315,7 @@ async def test_a_second_round_takes_the_shortlist_and_assigns_only_it(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> None:
-    writing = await contest_id(sessionmaker, WRITING)
+    writing = await contest_id_of(sessionmaker, WRITING)
     demo_entry = next(iter(await _entries_of(sessionmaker, writing)))
     for email, unit in (("a@x.vn", "tdp-1"), ("b@x.vn", "tdp-2"), ("c@x.vn", "tdp-3")):
         await make_user(email, Role.JUDGE, units=[unit], contests=[WRITING])

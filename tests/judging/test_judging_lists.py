@@ -5,7 +5,6 @@ progress counted by the database."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -19,7 +18,6 @@ from contest.models import (
     Assignment,
     AssignmentStatus,
     AuditEvent,
-    Contest,
     Entry,
     EntryStatus,
     Role,
@@ -29,19 +27,23 @@ from contest.models import (
 )
 from contest.pagination import PageRequest
 from judging import services
-from tests.results.support import DRAWING, WRITING, bearer, vi
-from tests.support import Account, all_pages, csrf_from, listed, make_entries
+from tests.results.support import bearer
+from tests.support import (
+    DRAWING,
+    WRITING,
+    WRITING_FULL_MARKS,
+    Account,
+    MakeUser,
+    all_pages,
+    contest_id_of,
+    csrf_from,
+    listed,
+    make_entries,
+    score,
+    vi,
+)
 
-MakeUser = Callable[..., Awaitable[Account]]
-FULL_MARKS = {"noi-dung": 4, "sang-tao": 2, "ngon-ngu": 2, "lien-he": 2}
-NO_MARKS = dict.fromkeys(FULL_MARKS, 0)
-
-
-async def _writing_id(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
-    assert found is not None
-    return int(found)
+NO_MARKS = dict.fromkeys(WRITING_FULL_MARKS, 0)
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ async def assigned(
     for number in range(3):
         await make_user(f"extra{number}@x.vn", Role.JUDGE, units=["tdp-3"], contests=[WRITING])
     await make_entries(sessionmaker, WRITING, ages=[7, 8, 9, 12, 13])
-    contest_id = await _writing_id(sessionmaker)
+    contest_id = await contest_id_of(sessionmaker, WRITING)
     async with sessionmaker() as session:
         report = await services.run_assignment(session, contest_id=contest_id, actor=None)
         await session.commit()
@@ -92,19 +94,7 @@ async def _score(
     submit: bool = True,
 ) -> None:
     async with sessionmaker() as session:
-        assignment = await session.get(Assignment, assignment_id)
-        assert assignment is not None
-        judge = await session.get(User, assignment.judge_id)
-        assert judge is not None
-        await services.save_score(
-            session,
-            assignment_id=assignment_id,
-            judge=judge,
-            points=points,
-            comment="",
-            feedback="",
-            submit=submit,
-        )
+        await score(session, assignment_id=assignment_id, points=points, submit=submit)
         await session.commit()
 
 
@@ -273,10 +263,10 @@ async def test_progress_is_counted_by_the_database_a_page_of_judges_at_a_time(
     # assignment recused and one of a withdrawn entry: neither of the last two counts.
     split = every[0][1]
     on_split = [a for a, e, _j, _s in every if e == split]
-    await _score(sessionmaker, on_split[0], FULL_MARKS)
+    await _score(sessionmaker, on_split[0], WRITING_FULL_MARKS)
     await _score(sessionmaker, on_split[1], NO_MARKS)
     others = [row for row in every if row[1] != split]
-    await _score(sessionmaker, others[0][0], FULL_MARKS)
+    await _score(sessionmaker, others[0][0], WRITING_FULL_MARKS)
     await _score(sessionmaker, others[1][0], {"noi-dung": 2}, submit=False)
     touched = {row[1] for row in others[:3]}
     withdrawn = next(e for _a, e, _j, _s in reversed(others) if e not in touched)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -26,17 +26,30 @@ from contest.models import (
     User,
 )
 from judging import services
-from tests.intake.support import vi
 from tests.results.support import pdf_pages, pdf_qr_codes
-from tests.support import Account, csrf_from
+from tests.support import (
+    DEMO_PASSWORD,
+    DRAWING,
+    WRITING,
+    csrf_from,
+    entry_files,
+    sign_in,
+    vi,
+)
 
-MakeUser = Callable[..., Awaitable[Account]]
-WRITING = "viet-ve-cuon-sach-em-yeu"
 JUDGE = "gk.hoa@bachsam.demo"
 
 
-async def _setup(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, User, list[int]]:
-    """The writing contest assigned; the judge and their entries."""
+class Paper(NamedTuple):
+    contest_id: int
+    judge: User
+    entries: list[int]
+    criteria: list[Criterion]
+
+
+@pytest.fixture
+async def paper(demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession]) -> Paper:
+    """The writing contest assigned; the judge, their entries and the contest's rubric."""
     async with sessionmaker() as session:
         contest = await session.scalar(select(Contest).where(Contest.slug == WRITING))
         assert contest is not None
@@ -53,8 +66,9 @@ async def _setup(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, U
                 )
             ).all()
         )
+        criteria = await services.contest_criteria(session, contest_id=contest.id)
     assert entries
-    return contest.id, judge, entries
+    return Paper(contest.id, judge, entries, criteria)
 
 
 async def _scores(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -62,17 +76,12 @@ async def _scores(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         return int(await session.scalar(select(func.count()).select_from(Score)) or 0)
 
 
-async def _criteria(sessionmaker: async_sessionmaker[AsyncSession], cid: int) -> list[Criterion]:
-    async with sessionmaker() as session:
-        return await services.contest_criteria(session, contest_id=cid)
-
-
 async def test_the_sheets_name_only_the_entry_and_carry_its_qr_code(
-    demo: DemoReport,
+    paper: Paper,
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    cid, judge, entries = await _setup(sessionmaker)
+    cid, judge, entries, criteria = paper
     response = await organiser.get(f"/admin/contests/{cid}/paper/sheets.pdf?judge={judge.id}")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
@@ -92,7 +101,6 @@ async def test_the_sheets_name_only_the_entry_and_carry_its_qr_code(
                 )
             )
         ).all()
-    criteria = await _criteria(sessionmaker, cid)
     for text, entry_id in zip(pages, entries, strict=True):
         assert vi("Entry no. %(number)s", number=entry_id) in text
         assert all(c.label in text for c in criteria)
@@ -103,12 +111,11 @@ async def test_the_sheets_name_only_the_entry_and_carry_its_qr_code(
 
 
 async def test_a_clerk_types_a_sheet_in_and_the_score_keeps_who_typed_it(
-    demo: DemoReport,
+    paper: Paper,
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    cid, judge, entries = await _setup(sessionmaker)
-    criteria = await _criteria(sessionmaker, cid)
+    cid, judge, entries, criteria = paper
     path = f"/admin/contests/{cid}/paper?judge={JUDGE}"
     page = await organiser.get(path)
     assert page.status_code == 200 and judge.name in page.text
@@ -182,12 +189,11 @@ async def _import(
 
 
 async def test_the_judges_spreadsheet_is_imported_whole(
-    demo: DemoReport,
+    paper: Paper,
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    cid, judge, entries = await _setup(sessionmaker)
-    criteria = await _criteria(sessionmaker, cid)
+    cid, judge, entries, criteria = paper
     download = await organiser.get(f"/admin/contests/{cid}/paper/scores.xlsx?judge={judge.id}")
     assert download.status_code == 200
     template = download.content
@@ -224,13 +230,12 @@ async def test_the_judges_spreadsheet_is_imported_whole(
     "problem", ["out of range", "twice", "not on the sheets", "not a number", "another judge"]
 )
 async def test_a_spreadsheet_with_a_bad_row_imports_nothing_and_names_the_row(
-    demo: DemoReport,
+    paper: Paper,
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     problem: str,
 ) -> None:
-    cid, judge, entries = await _setup(sessionmaker)
-    criteria = await _criteria(sessionmaker, cid)
+    cid, judge, entries, criteria = paper
     template = (
         await organiser.get(f"/admin/contests/{cid}/paper/scores.xlsx?judge={judge.id}")
     ).content
@@ -272,11 +277,11 @@ async def test_a_spreadsheet_with_a_bad_row_imports_nothing_and_names_the_row(
 
 
 async def test_a_file_that_is_not_the_spreadsheet_is_refused(
-    demo: DemoReport,
+    paper: Paper,
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    cid, judge, _entries = await _setup(sessionmaker)
+    cid, judge, _entries, _criteria = paper
     before = await _scores(sessionmaker)
     response = await _import(organiser, cid, judge.id, b"PK\x03\x04 not a workbook")
     assert response.status_code == 422
@@ -292,18 +297,16 @@ async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
     settings: object,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    from contest.models import Asset, AssetRole
     from tests.intake import files
     from tests.intake.support import entrant_fields
     from tests.privacy.support import api_submit
-    from tests.support import sign_in
 
     async with sessionmaker.begin() as session:
-        drawing = await session.scalar(select(Contest).where(Contest.slug == "ve-tranh-theo-sach"))
+        drawing = await session.scalar(select(Contest).where(Contest.slug == DRAWING))
         assert drawing is not None
         drawing.max_files = 3
     pages = [("trang-1.png", files.drawing_png((30, 20))), ("trang-2.png", files.drawing_png())]
-    sent = await api_submit(client, "ve-tranh-theo-sach", entrant_fields(title="Hai trang"), pages)
+    sent = await api_submit(client, DRAWING, entrant_fields(title="Hai trang"), pages)
     assert sent.status_code == 201, sent.text
     from contest.app import JOB_KINDS
     from contest.jobs.worker import run_queued
@@ -312,25 +315,17 @@ async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
     async with sessionmaker() as session:
         await services.run_assignment(session, contest_id=drawing.id, actor=None)
         await session.commit()
-        entry = await session.scalar(select(Entry).where(Entry.title == "Hai trang"))
-        assert entry is not None
-        originals = (
-            await session.scalars(
-                select(Asset.original_filename)
-                .where(Asset.entry_id == entry.id, Asset.role == AssetRole.ORIGINAL)
-                .order_by(Asset.id)
-            )
-        ).all()
+        entry_id, originals = await entry_files(session, title="Hai trang")
         row = (
             await session.execute(
                 select(Assignment.id, User.email)
                 .join(User, User.id == Assignment.judge_id)
-                .where(Assignment.entry_id == entry.id)
+                .where(Assignment.entry_id == entry_id)
                 .limit(1)
             )
         ).one()
     assert originals == ["trang-1.png", "trang-2.png"]
-    await sign_in(client, row[1], "bachsam-demo")
+    await sign_in(client, row[1], DEMO_PASSWORD)
     page = await client.get(f"/judge/assignments/{row[0]}")
     assert page.status_code == 200
     first = page.text.index(vi("Page %(number)s of %(count)s", number=1, count=2))

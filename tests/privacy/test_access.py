@@ -17,7 +17,7 @@ from contest.notice import AGREEMENT_VERSION
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import DRAWING, entrant_fields
+from tests.intake.support import entrant_fields
 from tests.privacy.support import (
     API,
     FILENAME,
@@ -30,6 +30,7 @@ from tests.privacy.support import (
     personal_fields,
 )
 from tests.results.support import Row, make_results
+from tests.support import DRAWING
 
 
 async def submitted(app: httpx.AsyncClient) -> tuple[str, str]:

@@ -15,17 +15,9 @@ from contest.models import Entrant, Entry, Event, Role
 from contest.notice import AGREEMENT_VERSION
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import (
-    DRAWING,
-    WRITING,
-    StoredCheck,
-    entrant_fields,
-    submit_drawing,
-    submit_page,
-    vi,
-)
+from tests.intake.support import StoredCheck, entrant_fields, submit_drawing, submit_page
 from tests.privacy.support import api_submit
-from tests.support import Account, sign_in
+from tests.support import DRAWING, WRITING, Account, sign_in, vi
 
 MINOR_REFUSAL = (
     "A parent or guardian must read the privacy notice and agree to it before a "

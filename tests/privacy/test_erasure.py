@@ -39,7 +39,7 @@ from judging import services as judging
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import DRAWING, assigned_judge, served
+from tests.intake.support import assigned_judge, served
 from tests.privacy.support import (
     API,
     FILENAME,
@@ -54,9 +54,7 @@ from tests.privacy.support import (
     scan_database,
 )
 from tests.results.support import Row, make_results, pdf_pages
-from tests.support import Account, app_client, csrf_from, sign_in
-
-MakeUser = Callable[..., Awaitable[Account]]
+from tests.support import DRAWING, app_client, csrf_from, sign_in
 
 
 @dataclasses.dataclass

@@ -22,10 +22,10 @@ from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import DRAWING, STORY, WRITING, entrant_fields
+from tests.intake.support import entrant_fields
 from tests.privacy.support import api_submit, point_command_at
 from tests.results.support import PUBLISHED_AT, Row, make_results
-from tests.support import Account, csrf_from, sign_in
+from tests.support import DRAWING, STORY, WRITING, Account, csrf_from, sign_in
 
 
 async def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:

@@ -24,10 +24,10 @@ from contest.privacy.jobs import retention_params
 from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
-from tests.intake.support import DRAWING, entrant_fields
+from tests.intake.support import entrant_fields
 from tests.privacy.support import api_submit, point_command_at
-from tests.results.support import Row, make_results, vi
-from tests.support import Account, sign_in
+from tests.results.support import Row, make_results
+from tests.support import DRAWING, Account, sign_in, vi
 
 ENTRANTS = 4
 

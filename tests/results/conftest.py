@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
-from tests.results.support import Judged, MakeUser, judged_contest
+from tests.results.support import Judged, judged_contest
+from tests.support import MakeUser
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -14,15 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.accounts.services import create_api_token
-from contest.i18n import gettext, use_locale
 from contest.models import Aggregation, Contest, Entry, Prize, Result, Role, User
 from contest.tokens import RECEIPT_ALPHABET, new_secret_token
 from judging import services as judging
-from tests.support import Account, make_entries, score_all
+from tests.support import WRITING, MakeUser, make_entries, score_all
 
-WRITING = "viet-ve-cuon-sach-em-yeu"
-DRAWING = "ve-tranh-theo-sach"
-STORY = "ke-chuyen-sach"
 # 18:30 UTC on 7 October is already 8 October in Vietnam.
 PUBLISHED_AT = datetime(2024, 10, 7, 18, 30, tzinfo=UTC)
 PUBLISHED_DAY = "08/10/2024"
@@ -79,11 +75,6 @@ async def make_results(
     return made
 
 
-def vi(message: str, **values: object) -> str:
-    with use_locale("vi"):
-        return gettext(message, **values)
-
-
 def pdf_pages(data: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
 
@@ -111,9 +102,6 @@ async def bearer(
         _token, plain = await create_api_token(session, user=user, name="tests")
         await session.commit()
     return {"Authorization": f"Bearer {plain}"}
-
-
-MakeUser = Callable[..., Awaitable[Account]]
 
 
 class Judged(NamedTuple):

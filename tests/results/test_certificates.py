@@ -13,17 +13,8 @@ from contest.demo import DemoReport
 from contest.i18n import use_locale
 from contest.models import Consent, Entrant, Prize, Unit
 from contest.results.certificates import initials, public_name
-from tests.results.support import (
-    PUBLISHED_DAY,
-    WRITING,
-    Row,
-    bearer,
-    make_results,
-    pdf_pages,
-    pdf_qr_codes,
-    vi,
-)
-from tests.support import make_entries
+from tests.results.support import PUBLISHED_DAY, Row, bearer, make_results, pdf_pages, pdf_qr_codes
+from tests.support import WRITING, make_entries, vi
 
 PDF = "application/pdf"
 

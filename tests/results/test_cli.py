@@ -21,8 +21,8 @@ from contest.results.cli import (
     export_results,
 )
 from contest.settings import Settings
-from tests.results.support import WRITING, Row, make_results, pdf_pages, pdf_qr_codes, vi
-from tests.support import make_entries
+from tests.results.support import Row, make_results, pdf_pages, pdf_qr_codes
+from tests.support import WRITING, make_entries, vi
 
 
 def pdfs_under(folder: Path) -> list[Path]:

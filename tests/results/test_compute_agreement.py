@@ -45,8 +45,8 @@ from judging.scoring import (
     rank,
     weighted_total,
 )
-from tests.results.support import WRITING, Judged, MakeUser
-from tests.support import bulk_entries
+from tests.results.support import Judged
+from tests.support import WRITING, MakeUser, bulk_entries
 
 ENTRIES = 240
 TIERS = {"first": 1, "second": 2, "third": 3, "honourable": 5}

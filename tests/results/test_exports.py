@@ -15,8 +15,8 @@ from contest.demo import DemoReport
 from contest.labels import PRIZES
 from contest.models import Prize, Result, Role, Unit
 from contest.results.routes import routes
-from tests.results.support import PUBLISHED_DAY, WRITING, Row, bearer, make_results, vi
-from tests.support import make_entries
+from tests.results.support import PUBLISHED_DAY, Row, bearer, make_results
+from tests.support import WRITING, make_entries, vi
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

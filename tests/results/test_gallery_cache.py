@@ -23,8 +23,8 @@ from contest.models import Asset, AssetRole, Consent, Entrant, Entry, Prize, Res
 from contest.results import gallery
 from contest.settings import Settings
 from storage import LocalStorage, Storage
-from tests.results.support import DRAWING, Row, make_results, vi
-from tests.support import app_client, make_entries
+from tests.results.support import Row, make_results
+from tests.support import DRAWING, app_client, make_entries, vi
 
 PAGE = f"/contests/{DRAWING}/winners"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64

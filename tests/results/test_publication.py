@@ -20,10 +20,8 @@ from contest.results import services
 from contest.results.services import ResultsError
 from contest.settings import Settings
 from contest.tokens import hash_token
-from tests.results.support import Judged, MakeUser
-from tests.support import csrf_from, follow_job, run_contest_cli, sign_in, stored
-
-WRITING = "viet-ve-cuon-sach-em-yeu"
+from tests.results.support import Judged
+from tests.support import WRITING, MakeUser, csrf_from, follow_job, run_contest_cli, sign_in, stored
 
 
 async def test_compute_publish_and_visibility(

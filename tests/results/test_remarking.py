@@ -28,8 +28,17 @@ from contest.results import services
 from contest.results.remarks import window_end
 from contest.settings import Settings
 from contest.tokens import hash_token
-from tests.results.support import WRITING, MakeUser, judged_contest, vi
-from tests.support import Account, app_client, audit_trail, csrf_from, sign_in
+from tests.results.support import judged_contest
+from tests.support import (
+    WRITING,
+    Account,
+    MakeUser,
+    app_client,
+    audit_trail,
+    csrf_from,
+    sign_in,
+    vi,
+)
 
 TOKEN = "remark-private-token"
 

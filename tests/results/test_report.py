@@ -27,16 +27,8 @@ from contest.models import (
     User,
 )
 from contest.results.exports import EventReport, load_event_report
-from tests.results.support import (
-    DRAWING,
-    WRITING,
-    Row,
-    bearer,
-    make_results,
-    pdf_pages,
-    vi,
-)
-from tests.support import make_entries
+from tests.results.support import Row, bearer, make_results, pdf_pages
+from tests.support import DRAWING, WRITING, make_entries, vi
 
 
 async def ward_event(sessionmaker: async_sessionmaker[AsyncSession]) -> int:

@@ -20,8 +20,8 @@ from contest.models import Contest, Event, Unit, UnitKind
 from contest.results import exports
 from contest.results.certificates import FONT, register_fonts
 from contest.results.exports import write_report_export
-from tests.results.support import WRITING, pdf_pages, vi
-from tests.support import bulk_entries
+from tests.results.support import pdf_pages
+from tests.support import WRITING, bulk_entries, vi
 
 SCHOOLS = 2_000
 LONG_NAME = "Trường Trung học cơ sở và Trung học phổ thông Nguyễn Bỉnh Khiêm " * 3

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contest.demo import DemoReport
 from contest.models import AuditEvent, Consent, Entrant, Entry, Role
 from contest.settings import Settings
-from tests.results.support import WRITING, Judged, bearer
-from tests.support import follow_job
+from tests.results.support import Judged, bearer
+from tests.support import WRITING, follow_job
 
 
 async def test_the_units_an_entry_names_are_listed_as_a_tree(

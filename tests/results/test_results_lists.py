@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.models import Contest, Division, Entry, Prize, Result, Unit
-from tests.results.support import WRITING, Row, bearer, make_results, vi
-from tests.support import all_pages, listed, make_entries
+from tests.results.support import Row, bearer, make_results
+from tests.support import WRITING, all_pages, listed, make_entries, vi
 
 
 async def _console(

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.models import Consent, Entrant, Entry, EntryStatus, Prize
-from tests.results.support import PUBLISHED_DAY, Row, make_results, vi
+from tests.results.support import PUBLISHED_DAY, Row, make_results
+from tests.support import vi
 
 
 async def test_the_page_shows_a_genuine_certificate_with_the_consented_name(

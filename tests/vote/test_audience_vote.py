@@ -15,21 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
 from contest.demo import DemoReport
-from contest.models import Ballot, Contest, Entry, Prize, Result
+from contest.models import Ballot, Entry, Prize, Result
 from contest.settings import Settings
 from contest.vote import services
-from tests.intake.support import vi
 from tests.results.support import Row, make_results
-from tests.support import app_client, csrf_from, make_entries
-
-WRITING = "viet-ve-cuon-sach-em-yeu"
-
-
-async def _writing(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session:
-        found = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
-    assert found is not None
-    return int(found)
+from tests.support import WRITING, app_client, contest_id_of, csrf_from, make_entries, vi
 
 
 async def _ballots(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -62,7 +52,7 @@ async def published(
             Row(entries[3], 4, 5.0),
         ],
     )
-    return await _writing(sessionmaker), entries
+    return await contest_id_of(sessionmaker, WRITING), entries
 
 
 async def _open(
@@ -91,12 +81,21 @@ def _code(settings: Settings, contest_id: int, entry_id: int) -> str:
     return services.vote_code(settings.secret_key, contest_id=contest_id, entry_id=entry_id)
 
 
+@pytest.fixture
+async def voting(
+    published: tuple[int, list[int]], organiser: httpx.AsyncClient
+) -> tuple[int, list[int]]:
+    """``published``, with its audience vote opened by the organiser, the counts hidden."""
+    assert (await _open(organiser, published[0])).status_code == 303
+    return published
+
+
 async def test_the_vote_opens_only_after_publication_with_a_sensible_period(
     demo: DemoReport,
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    writing = await _writing(sessionmaker)
+    writing = await contest_id_of(sessionmaker, WRITING)
     early = await _open(organiser, writing)
     assert early.status_code == 409
     assert vi("Publish the results first: the audience vote comes after.") in html.unescape(
@@ -147,13 +146,11 @@ async def test_one_vote_per_receipt_and_never_a_change_to_the_results(
 
 
 async def test_a_vote_after_the_close_is_refused_and_the_counts_then_show(
-    published: tuple[int, list[int]],
-    organiser: httpx.AsyncClient,
+    voting: tuple[int, list[int]],
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    writing, entries = published
-    assert (await _open(organiser, writing)).status_code == 303
+    writing, entries = voting
     async with app_client(settings) as voter:
         assert (
             await _vote(voter, _code(settings, writing, entries[1]), entries[2])
@@ -205,13 +202,11 @@ async def test_too_many_attempts_from_one_address_wait_and_fraud_is_flagged(
 
 
 async def test_the_receipt_shows_its_vote_code_while_the_vote_is_open(
-    published: tuple[int, list[int]],
-    organiser: httpx.AsyncClient,
+    voting: tuple[int, list[int]],
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    writing, _entries = published
-    assert (await _open(organiser, writing)).status_code == 303
+    writing = voting[0]
     async with sessionmaker() as session:
         entry = await session.scalar(select(Entry).where(Entry.receipt_code == "DEMV-W7K3"))
     assert entry is not None
