@@ -5,6 +5,7 @@ Each endpoint's docstring ends with its OpenAPI operation in YAML after a line `
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime
 from typing import Any
@@ -105,24 +106,22 @@ NAMED_ERROR_RESPONSES = {
     "FileKindRefused": "A file's bytes are not of an accepted kind.",
 }
 
-# What both endpoints that take an entry (an entrant's and a coordinator's) share.
+# What both endpoints that take an entry (an entrant's and a coordinator's) share. A
+# docstring refers to a parameter or body here as ``{$ref: "#/shared/NAME"}``; the document
+# served has it written out in place.
 _RECEIPT = {"application/json": {"schema": {"$ref": "#/components/schemas/Receipt"}}}
-ENTRY_SUBMISSION_COMPONENTS: dict[str, Any] = {
-    "parameters": {
-        "IdempotencyKey": {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{16,64}$"},
-        }
+SHARED: dict[str, dict[str, Any]] = {
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{16,64}$"},
     },
-    "requestBodies": {
-        "EntrySubmission": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {"schema": {"$ref": "#/components/schemas/EntrySubmission"}}
-            },
-        }
+    "EntrySubmission": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/EntrySubmission"}}
+        },
     },
 }
 RECEIPT_RESPONSES = {
@@ -159,7 +158,6 @@ schemas = SchemaGenerator(
                 ]
             }
             | RECEIPT_RESPONSES,
-            **ENTRY_SUBMISSION_COMPONENTS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -327,11 +325,31 @@ async def openapi(request: Request) -> Response:
     }
     for path, item in schema["paths"].items():
         for operation in item.values():
+            _expand_json_body(operation)
             _declare_path_parameters(path, operation)
             _bound_path_parameters(operation)
             _add_edit_token(operation)
             _add_common_errors(operation)
     return JSONResponse(schema)
+
+
+def _shared(part: Any) -> Any:
+    if isinstance(part, dict) and set(part) == {"$ref"} and part["$ref"].startswith("#/shared/"):
+        return copy.deepcopy(SHARED[part["$ref"].removeprefix("#/shared/")])
+    return part
+
+
+def _expand_json_body(operation: dict[str, Any]) -> None:
+    """A docstring's ``requestBody: {json: SCHEMA}`` is a required JSON body of that schema, the
+    API's usual body, said in full here rather than in every docstring; a shared parameter or
+    body is written out where it is named."""
+    if "parameters" in operation:
+        operation["parameters"] = [_shared(p) for p in operation["parameters"]]
+    body = _shared(operation.get("requestBody"))
+    if isinstance(body, dict) and set(body) == {"json"}:
+        body = {"required": True, "content": {"application/json": {"schema": body["json"]}}}
+    if body is not None:
+        operation["requestBody"] = body
 
 
 def _declare_path_parameters(path: str, operation: dict[str, Any]) -> None:

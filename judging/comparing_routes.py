@@ -197,14 +197,11 @@ async def api_decide(request: Request) -> Response:
     summary: Decide my pair
     operationId: decideMyPair
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [winner]
-            properties:
-              winner: {type: integer, description: "The id of the better of the two entries."}
+      json:
+        type: object
+        required: [winner]
+        properties:
+          winner: {type: integer, description: "The id of the better of the two entries."}
     responses:
       "200":
         description: The pick, stored.
@@ -302,14 +299,11 @@ async def api_choose_results(request: Request) -> Response:
     summary: Choose the final's effect on the results
     operationId: chooseComparativeResults
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [mode]
-            properties:
-              mode: {type: string, enum: [rank, ties]}
+      json:
+        type: object
+        required: [mode]
+        properties:
+          mode: {type: string, enum: [rank, ties]}
     responses:
       "200":
         description: The choice, stored.

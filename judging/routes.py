@@ -497,19 +497,16 @@ async def api_score(request: Request) -> Response:
     summary: Save my score
     operationId: saveMyScore
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
+      json:
+        type: object
+        properties:
+          points:
             type: object
-            properties:
-              points:
-                type: object
-                description: Points per criterion key, each from 0 to the criterion's maximum.
-                additionalProperties: {type: [number, string]}
-              comment: {type: string, maxLength: 4000}
-              feedback: {type: string, maxLength: 4000}
-              submit: {type: boolean}
+            description: Points per criterion key, each from 0 to the criterion's maximum.
+            additionalProperties: {type: [number, string]}
+          comment: {type: string, maxLength: 4000}
+          feedback: {type: string, maxLength: 4000}
+          submit: {type: boolean}
     responses:
       "200": {description: Saved., content: {application/json: {schema: {type: object}}}}
       "409": {$ref: "#/components/responses/409"}
@@ -663,30 +660,27 @@ async def api_round_action(request: Request) -> Response:
     summary: Close a round or open the next
     operationId: changeRound
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            description: >-
-              Close the round, or open the next with the best `top_per_division` entries of
-              each division, or the best `per_unit` of each unit (one of the two).
-            oneOf:
-              - type: object
-                required: [action]
-                properties: {action: {type: string, enum: [close]}}
-                additionalProperties: false
-              - type: object
-                required: [action, top_per_division]
-                properties:
-                  action: {type: string, enum: [next]}
-                  top_per_division: {type: integer, minimum: 1, maximum: 10000}
-                additionalProperties: false
-              - type: object
-                required: [action, per_unit]
-                properties:
-                  action: {type: string, enum: [next]}
-                  per_unit: {type: integer, minimum: 1, maximum: 10000}
-                additionalProperties: false
+      json:
+        description: >-
+          Close the round, or open the next with the best `top_per_division` entries of
+          each division, or the best `per_unit` of each unit (one of the two).
+        oneOf:
+          - type: object
+            required: [action]
+            properties: {action: {type: string, enum: [close]}}
+            additionalProperties: false
+          - type: object
+            required: [action, top_per_division]
+            properties:
+              action: {type: string, enum: [next]}
+              top_per_division: {type: integer, minimum: 1, maximum: 10000}
+            additionalProperties: false
+          - type: object
+            required: [action, per_unit]
+            properties:
+              action: {type: string, enum: [next]}
+              per_unit: {type: integer, minimum: 1, maximum: 10000}
+            additionalProperties: false
     responses:
       "200":
         description: The round now current.
@@ -744,14 +738,11 @@ async def api_reassign(request: Request) -> Response:
     summary: Reassign
     operationId: reassign
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [judge]
-            properties:
-              judge: {type: integer, minimum: 1, maximum: 2147483647}
+      json:
+        type: object
+        required: [judge]
+        properties:
+          judge: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       "200": {description: Reassigned., content: {application/json: {schema: {type: object}}}}
       "409": {$ref: "#/components/responses/409"}

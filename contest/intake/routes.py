@@ -772,8 +772,8 @@ async def api_submit_entry(request: Request) -> Response:
       they arrive. Send an `Idempotency-Key` header (16-64 characters, e.g. a UUID) so that a
       retry returns the same entry instead of a second one. Coordinators authenticate with a
       bearer token and may only submit for their units.
-    parameters: [{$ref: "#/components/parameters/IdempotencyKey"}]
-    requestBody: {$ref: "#/components/requestBodies/EntrySubmission"}
+    parameters: [{$ref: "#/shared/IdempotencyKey"}]
+    requestBody: {$ref: "#/shared/EntrySubmission"}
     responses:
       "201": {$ref: "#/components/responses/ReceiptMade"}
       "200": {$ref: "#/components/responses/ReceiptReplayed"}
@@ -811,8 +811,8 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
       inside them (an admin's: every unit). A unit that is not the caller's is refused (403)
       before any file is stored. Authenticate with a bearer token, or the session cookie
       with the `X-CSRF-Token` header.
-    parameters: [{$ref: "#/components/parameters/IdempotencyKey"}]
-    requestBody: {$ref: "#/components/requestBodies/EntrySubmission"}
+    parameters: [{$ref: "#/shared/IdempotencyKey"}]
+    requestBody: {$ref: "#/shared/EntrySubmission"}
     responses:
       "201": {$ref: "#/components/responses/ReceiptMade"}
       "200": {$ref: "#/components/responses/ReceiptReplayed"}
@@ -881,36 +881,33 @@ async def api_upload_slot(request: Request) -> Response:
       it: present, within the size limit, and its bytes of the announced kind; otherwise it
       is deleted and the submission answers 413, 415 or 422. Slots never used are swept.
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [content_type, size]
-            properties:
-              content_type:
-                type: string
-                description: One of the contest's `media_policy.allowed_types`.
-                enum:
-                  - image/jpeg
-                  - image/png
-                  - image/webp
-                  - image/heic
-                  - application/pdf
-                  - application/vnd.openxmlformats-officedocument.wordprocessingml.document
-                  - "text/plain; charset=utf-8"
-                  - audio/mpeg
-                  - audio/mp4
-                  - audio/ogg
-                  - audio/wav
-                  - video/mp4
-                  - video/quicktime
-                  - video/webm
-              size:
-                type: integer
-                minimum: 1
-                description: In bytes, at most the contest's `media_policy.max_file_size`.
-              filename: {type: string, maxLength: 180}
+      json:
+        type: object
+        required: [content_type, size]
+        properties:
+          content_type:
+            type: string
+            description: One of the contest's `media_policy.allowed_types`.
+            enum:
+              - image/jpeg
+              - image/png
+              - image/webp
+              - image/heic
+              - application/pdf
+              - application/vnd.openxmlformats-officedocument.wordprocessingml.document
+              - "text/plain; charset=utf-8"
+              - audio/mpeg
+              - audio/mp4
+              - audio/ogg
+              - audio/wav
+              - video/mp4
+              - video/quicktime
+              - video/webm
+          size:
+            type: integer
+            minimum: 1
+            description: In bytes, at most the contest's `media_policy.max_file_size`.
+          filename: {type: string, maxLength: 180}
     responses:
       "201":
         description: The slot.

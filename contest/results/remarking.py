@@ -179,14 +179,11 @@ async def api_request_remark(request: Request) -> Response:
     summary: Ask for re-marking
     operationId: requestRemark
     requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [reason]
-            properties:
-              reason: {type: string, maxLength: 2000}
+      json:
+        type: object
+        required: [reason]
+        properties:
+          reason: {type: string, maxLength: 2000}
     responses:
       "201":
         description: The request was filed.
