@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -228,15 +228,7 @@ async def _submit(request: Request, *, user: User | None) -> Response:
 
     submission = Submission()
     try:
-        await read_submission(
-            request,
-            submission,
-            contest=contest,
-            sessionmaker=request_sessionmaker(request),
-            storage=request_storage(request),
-            check_csrf=True,
-            find_replay=_find_replay(request, contest),
-        )
+        await _read_new_entry(request, contest, submission, check_csrf=True)
         if submission.replay is not None:
             token = _replay_token(request, submission.replay)
             return RedirectResponse(
@@ -429,6 +421,28 @@ async def find_receipt(request: Request) -> Response:
             request, "submit/find.html", {"code": code, "error": message}, status_code=404
         )
     return render(request, "submit/find.html", {"code": "", "error": None})
+
+
+async def _read_new_entry(
+    request: Request,
+    contest: Contest,
+    submission: Submission,
+    *,
+    check_csrf: bool,
+    before_files: Callable[[Mapping[str, str]], None] | None = None,
+) -> None:
+    """A new entry, posted as a form (the page's or the API's multipart); a retry of one
+    already made is found by its idempotency key."""
+    await read_submission(
+        request,
+        submission,
+        contest=contest,
+        sessionmaker=request_sessionmaker(request),
+        storage=request_storage(request),
+        check_csrf=check_csrf,
+        find_replay=_find_replay(request, contest),
+        before_files=before_files,
+    )
 
 
 async def _read_entry_form(
@@ -836,14 +850,11 @@ async def _api_submit(request: Request, *, user: User | None) -> Response:
     units = await _units(request, contest, user)
     services.check_window(contest, utcnow())
     submission = Submission()
-    await read_submission(
+    await _read_new_entry(
         request,
+        contest,
         submission,
-        contest=contest,
-        sessionmaker=request_sessionmaker(request),
-        storage=request_storage(request),
         check_csrf=False,
-        find_replay=_find_replay(request, contest),
         # A coordinator's unit is theirs before any file of the entry is stored.
         before_files=(
             (lambda fields: rules.ensure_may_submit_for_unit(fields.get("unit", ""), units))
