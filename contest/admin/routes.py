@@ -48,6 +48,18 @@ MAX_UPLOAD_FIELDS = 5
 UNIT_PICKER_SIZE = 20
 
 
+def _refused(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    form: Mapping[str, str],
+    exc: InvalidError,
+) -> Response:
+    """The form's page again, with what was typed and what is wrong with it (422)."""
+    context.update(values=form, errors=exc.errors)
+    return render(request, template, context, status_code=422)
+
+
 def _redirect(request: Request, name: str, **params: Any) -> Response:
     return RedirectResponse(request.url_for(name, **params), status_code=303)
 
@@ -252,8 +264,7 @@ async def units_page(request: Request) -> Response:
                     session, event=event, unit=None, raw=form, actor=current_user(request)
                 )
             except InvalidError as exc:
-                context.update(values=form, errors=exc.errors)
-                return render(request, "admin/units.html", context, status_code=422)
+                return _refused(request, "admin/units.html", context, form, exc)
             await session.commit()
             return _redirect(request, "admin_units")
     return render(request, "admin/units.html", context)
@@ -656,8 +667,7 @@ async def conflicts_page(request: Request) -> Response:
                 try:
                     await services.declare_conflict(session, event=event, raw=form, actor=actor)
                 except InvalidError as exc:
-                    context.update(values=form, errors=exc.errors)
-                    return render(request, "admin/conflicts.html", context, status_code=422)
+                    return _refused(request, "admin/conflicts.html", context, form, exc)
             await session.commit()
             return _redirect(request, "admin_conflicts")
     return render(request, "admin/conflicts.html", context)
