@@ -39,7 +39,7 @@ from contest.pagination import (
     search_text,
 )
 from contest.templating import render
-from contest.urls import public_base_url
+from contest.urls import form_page, public_base_url
 from storage import StorageError
 
 ADMIN = Role.ADMIN
@@ -809,34 +809,25 @@ async def audit_page(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/admin", dashboard, name="admin"),
-    Route("/admin/event", edit_event, methods=["GET", "POST"], name="admin_event"),
+    form_page("/admin/event", edit_event, "admin_event"),
     Route("/admin/event.yaml", download_event_file, name="admin_event_file"),
     Route("/admin/event/logo", upload_logo, methods=["POST"], name="admin_event_logo"),
-    Route("/admin/units", units_page, methods=["GET", "POST"], name="admin_units"),
+    form_page("/admin/units", units_page, "admin_units"),
     Route("/admin/units/import", import_units, methods=["POST"], name="admin_units_import"),
-    Route("/admin/units/{unit_id:int}", edit_unit, methods=["GET", "POST"], name="admin_unit"),
-    Route("/admin/contests/new", new_contest, methods=["GET", "POST"], name="admin_new_contest"),
-    Route(
-        "/admin/contests/{contest_id:int}",
-        edit_contest,
-        methods=["GET", "POST"],
-        name="admin_contest",
+    form_page("/admin/units/{unit_id:int}", edit_unit, "admin_unit"),
+    form_page("/admin/contests/new", new_contest, "admin_new_contest"),
+    form_page("/admin/contests/{contest_id:int}", edit_contest, "admin_contest"),
+    form_page(
+        "/admin/contests/{contest_id:int}/{part:str}/new", contest_child, "admin_contest_new_child"
     ),
-    Route(
-        "/admin/contests/{contest_id:int}/{part:str}/new",
-        contest_child,
-        methods=["GET", "POST"],
-        name="admin_contest_new_child",
-    ),
-    Route(
+    form_page(
         "/admin/contests/{contest_id:int}/{part:str}/{child_id:int}",
         contest_child,
-        methods=["GET", "POST"],
-        name="admin_contest_child",
+        "admin_contest_child",
     ),
-    Route("/admin/users", users_page, methods=["GET", "POST"], name="admin_users"),
-    Route("/admin/users/{user_id:int}", edit_user, methods=["GET", "POST"], name="admin_user"),
-    Route("/admin/conflicts", conflicts_page, methods=["GET", "POST"], name="admin_conflicts"),
+    form_page("/admin/users", users_page, "admin_users"),
+    form_page("/admin/users/{user_id:int}", edit_user, "admin_user"),
+    form_page("/admin/conflicts", conflicts_page, "admin_conflicts"),
     Route("/admin/contests/{contest_id:int}/entries", entries_page, name="admin_entries"),
     Route("/admin/audit", audit_page, name="admin_audit"),
 ]
