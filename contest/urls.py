@@ -1,4 +1,5 @@
-"""Where a redirect may send a visitor, and the app's own address in links."""
+"""Where a redirect may send a visitor, the app's own address in links, and how a form page is
+routed."""
 
 from __future__ import annotations
 
