@@ -1,10 +1,14 @@
-"""Where a redirect may send a visitor, and the app's own address in links."""
+"""Where a redirect may send a visitor, the app's own address in links, and how a form page is
+routed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
+from starlette.routing import Route
 
 
 def same_site_path(target: str | None, default: str = "/") -> str:
@@ -27,3 +31,8 @@ def public_base_url(request: Request) -> str:
         base: str = settings.base_url
         return base
     return str(request.base_url).rstrip("/")
+
+
+def form_page(path: str, endpoint: Callable[..., Any], name: str) -> Route:
+    """A page that shows a form (GET) and takes it back (POST), by its name for ``url_for``."""
+    return Route(path, endpoint, methods=["GET", "POST"], name=name)

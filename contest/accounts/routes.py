@@ -24,7 +24,7 @@ from contest.i18n import gettext
 from contest.models import Contest, JudgeSlip, Role, User
 from contest.pagination import page_request
 from contest.templating import render
-from contest.urls import same_site_path
+from contest.urls import form_page, same_site_path
 
 # Every signed-in account, whatever its role, may use these pages.
 ALL_ROLES = tuple(Role)
@@ -323,17 +323,12 @@ def _printable_slip(
 routes: list[BaseRoute] = [
     Route("/login", login, methods=["GET", "POST"]),
     Route("/logout", logout, methods=["POST"]),
-    Route("/invite/{token:str}", accept_invitation, methods=["GET", "POST"], name="invite"),
+    form_page("/invite/{token:str}", accept_invitation, "invite"),
     Route("/account", account_home, methods=["GET"], name="account"),
     Route("/account/tokens", create_token, methods=["POST"]),
     Route("/account/tokens/{token_id:int}/revoke", revoke_token, methods=["POST"]),
-    Route("/judge/slip", slip_sign_in, methods=["GET", "POST"], name="judge_slip"),
-    Route(
-        "/admin/contests/{contest_id:int}/slips",
-        slips_page,
-        methods=["GET", "POST"],
-        name="admin_slips",
-    ),
+    form_page("/judge/slip", slip_sign_in, "judge_slip"),
+    form_page("/admin/contests/{contest_id:int}/slips", slips_page, "admin_slips"),
 ]
 
 api_routes: list[BaseRoute] = [Route("/me", api_me, methods=["GET"])]

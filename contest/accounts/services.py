@@ -45,6 +45,27 @@ def normalize_email(email: str) -> str:
 # --- signing in ---------------------------------------------------------------------------
 
 
+async def count_attempts(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    email: str | None = None,
+    client_ip: str | None = None,
+    failed_only: bool = True,
+) -> int:
+    """How many sign-in attempts were recorded since ``since`` for an account (or a kind of
+    attempt, by its ``email`` mark) and from an address, the failed ones only by default: the
+    throttles of every sign-in count with this."""
+    query = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.at >= since)
+    if email is not None:
+        query = query.where(LoginAttempt.email == email)
+    if client_ip is not None:
+        query = query.where(LoginAttempt.client_ip == client_ip)
+    if failed_only:
+        query = query.where(~LoginAttempt.succeeded)
+    return await session.scalar(query) or 0
+
+
 async def sign_in(
     session: AsyncSession, *, email: str, password: str, client_ip: str, now: datetime | None = None
 ) -> User:
@@ -55,21 +76,12 @@ async def sign_in(
     now = now or utcnow()
     email = normalize_email(email)
     since = now - THROTTLE_WINDOW
-    failures_for_account = await session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.email == email, LoginAttempt.at >= since, ~LoginAttempt.succeeded)
-    )
-    failures_from_address = await session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.client_ip == client_ip, LoginAttempt.at >= since, ~LoginAttempt.succeeded
-        )
-    )
-    if (failures_for_account or 0) >= MAX_FAILURES_PER_ACCOUNT or (
-        failures_from_address or 0
-    ) >= MAX_FAILURES_PER_ADDRESS:
+    failures_for_account = await count_attempts(session, since=since, email=email)
+    failures_from_address = await count_attempts(session, since=since, client_ip=client_ip)
+    if (
+        failures_for_account >= MAX_FAILURES_PER_ACCOUNT
+        or failures_from_address >= MAX_FAILURES_PER_ADDRESS
+    ):
         raise LoginThrottledError
 
     user = await session.scalar(select(User).where(User.email == email))

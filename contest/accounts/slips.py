@@ -24,11 +24,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
 from contest.accounts.interfaces import THROTTLE_WINDOW, LoginThrottledError
+from contest.accounts.services import count_attempts
 from contest.db import utcnow
 from contest.errors import ContestError, InvalidError, NotFoundError
 from contest.i18n import gettext, normalize_text
@@ -184,17 +185,10 @@ async def sign_in_with_slip(
     """The judge a live slip names; SlipRefusedError for any other code, and
     LoginThrottledError after too many failures from the address."""
     now = now or utcnow()
-    failures = await session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.email == SLIP_ATTEMPT,
-            LoginAttempt.client_ip == client_ip,
-            LoginAttempt.at >= now - THROTTLE_WINDOW,
-            ~LoginAttempt.succeeded,
-        )
+    failures = await count_attempts(
+        session, since=now - THROTTLE_WINDOW, email=SLIP_ATTEMPT, client_ip=client_ip
     )
-    if (failures or 0) >= MAX_SLIP_FAILURES_PER_ADDRESS:
+    if failures >= MAX_SLIP_FAILURES_PER_ADDRESS:
         raise LoginThrottledError
     normalized = normalize_code(code)
     slip = None

@@ -39,13 +39,25 @@ from contest.pagination import (
     search_text,
 )
 from contest.templating import render
-from contest.urls import public_base_url
+from contest.urls import form_page, public_base_url
 from storage import StorageError
 
 ADMIN = Role.ADMIN
 MAX_UPLOAD_FIELDS = 5
 # The unit fields suggest this many units at a time.
 UNIT_PICKER_SIZE = 20
+
+
+def _refused(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    form: Mapping[str, str],
+    exc: InvalidError,
+) -> Response:
+    """The form's page again, with what was typed and what is wrong with it (422)."""
+    context.update(values=form, errors=exc.errors)
+    return render(request, template, context, status_code=422)
 
 
 def _redirect(request: Request, name: str, **params: Any) -> Response:
@@ -252,8 +264,7 @@ async def units_page(request: Request) -> Response:
                     session, event=event, unit=None, raw=form, actor=current_user(request)
                 )
             except InvalidError as exc:
-                context.update(values=form, errors=exc.errors)
-                return render(request, "admin/units.html", context, status_code=422)
+                return _refused(request, "admin/units.html", context, form, exc)
             await session.commit()
             return _redirect(request, "admin_units")
     return render(request, "admin/units.html", context)
@@ -656,8 +667,7 @@ async def conflicts_page(request: Request) -> Response:
                 try:
                     await services.declare_conflict(session, event=event, raw=form, actor=actor)
                 except InvalidError as exc:
-                    context.update(values=form, errors=exc.errors)
-                    return render(request, "admin/conflicts.html", context, status_code=422)
+                    return _refused(request, "admin/conflicts.html", context, form, exc)
             await session.commit()
             return _redirect(request, "admin_conflicts")
     return render(request, "admin/conflicts.html", context)
@@ -799,34 +809,25 @@ async def audit_page(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/admin", dashboard, name="admin"),
-    Route("/admin/event", edit_event, methods=["GET", "POST"], name="admin_event"),
+    form_page("/admin/event", edit_event, "admin_event"),
     Route("/admin/event.yaml", download_event_file, name="admin_event_file"),
     Route("/admin/event/logo", upload_logo, methods=["POST"], name="admin_event_logo"),
-    Route("/admin/units", units_page, methods=["GET", "POST"], name="admin_units"),
+    form_page("/admin/units", units_page, "admin_units"),
     Route("/admin/units/import", import_units, methods=["POST"], name="admin_units_import"),
-    Route("/admin/units/{unit_id:int}", edit_unit, methods=["GET", "POST"], name="admin_unit"),
-    Route("/admin/contests/new", new_contest, methods=["GET", "POST"], name="admin_new_contest"),
-    Route(
-        "/admin/contests/{contest_id:int}",
-        edit_contest,
-        methods=["GET", "POST"],
-        name="admin_contest",
+    form_page("/admin/units/{unit_id:int}", edit_unit, "admin_unit"),
+    form_page("/admin/contests/new", new_contest, "admin_new_contest"),
+    form_page("/admin/contests/{contest_id:int}", edit_contest, "admin_contest"),
+    form_page(
+        "/admin/contests/{contest_id:int}/{part:str}/new", contest_child, "admin_contest_new_child"
     ),
-    Route(
-        "/admin/contests/{contest_id:int}/{part:str}/new",
-        contest_child,
-        methods=["GET", "POST"],
-        name="admin_contest_new_child",
-    ),
-    Route(
+    form_page(
         "/admin/contests/{contest_id:int}/{part:str}/{child_id:int}",
         contest_child,
-        methods=["GET", "POST"],
-        name="admin_contest_child",
+        "admin_contest_child",
     ),
-    Route("/admin/users", users_page, methods=["GET", "POST"], name="admin_users"),
-    Route("/admin/users/{user_id:int}", edit_user, methods=["GET", "POST"], name="admin_user"),
-    Route("/admin/conflicts", conflicts_page, methods=["GET", "POST"], name="admin_conflicts"),
+    form_page("/admin/users", users_page, "admin_users"),
+    form_page("/admin/users/{user_id:int}", edit_user, "admin_user"),
+    form_page("/admin/conflicts", conflicts_page, "admin_conflicts"),
     Route("/admin/contests/{contest_id:int}/entries", entries_page, name="admin_entries"),
     Route("/admin/audit", audit_page, name="admin_audit"),
 ]

@@ -461,24 +461,13 @@ def _draw_certificate(canvas: Canvas, cert: Certificate) -> None:
     below = _line(
         canvas, cert.organizer.upper(), x=left, y=height - 66, size=13, max_width=330, bold=True
     )
-    motto = _line(
-        canvas,
+    # The motto, two lines; ``motto`` ends where the second stands, to underline it.
+    motto = y = height - 66
+    for text in (
         gettext("SOCIALIST REPUBLIC OF VIETNAM"),
-        x=right,
-        y=height - 66,
-        size=12,
-        max_width=380,
-        bold=True,
-    )
-    _line(
-        canvas,
         gettext("Independence – Freedom – Happiness"),
-        x=right,
-        y=motto,
-        size=12,
-        max_width=380,
-        bold=True,
-    )
+    ):
+        motto, y = y, _line(canvas, text, x=right, y=y, size=12, max_width=380, bold=True)
     canvas.setStrokeColor(INK)
     canvas.setLineWidth(0.7)
     canvas.line(right - 90, motto - 7, right + 90, motto - 7)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from contest import rules
 from contest.access import client_ip, current_user, public, requires
@@ -25,6 +25,7 @@ from contest.i18n import gettext
 from contest.models import Asset, AssetRole, Contest, Entrant, Entry, Role
 from contest.results.certificates import public_name
 from contest.templating import render
+from contest.urls import form_page
 from contest.vote import services
 
 
@@ -210,11 +211,6 @@ async def vote_settings(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/contests/{slug:str}/vote", vote_page, methods=["GET", "POST"], name="audience_vote"),
-    Route(
-        "/admin/contests/{contest_id:int}/vote",
-        vote_settings,
-        methods=["GET", "POST"],
-        name="admin_vote",
-    ),
+    form_page("/contests/{slug:str}/vote", vote_page, "audience_vote"),
+    form_page("/admin/contests/{contest_id:int}/vote", vote_settings, "admin_vote"),
 ]

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
+from contest.accounts.services import count_attempts
 from contest.db import utcnow
 from contest.errors import ConflictError, ContestError, InvalidError
 from contest.i18n import gettext
@@ -178,16 +179,14 @@ async def cast_ballot(
     vote = await get_vote(session, contest_id=contest.id)
     if not is_open(vote, now):
         raise ConflictError(gettext("The audience vote is not open."))
-    attempts = await session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.email == ATTEMPT,
-            LoginAttempt.client_ip == client_ip,
-            LoginAttempt.at >= now - ATTEMPT_WINDOW,
-        )
+    attempts = await count_attempts(
+        session,
+        since=now - ATTEMPT_WINDOW,
+        email=ATTEMPT,
+        client_ip=client_ip,
+        failed_only=False,
     )
-    if (attempts or 0) >= MAX_ATTEMPTS_PER_ADDRESS:
+    if attempts >= MAX_ATTEMPTS_PER_ADDRESS:
         raise VoteThrottledError()
     attempt = LoginAttempt(at=now, email=ATTEMPT, client_ip=client_ip, succeeded=False)
     session.add(attempt)
