@@ -206,3 +206,13 @@ async def test_a_slip_is_only_for_a_judge_of_that_contest(
         organiser, f"/admin/contests/{storytelling}/slips", {"judge": str(judge.user.id)}
     )
     assert given.status_code == 200 and _code_of(given)
+
+
+async def test_the_code_field_asks_phones_for_capitals_and_no_spelling_fixes(
+    client: httpx.AsyncClient,
+) -> None:
+    page = (await client.get("/judge/slip")).text
+    field = re.search(r'<input id="f-code"[^>]*>', page)
+    assert field is not None
+    assert 'autocapitalize="characters"' in field.group(0)
+    assert 'spellcheck="false"' in field.group(0) and "&#34;" not in field.group(0)
