@@ -8,16 +8,22 @@ form carries it back in a hidden field; cookie-authenticated API calls send it a
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from contest.errors import InvalidError
-from contest.files.limits import CONSOLE_FORM_OVERHEAD, MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS
+from contest.files.limits import (
+    CONSOLE_FORM_OVERHEAD,
+    MAX_FORM_FIELD_BYTES,
+    MAX_FORM_FIELDS,
+    MAX_JSON_BYTES,
+)
 from contest.i18n import gettext, normalize_text
 
 _E = TypeVar("_E", bound=Enum)
@@ -71,6 +77,24 @@ async def read_form_lists(request: Request) -> tuple[dict[str, str], dict[str, l
         key: [normalize_text(v) for v in form.getlist(key) if isinstance(v, str)] for key in form
     }
     return values, lists
+
+
+async def read_json_object(request: Request, *, empty_is_object: bool = False) -> dict[str, Any]:
+    """An API write's JSON body: at most MAX_JSON_BYTES (413), a JSON object (400 otherwise,
+    translated). ``empty_is_object``: an empty body reads as ``{}`` (a change that changes
+    nothing) rather than as invalid JSON."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise HTTPException(413, gettext("The request is too large."))
+    try:
+        data = json.loads(bytes(body) or (b"{}" if empty_is_object else b""))
+    except ValueError:
+        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, gettext("The request body must be a JSON object."))
+    return data
 
 
 # A console form that sends one file sends a few fields beside it (CSRF, a choice or two).

@@ -15,12 +15,11 @@ from contest import rules
 from contest.access import current_user, requires
 from contest.db import MAX_ROW_ID
 from contest.errors import ContestError
-from contest.forms import read_form, verify_csrf
+from contest.forms import read_form, read_json_object, verify_csrf
 from contest.models import Role, RoundKind
 from contest.templating import render
 from judging import comparing, services
 from judging.files import entry_files
-from judging.routes import _json_object
 
 
 def _entry_id(raw: str | None) -> int:
@@ -151,7 +150,7 @@ async def _side_json(request: Request, side: comparing.Side) -> dict[str, Any]:
 async def _json_field(request: Request, name: str) -> object:
     """One field of a write's JSON body (None when absent), after its CSRF check."""
     verify_csrf(request, None)
-    return (await _json_object(request)).get(name)
+    return (await read_json_object(request)).get(name)
 
 
 @requires(Role.JUDGE)

@@ -15,7 +15,7 @@ from contest.access import current_user, requires
 from contest.db import MAX_ROW_ID
 from contest.errors import InvalidError
 from contest.events.validation import local_datetime
-from contest.forms import read_form, verify_csrf
+from contest.forms import read_form, read_json_object, verify_csrf
 from contest.i18n import gettext, normalize_text
 from contest.jobs.queue import start_job
 from contest.jobs.routes import accepted, jobs_context, to_job_page
@@ -133,7 +133,7 @@ async def _score_from_json(request: Request, *, may_submit: bool) -> Response:
     """Save a score sent as JSON: the page's autosave (drafts only) and the API."""
     verify_csrf(request, None)
     await _own_assignment(request)
-    body = await _json_object(request)
+    body = await read_json_object(request)
     points = body.get("points", {})
     if not isinstance(points, dict):
         raise HTTPException(400, gettext("The request body must be a JSON object."))
@@ -643,16 +643,6 @@ def _row_id(value: object) -> int | None:
     return None
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
-    if not isinstance(body, dict):
-        raise HTTPException(400, gettext("The request body must be a JSON object."))
-    return body
-
-
 @requires(Role.ADMIN)
 async def api_round_action(request: Request) -> Response:
     """Close the open round, or open the next one with a shortlist.
@@ -688,7 +678,7 @@ async def api_round_action(request: Request) -> Response:
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
-    body = await _json_object(request)
+    body = await read_json_object(request)
     action = body.get("action")
     # Exactly the shapes the description states: a number out of range, a number where none
     # belongs (per_unit with close) or a field it does not know is refused, never ignored.
@@ -748,7 +738,7 @@ async def api_reassign(request: Request) -> Response:
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
-    body = await _json_object(request)
+    body = await read_json_object(request)
     judge_id = _row_id(body.get("judge"))
     if judge_id is None:
         raise HTTPException(400, gettext("Choose one of the options."))

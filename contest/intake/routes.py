@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -28,8 +27,8 @@ from contest.events.interfaces import ContestNotFoundError
 from contest.events.services import get_public_contest
 from contest.files import keys, links
 from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
-from contest.files.limits import FILENAME_MAX, MAX_JSON_BYTES
-from contest.forms import read_form, verify_csrf
+from contest.files.limits import FILENAME_MAX
+from contest.forms import read_form, read_json_object, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
 from contest.intake.interfaces import SUBMISSION_SCHEMA, EntryValidationError, IntakeError
@@ -724,21 +723,6 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
     return data
 
 
-async def _read_json(request: Request) -> dict[str, Any]:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BYTES:
-            raise HTTPException(413, gettext("The request is too large."))
-    try:
-        data = json.loads(bytes(body) or b"{}")
-    except ValueError:
-        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
-    if not isinstance(data, dict):
-        raise HTTPException(400, gettext("The request body must be a JSON object."))
-    return data
-
-
 async def _api_user(request: Request) -> User | None:
     """An API caller may be a coordinator (token or cookie); entrants are anonymous."""
     user = await authenticate_request(request)
@@ -938,7 +922,7 @@ async def api_upload_slot(request: Request) -> Response:
       "503": {$ref: "#/components/responses/StorageDown"}
     """
     contest = await _contest(request)
-    data = await _read_json(request)
+    data = await read_json_object(request, empty_is_object=True)
     content_type, size = data.get("content_type"), data.get("size")
     filename = data.get("filename")
     if isinstance(size, float) and size.is_integer():
@@ -1048,7 +1032,7 @@ async def api_edit_entry(request: Request) -> Response:
     submission = Submission()
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
     if request.headers.get("content-type", "").startswith("application/json"):
-        data = await _read_json(request)
+        data = await read_json_object(request, empty_is_object=True)
         submission.fields = {
             k: str(v) for k, v in data.items() if isinstance(v, str | int) and k != "upload_id"
         }

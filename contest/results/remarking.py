@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -16,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from contest import labels, rules
 from contest.access import current_user, public, requires
 from contest.errors import InvalidError, NotFoundError
-from contest.forms import optional_choice, read_form
+from contest.forms import optional_choice, read_form, read_json_object
 from contest.i18n import format_date, gettext
 from contest.models import (
     Assignment,
@@ -192,11 +191,7 @@ async def api_request_remark(request: Request) -> Response:
       "409": {$ref: "#/components/responses/409"}
     """
     entry = await _entrant_entry(request, request.headers.get(EDIT_TOKEN_HEADER))
-    try:
-        body = await request.json()
-    except ValueError:
-        raise HTTPException(400, gettext("The request body is not valid JSON.")) from None
-    reason = body.get("reason") if isinstance(body, dict) else None
+    reason = (await read_json_object(request)).get("reason")
     async with request.state.sessionmaker.begin() as session:
         await remarks.request_remark(
             session, entry=entry, reason=reason if isinstance(reason, str) else ""

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
+from contest.files.limits import MAX_JSON_BYTES
 from contest.models import (
     Asset,
     AssetRole,
@@ -199,6 +200,19 @@ async def test_out_of_range_scores_are_422_and_change_nothing(
     )
     assert api.status_code == 422
     assert "noi-dung" in api.json()["error"]["fields"]
+    # A body that is not a JSON object, or is over the API's JSON limit, is refused unread.
+    for body, status, message in (
+        (b"[1]", 400, "Nội dung yêu cầu phải là một đối tượng JSON."),
+        (b"{", 400, "Nội dung yêu cầu không phải JSON hợp lệ."),
+        (b'{"comment": "' + b"x" * MAX_JSON_BYTES + b'"}', 413, "Yêu cầu quá lớn."),
+    ):
+        refused = await client.put(
+            f"/api/v1/judge/assignments/{assignment.id}/score",
+            content=body,
+            headers={"X-CSRF-Token": incomplete["csrf_token"], "Content-Type": "application/json"},
+        )
+        assert refused.status_code == status, refused.text
+        assert refused.json()["error"]["message"] == message
     assert await _count(sessionmaker, Score) == 0
     assert await _count(sessionmaker, AuditEvent) == audits_before
     async with sessionmaker() as session:
