@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest
 from sqlalchemy import select
 
 from contest.db import create_engine, create_sessionmaker
@@ -153,6 +154,7 @@ def _cluster() -> tuple[str, str]:
 # test (and with CI=true a skip would fail the run).
 if TEST_DATABASE_URL:
 
+    @pytest.mark.alone
     def test_the_app_recovers_after_a_postgresql_restart(tmp_path: Path) -> None:
         version, name = _cluster()
         with process_database(tmp_path, "contest_restart") as database_url:
