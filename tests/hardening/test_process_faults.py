@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest
 from sqlalchemy import select
 
 from contest.db import create_engine, create_sessionmaker
