@@ -325,7 +325,7 @@ async def openapi(request: Request) -> Response:
     }
     for path, item in schema["paths"].items():
         for operation in item.values():
-            _expand_json_body(operation)
+            _expand_json(operation)
             _declare_path_parameters(path, operation)
             _bound_path_parameters(operation)
             _add_edit_token(operation)
@@ -339,10 +339,11 @@ def _shared(part: Any) -> Any:
     return part
 
 
-def _expand_json_body(operation: dict[str, Any]) -> None:
-    """A docstring's ``requestBody: {json: SCHEMA}`` is a required JSON body of that schema, the
-    API's usual body, said in full here rather than in every docstring; a shared parameter or
-    body is written out where it is named."""
+def _expand_json(operation: dict[str, Any]) -> None:
+    """A docstring's ``requestBody: {json: SCHEMA}`` is a required JSON body of that schema, and
+    a response's ``json: SCHEMA`` its JSON content: the API's usual bodies, said in full here
+    rather than in every docstring. A shared parameter or body is written out where it is
+    named."""
     if "parameters" in operation:
         operation["parameters"] = [_shared(p) for p in operation["parameters"]]
     body = _shared(operation.get("requestBody"))
@@ -350,6 +351,9 @@ def _expand_json_body(operation: dict[str, Any]) -> None:
         body = {"required": True, "content": {"application/json": {"schema": body["json"]}}}
     if body is not None:
         operation["requestBody"] = body
+    for response in operation.get("responses", {}).values():
+        if "json" in response:
+            response["content"] = {"application/json": {"schema": response.pop("json")}}
 
 
 def _declare_path_parameters(path: str, operation: dict[str, Any]) -> None:

@@ -47,6 +47,8 @@ PRIOR_JITTER = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
+    """One judgement of a pair: which judge chose which entry over which."""
+
     judge: int
     winner: int
     loser: int

@@ -164,9 +164,7 @@ async def api_next_pair(request: Request) -> Response:
         description: >-
           The pair (null once every pair of mine in an open round is decided) and how many
           of mine are decided.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/NextPair"}
+        json: {$ref: "#/components/schemas/NextPair"}
     """
     judge = current_user(request)
     async with request.state.sessionmaker() as session:
@@ -204,14 +202,12 @@ async def api_decide(request: Request) -> Response:
     responses:
       "200":
         description: The pick, stored.
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [id, winner]
-              properties:
-                id: {type: integer}
-                winner: {type: integer}
+        json:
+          type: object
+          required: [id, winner]
+          properties:
+            id: {type: integer}
+            winner: {type: integer}
       "409": {$ref: "#/components/responses/409"}
     """
     winner = await _json_field(request, "winner")
@@ -246,9 +242,7 @@ async def api_standing(request: Request) -> Response:
     responses:
       "200":
         description: The standing so far.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/ComparativeStanding"}
+        json: {$ref: "#/components/schemas/ComparativeStanding"}
       "409": {$ref: "#/components/responses/409"}
     """
     async with request.state.sessionmaker() as session:
@@ -306,13 +300,11 @@ async def api_choose_results(request: Request) -> Response:
     responses:
       "200":
         description: The choice, stored.
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [results]
-              properties:
-                results: {type: string, enum: [rank, ties]}
+        json:
+          type: object
+          required: [results]
+          properties:
+            results: {type: string, enum: [rank, ties]}
       "409": {$ref: "#/components/responses/409"}
     """
     mode = await _json_field(request, "mode")

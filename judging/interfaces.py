@@ -79,6 +79,8 @@ class AssignmentReport:
 
 @dataclass
 class JudgeProgress:
+    """A judge's row on the progress page: assigned, done, drafts and overdue."""
+
     judge_id: int
     name: str
     assigned: int = 0

@@ -408,23 +408,21 @@ async def api_assignments(request: Request) -> Response:
     responses:
       "200":
         description: To do, drafts and done, without anything that names the entrant.
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [assignments]
-              properties:
-                assignments:
-                  type: array
-                  items:
-                    type: object
-                    properties:
-                      id: {type: integer}
-                      entry: {type: integer}
-                      contest: {type: string}
-                      title: {type: string}
-                      status: {type: string, enum: [assigned, draft, submitted]}
-                      total: {type: [number, "null"]}
+        json:
+          type: object
+          required: [assignments]
+          properties:
+            assignments:
+              type: array
+              items:
+                type: object
+                properties:
+                  id: {type: integer}
+                  entry: {type: integer}
+                  contest: {type: string}
+                  title: {type: string}
+                  status: {type: string, enum: [assigned, draft, submitted]}
+                  total: {type: [number, "null"]}
     """
     async with request.state.sessionmaker() as session:
         queue_items = await services.judge_queue(session, judge=current_user(request))
@@ -455,7 +453,7 @@ async def api_assignment(request: Request) -> Response:
     responses:
       "200":
         description: The entry as the judge sees it.
-        content: {application/json: {schema: {type: object}}}
+        json: {type: object}
     """
     async with request.state.sessionmaker() as session:
         view = await services.judge_view(
@@ -508,7 +506,7 @@ async def api_score(request: Request) -> Response:
           feedback: {type: string, maxLength: 4000}
           submit: {type: boolean}
     responses:
-      "200": {description: Saved., content: {application/json: {schema: {type: object}}}}
+      "200": {description: Saved., json: {type: object}}
       "409": {$ref: "#/components/responses/409"}
     """
     return await _score_from_json(request, may_submit=True)
@@ -525,7 +523,7 @@ async def api_run_assignment(request: Request) -> Response:
         description: >-
           Assignment runs as a job; follow it at the Location given. When it is done, its
           result says what was assigned, and which entries lack judges and why.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
+        json: {$ref: "#/components/schemas/Job"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -549,7 +547,7 @@ async def api_progress(request: Request) -> Response:
         description: Judges a page (50 unless given).
         schema: {type: integer, minimum: 1, maximum: 200}
     responses:
-      "200": {description: The progress., content: {application/json: {schema: {type: object}}}}
+      "200": {description: The progress., json: {type: object}}
       "400": {$ref: "#/components/responses/400"}
     """
     judges_page = page_request(request.query_params)
@@ -600,22 +598,20 @@ async def api_judges(request: Request) -> Response:
     responses:
       "200":
         description: At most 20 active judges of the contest, by name.
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [judges]
-              properties:
-                judges:
-                  type: array
-                  maxItems: 20
-                  items:
-                    type: object
-                    required: [id, name, email]
-                    properties:
-                      id: {type: integer}
-                      name: {type: string}
-                      email: {type: string}
+        json:
+          type: object
+          required: [judges]
+          properties:
+            judges:
+              type: array
+              maxItems: 20
+              items:
+                type: object
+                required: [id, name, email]
+                properties:
+                  id: {type: integer}
+                  name: {type: string}
+                  email: {type: string}
       "400": {$ref: "#/components/responses/400"}
     """
     text = search_text(request.query_params)
@@ -674,7 +670,7 @@ async def api_round_action(request: Request) -> Response:
     responses:
       "200":
         description: The round now current.
-        content: {application/json: {schema: {type: object}}}
+        json: {type: object}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -713,7 +709,7 @@ async def api_add_judge(request: Request) -> Response:
     responses:
       "200":
         description: How many judges were added (0 when nobody eligible is left).
-        content: {application/json: {schema: {type: object}}}
+        json: {type: object}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -734,7 +730,7 @@ async def api_reassign(request: Request) -> Response:
         properties:
           judge: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
-      "200": {description: Reassigned., content: {application/json: {schema: {type: object}}}}
+      "200": {description: Reassigned., json: {type: object}}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)

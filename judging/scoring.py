@@ -348,6 +348,8 @@ def prizes_by_threshold(
 
 @dataclass(frozen=True, slots=True)
 class UnitStanding:
+    """A unit's place in the units' table: its entries, their prizes and the prize points."""
+
     unit_id: int
     entries: int
     prizes: int

@@ -167,21 +167,17 @@ async def api_me(request: Request) -> Response:
     responses:
       "200":
         description: The user.
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [id, email, name, role]
-              properties:
-                id: {type: integer}
-                email: {type: string}
-                name: {type: string}
-                role: {type: string, enum: [admin, coordinator, judge]}
+        json:
+          type: object
+          required: [id, email, name, role]
+          properties:
+            id: {type: integer}
+            email: {type: string}
+            name: {type: string}
+            role: {type: string, enum: [admin, coordinator, judge]}
       "401":
         description: Not signed in, or the token is not valid.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Error"}
+        json: {$ref: "#/components/schemas/Error"}
     """
     user = current_user(request)
     return JSONResponse(

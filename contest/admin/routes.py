@@ -332,26 +332,24 @@ async def api_find_units(request: Request) -> Response:
     responses:
       "200":
         description: At most 20 units of the event, by name.
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [units]
-              properties:
-                units:
-                  type: array
-                  maxItems: 20
-                  items:
-                    type: object
-                    required: [code, name, kind, label]
-                    properties:
-                      code: {type: string}
-                      name: {type: string}
-                      kind:
-                        type: string
-                        enum: [school, class, residential_group, learning_centre]
-                      parent: {type: [string, "null"], description: The code of the unit above.}
-                      label: {type: string, description: The name and the unit above, to show.}
+        json:
+          type: object
+          required: [units]
+          properties:
+            units:
+              type: array
+              maxItems: 20
+              items:
+                type: object
+                required: [code, name, kind, label]
+                properties:
+                  code: {type: string}
+                  name: {type: string}
+                  kind:
+                    type: string
+                    enum: [school, class, residential_group, learning_centre]
+                  parent: {type: [string, "null"], description: The code of the unit above.}
+                  label: {type: string, description: The name and the unit above, to show.}
       "400": {$ref: "#/components/responses/400"}
     """
     text = search_text(request.query_params)
@@ -760,7 +758,7 @@ async def api_entries(request: Request) -> Response:
     responses:
       "200":
         description: A page of entries; files_error is why their processing failed.
-        content: {application/json: {schema: {type: object}}}
+        json: {type: object}
       "400": {$ref: "#/components/responses/400"}
     """
     async with request.state.sessionmaker() as session:

@@ -26,6 +26,9 @@ PREVIEW_QUALITY = 85
 
 @dataclass(frozen=True, slots=True)
 class Derivatives:
+    """What an image upload yields: its size, and the preview and thumbnail encoded with
+    their own sizes."""
+
     width: int
     height: int
     preview: bytes

@@ -777,19 +777,19 @@ async def api_submit_entry(request: Request) -> Response:
       "200": {$ref: "#/components/responses/ReceiptReplayed"}
       "400":
         description: Malformed or truncated body.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "403": {$ref: "#/components/responses/ContestNotOpen"}
       "404":
         description: No such contest.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "413": {$ref: "#/components/responses/FileTooLarge"}
       "415": {$ref: "#/components/responses/FileKindRefused"}
       "422":
         description: Fields need correcting (see `fields`), or an image cannot be opened.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "503":
         description: Storage unreachable; nothing was kept.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
     """
     if await _api_user(request) is not None:
         # A coordinator's or an admin's call is the endpoint that declares them.
@@ -818,7 +818,7 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
         description: >-
           Not a coordinator's or an admin's account, not one of the caller's units, the
           CSRF token is missing, or the contest is not open for entries.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "413": {$ref: "#/components/responses/413"}
       "415": {$ref: "#/components/responses/415"}
       "503": {$ref: "#/components/responses/503"}
@@ -906,19 +906,17 @@ async def api_upload_slot(request: Request) -> Response:
     responses:
       "201":
         description: The slot.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/UploadSlot"}
+        json: {$ref: "#/components/schemas/UploadSlot"}
       "403": {$ref: "#/components/responses/ContestNotOpen"}
       "413":
         description: The announced size is over the limit.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "415":
         description: The announced kind is not accepted.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "422":
         description: The request needs correcting.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "503": {$ref: "#/components/responses/StorageDown"}
     """
     contest = await _contest(request)
@@ -972,9 +970,7 @@ async def api_read_entry(request: Request) -> Response:
     responses:
       "200":
         description: The entry.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Entry"}
+        json: {$ref: "#/components/schemas/Entry"}
       "403": {$ref: "#/components/responses/WrongEditToken"}
       "404": {$ref: "#/components/responses/EntryNotFound"}
     """
@@ -1016,18 +1012,16 @@ async def api_edit_entry(request: Request) -> Response:
     responses:
       "200":
         description: The entry as saved.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Entry"}
+        json: {$ref: "#/components/schemas/Entry"}
       "403":
         description: Wrong edit token, deadline passed or entry withdrawn.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "404": {$ref: "#/components/responses/EntryNotFound"}
       "413": {$ref: "#/components/responses/FileTooLarge"}
       "415": {$ref: "#/components/responses/FileKindRefused"}
       "422":
         description: Fields need correcting (see `fields`).
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
     """
     submission = Submission()
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)
@@ -1054,12 +1048,10 @@ async def api_withdraw_entry(request: Request) -> Response:
     responses:
       "200":
         description: The entry, now withdrawn.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Entry"}
+        json: {$ref: "#/components/schemas/Entry"}
       "403":
         description: Wrong edit token, deadline passed or already withdrawn.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Error"}}}
+        json: {$ref: "#/components/schemas/Error"}
       "404": {$ref: "#/components/responses/EntryNotFound"}
     """
     view = await _open(request, request.headers.get(EDIT_TOKEN_HEADER), for_change=True)

@@ -918,6 +918,9 @@ async def verify_direct_upload(
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
+    """A stored entry and its edit token; ``replayed`` when an earlier request with the same
+    idempotency key had stored it (the token is then the one given that time)."""
+
     entry: Entry
     edit_token: str
     replayed: bool
@@ -1169,6 +1172,9 @@ async def queue_processing(
 
 @dataclass(frozen=True, slots=True)
 class EntryView:
+    """An entry as its entrant sees it: the contest, entrant, unit and division it belongs to,
+    its original files and, by original, the previews made from them."""
+
     entry: Entry
     contest: Contest
     entrant: Entrant

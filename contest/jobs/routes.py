@@ -152,7 +152,7 @@ async def api_job(request: Request) -> Response:
     responses:
       "200":
         description: The job.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
+        json: {$ref: "#/components/schemas/Job"}
     """
     async with request.state.sessionmaker() as session:
         job = await rules.ensure_job_for_follower(
@@ -170,7 +170,7 @@ async def api_retry(request: Request) -> Response:
     responses:
       "202":
         description: Queued again.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Job"}}}
+        json: {$ref: "#/components/schemas/Job"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)

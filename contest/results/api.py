@@ -112,9 +112,7 @@ async def api_compute_results(request: Request) -> Response:
         description: >-
           Computing runs as a job; follow it at the Location given. Its result, when done,
           says how many entries were ranked and the prizes awarded (ComputedResults).
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Job"}
+        json: {$ref: "#/components/schemas/Job"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -133,9 +131,7 @@ async def api_publish_results(request: Request) -> Response:
         description: >-
           Publication runs as a job, in one step; follow it at the Location given. Its result,
           when done, says how many results were published (PublishedResults).
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/Job"}
+        json: {$ref: "#/components/schemas/Job"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -152,9 +148,7 @@ async def api_public_results(request: Request) -> Response:
     responses:
       "200":
         description: The winners, division by division, prize by prize.
-        content:
-          application/json:
-            schema: {$ref: "#/components/schemas/PublicResults"}
+        json: {$ref: "#/components/schemas/PublicResults"}
     """
     async with request.state.engine.connect() as connection:
         gallery = await load_gallery(connection, slug=request.path_params["slug"])

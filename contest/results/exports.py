@@ -614,6 +614,8 @@ class ContestSummary:
 
 @dataclass
 class JudgeLoad:
+    """A judge's row in the report: the assignments given, scored and recused."""
+
     name: str
     email: str
     assigned: int = 0

@@ -164,7 +164,7 @@ async def api_read_remark(request: Request) -> Response:
     responses:
       "200":
         description: The re-marking state.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Remark"}}}
+        json: {$ref: "#/components/schemas/Remark"}
       "403": {$ref: "#/components/responses/403"}
     """
     entry = await _entrant_entry(request, request.headers.get(EDIT_TOKEN_HEADER))
@@ -186,7 +186,7 @@ async def api_request_remark(request: Request) -> Response:
     responses:
       "201":
         description: The request was filed.
-        content: {application/json: {schema: {$ref: "#/components/schemas/Remark"}}}
+        json: {$ref: "#/components/schemas/Remark"}
       "403": {$ref: "#/components/responses/403"}
       "409": {$ref: "#/components/responses/409"}
     """

@@ -117,23 +117,21 @@ async def api_verify(request: Request) -> Response:
         description: >-
           The certificate is genuine. The name is shown only as the entrant consented (in
           full, as initials, or not at all).
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [serial, genuine, name, prize, contest, event, published_on]
-              properties:
-                serial: {type: string}
-                genuine: {type: boolean, const: true}
-                name: {type: string}
-                school: {type: string}
-                contest: {type: string}
-                division: {type: string}
-                prize: {type: string, enum: [first, second, third, honourable]}
-                prize_label: {type: string}
-                event: {type: string}
-                organizer: {type: string}
-                published_on: {type: string, format: date}
+        json:
+          type: object
+          required: [serial, genuine, name, prize, contest, event, published_on]
+          properties:
+            serial: {type: string}
+            genuine: {type: boolean, const: true}
+            name: {type: string}
+            school: {type: string}
+            contest: {type: string}
+            division: {type: string}
+            prize: {type: string, enum: [first, second, third, honourable]}
+            prize_label: {type: string}
+            event: {type: string}
+            organizer: {type: string}
+            published_on: {type: string, format: date}
     """
     v = await _verification(request)
     return JSONResponse(
