@@ -425,7 +425,27 @@ def _new_key(kind: FileKind) -> tuple[str, str]:
     return upload_id, keys.original_key(upload_id, kind)
 
 
-async def _add_row(sessionmaker: async_sessionmaker[AsyncSession], asset: Asset) -> int:
+async def _add_original(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    kind: FileKind,
+    key: str,
+    filename: str | None,
+    size: int = 0,
+    state: FileState = FileState.READY,
+) -> int:
+    """An uploaded file's row (``filename`` already cleaned), committed before any of its bytes
+    are stored so that the sweep can find them whatever happens next; its digest is filled in
+    once they are."""
+    asset = Asset(
+        role=AssetRole.ORIGINAL,
+        storage_key=key,
+        content_type=kind.content_type,
+        size=size,
+        sha256="",
+        original_filename=filename,
+        state=state,
+    )
     async with sessionmaker() as session:
         session.add(asset)
         await session.commit()
@@ -506,17 +526,12 @@ async def store_upload(
     name = clean_filename(filename)
     make_cleaner = kind.stream_cleaner
     processing = _needs_processing(kind, streamed_clean=make_cleaner is not None)
-    asset_id = await _add_row(
+    asset_id = await _add_original(
         sessionmaker,
-        Asset(
-            role=AssetRole.ORIGINAL,
-            storage_key=key,
-            content_type=kind.content_type,
-            size=0,
-            sha256="",
-            original_filename=name,
-            state=FileState.PROCESSING if processing else FileState.READY,
-        ),
+        kind=kind,
+        key=key,
+        filename=name,
+        state=FileState.PROCESSING if processing else FileState.READY,
     )
     stream = _prefixed(head, iterator)
     if make_cleaner is not None:
@@ -817,16 +832,8 @@ async def create_upload_slot(
     if size > contest.max_file_size:
         raise too_large(contest.max_file_size)
     upload_id, key = _new_key(kind)
-    asset_id = await _add_row(
-        sessionmaker,
-        Asset(
-            role=AssetRole.ORIGINAL,
-            storage_key=key,
-            content_type=kind.content_type,
-            size=size,
-            sha256="",
-            original_filename=clean_filename(filename),
-        ),
+    asset_id = await _add_original(
+        sessionmaker, kind=kind, key=key, filename=clean_filename(filename), size=size
     )
     try:
         form = await storage.upload_form(

@@ -136,7 +136,7 @@ async def test_a_bad_file_is_refused_with_line_and_reason_and_nothing_is_loaded(
     assert await row_counts(sessionmaker) == before
 
 
-async def test_messages_follow_the_language(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_messages_follow_the_language() -> None:
     with pytest.raises(EventFileError) as caught:
         parse_event_file(BASE.replace("    kind: writing", "    kind: poetry"))
     assert str(caught.value) == "dòng 13: contests[0].kind: Hãy chọn một trong các lựa chọn."

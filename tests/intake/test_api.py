@@ -270,9 +270,7 @@ async def test_a_direct_upload_over_the_limit_is_refused_and_removed(
     assert leftovers() == []
 
 
-async def test_a_slot_whose_file_never_arrived_is_reported(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], store: Storage
-) -> None:
+async def test_a_slot_whose_file_never_arrived_is_reported(app: httpx.AsyncClient) -> None:
     slot = (
         await app.post(
             f"{API}/contests/{DRAWING}/uploads", json={"content_type": "image/png", "size": 10}

@@ -181,7 +181,6 @@ async def test_a_killed_workers_job_is_claimed_again_and_adds_nothing_twice(
 async def test_a_judge_never_sees_an_unprocessed_file(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
     intake_settings: Settings,
     seeded: DemoReport,
     run_jobs: RunJobs,

@@ -449,7 +449,7 @@ async def test_missing_or_wrong_fields_are_refused_with_422(
 
 @LOCAL_ONLY
 async def test_an_adult_needs_no_guardian_but_still_a_consent_choice(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    app: httpx.AsyncClient,
 ) -> None:
     adult = entrant_fields(age="45", grade="", unit="tdp-1", guardian_name="", guardian_phone="")
     receipt_of(await submit_page(app, DRAWING, adult, [("t.png", files.drawing_png())]))

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.models import Asset, Entry, Prize
 from contest.notice import AGREEMENT_VERSION
-from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import entrant_fields
@@ -42,7 +41,6 @@ async def submitted(app: httpx.AsyncClient) -> tuple[str, str]:
 async def test_the_archive_holds_exactly_the_entrys_data_and_original_files(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
     run_jobs: Callable[[], Awaitable[int]],
 ) -> None:
     photo = files.photo_jpeg()
@@ -114,7 +112,7 @@ async def test_the_archive_is_refused_without_the_right_token(
 
 @LOCAL_ONLY
 async def test_the_receipt_links_the_archive_for_the_token_holder_only(
-    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+    app: httpx.AsyncClient,
 ) -> None:
     code, token = await submitted(app)
 
