@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, BinaryIO
 
 from reportlab.lib.colors import Color, HexColor  # type: ignore[import-untyped, unused-ignore]
@@ -473,39 +474,15 @@ def _draw_certificate(canvas: Canvas, cert: Certificate) -> None:
     canvas.line(right - 90, motto - 7, right + 90, motto - 7)
     canvas.line(left - 40, below + 7, left + 40, below + 7)
 
-    centre, body = width / 2, width - 160
-    y = _line(
-        canvas,
-        gettext("CERTIFICATE OF MERIT"),
-        x=centre,
-        y=height - 160,
-        size=46,
-        max_width=body,
-        bold=True,
-        color=RED,
-    )
-    y = _line(canvas, gettext("Awarded to"), x=centre, y=y - 6, size=15, max_width=body)
-    y = _line(canvas, cert.full_name, x=centre, y=y - 16, size=30, max_width=body, bold=True)
+    # The body: lines centred on the page, each as wide as the page allows.
+    body = partial(_line, canvas, x=width / 2, max_width=width - 160)
+    y = body(gettext("CERTIFICATE OF MERIT"), y=height - 160, size=46, bold=True, color=RED)
+    y = body(gettext("Awarded to"), y=y - 6, size=15)
+    y = body(cert.full_name, y=y - 16, size=30, bold=True)
     if cert.unit:
-        y = _line(
-            canvas,
-            gettext("Unit: %(unit)s", unit=cert.unit),
-            x=centre,
-            y=y - 2,
-            size=14,
-            max_width=body,
-        )
-    y = _line(canvas, gettext("for achieving"), x=centre, y=y - 4, size=14, max_width=body)
-    y = _line(
-        canvas,
-        gettext(labels.PRIZES[cert.prize]),
-        x=centre,
-        y=y - 12,
-        size=26,
-        max_width=body,
-        bold=True,
-        color=RED,
-    )
+        y = body(gettext("Unit: %(unit)s", unit=cert.unit), y=y - 2, size=14)
+    y = body(gettext("for achieving"), y=y - 4, size=14)
+    y = body(gettext(labels.PRIZES[cert.prize]), y=y - 12, size=26, bold=True, color=RED)
     contest_line = (
         gettext(
             "in the contest “%(contest)s”, %(division)s division",
@@ -515,27 +492,13 @@ def _draw_certificate(canvas: Canvas, cert: Certificate) -> None:
         if cert.division
         else gettext("in the contest “%(contest)s”", contest=cert.contest)
     )
-    y = _line(canvas, contest_line, x=centre, y=y - 4, size=15, max_width=body)
-    _line(canvas, cert.event, x=centre, y=y, size=13, max_width=body, color=MUTED)
+    y = body(contest_line, y=y - 4, size=15)
+    body(cert.event, y=y, size=13, color=MUTED)
 
     # Signature block, bottom right: the date of publication and the organisers' line.
-    date_y = _line(
-        canvas,
-        gettext("Issued on %(date)s", date=format_date(cert.published_at)),
-        x=right,
-        y=150,
-        size=12,
-        max_width=330,
-    )
-    _line(
-        canvas,
-        gettext("ON BEHALF OF THE ORGANISING COMMITTEE"),
-        x=right,
-        y=date_y,
-        size=12,
-        max_width=330,
-        bold=True,
-    )
+    signature = partial(_line, canvas, x=right, size=12, max_width=330)
+    date_y = signature(gettext("Issued on %(date)s", date=format_date(cert.published_at)), y=150)
+    signature(gettext("ON BEHALF OF THE ORGANISING COMMITTEE"), y=date_y, bold=True)
 
     # Verification, bottom left: the QR code, the serial and the address it encodes.
     canvas.drawImage(qr_image(cert.verify_url), 48, 44, QR_SIZE, QR_SIZE)
