@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contest import audit, rules, tallies
 from contest.db import BULK_BATCH, insert_rows, utcnow
 from contest.errors import InvalidError
+from contest.events.services import contest_parts
 from contest.i18n import gettext
 from contest.models import (
     Asset,
@@ -425,15 +426,7 @@ class JudgeView:
 
 async def contest_criteria(session: AsyncSession, *, contest_id: int) -> list[Criterion]:
     """The contest's rubric, in the organisers' order."""
-    return list(
-        (
-            await session.scalars(
-                select(Criterion)
-                .where(Criterion.contest_id == contest_id)
-                .order_by(Criterion.position, Criterion.id)
-            )
-        ).all()
-    )
+    return await contest_parts(session, Criterion, contest_id=contest_id)
 
 
 async def entry_assets(session: AsyncSession, *, entry_id: int) -> list[Asset]:

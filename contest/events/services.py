@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest.events.interfaces import CLOSING_SOON, ContestNotFoundError, Phase
-from contest.models import Contest, ContestStatus, Division, Event, Unit
+from contest.models import Book, Contest, ContestStatus, Criterion, Division, Event, Unit
 
 
 async def get_event(session: AsyncSession) -> Event | None:
@@ -99,17 +99,21 @@ def contest_phase(contest: Contest, now: datetime) -> Phase:
     return Phase.OPEN
 
 
+# What a contest is made of, each kept in the order the organisers gave.
+_Part = TypeVar("_Part", Division, Criterion, Book)
+
+
+async def contest_parts(
+    session: AsyncSession, model: type[_Part], *, contest_id: int
+) -> list[_Part]:
+    """The contest's divisions, rubric criteria or books, in the organisers' order."""
+    query = select(model).where(model.contest_id == contest_id)
+    return list((await session.scalars(query.order_by(model.position, model.id))).all())
+
+
 async def contest_divisions(session: AsyncSession, *, contest_id: int) -> list[Division]:
     """The contest's divisions in the organisers' order."""
-    return list(
-        (
-            await session.scalars(
-                select(Division)
-                .where(Division.contest_id == contest_id)
-                .order_by(Division.position, Division.id)
-            )
-        ).all()
-    )
+    return await contest_parts(session, Division, contest_id=contest_id)
 
 
 async def units_under(session: AsyncSession, *, unit_ids: Sequence[int]) -> dict[int, int]:
