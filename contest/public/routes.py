@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
@@ -14,6 +16,7 @@ from contest.db import utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError
 from contest.files.links import logo_link
+from contest.i18n import gettext
 from contest.middleware import LOCALE_COOKIE
 from contest.models import Contest
 from contest.settings import SUPPORTED_LOCALES
@@ -65,12 +68,27 @@ async def contest_detail(request: Request) -> Response:
     now = utcnow()
     async with request.state.sessionmaker() as session:
         contest = await public_contest(session, request)
+    event = contest.event
+    # The card a shared link to the contest shows: its title, summary and the event's logo.
+    card: dict[str, Any] = {
+        "title": contest.title,
+        "description": contest.summary or gettext(labels.CONTEST_KIND_HINTS[contest.kind]),
+        "url": str(request.url_for("contest", slug=contest.slug)),
+        "image": None,
+    }
+    if event.logo_key:
+        logo = await logo_link(request.state.storage, event.logo_key)
+        card["image"] = {
+            "url": urljoin(str(request.base_url), logo),
+            "alt": gettext("Logo of %(organizer)s", organizer=event.organizer),
+        }
     return render(
         request,
         "public/contest.html",
         {
             "contest": contest,
-            "event": contest.event,
+            "event": event,
+            "card": card,
             "phase": services.contest_phase(contest, now),
             "now": now,
             "labels": labels,

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from urllib.parse import urljoin
 
 from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,7 +34,7 @@ from starlette.types import Scope
 from contest import labels
 from contest.access import public, request_storage
 from contest.files import links
-from contest.i18n import LOCALE_DIR, get_locale
+from contest.i18n import LOCALE_DIR, get_locale, gettext
 from contest.models import (
     Asset,
     AssetRole,
@@ -300,9 +301,10 @@ async def _link(storage: Storage, media: Media, content_type: str) -> str:
 async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:
     prize = labels.PRIZES[winner.prize]
     if winner.erased:
-        return {"erased": True, "prize": prize}
+        return {"result_id": winner.result_id, "erased": True, "prize": prize}
     consent = winner.consent or Consent.HIDDEN
     item: dict[str, Any] = {
+        "result_id": winner.result_id,
         "erased": False,
         "prize": prize,
         "title": winner.title,
@@ -332,19 +334,89 @@ async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:
     return item
 
 
+async def _card_image(
+    request: Request, storage: Storage, winner: Winner, item: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A winner's picture for a share card: the preview (a cleaned JPEG, never the original),
+    at an absolute address; none for an erased entry or one without a picture."""
+    preview = None if winner.erased else winner.media.get("preview")
+    if preview is None:
+        return None
+    return {
+        "url": urljoin(str(request.base_url), await _link(storage, preview, "image/jpeg")),
+        "alt": item["title"],
+        "width": preview.width,
+        "height": preview.height,
+    }
+
+
 async def render_gallery(request: Request, gallery: Gallery) -> bytes:
     """The page's bytes; the only place the gallery asks the storage for links."""
     storage = request_storage(request)
     divisions: dict[str, list[dict[str, Any]]] = {}
+    image = None
     for winner in gallery.winners:
         division = winner.division[1] if winner.division else ""
-        divisions.setdefault(division, []).append(await _item(storage, winner))
+        item = await _item(storage, winner)
+        divisions.setdefault(division, []).append(item)
+        image = image or await _card_image(request, storage, winner, item)
+    card = {
+        "title": gettext("Winners: %(contest)s", contest=gallery.title),
+        "description": gallery.event_name,
+        "url": str(request.url_for("gallery", slug=gallery.slug)),
+        "image": image,
+    }
     context = {
         "contest": {"slug": gallery.slug, "title": gallery.title},
         "event": {"name": gallery.event_name},
         "divisions": divisions,
+        "card": card,
     }
     return bytes(render(request, TEMPLATE, context).body)
+
+
+@public
+async def winner(request: Request) -> Response:
+    """One winner's page, the address a family shares: read fresh at each visit (it is not
+    kept like the gallery), so a withdrawn consent or an erasure shows at once."""
+    slug, result_id = request.path_params["slug"], request.path_params["result_id"]
+    async with request.state.engine.connect() as connection:
+        gallery = await load_gallery(connection, slug=slug)
+    found = (
+        next((w for w in gallery.winners if w.result_id == result_id), None) if gallery else None
+    )
+    if gallery is None or found is None:
+        raise HTTPException(404)
+    storage = request_storage(request)
+    item = await _item(storage, found)
+    prize = gettext(item["prize"])
+    card = {
+        "title": prize if item["erased"] else f"{prize} · {item['name']}",
+        "description": (
+            gettext("This entry was removed on request.")
+            if item["erased"]
+            else gettext(
+                "“%(title)s”, %(contest)s · %(event)s",
+                title=item["title"],
+                contest=gallery.title,
+                event=gallery.event_name,
+            )
+        ),
+        "url": str(request.url_for("winner", slug=slug, result_id=result_id)),
+        "image": await _card_image(request, storage, found, item),
+    }
+    context = {
+        "contest": {"slug": gallery.slug, "title": gallery.title},
+        "event": {"name": gallery.event_name},
+        "division": found.division[1] if found.division else "",
+        "item": item,
+        "card": card,
+    }
+    response = render(request, "results/winner.html", context)
+    # Kept by nobody without asking again: a withdrawn name must not stay on screens.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Vary"] = "Cookie"
+    return response
 
 
 # --- the per-process copy -------------------------------------------------------------------------
@@ -504,4 +576,5 @@ async def gallery(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     Route("/contests/{slug:str}/winners", gallery),
+    Route("/contests/{slug:str}/winners/{result_id:int}", winner),
 ]

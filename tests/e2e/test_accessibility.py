@@ -144,6 +144,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
             )
             assert winner is not None and winner.certificate_serial
             made["serial"] = winner.certificate_serial
+            made["winner"] = winner.id
             entry = await session.get(Entry, winner.entry_id)
             assert entry is not None
             remark = await remarks.request_remark(session, entry=entry, reason="Xin chấm lại.")
@@ -234,6 +235,10 @@ def _pages(made: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
             ("/contests/{slug:str}", f"/contests/{DRAWING}"),
             ("/contests/{slug:str}/submit", f"/contests/{STORY}/submit"),
             ("/contests/{slug:str}/winners", f"/contests/{DRAWING}/winners"),
+            (
+                "/contests/{slug:str}/winners/{result_id:int}",
+                f"/contests/{DRAWING}/winners/{made['winner']}",
+            ),
             ("/contests/{slug:str}/vote", f"/contests/{DRAWING}/vote"),
             ("/verify/{serial:str}", f"/verify/{made['serial']}"),
             ("/login", "/login"),
