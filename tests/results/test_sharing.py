@@ -4,9 +4,11 @@ and a withdrawn name gone at the next visit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,6 +62,36 @@ async def _winner(
     return result, entry, entrant
 
 
+@dataclass
+class Published:
+    """A published first prize: its result, entry and entrant, and a way to change them."""
+
+    result: Result
+    entry: Entry
+    entrant: Entrant
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def page(self) -> str:
+        return f"/contests/{WRITING}/winners/{self.result.id}"
+
+    async def change(self, row: Entry | Entrant, **values: object) -> None:
+        async with self.sessionmaker() as session:
+            stored = await session.get(type(row), row.id)
+            assert stored is not None
+            for name, value in values.items():
+                setattr(stored, name, value)
+            await session.commit()
+
+
+@pytest.fixture
+async def first_prize(sessionmaker: async_sessionmaker[AsyncSession], judged: Judged) -> Published:
+    """The judged contest, published."""
+    contest_id, entries = judged
+    await _publish(sessionmaker, contest_id)
+    return Published(*await _winner(sessionmaker, entries[0]), sessionmaker)
+
+
 async def test_the_gallery_and_a_winners_page_carry_cards_with_the_consented_name(
     client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
 ) -> None:
@@ -101,20 +133,14 @@ async def test_the_gallery_and_a_winners_page_carry_cards_with_the_consented_nam
 
 
 async def test_a_hidden_or_withdrawn_name_is_on_no_card(
-    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
+    client: httpx.AsyncClient, first_prize: Published
 ) -> None:
-    contest_id, entries = judged
-    await _publish(sessionmaker, contest_id)
-    result, _entry, entrant = await _winner(sessionmaker, entries[0])
+    result, _entry, entrant = first_prize.result, first_prize.entry, first_prize.entrant
     page = f"/contests/{WRITING}/winners/{result.id}"
     assert "H. S. 0." in card_of((await client.get(page)).text)["og:title"]
 
     # The name withdrawn from public view: gone at the next visit.
-    async with sessionmaker() as session:
-        stored = await session.get(Entrant, entrant.id)
-        assert stored is not None
-        stored.consent = Consent.HIDDEN
-        await session.commit()
+    await first_prize.change(entrant, consent=Consent.HIDDEN)
     shown = await client.get(page)
     card = card_of(shown.text)
     assert card["og:title"] == f"{vi('First prize')} · {vi('An entrant')}"
@@ -122,16 +148,10 @@ async def test_a_hidden_or_withdrawn_name_is_on_no_card(
 
 
 async def test_an_erased_winner_keeps_only_the_prize(
-    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
+    client: httpx.AsyncClient, first_prize: Published
 ) -> None:
-    contest_id, entries = judged
-    await _publish(sessionmaker, contest_id)
-    result, entry, entrant = await _winner(sessionmaker, entries[0])
-    async with sessionmaker() as session:
-        stored = await session.get(Entry, entry.id)
-        assert stored is not None
-        stored.erased_at = utcnow()
-        await session.commit()
+    result, entry, entrant = first_prize.result, first_prize.entry, first_prize.entrant
+    await first_prize.change(entry, erased_at=utcnow())
     shown = await client.get(f"/contests/{WRITING}/winners/{result.id}")
     assert shown.status_code == 200
     card = card_of(shown.text)
@@ -144,13 +164,11 @@ async def test_an_erased_winner_keeps_only_the_prize(
 
 
 async def test_a_picture_card_shows_the_cleaned_preview_never_the_original(
-    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], judged: Judged
+    client: httpx.AsyncClient, first_prize: Published
 ) -> None:
-    contest_id, entries = judged
-    await _publish(sessionmaker, contest_id)
-    result, entry, _entrant = await _winner(sessionmaker, entries[0])
+    result, entry, _entrant = first_prize.result, first_prize.entry, first_prize.entrant
     # The entry's picture as intake leaves it: the original and the preview made from it.
-    async with sessionmaker() as session:
+    async with first_prize.sessionmaker() as session:
         for role, key in ((AssetRole.ORIGINAL, "original.jpg"), (AssetRole.PREVIEW, "p.jpg")):
             session.add(
                 Asset(
@@ -165,10 +183,8 @@ async def test_a_picture_card_shows_the_cleaned_preview_never_the_original(
                     state=FileState.READY,
                 )
             )
-        stored = await session.get(Entry, entry.id)
-        assert stored is not None
-        stored.title = 'Tôi "yêu" <sách>'
         await session.commit()
+    await first_prize.change(entry, title='Tôi "yêu" <sách>')
     for path in (f"/contests/{WRITING}/winners/{result.id}", f"/contests/{WRITING}/winners"):
         shown = await client.get(path)
         card = card_of(shown.text)
