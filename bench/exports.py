@@ -117,7 +117,7 @@ async def _read_only(database_url: str, contest_id: int) -> int:
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            stream = await connection.stream(exports._result_lines(contest_id))
+            stream = await connection.stream(exports._result_lines(contest_id, None))
             return sum([len(rows) async for rows in stream.partitions(exports.EXPORT_BATCH)])
     finally:
         await engine.dispose()

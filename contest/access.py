@@ -30,6 +30,8 @@ from storage import Storage
 
 ACCESS_ATTRIBUTE = "__contest_access__"
 ANYONE = "anyone"
+# Declared by the pages an organiser of some units (not of the whole event) may use.
+UNIT_ORGANISER = "unit_organiser"
 SESSION_USER = "uid"
 SESSION_VERSION = "sv"
 # The slip a judge without an account signed in with: the session holds while the slip does.
@@ -46,10 +48,13 @@ def public(endpoint: _T) -> _T:
     return endpoint
 
 
-def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
-    """Only signed-in, active users holding one of these roles."""
+def requires(*roles: Role, for_units: bool = False) -> Callable[[Endpoint], Endpoint]:
+    """Only signed-in, active users holding one of these roles. An organiser who holds units
+    (``contest.rules.is_unit_organiser``) is let in only with ``for_units``: the page then
+    narrows what it shows to their units (``contest.rules.OrganiserScope``)."""
     if not roles:
         raise ValueError("requires() needs at least one role")
+    declared = frozenset(roles) | ({UNIT_ORGANISER} if for_units else set())
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
@@ -66,11 +71,13 @@ def requires(*roles: Role) -> Callable[[Endpoint], Endpoint]:
                     request.url_for("login").include_query_params(next=_path_of(request)),
                     status_code=303,
                 )
-            if user.role not in roles:
+            if user.role not in roles or (
+                not for_units and (await organiser_scope(request)).for_units
+            ):
                 raise HTTPException(403, gettext("Your account may not use this page."))
             return await endpoint(request)
 
-        setattr(guarded, ACCESS_ATTRIBUTE, frozenset(roles))
+        setattr(guarded, ACCESS_ATTRIBUTE, declared)
         return guarded
 
     return decorate
@@ -148,6 +155,17 @@ async def authenticate_request(request: Request) -> User | None:
                 request.session.pop(SESSION_SLIP, None)
     request.state.user = user
     return user
+
+
+async def organiser_scope(request: Request) -> rules.OrganiserScope:
+    """What the signed-in user acts for (``contest.rules.OrganiserScope``); cached per request."""
+    scope: rules.OrganiserScope | None = getattr(request.state, "organiser_scope", None)
+    if scope is None:
+        user = current_user(request)
+        async with request.state.sessionmaker() as session:
+            scope = await rules.organiser_scope(session, user)
+        request.state.organiser_scope = scope
+    return scope
 
 
 def start_session(request: Request, user: User, *, slip_id: int | None = None) -> None:

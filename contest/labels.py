@@ -36,6 +36,8 @@ PHASES = {
 }
 
 UNIT_KINDS = {
+    UnitKind.PROVINCE: N_("Province or city"),
+    UnitKind.WARD: N_("Ward or commune"),
     UnitKind.SCHOOL: N_("School"),
     UnitKind.CLASS: N_("Class"),
     UnitKind.RESIDENTIAL_GROUP: N_("Residential group"),

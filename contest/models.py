@@ -57,6 +57,10 @@ class ContestStatus(enum.StrEnum):
 
 
 class UnitKind(enum.StrEnum):
+    # The chain above the schools (since 1/7/2025 there is no district level): a province's
+    # department of education, then a ward or commune.
+    PROVINCE = "province"
+    WARD = "ward"
     SCHOOL = "school"
     CLASS = "class"
     RESIDENTIAL_GROUP = "residential_group"
@@ -209,7 +213,8 @@ class Event(Base):
 
 
 class Unit(Base):
-    """A school, a class, a residential group or the learning centre; classes sit in schools."""
+    """A school, a class, a residential group or the learning centre; classes sit in schools,
+    schools may sit in a ward or commune, and those in a province."""
 
     __tablename__ = "units"
     __table_args__ = (

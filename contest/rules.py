@@ -16,6 +16,7 @@ import hmac
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,8 @@ from contest.models import (
     user_units,
 )
 from contest.tokens import hash_token, normalize_receipt_code
+
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 # --- entrants and coordinators ------------------------------------------------------------
 # An entrant has no account: the private link's edit token, with the receipt code, is what
@@ -90,7 +93,8 @@ async def entry_of_holder(session: AsyncSession, *, receipt_code: str, token: st
 
 def may_submit_for_unit(user: User | None, unit: Unit, *, own_unit_ids: Iterable[int]) -> bool:
     """Anyone may enter for their own unit; signed in, an admin may submit for every unit and
-    a coordinator for their own units and the classes inside them."""
+    a coordinator for their own units and the classes inside them. (An organiser of some
+    units: ``submittable_units``.)"""
     if user is None or user.role == Role.ADMIN:
         return True
     own = set(own_unit_ids)
@@ -100,14 +104,12 @@ def may_submit_for_unit(user: User | None, unit: Unit, *, own_unit_ids: Iterable
 async def submittable_units(
     session: AsyncSession, *, user: User | None, event_id: int
 ) -> list[Unit]:
-    """The units of an event that ``user`` (None: an entrant) may submit entries for."""
-    units = list(
-        (
-            await session.scalars(
-                select(Unit).where(Unit.event_id == event_id).order_by(Unit.kind, Unit.name)
-            )
-        ).all()
-    )
+    """The units of an event that ``user`` (None: an entrant) may submit entries for: an
+    organiser of some units, those units and everything below them."""
+    query = select(Unit).where(Unit.event_id == event_id).order_by(Unit.kind, Unit.name)
+    if user is not None and await is_unit_organiser(session, user):
+        query = query.where(Unit.id.in_(organiser_units(user.id)))
+    units = list((await session.scalars(query)).all())
     if user is None or user.role == Role.ADMIN:
         return units
     loaded = await session.scalar(
@@ -251,6 +253,55 @@ def may_judge_entry(
     return entrant_id not in conflicts.entrants and conflicts.units.isdisjoint(entry_units)
 
 
+# --- organisers of a part of the event ---------------------------------------------------------
+#
+# An organiser with units (a province's, a ward's or a school's) acts for those units and
+# everything below them; one without units (the national organiser, a ward's only organiser)
+# for the whole event. The pages a unit's organiser may use at all are declared with
+# ``requires(..., for_units=True)``; each of them narrows what it reads with the scope here, so
+# that no list, search, export or count reaches another part of the event.
+
+
+def organiser_units(user_id: int) -> Select[int]:
+    """The ids of the organiser's units and every unit below them, as a query (a province holds
+    thousands of units: as parameters they would grow with the data)."""
+    tree = (
+        select(user_units.c.unit_id.label("id"))
+        .where(user_units.c.user_id == user_id)
+        .cte("organiser_units", recursive=True)
+    )
+    tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+@dataclass(frozen=True)
+class OrganiserScope:
+    """What an organiser acts for: the whole event, or their units' subtrees."""
+
+    user_id: int
+    for_units: bool
+
+    def narrow(self, query: _Query, unit_id: Any) -> _Query:
+        """``query`` kept to rows whose ``unit_id`` (a column) is in the scope."""
+        if not self.for_units:
+            return query
+        return query.where(unit_id.in_(organiser_units(self.user_id)))
+
+
+async def is_unit_organiser(session: AsyncSession, user: User) -> bool:
+    """An organiser who holds units acts only for them."""
+    if user.role != Role.ADMIN:
+        return False
+    held = await session.scalar(
+        select(user_units.c.unit_id).where(user_units.c.user_id == user.id).limit(1)
+    )
+    return held is not None
+
+
+async def organiser_scope(session: AsyncSession, user: User) -> OrganiserScope:
+    return OrganiserScope(user.id, await is_unit_organiser(session, user))
+
+
 def may_run_judging(user: User, contest: Contest | None) -> bool:
     """An organiser acts on a contest that exists."""
     return contest is not None and user.role == Role.ADMIN
@@ -295,7 +346,7 @@ def may_follow_job(user: User, job: Job) -> bool:
 async def ensure_job_for_follower(session: AsyncSession, *, user: User, job_id: int) -> Job:
     """A job its contest's organisers may read, or its own starter (``may_follow_job``); to
     anyone else it does not exist."""
-    if user.role == Role.ADMIN:
+    if user.role == Role.ADMIN and not await is_unit_organiser(session, user):
         return await ensure_job_for_organiser(session, user=user, job_id=job_id)
     job = await session.get(Job, job_id)
     if job is None or not may_follow_job(user, job):
@@ -308,7 +359,7 @@ async def ensure_job_for_organiser(session: AsyncSession, *, user: User, job_id:
     for a job of the whole event); anyone else is told it does not exist. A job about one
     entry (its files' processing) belongs to the entry's contest."""
     job = await session.get(Job, job_id)
-    if job is None or user.role != Role.ADMIN:
+    if job is None or user.role != Role.ADMIN or await is_unit_organiser(session, user):
         raise NotFoundError()
     contest_id = job.contest_id
     if contest_id is None and "entry_id" in job.params:

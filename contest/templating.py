@@ -28,6 +28,13 @@ def _csrf_token(request: Request | None = None) -> str:
     return csrf_token(request or _rendering.get())
 
 
+def _for_units() -> bool:
+    """Whether the page is drawn for an organiser of some units only (their console shows
+    only the pages made for them: contest.rules.OrganiserScope)."""
+    scope = getattr(_rendering.get().state, "organiser_scope", None)
+    return bool(scope and scope.for_units)
+
+
 def create_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -60,6 +67,7 @@ def create_templates() -> Jinja2Templates:
         countdown_words=i18n.countdown_words,
         csrf_token=_csrf_token,
         csrf_field_name=CSRF_FIELD,
+        for_units=_for_units,
     )
     return Jinja2Templates(env=env)
 

@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Route
 
 from contest import rules
-from contest.access import ANYONE, access_of, check_declarations, iter_endpoints, public
+from contest.access import (
+    ANYONE,
+    UNIT_ORGANISER,
+    access_of,
+    check_declarations,
+    iter_endpoints,
+    public,
+)
 from contest.app import create_app
 from contest.db import utcnow
 from contest.demo import DemoReport
@@ -59,6 +66,8 @@ class Persona:
     role: Role | None
     client: httpx.AsyncClient
     csrf: str
+    # An organiser who holds units reaches only the pages declared for them.
+    for_units: bool = False
 
 
 async def _csrf(client: httpx.AsyncClient) -> str:
@@ -88,6 +97,9 @@ async def personas(
             "y@example.vn", Role.JUDGE, units=["tdp-2"], contests=["ke-chuyen-sach"]
         ),
         "admin": await make_user("admin@example.vn", Role.ADMIN),
+        "organiser of school A": await make_user(
+            "school-a@example.vn", Role.ADMIN, units=["th-bach-sam"]
+        ),
     }
     people: list[Persona] = []
     clients = []
@@ -99,7 +111,13 @@ async def personas(
         if account is not None:
             await sign_in(client, account.user.email, account.password)
         people.append(
-            Persona(name, account.user.role if account else None, client, await _csrf(client))
+            Persona(
+                name,
+                account.user.role if account else None,
+                client,
+                await _csrf(client),
+                for_units=name == "organiser of school A",
+            )
         )
     try:
         yield people
@@ -192,7 +210,11 @@ def is_denied(persona: Persona, response: httpx.Response) -> bool:
 
 
 def expected_allowed(declared: frozenset[str], persona: Persona) -> bool:
-    return ANYONE in declared or (persona.role is not None and persona.role.value in declared)
+    if ANYONE in declared:
+        return True
+    if persona.for_units:
+        return UNIT_ORGANISER in declared
+    return persona.role is not None and persona.role.value in declared
 
 
 # Routes whose permission depends on the object, not only the role: who may use them, and that

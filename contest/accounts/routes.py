@@ -26,7 +26,7 @@ from contest.pagination import page_request
 from contest.templating import render
 from contest.urls import form_page, same_site_path
 
-# Every signed-in account, whatever its role, may use these pages.
+# Every signed-in account, whatever its role (an organiser of some units too), may use these pages.
 ALL_ROLES = tuple(Role)
 NAME_MAX = 100
 
@@ -67,7 +67,7 @@ async def login(request: Request) -> Response:
     return RedirectResponse(context["next"] or home_for(user), status_code=303)
 
 
-@requires(*ALL_ROLES)
+@requires(*ALL_ROLES, for_units=True)
 async def logout(request: Request) -> Response:
     await read_form(request)
     end_session(request)
@@ -107,7 +107,7 @@ async def accept_invitation(request: Request) -> Response:
     )
 
 
-@requires(*ALL_ROLES)
+@requires(*ALL_ROLES, for_units=True)
 async def account_home(request: Request) -> Response:
     return await _account_page(request)
 
@@ -132,7 +132,7 @@ async def _account_page(
     )
 
 
-@requires(*ALL_ROLES)
+@requires(*ALL_ROLES, for_units=True)
 async def create_token(request: Request) -> Response:
     form = await read_form(request)
     name = form.get("name", "")
@@ -147,7 +147,7 @@ async def create_token(request: Request) -> Response:
     return await _account_page(request, new_token=plain)
 
 
-@requires(*ALL_ROLES)
+@requires(*ALL_ROLES, for_units=True)
 async def revoke_token(request: Request) -> Response:
     await read_form(request)
     async with request.state.sessionmaker.begin() as session:
@@ -158,7 +158,7 @@ async def revoke_token(request: Request) -> Response:
     return RedirectResponse(request.url_for("account"), status_code=303)
 
 
-@requires(*ALL_ROLES)
+@requires(*ALL_ROLES, for_units=True)
 async def api_me(request: Request) -> Response:
     """The signed-in user, or the owner of the API token.
     ---

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import labels, rules
-from contest.access import current_user, requires
+from contest.access import current_user, organiser_scope, requires
 from contest.accounts import services as accounts
 from contest.accounts.interfaces import UserExistsError
 from contest.admin import services
@@ -106,15 +106,16 @@ def _form_page(
 # --- dashboard --------------------------------------------------------------------------------
 
 
-@requires(ADMIN)
+@requires(ADMIN, for_units=True)
 async def dashboard(request: Request) -> Response:
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         event = await events.get_event(session)
         contests: list[Contest] = []
         counts: dict[int, int] = {}
         if event is not None:
             contests = await event_contests(session, event_id=event.id)
-            counts = await services.entry_counts(session, event=event)
+            counts = await services.entry_counts(session, event=event, scope=scope)
     return render(
         request,
         "admin/dashboard.html",
@@ -700,11 +701,17 @@ async def _contest_entries(
         contest_id=request.path_params.get("contest_id"),
         slug=request.path_params.get("slug"),
     )
-    entries = await services.contest_entries(session, contest=contest, filters=filters, page=page)
+    entries = await services.contest_entries(
+        session,
+        contest=contest,
+        filters=filters,
+        page=page,
+        scope=await organiser_scope(request),
+    )
     return contest, filters, entries
 
 
-@requires(ADMIN)
+@requires(ADMIN, for_units=True)
 async def entries_page(request: Request) -> Response:
     """A contest's entries, a page at a time, by unit, division, status, disagreement or
     receipt code."""
@@ -728,7 +735,7 @@ async def entries_page(request: Request) -> Response:
     )
 
 
-@requires(ADMIN)
+@requires(ADMIN, for_units=True)
 async def api_entries(request: Request) -> Response:
     """A contest's entries, newest first, a page at a time.
     ---

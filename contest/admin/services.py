@@ -50,6 +50,7 @@ from contest.models import (
     User,
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
+from contest.rules import OrganiserScope
 from judging.services import (
     current_round,
     judges_disagree,
@@ -521,10 +522,22 @@ async def declare_conflict(
 # --- dashboard and audit ----------------------------------------------------------------------
 
 
-async def entry_counts(session: AsyncSession, *, event: Event) -> dict[int, int]:
-    """Entries per contest of the event, in any status (a tally)."""
+async def entry_counts(
+    session: AsyncSession, *, event: Event, scope: OrganiserScope | None = None
+) -> dict[int, int]:
+    """Entries per contest of the event, in any status: a tally, or for an organiser of some
+    units a count over their units' entrants."""
     contest_ids = select(Contest.id).where(Contest.event_id == event.id)
-    return await tallies.entry_counts(session, contest_ids=await session.scalars(contest_ids))
+    if scope is None or not scope.for_units:
+        return await tallies.entry_counts(session, contest_ids=await session.scalars(contest_ids))
+    query = (
+        select(Entry.contest_id, func.count())
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .where(Entry.contest_id.in_(contest_ids))
+        .group_by(Entry.contest_id)
+    )
+    rows = await session.execute(scope.narrow(query, Entrant.unit_id))
+    return {contest_id: count for contest_id, count in rows.all()}
 
 
 async def list_audit_events(
@@ -631,11 +644,16 @@ class EntryRow:
 
 
 async def contest_entries(
-    session: AsyncSession, *, contest: Contest, filters: EntryFilters, page: PageRequest
+    session: AsyncSession,
+    *,
+    contest: Contest,
+    filters: EntryFilters,
+    page: PageRequest,
+    scope: OrganiserScope | None = None,
 ) -> Page[EntryRow]:
-    """A page of the contest's entries, newest first, narrowed by the filters. Flagged entries
-    are those whose judges disagree in the current round; an entry whose files failed to be
-    processed carries its job's error."""
+    """A page of the contest's entries, newest first, narrowed by the filters and the
+    organiser's scope. Flagged entries are those whose judges disagree in the current round;
+    an entry whose files failed to be processed carries its job's error."""
     query: Select[*tuple[Any, ...]] = (
         select(
             Entry.id,
@@ -657,6 +675,8 @@ async def contest_entries(
         .where(Entry.contest_id == contest.id)
         .order_by(Entry.id.desc())
     )
+    if scope is not None:
+        query = scope.narrow(query, Entrant.unit_id)
     if filters.unit_code is not None:
         unit_id = await session.scalar(
             select(Unit.id).where(Unit.event_id == contest.event_id, Unit.code == filters.unit_code)

@@ -257,7 +257,7 @@ async def submit_entry(request: Request) -> Response:
     return await _submit(request, user=None)
 
 
-@requires(Role.COORDINATOR, Role.ADMIN)
+@requires(Role.COORDINATOR, Role.ADMIN, for_units=True)
 async def coordinator_submit(request: Request) -> Response:
     return await _submit(request, user=current_user(request))
 
@@ -520,7 +520,7 @@ async def _import_context(request: Request, contest: Contest, user: User) -> dic
     }
 
 
-@requires(Role.COORDINATOR, Role.ADMIN)
+@requires(Role.COORDINATOR, Role.ADMIN, for_units=True)
 async def coordinator_import(request: Request) -> Response:
     """The import form; a sent import is kept and its rows left to a job, followed on the
     import's own page."""
@@ -549,7 +549,7 @@ async def coordinator_import(request: Request) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-@requires(Role.COORDINATOR, Role.ADMIN)
+@requires(Role.COORDINATOR, Role.ADMIN, for_units=True)
 async def coordinator_import_job(request: Request) -> Response:
     """An import's progress while its job runs, then its report: each row accepted (with its
     entry's private link) or refused with its reasons."""
@@ -797,7 +797,7 @@ async def api_submit_entry(request: Request) -> Response:
     return await _api_submit(request, user=None)
 
 
-@requires(Role.COORDINATOR, Role.ADMIN)
+@requires(Role.COORDINATOR, Role.ADMIN, for_units=True)
 async def api_coordinator_submit_entry(request: Request) -> Response:
     """Submit an entry for one of the caller's units, as multipart/form-data.
     ---

@@ -52,7 +52,7 @@ async def coordinator_home(request: Request) -> Response:
     )
 
 
-@requires(Role.COORDINATOR, Role.ADMIN)
+@requires(Role.COORDINATOR, Role.ADMIN, for_units=True)
 async def paper_labels(request: Request) -> Response:
     """Labels for the paper entries of the coordinator's units in a contest (a PDF)."""
     user = current_user(request)

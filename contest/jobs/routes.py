@@ -142,7 +142,7 @@ async def download(request: Request) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-@requires(Role.ADMIN, Role.COORDINATOR)
+@requires(Role.ADMIN, Role.COORDINATOR, for_units=True)
 async def api_job(request: Request) -> Response:
     """A background job: its status, progress, error or outcome. Read by its contest's
     organisers, and by whoever started it (a coordinator's import).

@@ -78,6 +78,7 @@ from contest.pdf import FONT, FONT_BOLD, register_fonts
 from contest.progress import Progress, no_progress
 from contest.results.certificates import UnitTree
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
+from contest.rules import OrganiserScope
 from contest.spreadsheets import CsvWriter, write_xlsx_row
 from contest.templating import create_templates
 from contest.xlsx import StreamedBook, StreamedSheet
@@ -212,12 +213,13 @@ def _prize_label(prize: Prize | None) -> str:
     return gettext(labels.PRIZES[prize]) if prize is not None else ""
 
 
-def _result_lines(contest_id: int) -> Executable:
-    """Every result of the contest with what its row shows, in the file's order: the
-    contest's divisions in their order (results outside them last), then rank, then receipt
-    code. One statement, so one snapshot of the results however long the reading takes."""
+def _result_lines(contest_id: int, scope: OrganiserScope | None) -> Executable:
+    """Every result of the contest (in the organiser's scope) with what its row shows, in the
+    file's order: the contest's divisions in their order (results outside them last), then
+    rank, then receipt code. One statement, so one snapshot of the results however long the
+    reading takes."""
     in_contest = and_(Division.id == Result.division_id, Division.contest_id == contest_id)
-    return (
+    query = (
         select(
             Division.id.label("division_id"),
             Result.rank,
@@ -243,6 +245,7 @@ def _result_lines(contest_id: int) -> Executable:
         )
         .execution_options(yield_per=EXPORT_BATCH)
     )
+    return scope.narrow(query, Entrant.unit_id) if scope else query
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,10 +480,12 @@ async def write_results_export(
     out: BinaryIO,
     locale: str | None = None,
     progress: Progress = no_progress,
+    scope: OrganiserScope | None = None,
 ) -> ExportInfo:
     """A contest's results as XLSX or CSV (a draft before publication), written into ``out``
     as the rows are read, a batch at a time: memory stays flat however many there are.
-    ``progress`` hears (rows written, rows in all) after every batch."""
+    ``progress`` hears (rows written, rows in all) after every batch; ``scope`` keeps the rows
+    of an organiser's units."""
     check_format(fmt, RESULT_FORMATS)
     with use_locale(locale or get_locale()):
         results = await load_contest_results(session, contest_id=contest_id)
@@ -490,7 +495,7 @@ async def write_results_export(
         done = 0
         # Plain rows on the session's connection: no ORM bookkeeping per row.
         connection = await session.connection()
-        stream = await connection.stream(_result_lines(contest_id))
+        stream = await connection.stream(_result_lines(contest_id, scope))
         writing: asyncio.Future[None] | None = None
         async for rows in stream.partitions(EXPORT_BATCH):
             lines = [_result_line(row, places) for row in rows]

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from contest import labels
-from contest.access import Endpoint, public, requires
+from contest.access import Endpoint, organiser_scope, public, requires
 from contest.events.services import event_contests, get_event
 from contest.files.limits import COPY_CHUNK
 from contest.i18n import get_locale, gettext, local_time
@@ -195,6 +195,8 @@ async def result_certificate(request: Request) -> Response:
 
 
 async def _results(request: Request, fmt: str) -> Response:
+    """The results file; an organiser of some units gets their units' rows only."""
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         return await _file_download(
             lambda out: exports.write_results_export(
@@ -203,17 +205,20 @@ async def _results(request: Request, fmt: str) -> Response:
                 fmt=fmt,
                 out=out,
                 locale=get_locale(),
+                scope=scope,
             )
         )
 
 
-def _download(write: Callable[[Request, str], Awaitable[Response]], fmt: str) -> Endpoint:
+def _download(
+    write: Callable[[Request, str], Awaitable[Response]], fmt: str, *, for_units: bool = False
+) -> Endpoint:
     """The console's download of one file, in one of its formats."""
 
     async def download(request: Request) -> Response:
         return await write(request, fmt)
 
-    return requires(ADMIN)(download)
+    return requires(ADMIN, for_units=for_units)(download)
 
 
 # --- the event report (console) ---------------------------------------------------------------
@@ -271,12 +276,12 @@ routes: list[BaseRoute] = [
     Route("/verify/{serial:str}", verify_page, name="verify_certificate"),
     Route(
         "/admin/contests/{contest_id:int}/export/results.xlsx",
-        _download(_results, "xlsx"),
+        _download(_results, "xlsx", for_units=True),
         name="admin_export_results_xlsx",
     ),
     Route(
         "/admin/contests/{contest_id:int}/export/results.csv",
-        _download(_results, "csv"),
+        _download(_results, "csv", for_units=True),
         name="admin_export_results_csv",
     ),
     Route(

@@ -1,0 +1,189 @@
+"""Organisers of a part of the event: a province's organiser sees and acts only on its own
+schools' entries and results (lists, search, the API, exports, counts); the national organiser
+on all; every other organiser page is the national organiser's alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contest.demo import DemoReport
+from contest.models import Contest, Entrant, Entry, Role, Unit, UnitKind
+from contest.settings import Settings
+from tests.results.support import Row, make_results
+from tests.support import WRITING, MakeUser, app_client, contest_id_of, make_entries, sign_in
+
+
+@dataclass
+class Chain:
+    """Province A (ward A, then the primary school) and province B (the secondary school),
+    each with entries of the writing contest, and a signed-in organiser of each level."""
+
+    mine: list[str]  # receipt codes in province A
+    theirs: list[str]  # receipt codes in province B
+    province: httpx.AsyncClient  # the organiser of province A
+    national: httpx.AsyncClient  # the organiser with no units
+    contest_id: int
+
+
+async def _codes_in(sessionmaker: async_sessionmaker[AsyncSession], school: str) -> list[str]:
+    """The writing contest's entries from the school and its classes (the demo's own too)."""
+    async with sessionmaker() as session:
+        school_id = select(Unit.id).where(Unit.code == school).scalar_subquery()
+        in_school = (Unit.id == school_id) | (Unit.parent_id == school_id)
+        return list(
+            await session.scalars(
+                select(Entry.receipt_code)
+                .join(Contest, Contest.id == Entry.contest_id)
+                .join(Entrant, Entrant.id == Entry.entrant_id)
+                .join(Unit, Unit.id == Entrant.unit_id)
+                .where(Contest.slug == WRITING, in_school)
+                .order_by(Entry.id)
+            )
+        )
+
+
+@pytest.fixture
+async def chain(
+    demo: DemoReport,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+) -> AsyncIterator[Chain]:
+    async with sessionmaker() as session:
+        units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
+        event_id = units["th-bach-sam"].event_id
+        province_a = Unit(event_id=event_id, kind=UnitKind.PROVINCE, code="tinh-a", name="Tỉnh A")
+        province_b = Unit(event_id=event_id, kind=UnitKind.PROVINCE, code="tinh-b", name="Tỉnh B")
+        session.add_all([province_a, province_b])
+        await session.flush()
+        ward_a = Unit(
+            event_id=event_id,
+            kind=UnitKind.WARD,
+            code="phuong-a",
+            name="Phường A",
+            parent_id=province_a.id,
+        )
+        session.add(ward_a)
+        await session.flush()
+        units["th-bach-sam"].parent_id = ward_a.id
+        units["thcs-bach-sam"].parent_id = province_b.id
+        await session.commit()
+    await make_entries(sessionmaker, WRITING, ages=[8, 9], unit_code="th-bach-sam-5a")
+    await make_entries(sessionmaker, WRITING, ages=[10], unit_code="thcs-bach-sam-6a")
+    province = await make_user("tinh-a@example.vn", Role.ADMIN, units=["tinh-a"])
+    national = await make_user("quoc-gia@example.vn", Role.ADMIN)
+    async with (
+        app_client(settings) as as_province,
+        app_client(settings) as as_national,
+    ):
+        await sign_in(as_province, province.user.email, province.password)
+        await sign_in(as_national, national.user.email, national.password)
+        yield Chain(
+            await _codes_in(sessionmaker, "th-bach-sam"),
+            await _codes_in(sessionmaker, "thcs-bach-sam"),
+            as_province,
+            as_national,
+            await contest_id_of(sessionmaker, WRITING),
+        )
+
+
+async def _listed(client: httpx.AsyncClient, query: str = "") -> set[str]:
+    response = await client.get(f"/api/v1/contests/{WRITING}/entries{query}")
+    assert response.status_code == 200, response.text
+    return {entry["receipt_code"] for entry in response.json()["entries"]}
+
+
+async def test_the_entries_list_and_its_api_hold_only_the_provinces_entries(
+    chain: Chain,
+) -> None:
+    assert await _listed(chain.province) == set(chain.mine)
+    assert set(chain.mine) | set(chain.theirs) <= await _listed(chain.national)
+    page = await chain.province.get(f"/admin/contests/{chain.contest_id}/entries")
+    assert page.status_code == 200
+    assert all(code in page.text for code in chain.mine)
+    assert not any(code in page.text for code in chain.theirs)
+    # Its count on the overview is its own entries'.
+    overview = await chain.province.get("/admin")
+    assert f'entries">{len(chain.mine)}</a>' in overview.text
+
+
+async def test_another_provinces_entry_is_not_found_by_search_or_by_unit(chain: Chain) -> None:
+    other = chain.theirs[0]
+    # Searched by its receipt code: as if the code did not exist, on the page and in the API.
+    assert await _listed(chain.province, f"?receipt={other}") == set()
+    assert await _listed(chain.province, "?receipt=ZZZZ-ZZZZ") == set()
+    assert await _listed(chain.national, f"?receipt={other}") == {other}
+    page = await chain.province.get(f"/admin/contests/{chain.contest_id}/entries?receipt={other}")
+    # (The search field keeps what was typed; no row shows it.)
+    assert page.status_code == 200 and f">{other}<" not in page.text
+    # Asked for by the other province's school or class: nothing.
+    assert await _listed(chain.province, "?unit=thcs-bach-sam") == set()
+    assert await _listed(chain.province, "?unit=tinh-b") == set()
+    # Its own ward and school narrow as they do for everyone.
+    assert await _listed(chain.province, "?unit=phuong-a") == set(chain.mine)
+
+
+async def test_the_results_export_holds_only_the_provinces_rows(
+    chain: Chain, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await make_results(
+        sessionmaker,
+        [Row(code, rank, 10.0 - rank) for rank, code in enumerate(chain.mine + chain.theirs, 1)],
+    )
+    path = f"/admin/contests/{chain.contest_id}/export/results.csv"
+    mine = await chain.province.get(path)
+    assert mine.status_code == 200
+    text = mine.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert all(code in text for code in chain.mine)
+    assert not any(code in text for code in chain.theirs)
+    everything = (await chain.national.get(path)).content.decode("utf-8-sig")
+    assert all(code in everything for code in chain.mine + chain.theirs)
+    assert len(list(csv.reader(io.StringIO(everything)))) == len(rows) + len(chain.theirs)
+    xlsx = await chain.province.get(path.replace(".csv", ".xlsx"))
+    assert xlsx.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/event",
+        "/admin/units",
+        "/admin/users",
+        "/admin/report",
+        "/admin/report.xlsx",
+        "/admin/audit",
+        "/admin/privacy",
+        "/admin/contests/{contest_id}",
+        "/admin/contests/{contest_id}/judging",
+        "/admin/contests/{contest_id}/results",
+        "/admin/contests/{contest_id}/certificates.pdf",
+        f"/api/v1/contests/{WRITING}/progress",
+    ],
+)
+async def test_the_national_organisers_pages_are_refused_to_a_province(
+    chain: Chain, path: str
+) -> None:
+    url = path.format(contest_id=chain.contest_id)
+    refused = await chain.province.get(url)
+    assert refused.status_code == 403
+    assert "Tài khoản của bạn không được dùng trang này." in refused.text
+    # The national organiser is let in (a file with nothing to hold yet is not found).
+    assert (await chain.national.get(url)).status_code in (200, 303, 404)
+
+
+async def test_a_provinces_console_shows_only_its_pages(chain: Chain) -> None:
+    overview = await chain.province.get("/admin")
+    for national_only in ("/admin/event", "/admin/users", "/admin/report", "/admin/audit"):
+        assert f'href="http://testserver{national_only}"' not in overview.text
+    assert f"/admin/contests/{chain.contest_id}/entries" in overview.text
+    national = await chain.national.get("/admin")
+    assert 'href="http://testserver/admin/users"' in national.text
