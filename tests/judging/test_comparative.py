@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from judging.comparative import INFIT_WARNING, Comparison, fit, plan_pairs, share_pairs
@@ -131,6 +132,24 @@ def test_the_fit_recovers_the_order_and_grows_surer_with_more_comparisons() -> N
     assert sum(many.standard_error.values()) < sum(few.standard_error.values())
     assert set(many.comparisons.values()) == {16}
     assert abs(sum(many.strength.values())) < 1e-6
+
+
+@pytest.mark.parametrize("per_entry", [4, 6, 10])
+def test_the_reliability_is_near_the_strengths_squared_correlation_with_the_truth(
+    per_entry: int,
+) -> None:
+    # The reliability of a scale is the share of its variance that the true strengths explain:
+    # here, where the truth is known, the squared correlation of the fitted strengths with it.
+    rng = random.Random(per_entry)
+    quality = {entry: rng.gauss(0, 1.5) for entry in range(300)}
+    result = fit(_simulate(quality, per_entry, dict.fromkeys(range(10), 1.0), seed=per_entry))
+    entries = sorted(quality)
+    truth = float(
+        np.corrcoef([result.strength[e] for e in entries], [quality[e] for e in entries])[0, 1]
+    )
+    # Honest: never well above what the comparisons show, and not far below it either (the
+    # separation formula of maximum likelihood said 0.25 at 4 per entry where this is 0.65).
+    assert truth**2 - 0.1 < result.reliability < truth**2 + 0.03
 
 
 def test_a_judge_who_picks_at_random_shows_a_high_infit() -> None:
