@@ -80,7 +80,10 @@ def plan_pairs(
     prior: Mapping[int, float] | None = None,
 ) -> list[tuple[int, int]]:
     """The pairs to compare, fixed in advance: ``per_entry`` rounds, each pairing off all the
-    entries (with an odd count, the one left over meets a random other).
+    entries, so that each is compared exactly ``per_entry`` times. With an odd count one entry
+    sits each round out, a different one each time, and the two who sat out two rounds in a
+    row meet each other; when ``per_entry`` is odd too, the last to sit out meets a random
+    other, the one entry compared once more than the rest (the count cannot be even).
 
     Without ``prior`` each round is a random pairing: each entry is paired with the next one
     in the shuffled order that it has not met yet; a pair comes twice only when an entry has
@@ -108,36 +111,55 @@ def plan_pairs(
         random_rounds = max(1, round(per_entry * RANDOM_SHARE))
         # Scores all equal say nothing about who is close: every round stays random.
         local_rounds = max(0, per_entry - random_rounds) if spread > 0 else 0
+    # With an odd count: who sits each round out, in turn.
+    resting_order = items[:] if len(items) % 2 else []
+    rng.shuffle(resting_order)
+    resting: int | None = None
     for number in range(per_entry):
         round_start = len(pairs)
+        before, resting = (
+            resting,
+            (resting_order[number % len(resting_order)] if resting_order else None),
+        )
+        members = [e for e in items if e != resting]
         if number < local_rounds:
-            shaken = {e: scores[e] + rng.gauss(0.0, PRIOR_JITTER * spread) for e in items}
-            waiting = sorted(items, key=lambda e: -shaken[e])
-            _pair_neighbours(pairs, met, waiting, rng)
-            continue
-        waiting = items[:]
-        rng.shuffle(waiting)
-        while len(waiting) >= 2:
-            first = waiting.pop()
-            # From the end, so that taking the partner out is cheap.
-            at = next(
-                (
-                    i
-                    for i in range(len(waiting) - 1, -1, -1)
-                    if not met[frozenset((first, waiting[i]))]
-                ),
-                None,
-            )
-            if at is not None:
-                second = waiting.pop(at)
-                met[frozenset((first, second))] += 1
-                pairs.append((first, second))
-                continue
-            second = waiting.pop()
-            _pair_anew(pairs, met, round_start, first, second)
-        if waiting:
-            _pair_spare(pairs, met, items, waiting[0], rng)
+            shaken = {e: scores[e] + rng.gauss(0.0, PRIOR_JITTER * spread) for e in members}
+            _pair_neighbours(pairs, met, sorted(members, key=lambda e: -shaken[e]))
+        else:
+            _pair_randomly(pairs, met, members, rng)
+        if resting is not None and before is not None and number % 2:
+            _pair_anew(pairs, met, round_start, before, resting)
+        elif resting is not None and number == per_entry - 1:
+            _pair_spare(pairs, met, items, resting, rng)
     return pairs
+
+
+def _pair_randomly(
+    pairs: list[tuple[int, int]],
+    met: Counter[frozenset[int]],
+    members: Sequence[int],
+    rng: random.Random,
+) -> None:
+    """One random round of an even count: in a shuffled order, each entry meets the next one
+    that it has not met; where it has met all of them, it swaps partners with a pair of the
+    round."""
+    round_start = len(pairs)
+    waiting = list(members)
+    rng.shuffle(waiting)
+    while len(waiting) >= 2:
+        first = waiting.pop()
+        # From the end, so that taking the partner out is cheap.
+        at = next(
+            (i for i in range(len(waiting) - 1, -1, -1) if not met[frozenset((first, waiting[i]))]),
+            None,
+        )
+        if at is not None:
+            second = waiting.pop(at)
+            met[frozenset((first, second))] += 1
+            pairs.append((first, second))
+            continue
+        second = waiting.pop()
+        _pair_anew(pairs, met, round_start, first, second)
 
 
 def _pair_spare(
@@ -147,8 +169,8 @@ def _pair_spare(
     spare: int,
     rng: random.Random,
 ) -> None:
-    """The entry left over in a round of an odd count meets a random other (one it has not
-    met, while there is one)."""
+    """The entry who sat out the last round of an odd count meets a random other (one it has
+    not met, while there is one)."""
     others = [e for e in items if e != spare and not met[frozenset((spare, e))]]
     partner = rng.choice(others or [e for e in items if e != spare])
     met[frozenset((spare, partner))] += 1
@@ -156,14 +178,12 @@ def _pair_spare(
 
 
 def _pair_neighbours(
-    pairs: list[tuple[int, int]],
-    met: Counter[frozenset[int]],
-    ordered: list[int],
-    rng: random.Random,
+    pairs: list[tuple[int, int]], met: Counter[frozenset[int]], ordered: list[int]
 ) -> None:
-    """One round of near neighbours: down the order, each entry not yet paired meets the
-    nearest below it not yet paired that it has not met; where it has met all of them (the
-    end of the order), it swaps partners with a pair of the round, as random rounds do."""
+    """One round of near neighbours of an even count: down the order, each entry not yet
+    paired meets the nearest below it not yet paired that it has not met; where it has met all
+    of them (the end of the order), it swaps partners with a pair of the round, as random
+    rounds do."""
     start = len(pairs)
     taken: set[int] = set()
     for position, first in enumerate(ordered):
@@ -180,9 +200,7 @@ def _pair_neighbours(
                 second = other
                 break
         if nearest is None:
-            # The last of an odd count.
-            _pair_spare(pairs, met, ordered, first, rng)
-            break
+            raise ValueError("a round of near neighbours needs an even count")
         if second is None:
             taken.update((first, nearest))
             _pair_anew(pairs, met, start, first, nearest)
@@ -195,8 +213,13 @@ def _pair_neighbours(
 def _pair_anew(
     pairs: list[tuple[int, int]], met: Counter[frozenset[int]], start: int, a: int, b: int
 ) -> None:
-    """Pair ``a`` and ``b``, who have met: swap partners with a pair made earlier in the round
-    (from ``start``) when that makes two new pairs, else let them meet again."""
+    """Pair ``a`` and ``b``: as they are when they have not met, else swap partners with a
+    pair made earlier in the round (from ``start``) when that makes two new pairs, else let
+    them meet again."""
+    if not met[frozenset((a, b))]:
+        met[frozenset((a, b))] += 1
+        pairs.append((a, b))
+        return
     for j in range(start, len(pairs)):
         c, d = pairs[j]
         for x, y in ((c, d), (d, c)):

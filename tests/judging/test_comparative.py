@@ -25,12 +25,23 @@ def test_every_entry_is_compared_as_often_as_planned_and_no_pair_comes_twice() -
     assert plan_pairs(entries, per_entry=10, seed=4) != pairs
 
 
-def test_an_odd_number_of_entries_still_gives_each_its_comparisons() -> None:
-    pairs = plan_pairs(list(range(7)), per_entry=4, seed=1)
+@pytest.mark.parametrize("prior", [None, {e: float(e % 5) for e in range(301)}])
+def test_an_odd_number_of_entries_still_gives_each_exactly_its_comparisons(
+    prior: dict[int, float] | None,
+) -> None:
+    entries = list(range(301))
+    pairs = plan_pairs(entries, per_entry=10, seed=1, prior=prior)
+    # Each round one entry sits out, and the two who sat out two rounds in a row meet.
     seen = Counter(entry for pair in pairs for entry in pair)
-    # Each round pairs off six and the seventh meets one of them: 4 or more each, 5 at most.
-    assert min(seen.values()) >= 4 and max(seen.values()) <= 4 + 4
-    assert sum(seen.values()) == 2 * len(pairs) == 2 * 4 * 4
+    assert set(seen) == set(entries) and set(seen.values()) == {10}
+    assert len(pairs) == 301 * 10 // 2
+    assert len({frozenset(pair) for pair in pairs}) == len(pairs)
+    assert _connected(entries, pairs)
+    # An odd count of comparisons each cannot be even in total: one entry has one more.
+    odd = Counter(entry for pair in plan_pairs(entries, per_entry=5, prior=prior) for entry in pair)
+    assert sorted(Counter(odd.values()).items()) == [(5, 300), (6, 1)]
+    small = Counter(entry for pair in plan_pairs(list(range(7)), per_entry=4) for entry in pair)
+    assert set(small) == set(range(7)) and set(small.values()) == {4}
 
 
 @pytest.mark.parametrize(
@@ -87,8 +98,8 @@ def test_an_informed_plan_of_an_odd_count_gives_each_its_comparisons() -> None:
     entries = list(range(9))
     pairs = plan_pairs(entries, per_entry=4, seed=1, prior={e: float(e) for e in entries})
     seen = Counter(entry for pair in pairs for entry in pair)
-    assert set(seen) == set(entries) and min(seen.values()) >= 4
-    assert sum(seen.values()) == 2 * len(pairs) == 2 * 4 * 5
+    assert set(seen) == set(entries) and set(seen.values()) == {4}
+    assert len(pairs) == 9 * 4 // 2
     assert _connected(entries, pairs)
 
 
