@@ -45,9 +45,10 @@ RANDOM_SHARE = 0.5
 # shaken before near neighbours are paired (so that rounds do not repeat the same pairs). A
 # whole standard deviation, not half: partners still close but not the very nearest tie the
 # scale together over longer reaches, so the fitted order is truer (bench/fairness.py: its
-# squared correlation with the true quality 0.822 against 0.811 at 10 comparisons per entry,
-# 0.650 against 0.596 at 5) and the errors, reckoned entry by entry, no longer overstate the
-# reliability of a scale made of short chains (0.818 reported at 10, 0.826 before).
+# squared correlation with the true quality 0.820 against 0.811 at 10 comparisons per entry,
+# 0.654 against 0.595 at 5) and the errors, reckoned entry by entry, no longer overstate the
+# reliability of a scale made of short chains (reported 0.820 at 10 and 0.653 at 5; 0.828 and
+# 0.659 with half a standard deviation).
 PRIOR_JITTER = 1.0
 
 
@@ -272,9 +273,9 @@ def _reliability(strength: np.ndarray, error: np.ndarray) -> float:
     reliability is the strengths' variance over that variance plus the mean error variance (the
     expected-a-posteriori reliability of item response theory). The separation formula of
     maximum likelihood, (variance - mean error variance) / variance, would take the error off
-    twice: on the simulated panel of bench/fairness.py it said 0.41 at 5 comparisons per entry
-    and 0.75 at 10 where the strengths' squared correlation with the true quality was 0.68 and
-    0.82; this one says 0.63 and 0.80."""
+    twice: on the simulated panel of bench/fairness.py, pairs at random, it says 0.42 at 5
+    comparisons per entry and 0.74 at 10 where the strengths' squared correlation with the true
+    quality is 0.67 and 0.81; this one says 0.63 and 0.79."""
     spread = float(np.var(strength))
     if spread <= 0:
         return 0.0
