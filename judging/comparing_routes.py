@@ -375,7 +375,10 @@ API_SCHEMAS: dict[str, Any] = {
             "entries": {"type": "integer"},
             "reliability": {
                 "type": ["number", "null"],
-                "description": "Scale-separation reliability; null before any pair is decided.",
+                "description": (
+                    "The scale's reliability: the share of the strengths' spread that is not "
+                    "measurement error; null before any pair is decided."
+                ),
             },
             "ranking": {
                 "type": "array",
