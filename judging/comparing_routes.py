@@ -238,7 +238,7 @@ async def _organised(request: Request, session: Any) -> int:
 @requires(Role.ADMIN)
 async def api_standing(request: Request) -> Response:
     """The comparative final's standing: the ranking with each entry's strength and standard
-    error, the scale-separation reliability, each judge's infit, and what the final does to
+    error, the scale's reliability, each judge's infit, and what the final does to
     the results.
     ---
     summary: Comparative final standing
