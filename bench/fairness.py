@@ -11,12 +11,16 @@ reliability turns the comparisons into scores).
 Goal: the default method (normalised) beats the raw mean by at least 0.05.
 
 The comparative final (``judging.comparative``): the same entries and panel, each entry in
-about 10 comparisons planned in advance (non-adaptive), given out to the judges with loads
+exactly 10 comparisons planned in advance (non-adaptive), given out to the judges with loads
 within one; a judge sees the true difference through their own spread and noise (leniency
-cancels) and picks the better. Reported: the scale-separation reliability (goal >= 0.8 at 10
-comparisons per entry), Kendall tau, the share of the true top 10 found in each method's top
-10, and how often the true best entry comes first; beside them the rubric's raw mean and
-normalised score at K = 3 and at equal judge time.
+cancels) and picks the better. Reported: the scale's reliability as the fit reports it (goal
+>= 0.8 at 10 comparisons per entry) beside what it estimates, known here (the strengths'
+squared correlation with the true quality, "r2 with truth"), beside the correlation with a
+second round planned and judged afresh (what the literature checks the reliability against),
+and beside maximum likelihood's separation formula on the same fit; Kendall tau, the share of
+the true top 10 found in each method's top 10, and how often the true best entry comes first;
+beside them the rubric's raw mean and normalised score at K = 3 and at equal judge time (with
+their r2 with truth too).
 
 Time model (stated, not measured): one comparison of two entries costs a judge as long as
 scoring one entry with the rubric (each reads two pieces but gives one decision instead of a
@@ -51,6 +55,8 @@ TOP = 10
 # Comparisons per entry at which both planners are measured.
 SWEEP = (5, 10, 15, 20)
 PLANNERS = ("random", "informed")
+# Added to a run's seed to plan its second comparative round.
+SECOND_ROUND = 100_000
 
 
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -140,9 +146,10 @@ def comparative_final(
     seed: int,
     per_entry: int = COMPARISONS_PER_ENTRY,
     prior: np.ndarray | None = None,
-) -> tuple[np.ndarray, float, dict[int, float]]:
-    """The comparative round: the strengths, the scale's reliability, each judge's infit.
-    With ``prior`` (each entry's score in the round before) the pairs are planned from it."""
+) -> tuple[np.ndarray, float, float, dict[int, float]]:
+    """The comparative round: the strengths, the scale's reliability as the fit reports it and
+    as maximum likelihood's separation formula would have it, each judge's infit. With
+    ``prior`` (each entry's score in the round before) the pairs are planned from it."""
     _bias, scale, noise = judges
     pairs = plan_pairs(
         range(len(quality)),
@@ -159,7 +166,16 @@ def comparative_final(
         )
     result = fit(made, entries=range(len(quality)))
     strength = np.array([result.strength[e] for e in range(len(quality))])
-    return strength, result.reliability, result.judge_infit
+    error = np.array([result.standard_error[e] for e in range(len(quality))])
+    spread = float(np.var(strength))
+    separation = (spread - float(np.mean(error**2))) / spread
+    return strength, result.reliability, separation, result.judge_infit
+
+
+def true_reliability(estimate: np.ndarray, quality: np.ndarray) -> float:
+    """What a reliability claims to estimate, known here: the share of the estimate's variance
+    that the true quality explains (its squared correlation with it)."""
+    return float(np.corrcoef(estimate, quality)[0, 1] ** 2)
 
 
 def top_recall(estimate: np.ndarray, quality: np.ndarray) -> float:
@@ -201,10 +217,11 @@ def main() -> None:
         f"comparative, {COMPARISONS_PER_ENTRY} per entry",
         f"comparative, {COMPARISONS_PER_ENTRY} per entry, informed plan",
     ]
-    final: dict[str, list[tuple[float, float, bool]]] = {name: [] for name in final_methods}
-    reliabilities: list[float] = []
-    # (planner, comparisons per entry) -> (reliability, tau, top recall, true best first).
-    swept: dict[tuple[str, int], list[tuple[float, float, float, bool]]] = {
+    # (tau, top recall, true best first, true reliability) per method, over the runs.
+    final: dict[str, list[tuple[float, float, bool, float]]] = {name: [] for name in final_methods}
+    # (planner, comparisons per entry) -> (reliability, separation formula, true reliability,
+    # correlation with a second round, tau, top recall, true best first).
+    swept: dict[tuple[str, int], list[tuple[float, float, float, float, float, float, bool]]] = {
         (planner, n): [] for planner in PLANNERS for n in SWEEP
     }
     infit_noise: list[float] = []
@@ -237,17 +254,13 @@ def main() -> None:
                 rng, quality, panel_traits, args.judges, EQUAL_TIME_K, "normalised"
             ),
         }
-        strength, reliability, infit = comparative_final(
-            rng, quality, panel_traits, args.seed + run
-        )
-        estimates[final_methods[4]] = strength
-        reliabilities.append(reliability)
         best = int(np.argmax(quality))
         # The round before: the default (normalised) rubric scores at K = 3.
         prior = first_round["normalised"]
+        infit: dict[int, float] = {}
         for planner in PLANNERS:
             for per_entry in SWEEP:
-                found, found_reliability, _infit = comparative_final(
+                found, found_reliability, separation, found_infit = comparative_final(
                     rng,
                     quality,
                     panel_traits,
@@ -255,11 +268,25 @@ def main() -> None:
                     per_entry,
                     prior if planner == "informed" else None,
                 )
-                if planner == "informed" and per_entry == COMPARISONS_PER_ENTRY:
-                    estimates[final_methods[5]] = found
+                if per_entry == COMPARISONS_PER_ENTRY:
+                    estimates[final_methods[PLANNERS.index(planner) + 4]] = found
+                    if planner == "random":
+                        infit = found_infit
+                # The same round again, planned and judged afresh by the same panel.
+                again, *_ = comparative_final(
+                    rng,
+                    quality,
+                    panel_traits,
+                    args.seed + run + SECOND_ROUND,
+                    per_entry,
+                    prior if planner == "informed" else None,
+                )
                 swept[(planner, per_entry)].append(
                     (
                         found_reliability,
+                        separation,
+                        true_reliability(found, quality),
+                        float(np.corrcoef(found, again)[0, 1]),
                         kendall_tau(found, quality),
                         top_recall(found, quality),
                         int(np.argsort(-found, kind="stable")[0]) == best,
@@ -268,7 +295,12 @@ def main() -> None:
         for name, estimate in estimates.items():
             first = int(np.argsort(-estimate, kind="stable")[0])
             final[name].append(
-                (kendall_tau(estimate, quality), top_recall(estimate, quality), first == best)
+                (
+                    kendall_tau(estimate, quality),
+                    top_recall(estimate, quality),
+                    first == best,
+                    true_reliability(estimate, quality),
+                )
             )
         noise = panel_traits[2]
         infit_noise.append(float(np.corrcoef([infit[j] for j in sorted(infit)], noise)[0, 1]))
@@ -300,34 +332,48 @@ def main() -> None:
         f"comparative final: {COMPARISONS_PER_ENTRY} comparisons per entry, planned in advance; "
         f"time model: one comparison = one rubric scoring, so equal time = K = {EQUAL_TIME_K}"
     )
-    print(f"{'method':<44}{'tau':>7}{f'top-{TOP} recall':>15}{'true best 1st':>15}")
+    print(
+        f"{'method':<44}{'tau':>7}{f'top-{TOP} recall':>15}{'true best 1st':>15}"
+        f"{'r2 with truth':>15}"
+    )
     for name, rows in final.items():
         tau = statistics.mean(r[0] for r in rows)
         recall = statistics.mean(r[1] for r in rows)
         best_first = sum(1 for r in rows if r[2]) / len(rows)
-        print(f"{name:<44}{tau:>7.3f}{recall:>15.2f}{best_first:>14.0%}")
-    mean_reliability = statistics.mean(reliabilities)
-    print(
-        f"scale-separation reliability: mean {mean_reliability:.3f}, "
-        f"min {min(reliabilities):.3f}, max {max(reliabilities):.3f} (goal >= 0.8): "
-        + ("met" if mean_reliability >= 0.8 else "NOT met")
-    )
+        explained = statistics.mean(r[3] for r in rows)
+        print(f"{name:<44}{tau:>7.3f}{recall:>15.2f}{best_first:>14.0%}{explained:>15.3f}")
+    for planner in PLANNERS:
+        reliabilities = [r[0] for r in swept[(planner, COMPARISONS_PER_ENTRY)]]
+        mean_reliability = statistics.mean(reliabilities)
+        print(
+            f"reliability, {planner} plan: mean {mean_reliability:.3f}, "
+            f"min {min(reliabilities):.3f}, max {max(reliabilities):.3f} (goal >= 0.8): "
+            + ("met" if mean_reliability >= 0.8 else "NOT met")
+        )
     print()
     print(
         "planners: random pairs, or pairs informed by the round before (the normalised "
         "rubric scores at K = 3; near neighbours, a share of random rounds)"
     )
     print(
-        f"{'planner':<10}{'per entry':>10}{'reliability':>13}{'min':>7}{'tau':>8}"
-        f"{f'top-{TOP} recall':>15}{'true best 1st':>15}"
+        "reliability: as the fit reports it; 'ML sep.': maximum likelihood's separation formula "
+        "on the same fit; 'r2 truth': the strengths' squared correlation with the true quality; "
+        "'r again': their correlation with a second round's (planned and judged afresh)"
+    )
+    print(
+        f"{'planner':<10}{'per entry':>10}{'reliability':>13}{'min':>7}{'ML sep.':>9}"
+        f"{'r2 truth':>10}{'r again':>9}{'tau':>8}{f'top-{TOP} recall':>15}{'true best 1st':>15}"
     )
     for (planner, per_entry), rows in swept.items():
         values = [r[0] for r in rows]
         print(
             f"{planner:<10}{per_entry:>10}{statistics.mean(values):>13.3f}{min(values):>7.3f}"
-            f"{statistics.mean(r[1] for r in rows):>8.3f}"
-            f"{statistics.mean(r[2] for r in rows):>15.2f}"
-            f"{sum(1 for r in rows if r[3]) / len(rows):>14.0%}"
+            f"{statistics.mean(r[1] for r in rows):>9.3f}"
+            f"{statistics.mean(r[2] for r in rows):>10.3f}"
+            f"{statistics.mean(r[3] for r in rows):>9.3f}"
+            f"{statistics.mean(r[4] for r in rows):>8.3f}"
+            f"{statistics.mean(r[5] for r in rows):>15.2f}"
+            f"{sum(1 for r in rows if r[6]) / len(rows):>14.0%}"
         )
     judges_seen = args.judges * args.runs
     print(

@@ -3,10 +3,10 @@ Bradley-Terry fit (``judging.comparative`` holds the arithmetic).
 
 The organiser opens it as a shortlist of the round before (``services.shortlist`` with the
 comparative kind): the best N of each division go on. ``plan_round`` then fixes every pair in
-advance, about ``per_entry`` for each entry, most between entries close on the round before's
+advance, ``per_entry`` for each entry, most between entries close on the round before's
 scores, each to a judge free of conflicts with both entries. A judge decides their pairs one
 at a time (``decide``); the organiser reads the standing (``standing``): the ranking with each
-entry's standard error, the scale-separation reliability and each judge's infit. Once every
+entry's standard error, the scale's reliability and each judge's infit. Once every
 pair is decided, the final ranks the shortlist in the results, or only breaks its ties
 (``choose_results``; contest.results.compute does the ranking).
 

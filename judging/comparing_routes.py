@@ -234,7 +234,7 @@ async def _organised(request: Request, session: Any) -> int:
 @requires(Role.ADMIN)
 async def api_standing(request: Request) -> Response:
     """The comparative final's standing: the ranking with each entry's strength and standard
-    error, the scale-separation reliability, each judge's infit, and what the final does to
+    error, the scale's reliability, each judge's infit, and what the final does to
     the results.
     ---
     summary: Comparative final standing
@@ -367,7 +367,10 @@ API_SCHEMAS: dict[str, Any] = {
             "entries": {"type": "integer"},
             "reliability": {
                 "type": ["number", "null"],
-                "description": "Scale-separation reliability; null before any pair is decided.",
+                "description": (
+                    "The scale's reliability: the share of the strengths' spread that is not "
+                    "measurement error; null before any pair is decided."
+                ),
             },
             "ranking": {
                 "type": "array",

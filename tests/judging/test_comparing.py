@@ -291,6 +291,7 @@ async def test_the_organiser_sees_the_ranking_its_reliability_and_each_judges_in
     page = await organiser.get(f"/admin/contests/{final.contest_id}/comparative")
     shown = re.search(r'data-reliability="([0-9.]+)"', page.text)
     assert shown and abs(float(shown.group(1)) - standing.reliability) < 1e-3
+    assert "Độ tin cậy của thang xếp hạng:" in page.text
     for judge in standing.judges:
         assert f'data-judge="{judge.judge_id}"' in page.text
 
