@@ -262,14 +262,15 @@ def may_judge_entry(
 # that no list, search, export or count reaches another part of the event.
 
 
+def organisers_own_units(user_id: int) -> Select[int]:
+    """The ids of the units the organiser was given (not those below them)."""
+    return select(user_units.c.unit_id.label("id")).where(user_units.c.user_id == user_id)
+
+
 def organiser_units(user_id: int) -> Select[int]:
     """The ids of the organiser's units and every unit below them, as a query (a province holds
     thousands of units: as parameters they would grow with the data)."""
-    tree = (
-        select(user_units.c.unit_id.label("id"))
-        .where(user_units.c.user_id == user_id)
-        .cte("organiser_units", recursive=True)
-    )
+    tree = organisers_own_units(user_id).cte("organiser_units", recursive=True)
     tree = tree.union_all(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
     return select(tree.c.id)
 

@@ -87,8 +87,11 @@ from judging.scoring import unit_standings_of_counts
 # Sheet names in Excel: at most 31 characters, none of these.
 SHEET_NAME_LIMIT = 31
 SHEET_NAME_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
-# Tree order puts schools first, then the learning centre, then residential groups.
+# Tree order puts provinces, wards and schools first, then the learning centre, then
+# residential groups.
 KIND_ORDER = {
+    UnitKind.PROVINCE: 0,
+    UnitKind.WARD: 0,
     UnitKind.SCHOOL: 0,
     UnitKind.LEARNING_CENTRE: 1,
     UnitKind.RESIDENTIAL_GROUP: 2,
@@ -641,6 +644,8 @@ class ReportHeading:
     generated_at: datetime
     contests: list[ContestSummary]
     entrants: int
+    # For an organiser of some units: their names (the report counts only what is below them).
+    units: str = ""
 
     @property
     def entries(self) -> int:
@@ -655,6 +660,10 @@ class ReportHeading:
         return [c.title for c in self.contests if c.published_at is None]
 
     def title(self) -> str:
+        if self.units:
+            return gettext(
+                "Report of %(units)s on the %(event)s", units=self.units, event=self.event
+            )
         return gettext("Report on the %(event)s", event=self.event)
 
 

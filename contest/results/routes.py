@@ -243,14 +243,16 @@ async def _download_links(session: AsyncSession, event: Event) -> dict[str, Any]
     return {"contests": await event_contests(session, event_id=event.id)}
 
 
-@requires(ADMIN)
+@requires(ADMIN, for_units=True)
 async def report_page(request: Request) -> Response:
-    """The report's totals and a page of its units; the full detail is in the downloads."""
+    """The report's totals and a page of its units; the full detail is in the downloads. An
+    organiser of some units reads the report of their units (the roll-up of those below)."""
     page = page_request(request.query_params)
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         event = await _the_event(session)
-        heading = await summary.report_heading(session, event_id=event.id)
-        units = await summary.unit_page(session, event_id=event.id, page=page)
+        heading = await summary.report_heading(session, event_id=event.id, scope=scope)
+        units = await summary.unit_page(session, event_id=event.id, page=page, scope=scope)
         links = await _download_links(session, event)
     response = render(
         request,

@@ -26,6 +26,7 @@ from contest.results.exports import (
     heading_context,
     section_titles,
 )
+from contest.rules import OrganiserScope, organisers_own_units
 
 
 @dataclass
@@ -59,16 +60,33 @@ def _published_prizes(contest_ids: Any) -> Select[*tuple[Any, ...]]:
     )
 
 
-async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeading:
+async def report_heading(
+    session: AsyncSession, *, event_id: int, scope: OrganiserScope | None = None
+) -> ReportHeading:
     """The report's totals and its contests; counts over submitted entries only, prizes from
-    published results only."""
+    published results only. With an organiser of some units (``scope``), over their units
+    only, and the heading names them."""
     event = await session.get(Event, event_id)
     if event is None:
         raise ExportNotFoundError(event_id)
     contests: list[Contest] = await event_contests(session, event_id=event.id)
     ids = [c.id for c in contests]
-    entries = await tallies.entry_counts(session, contest_ids=ids, status=EntryStatus.SUBMITTED)
-    prizes = _published_prizes(ids).subquery()
+    for_units = scope is not None and scope.for_units
+    prized = _published_prizes(ids)
+    units = ""
+    if scope is not None and for_units:
+        entries, entrants = await _unit_entries(session, ids, scope)
+        prized = scope.narrow(prized, Entrant.unit_id)
+        names = await session.scalars(
+            select(Unit.name)
+            .where(Unit.id.in_(organisers_own_units(scope.user_id)))
+            .order_by(Unit.name)
+        )
+        units = ", ".join(names)
+    else:
+        entries = await tallies.entry_counts(session, contest_ids=ids, status=EntryStatus.SUBMITTED)
+        entrants = int(await tallies.submitted_entrants(session, event_id=event.id) or 0)
+    prizes = prized.subquery()
     awarded: dict[int, int] = dict(
         (
             await session.execute(
@@ -86,7 +104,6 @@ async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeadi
         )
         for contest_id in ids
     }
-    entrants = await tallies.submitted_entrants(session, event_id=event.id)
     return ReportHeading(
         **event_heading(event),
         contests=[
@@ -99,18 +116,50 @@ async def report_heading(session: AsyncSession, *, event_id: int) -> ReportHeadi
             )
             for c in contests
         ],
-        entrants=int(entrants or 0),
+        entrants=entrants,
+        units=units,
     )
 
 
-async def unit_page(session: AsyncSession, *, event_id: int, page: PageRequest) -> Page[UnitLine]:
-    """A page of the top-level units (schools, then the learning centre, then residential
-    groups, by name), each with its submitted entries, entrants and published prizes, counting
-    everything below it (a school's classes)."""
+async def _unit_entries(
+    session: AsyncSession, contest_ids: list[int], scope: OrganiserScope
+) -> tuple[dict[int, int], int]:
+    """Submitted entries per contest, and the entrants who sent them, below the organiser's
+    units: counted from the entries (the tallies are kept for the whole event)."""
+    below = (
+        select(Entry.contest_id, Entry.entrant_id)
+        .join(Entrant, Entrant.id == Entry.entrant_id)
+        .where(_submitted(contest_ids))
+    )
+    rows = scope.narrow(below, Entrant.unit_id).subquery()
+    counted = await session.execute(
+        select(rows.c.contest_id, func.count()).group_by(rows.c.contest_id)
+    )
+    entrants = await session.scalar(select(func.count(func.distinct(rows.c.entrant_id))))
+    return {contest_id: count for contest_id, count in counted.all()}, int(entrants or 0)
+
+
+async def unit_page(
+    session: AsyncSession,
+    *,
+    event_id: int,
+    page: PageRequest,
+    scope: OrganiserScope | None = None,
+) -> Page[UnitLine]:
+    """A page of the top-level units (provinces, or schools, then the learning centre, then
+    residential groups, by name), each with its submitted entries, entrants and published
+    prizes, counting everything below it (a province's wards and schools, a school's classes).
+    For an organiser of some units (``scope``), the units just below theirs: a province's
+    wards, a ward's schools, a school's classes."""
     order = case(*((Unit.kind == kind, position) for kind, position in KIND_ORDER.items()), else_=9)
+    above = (
+        Unit.parent_id.in_(organisers_own_units(scope.user_id))
+        if scope is not None and scope.for_units
+        else Unit.parent_id.is_(None)
+    )
     roots = (
         select(Unit.id, Unit.name, Unit.kind)
-        .where(Unit.event_id == event_id, Unit.parent_id.is_(None))
+        .where(Unit.event_id == event_id, above)
         .order_by(order, Unit.name, Unit.id)
     )
     found = await paginate(session, roots, page)

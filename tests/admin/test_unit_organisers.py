@@ -18,7 +18,15 @@ from contest.demo import DemoReport
 from contest.models import Contest, Entrant, Entry, Role, Unit, UnitKind
 from contest.settings import Settings
 from tests.results.support import Row, make_results
-from tests.support import WRITING, MakeUser, app_client, contest_id_of, make_entries, sign_in
+from tests.support import (
+    WRITING,
+    MakeUser,
+    app_client,
+    contest_id_of,
+    make_entries,
+    sign_in,
+    vi,
+)
 
 
 @dataclass
@@ -31,6 +39,7 @@ class Chain:
     province: httpx.AsyncClient  # the organiser of province A
     national: httpx.AsyncClient  # the organiser with no units
     contest_id: int
+    event: str
 
 
 async def _codes_in(sessionmaker: async_sessionmaker[AsyncSession], school: str) -> list[str]:
@@ -92,6 +101,7 @@ async def chain(
             as_province,
             as_national,
             await contest_id_of(sessionmaker, WRITING),
+            demo.event_name,
         )
 
 
@@ -158,8 +168,8 @@ async def test_the_results_export_holds_only_the_provinces_rows(
         "/admin/event",
         "/admin/units",
         "/admin/users",
-        "/admin/report",
         "/admin/report.xlsx",
+        "/admin/report.pdf",
         "/admin/audit",
         "/admin/privacy",
         "/admin/contests/{contest_id}",
@@ -182,8 +192,26 @@ async def test_the_national_organisers_pages_are_refused_to_a_province(
 
 async def test_a_provinces_console_shows_only_its_pages(chain: Chain) -> None:
     overview = await chain.province.get("/admin")
-    for national_only in ("/admin/event", "/admin/users", "/admin/report", "/admin/audit"):
+    for national_only in ("/admin/event", "/admin/users", "/admin/audit", "/admin/report.xlsx"):
         assert f'href="http://testserver{national_only}"' not in overview.text
     assert f"/admin/contests/{chain.contest_id}/entries" in overview.text
     national = await chain.national.get("/admin")
     assert 'href="http://testserver/admin/users"' in national.text
+
+
+async def test_a_provinces_report_rolls_up_its_wards_and_the_nations_its_provinces(
+    chain: Chain,
+) -> None:
+    mine = await chain.province.get("/admin/report")
+    assert mine.status_code == 200
+    title = vi("Report of %(units)s on the %(event)s", units="Tỉnh A", event=chain.event)
+    assert f"<h1>{title}</h1>" in mine.text
+    # One row: its ward, with its school's entries below it; nothing of province B.
+    assert "<span>Phường A</span>" in mine.text
+    assert "Tỉnh B" not in mine.text and "Trường THCS Bạch Sam" not in mine.text
+    totals = mine.text.split('class="total"')[1]
+    assert f'<td class="num">{len(chain.mine)}</td>' in totals
+    # The nation's report: the provinces at the top, each rolled up.
+    national = await chain.national.get("/admin/report")
+    assert "<span>Tỉnh A</span>" in national.text and "<span>Tỉnh B</span>" in national.text
+    assert "<span>Phường A</span>" not in national.text
