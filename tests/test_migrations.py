@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from contest.db import Base, create_engine
-from contest.migrate import upgrade
+from contest.migrate import alembic_config, upgrade
 from tests.support import DATABASES, empty_postgresql_database, run_apart
 
 
@@ -53,3 +54,40 @@ def test_migrations_from_empty_build_exactly_the_models(database: str, tmp_path:
         differences, tables = differences_and_tables(url)
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_the_childs_consent_migration_goes_down_and_up_again(database: str, tmp_path: Path) -> None:
+    """0013 on a database whose entrants carry the tally triggers of 0009: down to 0012 drops
+    its two columns and keeps every trigger, and up again builds exactly the models."""
+
+    def columns_and_triggers(connection: Connection) -> tuple[set[str], int]:
+        found = {c["name"] for c in inspect(connection).get_columns("entrants")}
+        if connection.dialect.name == "sqlite":
+            query = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            query = "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+        return found, connection.exec_driver_sql(query).scalar_one()
+
+    def read(url: str) -> tuple[set[str], int]:
+        async def run() -> tuple[set[str], int]:
+            engine = create_engine(url)
+            try:
+                async with engine.connect() as connection:
+                    return await connection.run_sync(columns_and_triggers)
+            finally:
+                await engine.dispose()
+
+        return run_apart(run())
+
+    with empty_database(database, tmp_path) as url:
+        upgrade(url)
+        columns, triggers = read(url)
+        assert {"child_consent_at", "name_withdrawn_at"} <= columns and triggers > 0
+        command.downgrade(alembic_config(url), "0012")
+        down, triggers_down = read(url)
+        assert down == columns - {"child_consent_at", "name_withdrawn_at"}
+        assert triggers_down == triggers
+        upgrade(url)
+        differences, _tables = differences_and_tables(url)
+    assert differences == []

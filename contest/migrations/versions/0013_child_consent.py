@@ -29,6 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('entrants', schema=None) as batch_op:
-        batch_op.drop_column('name_withdrawn_at')
-        batch_op.drop_column('child_consent_at')
+    # Not a batch: on SQLite it would copy the table, and the tally triggers of 0009 name it.
+    # SQLite drops a column in place since 3.35, as PostgreSQL does.
+    op.execute('ALTER TABLE entrants DROP COLUMN name_withdrawn_at')
+    op.execute('ALTER TABLE entrants DROP COLUMN child_consent_at')
