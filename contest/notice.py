@@ -2,8 +2,8 @@
 the agreement, and the values that say yes. Intake checks it; privacy shows and exports it.
 
 It also holds the rule for a name in public (Law 91/2025/QH15, Decree 356/2025/NĐ-CP): the
-guardian chooses for a minor, and a child aged 7 or over must agree too, in a field of their own;
-a name whose consent was withdrawn is hidden. ``name_consent`` is the one place that decides it."""
+guardian chooses for a minor, and a child aged 7 or over must agree too, in a field of their own
+(a withdrawal makes the choice hidden). ``name_consent`` is the one place that decides it."""
 
 from __future__ import annotations
 
