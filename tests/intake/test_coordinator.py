@@ -403,6 +403,13 @@ async def test_a_bulk_row_showing_a_childs_name_needs_the_childs_own_consent(
     store: Storage,
 ) -> None:
     await _signed_in(app, make_user, ["th-bach-sam"])
+    page = await app.get(f"/coordinator/contests/{DRAWING}/import")
+    hint = vi(
+        "In the column child_consent, write yes when a child aged 7 to 17 has said yes themself "
+        "to their name being shown; a row showing such a child's name (consent full_name or "
+        "initials) without it is refused."
+    )
+    assert html_text.escape(hint, quote=True).replace("&#x27;", "&#39;") in page.text
     rows = [
         # A pupil of 10 whose name would be shown, without the child's own yes: refused.
         "Khúc Chưa Hỏi,10,5,th-bach-sam-5a,Khúc Mẹ,0912345678,full_name,Bài một,Hoàng tử bé,an.png,"
