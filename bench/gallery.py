@@ -171,6 +171,8 @@ async def submit_and_judge(env: Mapping[str, str], people: list[Entrant]) -> Non
                     "guardian_name": "Phụ huynh",
                     "guardian_phone": "0912345678",
                     "consent": person.consent,
+                    # The child's own box, ticked by the child.
+                    "child_consent": "on",
                     "title": person.title,
                     "book": str(contest.books[number % len(contest.books)].id),
                     # The privacy notice's box, ticked by the parent.

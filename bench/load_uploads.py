@@ -67,6 +67,7 @@ FIELDS = {
     "guardian_name": "Nguyễn Văn Hùng",
     "guardian_phone": "0912345678",
     "consent": "initials",
+    "child_consent": "yes",
     "agreement": "yes",
     "book": "other",
     "book_title": "Dế Mèn phiêu lưu ký",

@@ -272,6 +272,8 @@ async def _add_sample_entry(
         guardian_name=person.get("guardian_name"),
         guardian_phone=person.get("guardian_phone"),
         consent=Consent(person["consent"]),
+        # A child aged 7 to 17 says yes for themself too, as on the form.
+        child_consent_at=utcnow() if person.get("child_consent") else None,
         # The demo's families agree to the notice as any entrant does.
         agreed_at=utcnow(),
         agreement_version=AGREEMENT_VERSION,

@@ -332,6 +332,10 @@ class Entrant(Base):
     # The agreement to the privacy notice (the guardian's, for a minor): when, and which wording.
     agreed_at: Mapped[datetime | None]
     agreement_version: Mapped[str | None] = mapped_column(String(32))
+    # A child aged 7 to 17 agrees for themself, beside the guardian, to their name being shown
+    # (contest.notice.name_consent); when the name's consent was withdrawn with the private link.
+    child_consent_at: Mapped[datetime | None]
+    name_withdrawn_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

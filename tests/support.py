@@ -303,6 +303,7 @@ async def make_entries(
                 guardian_name="Phụ huynh",
                 guardian_phone="0900000000",
                 consent="initials",
+                child_consent=True,
                 title=f"Bài {number}",
                 note="",
                 book_id=None,
@@ -522,7 +523,16 @@ async def bulk_entries(
     name = literal(prefix, String) + cast(numbers.c.n, String)
     await session.execute(
         sql_insert(Entrant).from_select(
-            ["event_id", "unit_id", "full_name", "age", "is_minor", "consent", "created_at"],
+            [
+                "event_id",
+                "unit_id",
+                "full_name",
+                "age",
+                "is_minor",
+                "consent",
+                "child_consent_at",
+                "created_at",
+            ],
             select(
                 literal(contest.event_id),
                 by_turn(numbers.c.n, unit_ids),
@@ -530,6 +540,7 @@ async def bulk_entries(
                 literal(9),
                 literal(True),
                 literal(Consent.INITIALS.value, String),
+                now,
                 now,
             ),
         )

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from contest.db import Base, create_engine
-from contest.migrate import upgrade
+from contest.migrate import alembic_config, upgrade
 from tests.support import DATABASES, empty_postgresql_database, run_apart
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -27,21 +30,27 @@ def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
+def inspected(url: str, look: Callable[[Connection], T]) -> T:
+    """What ``look`` finds on a connection to the database."""
+
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(look)
+        finally:
+            await engine.dispose()
+
+    return run_apart(run())
+
+
 def differences_and_tables(url: str) -> tuple[list[Any], set[str]]:
     def compare(connection: Connection) -> tuple[list[Any], set[str]]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         tables = set(inspect(connection).get_table_names())
         return compare_metadata(context, Base.metadata), tables
 
-    async def run() -> tuple[list[Any], set[str]]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(compare)
-        finally:
-            await engine.dispose()
-
-    return run_apart(run())
+    return inspected(url, compare)
 
 
 @pytest.mark.parametrize("database", DATABASES)
@@ -53,3 +62,29 @@ def test_migrations_from_empty_build_exactly_the_models(database: str, tmp_path:
         differences, tables = differences_and_tables(url)
     assert differences == []
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_the_childs_consent_migration_goes_down_and_up_again(database: str, tmp_path: Path) -> None:
+    """0013 on a database whose entrants carry the tally triggers of 0009: down to 0012 drops
+    its two columns and keeps every trigger, and up again builds exactly the models."""
+
+    def columns_and_triggers(connection: Connection) -> tuple[set[str], int]:
+        found = {c["name"] for c in inspect(connection).get_columns("entrants")}
+        if connection.dialect.name == "sqlite":
+            query = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            query = "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+        return found, connection.exec_driver_sql(query).scalar_one()
+
+    with empty_database(database, tmp_path) as url:
+        upgrade(url)
+        columns, triggers = inspected(url, columns_and_triggers)
+        assert {"child_consent_at", "name_withdrawn_at"} <= columns and triggers > 0
+        command.downgrade(alembic_config(url), "0012")
+        down, triggers_down = inspected(url, columns_and_triggers)
+        assert down == columns - {"child_consent_at", "name_withdrawn_at"}
+        assert triggers_down == triggers
+        upgrade(url)
+        differences, _tables = differences_and_tables(url)
+    assert differences == []

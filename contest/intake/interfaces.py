@@ -61,6 +61,14 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
         "guardian_name": {"type": "string", "maxLength": NAME_MAX},
         "guardian_phone": {"type": "string", "maxLength": 20, "examples": ["0912 345 678"]},
         "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
+        "child_consent": {
+            "type": "string",
+            "enum": ["yes"],
+            "description": "The child's own consent to their name being shown, needed beside "
+            "the guardian's for an entrant aged 7 to 17 whose consent is full_name or initials "
+            "(Decree 356/2025/NĐ-CP). Without it such an entry is refused (422) and nothing is "
+            "kept; with consent hidden it is not needed.",
+        },
         "agreement": {
             "type": "string",
             "enum": ["yes"],
@@ -158,6 +166,8 @@ class EntryData:
     guardian_name: str | None
     guardian_phone: str | None
     consent: str
+    # The child (aged 7 to 17) agreed for themself to their name being shown.
+    child_consent: bool
     title: str
     note: str
     book_id: int | None

@@ -45,6 +45,7 @@ from contest.models import (
     Unit,
     User,
 )
+from contest.notice import name_consent, needs_child_consent
 from contest.results.outcome import published_outcome
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
@@ -366,6 +367,12 @@ async def _receipt_page(
             "errors": errors or {},
             "message": message,
             "consent_labels": CONSENT_LABELS,
+            "name_shown": name_consent(view.entrant),
+            "name_withdrawn": request.query_params.get("name_withdrawn") == "1",
+            "child_consent_asked": view.entrant.child_consent_at is None
+            and needs_child_consent(age=view.entrant.age, is_minor=view.entrant.is_minor),
+            "withdraw_name_action": str(request.url_for("withdraw_name", code=entry.receipt_code))
+            + ("?" + urlencode(query) if query else ""),
             "labels": labels,
             "accept": _accept_attribute(view.contest),
             "accepted": accepted_labels(view.contest.allowed_types),
@@ -610,6 +617,11 @@ ENTRY_SCHEMA: dict[str, Any] = {
                 "grade": {"type": ["integer", "null"]},
                 "unit": {"type": ["string", "null"]},
                 "consent": {"type": "string", "enum": ["full_name", "initials", "hidden"]},
+                "child_consent": {
+                    "type": "boolean",
+                    "description": "The child (aged 7 to 17) agreed for themself to their "
+                    "name being shown; until then it is not shown.",
+                },
             },
         },
         "files": {
@@ -704,6 +716,7 @@ def entry_json(view: services.EntryView, *, full: bool) -> dict[str, Any]:
             "grade": view.entrant.grade,
             "unit": view.unit.code if view.unit else None,
             "consent": view.entrant.consent.value,
+            "child_consent": view.entrant.child_consent_at is not None,
         },
         files=[
             {
@@ -764,7 +777,8 @@ async def api_submit_entry(request: Request) -> Response:
     description: >-
       Text fields first, then each file as a part named `file` (or, after a direct upload,
       its `upload_id`). Fields: full_name, age, grade, unit (unit code), guardian_name and
-      guardian_phone (required under 18), consent (full_name | initials | hidden), title,
+      guardian_phone (required under 18), consent (full_name | initials | hidden),
+      child_consent (`yes`: the child's own consent, needed from 7 to 17 to show a name), title,
       note, book (a book id from the contest, or `other` with book_title and book_author),
       body_text (writing). The type is decided from the bytes, the size limit is enforced as
       they arrive. Send an `Idempotency-Key` header (16-64 characters, e.g. a UUID) so that a
@@ -985,7 +999,8 @@ async def api_edit_entry(request: Request) -> Response:
     summary: Edit an entry
     operationId: editEntry
     description: >-
-      JSON with any of title, note, book, book_title, book_author, body_text, consent; or
+      JSON with any of title, note, book, book_title, book_author, body_text, consent,
+      child_consent (`yes`, needed from 7 to 17 when the name is to be shown anew); or
       multipart/form-data with the same fields and a `file` part (or an `upload_id`) that
       replaces the entry's file.
     requestBody:
@@ -1002,6 +1017,7 @@ async def api_edit_entry(request: Request) -> Response:
               book_author: {type: string}
               body_text: {type: string}
               consent: {type: string, enum: [full_name, initials, hidden]}
+              child_consent: {type: string, enum: ["yes"]}
         multipart/form-data:
           schema:
             type: object

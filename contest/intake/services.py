@@ -94,7 +94,13 @@ from contest.models import (
     Unit,
     User,
 )
-from contest.notice import AGREEMENT_FIELD, AGREEMENT_VERSION, agreed
+from contest.notice import (
+    AGREEMENT_FIELD,
+    AGREEMENT_VERSION,
+    CHILD_CONSENT_FIELD,
+    agreed,
+    needs_child_consent,
+)
 from contest.tokens import hash_token, new_receipt_code, new_secret_token, normalize_receipt_code
 from storage import ObjectTooLargeError, Storage, StorageError
 
@@ -256,6 +262,28 @@ def check_consent(values: Mapping[str, str], errors: dict[str, str]) -> str:
     return consent
 
 
+def check_child_consent(
+    values: Mapping[str, str],
+    errors: dict[str, str],
+    *,
+    consent: str,
+    age: int | None,
+    is_minor: bool,
+    given: bool = False,
+) -> bool:
+    """Whether the child agreed, now, to their name being shown. A child aged 7 to 17 must, in
+    their own field, beside the guardian's choice, before the name may be shown; choosing not to
+    show it needs nothing, and neither does a consent the child ``given`` already."""
+    ticked = agreed(values.get(CHILD_CONSENT_FIELD))
+    shown = consent in {Consent.FULL_NAME.value, Consent.INITIALS.value}
+    if shown and not ticked and not given and needs_child_consent(age=age, is_minor=is_minor):
+        errors[CHILD_CONSENT_FIELD] = gettext(
+            "A child aged 7 to 17 must agree for themself before their name can be shown: let "
+            "the child tick their own box, or choose not to show the name."
+        )
+    return shown and ticked
+
+
 def check_agreement(values: Mapping[str, str], errors: dict[str, str], *, is_minor: bool) -> None:
     """The privacy notice must be agreed to: by a parent or guardian for a minor, by the
     entrant themself otherwise. Without it nothing is kept."""
@@ -311,6 +339,7 @@ def validate_entry(
                 "Entrants under 18 need a parent or guardian: enter their phone number."
             )
     consent = check_consent(values, errors)
+    child_consent = check_child_consent(values, errors, consent=consent, age=age, is_minor=is_minor)
     check_agreement(values, errors, is_minor=is_minor)
     title = _text(
         values, "title", errors, limit=TITLE_MAX, required=gettext("Give your entry a title.")
@@ -332,6 +361,7 @@ def validate_entry(
         guardian_name=guardian_name,
         guardian_phone=guardian_phone,
         consent=consent,
+        child_consent=child_consent,
         title=title,
         note=note,
         book_id=book_id,
@@ -353,24 +383,40 @@ class EntryChanges:
     book_author: str
     body_text: str | None
     word_count: int | None
+    child_consent: bool = False
 
 
 def validate_changes(
-    values: Mapping[str, str], *, contest: Contest, has_files: bool, had_files: bool
+    values: Mapping[str, str],
+    *,
+    contest: Contest,
+    entrant: Entrant,
+    has_files: bool,
+    had_files: bool,
 ) -> EntryChanges:
-    """What an entrant may change with the edit link: the entry, not the person."""
+    """What an entrant may change with the edit link: the entry, not the person. A name to be
+    shown anew (a changed choice) needs a child's own consent as a new entry does; an unchanged
+    one stays as it is, hidden while a child's consent is missing (contest.notice)."""
     errors: dict[str, str] = {}
     title = _text(
         values, "title", errors, limit=TITLE_MAX, required=gettext("Give your entry a title.")
     )
     note = _text(values, "note", errors, limit=NOTE_MAX)
     consent = check_consent(values, errors)
+    child_consent = check_child_consent(
+        values,
+        errors,
+        consent=consent,
+        age=entrant.age,
+        is_minor=entrant.is_minor,
+        given=entrant.child_consent_at is not None or consent == entrant.consent.value,
+    )
     book_id, book_title, book_author = _check_book(values, contest.books, errors)
     body_text, word_count = _check_body(values, contest, errors, has_files=has_files or had_files)
     if errors:
         raise EntryValidationError(errors, gettext("Some information needs correcting."))
     return EntryChanges(
-        title, note, consent, book_id, book_title, book_author, body_text, word_count
+        title, note, consent, book_id, book_title, book_author, body_text, word_count, child_consent
     )
 
 
@@ -1108,6 +1154,7 @@ async def record_entry(
         guardian_name=data.guardian_name,
         guardian_phone=data.guardian_phone,
         consent=Consent(data.consent),
+        child_consent_at=utcnow() if data.child_consent else None,
         # validate_entry refuses a submission without the agreement, so every EntryData
         # stands for an agreement given now, to the current wording.
         agreed_at=utcnow(),
@@ -1293,6 +1340,7 @@ async def edit_entry(
         changes = validate_changes(
             {**current_values(view), **fields},
             contest=view.contest,
+            entrant=view.entrant,
             has_files=bool(uploads or upload_ids),
             had_files=bool(view.originals),
         )
@@ -1347,7 +1395,12 @@ async def record_changes(
         entry.word_count = changes.word_count
     entrant = await session.get(Entrant, entry.entrant_id)
     assert entrant is not None
+    if entrant.consent != changes.consent and changes.consent != Consent.HIDDEN:
+        # A name chosen anew after a withdrawal is a new consent.
+        entrant.name_withdrawn_at = None
     entrant.consent = Consent(changes.consent)
+    if changes.child_consent:
+        entrant.child_consent_at = utcnow()
     replaced: list[Asset] = []
     if new_uploads:
         replaced = list(

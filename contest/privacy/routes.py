@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from contest import rules
@@ -22,9 +22,11 @@ from contest.db import utcnow
 from contest.forms import read_form
 from contest.i18n import gettext, ngettext
 from contest.intake import services as intake
-from contest.models import Role
+from contest.intake.uploads import receipt_url_for
+from contest.models import Entrant, Role
 from contest.privacy import services
 from contest.privacy.interfaces import PrivacyError
+from contest.results.gallery import gallery_cache
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER
 from storage import StorageError
@@ -99,6 +101,74 @@ async def api_entry_data(request: Request) -> Response:
       "503": {$ref: "#/components/responses/StorageDown"}
     """
     return await _archive_response(request, request.headers.get(EDIT_TOKEN_HEADER))
+
+
+# --- withdrawing the name's consent --------------------------------------------------------
+
+
+async def _withdraw_name(request: Request, token: str | None) -> intake.EntryView:
+    """The one withdrawal, for the holder of the private link (404 unknown code, 403 wrong
+    token), whatever the deadline."""
+    async with request_sessionmaker(request)() as session:
+        view = await intake.load_entry(session, receipt_code=request.path_params["code"])
+    rules.ensure_entry_holder(view.entry, token)
+    await services.withdraw_name_consent(
+        sessionmaker=request_sessionmaker(request),
+        view=view,
+        gallery=gallery_cache(request),
+        client_ip=client_ip(request),
+    )
+    return view
+
+
+@public
+async def withdraw_name(request: Request) -> Response:
+    token = request.query_params.get("token")
+    await read_form(request)
+    view = await _withdraw_name(request, token)
+    assert token is not None
+    return RedirectResponse(
+        receipt_url_for(request, view.entry, token, name_withdrawn="1"), status_code=303
+    )
+
+
+@public
+async def api_withdraw_name(request: Request) -> Response:
+    """Withdraw the consent to show the entrant's name in public, at any time.
+    ---
+    summary: Withdraw the consent to show the name
+    operationId: withdrawNameConsent
+    description: >-
+      From now on the name is not shown: the winners' gallery, the public results, certificate
+      verification, the results exports and certificates made afterwards say "An entrant".
+      The guardian's choice and the child's own consent are both withdrawn. Needs the receipt
+      code and the edit token; sending it again changes nothing.
+    responses:
+      "200":
+        description: The consent now in force.
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [receipt_code, consent, name_withdrawn_at]
+              properties:
+                receipt_code: {type: string}
+                consent: {type: string, enum: [hidden]}
+                name_withdrawn_at: {type: string, format: date-time}
+      "403": {$ref: "#/components/responses/WrongEditToken"}
+      "404": {$ref: "#/components/responses/EntryNotFound"}
+    """
+    view = await _withdraw_name(request, request.headers.get(EDIT_TOKEN_HEADER))
+    async with request_sessionmaker(request)() as session:
+        entrant = await session.get_one(Entrant, view.entrant.id)
+    assert entrant.name_withdrawn_at is not None
+    return JSONResponse(
+        {
+            "receipt_code": view.entry.receipt_code,
+            "consent": entrant.consent.value,
+            "name_withdrawn_at": entrant.name_withdrawn_at.isoformat(),
+        }
+    )
 
 
 # --- the organiser's erasure page -----------------------------------------------------------
@@ -184,8 +254,10 @@ async def admin_privacy(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/privacy", notice, name="privacy"),
     Route("/entries/{code:str}/my-data.zip", entry_data),
+    Route("/entries/{code:str}/name/withdraw", withdraw_name, methods=["POST"]),
     Route("/admin/privacy", admin_privacy, methods=["GET", "POST"]),
 ]
 api_routes: list[BaseRoute] = [
     Route("/entries/{code:str}/my-data", api_entry_data),
+    Route("/entries/{code:str}/name/withdraw", api_withdraw_name, methods=["POST"]),
 ]

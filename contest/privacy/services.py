@@ -57,6 +57,7 @@ from contest.privacy.interfaces import (
     RetentionRun,
 )
 from contest.progress import Progress, no_progress
+from contest.results.gallery import GalleryCache
 from contest.results.outcome import published_outcome
 from contest.tokens import normalize_receipt_code
 from storage import Storage
@@ -85,6 +86,47 @@ async def notice_facts(session: AsyncSession) -> NoticeFacts:
     if event is None:
         return NoticeFacts(organizer="", retention_months=None)
     return NoticeFacts(organizer=event.organizer, retention_months=event.retention_months)
+
+
+# --- withdrawing the name's consent --------------------------------------------------------
+
+
+async def withdraw_name_consent(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    view: intake.EntryView,
+    gallery: GalleryCache | None = None,
+    client_ip: str | None = None,
+) -> bool:
+    """Stop showing the entrant's name, at any time (after the deadline and the publication
+    too), for the holder of the private link: the guardian's choice and the child's consent are
+    withdrawn together. What reads the name (the gallery, the results API, certificate
+    verification, the exports, certificates made from now on) follows at once; this process's
+    gallery pages of the contest are forgotten. False when it was already withdrawn."""
+    async with sessionmaker.begin() as session:
+        entrant = await session.get(Entrant, view.entrant.id, with_for_update=True)
+        assert entrant is not None
+        already = entrant.name_withdrawn_at is not None and entrant.consent == Consent.HIDDEN
+        if not already:
+            before = {
+                "consent": entrant.consent.value,
+                "child_consent": entrant.child_consent_at is not None,
+            }
+            entrant.consent = Consent.HIDDEN
+            entrant.child_consent_at = None
+            entrant.name_withdrawn_at = utcnow()
+            audit.record(
+                session,
+                "entry.name_consent_withdraw",
+                view.entry,
+                actor_label="entrant",
+                before=before,
+                after={"consent": Consent.HIDDEN.value, "child_consent": False},
+                client_ip=client_ip,
+            )
+    if gallery is not None:
+        gallery.forget(view.contest.slug)
+    return not already
 
 
 # --- access: a copy of everything held about an entry -------------------------------------
@@ -129,6 +171,8 @@ async def entry_record(session: AsyncSession, *, view: intake.EntryView) -> dict
             "guardian_phone": entrant.guardian_phone,
             "unit": view.unit.name if view.unit else None,
             "name_in_public": entrant.consent.value,
+            "child_consent_at": _iso(entrant.child_consent_at),
+            "name_withdrawn_at": _iso(entrant.name_withdrawn_at),
             "agreed_at": _iso(entrant.agreed_at),
             "agreement_version": entrant.agreement_version,
             "recorded_at": _iso(entrant.created_at),
@@ -361,6 +405,7 @@ async def _scrub_rows(
     entrant.age = None
     entrant.grade = None
     entrant.consent = Consent.HIDDEN
+    entrant.child_consent_at = None
     for entry in entries:
         entry.title = ""
         entry.note = ""

@@ -17,9 +17,8 @@ from contest.forms import verify_csrf
 from contest.i18n import gettext
 from contest.jobs.queue import start_job
 from contest.jobs.routes import accepted
-from contest.models import Consent, Entrant, Job, Prize, Role
+from contest.models import Job, Prize, Role
 from contest.results import services
-from contest.results.certificates import public_name
 from contest.results.gallery import load_gallery
 
 PRIZE_VALUES = [prize.value for prize in Prize]
@@ -165,9 +164,8 @@ async def api_public_results(request: Request) -> Response:
             "name": None,
         }
         if not winner.erased:
-            consent = winner.consent or Consent.HIDDEN
             item.update(
-                name=public_name(Entrant(full_name=winner.full_name, consent=consent)),
+                name=winner.public_name(),
                 unit=winner.unit,
                 title=winner.title,
                 book_title=winner.book_title or None,

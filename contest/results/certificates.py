@@ -50,6 +50,7 @@ from contest.models import (
     Unit,
     UnitKind,
 )
+from contest.notice import name_consent
 from contest.pdf import FONT, FONT_BOLD, qr_image, register_fonts
 from contest.progress import Progress, no_progress
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
@@ -100,10 +101,12 @@ def initials(full_name: str) -> str:
 
 
 def public_name(entrant: Entrant) -> str:
-    """The entrant's name as they consented to show it in public."""
-    if entrant.consent == Consent.FULL_NAME:
+    """The entrant's name as they consented to show it in public (``name_consent``: a child of
+    7 to 17 must have agreed too, and a withdrawn consent shows no name)."""
+    consent = name_consent(entrant)
+    if consent == Consent.FULL_NAME:
         return entrant.full_name
-    if entrant.consent == Consent.INITIALS:
+    if consent == Consent.INITIALS:
         return initials(entrant.full_name)
     return gettext("An entrant")
 
@@ -178,7 +181,7 @@ class UnitTree:
 @dataclass(frozen=True, slots=True)
 class Certificate:
     serial: str
-    full_name: str
+    full_name: str  # "" once the family withdrew the name's consent
     unit: str  # the entrant's unit with its school, or ""
     prize: Prize
     contest: str
@@ -187,6 +190,9 @@ class Certificate:
     organizer: str
     published_at: datetime
     verify_url: str
+
+    def shown_name(self) -> str:
+        return self.full_name or gettext("An entrant")
 
 
 def verify_url(base_url: str, serial: str) -> str:
@@ -223,6 +229,7 @@ def _certified_query(
             Result.prize,
             Result.published_at,
             Entrant.full_name,
+            Entrant.name_withdrawn_at,
             Entrant.unit_id,
             Division.name.label("division"),
         )
@@ -320,7 +327,9 @@ async def _batches(
             batch.append(
                 Certificate(
                     serial=row.certificate_serial,
-                    full_name=row.full_name,
+                    # The winner's own document carries the full name, but not once the
+                    # family withdrew the name's consent: a certificate may be put on show.
+                    full_name=row.full_name if row.name_withdrawn_at is None else "",
                     unit=tree.label(row.unit_id),
                     prize=Prize(row.prize),
                     contest=contest.title,
@@ -478,7 +487,7 @@ def _draw_certificate(canvas: Canvas, cert: Certificate) -> None:
     body = partial(_line, canvas, x=width / 2, max_width=width - 160)
     y = body(gettext("CERTIFICATE OF MERIT"), y=height - 160, size=46, bold=True, color=RED)
     y = body(gettext("Awarded to"), y=y - 6, size=15)
-    y = body(cert.full_name, y=y - 16, size=30, bold=True)
+    y = body(cert.shown_name(), y=y - 16, size=30, bold=True)
     if cert.unit:
         y = body(gettext("Unit: %(unit)s", unit=cert.unit), y=y - 2, size=14)
     y = body(gettext("for achieving"), y=y - 4, size=14)
@@ -521,7 +530,7 @@ def render_certificates(certificates: Sequence[Certificate], *, locale: str | No
     with use_locale(locale or get_locale()):
         canvas = Canvas(buffer, pagesize=landscape(A4), invariant=True)
         canvas.setTitle(
-            gettext("Certificate of merit: %(name)s", name=certificates[0].full_name)
+            gettext("Certificate of merit: %(name)s", name=certificates[0].shown_name())
             if len(certificates) == 1
             else gettext("Certificates of merit")
         )

@@ -76,7 +76,7 @@ from contest.models import (
 )
 from contest.pdf import FONT, FONT_BOLD, register_fonts
 from contest.progress import Progress, no_progress
-from contest.results.certificates import UnitTree
+from contest.results.certificates import UnitTree, public_name
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
 from contest.rules import OrganiserScope
 from contest.spreadsheets import CsvWriter, write_xlsx_row
@@ -209,6 +209,9 @@ def result_headers() -> list[str]:
         gettext("Mean of the judges' totals"),
         gettext("Judges"),
         gettext("Prize"),
+        # What the public may be told (the winners' page, a press release): the name as
+        # consented, which a withdrawal changes at once.
+        gettext("Name in public"),
     ]
 
 
@@ -228,6 +231,9 @@ def _result_lines(contest_id: int, scope: OrganiserScope | None) -> Executable:
             Result.rank,
             Entry.receipt_code,
             Entrant.full_name,
+            Entrant.consent,
+            Entrant.is_minor,
+            Entrant.child_consent_at,
             Entrant.unit_id,
             Entrant.age,
             Entrant.grade,
@@ -298,6 +304,7 @@ def _result_line(row: Any, places: _Places) -> ResultLine:
             None if row.raw_score is None else round(row.raw_score, 2),
             row.judges,
             _prize_label(prize),
+            public_name(row),
         ],
     )
 
@@ -379,7 +386,7 @@ class _Divisions:
         self.sink.close()
 
 
-RESULT_WIDTHS = (8, 12, 26, 14, 30, 6, 6, 30, 34, 10, 12, 8, 18)
+RESULT_WIDTHS = (8, 12, 26, 14, 30, 6, 6, 30, 34, 10, 12, 8, 18, 26)
 # The final score and the mean of the judges' totals (columns J and K) show two decimals.
 RESULT_STYLES = (xlsx.PLAIN,) * 9 + (xlsx.SCORE, xlsx.SCORE)
 # Rows above a sheet's data (title, subtitle, a blank row, the headers) and below it (a blank

@@ -50,6 +50,7 @@ from contest.models import (
     Result,
     Unit,
 )
+from contest.notice import name_consent
 from contest.results.certificates import public_name
 from contest.results.services import PRIZE_ORDER
 from contest.templating import TEMPLATES_DIR, render
@@ -109,6 +110,12 @@ class Winner:
     body_text: str = ""
     media: dict[str, Media] = field(default_factory=dict)  # asset role → file
 
+    def public_name(self) -> str:
+        """The name as the public may see it (``consent`` is already the one in force)."""
+        return public_name(
+            Entrant(full_name=self.full_name, consent=self.consent or Consent.HIDDEN)
+        )
+
 
 @dataclass
 class Gallery:
@@ -149,6 +156,9 @@ def gallery_query(slug: str) -> Select[*tuple[Any, ...]]:
             Entry.book_author,
             Entry.body_text,
             Entrant.consent,
+            Entrant.age,
+            Entrant.is_minor,
+            Entrant.child_consent_at,
             Entrant.full_name,
             # A unit's label names it and the units above it: a class and its school.
             Unit.name.label("unit"),
@@ -210,7 +220,9 @@ async def load_gallery(connection: AsyncConnection, *, slug: str) -> Gallery | N
             )
             if not erased:
                 # Prize and division stay, so that the results still add up; nothing else.
-                winner.consent = Consent(row.consent)
+                # The consent in force (a child's own one missing hides the name), so the
+                # fingerprint changes with it.
+                winner.consent = name_consent(row)
                 winner.full_name = row.full_name
                 winner.unit = ", ".join(
                     name for name in (row.unit, row.parent_unit, row.grandparent_unit) if name
@@ -302,13 +314,12 @@ async def _item(storage: Storage, winner: Winner) -> dict[str, Any]:
     prize = labels.PRIZES[winner.prize]
     if winner.erased:
         return {"result_id": winner.result_id, "erased": True, "prize": prize}
-    consent = winner.consent or Consent.HIDDEN
     item: dict[str, Any] = {
         "result_id": winner.result_id,
         "erased": False,
         "prize": prize,
         "title": winner.title,
-        "name": public_name(Entrant(full_name=winner.full_name, consent=consent)),
+        "name": winner.public_name(),
         "unit": winner.unit,
         "book_title": winner.book_title,
         "book_author": winner.book_author,
@@ -478,6 +489,17 @@ class GalleryCache:
     size: int = CACHE_SIZE
     pages: OrderedDict[CacheKey, CachedPage] = field(default_factory=OrderedDict)
     refreshing: dict[CacheKey, asyncio.Future[CachedPage]] = field(default_factory=dict)
+    # How many times each contest's pages were forgotten: a check that read the database before
+    # the latest time does not keep what it read.
+    forgotten: dict[str, int] = field(default_factory=dict)
+
+    def forget(self, slug: str) -> None:
+        """Drop a contest's pages in every language and address, so that the next visit reads
+        the database (a withdrawn name is gone at once in this process; the other processes
+        check theirs within ``REVALIDATE_SECONDS``)."""
+        self.forgotten[slug] = self.forgotten.get(slug, 0) + 1
+        for key in [key for key in self.pages if key[0] == slug]:
+            del self.pages[key]
 
     def put(self, key: CacheKey, page: CachedPage) -> None:
         self.pages[key] = page
@@ -497,8 +519,13 @@ def gallery_cache(request: Request) -> GalleryCache:
 async def _refresh(
     request: Request, cache: GalleryCache, key: CacheKey, old: CachedPage | None, period: int
 ) -> CachedPage:
+    generation = cache.forgotten.get(key[0], 0)
     async with request.state.engine.connect() as connection:
         gallery = await load_gallery(connection, slug=key[0])
+    if cache.forgotten.get(key[0], 0) != generation:
+        # Forgotten during this read: what it read may be what was just withdrawn, so read
+        # again for everyone waiting.
+        return await _refresh(request, cache, key, None, period)
     if gallery is None:
         # Not kept: the page must appear at the first request after publication.
         cache.pages.pop(key, None)

@@ -47,7 +47,7 @@ async def _candidates(
     counts = {t.entry_id: t.ballots for t in standing.tallies}
     rows = (
         await session.execute(
-            select(Entry.id, Entry.title, Entrant.full_name, Entrant.consent)
+            select(Entry.id, Entry.title, Entrant)
             .join(Entrant, Entrant.id == Entry.entrant_id)
             .where(Entry.id.in_(ids))
         )
@@ -64,13 +64,13 @@ async def _candidates(
     found = {row[0]: row for row in rows}
     made = []
     for entry_id in ids:
-        _id, title, full_name, consent = found[entry_id]
+        _id, title, entrant = found[entry_id]
         key = thumbs.get(entry_id)
         made.append(
             Candidate(
                 entry_id,
                 title,
-                public_name(Entrant(full_name=full_name, consent=consent)),
+                public_name(entrant),
                 await gallery_link(request.state.storage, key, content_type="image/jpeg")
                 if key
                 else None,

@@ -43,6 +43,9 @@ def test_submit_a_drawing_see_progress_get_receipt_edit_title(
     phone.fill("#f-title", "Chú Dế Mèn dũng cảm")
     phone.select_option("#f-book", index=1)
     phone.check("input[name=consent][value=initials]")
+    # The child (aged 10) says yes in a box of their own, not ticked beforehand.
+    expect(phone.locator("#f-child_consent")).not_to_be_checked()
+    phone.check("#f-child_consent")
     phone.check("#f-agreement")
     phone.set_input_files("#f-file", str(photo))
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390

@@ -153,6 +153,7 @@ def entry_fields(title: str = "Cây đa đầu làng") -> dict[str, str]:
         "guardian_name": "Trần Văn Cường",
         "guardian_phone": "0912345678",
         "consent": "initials",
+        "child_consent": "yes",
         "agreement": "yes",
         "title": title,
         "book": "other",

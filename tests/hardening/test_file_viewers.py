@@ -69,6 +69,7 @@ def test_the_pdf_viewer_and_the_image_viewer_work_under_the_sandbox(
                 "guardian_name": "Nguyễn Văn Bình",
                 "guardian_phone": "0912345678",
                 "consent": "initials",
+                "child_consent": "yes",
                 "agreement": "yes",
                 "title": title,
                 "book": "other",

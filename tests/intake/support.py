@@ -21,6 +21,11 @@ from storage import LocalStorage, Storage
 from tests.intake.files import drawing_png
 from tests.support import DRAWING, csrf_from
 
+# The refusal of a child's name shown without the child's own consent.
+CHILD_REFUSAL = (
+    "A child aged 7 to 17 must agree for themself before their name can be shown: let the "
+    "child tick their own box, or choose not to show the name."
+)
 RECEIPT_LINK = re.compile(r"/entries/([2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4})\?token=([\w-]+)")
 
 
@@ -96,6 +101,7 @@ def entrant_fields(**overrides: str) -> dict[str, str]:
         "guardian_name": "Nguyễn Văn Bình",
         "guardian_phone": "0912 345 678",
         "consent": "initials",
+        "child_consent": "yes",
         "agreement": "yes",
         "title": "Hoa vàng trên cỏ xanh",
         "book": "other",
@@ -105,6 +111,24 @@ def entrant_fields(**overrides: str) -> dict[str, str]:
     }
     fields.update(overrides)
     return fields
+
+
+def entrant_fields_without(name: str, **overrides: str) -> dict[str, str]:
+    """``entrant_fields`` lacking one field (an agreement or a consent not given)."""
+    fields = entrant_fields(**overrides)
+    del fields[name]
+    return fields
+
+
+async def entrant_by_code(sessionmaker: async_sessionmaker[AsyncSession], code: str) -> Entrant:
+    async with sessionmaker() as session:
+        entrant = await session.scalar(
+            select(Entrant)
+            .join(Entry, Entry.entrant_id == Entrant.id)
+            .where(Entry.receipt_code == code)
+        )
+        assert entrant is not None
+        return entrant
 
 
 @dataclass

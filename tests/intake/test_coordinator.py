@@ -26,7 +26,15 @@ from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import Counts, StoredCheck, counts, entrant_fields, form, post_form
+from tests.intake.support import (
+    CHILD_REFUSAL,
+    Counts,
+    StoredCheck,
+    counts,
+    entrant_fields,
+    form,
+    post_form,
+)
 from tests.support import (
     DRAWING,
     WRITING,
@@ -211,7 +219,8 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 CSV_HEADER = (
-    "full_name,age,grade,unit,guardian_name,guardian_phone,consent,title,book,file,agreement\n"
+    "full_name,age,grade,unit,guardian_name,guardian_phone,consent,title,book,file,agreement,"
+    "child_consent\n"
 )
 
 
@@ -244,6 +253,13 @@ async def _import(
     return await client.get(sent.headers["location"])
 
 
+def _row_kinds(html: str) -> dict[str, str]:
+    """The report's rows: their number, accepted or refused."""
+    return {
+        n: kind for kind, n in re.findall(r'<tr class="(accepted|refused)" data-row="(\d+)"', html)
+    }
+
+
 async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the_good(
     intake_settings: Settings,
     app: httpx.AsyncClient,
@@ -256,18 +272,19 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     csv_text = CSV_HEADER + "".join(
         [
             "Lê Văn An,10,5,th-bach-sam-5a,Lê Văn Ba,0912345678,full_name,"
-            "Ngôi nhà,Dế Mèn phiêu lưu ký,an.png,yes\n",
+            "Ngôi nhà,Dế Mèn phiêu lưu ký,an.png,yes,x\n",
             "Trần Thị Bé,9,4,th-bach-sam-4b,Trần Văn Cả,0987654321,initials,"
-            "Cánh đồng,Sách khác,thu-muc/be.jpg,yes\n",
-            "Phạm Khuyết,10,5,th-bach-sam-5a,,,initials,Không giám hộ,Hoàng tử bé,an.png,yes\n",
-            "Ngô Lạc,10,5,tdp-1,Ngô Cha,0911111111,hidden,Sai đơn vị,Hoàng tử bé,an.png,yes\n",
+            "Cánh đồng,Sách khác,thu-muc/be.jpg,yes,x\n",
+            "Phạm Khuyết,10,5,th-bach-sam-5a,,,initials,Không giám hộ,Hoàng tử bé,an.png,yes,x\n",
+            "Ngô Lạc,10,5,tdp-1,Ngô Cha,0911111111,hidden,Sai đơn vị,Hoàng tử bé,an.png,yes,x\n",
             "Đỗ Thiếu,10,5,th-bach-sam-5a,Đỗ Mẹ,0922222222,hidden,"
-            "Thiếu tệp,Hoàng tử bé,khong-co.png,yes\n",
-            "Vũ Độc,10,5,th-bach-sam-5a,Vũ Bố,0933333333,hidden,Tệp lạ,Hoàng tử bé,virus.png,yes\n",
+            "Thiếu tệp,Hoàng tử bé,khong-co.png,yes,x\n",
+            "Vũ Độc,10,5,th-bach-sam-5a,Vũ Bố,0933333333,hidden,"
+            "Tệp lạ,Hoàng tử bé,virus.png,yes,x\n",
             "<script>alert(1)</script>,10,5,th-bach-sam-5a,Mẹ,0944444444,,"
-            "Không chọn,Hoàng tử bé,an.png,yes\n",
+            "Không chọn,Hoàng tử bé,an.png,yes,x\n",
             "Lý Chưa Hỏi,10,5,th-bach-sam-5a,Lý Mẹ,0955555555,hidden,"
-            "Chưa đồng ý,Hoàng tử bé,an.png,\n",
+            "Chưa đồng ý,Hoàng tử bé,an.png,,x\n",
         ]
     )
     archive = _zip(
@@ -283,9 +300,7 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
 
     assert response.status_code == 200, response.text[:2000]
     html = response.text
-    rows = {
-        n: kind for kind, n in re.findall(r'<tr class="(accepted|refused)" data-row="(\d+)"', html)
-    }
+    rows = _row_kinds(html)
     assert rows == {
         "2": "accepted",
         "3": "accepted",
@@ -342,9 +357,10 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
 ) -> None:
     await _signed_in(app, make_user, ["thcs-bach-sam"])
     csv_text = (
-        "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement\n"
+        "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement;"
+        "child_consent\n"
         "Hà Anh;12;6;thcs-bach-sam-6a;Hà Bố;0912000000;initials;Bài một;Hoàng tử bé;Một hai ba;"
-        "có\n"
+        "có;có\n"
     )
     response = await _import(app, intake_settings, WRITING, csv_text, None)
     assert response.status_code == 200
@@ -378,11 +394,82 @@ async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
         assert expected.split(":")[0] in response.text
 
 
+@LOCAL_ONLY
+async def test_a_bulk_row_showing_a_childs_name_needs_the_childs_own_consent(
+    intake_settings: Settings,
+    app: httpx.AsyncClient,
+    make_user: MakeUser,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Storage,
+) -> None:
+    await _signed_in(app, make_user, ["th-bach-sam"])
+    page = await app.get(f"/coordinator/contests/{DRAWING}/import")
+    hint = vi(
+        "In the column child_consent, write yes when a child aged 7 to 17 has said yes themself "
+        "to their name being shown; a row showing such a child's name (consent full_name or "
+        "initials) without it is refused."
+    )
+    assert html_text.escape(hint, quote=True).replace("&#x27;", "&#39;") in page.text
+    rows = [
+        # A pupil of 10 whose name would be shown, without the child's own yes: refused.
+        "Khúc Chưa Hỏi,10,5,th-bach-sam-5a,Khúc Mẹ,0912345678,full_name,Bài một,Hoàng tử bé,an.png,"
+        "yes,\n",
+        # No name shown: the child's yes is not needed.
+        "Khúc Không Tên,10,5,th-bach-sam-5a,Khúc Bố,0912345679,hidden,Bài hai,Hoàng tử bé,an.png,"
+        "yes,\n",
+        # Under 7 the guardian's choice is enough.
+        "Khúc Nhỏ,6,1,th-bach-sam-5a,Khúc Bà,0912345670,initials,Bài ba,Hoàng tử bé,an.png,yes,\n",
+        # An adult consents for themself.
+        "Khúc Người Lớn,30,,th-bach-sam-5a,,,full_name,Bài bốn,Hoàng tử bé,an.png,yes,\n",
+        # Both parts.
+        "Khúc Đồng Ý,9,4,th-bach-sam-5a,Khúc Cô,0912345671,initials,Bài năm,Hoàng tử bé,an.png,"
+        "yes,có\n",
+    ]
+    before = await counts(sessionmaker, store)
+
+    response = await _import(
+        app,
+        intake_settings,
+        DRAWING,
+        CSV_HEADER + "".join(rows),
+        _zip({"an.png": files.drawing_png()}),
+    )
+
+    assert response.status_code == 200, response.text[:2000]
+    html = response.text
+    kinds = _row_kinds(html)
+    assert kinds == {
+        "2": "refused",
+        "3": "accepted",
+        "4": "accepted",
+        "5": "accepted",
+        "6": "accepted",
+    }
+    refused = html_text.unescape(html.split('data-row="2"')[1].split("</tr>")[0])
+    assert vi(CHILD_REFUSAL) in refused
+    assert vi("Child's own consent") in refused
+    after = await counts(sessionmaker, store)
+    assert (after.entrants, after.entries) == (before.entrants + 4, before.entries + 4)
+    async with sessionmaker() as session:
+        kept = dict(
+            (
+                await session.execute(
+                    select(Entrant.full_name, Entrant.child_consent_at).where(
+                        Entrant.full_name.like("Khúc %")
+                    )
+                )
+            ).all()
+        )
+    assert "Khúc Chưa Hỏi" not in kept
+    assert {name for name, at in kept.items() if at is not None} == {"Khúc Đồng Ý"}
+    assert set(kept) == {"Khúc Không Tên", "Khúc Nhỏ", "Khúc Người Lớn", "Khúc Đồng Ý"}
+
+
 # --- the import as a job ------------------------------------------------------------------
 
 GOOD_ROWS = CSV_HEADER + "".join(
     f"Người Thứ {n},10,5,th-bach-sam-5a,Mẹ {n},091234567{n},initials,Tranh {n},"
-    f"Hoàng tử bé,tranh-{n}.png,yes\n"
+    f"Hoàng tử bé,tranh-{n}.png,yes,x\n"
     for n in range(4)
 )
 
@@ -544,7 +631,7 @@ async def test_an_import_whose_kept_files_are_gone_fails_clearly_and_makes_nothi
         (GOOD_ROWS.encode(), b"PK\x03\x04 not really a zip", "The ZIP file could not be read."),
         (
             (
-                CSV_HEADER + "An,10,5,th-bach-sam-5a,Mẹ,0912345678,initials,T,Sách,,yes\n" * 1001
+                CSV_HEADER + "An,10,5,th-bach-sam-5a,Mẹ,0912345678,initials,T,Sách,,yes,x\n" * 1001
             ).encode(),
             None,
             "Import at most %(count)s rows at a time.",
@@ -621,10 +708,11 @@ async def test_a_folder_of_scans_in_the_zip_is_one_entry_with_its_pages_in_order
         writing.allowed_types = ["pdf", "jpeg", "png"]
         writing.max_files = 3
     await _signed_in(app, make_user, ["thcs-bach-sam"])
-    header = (
-        "full_name,age,grade,unit,guardian_name,guardian_phone,consent,title,book,file,agreement\n"
+    header = CSV_HEADER
+    row = (
+        "Hà Anh,12,6,thcs-bach-sam-6a,Hà Bố,0912000000,initials,{title},Hoàng tử bé,{file},yes,"
+        "yes\n"
     )
-    row = "Hà Anh,12,6,thcs-bach-sam-6a,Hà Bố,0912000000,initials,{title},Hoàng tử bé,{file},yes\n"
     pages = {
         "truong-thcs/bai-ha-anh/trang-10.png": files.drawing_png((40, 30)),
         "truong-thcs/bai-ha-anh/trang-2.png": files.drawing_png((20, 30)),

@@ -15,7 +15,13 @@ from contest.models import Entrant, Entry, Event, Role
 from contest.notice import AGREEMENT_VERSION
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import StoredCheck, entrant_fields, submit_drawing, submit_page
+from tests.intake.support import (
+    StoredCheck,
+    entrant_fields,
+    entrant_fields_without,
+    submit_drawing,
+    submit_page,
+)
 from tests.privacy.support import api_submit
 from tests.support import DRAWING, WRITING, Account, sign_in, vi
 
@@ -27,9 +33,7 @@ ADULT_REFUSAL = "Please read the privacy notice and tick that you agree to it."
 
 
 def _without_agreement(**overrides: str) -> dict[str, str]:
-    fields = entrant_fields(**overrides)
-    del fields["agreement"]
-    return fields
+    return entrant_fields_without("agreement", **overrides)
 
 
 async def test_the_notice_states_the_events_retention_and_its_wording_version(

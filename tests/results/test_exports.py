@@ -82,7 +82,7 @@ async def test_results_as_xlsx_one_sheet_per_division_in_rank_order_with_totals(
     assert primary[0][0] == f"{title} · Tiểu học"
     assert PUBLISHED_DAY in primary[1][0]
     assert primary[3][:3] == [vi("Rank"), vi("Receipt code"), vi("Full name")]
-    assert primary[3][-1] == vi("Prize")
+    assert primary[3][-2:] == [vi("Prize"), vi("Name in public")]
     people = primary[4:7]
     assert [(r[0], r[1], r[2], r[9], r[12]) for r in people] == [
         (1, "DEMV-W7K3", "Nguyễn Minh Anh", 9.25, "Giải Nhất"),
@@ -99,6 +99,8 @@ async def test_results_as_xlsx_one_sheet_per_division_in_rank_order_with_totals(
         "Chú Dế Mèn và bài học về lòng dũng cảm",
     ]
     assert people[0][10:12] == [9.0, 3]
+    # What the public may be told: the name as each consented (initials, here).
+    assert [r[13] for r in people] == ["N. M. A.", "H. S. 0.", "H. S. 1."]
     assert primary[7] == [None] * len(primary[7])
     assert [row[:2] for row in primary[8:]] == totals(entries=3, first=1, second=1)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -225,6 +226,58 @@ async def test_names_follow_the_consent_and_a_new_consent_changes_the_etag(
     hidden = await client.get(PAGE)
     assert hidden.headers["etag"] != page.headers["etag"]
     assert "Học sinh 0" not in hidden.text
+
+
+async def test_a_forgotten_contest_is_read_again_even_by_a_check_that_was_reading(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    drawings: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A withdrawn name: the page is forgotten at once, no clock moves; and a check that read
+    the winners just before the withdrawal was committed does not keep what it read."""
+    await _set_consents(sessionmaker, {drawings[0]: Consent.FULL_NAME})
+    caches: list[gallery.GalleryCache] = []
+    found = gallery.gallery_cache
+
+    def remembered(request: Any) -> gallery.GalleryCache:
+        caches.append(found(request))
+        return caches[-1]
+
+    monkeypatch.setattr(gallery, "gallery_cache", remembered)
+    assert "Học sinh 0" in (await client.get(PAGE)).text
+    cache = caches[-1]
+
+    await _set_consents(sessionmaker, {drawings[0]: Consent.HIDDEN})
+    cache.forget("another-contest")
+    assert "Học sinh 0" in (await client.get(PAGE)).text  # another contest's, not this one's
+    cache.forget(DRAWING)
+    assert not [key for key in cache.pages if key[0] == DRAWING]
+    assert "Học sinh 0" not in (await client.get(PAGE)).text
+
+    # Shown again, then withdrawn while a check is reading the database.
+    await _set_consents(sessionmaker, {drawings[0]: Consent.FULL_NAME})
+    cache.forget(DRAWING)
+    assert "Học sinh 0" in (await client.get(PAGE)).text
+    read = gallery.load_gallery
+    reads = 0
+
+    async def withdrawn_meanwhile(connection: Any, *, slug: str) -> Any:
+        nonlocal reads
+        reads += 1
+        before = await read(connection, slug=slug)
+        if reads == 1:
+            await _set_consents(sessionmaker, {drawings[0]: Consent.HIDDEN})
+            cache.forget(DRAWING)
+        return before
+
+    monkeypatch.setattr(gallery, "load_gallery", withdrawn_meanwhile)
+    clock.later()
+    page = await client.get(PAGE)
+    assert reads == 2
+    assert "Học sinh 0" not in page.text
+    assert "Học sinh 0" not in (await client.get(PAGE)).text
 
 
 async def test_requests_are_answered_from_the_copy_without_signing_links(
