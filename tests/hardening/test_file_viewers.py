@@ -15,6 +15,7 @@ import httpx
 import pytest
 from reportlab.pdfgen import canvas
 
+from tests.hardening.servers import entry_fields
 from tests.support import DEMO_PASSWORD, DRAWING, sign_in_page, wait_for_job
 
 pytestmark = pytest.mark.browser
@@ -62,20 +63,7 @@ def test_the_pdf_viewer_and_the_image_viewer_work_under_the_sandbox(
     with httpx.Client(base_url=live_server, timeout=30) as web:
         sent = web.post(
             f"/api/v1/contests/{DRAWING}/entries",
-            data={
-                "full_name": "Nguyễn Văn An",
-                "age": "10",
-                "unit": "th-bach-sam-5a",
-                "guardian_name": "Nguyễn Văn Bình",
-                "guardian_phone": "0912345678",
-                "consent": "initials",
-                "child_consent": "yes",
-                "agreement": "yes",
-                "title": title,
-                "book": "other",
-                "book_title": "Dế Mèn phiêu lưu ký",
-                "book_author": "Tô Hoài",
-            },
+            data=entry_fields(title),
             files={"file": ("bai.pdf", _pdf(), "application/pdf")},
         )
     assert sent.status_code == 201, sent.text
