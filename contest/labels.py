@@ -5,6 +5,7 @@ from __future__ import annotations
 from contest.i18n import N_
 from contest.models import (
     Aggregation,
+    Consent,
     ContestKind,
     ContestStatus,
     EntryStatus,
@@ -77,6 +78,13 @@ PRIZE_COUNT_LABELS = {
     "second": N_("Number of second prizes per division"),
     "third": N_("Number of third prizes per division"),
     "honourable": N_("Number of honourable mentions per division"),
+}
+
+# How a winner's name may appear in public, as the submit form asks it.
+CONSENTS = {
+    Consent.FULL_NAME: N_("Full name (for example: Nguyễn Minh Anh)"),
+    Consent.INITIALS: N_("Initials only (for example: N. M. A.)"),
+    Consent.HIDDEN: N_("Do not show the name"),
 }
 
 ENTRY_STATUSES = {

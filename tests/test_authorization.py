@@ -233,6 +233,7 @@ OBJECT_RULES: dict[str, Callable[[Persona], bool]] = {
     "/api/v1/entries/{code:str}/remark": lambda p: p.name == "entrant with an edit token",
     "/judge/remarks/{remark_id:int}": lambda p: p.name == "judge of contest X",
     "/entries/{code:str}/my-data.zip": lambda p: p.name == "entrant with an edit token",
+    "/entries/{code:str}/my-data": lambda p: p.name == "entrant with an edit token",
     "/api/v1/entries/{code:str}/my-data": lambda p: p.name == "entrant with an edit token",
     "/api/v1/jobs/{job_id:int}": lambda p: p.name in ("coordinator of unit A", "admin"),
     "/coordinator/contests/{slug:str}/import/{job_id:int}": (

@@ -52,11 +52,7 @@ from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
 from contest.vote.services import receipt_vote_code
 from storage import Storage, StorageError
 
-CONSENT_LABELS = {
-    "full_name": N_("Full name (for example: Nguyễn Minh Anh)"),
-    "initials": N_("Initials only (for example: N. M. A.)"),
-    "hidden": N_("Do not show the name"),
-}
+CONSENT_LABELS = labels.CONSENTS
 STATUS_LABELS = {
     EntryStatus.SUBMITTED: N_("Received"),
     EntryStatus.WITHDRAWN: N_("Withdrawn"),
@@ -383,6 +379,11 @@ async def _receipt_page(
             + ("?" + urlencode(query) if query else ""),
             "receipt_link": receipt_url_for(request, entry, token) if token else None,
             "data_link": str(request.url_for("entry_data", code=entry.receipt_code))
+            + "?"
+            + urlencode({"token": token})
+            if token
+            else None,
+            "data_page": str(request.url_for("entry_data_page", code=entry.receipt_code))
             + "?"
             + urlencode({"token": token})
             if token

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from contest import rules
+from contest import labels, rules
 from contest.access import (
     client_ip,
     current_user,
@@ -19,11 +20,12 @@ from contest.access import (
     requires,
 )
 from contest.db import utcnow
+from contest.files import links as files_links
 from contest.forms import read_form
 from contest.i18n import gettext, ngettext
 from contest.intake import services as intake
 from contest.intake.uploads import receipt_url_for
-from contest.models import Entrant, Role
+from contest.models import AssetRole, Entrant, Role
 from contest.privacy import services
 from contest.privacy.interfaces import PrivacyError
 from contest.results.gallery import gallery_cache
@@ -78,6 +80,40 @@ async def _archive_response(request: Request, token: str | None) -> Response:
 @public
 async def entry_data(request: Request) -> Response:
     return await _archive_response(request, request.query_params.get("token"))
+
+
+@public
+async def entry_data_page(request: Request) -> Response:
+    """What the ZIP holds, as a page: a chat app's browser may not download files, but it opens
+    pages and links (the original files open from here one by one)."""
+    token = request.query_params.get("token")
+    storage = request_storage(request)
+    async with request_sessionmaker(request)() as session:
+        view = await intake.load_entry(session, receipt_code=request.path_params["code"])
+        rules.ensure_entry_holder(view.entry, token)
+        record = await services.entry_record(session, view=view)
+    originals = [a for a in view.entry.assets if a.role == AssetRole.ORIGINAL]
+    try:
+        links = [
+            await files_links.download_link(storage, a.storage_key, filename=a.original_filename)
+            for a in originals
+        ]
+    except StorageError:
+        links = []
+    query = urlencode({"token": token})
+    response = render(
+        request,
+        "privacy/my_data.html",
+        {
+            "record": record,
+            "files": list(zip(originals, links, strict=False)),
+            "labels": labels,
+            "archive": f"{request.url_for('entry_data', code=view.entry.receipt_code)}?{query}",
+            "receipt": receipt_url_for(request, view.entry, token or ""),
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @public
@@ -254,6 +290,7 @@ async def admin_privacy(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/privacy", notice, name="privacy"),
     Route("/entries/{code:str}/my-data.zip", entry_data),
+    Route("/entries/{code:str}/my-data", entry_data_page),
     Route("/entries/{code:str}/name/withdraw", withdraw_name, methods=["POST"]),
     Route("/admin/privacy", admin_privacy, methods=["GET", "POST"]),
 ]

@@ -249,6 +249,7 @@ def _pages(made: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
             ("/entries/{code:str}", f"/entries/{code}"),
             ("/entries/{code:str}", made["receipt"]),
             ("/entries/{code:str}/remark", made["receipt"].replace("?", "/remark?")),
+            ("/entries/{code:str}/my-data", made["receipt"].replace("?", "/my-data?")),
         ],
         "gv.5a@bachsam.demo": [
             ("/coordinator", "/coordinator"),

@@ -122,7 +122,37 @@ async def test_the_receipt_links_the_archive_for_the_token_holder_only(
     assert (
         'id="data-link"' in private.text and f"/entries/{code}/my-data.zip?token=" in private.text
     )
-    assert 'id="data-link"' not in public.text and "my-data.zip" not in public.text
+    assert f"/entries/{code}/my-data?token=" in private.text
+    assert 'id="data-link"' not in public.text and "my-data" not in public.text
+
+
+@LOCAL_ONLY
+async def test_the_data_is_also_a_page_that_any_browser_opens(app: httpx.AsyncClient) -> None:
+    code, token = await submitted(app)
+    other = await api_submit(
+        app, DRAWING, entrant_fields(full_name="Trần Văn Khác"), [("khac.png", files.drawing_png())]
+    )
+    assert other.status_code == 201
+
+    page = await app.get(f"/entries/{code}/my-data", params={"token": token})
+
+    # A page, not a download: it opens inside a chat app's browser too.
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "content-disposition" not in page.headers
+    assert page.headers["cache-control"] == "no-store"
+    for held in (NAME, GUARDIAN, PHONE_STORED, TITLE, NOTE, FILENAME, code):
+        assert held in page.text, held
+    assert "Trần Văn Khác" not in page.text
+    # The original file opens from a link; the ZIP is offered beside it.
+    assert "/files/entries/" in page.text
+    assert f"/entries/{code}/my-data.zip?token=" in page.text
+
+    for params in ({}, {"token": "not-the-token"}):
+        refused = await app.get(f"/entries/{code}/my-data", params=params)
+        assert refused.status_code == 403 and NAME not in refused.text
+    unknown = await app.get("/entries/ZZZZ-ZZZZ/my-data", params={"token": token})
+    assert unknown.status_code == 404
 
 
 @LOCAL_ONLY
