@@ -24,6 +24,7 @@ from contest.access import (
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
+from contest.events.media import division_rules
 from contest.events.services import get_public_contest
 from contest.files import keys, links
 from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
@@ -126,6 +127,7 @@ async def _form_context(
         "coordinator": coordinator,
         "accept": _accept_attribute(contest),
         "accepted": accepted_labels(contest.allowed_types),
+        "division_rules": division_rules(contest),
         "consent_labels": CONSENT_LABELS,
         "direct_upload": origin is not None,
         "slot_url": str(request.url_for("api_upload_slot", slug=contest.slug)),

@@ -13,6 +13,7 @@ from contest.access import public
 from contest.db import utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError
+from contest.events.media import division_rules
 from contest.files.links import logo_link
 from contest.middleware import LOCALE_COOKIE
 from contest.models import Contest
@@ -72,6 +73,7 @@ async def contest_detail(request: Request) -> Response:
             "contest": contest,
             "event": contest.event,
             "phase": services.contest_phase(contest, now),
+            "division_rules": division_rules(contest),
             "now": now,
             "labels": labels,
             "i18n": i18n,
