@@ -460,3 +460,20 @@ async def test_the_form_and_the_contest_page_show_each_divisions_rules(
         "mov",
         "jpeg",
     ]
+
+
+@LOCAL_ONLY
+async def test_the_receipt_says_the_divisions_rules_for_a_new_file(
+    app: httpx.AsyncClient,
+) -> None:
+    code, token = receipt_of(
+        await submit_page(app, STORY, entrant_fields(), [("k.mp4", files.video_mp4(400))])
+    )
+    page = html_text.unescape((await app.get(f"/entries/{code}", params={"token": token})).text)
+    division = page.split('id="entry-division">')[1].split("</dd>")[0]
+    assert division.startswith(PRIMARY)
+    assert vi("Send: %(types)s", types=VIDEOS) in division
+    assert vi("Accepted files: %(types)s", types=VIDEOS) in page
+    accept = re.search(r'id="f-file" name="file" type="file" accept="([^"]*)"', page)
+    assert accept is not None
+    assert ".mp4" in accept.group(1) and ".jpg" not in accept.group(1)
