@@ -558,9 +558,9 @@ async def store_upload(
         ),
     )
     stream = _prefixed(head, iterator)
-    length = kind.duration() if kind.duration is not None else None
-    if length is not None:
-        stream = _measured(stream, length)
+    measuring = kind.duration() if kind.duration is not None else None
+    if measuring is not None:
+        stream = _measured(stream, measuring)
     if make_cleaner is not None:
         stream = _cleaned(stream, make_cleaner())
     try:
@@ -579,8 +579,8 @@ async def store_upload(
     upload = PendingUpload(
         asset_id, key, kind, stored.size, stored.sha256, name, processing=processing
     )
-    if length is not None:
-        upload.seconds, upload.length_read = length.finish(), True
+    if measuring is not None:
+        upload.seconds, upload.length_read = measuring.finish(), True
     try:
         await _set_stored(sessionmaker, upload)
     except BaseException:
