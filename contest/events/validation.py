@@ -532,8 +532,6 @@ def check_division_rules(division: Mapping[str, Any], contest: Mapping[str, Any]
                 name=name,
                 types=division_accepts_label([], allowed),
             )
-    if accepts and not kinds_accepted(accepts, allowed) and TYPED not in accepts:
-        errors.setdefault("accepts", gettext("Choose at least one kind the contest accepts."))
     words, contest_words = division.get("max_words"), contest.get("max_words")
     if words is not None and not is_writing:
         errors["max_words"] = gettext("Only a writing contest takes typed text.")
