@@ -24,7 +24,15 @@ import hmac
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -960,10 +968,15 @@ async def _read_length(storage: Storage, upload: PendingUpload) -> None:
     reader = upload.kind.duration()
     with _reading_upload():
         stream = await storage.get_stream(upload.key)
-        async for chunk in stream:
-            reader.feed(chunk)
-            if reader.done:
-                break
+        try:
+            async for chunk in stream:
+                reader.feed(chunk)
+                if reader.done:
+                    break
+        finally:
+            # Stopped early: the object's stream (an open file, an S3 body) is closed now.
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
     upload.seconds, upload.length_read = reader.finish(), True
 
 
