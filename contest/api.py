@@ -20,6 +20,7 @@ from contest import labels
 from contest.access import ANYONE, access_of, public
 from contest.db import MAX_ROW_ID, utcnow
 from contest.events import services
+from contest.events.media import division_policy
 from contest.i18n import gettext
 from contest.models import Contest, Unit, UnitKind
 from contest.public.routes import public_contest
@@ -65,7 +66,28 @@ CONTEST_SCHEMA: dict[str, Any] = {
                 "max_words": {"type": ["integer", "null"]},
             },
         },
-        "divisions": {"type": "array", "items": {"type": "object"}},
+        "divisions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "media_policy": {
+                        "type": "object",
+                        "description": "What an entry to this division is checked against: "
+                        "the kinds it takes (415 otherwise), whether typed text is taken, the "
+                        "word limit, and a video's shortest and longest length in seconds "
+                        "(422 otherwise, or when a video's length cannot be read).",
+                        "properties": {
+                            "allowed_types": {"type": "array", "items": {"type": "string"}},
+                            "typed_text": {"type": "boolean"},
+                            "max_words": {"type": ["integer", "null"]},
+                            "min_seconds": {"type": ["integer", "null"]},
+                            "max_seconds": {"type": ["integer", "null"]},
+                        },
+                    }
+                },
+            },
+        },
         "books": {"type": "array", "items": {"type": "object"}},
         "criteria": {"type": "array", "items": {"type": "object"}},
     },
@@ -184,7 +206,13 @@ def contest_json(contest: Contest, now: datetime, *, detail: bool) -> dict[str, 
     if detail:
         data["rules"] = contest.rules
         data["divisions"] = [
-            {"key": d.key, "name": d.name, "min_age": d.min_age, "max_age": d.max_age}
+            {
+                "key": d.key,
+                "name": d.name,
+                "min_age": d.min_age,
+                "max_age": d.max_age,
+                "media_policy": division_policy(contest, d),
+            }
             for d in contest.divisions
         ]
         data["books"] = [{"id": b.id, "title": b.title, "author": b.author} for b in contest.books]

@@ -119,6 +119,26 @@ def format_size(num_bytes: int) -> str:
     return gettext("%(size)s KB", size=format_number(max(1, round(num_bytes / 1024))))
 
 
+def format_duration(seconds: int) -> str:
+    """A video's length as a clock reads it: 4:05, or 1:02:03 past an hour."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_duration_range(shortest: int | None, longest: int | None) -> str:
+    """The lengths a rule allows: "5:00 to 10:00", "at least 5:00" or "at most 10:00"."""
+    if shortest is not None and longest is not None:
+        return gettext(
+            "%(low)s to %(high)s", low=format_duration(shortest), high=format_duration(longest)
+        )
+    if shortest is not None:
+        return gettext("at least %(low)s", low=format_duration(shortest))
+    if longest is not None:
+        return gettext("at most %(high)s", high=format_duration(longest))
+    return ""
+
+
 def countdown_words() -> dict[str, str]:
     """The countdown's words for the page's script, which fills in the numbers itself."""
     t = translations(get_locale())

@@ -99,3 +99,13 @@ FILE_STATES = {
     FileState.READY: N_("Ready"),
     FileState.FAILED: N_("Processing failed"),
 }
+
+# What a division's rules may name besides single kinds (contest.files.kinds' MEDIA_GROUPS
+# and TYPED), as the organisers' form lists them.
+MEDIA_NAMES = {
+    "typed": N_("Typed text"),
+    "image": N_("Images (drawings, photos, scans)"),
+    "document": N_("Documents (PDF, DOCX, TXT)"),
+    "audio": N_("Audio recordings"),
+    "video": N_("Video recordings"),
+}

@@ -278,6 +278,23 @@ class Contest(Base):
     )
 
 
+class _WholeRule:
+    """A whole-number rule of a division's ``media``, read and set as an attribute (None
+    when it is not set)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, division: Division | None, owner: type | None = None) -> int | None:
+        if division is None:
+            return None
+        value = (division.media or {}).get(self.name)
+        return int(value) if value is not None else None
+
+    def __set__(self, division: Division, value: int | None) -> None:
+        division.set_rule(self.name, value)
+
+
 class Division(Base):
     """An age group within a contest; an entrant's age picks it."""
 
@@ -291,8 +308,32 @@ class Division(Base):
     min_age: Mapped[int | None]
     max_age: Mapped[int | None]
     position: Mapped[int] = mapped_column(default=0)
+    # The division's own media rules, on top of its contest's: ``accepts`` (kind and group
+    # names, and "typed"), ``max_words``, ``min_seconds`` and ``max_seconds`` of a video;
+    # each left out when not set. Read and set as the attributes below.
+    media: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     contest: Mapped[Contest] = relationship(back_populates="divisions", lazy="raise")
+
+    def set_rule(self, name: str, value: Any) -> None:
+        """Set one media rule (None or [] leaves it out), as a new dict, so that the JSON
+        column sees the change."""
+        rules = {k: v for k, v in (self.media or {}).items() if k != name}
+        if value is not None and value != []:
+            rules[name] = value
+        self.media = rules
+
+    @property
+    def accepts(self) -> list[str]:
+        return list((self.media or {}).get("accepts") or [])
+
+    @accepts.setter
+    def accepts(self, value: list[str]) -> None:
+        self.set_rule("accepts", list(value))
+
+    max_words = _WholeRule()
+    min_seconds = _WholeRule()
+    max_seconds = _WholeRule()
 
 
 class Book(Base):

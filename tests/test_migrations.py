@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from contest.db import Base, create_engine
@@ -88,3 +90,75 @@ def test_the_childs_consent_migration_goes_down_and_up_again(database: str, tmp_
         upgrade(url)
         differences, _tables = differences_and_tables(url)
     assert differences == []
+
+
+def _migrate(url: str, step: Any, revision: str) -> None:
+    # Like contest.migrate.upgrade: env.py runs an event loop of its own, in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(step, alembic_config(url), revision).result()
+
+
+def _rows(url: str, statement: str) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(statement))
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return run_apart(run())
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_division_media_migrates_down_and_up_keeping_the_divisions(
+    database: str, tmp_path: Path
+) -> None:
+    with empty_database(database, tmp_path) as url:
+        _migrate(url, command.upgrade, "0012")
+        _rows(
+            url,
+            "INSERT INTO events (slug, name, theme, organizer, starts_on, ends_on, description,"
+            " retention_months, created_at) VALUES"
+            " ('e', 'E', '', '', '2026-10-01', '2026-10-07', '', 12, '2026-10-01 00:00:00')",
+        )
+        _rows(
+            url,
+            "INSERT INTO contests (event_id, slug, kind, title, summary, rules, opens_at,"
+            " closes_at, status, position, allowed_types, max_file_size, max_files,"
+            " judges_per_entry, remark_days, blind, aggregation, prize_scheme) VALUES"
+            " (1, 'c', 'storytelling', 'C', '', '', '2026-10-01 00:00:00', '2026-10-07 00:00:00',"
+            " 'open', 0, '[\"mp4\"]', 1024, 1, 3, 7, true, 'normalised', '{}')",
+        )
+        _rows(
+            url, "INSERT INTO divisions (contest_id, key, name, position) VALUES (1, 'd', 'D', 0)"
+        )
+
+        _migrate(url, command.upgrade, "0014")
+        # A division from before has no rules of its own.
+        assert [
+            json.loads(r[0]) if isinstance(r[0], str) else r[0]
+            for r in _rows(url, "SELECT media FROM divisions")
+        ] == [{}]
+        _rows(url, """UPDATE divisions SET media = '{"accepts": ["video"], "max_seconds": 600}'""")
+
+        _migrate(url, command.downgrade, "0013")
+        assert "media" not in {c["name"] for c in _columns(url, "divisions")}
+        assert _rows(url, "SELECT key FROM divisions") == [("d",)]
+
+        _migrate(url, command.upgrade, "head")
+        differences, _tables = differences_and_tables(url)
+    assert differences == []
+
+
+def _columns(url: str, table: str) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(lambda c: inspect(c).get_columns(table))
+        finally:
+            await engine.dispose()
+
+    return run_apart(run())

@@ -483,7 +483,9 @@ async def contest_child(request: Request) -> Response:
         if request.method == "GET":
             values = {f.name: getattr(child, f.name) for f in fields_of(entity)} if child else {}
             return _form_page(request, values=values, **page)
-        form = await read_form(request)
+        fields, lists = await read_form_lists(request)
+        multiple = [f.name for f in fields_of(entity) if f.widget == "multiselect"]
+        form: dict[str, Any] = {**fields, **{name: lists.get(name, []) for name in multiple}}
         actor = current_user(request)
         if child is not None and form.get("delete"):
             names = [f.name for f in fields_of(entity)]

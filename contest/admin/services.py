@@ -21,6 +21,7 @@ from contest.events.eventfile import contest_settings
 from contest.events.services import units_under
 from contest.events.validation import (
     InvalidError,
+    check_division_rules,
     prize_counts,
     prize_scheme,
     validate,
@@ -379,6 +380,15 @@ async def save_child(
 ) -> Division | Criterion | Book:
     entity, model = CHILD_MODELS[part]
     values = validate(entity, raw, form=True)
+    if entity == "division":
+        check_division_rules(
+            values,
+            {
+                "kind": contest.kind,
+                "allowed_types": contest.allowed_types,
+                "max_words": contest.max_words,
+            },
+        )
     key = "title" if part == "books" else "key"
     clash = await session.scalar(
         select(model.id).where(model.contest_id == contest.id, getattr(model, key) == values[key])

@@ -21,6 +21,7 @@ from contest.events.services import event_json
 from contest.events.validation import (
     PRIZE_TIERS,
     InvalidError,
+    check_division_rules,
     fields_of,
     prize_counts,
     prize_scheme,
@@ -40,6 +41,8 @@ from contest.models import (
 )
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+# A division's media rules, in the order the file writes them.
+DIVISION_RULES = ("accepts", "max_words", "min_seconds", "max_seconds")
 
 
 class EventFileError(Exception):
@@ -95,7 +98,10 @@ def _items(parent: Mapping[str, Any], key: str) -> Sequence[Any]:
 
 
 # Keys a section may hold besides its entity's fields.
-_NESTED = {"contest": {"divisions", "criteria", "books", "prizes"}}
+_NESTED = {
+    "contest": {"divisions", "criteria", "books", "prizes"},
+    "division": {"min_minutes", "max_minutes"},
+}
 
 
 def _validated_items(
@@ -119,7 +125,26 @@ def _validated(entity: str, raw: Any, where: str, line: int | None) -> dict[str,
         return validate(entity, data)
     except InvalidError as exc:
         name, message = next(iter(exc.errors.items()))
+        name = _written_name(data, name)
         raise EventFileError(_line_of(data, name), f"{where}.{name}: {message}") from None
+
+
+def _written_name(data: Mapping[str, Any], name: str) -> str:
+    """The name a refused field has in the file: a video's length may be written in minutes."""
+    minutes = name.replace("_seconds", "_minutes")
+    return minutes if name not in data and minutes in data else name
+
+
+def _check_rules(
+    raw: Any, division: Mapping[str, Any], contest: Mapping[str, Any], where: str
+) -> None:
+    """A division's media rules against its contest's, refused at the line of the rule."""
+    try:
+        check_division_rules(division, contest)
+    except InvalidError as exc:
+        name = _written_name(raw, next(iter(exc.errors)))
+        message = exc.errors[next(iter(exc.errors))]
+        raise EventFileError(_line_of(raw, name), f"{where}.{name}: {message}") from None
 
 
 def parse_event_file(text: str) -> dict[str, Any]:
@@ -185,7 +210,7 @@ def parse_event_file(text: str) -> dict[str, Any]:
             ("criteria", "criterion", "key"),
             ("books", "book", "title"),
         ):
-            children = []
+            children: list[dict[str, Any]] = []
             seen: set[str] = set()
             for child_raw, child in _validated_items(raw_map, part, entity, f"{where}."):
                 if child[key_name] in seen:
@@ -194,6 +219,8 @@ def parse_event_file(text: str) -> dict[str, Any]:
                         gettext("%(value)s appears twice", value=child[key_name]),
                     )
                 seen.add(child[key_name])
+                if entity == "division":
+                    _check_rules(child_raw, child, contest, f"{where}.{part}[{len(children)}]")
                 children.append(child)
             contest[part] = children
         contests.append(contest)
@@ -448,6 +475,8 @@ def _contest_document(contest: Contest) -> dict[str, Any]:
                 "min_age": d.min_age,
                 "max_age": d.max_age,
                 "position": d.position,
+                # Only the rules set: a division without any reads as before.
+                **{name: d.media[name] for name in DIVISION_RULES if name in d.media},
             }
             for d in contest.divisions
         ],

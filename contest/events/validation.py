@@ -15,7 +15,13 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from contest.files.kinds import FILE_KINDS
+from contest.files.kinds import (
+    FILE_KINDS,
+    MEDIA_GROUPS,
+    TYPED,
+    division_accepts_label,
+    kinds_accepted,
+)
 from contest.i18n import LOCAL_TZ, N_, gettext, normalize_text
 from contest.models import Aggregation, ContestKind, ContestStatus, Prize, Role, UnitKind
 
@@ -24,6 +30,10 @@ DEFAULT_RETENTION_MONTHS = 12
 MAX_RETENTION_MONTHS = 120
 # The prize ladder is contest.models.Prize, best first.
 PRIZE_TIERS = tuple(prize.value for prize in Prize)
+# A division's video length, in seconds: up to three hours.
+MAX_VIDEO_SECONDS = 3 * 3600
+# What a division's ``accepts`` may name: typed text, a group of kinds, or a kind.
+MEDIA_NAMES = (TYPED, *MEDIA_GROUPS, *FILE_KINDS)
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -188,6 +198,27 @@ def many(parse_one: Parser, allowed: Sequence[str] | None = None) -> Parser:
     return parse
 
 
+def media_names(value: Any) -> list[str]:
+    """A division's ``accepts``: names of MEDIA_NAMES, each once, in the order given."""
+    names: list[str] = []
+    for item in value if isinstance(value, list | tuple) else str(value).split(","):
+        if _is_blank(item):
+            continue
+        name = str(item).strip().lower()
+        if name not in MEDIA_NAMES:
+            raise _FieldError(
+                gettext(
+                    "%(name)s is not a kind of entry: use %(names)s, or a kind of file such as "
+                    "mp4 or jpeg.",
+                    name=repr(str(item)),
+                    names=", ".join((TYPED, *MEDIA_GROUPS)),
+                )
+            )
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def retention_months(value: Any) -> int | None:
     """Months of retention after publication; 0 means no automatic erasure (None)."""
     months: int = integer(0, MAX_RETENTION_MONTHS)(value)
@@ -335,6 +366,24 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
             _number("min_age", N_("From age"), integer(0, 120)),
             _number("max_age", N_("To age"), integer(0, 120)),
             _position(),
+            Field(
+                "accepts",
+                N_("Accepts (when not all the contest's files)"),
+                media_names,
+                required=False,
+                default=[],
+                widget="multiselect",
+                choices=tuple(
+                    (name, labels.MEDIA_NAMES.get(name, name.upper())) for name in MEDIA_NAMES
+                ),
+                hint=N_(
+                    "Typed text, groups (images, documents, audio, video) or single kinds; "
+                    "none ticked: whatever the contest accepts."
+                ),
+            ),
+            _number("max_words", N_("Word limit for typed text"), integer(1, 100_000)),
+            _number("min_seconds", N_("Shortest video (seconds)"), integer(1, MAX_VIDEO_SECONDS)),
+            _number("max_seconds", N_("Longest video (seconds)"), integer(1, MAX_VIDEO_SECONDS)),
         ),
         "criterion": (
             Field("key", N_("Code"), slug),
@@ -397,6 +446,8 @@ def validate(entity: str, raw: Mapping[str, Any], *, form: bool = False) -> dict
     """
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    if entity == "division":
+        raw = _minutes_as_seconds(raw, errors)
     for spec in fields_of(entity):
         value = raw.get(spec.name)
         if form and spec.widget == "checkbox" and value is None:
@@ -419,6 +470,28 @@ def validate(entity: str, raw: Mapping[str, Any], *, form: bool = False) -> dict
     return values
 
 
+def _minutes_as_seconds(raw: Mapping[str, Any], errors: dict[str, str]) -> Mapping[str, Any]:
+    """A division's video length may be written in minutes (``min_minutes``, ``max_minutes``,
+    as in the event file) instead of seconds; never both for the same end."""
+    converted = dict(raw)
+    for end in ("min", "max"):
+        minutes, seconds = f"{end}_minutes", f"{end}_seconds"
+        if _is_blank(raw.get(minutes)):
+            continue
+        if not _is_blank(raw.get(seconds)):
+            errors[minutes] = gettext(
+                "Give %(seconds)s or %(minutes)s, not both.", seconds=seconds, minutes=minutes
+            )
+            continue
+        try:
+            value = decimal(1 / 60, MAX_VIDEO_SECONDS / 60)(raw[minutes])
+        except _FieldError as exc:
+            errors[minutes] = str(exc)
+            continue
+        converted[seconds] = max(1, round(value * 60))
+    return converted
+
+
 def _check_together(entity: str, values: dict[str, Any], errors: dict[str, str]) -> None:
     if (
         entity == "event"
@@ -436,6 +509,47 @@ def _check_together(entity: str, values: dict[str, Any], errors: dict[str, str])
         low, high = values.get("min_age"), values.get("max_age")
         if low is not None and high is not None and high < low:
             errors["max_age"] = gettext("The upper age cannot be below the lower age.")
+        shortest, longest = values.get("min_seconds"), values.get("max_seconds")
+        if shortest is not None and longest is not None and longest < shortest:
+            errors["max_seconds"] = gettext(
+                "The longest video cannot be shorter than the shortest."
+            )
+
+
+def check_division_rules(division: Mapping[str, Any], contest: Mapping[str, Any]) -> None:
+    """A division's media rules against its contest's (its kind, ``allowed_types`` and
+    ``max_words``): InvalidError naming each rule that the contest makes impossible."""
+    errors: dict[str, str] = {}
+    accepts = division.get("accepts") or []
+    allowed = contest.get("allowed_types") or []
+    is_writing = contest.get("kind") == ContestKind.WRITING
+    if TYPED in accepts and not is_writing:
+        errors["accepts"] = gettext("Only a writing contest takes typed text.")
+    for name in accepts:
+        if name != TYPED and not kinds_accepted([name], allowed):
+            errors["accepts"] = gettext(
+                "%(name)s is not among the contest's accepted files (%(types)s).",
+                name=name,
+                types=division_accepts_label([], allowed),
+            )
+    words, contest_words = division.get("max_words"), contest.get("max_words")
+    if words is not None and not is_writing:
+        errors["max_words"] = gettext("Only a writing contest takes typed text.")
+    elif words is not None and accepts and TYPED not in accepts:
+        errors["max_words"] = gettext(
+            "A word limit applies to typed text, which this division does not accept."
+        )
+    elif words is not None and contest_words and words > contest_words:
+        errors["max_words"] = gettext(
+            "The contest's own limit is %(limit)s words; a division's cannot be higher.",
+            limit=contest_words,
+        )
+    lengths = [n for n in ("min_seconds", "max_seconds") if division.get(n) is not None]
+    videos = [k for k in kinds_accepted(accepts, allowed) if FILE_KINDS[k].group == "video"]
+    if lengths and not videos:
+        errors[lengths[0]] = gettext("A length applies to videos, and this division accepts none.")
+    if errors:
+        raise InvalidError(errors)
 
 
 def prize_scheme(values: Mapping[str, Any]) -> dict[str, Any]:

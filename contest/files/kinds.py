@@ -8,7 +8,7 @@ seekable copy (a direct upload, or a kind that cannot be cleaned as it streams).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from contest.files.cleaners import Scrub, StreamCleaner
@@ -19,6 +19,8 @@ from contest.files.cleaners.ogg import scrub_ogg
 from contest.files.cleaners.pdf import scrub_pdf
 from contest.files.cleaners.wav import WavCleaner, scrub_wav
 from contest.files.cleaners.webm import scrub_matroska
+from contest.files.duration import DurationReader, IsoMediaDuration, MatroskaDuration
+from contest.i18n import gettext
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # What a judge's page shows a file in; "download" is a link and nothing inline.
@@ -39,6 +41,15 @@ class FileKind:
     is_image: bool = False
     scrub: Scrub | None = None
     stream_cleaner: Callable[[], StreamCleaner] | None = None
+    # Reads a video's length from its container as its bytes pass (contest.files.duration).
+    duration: Callable[[], DurationReader] | None = None
+
+    @property
+    def group(self) -> str:
+        """What a division's rules may name it by besides its own name: image, document,
+        audio or video."""
+        family = self.content_type.split("/")[0]
+        return family if family in ("image", "audio", "video") else "document"
 
 
 # In the order the organisers' form lists them.
@@ -65,12 +76,15 @@ FILE_KINDS: dict[str, FileKind] = {
         FileKind("ogg", "audio/ogg", "ogg", "OGG", "audio", scrub=scrub_ogg),
         FileKind(
             "mp4", "video/mp4", "mp4", "MP4", "video", scrub=scrub_iso_media,
-            stream_cleaner=IsoMediaCleaner,
+            stream_cleaner=IsoMediaCleaner, duration=IsoMediaDuration,
         ),
-        FileKind("webm", "video/webm", "webm", "WebM", "video", scrub=scrub_matroska),
+        FileKind(
+            "webm", "video/webm", "webm", "WebM", "video", scrub=scrub_matroska,
+            duration=MatroskaDuration,
+        ),
         FileKind(
             "mov", "video/quicktime", "mov", "MOV", "video", scrub=scrub_iso_media,
-            stream_cleaner=IsoMediaCleaner,
+            stream_cleaner=IsoMediaCleaner, duration=IsoMediaDuration,
         ),
     ]
 }  # fmt: skip
@@ -103,6 +117,10 @@ DECLARED_TYPES: dict[str, str] = {
 FORBIDDEN_KINDS = frozenset({"html", "svg", "xml", "executable", "script", "zip"})
 # Kinds that are the same container (ISO base media) told apart only by a brand.
 INTERCHANGEABLE = {"m4a": {"mp4"}, "mp4": {"m4a", "mov"}, "mov": {"mp4"}}
+# What a division's rules may list besides kinds: a group of kinds, or typed text (a
+# writing contest's text box).
+MEDIA_GROUPS = ("image", "document", "audio", "video")
+TYPED = "typed"
 # Previews and thumbnails of drawings, and the event's logo, are stored as this.
 PREVIEW_TYPE = "image/jpeg"
 
@@ -126,3 +144,20 @@ def viewer_for(content_type: str) -> str:
 
 def accepted_labels(allowed_types: Iterable[str]) -> str:
     return ", ".join(FILE_KINDS[t].label for t in allowed_types if t in FILE_KINDS)
+
+
+def kinds_accepted(accepts: Iterable[str], allowed_types: Iterable[str]) -> list[str]:
+    """The kinds of the contest's list that a division's ``accepts`` (kind and group names)
+    takes, in the contest's order; every one of them when ``accepts`` is empty."""
+    names = set(accepts)
+    allowed = [t for t in allowed_types if t in FILE_KINDS]
+    if not names:
+        return allowed
+    return [t for t in allowed if t in names or FILE_KINDS[t].group in names]
+
+
+def division_accepts_label(accepts: Sequence[str], allowed_types: Iterable[str]) -> str:
+    """What a division takes, for people: typed text (when listed) and its kinds' labels."""
+    kinds = accepted_labels(kinds_accepted(accepts, allowed_types))
+    typed = gettext("typed text") if TYPED in accepts else ""
+    return ", ".join(part for part in (typed, kinds) if part)

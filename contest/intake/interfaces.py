@@ -194,6 +194,10 @@ class PendingUpload:
     derived_ids: list[int] = field(default_factory=list)
     derived_keys: list[str] = field(default_factory=list)
     processing: bool = False
+    # A video's length in seconds, read from its container (None: none found), once
+    # ``length_read``: as it streamed in, or from storage when a rule needs it.
+    seconds: float | None = None
+    length_read: bool = False
 
 
 @dataclass(frozen=True, slots=True)

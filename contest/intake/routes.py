@@ -24,9 +24,16 @@ from contest.access import (
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
+from contest.events.media import division_rules, rules_text
 from contest.events.services import get_public_contest
 from contest.files import keys, links
-from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, accepted_labels, kind_of_stored
+from contest.files.kinds import (
+    FILE_KINDS,
+    PREVIEW_TYPE,
+    accepted_labels,
+    kind_of_stored,
+    kinds_accepted,
+)
 from contest.files.limits import FILENAME_MAX
 from contest.forms import read_form, read_json_object, verify_csrf
 from contest.i18n import N_, gettext
@@ -37,6 +44,7 @@ from contest.models import (
     AssetRole,
     Contest,
     ContestKind,
+    Division,
     Entry,
     EntryStatus,
     FileState,
@@ -71,8 +79,10 @@ async def _contest(request: Request) -> Contest:
             raise HTTPException(404) from None
 
 
-def _accept_attribute(contest: Contest) -> str:
-    kinds = [FILE_KINDS[t] for t in contest.allowed_types if t in FILE_KINDS]
+def _accept_attribute(contest: Contest, division: Division | None = None) -> str:
+    """The file picker's hint of the kinds the contest (or the entry's division) takes."""
+    accepts = division.accepts if division is not None else []
+    kinds = [FILE_KINDS[t] for t in kinds_accepted(accepts, contest.allowed_types)]
     return ",".join(
         [f".{k.extension}" for k in kinds]
         + [k.content_type.split(";")[0] for k in kinds]
@@ -123,6 +133,7 @@ async def _form_context(
         "coordinator": coordinator,
         "accept": _accept_attribute(contest),
         "accepted": accepted_labels(contest.allowed_types),
+        "division_rules": division_rules(contest),
         "consent_labels": CONSENT_LABELS,
         "direct_upload": origin is not None,
         "slot_url": str(request.url_for("api_upload_slot", slug=contest.slug)),
@@ -370,8 +381,13 @@ async def _receipt_page(
             "withdraw_name_action": str(request.url_for("withdraw_name", code=entry.receipt_code))
             + ("?" + urlencode(query) if query else ""),
             "labels": labels,
-            "accept": _accept_attribute(view.contest),
-            "accepted": accepted_labels(view.contest.allowed_types),
+            "accept": _accept_attribute(view.contest, view.division),
+            "accepted": accepted_labels(
+                kinds_accepted(
+                    view.division.accepts if view.division else [], view.contest.allowed_types
+                )
+            ),
+            "division_rules": rules_text(view.contest, view.division) if view.division else [],
             "is_writing": view.contest.kind == ContestKind.WRITING,
             "edit_action": str(request.url_for("edit_entry", code=entry.receipt_code))
             + ("?" + urlencode(query) if query else ""),

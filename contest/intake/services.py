@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -35,16 +44,28 @@ from sqlalchemy.orm import selectinload
 
 from contest import audit, rules
 from contest.db import utcnow
+from contest.events.media import takes_typed_text, word_limit
 from contest.files import keys
 from contest.files.cleaners import StreamCleaner, scrub_file
+from contest.files.duration import DurationReader
 from contest.files.images import Derivatives, check_header, make_derivatives
 from contest.files.interfaces import UnreadableImageError, UnsupportedFileError
-from contest.files.kinds import FILE_KINDS, PREVIEW_TYPE, FileKind, declared_kind, kind_of_stored
+from contest.files.kinds import (
+    FILE_KINDS,
+    PREVIEW_TYPE,
+    FileKind,
+    declared_kind,
+    division_accepts_label,
+    kind_of_stored,
+    kinds_accepted,
+)
 from contest.files.limits import IMAGE_HEADER_BYTES, SNIFF_BYTES, SPOOL_IN_MEMORY
 from contest.files.sniff import check_kind, clean_filename, sniff
 from contest.i18n import (
     count_words,
     format_datetime,
+    format_duration,
+    format_duration_range,
     format_size,
     gettext,
     ngettext,
@@ -235,20 +256,29 @@ def _check_body(
     errors: dict[str, str],
     *,
     has_files: bool,
+    division: Division | None = None,
     required: bool = True,
 ) -> tuple[str | None, int | None]:
-    if contest.kind != ContestKind.WRITING:
-        if required and not has_files:
+    body = normalize_text(values.get("body_text", "")) or None
+    if not takes_typed_text(contest, division):
+        if body is not None and contest.kind == ContestKind.WRITING and division is not None:
+            errors["body_text"] = gettext(
+                "The division %(division)s does not take typed text. Please send one of: "
+                "%(types)s.",
+                division=division.name,
+                types=division_accepts_label(division.accepts, contest.allowed_types),
+            )
+        elif required and not has_files:
             errors["file"] = gettext("Attach your file.")
         return None, None
-    body = normalize_text(values.get("body_text", "")) or None
     words = count_words(body) if body else None
-    if words is not None and contest.max_words and words > contest.max_words:
+    limit = word_limit(contest, division)
+    if words is not None and limit and words > limit:
         errors["body_text"] = ngettext(
             "The text has %(num)d word; the limit is %(limit)s.",
             "The text has %(num)d words; the limit is %(limit)s.",
             words,
-            limit=contest.max_words,
+            limit=limit,
         )
     if required and body is None and not has_files:
         errors["body_text"] = gettext("Type your text here, or attach a file.")
@@ -346,10 +376,12 @@ def validate_entry(
     )
     note = _text(values, "note", errors, limit=NOTE_MAX)
     book_id, book_title, book_author = _check_book(values, contest.books, errors)
-    body_text, word_count = _check_body(values, contest, errors, has_files=has_files)
     division = pick_division(contest.divisions, age=age, grade=grade) if age is not None else None
     if age is not None and division is None and contest.divisions and "age" not in errors:
         errors["age"] = gettext("No division of this contest is open to this age.")
+    body_text, word_count = _check_body(
+        values, contest, errors, has_files=has_files, division=division
+    )
     if errors:
         raise EntryValidationError(errors, gettext("Some information needs correcting."))
     assert age is not None and unit is not None
@@ -393,10 +425,12 @@ def validate_changes(
     entrant: Entrant,
     has_files: bool,
     had_files: bool,
+    division: Division | None = None,
 ) -> EntryChanges:
-    """What an entrant may change with the edit link: the entry, not the person. A name to be
-    shown anew (a changed choice) needs a child's own consent as a new entry does; an unchanged
-    one stays as it is, hidden while a child's consent is missing (contest.notice)."""
+    """What an entrant may change with the edit link: the entry, not the person (whose age
+    picked the ``division`` whose rules still hold). A name to be shown anew (a changed
+    choice) needs a child's own consent as a new entry does; an unchanged one stays as it is,
+    hidden while a child's consent is missing (contest.notice)."""
     errors: dict[str, str] = {}
     title = _text(
         values, "title", errors, limit=TITLE_MAX, required=gettext("Give your entry a title.")
@@ -412,7 +446,9 @@ def validate_changes(
         given=entrant.child_consent_at is not None or consent == entrant.consent.value,
     )
     book_id, book_title, book_author = _check_book(values, contest.books, errors)
-    body_text, word_count = _check_body(values, contest, errors, has_files=has_files or had_files)
+    body_text, word_count = _check_body(
+        values, contest, errors, has_files=has_files or had_files, division=division
+    )
     if errors:
         raise EntryValidationError(errors, gettext("Some information needs correcting."))
     return EntryChanges(
@@ -524,6 +560,13 @@ async def _cleaned(chunks: AsyncIterator[bytes], cleaner: StreamCleaner) -> Asyn
         yield held
 
 
+async def _measured(chunks: AsyncIterator[bytes], reader: DurationReader) -> AsyncIterator[bytes]:
+    """The chunks as they are, each shown to the reader of the video's length on its way."""
+    async for chunk in chunks:
+        reader.feed(chunk)
+        yield chunk
+
+
 async def _read_head(chunks: AsyncIterator[bytes], length: int) -> bytes:
     head = bytearray()
     while len(head) < length:
@@ -580,6 +623,9 @@ async def store_upload(
         state=FileState.PROCESSING if processing else FileState.READY,
     )
     stream = _prefixed(head, iterator)
+    measuring = kind.duration() if kind.duration is not None else None
+    if measuring is not None:
+        stream = _measured(stream, measuring)
     if make_cleaner is not None:
         stream = _cleaned(stream, make_cleaner())
     try:
@@ -598,6 +644,8 @@ async def store_upload(
     upload = PendingUpload(
         asset_id, key, kind, stored.size, stored.sha256, name, processing=processing
     )
+    if measuring is not None:
+        upload.seconds, upload.length_read = measuring.finish(), True
     try:
         await _set_stored(sessionmaker, upload)
     except BaseException:
@@ -933,10 +981,11 @@ async def verify_direct_upload(
         processing=True,
     )
     try:
-        head = await storage.head(asset.storage_key)
-        if head.size > contest.max_file_size:
-            raise too_large(contest.max_file_size)
-        prefix = await storage.read_prefix(asset.storage_key, IMAGE_HEADER_BYTES)
+        with _reading_upload():
+            head = await storage.head(asset.storage_key)
+            if head.size > contest.max_file_size:
+                raise too_large(contest.max_file_size)
+            prefix = await storage.read_prefix(asset.storage_key, IMAGE_HEADER_BYTES)
         kind = check_kind(
             sniff(prefix[:SNIFF_BYTES]),
             contest.allowed_types,
@@ -945,12 +994,6 @@ async def verify_direct_upload(
         upload.kind = kind
         if kind.is_image:
             check_header(prefix)
-    except FileNotFoundError:
-        raise UploadNotFoundError(
-            gettext("The file has not arrived yet. Please upload it again.")
-        ) from None
-    except StorageError:
-        raise StorageDownError() from None
     except (UploadTooLargeError, UnsupportedFileError, UnreadableImageError):
         await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
         raise
@@ -964,6 +1007,103 @@ async def verify_direct_upload(
             .values(size=head.size, content_type=kind.content_type, state=FileState.PROCESSING)
         )
     return upload
+
+
+async def _read_length(storage: Storage, upload: PendingUpload) -> None:
+    """A stored video's length, read from storage (a direct upload, which the app never
+    saw stream): its chunks only until the reader has its answer."""
+    if upload.length_read or upload.kind.duration is None:
+        return
+    reader = upload.kind.duration()
+    with _reading_upload():
+        stream = await storage.get_stream(upload.key)
+        try:
+            async for chunk in stream:
+                reader.feed(chunk)
+                if reader.done:
+                    break
+        finally:
+            # Stopped early: the object's stream (an open file, an S3 body) is closed now.
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
+    upload.seconds, upload.length_read = reader.finish(), True
+
+
+@contextlib.contextmanager
+def _reading_upload() -> Iterator[None]:
+    """Reading a direct upload's object: one that is not there is asked for again, and
+    storage that does not answer is a 503."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise UploadNotFoundError(
+            gettext("The file has not arrived yet. Please upload it again.")
+        ) from None
+    except StorageError:
+        raise StorageDownError() from None
+
+
+async def check_division_files(
+    *,
+    storage: Storage,
+    contest: Contest,
+    division: Division | None,
+    uploads: Sequence[PendingUpload],
+) -> None:
+    """An entry's files against its division's rules: a kind the division does not take is
+    refused as any kind the contest does not take is (415), a video shorter or longer than
+    it allows, or whose length cannot be read, with 422. The caller removes the files."""
+    if division is None:
+        return
+    if division.accepts:
+        kinds = kinds_accepted(division.accepts, contest.allowed_types)
+        if any(u.kind.name not in kinds for u in uploads):
+            raise UnsupportedFileError(
+                gettext(
+                    "This kind of file is not accepted in the division %(division)s. Please "
+                    "send one of: %(types)s.",
+                    division=division.name,
+                    types=division_accepts_label(division.accepts, contest.allowed_types),
+                )
+            )
+    shortest, longest = division.min_seconds, division.max_seconds
+    if shortest is None and longest is None:
+        return
+    allowed = format_duration_range(shortest, longest)
+    for upload in uploads:
+        if upload.kind.group != "video":
+            continue
+        await _read_length(storage, upload)
+        if upload.seconds is None:
+            raise _file_refused(
+                gettext(
+                    "The length of this video could not be read from the file, so it cannot "
+                    "be checked against the division's %(range)s. Please save it again (as "
+                    "MP4 from a phone's camera, for example) and send it.",
+                    range=allowed,
+                )
+            )
+        seconds = round(upload.seconds)
+        if (shortest is not None and seconds < shortest) or (
+            longest is not None and seconds > longest
+        ):
+            raise _file_refused(
+                gettext(
+                    "The video is %(length)s long; the division %(division)s takes videos of "
+                    "%(range)s.",
+                    length=format_duration(seconds),
+                    division=division.name,
+                    range=allowed,
+                )
+            )
+
+
+def _file_refused(message: str) -> EntryValidationError:
+    return EntryValidationError({"file": message}, gettext("Some information needs correcting."))
+
+
+def division_of(contest: Contest, division_id: int | None) -> Division | None:
+    return next((d for d in contest.divisions if d.id == division_id), None)
 
 
 # --- entries ------------------------------------------------------------------------------
@@ -1057,6 +1197,12 @@ async def submit_entry(
             )
         )
         upload_ids.clear()
+        await check_division_files(
+            storage=storage,
+            contest=contest,
+            division=division_of(contest, data.division_id),
+            uploads=uploads,
+        )
         submitted = await _record_with_retries(
             sessionmaker,
             contest=contest,
@@ -1264,7 +1410,7 @@ async def load_entry(
         )
     assert contest is not None
     unit = await session.get(Unit, entry.entrant.unit_id) if entry.entrant.unit_id else None
-    division = next((d for d in contest.divisions if d.id == entry.division_id), None)
+    division = division_of(contest, entry.division_id)
     originals = [a for a in entry.assets if a.role == AssetRole.ORIGINAL]
     derived: dict[int, dict[str, Asset]] = {}
     for asset in entry.assets:
@@ -1343,6 +1489,7 @@ async def edit_entry(
             entrant=view.entrant,
             has_files=bool(uploads or upload_ids),
             had_files=bool(view.originals),
+            division=view.division,
         )
         uploads.extend(
             await verify_direct_uploads(
@@ -1353,6 +1500,9 @@ async def edit_entry(
             )
         )
         upload_ids.clear()
+        await check_division_files(
+            storage=storage, contest=view.contest, division=view.division, uploads=uploads
+        )
         async with sessionmaker.begin() as session:
             replaced = await record_changes(
                 session,

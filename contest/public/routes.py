@@ -15,6 +15,7 @@ from contest.access import public
 from contest.db import utcnow
 from contest.events import services
 from contest.events.interfaces import ContestNotFoundError
+from contest.events.media import division_rules
 from contest.files.links import logo_link
 from contest.i18n import gettext
 from contest.middleware import LOCALE_COOKIE
@@ -90,6 +91,7 @@ async def contest_detail(request: Request) -> Response:
             "event": event,
             "card": card,
             "phase": services.contest_phase(contest, now),
+            "division_rules": division_rules(contest),
             "now": now,
             "labels": labels,
             "i18n": i18n,

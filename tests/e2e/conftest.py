@@ -117,3 +117,30 @@ def phone(browser: Any) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def fill_entry_form(
+    page: Any,
+    *,
+    full_name: str,
+    age: str,
+    grade: str,
+    guardian_name: str,
+    title: str,
+    child_consent: bool = True,
+) -> None:
+    """The entry form filled as a parent does for a pupil of class 5A: the entrant, the
+    guardian, the title, the first suggested book, initials in public, the child's own yes
+    (unless ``child_consent`` is false) and the agreement."""
+    page.fill("#f-full_name", full_name)
+    page.fill("#f-age", age)
+    page.fill("#f-grade", grade)
+    page.select_option("#f-unit", "th-bach-sam-5a")
+    page.fill("#f-guardian_name", guardian_name)
+    page.fill("#f-guardian_phone", "0912 345 678")
+    page.fill("#f-title", title)
+    page.select_option("#f-book", index=1)
+    page.check("input[name=consent][value=initials]")
+    if child_consent:
+        page.check("#f-child_consent")
+    page.check("#f-agreement")

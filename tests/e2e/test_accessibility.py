@@ -6,7 +6,8 @@ own route table and fails on one it does not visit (or exempt, with the reason: 
 pages), so a new page is checked the day it is added. The server is the demo with a day's
 work done through the services: the drawing contest judged, published and open to the
 audience vote, with a re-marking request handed to a judge; the writing contest in a
-comparative final; a coordinator's import; a judge's slip.
+comparative final; a coordinator's import; a judge's slip; the storytelling contest's
+primary division taking only videos of 1 to 10 minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.routing import Route
 
 from tests.e2e.conftest import PHONE, demo_server
@@ -68,6 +69,7 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
     from contest.jobs.worker import run_queued
     from contest.models import (
         Assignment,
+        Contest,
         Division,
         Entry,
         RemarkRequest,
@@ -190,6 +192,16 @@ async def _a_days_work(env: dict[str, str]) -> dict[str, Any]:
             )
             made["user"] = organiser.id
             made["drawing"], made["writing"] = drawing.id, writing.id
+            # Rules of its own for one division, which the submit form lists.
+            await session.execute(
+                update(Division)
+                .where(
+                    Division.contest_id
+                    == select(Contest.id).where(Contest.slug == STORY).scalar_subquery(),
+                    Division.key == "tieu-hoc",
+                )
+                .values(media={"accepts": ["video"], "min_seconds": 60, "max_seconds": 600})
+            )
             await session.commit()
             assert await session.scalar(select(RemarkRequest.id)) == made["remark"]
         coordinator = await _user(sessionmaker, "gv.5a@bachsam.demo")

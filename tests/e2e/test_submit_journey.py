@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.e2e.conftest import fill_entry_form
+
 pytestmark = pytest.mark.browser
 
 UPLOAD_BYTES_PER_SECOND = 300 * 1024
@@ -34,19 +36,18 @@ def test_submit_a_drawing_see_progress_get_receipt_edit_title(
     phone.locator("a.button[href$='/contests/ve-tranh-theo-sach/submit']").click()
     expect(phone.locator("#submit-form")).to_be_visible()
 
-    phone.fill("#f-full_name", "Nguyễn Minh Anh")
-    phone.fill("#f-age", "10")
-    phone.fill("#f-grade", "5")
-    phone.select_option("#f-unit", "th-bach-sam-5a")
-    phone.fill("#f-guardian_name", "Nguyễn Văn Bình")
-    phone.fill("#f-guardian_phone", "0912 345 678")
-    phone.fill("#f-title", "Chú Dế Mèn dũng cảm")
-    phone.select_option("#f-book", index=1)
-    phone.check("input[name=consent][value=initials]")
+    fill_entry_form(
+        phone,
+        full_name="Nguyễn Minh Anh",
+        age="10",
+        grade="5",
+        guardian_name="Nguyễn Văn Bình",
+        title="Chú Dế Mèn dũng cảm",
+        child_consent=False,
+    )
     # The child (aged 10) says yes in a box of their own, not ticked beforehand.
     expect(phone.locator("#f-child_consent")).not_to_be_checked()
     phone.check("#f-child_consent")
-    phone.check("#f-agreement")
     phone.set_input_files("#f-file", str(photo))
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.screenshot(path=str(artifacts / "submit-form-phone.png"), full_page=True)

@@ -158,3 +158,72 @@ def svg() -> bytes:
 
 def html() -> bytes:
     return b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def _mvhd(units: int, timescale: int, version: int) -> bytes:
+    if version == 1:
+        times = struct.pack(">QQIQ", 0, 0, timescale, units)
+    else:
+        times = struct.pack(">IIII", 0, 0, timescale, units)
+    # rate, volume, reserved, matrix, pre-defined, next track id: what follows the times.
+    rest = (
+        struct.pack(">IH10x", 0x00010000, 0x0100)
+        + b"\x00" * 36
+        + b"\x00" * 24
+        + b"\x00\x00\x00\x02"
+    )
+    return _box(b"mvhd", bytes([version, 0, 0, 0]) + times + rest)
+
+
+def video_mp4(
+    seconds: float,
+    *,
+    brand: bytes = b"isom",
+    moov_at_end: bool = False,
+    version: int = 0,
+    timescale: int = 600,
+    media_bytes: int = 64,
+    fragmented: bool = False,
+) -> bytes:
+    """A tiny MP4 (or, with brand ``qt  ``, MOV) of the given length: its ``ftyp``, a
+    ``moov`` with a movie header (and a ``udta`` tag beside it, as phones write), and the
+    media, before or after the index. ``fragmented``: the movie header says 0 and the
+    length is in ``mvex`` > ``mehd``, as a recorder that writes fragments does."""
+    ftyp = _box(b"ftyp", brand + b"\x00\x00\x02\x00" + b"isom" + b"mp41")
+    units = round(seconds * timescale)
+    children = _mvhd(0 if fragmented else units, timescale, version)
+    if fragmented:
+        children += _box(b"mvex", _box(b"mehd", bytes(4) + struct.pack(">I", units)))
+    children += _box(b"udta", _box(b"\xa9nam", b"Bai ke chuyen"))
+    moov = _box(b"moov", children)
+    mdat = _box(b"mdat", b"\x00" * media_bytes)
+    return ftyp + (mdat + moov if moov_at_end else moov + mdat)
+
+
+def _ebml(element: int, body: bytes, *, unknown_size: bool = False) -> bytes:
+    name = element.to_bytes((element.bit_length() + 7) // 8, "big")
+    size = (
+        b"\x01\xff\xff\xff\xff\xff\xff\xff"
+        if unknown_size
+        else b"\x01" + len(body).to_bytes(7, "big")
+    )
+    return name + size + body
+
+
+def video_webm(seconds: float | None, *, media_bytes: int = 64, scale: int = 1_000_000) -> bytes:
+    """A tiny WebM of the given length (None: without a Duration, as some browsers record
+    one), its Info after a Void element and before the first Cluster."""
+    header = _ebml(0x1A45DFA3, _ebml(0x4282, b"webm"))
+    info = _ebml(0x2AD7B1, scale.to_bytes(4, "big"))
+    if seconds is not None:
+        info += _ebml(0x4489, struct.pack(">d", seconds * 1e9 / scale))
+    info += _ebml(0x4D80, b"contest-tests")
+    segment = _ebml(0xEC, b"\x00" * 10) + _ebml(0x1549A966, info)
+    segment += _ebml(
+        0x1F43B675, _ebml(0xE7, b"\x00") + _ebml(0xA3, b"\x81" + b"\x00" * media_bytes)
+    )
+    return header + _ebml(0x18538067, segment, unknown_size=True)

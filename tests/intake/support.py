@@ -34,6 +34,16 @@ def vi_n(singular: str, plural: str, n: int, **values: object) -> str:
         return ngettext(singular, plural, n, **values)
 
 
+def too_many_words(num: int, limit: int) -> str:
+    """The refusal of a typed text over its word limit, in Vietnamese."""
+    return vi_n(
+        "The text has %(num)d word; the limit is %(limit)s.",
+        "The text has %(num)d words; the limit is %(limit)s.",
+        num,
+        limit=limit,
+    )
+
+
 @dataclass(frozen=True)
 class Counts:
     entrants: int

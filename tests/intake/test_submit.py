@@ -36,7 +36,7 @@ from tests.intake.support import (
     set_window,
     submit_drawing,
     submit_page,
-    vi_n,
+    too_many_words,
 )
 from tests.support import DRAWING, STORY, WRITING, csrf_from, vi
 
@@ -133,15 +133,7 @@ async def test_typed_text_counts_words_against_the_limit(
     async with nothing_stored():
         over = await submit_page(app, WRITING, entrant_fields(body_text="chữ " * 1501))
         assert over.status_code == 422
-        _alert(
-            over,
-            vi_n(
-                "The text has %(num)d word; the limit is %(limit)s.",
-                "The text has %(num)d words; the limit is %(limit)s.",
-                1501,
-                limit=1500,
-            ),
-        )
+        _alert(over, too_many_words(1501, 1500))
         # What was typed is kept in the form.
         assert "Nguyễn Văn Bình" in over.text and "chữ chữ" in over.text
 
