@@ -641,6 +641,9 @@ class EntryRow:
     files_job_id: int | None
     # Why its processing job failed, when it did.
     files_error: str | None
+    # Forwarded from a lower level's contest, and the score it carried (when it did).
+    forwarded: bool = False
+    forwarded_score: float | None = None
 
 
 async def contest_entries(
@@ -667,6 +670,8 @@ async def contest_entries(
             Entry.files_state,
             Entry.files_job_id,
             Job.error,
+            Entry.forwarded_from_id.is_not(None),
+            Entry.forwarded_score,
         )
         .join(Entrant, Entrant.id == Entry.entrant_id)
         .outerjoin(Unit, Unit.id == Entrant.unit_id)
