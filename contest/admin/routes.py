@@ -412,7 +412,9 @@ async def edit_contest(request: Request) -> Response:
             "extra": {"contest": contest, "children": _children(contest)},
         }
         if request.method == "GET":
-            return _form_page(request, values=services.contest_form_values(contest), **page)
+            return _form_page(
+                request, values=await services.contest_form_values(session, contest), **page
+            )
         return await _save_contest_form(request, session, event=event, contest=contest, page=page)
 
 

@@ -319,11 +319,15 @@ async def import_units(
 # --- contests ---------------------------------------------------------------------------------
 
 
-def contest_form_values(contest: Contest) -> dict[str, Any]:
+async def contest_form_values(session: AsyncSession, contest: Contest) -> dict[str, Any]:
+    forwards_to = await session.scalar(
+        select(Contest.slug).where(Contest.id == contest.forwards_to_id)
+    )
     return {
         # The form's datetime-local inputs read this format.
-        **contest_settings(contest, time_format="%Y-%m-%dT%H:%M"),
+        **contest_settings(contest, time_format="%Y-%m-%dT%H:%M", forwards_to=forwards_to),
         "max_words": contest.max_words if contest.max_words is not None else "",
+        "forward_quota": contest.forward_quota if contest.forward_quota is not None else "",
         **prize_counts(contest.prize_scheme),
     }
 
@@ -346,6 +350,7 @@ async def save_contest(
         )
     values["max_file_size"] = values.pop("max_file_size_mb") * ONE_MIB
     values["prize_scheme"] = prize_scheme(values)
+    values["forwards_to_id"] = await _forward_target(session, event, values.pop("forwards_to"))
     for key in [k for k in values if k.startswith("prizes_")]:
         del values[key]
     target = contest or Contest(event_id=event.id)
@@ -353,6 +358,19 @@ async def save_contest(
         session, target, values, actor=actor, object_type="contest", created=contest is None
     )
     return target
+
+
+async def _forward_target(session: AsyncSession, event: Event, slug: str | None) -> int | None:
+    """The id of the event's contest of this short name, the next level's a contest forwards
+    its best entries to."""
+    if not slug:
+        return None
+    found = await session.scalar(
+        select(Contest.id).where(Contest.event_id == event.id, Contest.slug == slug)
+    )
+    if found is None:
+        raise InvalidError({"forwards_to": gettext("No contest has this short name.")})
+    return int(found)
 
 
 async def get_contest(session: AsyncSession, *, contest_id: int) -> Contest | None:
