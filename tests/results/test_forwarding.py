@@ -35,6 +35,7 @@ from contest.models import (
 )
 from contest.results import remarks
 from contest.settings import Settings
+from contest.tokens import EDIT_TOKEN_HEADER, hash_token, new_secret_token
 from storage import Storage
 from tests.results.support import Row, make_results
 from tests.support import (
@@ -47,6 +48,7 @@ from tests.support import (
     make_next_level,
     make_two_provinces,
     sign_in,
+    stored,
     vi,
 )
 
@@ -491,6 +493,42 @@ async def test_the_source_withdrawn_and_swept_leaves_the_copys_files(
     await sweep(sessionmaker=sessionmaker, storage=storage)
     assert not await storage.exists(source_keys[0])
     assert [await _read(storage, key) for key in copied] == [data, data]
+
+
+async def test_the_family_reads_the_forwarded_entry_with_its_link_but_cannot_change_it(
+    ladder: Ladder, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    token = new_secret_token()
+    async with sessionmaker() as session:
+        await session.execute(
+            update(Entry)
+            .where(Entry.receipt_code == ladder.primary[0])
+            .values(edit_token_hash=hash_token(token))
+        )
+        await session.commit()
+    assert (await _forward(ladder, {"entries": ladder.primary[:1]})).status_code == 200
+    copy = (await _targets(sessionmaker, ladder))[ladder.primary[0]]
+    headers = {EDIT_TOKEN_HEADER: token}
+    async with app_client(settings) as family:
+        read = await family.get(f"/api/v1/entries/{copy.receipt_code}", headers=headers)
+        assert read.status_code == 200
+        changed = await family.patch(
+            f"/api/v1/entries/{copy.receipt_code}", headers=headers, data={"title": "Bài khác"}
+        )
+        assert changed.status_code == 403
+        assert (
+            vi(
+                "This entry was forwarded from the level below and can no longer be changed. "
+                "Ask the organisers if it must be withdrawn."
+            )
+            in changed.text
+        )
+        withdrawn = await family.post(
+            f"/api/v1/entries/{copy.receipt_code}/withdraw", headers=headers
+        )
+        assert withdrawn.status_code == 403
+    assert (await stored(sessionmaker, Entry, copy.id)).title == copy.title
+    assert (await stored(sessionmaker, Entry, copy.id)).status == EntryStatus.SUBMITTED
 
 
 async def test_the_page_forwards_the_ticked_entries(
