@@ -28,6 +28,15 @@ MAX_NAMED = 1000
 RECEIPT_MAX = 32
 
 
+async def _contest(
+    request: Request, *, contest_id: int | None = None, slug: str | None = None
+) -> Contest:
+    async with request.state.sessionmaker() as session:
+        return await rules.ensure_contest_for_organiser(
+            session, user=current_user(request), contest_id=contest_id, slug=slug
+        )
+
+
 async def _preview(request: Request, contest_id: int) -> dict[str, Any]:
     """The page's content: the contest, where it forwards, and what would go (the best of
     each unit and division still within the quota), or why nothing can."""
@@ -103,10 +112,10 @@ async def forward_page(request: Request) -> Response:
     if request.method == "POST":
         form, lists = await read_form_lists(request)
         codes = [c[:RECEIPT_MAX] for c in lists.get("entry", [])][:MAX_NAMED]
-        context = await _preview(request, contest_id)
+        contest = await _contest(request, contest_id=contest_id)
         try:
             report = await _forward(
-                request, context["contest"], codes=codes, with_scores=form.get("with_scores") == "1"
+                request, contest, codes=codes, with_scores=form.get("with_scores") == "1"
             )
         except ContestError as exc:
             message, status_code = exc.message, exc.status_code
@@ -179,10 +188,7 @@ async def api_forward(request: Request) -> Response:
         raise InvalidError(
             gettext("Send the entries as a list of receipt codes and with_scores as true or false.")
         )
-    async with request.state.sessionmaker() as session:
-        contest = await rules.ensure_contest_for_organiser(
-            session, user=current_user(request), slug=request.path_params["slug"]
-        )
+    contest = await _contest(request, slug=request.path_params["slug"])
     report = await _forward(request, contest, codes=codes, with_scores=with_scores)
     return JSONResponse(
         {
