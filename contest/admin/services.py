@@ -36,6 +36,7 @@ from contest.models import (
     Book,
     Conflict,
     Contest,
+    ContestKind,
     Criterion,
     Division,
     Entrant,
@@ -350,7 +351,9 @@ async def save_contest(
         )
     values["max_file_size"] = values.pop("max_file_size_mb") * ONE_MIB
     values["prize_scheme"] = prize_scheme(values)
-    values["forwards_to_id"] = await _forward_target(session, event, values.pop("forwards_to"))
+    values["forwards_to_id"] = await _forward_target(
+        session, event, values.pop("forwards_to"), values["kind"]
+    )
     for key in [k for k in values if k.startswith("prizes_")]:
         del values[key]
     target = contest or Contest(event_id=event.id)
@@ -360,17 +363,27 @@ async def save_contest(
     return target
 
 
-async def _forward_target(session: AsyncSession, event: Event, slug: str | None) -> int | None:
+async def _forward_target(
+    session: AsyncSession, event: Event, slug: str | None, kind: ContestKind
+) -> int | None:
     """The id of the event's contest of this short name, the next level's a contest forwards
-    its best entries to."""
+    its best entries to: of the same kind, so that the entries' files fit it."""
     if not slug:
         return None
-    found = await session.scalar(
-        select(Contest.id).where(Contest.event_id == event.id, Contest.slug == slug)
-    )
+    found = (
+        await session.execute(
+            select(Contest.id, Contest.kind).where(
+                Contest.event_id == event.id, Contest.slug == slug
+            )
+        )
+    ).first()
     if found is None:
         raise InvalidError({"forwards_to": gettext("No contest has this short name.")})
-    return int(found)
+    if found.kind != kind:
+        raise InvalidError(
+            {"forwards_to": gettext("The next level's contest must be of the same kind.")}
+        )
+    return int(found.id)
 
 
 async def get_contest(session: AsyncSession, *, contest_id: int) -> Contest | None:

@@ -199,11 +199,17 @@ def parse_event_file(text: str) -> dict[str, Any]:
             contest[part] = children
         contests.append(contest)
         contest_items.append(raw_map)
+    kinds = {contest["slug"]: contest["kind"] for contest in contests}
     for raw_contest, contest in zip(contest_items, contests, strict=True):
         if contest.get("forwards_to") and contest["forwards_to"] not in slugs:
             raise EventFileError(
                 _line_of(raw_contest, "forwards_to"),
                 gettext("no contest is called %(slug)s", slug=contest["forwards_to"]),
+            )
+        if contest.get("forwards_to") and kinds[contest["forwards_to"]] != contest["kind"]:
+            raise EventFileError(
+                _line_of(raw_contest, "forwards_to"),
+                gettext("The next level's contest must be of the same kind."),
             )
     parsed["contests"] = contests
 

@@ -204,11 +204,16 @@ async def plan_forwarding(
 
 
 async def forward_target(session: AsyncSession, source: Contest) -> Contest | None:
-    """The next level's contest, when the source names one of its own event."""
+    """The next level's contest, when the source names one of its own event and kind."""
     if source.forwards_to_id is None:
         return None
     target = await session.get(Contest, source.forwards_to_id)
-    if target is None or target.event_id != source.event_id or target.id == source.id:
+    if (
+        target is None
+        or target.event_id != source.event_id
+        or target.id == source.id
+        or target.kind != source.kind
+    ):
         return None
     return target
 

@@ -127,6 +127,7 @@ async def test_a_contest_names_the_next_level_it_forwards_to_in_the_form_and_the
         ({"title": "<script>alert(1)</script>", "closes_at": "x"}, "closes_at", "Nhập ngày giờ"),
         ({"forwards_to": "khong-co", "forward_quota": "2"}, "forwards_to", "Không có cuộc thi"),
         ({"forwards_to": "ke-chuyen-sach"}, "forward_quota", "bao nhiêu bài"),
+        ({"forwards_to": "ve-tranh-theo-sach", "forward_quota": "2"}, "forwards_to", "cùng loại"),
         ({"forwards_to": "ke-chuyen-thieu-nhi", "forward_quota": "2"}, "forwards_to", "chính nó"),
     ],
 )
