@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.intake.cli import sweep
+from contest.intake.forwarding import forward_entries
+from contest.intake.interfaces import StorageDownError
 from contest.models import (
     Asset,
     AssetRole,
@@ -34,9 +36,10 @@ from contest.models import (
     User,
 )
 from contest.results import remarks
+from contest.rules import OrganiserScope
 from contest.settings import Settings
 from contest.tokens import EDIT_TOKEN_HEADER, hash_token, new_secret_token
-from storage import Storage
+from storage import Storage, StorageUnavailableError
 from tests.results.support import Row, make_results
 from tests.support import (
     WRITING,
@@ -587,3 +590,48 @@ async def test_bad_requests_and_a_contest_without_a_next_level_write_nothing(
     assert page.status_code == 200
     assert vi("This contest does not forward its entries to a next level.") in page.text
     assert await _written(sessionmaker, ladder) == before
+
+
+async def test_a_storage_outage_while_copying_forwards_nothing_and_leaves_no_copy(
+    ladder: Ladder,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code = ladder.primary[0]
+    await _attach_drawing(sessionmaker, storage, code)
+    before = await _written(sessionmaker, ladder)
+    keys_before = set(await storage.list_keys("entries/"))
+
+    async def unavailable(_key: str, chunks: AsyncIterator[bytes], **_options: object) -> None:
+        # The bytes are read, then the store stops answering.
+        async for _chunk in chunks:
+            pass
+        raise StorageUnavailableError("down")
+
+    monkeypatch.setattr(storage, "put_stream", unavailable)
+    async with sessionmaker() as session:
+        organiser = await session.scalar(select(User).where(User.email == "tinh-a@example.vn"))
+    assert organiser is not None
+    with pytest.raises(StorageDownError):
+        await forward_entries(
+            sessionmaker,
+            storage,
+            source_id=ladder.source_id,
+            receipt_codes=[code],
+            scope=OrganiserScope(organiser.id, for_units=True),
+            with_scores=False,
+            actor=organiser,
+        )
+    assert await _written(sessionmaker, ladder) == before
+    assert set(await storage.list_keys("entries/")) == keys_before
+
+
+async def test_the_national_organisers_best_counts_per_province(
+    ladder: Ladder, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    response = await _forward(ladder, {}, ladder.national)
+    assert response.status_code == 200, response.text
+    sent = {f["from"] for f in response.json()["forwarded"]}
+    # Each province's best two of each division (province B has one of each).
+    assert sent == {*ladder.primary[:QUOTA], *ladder.lower_secondary[:QUOTA], *ladder.theirs}
