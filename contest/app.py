@@ -28,6 +28,8 @@ from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
 from contest.intake.bulk import KINDS as bulk_job_kinds
+from contest.intake.forward_page import api_routes as forward_api_routes
+from contest.intake.forward_page import routes as forward_routes
 from contest.intake.jobs import KINDS as intake_job_kinds
 from contest.intake.routes import SCHEMAS as intake_schemas
 from contest.intake.routes import api_routes as intake_api_routes
@@ -101,6 +103,7 @@ def _api_routes() -> list[BaseRoute]:
         *account_api_routes,
         *admin_api_routes,
         *intake_api_routes,
+        *forward_api_routes,
         *judging_api_routes,
         *comparing_api_routes,
         *results_api_routes,
@@ -129,6 +132,7 @@ def _routes(api_routes: list[BaseRoute]) -> list[BaseRoute]:
         *privacy_routes,
         *intake_routes,
         *unit_page_routes,
+        *forward_routes,
         *job_routes,
         *health.routes,
         Mount(

@@ -265,6 +265,12 @@ class Contest(Base):
         _enum(Aggregation), default=Aggregation.NORMALISED
     )
     prize_scheme: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The next level's contest this one forwards its best entries to, and how many of each
+    # division each unit may forward (contest.results.forwarding); none: a last level.
+    forwards_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contests.id", ondelete="SET NULL")
+    )
+    forward_quota: Mapped[int | None]
 
     event: Mapped[Event] = relationship(back_populates="contests", lazy="raise")
     divisions: Mapped[list[Division]] = relationship(
@@ -389,6 +395,16 @@ class Entry(Base):
         Index("ix_entries_contest_id_id", "contest_id", "id"),
         # The organiser's list of entries whose files could not be processed.
         Index("ix_entries_contest_id_files_state", "contest_id", "files_state"),
+        # An entry reaches the next level's contest once at most. (A unique index, not a
+        # constraint: SQLite adds one to a table without rebuilding it and its triggers.)
+        Index(
+            "uq_entries_contest_id_forwarded_from_id",
+            "contest_id",
+            "forwarded_from_id",
+            unique=True,
+        ),
+        # Whether a contest's results were forwarded (and so are frozen).
+        Index("ix_entries_forwarded_from_id", "forwarded_from_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -418,6 +434,12 @@ class Entry(Base):
         _enum(FileState), default=FileState.READY, server_default=FileState.READY.value
     )
     files_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    # A copy forwarded from a lower level's contest: the entry it came from and, when the
+    # organiser carried it, that entry's published final score (shown to the organisers only).
+    forwarded_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entries.id", ondelete="SET NULL")
+    )
+    forwarded_score: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

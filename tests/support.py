@@ -659,3 +659,78 @@ def upload_leftovers(storage: Storage, request: pytest.FixtureRequest) -> list[s
     client: Any = request.getfixturevalue("s3_client")
     uploads = client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
     return [upload["Key"] for upload in uploads]
+
+
+async def make_two_provinces(sessionmaker: Any) -> None:
+    """Province A (code tinh-a) holds ward A (phuong-a), which holds the demo's primary
+    school (th-bach-sam); province B (tinh-b) holds its secondary school (thcs-bach-sam)."""
+    from sqlalchemy import select
+
+    from contest.models import Unit, UnitKind
+
+    async with sessionmaker() as session:
+        units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
+        event_id = units["th-bach-sam"].event_id
+        province_a = Unit(event_id=event_id, kind=UnitKind.PROVINCE, code="tinh-a", name="Tỉnh A")
+        province_b = Unit(event_id=event_id, kind=UnitKind.PROVINCE, code="tinh-b", name="Tỉnh B")
+        session.add_all([province_a, province_b])
+        await session.flush()
+        ward_a = Unit(
+            event_id=event_id,
+            kind=UnitKind.WARD,
+            code="phuong-a",
+            name="Phường A",
+            parent_id=province_a.id,
+        )
+        session.add(ward_a)
+        await session.flush()
+        units["th-bach-sam"].parent_id = ward_a.id
+        units["thcs-bach-sam"].parent_id = province_b.id
+        await session.commit()
+
+
+async def make_next_level(
+    sessionmaker: Any, source_slug: str, *, slug: str, title: str, quota: int
+) -> int:
+    """A contest of the next level, like the source (its kind, rubric's absence aside, and
+    its divisions' keys), that the source forwards to with this quota; its id."""
+    from sqlalchemy import select
+
+    from contest.models import Contest, ContestStatus, Division
+
+    async with sessionmaker() as session:
+        source = await session.scalar(select(Contest).where(Contest.slug == source_slug))
+        assert source is not None
+        target = Contest(
+            event_id=source.event_id,
+            slug=slug,
+            kind=source.kind,
+            title=title,
+            opens_at=source.opens_at,
+            closes_at=source.closes_at,
+            status=ContestStatus.CLOSED,
+            position=source.position + 10,
+            allowed_types=source.allowed_types,
+            max_file_size=source.max_file_size,
+            max_files=source.max_files,
+            max_words=source.max_words,
+        )
+        session.add(target)
+        await session.flush()
+        for division in await session.scalars(
+            select(Division).where(Division.contest_id == source.id)
+        ):
+            session.add(
+                Division(
+                    contest_id=target.id,
+                    key=division.key,
+                    name=division.name,
+                    min_age=division.min_age,
+                    max_age=division.max_age,
+                    position=division.position,
+                )
+            )
+        source.forwards_to_id = target.id
+        source.forward_quota = quota
+        await session.commit()
+        return target.id

@@ -66,13 +66,24 @@ def test_migrations_from_empty_build_exactly_the_models(database: str, tmp_path:
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
+# Migrations that change tables the tallies' triggers (0009) sit on or read: each goes down to
+# the revision before it, dropping exactly its columns and keeping every trigger.
+TRIGGERED_TABLE_CHANGES = [
+    ("0013", "0012", "entrants", {"child_consent_at", "name_withdrawn_at"}),
+    ("0015", "0014", "entries", {"forwarded_from_id", "forwarded_score"}),
+]
+
+
 @pytest.mark.parametrize("database", DATABASES)
-def test_the_childs_consent_migration_goes_down_and_up_again(database: str, tmp_path: Path) -> None:
-    """0013 on a database whose entrants carry the tally triggers of 0009: down to 0012 drops
-    its two columns and keeps every trigger, and up again builds exactly the models."""
+@pytest.mark.parametrize(("revision", "before", "table", "added"), TRIGGERED_TABLE_CHANGES)
+def test_a_migration_on_triggered_tables_goes_down_and_up_again(
+    database: str, revision: str, before: str, table: str, added: set[str], tmp_path: Path
+) -> None:
+    """Down from the head to just before ``revision`` and up again: its columns go and come
+    back, every trigger stays, and the schema is exactly the models'."""
 
     def columns_and_triggers(connection: Connection) -> tuple[set[str], int]:
-        found = {c["name"] for c in inspect(connection).get_columns("entrants")}
+        found = {c["name"] for c in inspect(connection).get_columns(table)}
         if connection.dialect.name == "sqlite":
             query = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
         else:
@@ -82,10 +93,10 @@ def test_the_childs_consent_migration_goes_down_and_up_again(database: str, tmp_
     with empty_database(database, tmp_path) as url:
         upgrade(url)
         columns, triggers = inspected(url, columns_and_triggers)
-        assert {"child_consent_at", "name_withdrawn_at"} <= columns and triggers > 0
-        command.downgrade(alembic_config(url), "0012")
+        assert added <= columns and triggers > 0
+        command.downgrade(alembic_config(url), before)
         down, triggers_down = inspected(url, columns_and_triggers)
-        assert down == columns - {"child_consent_at", "name_withdrawn_at"}
+        assert down == columns - added
         assert triggers_down == triggers
         upgrade(url)
         differences, _tables = differences_and_tables(url)

@@ -412,7 +412,9 @@ async def edit_contest(request: Request) -> Response:
             "extra": {"contest": contest, "children": _children(contest)},
         }
         if request.method == "GET":
-            return _form_page(request, values=services.contest_form_values(contest), **page)
+            return _form_page(
+                request, values=await services.contest_form_values(session, contest), **page
+            )
         return await _save_contest_form(request, session, event=event, contest=contest, page=page)
 
 
@@ -766,7 +768,9 @@ async def api_entries(request: Request) -> Response:
       - {name: receipt, in: query, schema: {type: string, maxLength: 100}}
     responses:
       "200":
-        description: A page of entries; files_error is why their processing failed.
+        description: >-
+          A page of entries; files_error is why their processing failed; forwarded, whether
+          the entry came from a lower level's contest, with the score it carried if any.
         json: {type: object}
       "400": {$ref: "#/components/responses/400"}
     """
@@ -786,6 +790,8 @@ async def api_entries(request: Request) -> Response:
                     "files_state": e.files_state.value,
                     "files_error": e.files_error,
                     "files_job": e.files_job_id,
+                    "forwarded": e.forwarded,
+                    "forwarded_score": e.forwarded_score,
                 }
                 for e in entries.items
             ],

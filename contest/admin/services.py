@@ -37,6 +37,7 @@ from contest.models import (
     Book,
     Conflict,
     Contest,
+    ContestKind,
     Criterion,
     Division,
     Entrant,
@@ -320,11 +321,15 @@ async def import_units(
 # --- contests ---------------------------------------------------------------------------------
 
 
-def contest_form_values(contest: Contest) -> dict[str, Any]:
+async def contest_form_values(session: AsyncSession, contest: Contest) -> dict[str, Any]:
+    forwards_to = await session.scalar(
+        select(Contest.slug).where(Contest.id == contest.forwards_to_id)
+    )
     return {
         # The form's datetime-local inputs read this format.
-        **contest_settings(contest, time_format="%Y-%m-%dT%H:%M"),
+        **contest_settings(contest, time_format="%Y-%m-%dT%H:%M", forwards_to=forwards_to),
         "max_words": contest.max_words if contest.max_words is not None else "",
+        "forward_quota": contest.forward_quota if contest.forward_quota is not None else "",
         **prize_counts(contest.prize_scheme),
     }
 
@@ -347,6 +352,9 @@ async def save_contest(
         )
     values["max_file_size"] = values.pop("max_file_size_mb") * ONE_MIB
     values["prize_scheme"] = prize_scheme(values)
+    values["forwards_to_id"] = await _forward_target(
+        session, event, values.pop("forwards_to"), values["kind"]
+    )
     for key in [k for k in values if k.startswith("prizes_")]:
         del values[key]
     target = contest or Contest(event_id=event.id)
@@ -354,6 +362,29 @@ async def save_contest(
         session, target, values, actor=actor, object_type="contest", created=contest is None
     )
     return target
+
+
+async def _forward_target(
+    session: AsyncSession, event: Event, slug: str | None, kind: ContestKind
+) -> int | None:
+    """The id of the event's contest of this short name, the next level's a contest forwards
+    its best entries to: of the same kind, so that the entries' files fit it."""
+    if not slug:
+        return None
+    found = (
+        await session.execute(
+            select(Contest.id, Contest.kind).where(
+                Contest.event_id == event.id, Contest.slug == slug
+            )
+        )
+    ).first()
+    if found is None:
+        raise InvalidError({"forwards_to": gettext("No contest has this short name.")})
+    if found.kind != kind:
+        raise InvalidError(
+            {"forwards_to": gettext("The next level's contest must be of the same kind.")}
+        )
+    return int(found.id)
 
 
 async def get_contest(session: AsyncSession, *, contest_id: int) -> Contest | None:
@@ -651,6 +682,9 @@ class EntryRow:
     files_job_id: int | None
     # Why its processing job failed, when it did.
     files_error: str | None
+    # Forwarded from a lower level's contest, and the score it carried (when it did).
+    forwarded: bool = False
+    forwarded_score: float | None = None
 
 
 async def contest_entries(
@@ -677,6 +711,8 @@ async def contest_entries(
             Entry.files_state,
             Entry.files_job_id,
             Job.error,
+            Entry.forwarded_from_id.is_not(None),
+            Entry.forwarded_score,
         )
         .join(Entrant, Entrant.id == Entry.entrant_id)
         .outerjoin(Unit, Unit.id == Entrant.unit_id)

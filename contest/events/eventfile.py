@@ -189,6 +189,7 @@ def parse_event_file(text: str) -> dict[str, Any]:
     parsed["units"] = units
 
     contests: list[dict[str, Any]] = []
+    contest_items: list[Any] = []
     slugs: set[str] = set()
     for i, raw in enumerate(_items(root, "contests")):
         where = f"contests[{i}]"
@@ -224,6 +225,19 @@ def parse_event_file(text: str) -> dict[str, Any]:
                 children.append(child)
             contest[part] = children
         contests.append(contest)
+        contest_items.append(raw_map)
+    kinds = {contest["slug"]: contest["kind"] for contest in contests}
+    for raw_contest, contest in zip(contest_items, contests, strict=True):
+        if contest.get("forwards_to") and contest["forwards_to"] not in slugs:
+            raise EventFileError(
+                _line_of(raw_contest, "forwards_to"),
+                gettext("no contest is called %(slug)s", slug=contest["forwards_to"]),
+            )
+        if contest.get("forwards_to") and kinds[contest["forwards_to"]] != contest["kind"]:
+            raise EventFileError(
+                _line_of(raw_contest, "forwards_to"),
+                gettext("The next level's contest must be of the same kind."),
+            )
     parsed["contests"] = contests
 
     users: list[dict[str, Any]] = []
@@ -297,7 +311,9 @@ async def load_event(session: AsyncSession, *, text: str, actor_label: str = "")
     contests: dict[str, Contest] = {}
     for item in data["contests"]:
         fields = {k: v for k, v in item.items() if k not in ("divisions", "criteria", "books")}
-        fields = {k: v for k, v in fields.items() if not k.startswith("prizes_")}
+        fields = {
+            k: v for k, v in fields.items() if not k.startswith("prizes_") and k != "forwards_to"
+        }
         contest = Contest(
             event_id=event.id,
             **{k: v for k, v in fields.items() if k != "max_file_size_mb"},
@@ -310,6 +326,11 @@ async def load_event(session: AsyncSession, *, text: str, actor_label: str = "")
         session.add_all(Division(contest_id=contest.id, **d) for d in item["divisions"])
         session.add_all(Criterion(contest_id=contest.id, **c) for c in item["criteria"])
         session.add_all(Book(contest_id=contest.id, **b) for b in item["books"])
+
+    for item in data["contests"]:
+        if item.get("forwards_to"):
+            contests[item["slug"]].forwards_to_id = contests[item["forwards_to"]].id
+    await session.flush()
 
     judges: dict[str, User] = {}
     for item in data["users"]:
@@ -419,7 +440,10 @@ async def dump_event(session: AsyncSession, *, slug: str | None = None) -> str:
             }
             for u in units
         ],
-        "contests": [_contest_document(c) for c in contests],
+        "contests": [
+            _contest_document(c, next((t.slug for t in contests if t.id == c.forwards_to_id), None))
+            for c in contests
+        ],
         "users": [
             {
                 "email": u.email,
@@ -440,9 +464,12 @@ async def dump_event(session: AsyncSession, *, slug: str | None = None) -> str:
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
 
 
-def contest_settings(contest: Contest, *, time_format: str = TIME_FORMAT) -> dict[str, Any]:
+def contest_settings(
+    contest: Contest, *, time_format: str = TIME_FORMAT, forwards_to: str | None = None
+) -> dict[str, Any]:
     """The contest's own settings under the names of its set-up fields, as validate reads them
-    back (the event file and the console's form both start from these)."""
+    back (the event file and the console's form both start from these); ``forwards_to``, the
+    slug of the next level's contest it forwards to."""
     return {
         "slug": contest.slug,
         "kind": contest.kind.value,
@@ -460,13 +487,15 @@ def contest_settings(contest: Contest, *, time_format: str = TIME_FORMAT) -> dic
         "judges_per_entry": contest.judges_per_entry,
         "blind": contest.blind,
         "aggregation": contest.aggregation.value,
+        "forwards_to": forwards_to,
+        "forward_quota": contest.forward_quota,
     }
 
 
-def _contest_document(contest: Contest) -> dict[str, Any]:
+def _contest_document(contest: Contest, forwards_to: str | None) -> dict[str, Any]:
     counts = prize_counts(contest.prize_scheme)
     return {
-        **contest_settings(contest),
+        **contest_settings(contest, forwards_to=forwards_to),
         "prizes": {t: counts[f"prizes_{t}"] for t in PRIZE_TIERS},
         "divisions": [
             {

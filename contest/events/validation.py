@@ -359,6 +359,20 @@ def _entity_fields() -> dict[str, tuple[Field, ...]]:
                 _number(f"prizes_{tier}", labels.PRIZE_COUNT_LABELS[tier], integer(0, 1000), 0)
                 for tier in PRIZE_TIERS
             ),
+            Field(
+                "forwards_to",
+                N_("Forwards its best entries to"),
+                slug,
+                required=False,
+                hint=N_(
+                    "The short name of the next level's contest; leave it empty for the last level."
+                ),
+            ),
+            _number(
+                "forward_quota",
+                N_("Entries each unit forwards per division"),
+                integer(1, 10_000),
+            ),
         ),
         "division": (
             Field("key", N_("Code"), slug),
@@ -505,6 +519,11 @@ def _check_together(entity: str, values: dict[str, Any], errors: dict[str, str])
         and values["closes_at"] <= values["opens_at"]
     ):
         errors["closes_at"] = gettext("The deadline must come after the opening.")
+    if entity == "contest" and values.get("forwards_to"):
+        if values["forwards_to"] == values.get("slug"):
+            errors["forwards_to"] = gettext("A contest cannot forward its entries to itself.")
+        elif values.get("forward_quota") is None and "forward_quota" not in errors:
+            errors["forward_quota"] = gettext("Say how many entries each unit forwards.")
     if entity == "division":
         low, high = values.get("min_age"), values.get("max_age")
         if low is not None and high is not None and high < low:

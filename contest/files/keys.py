@@ -35,6 +35,12 @@ def derived_key(original: str, role: str) -> str:
     return f"{original.rsplit('/', 1)[0]}/{role}.jpg"
 
 
+def copied_key(key: str, upload_id: str) -> str:
+    """Where a copy of an entry's file is stored (an entry forwarded to the next level): the
+    same name in the copy's own folder, so that removing one copy never touches the other."""
+    return f"{_ENTRIES}/{upload_id}/{key.rsplit('/', 1)[1]}"
+
+
 def upload_id_of(key: str) -> str:
     """The upload an entry's key belongs to."""
     return key.split("/")[1]

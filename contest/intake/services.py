@@ -1440,6 +1440,14 @@ async def open_entry(
 def check_editable(view: EntryView, now: datetime) -> None:
     if view.entry.status != EntryStatus.SUBMITTED:
         raise EntryLockedError(gettext("This entry was withdrawn and can no longer be changed."))
+    if view.entry.forwarded_from_id is not None:
+        # The work the level below judged is what goes on: its copy never changes.
+        raise EntryLockedError(
+            gettext(
+                "This entry was forwarded from the level below and can no longer be changed. "
+                "Ask the organisers if it must be withdrawn."
+            )
+        )
     if now >= view.contest.closes_at or view.contest.status != ContestStatus.OPEN:
         raise EntryLockedError(
             gettext(

@@ -38,7 +38,7 @@ from contest.models import (
     Result,
     User,
 )
-from contest.results.services import CodedError, new_serial_code
+from contest.results.services import CodedError, is_forwarded, new_serial_code
 from judging.scoring import weighted_total
 from judging.services import (
     checked_points,
@@ -80,6 +80,13 @@ ERRORS: dict[str, tuple[int, str]] = {
     "decided": (409, N_("The organisers already decided on this request.")),
     "not_rescored": (409, N_("The entry must be re-marked before a decision.")),
     "no_note": (422, N_("Write the reason for the decision.")),
+    "frozen": (
+        409,
+        N_(
+            "This contest's entries were forwarded to the next level: its results are frozen "
+            "and can no longer change. The result stands."
+        ),
+    ),
 }
 
 
@@ -338,8 +345,9 @@ async def decide_remark(
     """The organiser's decision: the prize after re-marking (the same one upholds the result).
 
     A new winner gets a certificate serial; a prize taken away takes the serial with it, so the
-    verification page no longer confirms that certificate. Raises RemarkError (not_found,
-    not_rescored, no_note)."""
+    verification page no longer confirms that certificate. Once the contest forwarded entries
+    to the next level its results are frozen: only upholding is left. Raises RemarkError
+    (not_found, not_rescored, no_note, frozen)."""
     remark = await get_remark(session, remark_id)
     if remark.status != RemarkStatus.RESCORED:
         raise RemarkError("not_rescored")
@@ -349,6 +357,8 @@ async def decide_remark(
     result = await published_result(session, entry_id=remark.entry_id)
     if result is None:
         raise RemarkError("not_published")
+    if prize != result.prize and await is_forwarded(session, contest_id=result.contest_id):
+        raise RemarkError("frozen")
     before = {
         "status": remark.status.value,
         "prize": result.prize.value if result.prize else None,

@@ -103,6 +103,17 @@ async def is_published(session: AsyncSession, *, contest_id: int) -> bool:
     return found is not None
 
 
+async def is_forwarded(session: AsyncSession, *, contest_id: int) -> bool:
+    """Whether the contest forwarded entries to the next level's contest: its published
+    results are then frozen (contest.intake.forwarding)."""
+    found = await session.scalar(
+        select(Entry.id)
+        .where(Entry.forwarded_from_id.in_(select(Entry.id).where(Entry.contest_id == contest_id)))
+        .limit(1)
+    )
+    return found is not None
+
+
 async def has_results(session: AsyncSession, *, contest_id: int) -> bool:
     """Whether the results were computed (published or not)."""
     found = await session.scalar(select(Result.id).where(Result.contest_id == contest_id).limit(1))

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -87,6 +88,32 @@ async def test_organiser_creates_and_edits_a_contest_and_the_audit_shows_it(
     assert "Kể chuyện sách thiếu nhi" in audit.text
 
 
+async def test_a_contest_names_the_next_level_it_forwards_to_in_the_form_and_the_event_file(
+    client: httpx.AsyncClient,
+    organiser: Account,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    form = {**CONTEST_FORM, "forwards_to": "ke-chuyen-sach", "forward_quota": "6"}
+    assert (await post(client, "/admin/contests/new", form)).status_code == 303
+    async with sessionmaker() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == "ke-chuyen-thieu-nhi"))
+        target = await session.scalar(select(Contest.id).where(Contest.slug == "ke-chuyen-sach"))
+    assert contest is not None and contest.forwards_to_id == target
+    assert contest.forward_quota == 6
+    page = await client.get(f"/admin/contests/{contest.id}")
+    assert 'value="ke-chuyen-sach"' in page.text and 'value="6"' in page.text
+    dumped = await client.get("/admin/event.yaml")
+    document = yaml.safe_load(dumped.text)
+    found = next(c for c in document["contests"] if c["slug"] == "ke-chuyen-thieu-nhi")
+    assert (found["forwards_to"], found["forward_quota"]) == ("ke-chuyen-sach", 6)
+    # Emptied, it is the last level again.
+    cleared = await post(client, f"/admin/contests/{contest.id}", CONTEST_FORM)
+    assert cleared.status_code == 303
+    async with sessionmaker() as session:
+        again = await session.get(Contest, contest.id)
+    assert again is not None and again.forwards_to_id is None and again.forward_quota is None
+
+
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
@@ -98,6 +125,10 @@ async def test_organiser_creates_and_edits_a_contest_and_the_audit_shows_it(
         ({"kind": "poetry"}, "kind", "Hãy chọn một trong các lựa chọn."),
         ({"slug": "ve-tranh-theo-sach"}, "slug", "Cuộc thi khác đã dùng tên ngắn này."),
         ({"title": "<script>alert(1)</script>", "closes_at": "x"}, "closes_at", "Nhập ngày giờ"),
+        ({"forwards_to": "khong-co", "forward_quota": "2"}, "forwards_to", "Không có cuộc thi"),
+        ({"forwards_to": "ke-chuyen-sach"}, "forward_quota", "bao nhiêu bài"),
+        ({"forwards_to": "ve-tranh-theo-sach", "forward_quota": "2"}, "forwards_to", "cùng loại"),
+        ({"forwards_to": "ke-chuyen-thieu-nhi", "forward_quota": "2"}, "forwards_to", "chính nó"),
     ],
 )
 async def test_a_bad_contest_form_is_422_with_the_reason_and_stores_nothing(

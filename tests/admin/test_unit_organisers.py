@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
-from contest.models import Contest, Entrant, Entry, Role, Unit, UnitKind
+from contest.models import Contest, Entrant, Entry, Role, Unit
 from contest.settings import Settings
 from tests.results.support import Row, make_results
 from tests.support import (
@@ -24,6 +24,7 @@ from tests.support import (
     app_client,
     contest_id_of,
     make_entries,
+    make_two_provinces,
     sign_in,
     vi,
 )
@@ -66,25 +67,7 @@ async def chain(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> AsyncIterator[Chain]:
-    async with sessionmaker() as session:
-        units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
-        event_id = units["th-bach-sam"].event_id
-        province_a = Unit(event_id=event_id, kind=UnitKind.PROVINCE, code="tinh-a", name="Tỉnh A")
-        province_b = Unit(event_id=event_id, kind=UnitKind.PROVINCE, code="tinh-b", name="Tỉnh B")
-        session.add_all([province_a, province_b])
-        await session.flush()
-        ward_a = Unit(
-            event_id=event_id,
-            kind=UnitKind.WARD,
-            code="phuong-a",
-            name="Phường A",
-            parent_id=province_a.id,
-        )
-        session.add(ward_a)
-        await session.flush()
-        units["th-bach-sam"].parent_id = ward_a.id
-        units["thcs-bach-sam"].parent_id = province_b.id
-        await session.commit()
+    await make_two_provinces(sessionmaker)
     await make_entries(sessionmaker, WRITING, ages=[8, 9], unit_code="th-bach-sam-5a")
     await make_entries(sessionmaker, WRITING, ages=[10], unit_code="thcs-bach-sam-6a")
     province = await make_user("tinh-a@example.vn", Role.ADMIN, units=["tinh-a"])

@@ -305,6 +305,7 @@ def _pages(made: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
             ("/admin/contests/{contest_id:int}/slips", f"/admin/contests/{w}/slips"),
             ("/admin/contests/{contest_id:int}/paper", f"/admin/contests/{d}/{paper}"),
             ("/admin/contests/{contest_id:int}/vote", f"/admin/contests/{d}/vote"),
+            ("/admin/contests/{contest_id:int}/forward", f"/admin/contests/{d}/forward"),
             ("/admin/contests/{contest_id:int}/comparative", f"/admin/contests/{w}/comparative"),
             ("/admin/jobs/{job_id:int}", f"/admin/jobs/{made['job']}"),
         ],

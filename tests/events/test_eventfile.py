@@ -10,6 +10,7 @@ from contest.db import Base
 from contest.demo import DemoReport
 from contest.events.eventfile import EventFileError, dump_event, load_event, parse_event_file
 from contest.i18n import use_locale
+from contest.models import Contest
 from contest.settings import Settings
 from tests.support import run_contest_cli
 
@@ -90,6 +91,41 @@ async def test_a_good_file_loads_completely(sessionmaker: async_sessionmaker[Asy
     assert counts["user_units"] == 1 and counts["contest_judges"] == 1
 
 
+NEXT_LEVEL = """\
+  - slug: viet-toan-quoc
+    kind: {kind}
+    title: Viết về sách (toàn quốc)
+    opens_at: 2025-11-01 00:00
+    closes_at: 2025-11-07 17:00
+    allowed_types: [pdf, txt]
+    max_file_size_mb: 10
+"""
+
+
+async def test_a_contest_forwards_to_the_next_level_named_in_the_file(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    forwarding = "    kind: writing\n    forwards_to: viet-toan-quoc\n    forward_quota: 6"
+    text = BASE.replace("    kind: writing", forwarding).replace(
+        "users:", NEXT_LEVEL.format(kind="writing") + "users:"
+    )
+    async with sessionmaker() as session:
+        await load_event(session, text=text)
+        await session.commit()
+    async with sessionmaker() as session:
+        contests = {c.slug: c for c in (await session.scalars(select(Contest))).all()}
+        dumped = await dump_event(session)
+    assert contests["viet"].forwards_to_id == contests["viet-toan-quoc"].id
+    assert contests["viet"].forward_quota == 6
+    assert "forwards_to: viet-toan-quoc" in dumped and "forward_quota: 6" in dumped
+    # A next level of another kind would not take the entries' files.
+    other = text.replace(NEXT_LEVEL.format(kind="writing"), NEXT_LEVEL.format(kind="drawing"))
+    async with sessionmaker() as session:
+        with use_locale("en"), pytest.raises(EventFileError) as caught:
+            await load_event(session, text=other.replace("tuan-le-2025", "tuan-le-2026"))
+    assert "must be of the same kind" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("change", "line", "says"),
     [
@@ -115,6 +151,19 @@ async def test_a_good_file_loads_completely(sessionmaker: async_sessionmaker[Asy
         ),
         (("conflicts:", "extras:"), 26, "unknown section 'extras'"),
         (("{email: gk@a.vn,", "{email: not-an-email,"), 25, "users[0].email"),
+        (
+            (
+                "    kind: writing",
+                "    kind: writing\n    forwards_to: khong-co\n    forward_quota: 2",
+            ),
+            14,
+            "no contest is called khong-co",
+        ),
+        (
+            ("    kind: writing", "    kind: writing\n    forwards_to: viet"),
+            14,
+            "contests[0].forwards_to: A contest cannot forward its entries to itself.",
+        ),
     ],
 )
 async def test_a_bad_file_is_refused_with_line_and_reason_and_nothing_is_loaded(
