@@ -17,7 +17,7 @@ import asyncio
 import io
 import re
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -141,6 +141,15 @@ class UnitTree:
         """The top-level unit: the school of a class, or a residential group itself."""
         chain = self.ancestry(unit_id)
         return chain[-1] if chain else None
+
+    def below(self, unit_id: int | None, tops: Collection[int]) -> Unit | None:
+        """The unit's ancestor just below one of ``tops`` (a province's ward, a ward's school),
+        or the top itself for an entrant of that very unit; None outside them."""
+        chain = self.ancestry(unit_id)
+        for index, unit in enumerate(chain):
+            if unit.id in tops:
+                return chain[index - 1] if index else unit
+        return None
 
     def school(self, unit_id: int | None) -> Unit | None:
         """The nearest school at or above the unit, else its top-level unit."""

@@ -78,7 +78,7 @@ from contest.pdf import FONT, FONT_BOLD, register_fonts
 from contest.progress import Progress, no_progress
 from contest.results.certificates import UnitTree, public_name
 from contest.results.downloads import MEDIA_TYPES, ExportInfo
-from contest.rules import OrganiserScope
+from contest.rules import OrganiserScope, organisers_own_units
 from contest.spreadsheets import CsvWriter, write_xlsx_row
 from contest.templating import create_templates
 from contest.xlsx import StreamedBook, StreamedSheet
@@ -707,14 +707,20 @@ def event_heading(event: Event) -> dict[str, Any]:
     }
 
 
-async def load_event_report(session: AsyncSession, *, event_id: int) -> EventReport:
+async def load_event_report(
+    session: AsyncSession, *, event_id: int, scope: OrganiserScope | None = None
+) -> EventReport:
     """Counts over submitted entries only; prizes from published results only. Every number
     is counted by the database (grouped by unit, contest and division), so the work in Python
-    grows with the units, never with the entries."""
+    grows with the units, never with the entries. For an organiser of some units (``scope``):
+    their units' entries only, rolled up by the units just below theirs, without the judges'
+    workload (judges are the national organisers')."""
     event = await session.get(Event, event_id)
     if event is None:
         raise ExportNotFoundError(event_id)
     tree = await UnitTree.load(session, event_id=event.id)
+    for_units = scope is not None and scope.for_units
+    own = set(await session.scalars(organisers_own_units(scope.user_id))) if scope else set()
     contests = await event_contests(session, event_id=event.id)
     contest_ids = [c.id for c in contests]
     divisions = (
@@ -731,6 +737,8 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
         .join(Entrant, Entrant.id == Entry.entrant_id)
         .where(Entry.contest_id.in_(in_event), Entry.status == EntryStatus.SUBMITTED)
     )
+    if scope is not None and for_units:
+        submitted = scope.narrow(submitted, Entrant.unit_id)
     cells = (
         await session.execute(
             submitted.add_columns(
@@ -792,7 +800,7 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
         return unit_id if unit_id is not None and unit_id in tree.units else NO_UNIT
 
     def root_of(unit_id: int | None) -> int:
-        root = tree.root(unit_id)
+        root = tree.below(unit_id, own) if for_units else tree.root(unit_id)
         return root.id if root else NO_UNIT
 
     # Entries by the entrant's own unit, in tree order; entries without a unit last.
@@ -816,10 +824,12 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
     per_root_entrants: Counter[int] = Counter()
     for unit_id, count in entrants_per_unit:
         per_root_entrants[root_of(unit_id)] += count
-    roots = sorted(
-        (unit for unit in tree.units.values() if tree.root(unit.id) is unit),
-        key=lambda u: (KIND_ORDER.get(u.kind, 9), u.name, u.id),
-    )
+    if for_units:
+        rows = {u for u in tree.units.values() if u.parent_id in own}
+        rows |= {tree.units[root] for root in per_root_entries if root in tree.units}
+    else:
+        rows = {unit for unit in tree.units.values() if tree.root(unit.id) is unit}
+    roots = sorted(rows, key=lambda u: (KIND_ORDER.get(u.kind, 9), u.name, u.id))
 
     def unit_name(root_id: int) -> str:
         return tree.units[root_id].name if root_id in tree.units else gettext("No unit given")
@@ -881,8 +891,11 @@ async def load_event_report(session: AsyncSession, *, event_id: int) -> EventRep
         by_unit=by_unit,
         participation=participation,
         prizes=prizes,
-        judges=await _judge_loads(session, contest_ids),
+        judges=[] if for_units else await _judge_loads(session, contest_ids),
         entrants=entrants,
+        units=", ".join(sorted(tree.units[u].name for u in own if u in tree.units))
+        if for_units
+        else "",
     )
 
 
@@ -1067,13 +1080,15 @@ async def write_report_export(
     out: BinaryIO,
     locale: str | None = None,
     progress: Progress = no_progress,
+    scope: OrganiserScope | None = None,
 ) -> ExportInfo:
     """The event report as XLSX, PDF or a standalone HTML page, written into ``out``. The
-    report is counted by the database first (step 1 of 2), then written (step 2)."""
+    report is counted by the database first (step 1 of 2), then written (step 2). ``scope``:
+    an organiser of some units' report (``load_event_report``)."""
     check_format(fmt, REPORT_FORMATS)
     with use_locale(locale or get_locale()):
         await progress(0, 2)
-        report = await load_event_report(session, event_id=event_id)
+        report = await load_event_report(session, event_id=event_id, scope=scope)
         await progress(1, 2)
         await asyncio.to_thread(_report_bytes, report, fmt, out)
         await progress(2, 2)
@@ -1081,13 +1096,15 @@ async def write_report_export(
 
 
 def _report_subtitle(report: ReportHeading) -> str:
-    return gettext(
+    """Who reports, over what dates, as of when: a unit's report names its units first."""
+    subtitle = gettext(
         "%(organizer)s · %(start)s – %(end)s · as of %(date)s",
         organizer=report.organizer,
         start=format_date(report.starts_on),
         end=format_date(report.ends_on),
         date=format_date(report.generated_at),
     )
+    return f"{report.units} · {subtitle}" if report.units else subtitle
 
 
 # --- the report as a PDF ----------------------------------------------------------------------

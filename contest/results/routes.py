@@ -265,11 +265,13 @@ async def report_page(request: Request) -> Response:
 
 
 async def _report(request: Request, fmt: str) -> Response:
+    """The report's file; an organiser of some units gets their units' report."""
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         event = await _the_event(session)
         return await _file_download(
             lambda out: exports.write_report_export(
-                session, event_id=event.id, fmt=fmt, out=out, locale=get_locale()
+                session, event_id=event.id, fmt=fmt, out=out, locale=get_locale(), scope=scope
             )
         )
 
@@ -302,8 +304,10 @@ routes: list[BaseRoute] = [
         name="admin_result_certificate",
     ),
     Route("/admin/report", report_page, name="admin_report"),
-    Route("/admin/report.xlsx", _download(_report, "xlsx"), name="admin_report_xlsx"),
-    Route("/admin/report.pdf", _download(_report, "pdf"), name="admin_report_pdf"),
+    Route(
+        "/admin/report.xlsx", _download(_report, "xlsx", for_units=True), name="admin_report_xlsx"
+    ),
+    Route("/admin/report.pdf", _download(_report, "pdf", for_units=True), name="admin_report_pdf"),
 ]
 
 api_routes: list[BaseRoute] = [

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
 from contest.models import Contest, Entrant, Entry, Role, Unit
 from contest.settings import Settings
-from tests.results.support import Row, make_results
+from tests.results.support import Row, make_results, pdf_pages
 from tests.support import (
     WRITING,
     MakeUser,
@@ -151,8 +152,6 @@ async def test_the_results_export_holds_only_the_provinces_rows(
         "/admin/event",
         "/admin/units",
         "/admin/users",
-        "/admin/report.xlsx",
-        "/admin/report.pdf",
         "/admin/audit",
         "/admin/privacy",
         "/admin/contests/{contest_id}",
@@ -175,7 +174,7 @@ async def test_the_national_organisers_pages_are_refused_to_a_province(
 
 async def test_a_provinces_console_shows_only_its_pages(chain: Chain) -> None:
     overview = await chain.province.get("/admin")
-    for national_only in ("/admin/event", "/admin/users", "/admin/audit", "/admin/report.xlsx"):
+    for national_only in ("/admin/event", "/admin/users", "/admin/audit", "/admin/privacy"):
         assert f'href="http://testserver{national_only}"' not in overview.text
     assert f"/admin/contests/{chain.contest_id}/entries" in overview.text
     national = await chain.national.get("/admin")
@@ -198,3 +197,40 @@ async def test_a_provinces_report_rolls_up_its_wards_and_the_nations_its_provinc
     national = await chain.national.get("/admin/report")
     assert "<span>Tỉnh A</span>" in national.text and "<span>Tỉnh B</span>" in national.text
     assert "<span>Phường A</span>" not in national.text
+
+
+async def test_a_provinces_report_files_hold_its_units_only(
+    chain: Chain, make_user: MakeUser
+) -> None:
+    # A judge of the event, whom a province's report does not list (judges are the nation's).
+    await make_user("gk-khac@example.vn", Role.JUDGE, units=["tdp-1"], contests=[WRITING])
+    mine = await chain.province.get("/admin/report.xlsx")
+    assert mine.status_code == 200
+    book = load_workbook(io.BytesIO(mine.content), read_only=True)
+    cells = {
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    }
+    assert any("Phường A" in cell for cell in cells)
+    assert not any("Tỉnh B" in cell or "THCS Bạch Sam" in cell for cell in cells)
+    assert not any("gk-khac@example.vn" in cell for cell in cells)
+    title = vi("Report of %(units)s on the %(event)s", units="Tỉnh A", event=chain.event)
+    assert load_workbook(io.BytesIO(mine.content)).properties.title == title
+    assert any(cell.startswith("Tỉnh A · ") for cell in cells)
+    national = await chain.national.get("/admin/report.xlsx")
+    book = load_workbook(io.BytesIO(national.content), read_only=True)
+    everything = {
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    }
+    assert any("Tỉnh B" in cell for cell in everything)
+    assert "gk-khac@example.vn" in everything
+    pdf = await chain.province.get("/admin/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert "Tỉnh B" not in " ".join(pdf_pages(pdf.content))
