@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contest.errors import ForbiddenError, NotFoundError
+from contest.events.validation import InvalidError
 from contest.i18n import gettext
 from contest.models import (
     ApiToken,
@@ -281,12 +282,61 @@ class OrganiserScope:
 
     user_id: int
     for_units: bool
+    # The units' ids, once ``loaded`` (for checks over a few values; queries use ``narrow``).
+    unit_ids: frozenset[int] = frozenset()
+
+    async def loaded(self, session: AsyncSession) -> OrganiserScope:
+        if not self.for_units or self.unit_ids:
+            return self
+        ids = frozenset(await session.scalars(organiser_units(self.user_id)))
+        return OrganiserScope(self.user_id, self.for_units, ids)
 
     def narrow(self, query: _Query, unit_id: Any) -> _Query:
         """``query`` kept to rows whose ``unit_id`` (a column) is in the scope."""
         if not self.for_units:
             return query
         return query.where(unit_id.in_(organiser_units(self.user_id)))
+
+
+# The accounts an organiser of some units manages: the judges and coordinators of their units.
+UNIT_STAFF = (Role.JUDGE, Role.COORDINATOR)
+
+
+def may_manage_account(scope: OrganiserScope, role: Role, unit_ids: Collection[int]) -> bool:
+    """``unit_ids``: the account's units, ``scope.units_below``'s ids for some units. The whole
+    event's organiser manages every account; one of some units only judges and coordinators
+    with units, all of them theirs."""
+    return not scope.for_units or (
+        role in UNIT_STAFF and bool(unit_ids) and set(unit_ids) <= scope.unit_ids
+    )
+
+
+def managed_accounts(scope: OrganiserScope) -> ColumnElement[bool]:
+    """The accounts ``may_manage_account`` allows, as a condition on users (for lists)."""
+    if not scope.for_units:
+        return true()
+    mine = organiser_units(scope.user_id)
+    return and_(
+        User.role.in_(UNIT_STAFF),
+        User.id.in_(select(user_units.c.user_id).where(user_units.c.unit_id.in_(mine))),
+        User.id.not_in(select(user_units.c.user_id).where(user_units.c.unit_id.not_in(mine))),
+    )
+
+
+async def ensure_may_manage_account(
+    session: AsyncSession, scope: OrganiserScope, *, role: Role, unit_codes: Sequence[str]
+) -> None:
+    """An organiser of some units makes or changes only judges' and coordinators' accounts of
+    their units: InvalidError naming the field otherwise (nothing is written)."""
+    if not scope.for_units:
+        return
+    if role not in UNIT_STAFF:
+        raise InvalidError({"role": gettext("You may add judges and coordinators only.")})
+    ids = set(await session.scalars(select(Unit.id).where(Unit.code.in_(list(unit_codes)))))
+    if not may_manage_account(await scope.loaded(session), role, ids):
+        raise InvalidError(
+            {"units": gettext("Give one or more of your own units (or the units below them).")}
+        )
 
 
 async def is_unit_organiser(session: AsyncSession, user: User) -> bool:

@@ -528,16 +528,17 @@ def _staff_form(form: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict
     return {**form, "units": units, "contests": lists.get("contests", [])}
 
 
-@requires(ADMIN)
+@requires(ADMIN, for_units=True)
 async def users_page(request: Request) -> Response:
     params = request.query_params
     page = page_request(params)
     text = search_text(params)
     role = choice_filter(params, "role", Role)
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
         choices = await _staff_choices(session, event)
-        users = await services.list_users(session, page=page, text=text, role=role)
+        users = await services.list_users(session, page=page, text=text, role=role, scope=scope)
         context: dict[str, Any] = {
             "users": users,
             "filters": {"q": text, "role": role},
@@ -557,6 +558,9 @@ async def users_page(request: Request) -> Response:
             values = validate("user", {**raw, "active": True}, form=True)
             await services.check_unit_codes(
                 session, event=event, codes=values["units"], field_name="units"
+            )
+            await rules.ensure_may_manage_account(
+                session, scope, role=Role(values["role"]), unit_codes=values["units"]
             )
             slugs = set(values["contests"])
             contest_ids = [
@@ -590,19 +594,24 @@ async def users_page(request: Request) -> Response:
             return render(request, "admin/users.html", context, status_code=409)
         await session.commit()
         context.update(
-            users=await services.list_users(session, page=page, text=text, role=role),
+            users=await services.list_users(session, page=page, text=text, role=role, scope=scope),
             invite_link=f"{public_base_url(request)}/invite/{token}",
             invited=user,
         )
     return render(request, "admin/users.html", context)
 
 
-@requires(ADMIN)
+@requires(ADMIN, for_units=True)
 async def edit_user(request: Request) -> Response:
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         event = await _event_or_setup(session)
         user = await services.get_user(session, user_id=request.path_params["user_id"])
-        if user is None:
+        # An account an organiser of some units does not manage is, to them, none.
+        held = {unit.id for unit in user.units} if user else set()
+        if user is None or not rules.may_manage_account(
+            await scope.loaded(session), user.role, held
+        ):
             raise HTTPException(404)
         choices = await _staff_choices(session, event)
         fields = [f for f in fields_of("user") if f.name not in ("email", "role")]
@@ -632,7 +641,9 @@ async def edit_user(request: Request) -> Response:
             )
             return render(request, "admin/form.html", context, status_code=422)
         try:
-            await services.update_user(session, event=event, user=user, raw=raw, actor=actor)
+            await services.update_user(
+                session, event=event, user=user, raw=raw, actor=actor, scope=scope
+            )
         except InvalidError as exc:
             context.update(values=raw, errors=exc.errors)
             return render(request, "admin/form.html", context, status_code=422)

@@ -52,7 +52,7 @@ from contest.models import (
     User,
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
-from contest.rules import OrganiserScope
+from contest.rules import OrganiserScope, ensure_may_manage_account, managed_accounts
 from judging.services import (
     current_round,
     judges_disagree,
@@ -440,14 +440,18 @@ async def list_users(
     page: PageRequest,
     text: str = "",
     role: Role | None = None,
+    scope: OrganiserScope | None = None,
 ) -> Page[User]:
     """A page of the accounts by role and name, optionally of one role, or whose name or
-    e-mail address contains ``text``."""
+    e-mail address contains ``text``; for an organiser of some units, those they manage
+    (``contest.rules.managed_accounts``)."""
     query = (
         select(User)
         .order_by(User.role, User.name, User.id)
         .options(selectinload(User.units), selectinload(User.judged_contests))
     )
+    if scope is not None:
+        query = query.where(managed_accounts(scope))
     if text:
         query = query.where(named_like(text))
     found = await paginate(session, where_given(query, (User.role, role)), page)
@@ -470,12 +474,16 @@ async def update_user(
     user: User,
     raw: Mapping[str, Any],
     actor: User,
+    scope: OrganiserScope | None = None,
 ) -> User:
-    """Name, units (coordinators' and judges' own), judged contests, active."""
+    """Name, units (coordinators' and judges' own), judged contests, active. An organiser of
+    some units keeps the account within them (``contest.rules.ensure_may_manage_account``)."""
     from contest.accounts.services import set_active
 
     values = validate("user", {**raw, "email": user.email, "role": user.role.value}, form=True)
     await check_unit_codes(session, event=event, codes=values["units"], field_name="units")
+    if scope is not None:
+        await ensure_may_manage_account(session, scope, role=user.role, unit_codes=values["units"])
     units = (
         await session.scalars(
             select(Unit).where(Unit.event_id == event.id, Unit.code.in_(values["units"]))

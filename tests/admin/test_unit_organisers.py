@@ -5,6 +5,7 @@ on all; every other organiser page is the national organiser's alone."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
-from contest.models import Contest, Entrant, Entry, Role, Unit
+from contest.models import Contest, Entrant, Entry, Role, Unit, User
 from contest.settings import Settings
 from tests.results.support import Row, make_results, pdf_pages
 from tests.support import (
@@ -24,6 +25,7 @@ from tests.support import (
     MakeUser,
     app_client,
     contest_id_of,
+    csrf_from,
     make_entries,
     make_two_provinces,
     sign_in,
@@ -151,7 +153,6 @@ async def test_the_results_export_holds_only_the_provinces_rows(
     [
         "/admin/event",
         "/admin/units",
-        "/admin/users",
         "/admin/audit",
         "/admin/privacy",
         "/admin/contests/{contest_id}",
@@ -174,11 +175,11 @@ async def test_the_national_organisers_pages_are_refused_to_a_province(
 
 async def test_a_provinces_console_shows_only_its_pages(chain: Chain) -> None:
     overview = await chain.province.get("/admin")
-    for national_only in ("/admin/event", "/admin/users", "/admin/audit", "/admin/privacy"):
+    for national_only in ("/admin/event", "/admin/units", "/admin/audit", "/admin/privacy"):
         assert f'href="http://testserver{national_only}"' not in overview.text
     assert f"/admin/contests/{chain.contest_id}/entries" in overview.text
     national = await chain.national.get("/admin")
-    assert 'href="http://testserver/admin/users"' in national.text
+    assert 'href="http://testserver/admin/units"' in national.text
 
 
 async def test_a_provinces_report_rolls_up_its_wards_and_the_nations_its_provinces(
@@ -234,3 +235,64 @@ async def test_a_provinces_report_files_hold_its_units_only(
     pdf = await chain.province.get("/admin/report.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert "Tỉnh B" not in " ".join(pdf_pages(pdf.content))
+
+
+async def test_a_province_manages_only_its_own_judges_and_coordinators(
+    chain: Chain, make_user: MakeUser, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    mine = await make_user("gk-a@example.vn", Role.JUDGE, units=["th-bach-sam"])
+    theirs = await make_user("gk-b@example.vn", Role.JUDGE, units=["thcs-bach-sam"])
+    both = await make_user("gk-ab@example.vn", Role.JUDGE, units=["th-bach-sam", "tdp-1"])
+    listed = await chain.province.get("/admin/users")
+    assert listed.status_code == 200
+    assert "gk-a@example.vn" in listed.text
+    for other in ("gk-b@example.vn", "gk-ab@example.vn", "quoc-gia@example.vn"):
+        assert other not in listed.text
+    # Another province's judge, one who is also elsewhere, and an organiser: none of theirs.
+    for account in (theirs, both):
+        assert (await chain.province.get(f"/admin/users/{account.user.id}")).status_code == 404
+    assert (await chain.province.get(f"/admin/users/{mine.user.id}")).status_code == 200
+
+    async def users() -> int:
+        async with sessionmaker() as session:
+            return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+    before = await users()
+    token = await csrf_from(chain.province, "/admin/users")
+    not_theirs = vi("Give one or more of your own units (or the units below them).")
+    for fields, message in (
+        ({"role": "judge", "units": "thcs-bach-sam"}, not_theirs),
+        ({"role": "coordinator", "units": ""}, not_theirs),
+        (
+            {"role": "admin", "units": "th-bach-sam"},
+            vi("You may add judges and coordinators only."),
+        ),
+    ):
+        refused = await chain.province.post(
+            "/admin/users",
+            data={"csrf_token": token, "email": "moi@example.vn", "name": "Người mới", **fields},
+        )
+        assert refused.status_code == 422, (fields, refused.status_code)
+        assert message in html.unescape(refused.text), fields
+    assert await users() == before
+    made = await chain.province.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "email": "gk-moi@example.vn",
+            "name": "Giám khảo mới",
+            "role": "judge",
+            "units": "phuong-a",
+        },
+    )
+    assert made.status_code == 200 and "/invite/" in made.text
+    assert await users() == before + 1
+    # Moving its own judge out of the province: refused, nothing changed.
+    moved = await chain.province.post(
+        f"/admin/users/{mine.user.id}",
+        data={"csrf_token": token, "name": "GK A", "units": "thcs-bach-sam", "active": "1"},
+    )
+    assert moved.status_code == 422 and not_theirs in html.unescape(moved.text)
+    async with sessionmaker() as session:
+        kept = await session.scalar(select(User).where(User.id == mine.user.id))
+        assert kept is not None and kept.name != "GK A"
