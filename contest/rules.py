@@ -303,9 +303,9 @@ UNIT_STAFF = (Role.JUDGE, Role.COORDINATOR)
 
 
 def may_manage_account(scope: OrganiserScope, role: Role, unit_ids: Collection[int]) -> bool:
-    """``unit_ids``: the account's units, ``scope.units_below``'s ids for some units. The whole
-    event's organiser manages every account; one of some units only judges and coordinators
-    with units, all of them theirs."""
+    """``unit_ids``: the account's units; ``scope`` loaded (``OrganiserScope.loaded``). The
+    whole event's organiser manages every account; one of some units only judges and
+    coordinators with units, all of them theirs."""
     return not scope.for_units or (
         role in UNIT_STAFF and bool(unit_ids) and set(unit_ids) <= scope.unit_ids
     )
@@ -324,7 +324,12 @@ def managed_accounts(scope: OrganiserScope) -> ColumnElement[bool]:
 
 
 async def ensure_may_manage_account(
-    session: AsyncSession, scope: OrganiserScope, *, role: Role, unit_codes: Sequence[str]
+    session: AsyncSession,
+    scope: OrganiserScope,
+    *,
+    event_id: int,
+    role: Role,
+    unit_codes: Sequence[str],
 ) -> None:
     """An organiser of some units makes or changes only judges' and coordinators' accounts of
     their units: InvalidError naming the field otherwise (nothing is written)."""
@@ -332,7 +337,11 @@ async def ensure_may_manage_account(
         return
     if role not in UNIT_STAFF:
         raise InvalidError({"role": gettext("You may add judges and coordinators only.")})
-    ids = set(await session.scalars(select(Unit.id).where(Unit.code.in_(list(unit_codes)))))
+    ids = set(
+        await session.scalars(
+            select(Unit.id).where(Unit.event_id == event_id, Unit.code.in_(list(unit_codes)))
+        )
+    )
     if not may_manage_account(await scope.loaded(session), role, ids):
         raise InvalidError(
             {"units": gettext("Give one or more of your own units (or the units below them).")}
@@ -397,10 +406,12 @@ def may_follow_job(user: User, job: Job) -> bool:
 async def ensure_job_for_follower(session: AsyncSession, *, user: User, job_id: int) -> Job:
     """A job its contest's organisers may read, or its own starter (``may_follow_job``); to
     anyone else it does not exist."""
-    if user.role == Role.ADMIN and not await is_unit_organiser(session, user):
-        return await ensure_job_for_organiser(session, user=user, job_id=job_id)
     job = await session.get(Job, job_id)
-    if job is None or not may_follow_job(user, job):
+    if job is None:
+        raise NotFoundError()
+    if user.role == Role.ADMIN and not await is_unit_organiser(session, user):
+        return await _job_of_organisers(session, user=user, job=job)
+    if not may_follow_job(user, job):
         raise NotFoundError()
     return job
 
@@ -412,6 +423,12 @@ async def ensure_job_for_organiser(session: AsyncSession, *, user: User, job_id:
     job = await session.get(Job, job_id)
     if job is None or user.role != Role.ADMIN or await is_unit_organiser(session, user):
         raise NotFoundError()
+    return await _job_of_organisers(session, user=user, job=job)
+
+
+async def _job_of_organisers(session: AsyncSession, *, user: User, job: Job) -> Job:
+    """``job`` if its contest (or the entry's, for a file's processing) is this organiser's of
+    the whole event; NotFoundError otherwise."""
     contest_id = job.contest_id
     if contest_id is None and "entry_id" in job.params:
         contest_id = await session.scalar(

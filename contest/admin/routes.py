@@ -560,7 +560,11 @@ async def users_page(request: Request) -> Response:
                 session, event=event, codes=values["units"], field_name="units"
             )
             await rules.ensure_may_manage_account(
-                session, scope, role=Role(values["role"]), unit_codes=values["units"]
+                session,
+                scope,
+                event_id=event.id,
+                role=Role(values["role"]),
+                unit_codes=values["units"],
             )
             slugs = set(values["contests"])
             contest_ids = [

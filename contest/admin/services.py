@@ -322,8 +322,10 @@ async def import_units(
 
 
 async def contest_form_values(session: AsyncSession, contest: Contest) -> dict[str, Any]:
-    forwards_to = await session.scalar(
-        select(Contest.slug).where(Contest.id == contest.forwards_to_id)
+    forwards_to = (
+        await session.scalar(select(Contest.slug).where(Contest.id == contest.forwards_to_id))
+        if contest.forwards_to_id is not None
+        else None
     )
     return {
         # The form's datetime-local inputs read this format.
@@ -483,7 +485,9 @@ async def update_user(
     values = validate("user", {**raw, "email": user.email, "role": user.role.value}, form=True)
     await check_unit_codes(session, event=event, codes=values["units"], field_name="units")
     if scope is not None:
-        await ensure_may_manage_account(session, scope, role=user.role, unit_codes=values["units"])
+        await ensure_may_manage_account(
+            session, scope, event_id=event.id, role=user.role, unit_codes=values["units"]
+        )
     units = (
         await session.scalars(
             select(Unit).where(Unit.event_id == event.id, Unit.code.in_(values["units"]))

@@ -93,13 +93,10 @@ async def entry_data_page(request: Request) -> Response:
         rules.ensure_entry_holder(view.entry, token)
         record = await services.entry_record(session, view=view)
     originals = [a for a in view.entry.assets if a.role == AssetRole.ORIGINAL]
-    try:
-        links = [
-            await files_links.download_link(storage, a.storage_key, filename=a.original_filename)
-            for a in originals
-        ]
-    except StorageError:
-        links = []
+    links = [
+        await files_links.download_link(storage, a.storage_key, filename=a.original_filename)
+        for a in originals
+    ]
     query = urlencode({"token": token})
     response = render(
         request,

@@ -720,7 +720,9 @@ async def load_event_report(
         raise ExportNotFoundError(event_id)
     tree = await UnitTree.load(session, event_id=event.id)
     for_units = scope is not None and scope.for_units
-    own = set(await session.scalars(organisers_own_units(scope.user_id))) if scope else set()
+    own: set[int] = set()
+    if scope is not None and for_units:
+        own = set(await session.scalars(organisers_own_units(scope.user_id)))
     contests = await event_contests(session, event_id=event.id)
     contest_ids = [c.id for c in contests]
     divisions = (

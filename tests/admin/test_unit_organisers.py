@@ -200,6 +200,18 @@ async def test_a_provinces_report_rolls_up_its_wards_and_the_nations_its_provinc
     assert "<span>Phường A</span>" not in national.text
 
 
+def _cells(workbook: bytes) -> set[str]:
+    """Every filled cell of every sheet, as text."""
+    book = load_workbook(io.BytesIO(workbook), read_only=True)
+    return {
+        str(value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    }
+
+
 async def test_a_provinces_report_files_hold_its_units_only(
     chain: Chain, make_user: MakeUser
 ) -> None:
@@ -207,14 +219,7 @@ async def test_a_provinces_report_files_hold_its_units_only(
     await make_user("gk-khac@example.vn", Role.JUDGE, units=["tdp-1"], contests=[WRITING])
     mine = await chain.province.get("/admin/report.xlsx")
     assert mine.status_code == 200
-    book = load_workbook(io.BytesIO(mine.content), read_only=True)
-    cells = {
-        str(value)
-        for sheet in book.worksheets
-        for row in sheet.iter_rows(values_only=True)
-        for value in row
-        if value is not None
-    }
+    cells = _cells(mine.content)
     assert any("Phường A" in cell for cell in cells)
     assert not any("Tỉnh B" in cell or "THCS Bạch Sam" in cell for cell in cells)
     assert not any("gk-khac@example.vn" in cell for cell in cells)
@@ -222,14 +227,7 @@ async def test_a_provinces_report_files_hold_its_units_only(
     assert load_workbook(io.BytesIO(mine.content)).properties.title == title
     assert any(cell.startswith("Tỉnh A · ") for cell in cells)
     national = await chain.national.get("/admin/report.xlsx")
-    book = load_workbook(io.BytesIO(national.content), read_only=True)
-    everything = {
-        str(value)
-        for sheet in book.worksheets
-        for row in sheet.iter_rows(values_only=True)
-        for value in row
-        if value is not None
-    }
+    everything = _cells(national.content)
     assert any("Tỉnh B" in cell for cell in everything)
     assert "gk-khac@example.vn" in everything
     pdf = await chain.province.get("/admin/report.pdf")
