@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest import audit
+from contest.db import hold_write_lock
 from contest.errors import ContestError, NotFoundError
 from contest.files import keys
 from contest.i18n import N_, gettext
@@ -149,7 +150,13 @@ async def forward_entries(
     await _copy_objects(sessionmaker, storage, copies)
     try:
         async with sessionmaker.begin() as session:
-            # Checked again: another organiser may have forwarded meanwhile.
+            # Checked again, holding the next level's row (SQLite: the write lock): another
+            # organiser may have forwarded meanwhile, and one forwarding at the same moment
+            # waits for this one's commit, so two never both fill the same quota.
+            await hold_write_lock(session)
+            await session.execute(
+                select(Contest.id).where(Contest.id == plan.target.id).with_for_update()
+            )
             plan = await plan_forwarding(
                 session, source_id=source_id, receipt_codes=codes, scope=scope
             )

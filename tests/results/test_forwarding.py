@@ -5,6 +5,7 @@ published) write nothing; the files are copies of their own; the source's result
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -17,8 +18,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
+from contest.intake import forwarding
 from contest.intake.cli import sweep
-from contest.intake.forwarding import forward_entries
+from contest.intake.forwarding import ForwardError, forward_entries
 from contest.intake.interfaces import StorageDownError
 from contest.models import (
     Asset,
@@ -635,3 +637,57 @@ async def test_the_national_organisers_best_counts_per_province(
     sent = {f["from"] for f in response.json()["forwarded"]}
     # Each province's best two of each division (province B has one of each).
     assert sent == {*ladder.primary[:QUOTA], *ladder.lower_secondary[:QUOTA], *ladder.theirs}
+
+
+async def test_two_organisers_forwarding_at_once_never_both_fill_the_quota(
+    ladder: Ladder,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two forwardings of the same province and division at the same moment, each within the
+    quota and together over it: one goes, the other is refused, and its copies are gone."""
+    # Both have checked the quota and copied their files before either makes its entries.
+    both_copied = asyncio.Barrier(2)
+    copy_objects = forwarding._copy_objects
+
+    async def copied_together(*args: Any) -> None:
+        await copy_objects(*args)
+        await both_copied.wait()
+
+    monkeypatch.setattr(forwarding, "_copy_objects", copied_together)
+    code = ladder.primary[2]
+    await _attach_drawing(sessionmaker, storage, code)
+    keys_before = set(await storage.list_keys("entries/"))
+    async with sessionmaker() as session:
+        organiser = await session.scalar(select(User).where(User.email == "tinh-a@example.vn"))
+        assets_before = await session.scalar(select(func.count(Asset.id)))
+    assert organiser is not None
+    scope = OrganiserScope(organiser.id, for_units=True)
+
+    async def forward(codes: list[str]) -> object:
+        try:
+            return await forward_entries(
+                sessionmaker,
+                storage,
+                source_id=ladder.source_id,
+                receipt_codes=codes,
+                scope=scope,
+                with_scores=False,
+                actor=organiser,
+            )
+        except ForwardError as error:
+            return error
+
+    outcomes = await asyncio.gather(forward(ladder.primary[:2]), forward(ladder.primary[2:4]))
+    refused = [o for o in outcomes if isinstance(o, ForwardError)]
+    assert len(refused) == 1 and refused[0].reason == "over_quota"
+    copies = await _targets(sessionmaker, ladder)
+    assert len(copies) == QUOTA
+    assert set(copies) in ({*ladder.primary[:2]}, {*ladder.primary[2:4]})
+    # The refused side's copied files went with it.
+    async with sessionmaker() as session:
+        assets = await session.scalar(select(func.count(Asset.id)))
+    copied = 2 if code in copies else 0  # the drawing's original and preview
+    assert assets == int(assets_before or 0) + copied
+    assert len(set(await storage.list_keys("entries/")) - keys_before) == copied
