@@ -63,3 +63,18 @@ def rules_text(contest: Contest, division: Division) -> list[str]:
 def division_rules(contest: Contest) -> dict[int, list[str]]:
     """``rules_text`` of each of the contest's divisions that has rules of its own."""
     return {d.id: lines for d in contest.divisions if (lines := rules_text(contest, d))}
+
+
+def division_word_limits(contest: Contest) -> list[dict[str, int | None]]:
+    """For the form's live word count: each division's ages and the word limit of its typed
+    text (None where it takes none), so that the count follows the division the age or grade
+    picks, as ``contest.intake.services.pick_division`` picks it on the server."""
+    return [
+        {
+            "min_age": d.min_age,
+            "max_age": d.max_age,
+            "position": d.position,
+            "words": word_limit(contest, d) if takes_typed_text(contest, d) else None,
+        }
+        for d in contest.divisions
+    ]

@@ -24,7 +24,7 @@ from contest.access import (
 from contest.db import utcnow
 from contest.errors import ContestError
 from contest.events.interfaces import ContestNotFoundError
-from contest.events.media import division_rules, rules_text
+from contest.events.media import division_rules, division_word_limits, rules_text
 from contest.events.services import get_public_contest
 from contest.files import keys, links
 from contest.files.kinds import (
@@ -134,6 +134,7 @@ async def _form_context(
         "accept": _accept_attribute(contest),
         "accepted": accepted_labels(contest.allowed_types),
         "division_rules": division_rules(contest),
+        "division_words": division_word_limits(contest),
         "consent_labels": CONSENT_LABELS,
         "direct_upload": origin is not None,
         "slot_url": str(request.url_for("api_upload_slot", slug=contest.slug)),

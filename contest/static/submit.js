@@ -42,18 +42,47 @@
   }
 
   // --- word count ---
+  // The limit is the division's that the age (or grade) picks, as the server picks it:
+  // the grade speaks for the school level (grade 1 is age 6), and where age ranges overlap
+  // the older division wins; without a division, the contest's own limit.
+  var divisionsSource = document.getElementById("submit-divisions");
+  var divisions = divisionsSource ? JSON.parse(divisionsSource.textContent) : [];
+  var ageField = form.querySelector("#f-age");
+  var gradeField = form.querySelector("#f-grade");
+  function wordLimit() {
+    var grade = gradeField ? parseInt(gradeField.value, 10) : NaN;
+    var reference = !isNaN(grade) ? grade + 5 : (ageField ? parseInt(ageField.value, 10) : NaN);
+    if (isNaN(reference)) return maxWords;
+    var best = null;
+    for (var i = 0; i < divisions.length; i++) {
+      var d = divisions[i];
+      if ((d.min_age === null || d.min_age <= reference) &&
+          (d.max_age === null || reference <= d.max_age) &&
+          (best === null || (d.min_age || 0) > (best.min_age || 0) ||
+           ((d.min_age || 0) === (best.min_age || 0) && d.position < best.position))) {
+        best = d;
+      }
+    }
+    return best === null ? maxWords : (best.words || 0);
+  }
   var body = form.querySelector("[data-word-count]");
   var counter = document.getElementById("word-count");
-  if (body && counter && maxWords) {
+  if (body && counter) {
     var count = function () {
+      var limit = wordLimit();
       var text = body.value.trim();
       var n = text ? text.split(/\s+/).length : 0;
-      counter.textContent = fill(n > maxWords ? words.words_over : words.words, {
-        count: n, limit: maxWords
-      });
-      counter.classList.toggle("over", n > maxWords);
+      var lang = document.documentElement.lang || "vi";
+      counter.textContent = limit ? fill(n > limit ? words.words_over : words.words, {
+        count: n.toLocaleString(lang), limit: limit.toLocaleString(lang)
+      }) : "";
+      counter.classList.toggle("over", !!limit && n > limit);
+      if (limit) counter.setAttribute("data-limit", String(limit));
+      else counter.removeAttribute("data-limit");
     };
     body.addEventListener("input", count);
+    if (ageField) ageField.addEventListener("input", count);
+    if (gradeField) gradeField.addEventListener("input", count);
     count();
   }
 

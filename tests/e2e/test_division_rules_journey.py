@@ -1,6 +1,7 @@
 """A parent on a phone sends a grade-2 pupil's story to a division that takes only videos of
 5 to 10 minutes: the form says so before sending, a drawing is refused with the division's
-message and a video of 4 minutes with its length, and a video of 6 minutes is taken."""
+message and a video of 4 minutes with its length, and a video of 6 minutes is taken. Typing an
+essay, the live word count follows the word limit of the division the age or grade picks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 
 from tests.e2e.conftest import demo_server, fill_entry_form
 from tests.intake import files
-from tests.support import STORY, run_apart, vi
+from tests.support import STORY, WRITING, run_apart, vi
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +35,13 @@ async def _video_only(env: dict[str, str]) -> None:
             .where(Division.contest_id == contest.id, Division.key == "tieu-hoc")
             .values(media={"accepts": ["video"], "min_seconds": 300, "max_seconds": 600})
         )
+        writing = await session.scalar(select(Contest.id).where(Contest.slug == WRITING))
+        for key, words in (("tieu-hoc", 20), ("thcs", 30)):
+            await session.execute(
+                update(Division)
+                .where(Division.contest_id == writing, Division.key == key)
+                .values(media={"max_words": words})
+            )
         await session.commit()
 
 
@@ -103,3 +111,28 @@ def test_a_video_only_division_refuses_a_drawing_and_a_short_video_then_takes_on
     phone.wait_for_url("**/entries/*?token=*", timeout=30_000)
     expect(phone.locator("#entry-division")).to_contain_text("Tiểu học")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_live_word_count_follows_the_division_the_age_or_grade_picks(
+    ruled_server: str, phone: Any
+) -> None:
+    """Primary pupils (6 to 11) may write 20 words, lower secondary (11 to 15) 30, everyone
+    else the contest's 1,500; an 11-year-old without a grade is a secondary pupil, as the
+    server decides."""
+    from playwright.sync_api import expect
+
+    phone.goto(f"{ruled_server}/contests/{WRITING}/submit")
+    phone.fill("#f-body_text", " ".join(["chữ"] * 25))
+    counter = phone.locator("#word-count")
+    for age, grade, text in (
+        ("8", "", vi("Too many words: %(count)s / %(limit)s", count="25", limit="20")),
+        ("11", "", vi("%(count)s / %(limit)s words", count="25", limit="30")),
+        ("11", "5", vi("Too many words: %(count)s / %(limit)s", count="25", limit="20")),
+        ("30", "", vi("%(count)s / %(limit)s words", count="25", limit="1.500")),
+    ):
+        phone.fill("#f-age", age)
+        phone.fill("#f-grade", grade)
+        expect(counter).to_have_text(text)
+    expect(counter).not_to_have_class("word-count over")
+    phone.fill("#f-age", "8")
+    expect(counter).to_have_class("word-count over")
