@@ -9,15 +9,24 @@ web layer, so every domain may use it.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from contest.i18n import gettext
+
 
 class ContestError(Exception):
     """Base of every domain error. ``message`` is already in the visitor's language;
-    ``fields`` maps a form field to what is wrong with it, for 422 answers."""
+    ``fields`` maps a form field to what is wrong with it, for 422 answers. An error that
+    always says the same marks it as ``default_message`` (with ``N_``): it is translated
+    when the error is raised."""
 
     status_code = 400
+    default_message: ClassVar[str] = ""
 
     def __init__(self, message: str = "", *, fields: dict[str, str] | None = None) -> None:
         self.fields = dict(fields or {})
+        if not message and self.default_message:
+            message = gettext(self.default_message)
         self.message = message or "; ".join(self.fields.values())
         super().__init__(self.message)
 

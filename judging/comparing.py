@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contest import audit, rules
 from contest.db import insert_rows, utcnow
 from contest.errors import ConflictError, InvalidError
-from contest.i18n import gettext
+from contest.i18n import N_, gettext
 from contest.models import (
     Asset,
     ComparativeResults,
@@ -57,8 +57,7 @@ INFIT_WARNING = comparative.INFIT_WARNING
 
 
 class NotComparativeError(ConflictError):
-    def __init__(self) -> None:
-        super().__init__(gettext("The current round is not a comparative round."))
+    default_message = N_("The current round is not a comparative round.")
 
 
 def _comparative_round(round_: Round | None) -> Round:

@@ -15,32 +15,24 @@ DISAGREEMENT_SHARE = 0.3
 class AssignmentNotFoundError(NotFoundError):
     """Not assigned to this judge (or does not exist): the judge sees a 404 either way."""
 
-    def __init__(self) -> None:
-        super().__init__(gettext("This entry is not in your list."))
+    default_message = N_("This entry is not in your list.")
 
 
 class RoundClosedError(ConflictError):
-    def __init__(self) -> None:
-        super().__init__(
-            gettext("Judging of this round is closed: scores can no longer be changed.")
-        )
+    default_message = N_("Judging of this round is closed: scores can no longer be changed.")
 
 
 class ContestNotJudgeableError(ConflictError):
-    def __init__(self) -> None:
-        super().__init__(gettext("There is no round to shortlist from yet."))
+    default_message = N_("There is no round to shortlist from yet.")
 
 
 class ReassignRefusedError(ConflictError):
     """The organiser's reassignment cannot be made; nothing changed."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            gettext(
-                "This assignment cannot go to that judge (finished, in conflict, "
-                "or already judging the entry)."
-            )
-        )
+    default_message = N_(
+        "This assignment cannot go to that judge (finished, in conflict, "
+        "or already judging the entry)."
+    )
 
 
 # What is wrong with a criterion's points, by judging.scoring.PointsError's codes.

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from contest.app import create_app
 from contest.i18n import gettext, use_locale
-from contest.models import AuditEvent, User
+from contest.models import AuditEvent, Role, User
 from contest.settings import Settings
 from storage import LocalStorage, S3Storage, Storage
 
@@ -687,6 +687,22 @@ async def make_two_provinces(sessionmaker: Any) -> None:
         units["th-bach-sam"].parent_id = ward_a.id
         units["thcs-bach-sam"].parent_id = province_b.id
         await session.commit()
+
+
+@contextlib.asynccontextmanager
+async def province_and_nation(
+    settings: Settings, sessionmaker: Any, make_user: MakeUser
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """The two provinces of ``make_two_provinces``, and two organisers, each signed in on a
+    client of their own: province A's (tinh-a@example.vn, of the units under tinh-a) and the
+    nation's (quoc-gia@example.vn, of no unit: the whole event)."""
+    await make_two_provinces(sessionmaker)
+    province = await make_user("tinh-a@example.vn", Role.ADMIN, units=["tinh-a"])
+    national = await make_user("quoc-gia@example.vn", Role.ADMIN)
+    async with app_client(settings) as as_province, app_client(settings) as as_national:
+        await sign_in(as_province, province.user.email, province.password)
+        await sign_in(as_national, national.user.email, national.password)
+        yield as_province, as_national
 
 
 async def make_next_level(

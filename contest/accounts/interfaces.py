@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from contest.errors import ConflictError, ContestError, InvalidError, NotFoundError
-from contest.i18n import gettext
+from contest.i18n import N_, gettext
 
 INVITATION_LIFETIME = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 10
@@ -17,17 +17,13 @@ MAX_FAILURES_PER_ADDRESS = 30
 class LoginFailedError(ContestError):
     status_code = 400
 
-    def __init__(self) -> None:
-        super().__init__(gettext("The email or the password is not right."))
+    default_message = N_("The email or the password is not right.")
 
 
 class LoginThrottledError(ContestError):
     status_code = 429
 
-    def __init__(self) -> None:
-        super().__init__(
-            gettext("Too many failed attempts. Please wait 15 minutes before trying again.")
-        )
+    default_message = N_("Too many failed attempts. Please wait 15 minutes before trying again.")
 
 
 class InvalidInvitationError(NotFoundError):

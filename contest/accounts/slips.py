@@ -32,7 +32,7 @@ from contest.accounts.interfaces import THROTTLE_WINDOW, LoginThrottledError
 from contest.accounts.services import count_attempts
 from contest.db import utcnow
 from contest.errors import ContestError, InvalidError, NotFoundError
-from contest.i18n import gettext, normalize_text
+from contest.i18n import N_, gettext, normalize_text
 from contest.models import Contest, JudgeSlip, LoginAttempt, Role, User, contest_judges
 from contest.pagination import Page, PageRequest, paginate
 
@@ -51,13 +51,9 @@ _NO_MAIL_DOMAIN = "judges.invalid"
 class SlipRefusedError(ContestError):
     status_code = 400
 
-    def __init__(self) -> None:
-        super().__init__(
-            gettext(
-                "This code is not valid, has expired or was revoked. "
-                "Ask the organisers for a new slip."
-            )
-        )
+    default_message = N_(
+        "This code is not valid, has expired or was revoked. Ask the organisers for a new slip."
+    )
 
 
 def new_code() -> str:

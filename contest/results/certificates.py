@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contest import labels
 from contest.errors import NotFoundError
 from contest.events.services import event_contests
-from contest.i18n import format_date, get_locale, gettext, use_locale
+from contest.i18n import N_, format_date, get_locale, gettext, use_locale
 from contest.models import (
     Consent,
     Contest,
@@ -75,8 +75,7 @@ QR_SIZE = 100
 class NoCertificatesError(NotFoundError):
     """No published prize winner here (yet), so no certificate to write."""
 
-    def __init__(self) -> None:
-        super().__init__(gettext("There are no published prize winners here yet."))
+    default_message = N_("There are no published prize winners here yet.")
 
 
 class CertificateNotFoundError(NotFoundError):

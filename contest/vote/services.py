@@ -28,7 +28,7 @@ from contest import audit
 from contest.accounts.services import count_attempts
 from contest.db import utcnow
 from contest.errors import ConflictError, ContestError, InvalidError
-from contest.i18n import gettext
+from contest.i18n import N_, gettext
 from contest.models import (
     AudienceVote,
     Ballot,
@@ -53,10 +53,7 @@ MAX_VOTE_DAYS = 60
 class VoteThrottledError(ContestError):
     status_code = 429
 
-    def __init__(self) -> None:
-        super().__init__(
-            gettext("Too many attempts from this connection. Please try again in an hour.")
-        )
+    default_message = N_("Too many attempts from this connection. Please try again in an hour.")
 
 
 def vote_code(secret_key: str, *, contest_id: int, entry_id: int) -> str:

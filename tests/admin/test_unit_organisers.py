@@ -23,12 +23,10 @@ from tests.results.support import Row, make_results, pdf_pages
 from tests.support import (
     WRITING,
     MakeUser,
-    app_client,
     contest_id_of,
     csrf_from,
     make_entries,
-    make_two_provinces,
-    sign_in,
+    province_and_nation,
     vi,
 )
 
@@ -70,17 +68,9 @@ async def chain(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> AsyncIterator[Chain]:
-    await make_two_provinces(sessionmaker)
     await make_entries(sessionmaker, WRITING, ages=[8, 9], unit_code="th-bach-sam-5a")
     await make_entries(sessionmaker, WRITING, ages=[10], unit_code="thcs-bach-sam-6a")
-    province = await make_user("tinh-a@example.vn", Role.ADMIN, units=["tinh-a"])
-    national = await make_user("quoc-gia@example.vn", Role.ADMIN)
-    async with (
-        app_client(settings) as as_province,
-        app_client(settings) as as_national,
-    ):
-        await sign_in(as_province, province.user.email, province.password)
-        await sign_in(as_national, national.user.email, national.password)
+    async with province_and_nation(settings, sessionmaker, make_user) as (as_province, as_national):
         yield Chain(
             await _codes_in(sessionmaker, "th-bach-sam"),
             await _codes_in(sessionmaker, "thcs-bach-sam"),

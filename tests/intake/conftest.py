@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import httpx
 import pytest
@@ -19,9 +19,18 @@ from contest.jobs.worker import run_queued
 from contest.models import Contest, Role
 from contest.settings import Settings
 from storage import Storage, storage_from_url
-from tests.intake.support import Counts, StoredCheck, counts
+from tests.intake.support import (
+    Counts,
+    Refused,
+    StoredCheck,
+    assert_alert,
+    counts,
+    entrant_fields,
+    signed_in_coordinator,
+    submit_page,
+)
 from tests.s3server import AWS_REGION
-from tests.support import Account, app_client, sign_in, upload_leftovers
+from tests.support import Account, MakeUser, app_client, sign_in, upload_leftovers
 
 # Small limits keep the suite fast; the rules are the same at any size.
 DRAWING_LIMIT = 256 * 1024
@@ -110,10 +119,42 @@ async def _adding(
 
 
 @pytest.fixture
+async def coordinator(app: httpx.AsyncClient, make_user: MakeUser) -> Account:
+    """A coordinator of the demo's primary school (th-bach-sam), signed in on ``app``."""
+    return await signed_in_coordinator(app, make_user, ["th-bach-sam"])
+
+
+@pytest.fixture
 def nothing_stored(sessionmaker: async_sessionmaker[AsyncSession], store: Storage) -> StoredCheck:
     """``async with nothing_stored() as before:`` fails unless what runs inside leaves the
     entrants, entries, assets and stored objects as they were (``before``)."""
     return functools.partial(_adding, sessionmaker, store, entries=0, files=0)
+
+
+@pytest.fixture
+def refused(app: httpx.AsyncClient, nothing_stored: StoredCheck) -> Refused:
+    """``await refused(slug, files, status=…)`` sends the entry form (the usual entrant, or
+    ``fields``) and fails unless the page refuses it with this status, saying ``alert`` when
+    given, and keeps nothing; it answers the page."""
+
+    async def send(
+        slug: str,
+        files: Iterable[tuple[str, bytes]] = (),
+        *,
+        fields: dict[str, str] | None = None,
+        status: int,
+        alert: str | None = None,
+    ) -> httpx.Response:
+        async with nothing_stored():
+            response = await submit_page(
+                app, slug, entrant_fields() if fields is None else fields, files
+            )
+            assert response.status_code == status
+        if alert is not None:
+            assert_alert(response, alert)
+        return response
+
+    return send
 
 
 @pytest.fixture

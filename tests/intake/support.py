@@ -8,18 +8,19 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
+from markupsafe import escape
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import utcnow
 from contest.i18n import ngettext, use_locale
-from contest.models import Asset, Assignment, Contest, Entrant, Entry, User
+from contest.models import Asset, Assignment, Contest, Entrant, Entry, Role, User
 from storage import LocalStorage, Storage
 from tests.intake.files import drawing_png
-from tests.support import DRAWING, csrf_from
+from tests.support import DRAWING, Account, MakeUser, csrf_from, sign_in, vi
 
 # The refusal of a child's name shown without the child's own consent.
 CHILD_REFUSAL = (
@@ -42,6 +43,15 @@ def too_many_words(num: int, limit: int) -> str:
         num,
         limit=limit,
     )
+
+
+# The drawing contest's kinds of file, as its refusals list them.
+DRAWING_KINDS = "JPEG, PNG, WebP, HEIC, PDF"
+
+
+def kind_not_accepted(types: str) -> str:
+    """The refusal of a kind of file the contest does not take, in Vietnamese."""
+    return vi("This kind of file is not accepted here. Please send one of: %(types)s.", types=types)
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,37 @@ async def submit_page(
     token = await csrf_from(client, path)
     body = form(fields, files, csrf=token, key=key or uuid.uuid4().hex)
     return await post_form(client, path, body)
+
+
+async def signed_in_coordinator(
+    client: httpx.AsyncClient, make_user: MakeUser, units: list[str]
+) -> Account:
+    """A new coordinator of these units, signed in on ``client``."""
+    account = await make_user(
+        f"gv{uuid.uuid4().hex[:6]}@bachsam.demo", Role.COORDINATOR, units=units
+    )
+    await sign_in(client, account.user.email, account.password)
+    return account
+
+
+def assert_alert(response: httpx.Response, message: str) -> None:
+    """The page tells the visitor this, in Vietnamese, escaped as the templates escape it."""
+    assert response.headers["content-language"] == "vi"
+    assert str(escape(message)) in response.text, response.text[:3000]
+
+
+class Refused(Protocol):
+    """The ``refused`` fixture (tests/intake/conftest.py)."""
+
+    async def __call__(
+        self,
+        slug: str,
+        files: Iterable[tuple[str, bytes]] = (),
+        *,
+        fields: dict[str, str] | None = None,
+        status: int,
+        alert: str | None = None,
+    ) -> httpx.Response: ...
 
 
 def receipt_of(response: httpx.Response) -> tuple[str, str]:

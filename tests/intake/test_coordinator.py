@@ -28,16 +28,20 @@ from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
     CHILD_REFUSAL,
+    DRAWING_KINDS,
     Counts,
     StoredCheck,
     counts,
     entrant_fields,
     form,
+    kind_not_accepted,
     post_form,
+    signed_in_coordinator,
 )
 from tests.support import (
     DRAWING,
     WRITING,
+    Account,
     MakeUser,
     csrf_from,
     entry_files,
@@ -45,14 +49,6 @@ from tests.support import (
     sign_in,
     vi,
 )
-
-
-async def _signed_in(client: httpx.AsyncClient, make_user: MakeUser, units: list[str]) -> Any:
-    account = await make_user(
-        f"gv{uuid.uuid4().hex[:6]}@bachsam.demo", Role.COORDINATOR, units=units
-    )
-    await sign_in(client, account.user.email, account.password)
-    return account
 
 
 async def _coordinator_submit(
@@ -66,11 +62,10 @@ async def _coordinator_submit(
 @LOCAL_ONLY
 async def test_a_coordinator_submits_for_the_classes_of_their_school(
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     nothing_stored: StoredCheck,
 ) -> None:
-    account = await _signed_in(app, make_user, ["th-bach-sam"])
     page = await app.get(f"/coordinator/contests/{DRAWING}/submit")
     assert page.status_code == 200
     assert 'value="th-bach-sam-5a"' in page.text and 'value="tdp-1"' not in page.text
@@ -81,7 +76,7 @@ async def test_a_coordinator_submits_for_the_classes_of_their_school(
     assert made.status_code == 303
     async with sessionmaker() as session:
         entry = (
-            await session.scalars(select(Entry).where(Entry.submitted_by_id == account.user.id))
+            await session.scalars(select(Entry).where(Entry.submitted_by_id == coordinator.user.id))
         ).one()
         entrant = await session.get(Entrant, entry.entrant_id)
         unit = await session.get(Unit, entrant.unit_id if entrant else None)
@@ -99,7 +94,7 @@ async def test_a_coordinator_submits_for_the_classes_of_their_school(
 async def test_a_class_teacher_may_not_submit_for_another_class(
     app: httpx.AsyncClient, make_user: MakeUser, nothing_stored: StoredCheck
 ) -> None:
-    await _signed_in(app, make_user, ["th-bach-sam-5a"])
+    await signed_in_coordinator(app, make_user, ["th-bach-sam-5a"])
     async with nothing_stored():
         refused = await _coordinator_submit(
             app, DRAWING, entrant_fields(unit="th-bach-sam-4b"), [("t.png", files.drawing_png())]
@@ -122,7 +117,7 @@ async def test_coordinator_pages_are_for_coordinators(
 async def test_a_coordinator_uses_the_api_with_csrf_and_only_for_their_units(
     app: httpx.AsyncClient, make_user: MakeUser, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    account = await _signed_in(app, make_user, ["th-bach-sam-5a"])
+    account = await signed_in_coordinator(app, make_user, ["th-bach-sam-5a"])
     csrf = await csrf_from(app, f"/coordinator/contests/{DRAWING}/submit")
     path = f"/api/v1/contests/{DRAWING}/entries"
     body = form(entrant_fields(), [("t.png", files.drawing_png())])
@@ -260,15 +255,19 @@ def _row_kinds(html: str) -> dict[str, str]:
     }
 
 
+def _row_text(html: str, number: str) -> str:
+    """What the report says of one row (its number in the CSV), as it reads."""
+    return html_text.unescape(html.split(f'data-row="{number}"')[1].split("</tr>")[0])
+
+
 async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the_good(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     nothing_stored: StoredCheck,
 ) -> None:
-    account = await _signed_in(app, make_user, ["th-bach-sam"])
     csv_text = CSV_HEADER + "".join(
         [
             "Lê Văn An,10,5,th-bach-sam-5a,Lê Văn Ba,0912345678,full_name,"
@@ -311,24 +310,21 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
         "8": "refused",
         "9": "refused",
     }
-    refused_text = {n: html.split(f'data-row="{n}"')[1].split("</tr>")[0] for n in "456789"}
+    refused_text = {n: _row_text(html, n) for n in "456789"}
     assert (vi("Entrants under 18 need a parent or guardian: enter their name.")) in refused_text[
         "4"
     ]
     assert vi("Choose the school and class, or the residential group.") in refused_text["5"]
     assert vi("No file named %(name)s in the ZIP.", name="khong-co.png") in refused_text["6"]
+    assert kind_not_accepted(DRAWING_KINDS) in refused_text["7"]
+    assert vi("Choose how the name may appear in public.") in refused_text["8"]
     assert (
         vi(
-            "This kind of file is not accepted here. Please send one of: %(types)s.",
-            types="JPEG, PNG, WebP, HEIC, PDF",
+            "A parent or guardian must read the privacy notice and agree to it before a "
+            "child's entry can be sent."
         )
-        in refused_text["7"]
+        in refused_text["9"]
     )
-    assert vi("Choose how the name may appear in public.") in refused_text["8"]
-    assert vi(
-        "A parent or guardian must read the privacy notice and agree to it before a "
-        "child's entry can be sent."
-    ) in html_text.unescape(refused_text["9"])
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
     # The import's job ran, then each accepted entry's processing: originals and previews.
@@ -337,7 +333,7 @@ async def test_a_bulk_import_reports_each_row_and_never_lets_a_bad_row_block_the
     assert after.objects == before.objects + 2 * 3
     async with sessionmaker() as session:
         made = (
-            await session.scalars(select(Entry).where(Entry.submitted_by_id == account.user.id))
+            await session.scalars(select(Entry).where(Entry.submitted_by_id == coordinator.user.id))
         ).all()
     assert sorted(e.title for e in made) == ["Cánh đồng", "Ngôi nhà"]
 
@@ -355,7 +351,7 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
     make_user: MakeUser,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    await _signed_in(app, make_user, ["thcs-bach-sam"])
+    await signed_in_coordinator(app, make_user, ["thcs-bach-sam"])
     csv_text = (
         "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement;"
         "child_consent\n"
@@ -381,12 +377,11 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
 async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     nothing_stored: StoredCheck,
     csv_text: str,
     message: str,
 ) -> None:
-    await _signed_in(app, make_user, ["th-bach-sam"])
     async with nothing_stored():
         response = await _import(app, intake_settings, DRAWING, csv_text, None)
         assert response.status_code == 422
@@ -398,11 +393,10 @@ async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
 async def test_a_bulk_row_showing_a_childs_name_needs_the_childs_own_consent(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
-    await _signed_in(app, make_user, ["th-bach-sam"])
     page = await app.get(f"/coordinator/contests/{DRAWING}/import")
     hint = vi(
         "In the column child_consent, write yes when a child aged 7 to 17 has said yes themself "
@@ -445,7 +439,7 @@ async def test_a_bulk_row_showing_a_childs_name_needs_the_childs_own_consent(
         "5": "accepted",
         "6": "accepted",
     }
-    refused = html_text.unescape(html.split('data-row="2"')[1].split("</tr>")[0])
+    refused = _row_text(html, "2")
     assert vi(CHILD_REFUSAL) in refused
     assert vi("Child's own consent") in refused
     after = await counts(sessionmaker, store)
@@ -496,7 +490,7 @@ class SentImport:
     """A coordinator's import of four good rows, sent and not yet run: who sent it, the
     counts before, the answer and its job."""
 
-    account: Any
+    account: Account
     before: Counts
     sent: httpx.Response
     job: Job
@@ -505,16 +499,15 @@ class SentImport:
 @pytest.fixture
 async def sent_import(
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> SentImport:
-    account = await _signed_in(app, make_user, ["th-bach-sam"])
     before = await counts(sessionmaker, store)
     sent = await _send_import(app, DRAWING, GOOD_ROWS, _good_archive())
     assert sent.status_code == 303
     (job,) = await _jobs(sessionmaker)
-    return SentImport(account, before, sent, job)
+    return SentImport(coordinator, before, sent, job)
 
 
 async def test_an_import_is_taken_in_at_once_and_its_rows_are_left_to_a_job(
@@ -543,7 +536,7 @@ async def test_an_import_is_taken_in_at_once_and_its_rows_are_left_to_a_job(
     # Another coordinator does not see it, by its page or the API.
     other = httpx.AsyncClient(transport=app._transport, base_url=str(app.base_url))
     async with other:
-        await _signed_in(other, make_user, ["thcs-bach-sam"])
+        await signed_in_coordinator(other, make_user, ["thcs-bach-sam"])
         assert (await other.get(f"/api/v1/jobs/{job.id}")).status_code == 404
         assert (await other.get(page_url)).status_code == 404
 
@@ -640,7 +633,7 @@ async def test_an_import_whose_kept_files_are_gone_fails_clearly_and_makes_nothi
 )
 async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     nothing_stored: StoredCheck,
@@ -648,7 +641,6 @@ async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
     archive: bytes | None,
     message: str,
 ) -> None:
-    await _signed_in(app, make_user, ["th-bach-sam"])
     path = f"/coordinator/contests/{DRAWING}/import"
     body = form({}, csrf=await csrf_from(app, path))
     body.files = [("csv", "hoc-sinh.csv", csv_bytes, "text/csv")]
@@ -667,14 +659,13 @@ async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
 
 async def test_a_coordinator_prints_labels_naming_only_their_units_entries(
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from tests.results.support import pdf_pages, pdf_qr_codes
 
     ours = await make_entries(sessionmaker, DRAWING, ages=[9, 10], unit_code="th-bach-sam-3a")
     theirs = await make_entries(sessionmaker, DRAWING, ages=[12], unit_code="thcs-bach-sam-6a")
-    await _signed_in(app, make_user, ["th-bach-sam"])
     response = await app.get(f"/coordinator/contests/{DRAWING}/labels.pdf")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
@@ -707,7 +698,7 @@ async def test_a_folder_of_scans_in_the_zip_is_one_entry_with_its_pages_in_order
         assert writing is not None
         writing.allowed_types = ["pdf", "jpeg", "png"]
         writing.max_files = 3
-    await _signed_in(app, make_user, ["thcs-bach-sam"])
+    await signed_in_coordinator(app, make_user, ["thcs-bach-sam"])
     header = CSV_HEADER
     row = (
         "Hà Anh,12,6,thcs-bach-sam-6a,Hà Bố,0912000000,initials,{title},Hoàng tử bé,{file},yes,"
@@ -735,10 +726,13 @@ async def test_a_folder_of_scans_in_the_zip_is_one_entry_with_its_pages_in_order
             app, intake_settings, WRITING, header + row.format(title="Bốn", file="qua-dai"),
             _zip(pages),
         )  # fmt: skip
-    reasons = refused.text.split('data-row="2"')[1].split("</tr>")[0]
-    assert vi(
-        "The folder %(name)s holds %(count)s files: send at most %(max)s pages.",
-        name="qua-dai",
-        count=4,
-        max=3,
-    ) in html_text.unescape(reasons)
+    reasons = _row_text(refused.text, "2")
+    assert (
+        vi(
+            "The folder %(name)s holds %(count)s files: send at most %(max)s pages.",
+            name="qua-dai",
+            count=4,
+            max=3,
+        )
+        in reasons
+    )

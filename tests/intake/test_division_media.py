@@ -21,6 +21,7 @@ from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
+    Refused,
     StoredCheck,
     counts,
     entrant_fields,
@@ -31,8 +32,8 @@ from tests.intake.support import (
     too_many_words,
 )
 from tests.intake.test_api import API, api_submit, upload_to_slot
-from tests.intake.test_coordinator import CSV_HEADER, _import, _signed_in, _zip
-from tests.support import STORY, WRITING, MakeUser, vi
+from tests.intake.test_coordinator import CSV_HEADER, _import, _row_kinds, _row_text, _zip
+from tests.support import STORY, WRITING, Account, vi
 
 # The usual entrant (10 years old, grade 5) is in the primary division, "Tiểu học".
 PRIMARY = "Tiểu học"
@@ -64,17 +65,13 @@ async def rules(seeded: DemoReport, sessionmaker: async_sessionmaker[AsyncSessio
         await session.commit()
 
 
-def _alert(response: httpx.Response, message: str) -> None:
-    assert response.headers["content-language"] == "vi"
-    assert message in html_text.unescape(response.text), response.text[:3000]
-
-
-def refused_kind() -> str:
+def refused_kind(types: str = VIDEOS) -> str:
+    """The primary division's refusal of a kind of file its rule does not take."""
     return vi(
         "This kind of file is not accepted in the division %(division)s. Please send one of: "
         "%(types)s.",
         division=PRIMARY,
-        types=VIDEOS,
+        types=types,
     )
 
 
@@ -104,12 +101,9 @@ def unreadable_length() -> str:
     [("tranh.jpg", files.photo_jpeg()), ("ke.mp3", files.mp3()), ("ke.wav", files.wav())],
 )
 async def test_a_video_only_division_given_a_drawing_or_a_recording_refuses_it(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes
+    refused: Refused, name: str, data: bytes
 ) -> None:
-    async with nothing_stored():
-        response = await submit_page(app, STORY, entrant_fields(), [(name, data)])
-        assert response.status_code == 415
-    _alert(response, refused_kind())
+    await refused(STORY, [(name, data)], status=415, alert=refused_kind())
 
 
 async def test_the_other_divisions_keep_their_contests_rules(
@@ -163,12 +157,9 @@ async def test_a_video_within_the_divisions_lengths_is_kept(
     ],
 )
 async def test_a_video_shorter_or_longer_than_allowed_is_refused(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes, length: str
+    refused: Refused, name: str, data: bytes, length: str
 ) -> None:
-    async with nothing_stored():
-        response = await submit_page(app, STORY, entrant_fields(), [(name, data)])
-        assert response.status_code == 422
-    _alert(response, wrong_length(length))
+    response = await refused(STORY, [(name, data)], status=422, alert=wrong_length(length))
     # What was typed is kept in the form.
     assert "Nguyễn Văn Bình" in response.text
 
@@ -183,24 +174,21 @@ async def test_a_video_shorter_or_longer_than_allowed_is_refused(
     ],
 )
 async def test_a_video_whose_length_cannot_be_read_is_refused_clearly(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes
+    refused: Refused, name: str, data: bytes
 ) -> None:
-    async with nothing_stored():
-        response = await submit_page(app, STORY, entrant_fields(), [(name, data)])
-        assert response.status_code == 422
-    _alert(response, unreadable_length())
+    await refused(STORY, [(name, data)], status=422, alert=unreadable_length())
 
 
 @LOCAL_ONLY
 async def test_typed_text_counts_against_the_divisions_lower_limit(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    nothing_stored: StoredCheck,
+    app: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], refused: Refused
 ) -> None:
-    async with nothing_stored():
-        over = await submit_page(app, WRITING, entrant_fields(body_text="chữ " * 51))
-        assert over.status_code == 422
-    _alert(over, too_many_words(51, 50))
+    await refused(
+        WRITING,
+        fields=entrant_fields(body_text="chữ " * 51),
+        status=422,
+        alert=too_many_words(51, 50),
+    )
     code, _ = receipt_of(await submit_page(app, WRITING, entrant_fields(body_text="chữ " * 50)))
     assert (await entry_by_code(sessionmaker, code)).word_count == 50
     # A secondary pupil keeps the contest's own limit of 1500.
@@ -210,22 +198,16 @@ async def test_typed_text_counts_against_the_divisions_lower_limit(
 
 @LOCAL_ONLY
 async def test_a_division_of_typed_or_handwritten_essays_refuses_other_files(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck
+    app: httpx.AsyncClient, refused: Refused
 ) -> None:
     receipt_of(
         await submit_page(app, WRITING, entrant_fields(), [("trang.jpg", files.photo_jpeg())])
     )
-    async with nothing_stored():
-        response = await submit_page(app, WRITING, entrant_fields(), [("bai.pdf", files.pdf())])
-        assert response.status_code == 415
-    _alert(
-        response,
-        vi(
-            "This kind of file is not accepted in the division %(division)s. Please send one "
-            "of: %(types)s.",
-            division=PRIMARY,
-            types=vi("typed text") + ", JPEG, PNG",
-        ),
+    await refused(
+        WRITING,
+        [("bai.pdf", files.pdf())],
+        status=415,
+        alert=refused_kind(vi("typed text") + ", JPEG, PNG"),
     )
 
 
@@ -233,19 +215,18 @@ async def test_a_division_of_typed_or_handwritten_essays_refuses_other_files(
 async def test_a_division_without_typed_text_refuses_it(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
-    nothing_stored: StoredCheck,
+    refused: Refused,
 ) -> None:
     async with sessionmaker() as session:
         await session.execute(
             update(Division).where(Division.key == "tieu-hoc").values(media={"accepts": ["image"]})
         )
         await session.commit()
-    async with nothing_stored():
-        response = await submit_page(app, WRITING, entrant_fields(body_text="Một bài văn."))
-        assert response.status_code == 422
-    _alert(
-        response,
-        vi(
+    await refused(
+        WRITING,
+        fields=entrant_fields(body_text="Một bài văn."),
+        status=422,
+        alert=vi(
             "The division %(division)s does not take typed text. Please send one of: %(types)s.",
             division=PRIMARY,
             types="JPEG, PNG",
@@ -328,11 +309,10 @@ async def test_a_direct_upload_of_the_right_length_counts(
 async def test_bulk_rows_are_held_to_their_divisions_rules(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    make_user: MakeUser,
+    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
-    await _signed_in(app, make_user, ["th-bach-sam"])
     row = "{name},10,5,th-bach-sam-5a,Mẹ,0912345678,initials,{title},Hoàng tử bé,{file},yes,yes\n"
     csv_text = CSV_HEADER + "".join(
         row.format(name=f"Em {n}", title=title, file=file)
@@ -357,14 +337,8 @@ async def test_bulk_rows_are_held_to_their_divisions_rules(
     response = await _import(app, intake_settings, STORY, csv_text, archive)
     assert response.status_code == 200, response.text[:2000]
     page = response.text
-    rows = dict(
-        (n, kind)
-        for kind, n in re.findall(r'<tr class="(accepted|refused)" data-row="(\d+)"', page)
-    )
-    assert rows == {"2": "accepted", "3": "refused", "4": "refused", "5": "refused"}
-    text = {
-        n: html_text.unescape(page.split(f'data-row="{n}"')[1].split("</tr>")[0]) for n in "345"
-    }
+    assert _row_kinds(page) == {"2": "accepted", "3": "refused", "4": "refused", "5": "refused"}
+    text = {n: _row_text(page, n) for n in "345"}
     assert refused_kind() in text["3"]
     assert wrong_length("1:00") in text["4"]
     assert unreadable_length() in text["5"]
@@ -383,9 +357,8 @@ async def test_bulk_rows_are_held_to_their_divisions_rules(
 
 @LOCAL_ONLY
 async def test_a_bulk_row_of_typed_text_over_the_divisions_limit_is_refused(
-    intake_settings: Settings, app: httpx.AsyncClient, make_user: MakeUser
+    intake_settings: Settings, app: httpx.AsyncClient, coordinator: Account
 ) -> None:
-    await _signed_in(app, make_user, ["th-bach-sam"])
     csv_text = (
         "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement\n"
         "Hà Anh;10;5;th-bach-sam-5a;Hà Bố;0912000000;initials;Bài dài;Hoàng tử bé;"

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,12 +23,16 @@ from storage import LocalStorage, S3Storage, Storage
 from tests.intake import files
 from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY
 from tests.intake.support import (
+    DRAWING_KINDS,
+    Refused,
     StoredCheck,
+    assert_alert,
     counting_body,
     entrant_fields,
     entry_assets,
     entry_by_code,
     form,
+    kind_not_accepted,
     post_form,
     receipt_of,
     served,
@@ -41,27 +44,6 @@ from tests.intake.support import (
 from tests.support import DRAWING, STORY, WRITING, csrf_from, vi
 
 SCRIPT = "<script>alert(1)</script>"
-
-
-def _alert(response: httpx.Response, message: str) -> None:
-    assert response.headers["content-language"] == "vi"
-    assert str(escape(message)) in response.text, response.text[:3000]
-
-
-async def _refused(
-    app: httpx.AsyncClient,
-    nothing_stored: StoredCheck,
-    slug: str,
-    fields: dict[str, str],
-    uploads: list[tuple[str, bytes]],
-    *,
-    status: int,
-) -> httpx.Response:
-    """Submit through the page, expecting this refusal and nothing kept."""
-    async with nothing_stored():
-        response = await submit_page(app, slug, fields, uploads)
-        assert response.status_code == status
-    return response
 
 
 async def _drawing_form(app: httpx.AsyncClient) -> tuple[str, str]:
@@ -133,7 +115,7 @@ async def test_typed_text_counts_words_against_the_limit(
     async with nothing_stored():
         over = await submit_page(app, WRITING, entrant_fields(body_text="chữ " * 1501))
         assert over.status_code == 422
-        _alert(over, too_many_words(1501, 1500))
+        assert_alert(over, too_many_words(1501, 1500))
         # What was typed is kept in the form.
         assert "Nguyễn Văn Bình" in over.text and "chữ chữ" in over.text
 
@@ -241,7 +223,7 @@ async def test_an_oversize_file_is_refused_while_it_streams(
         )
         assert declared.status_code == 413
         assert pulled[0] == 0
-        _alert(declared, message)
+        assert_alert(declared, message)
 
         # No length announced: counted as it flows, and reading stops past the limit.
         pulled = [0]
@@ -249,7 +231,7 @@ async def test_an_oversize_file_is_refused_while_it_streams(
             path, content=counting_body(body, pulled), headers={"Content-Type": content_type}
         )
         assert streamed.status_code == 413
-        _alert(streamed, message)
+        assert_alert(streamed, message)
         assert pulled[0] < len(body) - 1024 * 1024, (pulled[0], len(body))
         assert "Nguyễn Minh Anh" in streamed.text  # the form keeps what was typed
 
@@ -270,50 +252,28 @@ async def test_an_oversize_file_is_refused_while_it_streams(
         ("tranh.mp3", files.mp3()),
     ],
 )
-async def test_a_wrong_kind_of_file_is_refused(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck, name: str, data: bytes
-) -> None:
-    # _refused checks the status and that nothing was stored; _alert the visitor's message.
-    response = await _refused(
-        app, nothing_stored, DRAWING, entrant_fields(), [(name, data)], status=415
-    )
-    assert response.status_code == 415
-    _alert(
-        response,
-        vi(
-            "This kind of file is not accepted here. Please send one of: %(types)s.",
-            types="JPEG, PNG, WebP, HEIC, PDF",
-        ),
-    )
+async def test_a_wrong_kind_of_file_is_refused(refused: Refused, name: str, data: bytes) -> None:
+    await refused(DRAWING, [(name, data)], status=415, alert=kind_not_accepted(DRAWING_KINDS))
 
 
 @LOCAL_ONLY
 async def test_html_and_svg_are_refused_even_where_text_files_are_accepted(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck
+    refused: Refused,
 ) -> None:
     # "Not accepted here", whatever the writing contest's list of kinds.
-    refusal = vi(
-        "This kind of file is not accepted here. Please send one of: %(types)s.", types="@"
-    ).split("@")[0]
+    refusal = kind_not_accepted("@").split("@")[0]
     for data in (files.html(), files.svg()):
-        response = await _refused(
-            app, nothing_stored, WRITING, entrant_fields(), [("bai.txt", data)], status=415
-        )
-        assert response.status_code == 415
-        _alert(response, refusal)
+        await refused(WRITING, [("bai.txt", data)], status=415, alert=refusal)
 
 
 async def test_a_decompression_bomb_is_refused(
-    app: httpx.AsyncClient,
-    nothing_stored: StoredCheck,
-    leftovers: Callable[[], list[str]],
+    refused: Refused, leftovers: Callable[[], list[str]]
 ) -> None:
-    response = await _refused(
-        app, nothing_stored, DRAWING, entrant_fields(), [("bomb.png", files.bomb_png())], status=422
-    )
-    _alert(
-        response,
-        vi(
+    await refused(
+        DRAWING,
+        [("bomb.png", files.bomb_png())],
+        status=422,
+        alert=vi(
             "This image is too large to open (more than %(megapixels)s megapixels). "
             "Please send a smaller photo or scan.",
             megapixels=64,
@@ -420,23 +380,16 @@ async def test_script_tags_in_every_text_field_are_shown_escaped(
     ],
 )
 async def test_missing_or_wrong_fields_are_refused_with_422(
-    app: httpx.AsyncClient,
-    nothing_stored: StoredCheck,
-    overrides: dict[str, str],
-    field: str,
-    message: str | None,
+    refused: Refused, overrides: dict[str, str], field: str, message: str | None
 ) -> None:
-    response = await _refused(
-        app,
-        nothing_stored,
+    response = await refused(
         DRAWING,
-        entrant_fields(**overrides),
         [("tranh.png", files.drawing_png())],
+        fields=entrant_fields(**overrides),
         status=422,
+        alert=vi(message) if message else None,
     )
     assert f'id="f-{field}-error"' in response.text
-    if message:
-        _alert(response, vi(message))
 
 
 @LOCAL_ONLY
@@ -487,7 +440,7 @@ async def test_outside_the_window_nothing_is_stored(
             "Entries for this contest closed at %(time)s. Nothing was sent.",
             time=format_datetime(contest.closes_at),
         )
-    _alert(response, expected)
+    assert_alert(response, expected)
     assert (await app.get(path)).status_code == 403
 
 
@@ -549,7 +502,7 @@ async def test_a_truncated_or_malformed_body_is_refused_with_400(
     async with nothing_stored():
         response = await app.post(path, content=body, headers={"Content-Type": content_type})
         assert response.status_code == 400
-    _alert(
+    assert_alert(
         response,
         vi(
             "The form arrived incomplete or damaged, perhaps because the connection dropped. "
@@ -581,7 +534,7 @@ async def test_storage_unreachable_answers_503_and_writes_nothing(
     response = await post_form(app, path, body)
 
     assert response.status_code == 503
-    _alert(
+    assert_alert(
         response,
         vi(
             "The file store cannot be reached right now. Nothing was saved; "
@@ -674,7 +627,7 @@ async def test_the_edit_link_changes_the_entry_until_the_deadline(
     async with sessionmaker() as session:
         contest = await session.scalar(select(Contest).where(Contest.slug == DRAWING))
     assert contest is not None
-    _alert(
+    assert_alert(
         late,
         vi(
             "The deadline (%(time)s) has passed: the entry can no longer be changed.",
@@ -699,7 +652,7 @@ async def test_a_forged_token_or_unknown_code_is_refused(
     for bad in ("forged", token[:-1] + ("A" if token[-1] != "A" else "B"), other_token):
         page = await app.get(f"/entries/{code}", params={"token": bad})
         assert page.status_code == 403
-        _alert(page, message)
+        assert_alert(page, message)
         edit = await post_form(
             app, f"/entries/{code}/edit?token={bad}", form({"title": "X"}, csrf=csrf)
         )
@@ -708,7 +661,9 @@ async def test_a_forged_token_or_unknown_code_is_refused(
         assert gone.status_code == 403
     missing = await app.get("/entries/ZZZZ-ZZZZ", params={"token": token})
     assert missing.status_code == 404
-    _alert(missing, vi("No entry has this receipt code. Please check the code and try again."))
+    assert_alert(
+        missing, vi("No entry has this receipt code. Please check the code and try again.")
+    )
     entry = await entry_by_code(sessionmaker, code)
     assert entry.title == "Hoa vàng trên cỏ xanh" and entry.status == EntryStatus.SUBMITTED
     assert other_code != code

@@ -167,23 +167,28 @@ async def _stored_original(
     return asset, data
 
 
-async def _submitted(
+# Sends a file with an entry (the contest's slug, the file's name, its bytes) and answers what
+# is stored of it once the entry's files are processed.
+Submitted = Callable[[str, str, bytes], Awaitable[bytes]]
+
+
+@pytest.fixture
+def submitted(
     app: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     run_jobs: Callable[[], Awaitable[int]],
-    slug: str,
-    filename: str,
-    data: bytes,
-) -> bytes:
-    """What is stored of a file sent with an entry, once the entry's files are processed."""
-    made = await api_submit(app, slug, entrant_fields(), [(filename, data)])
-    assert made.status_code == 201, made.text
-    await run_jobs()
-    _asset, stored = await _stored_original(
-        sessionmaker, store, made.json()["entry"]["receipt_code"]
-    )
-    return stored
+) -> Submitted:
+    async def submit(slug: str, filename: str, data: bytes) -> bytes:
+        made = await api_submit(app, slug, entrant_fields(), [(filename, data)])
+        assert made.status_code == 201, made.text
+        await run_jobs()
+        _asset, stored = await _stored_original(
+            sessionmaker, store, made.json()["entry"]["receipt_code"]
+        )
+        return stored
+
+    return submit
 
 
 async def test_the_galleries_pictures_carry_no_exif_and_no_place(
@@ -226,16 +231,13 @@ async def test_the_galleries_pictures_carry_no_exif_and_no_place(
 
 
 async def test_a_phone_video_loses_its_place_and_names_and_keeps_its_media(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
-    run_jobs: Callable[[], Awaitable[int]],
+    submitted: Submitted,
 ) -> None:
     for index_last in (False, True):
         sent = phone_video(index_last=index_last)
 
         assert GPS in sent and NAME.encode() in sent
-        stored = await _submitted(app, sessionmaker, store, run_jobs, STORY, "video.mp4", sent)
+        stored = await submitted(STORY, "video.mp4", sent)
 
         assert len(stored) == len(sent)
         assert not [form for form in _name_forms() if form in stored]
@@ -297,35 +299,25 @@ async def test_recordings_are_cleaned_as_they_stream_in(
         assert GPS not in stored and SOUND in stored
 
 
-async def test_audio_loses_its_artist_tags(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
-    run_jobs: Callable[[], Awaitable[int]],
-) -> None:
+async def test_audio_loses_its_artist_tags(submitted: Submitted) -> None:
     mp3 = tagged_mp3()
     assert NAME.encode() in mp3 and ASCII_NAME in mp3
-    stored_mp3 = await _submitted(app, sessionmaker, store, run_jobs, STORY, "ke.mp3", mp3)
+    stored_mp3 = await submitted(STORY, "ke.mp3", mp3)
     assert not [form for form in _name_forms() if form in stored_mp3]
     assert stored_mp3.startswith(b"\xff\xfb") and stored_mp3 in mp3
 
     wav = tagged_wav()
-    stored_wav = await _submitted(app, sessionmaker, store, run_jobs, STORY, "ke.wav", wav)
+    stored_wav = await submitted(STORY, "ke.wav", wav)
     assert ASCII_NAME in wav and ASCII_NAME not in stored_wav and len(stored_wav) == len(wav)
     with wave.open(io.BytesIO(stored_wav)) as audio:
         assert audio.readframes(audio.getnframes()) == SOUND
 
 
-async def test_documents_lose_their_author_and_keep_their_text(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
-    run_jobs: Callable[[], Awaitable[int]],
-) -> None:
+async def test_documents_lose_their_author_and_keep_their_text(submitted: Submitted) -> None:
     docx = authored_docx()
     with zipfile.ZipFile(io.BytesIO(docx)) as package:
         assert NAME.encode() in package.read("docProps/core.xml")
-    stored_docx = await _submitted(app, sessionmaker, store, run_jobs, WRITING, "bai.docx", docx)
+    stored_docx = await submitted(WRITING, "bai.docx", docx)
     with zipfile.ZipFile(io.BytesIO(stored_docx)) as package:
         unpacked = b"".join(package.read(name) for name in package.namelist())
         names = package.namelist()
@@ -338,7 +330,7 @@ async def test_documents_lose_their_author_and_keep_their_text(
     # pypdf writes the name as UTF-16 in octal escapes: look for those too.
     escaped = b"N\\000h\\000u\\000n\\000g"
     assert escaped in pdf
-    stored_pdf = await _submitted(app, sessionmaker, store, run_jobs, WRITING, "bai.pdf", pdf)
+    stored_pdf = await submitted(WRITING, "bai.pdf", pdf)
     assert len(stored_pdf) == len(pdf)
     assert not [form for form in [*_name_forms(), escaped] if form in stored_pdf]
     reader = PdfReader(io.BytesIO(stored_pdf))
@@ -744,14 +736,9 @@ def test_a_short_tags_element_becomes_a_short_void() -> None:
         assert [ident for _d, ident, _a, _p in elements if ident in (TAGS_ID, VOID)] == [VOID] * 2
 
 
-async def test_ogg_and_webm_recordings_lose_their_tags_at_intake(
-    app: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    store: Storage,
-    run_jobs: Callable[[], Awaitable[int]],
-) -> None:
+async def test_ogg_and_webm_recordings_lose_their_tags_at_intake(submitted: Submitted) -> None:
     ogg = tagged_ogg()
-    stored_ogg = await _submitted(app, sessionmaker, store, run_jobs, STORY, "ke.ogg", ogg)
+    stored_ogg = await submitted(STORY, "ke.ogg", ogg)
     assert len(stored_ogg) == len(ogg)
     assert not [form for form in _name_forms() if form in stored_ogg]
     _pages, packets, _carried = read_ogg(stored_ogg)
@@ -762,7 +749,7 @@ async def test_ogg_and_webm_recordings_lose_their_tags_at_intake(
 
     for streamed in (False, True):
         webm = tagged_webm(streamed=streamed)
-        stored_webm = await _submitted(app, sessionmaker, store, run_jobs, STORY, "ke.webm", webm)
+        stored_webm = await submitted(STORY, "ke.webm", webm)
         assert len(stored_webm) == len(webm)
         assert not [form for form in _name_forms() if form in stored_webm]
         assert [e for e in read_webm(stored_webm) if e[1] == 0xA3] == [

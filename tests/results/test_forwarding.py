@@ -34,7 +34,6 @@ from contest.models import (
     RemarkRequest,
     RemarkStatus,
     Result,
-    Role,
     User,
 )
 from contest.results import remarks
@@ -51,8 +50,7 @@ from tests.support import (
     csrf_from,
     make_entries,
     make_next_level,
-    make_two_provinces,
-    sign_in,
+    province_and_nation,
     stored,
     vi,
 )
@@ -94,7 +92,6 @@ async def ladder(
     sessionmaker: async_sessionmaker[AsyncSession],
     make_user: MakeUser,
 ) -> AsyncIterator[Ladder]:
-    await make_two_provinces(sessionmaker)
     primary = await make_entries(
         sessionmaker, WRITING, ages=[8, 8, 9, 9], unit_code="th-bach-sam-5a"
     )
@@ -121,11 +118,7 @@ async def ladder(
         title="Viết về cuốn sách em yêu (toàn quốc)",
         quota=QUOTA,
     )
-    province = await make_user("tinh-a@example.vn", Role.ADMIN, units=["tinh-a"])
-    national = await make_user("quoc-gia@example.vn", Role.ADMIN)
-    async with app_client(settings) as as_province, app_client(settings) as as_national:
-        await sign_in(as_province, province.user.email, province.password)
-        await sign_in(as_national, national.user.email, national.password)
+    async with province_and_nation(settings, sessionmaker, make_user) as (as_province, as_national):
         source_id = await contest_id_of(sessionmaker, WRITING)
         token = await csrf_from(as_province, f"/admin/contests/{source_id}/forward")
         yield Ladder(
