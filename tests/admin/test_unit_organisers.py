@@ -156,10 +156,12 @@ async def test_the_results_export_holds_only_the_provinces_rows(
         "/admin/audit",
         "/admin/privacy",
         "/admin/contests/{contest_id}",
-        "/admin/contests/{contest_id}/judging",
+        # Judging is theirs too (tests/judging/test_unit_judging.py), but not the judges'
+        # sign-in slips or judging on paper.
+        "/admin/contests/{contest_id}/slips",
+        "/admin/contests/{contest_id}/paper",
         "/admin/contests/{contest_id}/results",
         "/admin/contests/{contest_id}/certificates.pdf",
-        f"/api/v1/contests/{WRITING}/progress",
     ],
 )
 async def test_the_national_organisers_pages_are_refused_to_a_province(
