@@ -377,9 +377,7 @@ def entries_in_scope(scope: OrganiserScope) -> ColumnElement[bool]:
     event's organiser). A subquery, so that nothing grows with the data as parameters."""
     if not scope.for_units:
         return true()
-    return Entry.entrant_id.in_(
-        select(Entrant.id).where(Entrant.unit_id.in_(scope.units))
-    )
+    return Entry.entrant_id.in_(select(Entrant.id).where(Entrant.unit_id.in_(scope.units)))
 
 
 def judges_in_scope(scope: OrganiserScope) -> ColumnElement[bool]:

@@ -440,6 +440,16 @@ async def test_the_object_rules_refuse_what_is_not_the_visitors(
     assert (untouched.title, untouched.status) == (other_title, EntryStatus.SUBMITTED)
 
 
+async def _assignments_of(session: AsyncSession, contest_id: int) -> list[Any]:
+    """(id, entry, receipt code, judge) of each of the contest's assignments."""
+    found = await session.execute(
+        select(Assignment.id, Assignment.entry_id, Entry.receipt_code, Assignment.judge_id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(Entry.contest_id == contest_id)
+    )
+    return list(found.all())
+
+
 async def test_an_organiser_of_some_units_judges_only_their_units_entries(
     personas: list[Persona],
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -458,13 +468,7 @@ async def test_an_organiser_of_some_units_judges_only_their_units_entries(
         assert contest is not None
         await run_assignment(session, contest_id=contest.id, actor=None)
         await session.commit()
-        rows = (
-            await session.execute(
-                select(Assignment.id, Assignment.entry_id, Entry.receipt_code, Assignment.judge_id)
-                .join(Entry, Entry.id == Assignment.entry_id)
-                .where(Entry.contest_id == contest.id)
-            )
-        ).all()
+        rows = await _assignments_of(session, contest.id)
         lan = await session.scalar(select(User.id).where(User.email == "gk.lan@bachsam.demo"))
     theirs = [row for row in rows if row[1] == other_entry]
     mine = [row for row in rows if row[1] != other_entry]
@@ -512,11 +516,4 @@ async def test_an_organiser_of_some_units_judges_only_their_units_entries(
     )
     assert closed.status_code == 403
     async with sessionmaker() as session:
-        after = (
-            await session.execute(
-                select(Assignment.id, Assignment.entry_id, Entry.receipt_code, Assignment.judge_id)
-                .join(Entry, Entry.id == Assignment.entry_id)
-                .where(Entry.contest_id == contest.id)
-            )
-        ).all()
-    assert sorted(after) == sorted(rows)
+        assert sorted(await _assignments_of(session, contest.id)) == sorted(rows)

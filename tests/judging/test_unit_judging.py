@@ -22,7 +22,6 @@ from contest.models import (
     AssignmentStatus,
     AuditEvent,
     Contest,
-    Entrant,
     Entry,
     Job,
     JobStatus,
@@ -44,6 +43,7 @@ from tests.support import (
     app_client,
     contest_id_of,
     csrf_from,
+    entries_below,
     follow_job,
     make_entries,
     make_two_provinces,
@@ -82,17 +82,7 @@ class Provinces:
 
 async def _entries_below(sessionmaker: async_sessionmaker[AsyncSession], code: str) -> set[int]:
     """The writing contest's entries from the unit with this code and its classes."""
-    async with sessionmaker() as session:
-        unit_id = select(Unit.id).where(Unit.code == code).scalar_subquery()
-        return set(
-            await session.scalars(
-                select(Entry.id)
-                .join(Contest, Contest.id == Entry.contest_id)
-                .join(Entrant, Entrant.id == Entry.entrant_id)
-                .join(Unit, Unit.id == Entrant.unit_id)
-                .where(Contest.slug == WRITING, (Unit.id == unit_id) | (Unit.parent_id == unit_id))
-            )
-        )
+    return set(await entries_below(sessionmaker, code))
 
 
 async def _level(settings: Settings, account: Account, stack: AsyncExitStack) -> Level:
@@ -203,6 +193,13 @@ async def _assign_for(p: Provinces, level: Level) -> None:
         await session.commit()
 
 
+async def _both_assigned(p: Provinces) -> set[tuple[int, int, int]]:
+    """Both provinces' runs done: every assignment of the writing contest."""
+    await _assign_for(p, p.a)
+    await _assign_for(p, p.b)
+    return await _pairs(p)
+
+
 async def _audited(p: Provinces, action: str) -> int:
     async with p.sessionmaker() as session:
         return int(
@@ -301,8 +298,7 @@ async def test_a_provinces_progress_and_page_count_its_entries_and_judges(
     provinces: Provinces,
 ) -> None:
     p = provinces
-    await _assign_for(p, p.a)
-    await _assign_for(p, p.b)
+    await _both_assigned(p)
     progress = await p.a.client.get(f"/api/v1/contests/{WRITING}/progress")
     assert progress.status_code == 200, progress.text
     body = progress.json()
@@ -377,9 +373,7 @@ async def test_reassignment_stays_within_the_provinces_entries_and_judges(
     provinces: Provinces,
 ) -> None:
     p = provinces
-    await _assign_for(p, p.a)
-    await _assign_for(p, p.b)
-    before = await _pairs(p)
+    before = await _both_assigned(p)
     audited = await _audited(p, "reassigned")
     own = min(_of(before, p.entries["a"]))
     other = min(_of(before, p.entries["b"]))
@@ -447,9 +441,7 @@ async def test_another_judge_only_for_the_provinces_entries_and_from_its_judges(
     provinces: Provinces,
 ) -> None:
     p = provinces
-    await _assign_for(p, p.a)
-    await _assign_for(p, p.b)
-    before = await _pairs(p)
+    before = await _both_assigned(p)
     other_entry = min(p.entries["b"])
     page = f"/admin/contests/{p.contest_id}/judging/add-judge"
     for response in (
