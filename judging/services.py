@@ -673,13 +673,15 @@ async def _round_totals(
 ) -> Counter[tuple[int | None, AssignmentStatus]]:
     """The round's active assignments of submitted entries, counted by (judge, status) for
     these judges (from the index of each judge's work), or by (None, status) for the whole
-    round (its tally; an organiser of some units' entries, counted); less those of entries
-    withdrawn or disqualified since (few, found from them)."""
+    round (its tally); less those of entries withdrawn or disqualified since (few, found from
+    them). An organiser of some units': of their units' submitted entries, counted."""
     active = (Assignment.round_id == round_.id) & Assignment.status.in_(ACTIVE)
     if scope.for_units:
         active = active & Assignment.entry_id.in_(
             select(Entry.id).where(
-                Entry.contest_id == round_.contest_id, rules.entries_in_scope(scope)
+                Entry.contest_id == round_.contest_id,
+                Entry.status == EntryStatus.SUBMITTED,
+                rules.entries_in_scope(scope),
             )
         )
     keys: list[Any] = [Assignment.status]
@@ -700,6 +702,8 @@ async def _round_totals(
         counts.update({(None, status): count for status, count in tallied.items()})
     else:
         counts = await counted()
+    if scope.for_units:
+        return counts  # of submitted entries already
     not_submitted = select(Entry.id).where(
         Entry.contest_id == round_.contest_id,
         Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),

@@ -23,6 +23,7 @@ from contest.models import (
     AuditEvent,
     Contest,
     Entry,
+    EntryStatus,
     Job,
     JobStatus,
     Role,
@@ -345,6 +346,18 @@ async def test_a_provinces_progress_and_page_count_its_entries_and_judges(
         assert list(statuses) == [RoundStatus.OPEN]
     national_page = await p.national.client.get(f"/admin/contests/{p.contest_id}/judging")
     assert f"/admin/contests/{p.contest_id}/judging/close" in national_page.text
+    # A withdrawn entry and its work leave the province's counts.
+    async with p.sessionmaker() as session:
+        await session.execute(
+            update(Entry)
+            .where(Entry.id == min(p.entries["a"]))
+            .values(status=EntryStatus.WITHDRAWN)
+        )
+        await session.commit()
+    left = (await p.a.client.get(f"/api/v1/contests/{WRITING}/progress")).json()
+    assert left["entries"] == len(p.entries["a"]) - 1
+    assert left["assigned"] == K * (len(p.entries["a"]) - 1)
+    assert sum(j["assigned"] for j in left["judges"]) == K * (len(p.entries["a"]) - 1)
     # The overview leads a province's organiser to judging.
     overview = await p.a.client.get("/admin")
     assert f"/admin/contests/{p.contest_id}/judging" in overview.text
