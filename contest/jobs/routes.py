@@ -100,6 +100,8 @@ async def _job(request: Request) -> Job:
 @requires(Role.ADMIN, for_units=True)
 async def job_page(request: Request) -> Response:
     job = await _job(request)
+    # The console is drawn for whom it is: an organiser of some units sees their pages only.
+    await organiser_scope(request)
     kind = request.state.jobs.kinds.get(job.kind)
     if kind is None:
         back = request.url_for("admin")

@@ -220,11 +220,16 @@ async def test_each_province_assigns_its_own_entries_to_its_own_judges_in_a_job(
     started = await p.a.client.post(f"{page}/assign", data={"csrf_token": p.a.csrf})
     assert started.status_code == 303 and "/admin/jobs/" in started.headers["location"]
     job = await follow_job(p.a.client, settings, started)
+    a_job = job["id"]
     assert job["status"] == "done", job
     assert job["result"]["entries"] == len(p.entries["a"])
     assert job["result"]["new_assignments"] == K * len(p.entries["a"])
     assert job["result"]["judges"] == len(p.judges["a"])
-    assert (await p.a.client.get(started.headers["location"])).status_code == 200
+    job_page = await p.a.client.get(started.headers["location"])
+    assert job_page.status_code == 200
+    # Its console is the province's: no link to the national organiser's pages.
+    assert 'href="http://testserver/admin/units"' not in job_page.text
+    assert f"/admin/contests/{p.contest_id}/judging" in job_page.text
     # Another province's organiser does not see it, as if it did not exist.
     assert (await p.b.client.get(started.headers["location"])).status_code == 404
     assert (await p.b.client.get(f"/api/v1/jobs/{job['id']}")).status_code == 404
@@ -237,6 +242,9 @@ async def test_each_province_assigns_its_own_entries_to_its_own_judges_in_a_job(
     assert started.status_code == 202
     job = await follow_job(p.b.client, settings, started)
     assert job["status"] == "done" and job["result"]["entries"] == len(p.entries["b"])
+    # Each province's judging page lists the jobs it started, not the other's.
+    b_page = (await p.b.client.get(page)).text
+    assert f'/admin/jobs/{job["id"]}"' in b_page and f'/admin/jobs/{a_job}"' not in b_page
     after_b = await _pairs(p)
     assert _of(after_b, p.entries["a"]) == _of(after_a, p.entries["a"])
     _assert_fully_judged_by(after_b, p.entries["b"], p.judges["b"])
