@@ -12,6 +12,7 @@ entrant's wrong edit token and a coordinator's foreign unit answer 403, as they 
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from contest.models import (
     Comparison,
     Conflict,
     Contest,
+    Entrant,
     Entry,
     EntryStatus,
     Job,
@@ -285,6 +287,12 @@ class OrganiserScope:
     # The units' ids, once ``loaded`` (for checks over a few values; queries use ``narrow``).
     unit_ids: frozenset[int] = frozenset()
 
+    @functools.cached_property
+    def units(self) -> Select[int]:
+        """``organiser_units``, one query for the scope: a statement that narrows both the
+        entries and the judges to it holds the units' tree once."""
+        return organiser_units(self.user_id)
+
     async def loaded(self, session: AsyncSession) -> OrganiserScope:
         if not self.for_units or self.unit_ids:
             return self
@@ -295,8 +303,11 @@ class OrganiserScope:
         """``query`` kept to rows whose ``unit_id`` (a column) is in the scope."""
         if not self.for_units:
             return query
-        return query.where(unit_id.in_(organiser_units(self.user_id)))
+        return query.where(unit_id.in_(self.units))
 
+
+# Whoever acts for the whole event (a command, a job started by its organisers): nothing narrowed.
+WHOLE_EVENT = OrganiserScope(0, False)
 
 # The accounts an organiser of some units manages: the judges and coordinators of their units.
 UNIT_STAFF = (Role.JUDGE, Role.COORDINATOR)
@@ -315,7 +326,7 @@ def managed_accounts(scope: OrganiserScope) -> ColumnElement[bool]:
     """The accounts ``may_manage_account`` allows, as a condition on users (for lists)."""
     if not scope.for_units:
         return true()
-    mine = organiser_units(scope.user_id)
+    mine = scope.units
     return and_(
         User.role.in_(UNIT_STAFF),
         User.id.in_(select(user_units.c.user_id).where(user_units.c.unit_id.in_(mine))),
@@ -346,6 +357,76 @@ async def ensure_may_manage_account(
         raise InvalidError(
             {"units": gettext("Give one or more of your own units (or the units below them).")}
         )
+
+
+# --- judging by an organiser of some units ----------------------------------------------------
+#
+# A level's contest holds the entries of many units (the province round every province's): each
+# province's organiser assigns, follows and reassigns the entries of their units, with their
+# own judges (those whose accounts they manage), and leaves everything else as it is. Rounds
+# themselves (closing, the next round, the deadline) stay with the whole event's organisers.
+
+# The key under which an assignment job started by an organiser of some units keeps whose
+# units it acts for: it is part of the job's identity, so that two provinces' organisers
+# starting assignment at once each get their own job.
+SCOPE_PARAM = "for_units_of"
+
+
+def entries_in_scope(scope: OrganiserScope) -> ColumnElement[bool]:
+    """A condition on entries: the entrant's unit is in the scope (every entry for the whole
+    event's organiser). A subquery, so that nothing grows with the data as parameters."""
+    if not scope.for_units:
+        return true()
+    return Entry.entrant_id.in_(select(Entrant.id).where(Entrant.unit_id.in_(scope.units)))
+
+
+def judges_in_scope(scope: OrganiserScope) -> ColumnElement[bool]:
+    """A condition on users: the judges an organiser may give entries to, the accounts they
+    manage (``managed_accounts``: for one of some units, judges whose units are all theirs)."""
+    return managed_accounts(scope)
+
+
+def job_params_of_scope(scope: OrganiserScope) -> dict[str, Any]:
+    """What a job an organiser starts keeps of their scope (nothing for the whole event)."""
+    return {SCOPE_PARAM: scope.user_id} if scope.for_units else {}
+
+
+def scope_of_job(params: dict[str, Any]) -> OrganiserScope:
+    """The scope a job acts for, from what ``job_params_of_scope`` kept."""
+    user_id = params.get(SCOPE_PARAM)
+    if isinstance(user_id, int):
+        return OrganiserScope(user_id, True)
+    return WHOLE_EVENT
+
+
+async def ensure_entry_in_scope(
+    session: AsyncSession, scope: OrganiserScope, *, entry_id: int
+) -> None:
+    """An organiser of some units acts on an entry of their units only: any other answers
+    404, like one that does not exist. The whole event's organiser is not asked here."""
+    if not scope.for_units:
+        return
+    found = await session.scalar(
+        select(Entry.id).where(Entry.id == entry_id, entries_in_scope(scope))
+    )
+    if found is None:
+        raise NotFoundError()
+
+
+async def ensure_assignment_in_scope(
+    session: AsyncSession, scope: OrganiserScope, *, assignment_id: int
+) -> None:
+    """An organiser of some units reassigns only the work on an entry of their units: any
+    other assignment answers 404, like one that does not exist."""
+    if not scope.for_units:
+        return
+    found = await session.scalar(
+        select(Assignment.id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(Assignment.id == assignment_id, entries_in_scope(scope))
+    )
+    if found is None:
+        raise NotFoundError()
 
 
 async def is_unit_organiser(session: AsyncSession, user: User) -> bool:
@@ -418,11 +499,16 @@ async def ensure_job_for_follower(session: AsyncSession, *, user: User, job_id: 
 
 async def ensure_job_for_organiser(session: AsyncSession, *, user: User, job_id: int) -> Job:
     """A background job is seen and retried by the organisers of its contest (every organiser
-    for a job of the whole event); anyone else is told it does not exist. A job about one
-    entry (its files' processing) belongs to the entry's contest."""
+    for a job of the whole event), and by an organiser of some units when they started it
+    (their units' assignment); anyone else is told it does not exist. A job about one entry
+    (its files' processing) belongs to the entry's contest."""
     job = await session.get(Job, job_id)
-    if job is None or user.role != Role.ADMIN or await is_unit_organiser(session, user):
+    if job is None or user.role != Role.ADMIN:
         raise NotFoundError()
+    if await is_unit_organiser(session, user):
+        if not may_follow_job(user, job):
+            raise NotFoundError()
+        return job
     return await _job_of_organisers(session, user=user, job=job)
 
 

@@ -1,10 +1,11 @@
 """Judging's background job: assignment, as the organiser's page, the API and
-``contest assign`` start it."""
+``contest assign`` start it (an organiser of some units' job, for their units)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from contest import rules
 from contest.i18n import N_
 from contest.jobs.kinds import JobContext, JobKind
 from judging import services
@@ -14,7 +15,12 @@ async def _assign(ctx: JobContext) -> dict[str, Any]:
     assert ctx.job.contest_id is not None
     async with ctx.sessionmaker.begin() as session:
         report = await services.run_assignment(
-            session, contest_id=ctx.job.contest_id, actor=ctx.actor, progress=ctx.progress
+            session,
+            contest_id=ctx.job.contest_id,
+            actor=ctx.actor,
+            progress=ctx.progress,
+            # An organiser of some units' run: their units' entries and their judges only.
+            scope=rules.scope_of_job(ctx.job.params),
         )
     shortfalls = sorted(report.shortfalls.items())
     return {

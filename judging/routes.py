@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import rules
-from contest.access import current_user, requires
+from contest.access import current_user, organiser_scope, requires
 from contest.db import MAX_ROW_ID
 from contest.errors import InvalidError
 from contest.events.validation import local_datetime
@@ -178,7 +178,10 @@ async def recuse(request: Request) -> Response:
 # --- organisers -------------------------------------------------------------------------------
 #
 # Each action is one service call, shared by its page and its API twin; the handlers parse, ask
-# contest.rules for the contest, call it inside one unit of work, and render.
+# contest.rules for the contest, call it inside one unit of work, and render. An organiser of
+# some units judges their units' entries with their own judges (the page, progress, the judge
+# picker, assignment, reassignment, another judge): each call takes their scope. The round's
+# own actions (close, next round, deadline) stay the whole event's organisers'.
 
 
 def _to_judging(request: Request, contest_id: int) -> Response:
@@ -198,17 +201,18 @@ async def _contest(request: Request, session: AsyncSession) -> Contest:
     )
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def judging_page(request: Request) -> Response:
     params = request.query_params
     unfinished_page = page_request(params)
     judges_page = page_request(params, name="judges_page")
     judge_id = id_filter(params, "judge")
     receipt_code = receipt_filter(params)
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
         progress = await services.contest_progress(
-            session, contest_id=contest.id, judges_page=judges_page
+            session, contest_id=contest.id, judges_page=judges_page, scope=scope
         )
         unfinished = await services.unfinished_assignments(
             session,
@@ -216,6 +220,7 @@ async def judging_page(request: Request) -> Response:
             page=unfinished_page,
             judge_id=judge_id,
             receipt_code=receipt_code,
+            scope=scope,
         )
         round_ = await services.current_round(session, contest_id=contest.id)
         jobs = await jobs_context(request, session, contest_id=contest.id)
@@ -241,11 +246,13 @@ async def _start_assignment(request: Request) -> Job:
         request.state.jobs,
         kind="assign",
         contest_id=contest.id,
+        # An organiser of some units' run is a job of its own, for their units.
+        params=rules.job_params_of_scope(await organiser_scope(request)),
         actor=current_user(request),
     )
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def run_assignment(request: Request) -> Response:
     """Assignment runs as a job: the organiser follows it on the job's page."""
     await read_form(request)
@@ -256,12 +263,16 @@ async def _add_judge(request: Request, entry_id: int) -> tuple[int, int]:
     async with request.state.sessionmaker.begin() as session:
         contest = await _contest(request, session)
         added = await services.add_judge(
-            session, contest_id=contest.id, entry_id=entry_id, actor=current_user(request)
+            session,
+            contest_id=contest.id,
+            entry_id=entry_id,
+            actor=current_user(request),
+            scope=await organiser_scope(request),
         )
     return contest.id, added
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def add_judge(request: Request) -> Response:
     form = await read_form(request)
     entry_id = _row_id(form.get("entry"))
@@ -350,16 +361,30 @@ async def _reassign(request: Request, judge_id: int) -> int:
             assignment_id=request.path_params["assignment_id"],
             judge_id=judge_id,
             actor=current_user(request),
+            scope=await organiser_scope(request),
         )
     return contest_id
 
 
+async def _assignment_in_scope(request: Request) -> None:
+    """404 for an organiser of some units unless the assignment is on their units' entry:
+    asked before the body is read, as a judge's own assignment is."""
+    scope = await organiser_scope(request)
+    async with request.state.sessionmaker() as session:
+        await rules.ensure_assignment_in_scope(
+            session, scope, assignment_id=request.path_params["assignment_id"]
+        )
+
+
 async def _judge_named(request: Request, value: str) -> int:
-    """The judge a reassignment form names: by id, or by e-mail address (the picker's text)."""
+    """The judge a reassignment form names: by id, or by e-mail address (the picker's text;
+    an organiser of some units names their own judges only)."""
     judge_id = _row_id(value)
     if judge_id is None and "@" in value:
         async with request.state.sessionmaker() as session:
-            judge_id = await services.judge_id_by_email(session, email=value)
+            judge_id = await services.judge_id_by_email(
+                session, email=value, scope=await organiser_scope(request)
+            )
         if judge_id is None:
             raise InvalidError(gettext("No judge has this e-mail address."))
     if judge_id is None:
@@ -367,8 +392,9 @@ async def _judge_named(request: Request, value: str) -> int:
     return judge_id
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def reassign(request: Request) -> Response:
+    await _assignment_in_scope(request)
     form = await read_form(request)
     judge_id = await _judge_named(request, form.get("judge", ""))
     return _to_judging(request, await _reassign(request, judge_id))
@@ -512,9 +538,10 @@ async def api_score(request: Request) -> Response:
     return await _score_from_json(request, may_submit=True)
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def api_run_assignment(request: Request) -> Response:
-    """Assign the open round's entries to judges; a rerun only fills gaps.
+    """Assign the open round's entries to judges; a rerun only fills gaps. An organiser of some
+    units assigns their units' entries to their own judges, and nothing else.
     ---
     summary: Run assignment
     operationId: runAssignment
@@ -530,10 +557,11 @@ async def api_run_assignment(request: Request) -> Response:
     return accepted(request, await _start_assignment(request))
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def api_progress(request: Request) -> Response:
     """Judging progress of a contest, per judge (a page at a time, by name), with the first
-    entries whose judges disagree.
+    entries whose judges disagree; an organiser of some units', of their units' entries and
+    their own judges.
     ---
     summary: Judging progress
     operationId: readProgress
@@ -551,10 +579,11 @@ async def api_progress(request: Request) -> Response:
       "400": {$ref: "#/components/responses/400"}
     """
     judges_page = page_request(request.query_params)
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
         progress = await services.contest_progress(
-            session, contest_id=contest.id, judges_page=judges_page
+            session, contest_id=contest.id, judges_page=judges_page, scope=scope
         )
     assert progress.judges_page is not None
     return JSONResponse(
@@ -582,10 +611,10 @@ async def api_progress(request: Request) -> Response:
     )
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def api_judges(request: Request) -> Response:
     """The contest's judges whose name or e-mail address contains the text: the reassignment
-    picker's suggestions.
+    picker's suggestions (an organiser of some units: their own judges).
     ---
     summary: Find judges of a contest
     operationId: findJudges
@@ -615,9 +644,12 @@ async def api_judges(request: Request) -> Response:
       "400": {$ref: "#/components/responses/400"}
     """
     text = search_text(request.query_params)
+    scope = await organiser_scope(request)
     async with request.state.sessionmaker() as session:
         contest = await _contest(request, session)
-        judges = await services.search_judges(session, contest_id=contest.id, text=text)
+        judges = await services.search_judges(
+            session, contest_id=contest.id, text=text, scope=scope
+        )
     return JSONResponse(
         {"judges": [{"id": j.id, "name": j.name, "email": j.email} for j in judges]},
         headers={"Cache-Control": "no-store"},
@@ -700,7 +732,7 @@ async def api_round_action(request: Request) -> Response:
     return JSONResponse({"round": round_.number, "status": round_.status.value})
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def api_add_judge(request: Request) -> Response:
     """One more judge for an entry whose judges disagree.
     ---
@@ -710,6 +742,7 @@ async def api_add_judge(request: Request) -> Response:
       "200":
         description: How many judges were added (0 when nobody eligible is left).
         json: {type: object}
+      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
@@ -717,9 +750,10 @@ async def api_add_judge(request: Request) -> Response:
     return JSONResponse({"added": added})
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def api_reassign(request: Request) -> Response:
-    """Give an unfinished assignment to another eligible judge.
+    """Give an unfinished assignment to another eligible judge (an organiser of some units:
+    the work on their units' entries, to one of their own judges).
     ---
     summary: Reassign
     operationId: reassign
@@ -731,9 +765,11 @@ async def api_reassign(request: Request) -> Response:
           judge: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       "200": {description: Reassigned., json: {type: object}}
+      "404": {$ref: "#/components/responses/404"}
       "409": {$ref: "#/components/responses/409"}
     """
     verify_csrf(request, None)
+    await _assignment_in_scope(request)
     body = await read_json_object(request)
     judge_id = _row_id(body.get("judge"))
     if judge_id is None:

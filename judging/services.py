@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules, tallies
-from contest.db import BULK_BATCH, insert_rows, utcnow
+from contest.db import BULK_BATCH, hold_write_lock, insert_rows, utcnow
 from contest.errors import InvalidError
 from contest.events.services import contest_parts
 from contest.i18n import gettext
@@ -44,6 +44,7 @@ from contest.models import (
 )
 from contest.pagination import Page, PageRequest, paginate, where_given
 from contest.progress import Progress, no_progress
+from contest.rules import WHOLE_EVENT, OrganiserScope
 from judging.assignment import AssignmentProblem, assign
 from judging.interfaces import (
     DISAGREEMENT_SHARE,
@@ -87,7 +88,16 @@ async def current_round(session: AsyncSession, *, contest_id: int) -> Round | No
 
 
 async def _round_for_assignment(session: AsyncSession, contest: Contest) -> Round:
-    round_ = await current_round(session, contest_id=contest.id)
+    """The open round, locked until the caller's transaction ends: runs of one round take
+    turns (a province's and the whole event's, say), so that each reads what the one before
+    stored and no entry gets more judges than it needs."""
+    round_ = await session.scalar(
+        select(Round)
+        .where(Round.contest_id == contest.id)
+        .order_by(Round.number.desc())
+        .limit(1)
+        .with_for_update()
+    )
     if round_ is None:
         round_ = Round(contest_id=contest.id, number=1, status=RoundStatus.OPEN)
         session.add(round_)
@@ -153,19 +163,21 @@ class _Judges:
     names: dict[int, str]
 
 
-def _active_judge_ids(contest_id: int) -> Select[int]:
-    """The ids of the contest's active judges, as a query to use inside another."""
-    return (
+def _active_judge_ids(contest_id: int, scope: OrganiserScope = WHOLE_EVENT) -> Select[int]:
+    """The ids of the contest's active judges (an organiser of some units: their own judges),
+    as a query to use inside another."""
+    query = (
         select(User.id)
         .join(contest_judges, contest_judges.c.user_id == User.id)
         .where(contest_judges.c.contest_id == contest_id, User.is_active)
     )
+    return query.where(rules.judges_in_scope(scope)) if scope.for_units else query
 
 
-async def _contest_judges(session: AsyncSession, contest_id: int) -> _Judges:
+async def _contest_judges(session: AsyncSession, contest_id: int, scope: OrganiserScope) -> _Judges:
     rows = (
         await session.execute(
-            _active_judge_ids(contest_id)
+            _active_judge_ids(contest_id, scope)
             .add_columns(User.name, contest_judges.c.capacity)
             .order_by(User.id)
         )
@@ -199,13 +211,20 @@ async def _problem(
     k: int,
     only_entries: Iterable[int] | None = None,
     seed: int,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> tuple[AssignmentProblem, int]:
+    """The round's assignment as the algorithm reads it: for an organiser of some units, only
+    the entries of their units and their own judges (every other entry and judge stays out
+    of it, and so untouched)."""
+
     # Everything that grows with the entries is read as arrays straight from the query, and
     # narrowed in SQL: no list of ids ever goes back to the database as parameters.
     def in_round(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
         query = _in_round(query, round_)
         if only_entries is not None:
             query = query.where(Entry.id.in_(list(only_entries)))
+        if scope.for_units:
+            query = query.where(rules.entries_in_scope(scope))
         return query
 
     entries = await _int_array(
@@ -217,13 +236,14 @@ async def _problem(
         ),
         2,
     )
-    judges = await _contest_judges(session, contest.id)
+    judges = await _contest_judges(session, contest.id, scope)
+    judge_ids = _active_judge_ids(contest.id, scope)
     subtrees = await _subtrees(session, contest.event_id)
 
     # rules.may_judge_entry as pairs the algorithm reads in bulk: a conflict with a unit is one
     # with every unit below it, a conflict with an entrant one with each of their entries.
     unit_pairs: set[tuple[int, int]] = set()
-    conflicts = await rules.judge_conflicts(session, judge_ids=_active_judge_ids(contest.id))
+    conflicts = await rules.judge_conflicts(session, judge_ids=judge_ids)
     for judge_id, conflict in conflicts.items():
         for unit_id in conflict.units:
             unit_pairs.update((judge_id, u) for u in subtrees.get(unit_id, [unit_id]))
@@ -232,21 +252,28 @@ async def _problem(
         in_round(
             select(Conflict.judge_id, Entry.id)
             .join(Entry, Entry.entrant_id == Conflict.entrant_id)
-            .where(Conflict.judge_id.in_(_active_judge_ids(contest.id)))
+            .where(Conflict.judge_id.in_(judge_ids))
         ),
         2,
     )
     this_round = select(Assignment.entry_id, Assignment.judge_id).where(
         Assignment.round_id == round_.id
     )
-    # A judge who stepped back from an entry is never given it again.
-    recused = await _int_array(
-        session,
-        select(Assignment.judge_id, Assignment.entry_id).where(
-            Assignment.round_id == round_.id, Assignment.status == AssignmentStatus.RECUSED
-        ),
-        2,
+    recused_pairs = select(Assignment.judge_id, Assignment.entry_id).where(
+        Assignment.round_id == round_.id, Assignment.status == AssignmentStatus.RECUSED
     )
+    if scope.for_units:
+        # What the scope's entries already have (from any judge) and what the scope's judges
+        # already carry (of any entry: their loads and capacities count it).
+        in_scope = select(Entry.id).where(
+            Entry.contest_id == contest.id, rules.entries_in_scope(scope)
+        )
+        this_round = this_round.where(
+            Assignment.entry_id.in_(in_scope) | Assignment.judge_id.in_(judge_ids)
+        )
+        recused_pairs = recused_pairs.where(Assignment.entry_id.in_(in_scope))
+    # A judge who stepped back from an entry is never given it again.
+    recused = await _int_array(session, recused_pairs, 2)
     existing = await _int_array(
         session, this_round.where(Assignment.status != AssignmentStatus.RECUSED), 2
     )
@@ -293,10 +320,14 @@ async def run_assignment(
     actor: User | None,
     seed: int | None = None,
     progress: Progress = no_progress,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> AssignmentReport:
     """Give every entry of the open round its K judges; a rerun only fills gaps (whatever is
     stored of an earlier run counts as assigned, and the unique (round, entry, judge) keeps a
-    pair from being stored twice). ``progress`` follows the new assignments being stored."""
+    pair from being stored twice). ``progress`` follows the new assignments being stored.
+    For an organiser of some units (``scope``): only their units' entries, only to their own
+    judges; every other entry and assignment is left as it is."""
+    await hold_write_lock(session)
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ContestNotJudgeableError()
@@ -307,6 +338,7 @@ async def run_assignment(
         round_,
         k=contest.judges_per_entry,
         seed=seed if seed is not None else contest.id * 1000 + round_.number,
+        scope=scope,
     )
     result = assign(problem)
     added = await _insert_assignments(session, round_, result.new_pairs, progress)
@@ -326,18 +358,27 @@ async def run_assignment(
             "round": round_.number,
             "new_assignments": added,
             "entries_short": len(report.shortfalls),
+            **rules.job_params_of_scope(scope),
         },
     )
     return report
 
 
 async def add_judge(
-    session: AsyncSession, *, contest_id: int, entry_id: int, actor: User | None
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    entry_id: int,
+    actor: User | None,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> int:
-    """One more judge for one entry (after a disagreement); returns how many were added."""
+    """One more judge for one entry (after a disagreement); returns how many were added. An
+    organiser of some units adds one of their own judges to an entry of their units (any
+    other entry: NotFoundError)."""
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ContestNotJudgeableError()
+    await rules.ensure_entry_in_scope(session, scope, entry_id=entry_id)
     round_ = await _round_for_assignment(session, contest)
     current = await session.scalar(
         select(func.count())
@@ -355,6 +396,7 @@ async def add_judge(
         k=int(current or 0) + 1,
         only_entries=[entry_id],
         seed=contest.id * 1000 + round_.number + entry_id,
+        scope=scope,
     )
     added = await _insert_assignments(session, round_, assign(problem).new_pairs)
     audit.record(
@@ -601,9 +643,20 @@ async def rubric_maximum(session: AsyncSession, *, contest_id: int) -> float:
     return rubric_total(rubric_of(await contest_criteria(session, contest_id=contest_id)))
 
 
-async def _entry_count(session: AsyncSession, contest_id: int, round_: Round | None) -> int:
+async def _entry_count(
+    session: AsyncSession, contest_id: int, round_: Round | None, scope: OrganiserScope
+) -> int:
     """The entries the round judges: every submitted entry (a tally), or a later round's
-    shortlist (at most MAX_SHORTLIST a group)."""
+    shortlist (at most MAX_SHORTLIST a group); an organiser of some units', counted."""
+    if scope.for_units:
+        query = select(func.count(Entry.id)).where(rules.entries_in_scope(scope))
+        if round_ is None:
+            query = query.where(
+                Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
+            )
+        else:
+            query = _in_round(query, round_)
+        return int(await session.scalar(query) or 0)
     if round_ is not None and round_.number > 1:
         return await _round_entry_count(session, round_)
     counts = await tallies.entry_counts(
@@ -613,13 +666,24 @@ async def _entry_count(session: AsyncSession, contest_id: int, round_: Round | N
 
 
 async def _round_totals(
-    session: AsyncSession, round_: Round, judge_ids: Sequence[int] | None = None
+    session: AsyncSession,
+    round_: Round,
+    judge_ids: Sequence[int] | None = None,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> Counter[tuple[int | None, AssignmentStatus]]:
     """The round's active assignments of submitted entries, counted by (judge, status) for
     these judges (from the index of each judge's work), or by (None, status) for the whole
     round (its tally); less those of entries withdrawn or disqualified since (few, found from
-    them)."""
+    them). An organiser of some units': of their units' submitted entries, counted."""
     active = (Assignment.round_id == round_.id) & Assignment.status.in_(ACTIVE)
+    if scope.for_units:
+        active = active & Assignment.entry_id.in_(
+            select(Entry.id).where(
+                Entry.contest_id == round_.contest_id,
+                Entry.status == EntryStatus.SUBMITTED,
+                rules.entries_in_scope(scope),
+            )
+        )
     keys: list[Any] = [Assignment.status]
     if judge_ids is not None:
         active = active & Assignment.judge_id.in_(list(judge_ids))
@@ -633,11 +697,13 @@ async def _round_totals(
         return found
 
     counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
-    if judge_ids is None:
+    if judge_ids is None and not scope.for_units:
         tallied = await tallies.round_counts(session, round_id=round_.id, statuses=ACTIVE)
         counts.update({(None, status): count for status, count in tallied.items()})
     else:
         counts = await counted()
+    if scope.for_units:
+        return counts  # of submitted entries already
     not_submitted = select(Entry.id).where(
         Entry.contest_id == round_.contest_id,
         Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),
@@ -646,10 +712,12 @@ async def _round_totals(
     return counts
 
 
-def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
+def _progress_judges(
+    contest_id: int, round_: Round | None, scope: OrganiserScope
+) -> Select[int, str]:
     """The contest's active judges and any judge with work in the round, by name: read in name
     order from the judges' index, each asked whether they belong (an index probe or two), so
-    that a page stops after its rows."""
+    that a page stops after its rows. An organiser of some units: their own judges."""
 
     def probe(*where: ColumnElement[bool]) -> ColumnElement[bool]:
         # A scalar subquery with LIMIT is probed row by row; an EXISTS would be planned as a
@@ -665,6 +733,8 @@ def _progress_judges(contest_id: int, round_: Round | None) -> Select[int, str]:
             Assignment.status.in_(ACTIVE),
         )
         chosen = chosen | working
+    if scope.for_units:
+        chosen = chosen & rules.judges_in_scope(scope)
     return (
         select(User.id, User.name)
         .where(User.role == Role.JUDGE, chosen)
@@ -678,25 +748,30 @@ async def contest_progress(
     contest_id: int,
     now: datetime | None = None,
     judges_page: PageRequest | None = None,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> ContestProgress:
     """The current round's progress from counts in the database: totals, one page of judges
-    (``judges_page``, by name) and the first page of entries whose judges disagree."""
+    (``judges_page``, by name) and the first page of entries whose judges disagree. For an
+    organiser of some units (``scope``): their units' entries and their own judges."""
     now = now or utcnow()
     contest = await session.get(Contest, contest_id)
     if contest is None:
         raise ContestNotJudgeableError()
     round_ = await current_round(session, contest_id=contest_id)
     page = await paginate(
-        session, _progress_judges(contest_id, round_), judges_page or PageRequest(), counted=False
+        session,
+        _progress_judges(contest_id, round_, scope),
+        judges_page or PageRequest(),
+        counted=False,
     )
     per_judge = {j: JudgeProgress(judge_id=j, name=name) for j, name in page.items}
     judges = page.replace(list(per_judge.values()))
-    entries = await _entry_count(session, contest_id, round_)
+    entries = await _entry_count(session, contest_id, round_, scope)
     if round_ is None:
         return ContestProgress(None, False, entries, 0, 0, judges.items, [], judges)
     late = round_.closes_at is not None and now > round_.closes_at
-    totals = await _round_totals(session, round_)
-    judged = await _round_totals(session, round_, list(per_judge))
+    totals = await _round_totals(session, round_, scope=scope)
+    judged = await _round_totals(session, round_, list(per_judge), scope)
     for (judge_id, status), count in judged.items():
         progress = per_judge[judge_id or 0]
         progress.assigned += count
@@ -707,13 +782,13 @@ async def contest_progress(
     for progress in per_judge.values():
         progress.overdue = progress.assigned - progress.done if late else 0
     disagree = judges_disagree(round_.id, await rubric_maximum(session, contest_id=contest_id))
+    flagged_query = select(Entry.id).where(
+        Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED, disagree
+    )
+    if scope.for_units:
+        flagged_query = flagged_query.where(rules.entries_in_scope(scope))
     flagged = list(
-        await session.scalars(
-            select(Entry.id)
-            .where(Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED, disagree)
-            .order_by(Entry.id)
-            .limit(FLAGGED_ON_PROGRESS + 1)
-        )
+        await session.scalars(flagged_query.order_by(Entry.id).limit(FLAGGED_ON_PROGRESS + 1))
     )
     return ContestProgress(
         round_.number,
@@ -769,11 +844,20 @@ async def close_round(session: AsyncSession, *, contest_id: int, actor: User | N
 
 
 async def reassign(
-    session: AsyncSession, *, assignment_id: int, judge_id: int, actor: User | None
+    session: AsyncSession,
+    *,
+    assignment_id: int,
+    judge_id: int,
+    actor: User | None,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> int:
     """Move an unfinished assignment to another eligible judge of the contest (the organiser's
     decision); returns the contest's id. Raises ReassignRefusedError, and nothing changes,
-    when the assignment is finished or missing or the judge may not judge the entry."""
+    when the assignment is finished or missing or the judge may not judge the entry. An
+    organiser of some units (``scope``) moves the work on their units' entries only (any
+    other: NotFoundError) and only to their own judges (another is refused as one who is not
+    the contest's judge)."""
+    await rules.ensure_assignment_in_scope(session, scope, assignment_id=assignment_id)
     assignment = await session.get(Assignment, assignment_id)
     if assignment is None or assignment.status not in (
         AssignmentStatus.ASSIGNED,
@@ -782,7 +866,9 @@ async def reassign(
         raise ReassignRefusedError()
     round_ = await session.get(Round, assignment.round_id)
     assert round_ is not None
-    is_judge = await session.scalar(_active_judge_ids(round_.contest_id).where(User.id == judge_id))
+    is_judge = await session.scalar(
+        _active_judge_ids(round_.contest_id, scope).where(User.id == judge_id)
+    )
     contest = await session.get(Contest, round_.contest_id)
     entry = await session.get(Entry, assignment.entry_id)
     assert contest is not None and entry is not None
@@ -992,9 +1078,11 @@ async def unfinished_assignments(
     page: PageRequest | None = None,
     judge_id: int | None = None,
     receipt_code: str | None = None,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> Page[UnfinishedAssignment]:
     """The open round's unfinished work, a page at a time, oldest first, optionally of one
-    judge or one entry (by receipt code)."""
+    judge or one entry (by receipt code); an organiser of some units', on their units'
+    entries."""
     page = page or PageRequest()
     round_ = await current_round(session, contest_id=contest_id)
     if round_ is None or round_.status != RoundStatus.OPEN:
@@ -1018,8 +1106,10 @@ async def unfinished_assignments(
         .order_by(Assignment.id)
     )
     query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
+    if scope.for_units:
+        query = query.where(rules.entries_in_scope(scope))
     total = None
-    if receipt_code is None and judge_id is None:
+    if receipt_code is None and judge_id is None and not scope.for_units:
         # The round's unfinished work is a tally; one judge's is counted (a few hundred rows).
         counts = await tallies.round_counts(session, round_id=round_.id, statuses=UNFINISHED)
         total = sum(counts.values())
@@ -1028,9 +1118,15 @@ async def unfinished_assignments(
 
 
 async def search_judges(
-    session: AsyncSession, *, contest_id: int, text: str, limit: int = JUDGE_PICKER_SIZE
+    session: AsyncSession,
+    *,
+    contest_id: int,
+    text: str,
+    limit: int = JUDGE_PICKER_SIZE,
+    scope: OrganiserScope = WHOLE_EVENT,
 ) -> list[User]:
-    """The contest's active judges whose name or e-mail address contains ``text``, by name."""
+    """The contest's active judges whose name or e-mail address contains ``text``, by name
+    (an organiser of some units: their own judges)."""
     query = (
         select(User)
         .join(contest_judges, contest_judges.c.user_id == User.id)
@@ -1038,6 +1134,8 @@ async def search_judges(
         .order_by(User.name, User.id)
         .limit(limit)
     )
+    if scope.for_units:
+        query = query.where(rules.judges_in_scope(scope))
     if text:
         query = query.where(named_like(text))
     return list((await session.scalars(query)).all())
@@ -1048,11 +1146,15 @@ def named_like(text: str) -> ColumnElement[bool]:
     return User.name.icontains(text, autoescape=True) | User.email.icontains(text, autoescape=True)
 
 
-async def judge_id_by_email(session: AsyncSession, *, email: str) -> int | None:
-    """The judge an organiser names by e-mail address (the picker's plain-text answer)."""
-    found: int | None = await session.scalar(
-        select(User.id).where(
-            func.lower(User.email) == email.strip().lower(), User.role == Role.JUDGE
-        )
+async def judge_id_by_email(
+    session: AsyncSession, *, email: str, scope: OrganiserScope = WHOLE_EVENT
+) -> int | None:
+    """The judge an organiser names by e-mail address (the picker's plain-text answer); an
+    organiser of some units names only their own judges (another is nobody to them)."""
+    query = select(User.id).where(
+        func.lower(User.email) == email.strip().lower(), User.role == Role.JUDGE
     )
+    if scope.for_units:
+        query = query.where(rules.judges_in_scope(scope))
+    found: int | None = await session.scalar(query)
     return found

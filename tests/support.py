@@ -269,6 +269,29 @@ async def contest_id_of(sessionmaker: Any, slug: str) -> int:
     return int(found)
 
 
+async def entries_below(
+    sessionmaker: Any, unit_code: str, *, slug: str = WRITING, column: Any = None
+) -> list[Any]:
+    """The contest's entries (their ``column``; their ids unless given), in order, from the
+    unit with this code and the units right below it (a school and its classes)."""
+    from sqlalchemy import select
+
+    from contest.models import Contest, Entrant, Entry, Unit
+
+    async with sessionmaker() as session:
+        unit_id = select(Unit.id).where(Unit.code == unit_code).scalar_subquery()
+        return list(
+            await session.scalars(
+                select(Entry.id if column is None else column)
+                .join(Contest, Contest.id == Entry.contest_id)
+                .join(Entrant, Entrant.id == Entry.entrant_id)
+                .join(Unit, Unit.id == Entrant.unit_id)
+                .where(Contest.slug == slug, (Unit.id == unit_id) | (Unit.parent_id == unit_id))
+                .order_by(Entry.id)
+            )
+        )
+
+
 async def make_entries(
     sessionmaker: Any, contest_slug: str, *, ages: list[int], unit_code: str = "th-bach-sam-3a"
 ) -> list[int]:

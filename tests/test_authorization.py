@@ -50,7 +50,7 @@ from judging.services import run_assignment
 from storage import storage_from_url
 from tests.intake import files
 from tests.intake.support import Counts, counts, entrant_fields, form, post_form
-from tests.support import DRAWING, Account, app_client, sign_in
+from tests.support import DRAWING, WRITING, Account, app_client, make_entries, sign_in
 
 # The refusal of a signed-in user whose role does not fit, in either language (a persona may
 # have switched language on the way through the routes).
@@ -236,6 +236,10 @@ OBJECT_RULES: dict[str, Callable[[Persona], bool]] = {
     "/entries/{code:str}/my-data": lambda p: p.name == "entrant with an edit token",
     "/api/v1/entries/{code:str}/my-data": lambda p: p.name == "entrant with an edit token",
     "/api/v1/jobs/{job_id:int}": lambda p: p.name in ("coordinator of unit A", "admin"),
+    # An organiser of some units follows and retries only the jobs they started.
+    "/admin/jobs/{job_id:int}": lambda p: p.name == "admin",
+    "/admin/jobs/{job_id:int}/retry": lambda p: p.name == "admin",
+    "/api/v1/jobs/{job_id:int}/retry": lambda p: p.name == "admin",
     "/coordinator/contests/{slug:str}/import/{job_id:int}": (
         lambda p: p.name in ("coordinator of unit A", "admin")
     ),
@@ -434,3 +438,82 @@ async def test_the_object_rules_refuse_what_is_not_the_visitors(
         untouched = await session.scalar(select(Entry).where(Entry.receipt_code == other_code))
     assert untouched is not None
     assert (untouched.title, untouched.status) == (other_title, EntryStatus.SUBMITTED)
+
+
+async def _assignments_of(session: AsyncSession, contest_id: int) -> list[Any]:
+    """(id, entry, receipt code, judge) of each of the contest's assignments."""
+    found = await session.execute(
+        select(Assignment.id, Assignment.entry_id, Entry.receipt_code, Assignment.judge_id)
+        .join(Entry, Entry.id == Assignment.entry_id)
+        .where(Entry.contest_id == contest_id)
+    )
+    return list(found.all())
+
+
+async def test_an_organiser_of_some_units_judges_only_their_units_entries(
+    personas: list[Persona],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: Callable[..., Awaitable[Account]],
+) -> None:
+    """The organiser of school A judges school A's entries with school A's judges: another
+    school's entry or assignment answers 404 (as a missing one) with nothing stored, another
+    school's judge is refused as one who is not the contest's, the round's own actions 403."""
+    school_a = next(p for p in personas if p.name == "organiser of school A")
+    client, headers = school_a.client, {"X-CSRF-Token": school_a.csrf}
+    [other_entry] = await make_entries(
+        sessionmaker, WRITING, ages=[10], unit_code="thcs-bach-sam-6a"
+    )
+    async with sessionmaker() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == WRITING))
+        assert contest is not None
+        await run_assignment(session, contest_id=contest.id, actor=None)
+        await session.commit()
+        rows = await _assignments_of(session, contest.id)
+        lan = await session.scalar(select(User.id).where(User.email == "gk.lan@bachsam.demo"))
+    theirs = [row for row in rows if row[1] == other_entry]
+    mine = [row for row in rows if row[1] != other_entry]
+    assert theirs and mine and {row[2] for row in mine} == {"DEMV-W7K3"}
+
+    progress = (await client.get(f"/api/v1/contests/{WRITING}/progress")).json()
+    assert progress["entries"] == 1 and progress["assigned"] == len(mine)
+    assert [j["id"] for j in progress["judges"]] == [lan]
+    page = await client.get(f"/admin/contests/{contest.id}/judging")
+    assert page.status_code == 200
+    assert "DEMV-W7K3" in page.text and theirs[0][2] not in page.text
+
+    for response in (
+        await client.post(
+            f"/admin/assignments/{theirs[0][0]}/reassign",
+            data={"csrf_token": school_a.csrf, "judge": str(lan)},
+        ),
+        await client.post(
+            f"/api/v1/assignments/{theirs[0][0]}/reassign", headers=headers, json={"judge": lan}
+        ),
+        await client.post(
+            f"/admin/contests/{contest.id}/judging/add-judge",
+            data={"csrf_token": school_a.csrf, "entry": str(other_entry)},
+        ),
+        await client.post(
+            f"/api/v1/contests/{WRITING}/entries/{other_entry}/judges", headers=headers
+        ),
+    ):
+        assert response.status_code == 404, response.request.url
+    # Their own entry's work goes to their own judges only: another school's is refused as a
+    # judge who is not the contest's.
+    foreign = (
+        await make_user("gk.b@example.vn", Role.JUDGE, units=["thcs-bach-sam"], contests=[WRITING])
+    ).user.id
+    refused = await client.post(
+        f"/api/v1/assignments/{mine[0][0]}/reassign", headers=headers, json={"judge": foreign}
+    )
+    unknown = await client.post(
+        f"/api/v1/assignments/{mine[0][0]}/reassign", headers=headers, json={"judge": 2_000_000}
+    )
+    assert refused.status_code == unknown.status_code == 409
+    assert refused.json()["error"]["message"] == unknown.json()["error"]["message"]
+    closed = await client.post(
+        f"/api/v1/contests/{WRITING}/rounds", headers=headers, json={"action": "close"}
+    )
+    assert closed.status_code == 403
+    async with sessionmaker() as session:
+        assert sorted(await _assignments_of(session, contest.id)) == sorted(rows)

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from contest import rules
-from contest.access import current_user, requires
+from contest.access import current_user, organiser_scope, requires
 from contest.errors import NotFoundError
 from contest.forms import read_form, verify_csrf
 from contest.i18n import gettext
@@ -95,9 +95,13 @@ async def _job(request: Request) -> Job:
         )
 
 
-@requires(Role.ADMIN)
+# An organiser of some units follows (and retries) the jobs they started: their units'
+# assignment (contest.rules.ensure_job_for_organiser).
+@requires(Role.ADMIN, for_units=True)
 async def job_page(request: Request) -> Response:
     job = await _job(request)
+    # The console is drawn for whom it is: an organiser of some units sees their pages only.
+    await organiser_scope(request)
     kind = request.state.jobs.kinds.get(job.kind)
     if kind is None:
         back = request.url_for("admin")
@@ -125,7 +129,7 @@ async def _retry(request: Request) -> Job:
     return job
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def retry(request: Request) -> Response:
     await read_form(request)
     return to_job_page(request, await _retry(request))
@@ -161,7 +165,7 @@ async def api_job(request: Request) -> Response:
     return JSONResponse(job_json(request, job))
 
 
-@requires(Role.ADMIN)
+@requires(Role.ADMIN, for_units=True)
 async def api_retry(request: Request) -> Response:
     """Try a failed job again.
     ---
@@ -190,8 +194,11 @@ api_routes: list[BaseRoute] = [
 
 
 async def jobs_context(request: Request, session: Any, *, contest_id: int) -> dict[str, Any]:
-    """What the pages that start jobs need to show the contest's latest ones (admin/_jobs.html)."""
+    """What the pages that start jobs need to show the contest's latest ones (admin/_jobs.html):
+    an organiser of some units', the ones they started."""
+    scope = await organiser_scope(request)
+    started_by = current_user(request).id if scope.for_units else None
     return {
-        "jobs": await services.recent_jobs(session, contest_id=contest_id),
+        "jobs": await services.recent_jobs(session, contest_id=contest_id, started_by=started_by),
         "job_label": lambda job: job_label(request, job),
     }

@@ -193,9 +193,13 @@ async def jobs_to_push_again(session: AsyncSession, *, now: datetime | None = No
     return list(found)
 
 
-async def recent_jobs(session: AsyncSession, *, contest_id: int, limit: int = 5) -> list[Job]:
-    """The contest's latest jobs, newest first, for the organiser's pages."""
-    found = await session.scalars(
-        select(Job).where(Job.contest_id == contest_id).order_by(Job.id.desc()).limit(limit)
-    )
+async def recent_jobs(
+    session: AsyncSession, *, contest_id: int, started_by: int | None = None, limit: int = 5
+) -> list[Job]:
+    """The contest's latest jobs, newest first, for the organiser's pages; ``started_by``:
+    only the ones this user started."""
+    query = select(Job).where(Job.contest_id == contest_id)
+    if started_by is not None:
+        query = query.where(Job.created_by_id == started_by)
+    found = await session.scalars(query.order_by(Job.id.desc()).limit(limit))
     return list(found)

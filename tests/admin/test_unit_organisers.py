@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.demo import DemoReport
-from contest.models import Contest, Entrant, Entry, Role, Unit, User
+from contest.models import Entry, Role, User
 from contest.settings import Settings
 from tests.results.support import Row, make_results, pdf_pages
 from tests.support import (
@@ -25,6 +25,7 @@ from tests.support import (
     MakeUser,
     contest_id_of,
     csrf_from,
+    entries_below,
     make_entries,
     province_and_nation,
     vi,
@@ -46,19 +47,7 @@ class Chain:
 
 async def _codes_in(sessionmaker: async_sessionmaker[AsyncSession], school: str) -> list[str]:
     """The writing contest's entries from the school and its classes (the demo's own too)."""
-    async with sessionmaker() as session:
-        school_id = select(Unit.id).where(Unit.code == school).scalar_subquery()
-        in_school = (Unit.id == school_id) | (Unit.parent_id == school_id)
-        return list(
-            await session.scalars(
-                select(Entry.receipt_code)
-                .join(Contest, Contest.id == Entry.contest_id)
-                .join(Entrant, Entrant.id == Entry.entrant_id)
-                .join(Unit, Unit.id == Entrant.unit_id)
-                .where(Contest.slug == WRITING, in_school)
-                .order_by(Entry.id)
-            )
-        )
+    return await entries_below(sessionmaker, school, column=Entry.receipt_code)
 
 
 @pytest.fixture
@@ -146,10 +135,12 @@ async def test_the_results_export_holds_only_the_provinces_rows(
         "/admin/audit",
         "/admin/privacy",
         "/admin/contests/{contest_id}",
-        "/admin/contests/{contest_id}/judging",
+        # Judging is theirs too (tests/judging/test_unit_judging.py), but not the judges'
+        # sign-in slips or judging on paper.
+        "/admin/contests/{contest_id}/slips",
+        "/admin/contests/{contest_id}/paper",
         "/admin/contests/{contest_id}/results",
         "/admin/contests/{contest_id}/certificates.pdf",
-        f"/api/v1/contests/{WRITING}/progress",
     ],
 )
 async def test_the_national_organisers_pages_are_refused_to_a_province(
