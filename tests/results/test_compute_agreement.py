@@ -18,6 +18,7 @@ import random
 from collections import Counter, defaultdict
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,7 +35,7 @@ from contest.models import (
     Score,
     Unit,
 )
-from contest.results import services
+from contest.results import compute, services
 from judging import services as judging
 from judging.scoring import (
     AGGREGATIONS,
@@ -278,3 +279,35 @@ async def test_computing_twice_in_one_transaction_gives_one_result_per_entry(
     assert first == second
     assert sorted(computed) == sorted(entries)
     assert [computed[e][1] for e in entries] == [1, 2, 2, 4, 5, 6]
+
+
+async def test_scoring_a_few_entries_at_a_time_changes_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+    judged: Judged,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The totals are read and scored in batches (ranges of entries on PostgreSQL, cursor
+    partitions on SQLite whose last entry waits for the next): batches of a few rows, which
+    cut many entries' totals in two, give what the pure functions give."""
+    contest_id, _withdrawn = await _generated(sessionmaker, make_user)
+    monkeypatch.setattr(compute, "COPY_BATCH", 5)
+    monkeypatch.setattr(compute, "BULK_BATCH", 7)
+    scheme = {"method": "threshold", "thresholds": THRESHOLDS}
+    for method in ("normalised", "trimmed_mean"):
+        async with sessionmaker() as session:
+            contest = await session.get(Contest, contest_id)
+            assert contest is not None
+            contest.aggregation = Aggregation(method)
+            contest.prize_scheme = scheme
+            await session.commit()
+        async with sessionmaker() as session:
+            await services.compute_results(session, contest_id=contest_id, actor=None)
+            await session.commit()
+        async with sessionmaker() as session:
+            contest = await session.get(Contest, contest_id)
+            assert contest is not None
+            expected, _scores = await _expected(session, contest, scheme)
+            computed = await _computed(session, contest_id)
+        assert computed == expected, method
+        assert len(computed) > 200
