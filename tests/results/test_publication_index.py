@@ -48,9 +48,11 @@ async def _publish(sessionmaker: async_sessionmaker[AsyncSession], contest_id: i
     return before
 
 
-async def _state(
+async def _published_with_index(
     sessionmaker: async_sessionmaker[AsyncSession], contest_id: int
-) -> tuple[object, list[dict[str, object]], int, int]:
+) -> object:
+    """Checks that every result is published, every winner has a serial and the index is
+    there as the model defines it; the index's identity."""
     async with sessionmaker() as session:
         connection = await session.connection()
         published = await session.scalar(
@@ -63,41 +65,34 @@ async def _state(
                 Result.contest_id == contest_id, Result.certificate_serial.is_not(None)
             )
         )
-        return (
-            await _index_identity(connection),
-            await _published_index(connection),
-            int(published or 0),
-            int(serials or 0),
-        )
+        assert (published, serials) == (6, 6)
+        assert await _published_index(connection) == [{"columns": ["contest_id"], "unique": False}]
+        assert await services.is_published(session, contest_id=contest_id)
+        return await _index_identity(connection)
+
+
+@pytest.fixture
+def contest_id(judged: Judged, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The judged contest, counted as large."""
+    monkeypatch.setattr(services, "REINDEX_FROM", 1)
+    return judged[0]
 
 
 async def test_a_large_contest_is_published_with_the_index_made_again(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    judged: Judged,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: async_sessionmaker[AsyncSession], contest_id: int
 ) -> None:
-    contest_id, _entries = judged
-    monkeypatch.setattr(services, "REINDEX_FROM", 1)
     before = await _publish(sessionmaker, contest_id)
-    identity, index, published, serials = await _state(sessionmaker, contest_id)
-    assert index == [{"columns": ["contest_id"], "unique": False}]
-    assert (published, serials) == (6, 6)
+    identity = await _published_with_index(sessionmaker, contest_id)
     async with sessionmaker() as session:
         postgresql = (await session.connection()).dialect.name == "postgresql"
     # Dropped and made again on PostgreSQL; on SQLite, where an UPDATE costs the same either
     # way, left alone.
     assert (identity != before) == postgresql
-    async with sessionmaker() as session:
-        assert await services.is_published(session, contest_id=contest_id)
 
 
 async def test_publication_does_not_wait_for_a_table_another_transaction_holds(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    judged: Judged,
-    monkeypatch: pytest.MonkeyPatch,
+    sessionmaker: async_sessionmaker[AsyncSession], contest_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    contest_id, _entries = judged
-    monkeypatch.setattr(services, "REINDEX_FROM", 1)
     monkeypatch.setattr(services, "REINDEX_LOCK_TIMEOUT", "50ms")
     async with sessionmaker() as reader:
         # An open transaction that has read the results (an export, a page) holds the table
@@ -105,7 +100,4 @@ async def test_publication_does_not_wait_for_a_table_another_transaction_holds(
         await reader.scalar(select(func.count()).select_from(Result))
         before = await _publish(sessionmaker, contest_id)
         await reader.rollback()
-    identity, index, published, serials = await _state(sessionmaker, contest_id)
-    assert identity == before
-    assert index == [{"columns": ["contest_id"], "unique": False}]
-    assert (published, serials) == (6, 6)
+    assert await _published_with_index(sessionmaker, contest_id) == before
