@@ -252,7 +252,16 @@ class _Totals(NamedTuple):
             count=(len(data) - _COPY_HEADER - _COPY_TRAILER) // _COPY_ROW.itemsize,
             offset=_COPY_HEADER,
         )
-        assert bool(np.all(rows["fields"] == 5)), "a row of another shape"
+        shape = (
+            (rows["fields"] == 5)
+            & (rows["n0"] == 4)
+            & (rows["n1"] == 4)
+            & (rows["n2"] == 4)
+            & (rows["n3"] == 8)
+            & (rows["n4"] == 8)
+        )
+        if not bool(np.all(shape)):
+            raise ValueError("the totals' copy has rows of another shape")
         return cls(
             rows["entry"].astype(np.int64),
             rows["division"].astype(np.int64),
