@@ -8,9 +8,13 @@ maximum points (weights shift importance between criteria, not the scale).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 # Points are given in half steps on paper rubrics; finer steps are noise.
 POINT_STEP = 0.5
@@ -383,3 +387,154 @@ def unit_standings_of_counts(
         points = sum(PRIZE_POINTS[tier] * count for tier, count in won.items())
         standings.append(UnitStanding(unit_id, sent, sum(won.values()), points))
     return sorted(standings, key=lambda s: (-s.prize_points, -s.prizes, -s.entries, s.unit_id))
+
+
+# --- many entries at once ----------------------------------------------------------------------
+#
+# ``entry_scores`` gives, for a batch of entries, exactly what ``entry_score``, ``rank_key`` and
+# ``prize_by_threshold`` give each of them, computed over arrays: the same IEEE operations in
+# the same order (Python's ``sum`` adds left to right, and from 3.12 on with Neumaier's
+# compensation, which is repeated here), and Python's correctly rounded ``round``.
+
+
+@dataclass(frozen=True, slots=True)
+class EntryScores:
+    """The scores of a batch of entries, one element an entry, in the batch's order."""
+
+    entry_ids: npt.NDArray[np.int64]
+    final: npt.NDArray[np.float64]
+    raw_mean: npt.NDArray[np.float64]
+    judges: npt.NDArray[np.int64]
+    first_criterion: npt.NDArray[np.float64]
+
+    def rank_keys(self) -> tuple[npt.NDArray[np.float64], ...]:
+        """``rank_key`` of each."""
+        return (
+            round_half_even(self.final, 2),
+            round_half_even(self.raw_mean, 2),
+            round_half_even(self.first_criterion, 2),
+        )
+
+    def prizes(self, thresholds: Mapping[str, float]) -> list[str | None]:
+        """``prize_by_threshold`` of each final score."""
+        prize = np.full(len(self.final), -1, dtype=np.int64)
+        for position in range(len(PRIZE_ORDER) - 1, -1, -1):
+            minimum = thresholds.get(PRIZE_ORDER[position])
+            if minimum is not None:
+                prize[self.final >= float(minimum)] = position
+        names: list[str | None] = [*PRIZE_ORDER, None]
+        return [names[p] for p in prize.tolist()]
+
+
+# A product x·10ⁿ this close to a half may be rounded the wrong way by the multiplication's
+# own error (far more than the few ulps that error is): those are left to Python's round().
+_HALF_MARGIN = 1e-7
+
+
+def round_half_even(values: npt.NDArray[np.float64], digits: int) -> npt.NDArray[np.float64]:
+    """``round(v, digits)`` of each value, exactly as Python gives it: the nearest of the
+    decimals with ``digits`` places to the value (half to even), as a float. Away from a half,
+    rint of the product is that decimal's numerator, and dividing it by 10ⁿ (both exact) gives
+    the float nearest to the decimal, as Python's round does."""
+    scale = 10.0**digits
+    scaled = values * scale
+    rounded: npt.NDArray[np.float64] = np.rint(scaled) / scale
+    margin = np.maximum(_HALF_MARGIN, np.abs(scaled) * 1e-13)
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < margin
+    for index in np.flatnonzero(near_half | ~np.isfinite(scaled)).tolist():
+        rounded[index] = round(float(values[index]), digits)
+    return rounded
+
+
+_COMPENSATED_SUM = sys.version_info >= (3, 12)
+
+
+def _row_sums(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Python's ``sum`` of each row, left to right (the start, integer 0, plus the first)."""
+    result: npt.NDArray[np.float64] = columns[:, 0] + 0.0
+    if not _COMPENSATED_SUM:
+        for j in range(1, columns.shape[1]):
+            result = result + columns[:, j]
+        return result
+    compensation = np.zeros_like(result)
+    for j in range(1, columns.shape[1]):
+        x = columns[:, j]
+        t = result + x
+        compensation += np.where(np.abs(result) >= np.abs(x), (result - t) + x, (x - t) + result)
+        result = t
+    # Python adds a non-zero, finite compensation only.
+    add = (compensation != 0) & np.isfinite(compensation)
+    return np.where(add, result + compensation, result)
+
+
+def _row_means(columns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    means: npt.NDArray[np.float64] = _row_sums(columns) / float(columns.shape[1])
+    return means
+
+
+def entry_scores(
+    entry_ids: npt.NDArray[np.int64],
+    totals: npt.NDArray[np.float64],
+    firsts: npt.NDArray[np.float64],
+    *,
+    method: str,
+    max_total: float,
+    judges: npt.NDArray[np.int64] | None = None,
+    normalised: Normalisation | None = None,
+) -> EntryScores:
+    """``entry_score`` of each entry of a batch, given as one row per total: each entry's
+    rows consecutive and in the order ``entry_score`` would take them (``judges``, the judge of
+    each total, for the normalised method). Entries come out in the order of their rows."""
+    if method not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {method!r}")
+    if method == "normalised" and (normalised is None or judges is None):
+        raise ValueError("the normalised method needs the round's adjustments")
+    rows = len(entry_ids)
+    starts = np.flatnonzero(np.r_[True, entry_ids[1:] != entry_ids[:-1]]) if rows else np.r_[0][:0]
+    counts = np.diff(np.r_[starts, rows])
+    final = np.empty(len(starts))
+    raw_mean = np.empty(len(starts))
+    first_criterion = np.empty(len(starts))
+    values = totals
+    if method == "normalised":
+        assert normalised is not None and judges is not None
+        known = np.array(sorted(normalised.adjustments), dtype=np.int64)
+        offsets = np.array([normalised.adjustments[j][0] for j in known.tolist()])
+        scales = np.array([normalised.adjustments[j][1] for j in known.tolist()])
+        at = np.searchsorted(known, judges)
+        if len(judges) and (
+            np.any(at >= len(known)) or np.any(known[np.minimum(at, len(known) - 1)] != judges)
+        ):
+            raise KeyError("a judge without the round's adjustment")
+        grand = normalised.grand_mean
+        values = grand + ((totals - grand) - offsets[at]) / scales[at]
+    for count in np.unique(counts).tolist():
+        which = np.flatnonzero(counts == count)
+        where = starts[which][:, None] + np.arange(count)
+        own = totals[where]
+        if method == "mean" or method == "normalised":
+            final[which] = _row_means(values[where])
+        elif method == "median":
+            ordered = np.sort(own, axis=1)
+            middle = count // 2
+            final[which] = (
+                ordered[:, middle]
+                if count % 2
+                else (ordered[:, middle - 1] + ordered[:, middle]) / 2
+            )
+        elif count >= 3:
+            final[which] = _row_means(np.sort(own, axis=1)[:, 1:-1])
+        else:
+            final[which] = _row_means(own)
+        raw_mean[which] = _row_means(own)
+        first_criterion[which] = _row_means(firsts[where])
+    # min(max(final, 0.0), max_total) as Python's min and max choose.
+    kept = np.where(final < 0.0, 0.0, final)
+    kept = np.where(max_total < kept, max_total, kept)
+    return EntryScores(
+        entry_ids=entry_ids[starts].astype(np.int64),
+        final=round_half_even(kept, 4),
+        raw_mean=round_half_even(raw_mean, 4),
+        judges=counts.astype(np.int64),
+        first_criterion=round_half_even(first_criterion, 4),
+    )

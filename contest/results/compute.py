@@ -1,4 +1,4 @@
-"""A round's results computed set-based, with the memory of one entry at a time.
+"""A round's results computed set-based, with the memory of one batch of entries at a time.
 
 judging.scoring stays the one definition of every aggregation, of the tie rule and of the
 prizes; the database does what grows with the contest: gathering each entry's totals, adding
@@ -9,9 +9,12 @@ up each judge's, sorting each division. In the caller's transaction:
    JSON, cost more than anything after them);
 2. for the normalised method, each judge's moments and the panel's are added up there, and
    ``scoring.normalisation`` makes the adjustments of them;
-3. each entry's totals are read in entry order and scored by ``scoring.entry_score``, and the
-   scores, with the tie rule's keys (``scoring.rank_key``) and a prize by threshold, go into a
-   second temporary table by bulk insert;
+3. the totals are read in entry order, a batch of entries at a time (on PostgreSQL a range of
+   entries through binary COPY from an index of the temporary table; on SQLite a cursor's
+   partitions), and scored over arrays by ``scoring.entry_scores``, which gives each entry
+   exactly what ``scoring.entry_score`` gives it; the scores, with the tie rule's keys
+   (``scoring.rank_key``) and a prize by threshold, go into a second temporary table by bulk
+   insert;
 4. one INSERT … SELECT ranks each division with ``rank()`` over those keys: the shared ranks
    of ``scoring.rank`` (1, 2, 2, 4), entry id only ordering the rows of a shared rank;
 5. prizes by count are given by ``scoring.prizes_by_count`` over each division's best ranks,
@@ -31,6 +34,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     Column,
     Float,
@@ -46,6 +51,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -65,11 +71,9 @@ from contest.progress import Progress
 from judging.scoring import (
     Moments,
     Normalisation,
-    entry_score,
+    entry_scores,
     normalisation,
-    prize_by_threshold,
     prizes_by_count,
-    rank_key,
     ranks_for_count,
     rubric_total,
 )
@@ -158,6 +162,11 @@ async def gather_totals(
         )
     )
     if connection.dialect.name == "postgresql":
+        # Step 3 reads each range of entries' totals in order from it.
+        await connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {totals_table.name}_order"
+            f" ON {totals_table.name} (entry_id, assignment_id)"
+        )
         await connection.exec_driver_sql(f"ANALYZE {totals_table.name}")
     entries = await session.scalar(select(func.count(distinct(totals_table.c.entry_id))))
     return int(entries or 0)
@@ -197,66 +206,184 @@ async def _normalisation(session: AsyncSession) -> Normalisation:
     )
 
 
+# The totals read as one row per total, each entry's in the order its score is computed from.
+_NO_DIVISION = -1
+_TOTALS_READ = (
+    "SELECT entry_id, coalesce(division_id, -1), judge_id, total, first_points"
+    " FROM compute_totals{where} ORDER BY entry_id, assignment_id"
+)
+# A row of that read in PostgreSQL's binary COPY format: the number of fields, then each
+# field's length and value, big-endian (no field is NULL).
+_COPY_ROW = np.dtype(
+    [("fields", ">i2"), ("n0", ">i4"), ("entry", ">i4"), ("n1", ">i4"), ("division", ">i4"),
+     ("n2", ">i4"), ("judge", ">i4"), ("n3", ">i4"), ("total", ">f8"), ("n4", ">i4"),
+     ("first", ">f8")]
+)  # fmt: skip
+_COPY_HEADER, _COPY_TRAILER = 19, 2
+# Rows read from PostgreSQL at a time (about 3 MB of them).
+COPY_BATCH = 60_000
+
+
+class _Totals(NamedTuple):
+    """Rows of the totals table as arrays, in entry order (no division: ``_NO_DIVISION``)."""
+
+    entries: npt.NDArray[np.int64]
+    divisions: npt.NDArray[np.int64]
+    judges: npt.NDArray[np.int64]
+    totals: npt.NDArray[np.float64]
+    firsts: npt.NDArray[np.float64]
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Sequence[Any]]) -> _Totals:
+        entries, divisions, judges, totals, firsts = zip(*rows, strict=True)
+        return cls(
+            np.array(entries, dtype=np.int64),
+            np.array(divisions, dtype=np.int64),
+            np.array(judges, dtype=np.int64),
+            np.array(totals, dtype=np.float64),
+            np.array(firsts, dtype=np.float64),
+        )
+
+    @classmethod
+    def of_copy(cls, data: bytes) -> _Totals:
+        rows = np.frombuffer(
+            data,
+            _COPY_ROW,
+            count=(len(data) - _COPY_HEADER - _COPY_TRAILER) // _COPY_ROW.itemsize,
+            offset=_COPY_HEADER,
+        )
+        shape = (
+            (rows["fields"] == 5)
+            & (rows["n0"] == 4)
+            & (rows["n1"] == 4)
+            & (rows["n2"] == 4)
+            & (rows["n3"] == 8)
+            & (rows["n4"] == 8)
+        )
+        if not bool(np.all(shape)):
+            raise ValueError("the totals' copy has rows of another shape")
+        return cls(
+            rows["entry"].astype(np.int64),
+            rows["division"].astype(np.int64),
+            rows["judge"].astype(np.int64),
+            rows["total"].astype(np.float64),
+            rows["first"].astype(np.float64),
+        )
+
+    def followed_by(self, other: _Totals) -> _Totals:
+        return _Totals(
+            np.concatenate([self.entries, other.entries]),
+            np.concatenate([self.divisions, other.divisions]),
+            np.concatenate([self.judges, other.judges]),
+            np.concatenate([self.totals, other.totals]),
+            np.concatenate([self.firsts, other.firsts]),
+        )
+
+    def part(self, rows: slice) -> _Totals:
+        return _Totals(
+            self.entries[rows],
+            self.divisions[rows],
+            self.judges[rows],
+            self.totals[rows],
+            self.firsts[rows],
+        )
+
+    def split_last(self) -> tuple[_Totals, _Totals]:
+        """The rows before the last entry's, and the last entry's."""
+        earlier = np.flatnonzero(self.entries != self.entries[-1]) if len(self.entries) else None
+        cut = int(earlier[-1]) + 1 if earlier is not None and len(earlier) else 0
+        return self.part(slice(None, cut)), self.part(slice(cut, None))
+
+
+async def _copied_totals(connection: AsyncConnection) -> AsyncIterator[_Totals]:
+    """PostgreSQL's totals, a range of entries at a time, through binary COPY from the
+    (entry, assignment) index: no sort, no row objects, and the memory of one range."""
+    t = totals_table.c
+    low, high, count = (
+        await connection.execute(select(func.min(t.entry_id), func.max(t.entry_id), func.count()))
+    ).one()
+    if not count:
+        return
+    width = max(1, (int(high) - int(low) + 1) * COPY_BATCH // int(count))
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    query = _TOTALS_READ.format(where=" WHERE entry_id >= $1 AND entry_id < $2")
+    for start in range(int(low), int(high) + 1, width):
+        chunks: list[bytes] = []
+
+        async def take(chunk: bytes, chunks: list[bytes] = chunks) -> None:
+            chunks.append(bytes(chunk))
+
+        await driver.copy_from_query(query, start, start + width, output=take, format="binary")
+        batch = _Totals.of_copy(b"".join(chunks))
+        if len(batch.entries):
+            yield batch
+
+
+async def _streamed_totals(connection: AsyncConnection) -> AsyncIterator[_Totals]:
+    """The totals through a cursor (SQLite), each batch ending with a whole entry: an entry's
+    rows may span two partitions, so the last entry of one waits for the next."""
+    rows = await connection.stream(
+        text(_TOTALS_READ.format(where="")).execution_options(yield_per=BULK_BATCH)
+    )
+    held: _Totals | None = None
+    try:
+        async for partition in rows.partitions(BULK_BATCH):
+            batch = _Totals.of_rows(partition)
+            if held is not None:
+                batch = held.followed_by(batch)
+            batch, held = batch.split_last()
+            if len(batch.entries):
+                yield batch
+    finally:
+        # The cursor holds the table until it is closed.
+        await rows.close()
+    if held is not None and len(held.entries):
+        yield held
+
+
 async def _scored(
     session: AsyncSession, *, contest: Contest, max_total: float
 ) -> AsyncIterator[tuple[Any, ...]]:
-    """Step 3's rows: each entry's score, the tie rule's keys, its prize by threshold."""
+    """Step 3's rows: each entry's score, the tie rule's keys, its prize by threshold, scored
+    a batch of entries at a time by ``scoring.entry_scores`` (what ``entry_score``,
+    ``rank_key`` and ``prize_by_threshold`` give each entry, over arrays)."""
     method = contest.aggregation.value
     normalised = await _normalisation(session) if method == "normalised" else None
     scheme = contest.prize_scheme or {}
     thresholds: Mapping[str, float] | None = (
         scheme.get("thresholds", {}) if scheme.get("method") == "threshold" else None
     )
-    t = totals_table.c
     connection = await session.connection()
-    rows = await connection.stream(
-        select(t.entry_id, t.division_id, t.judge_id, t.total, t.first_points)
-        .order_by(t.entry_id, t.assignment_id)
-        .execution_options(yield_per=BULK_BATCH)
+    batches = (
+        _copied_totals(connection)
+        if connection.dialect.name == "postgresql"
+        else _streamed_totals(connection)
     )
-
-    def scored(
-        entry_id: int,
-        division_id: int | None,
-        judges: list[int],
-        totals: list[float],
-        firsts: list[float],
-    ) -> tuple[Any, ...]:
-        score = entry_score(
-            entry_id,
-            totals,
-            firsts,
-            judges=judges,
+    async for batch in batches:
+        scores = entry_scores(
+            batch.entries,
+            batch.totals,
+            batch.firsts,
+            judges=batch.judges,
             method=method,
             max_total=max_total,
             normalised=normalised,
         )
-        prize = None if thresholds is None else prize_by_threshold(score.final, thresholds)
-        return (entry_id, division_id, score.final, score.raw_mean, score.judges, prize,
-                *rank_key(score))  # fmt: skip
-
-    # An entry's totals are consecutive rows, which may span two partitions.
-    entry_id: int | None = None
-    division_id: int | None = None
-    judges: list[int] = []
-    totals: list[float] = []
-    firsts: list[float] = []
-    try:
-        async for partition in rows.partitions():
-            for row_entry, row_division, judge_id, total, first in partition:
-                if row_entry != entry_id:
-                    if entry_id is not None:
-                        yield scored(entry_id, division_id, judges, totals, firsts)
-                    entry_id, division_id = row_entry, row_division
-                    judges, totals, firsts = [], [], []
-                judges.append(judge_id)
-                totals.append(total)
-                firsts.append(first)
-    finally:
-        # The server's cursor holds the table until it is closed.
-        await rows.close()
-    if entry_id is not None:
-        yield scored(entry_id, division_id, judges, totals, firsts)
+        starts = np.flatnonzero(np.r_[True, batch.entries[1:] != batch.entries[:-1]])
+        divisions = [None if d == _NO_DIVISION else d for d in batch.divisions[starts].tolist()]
+        prizes = [None] * len(divisions) if thresholds is None else scores.prizes(thresholds)
+        for row in zip(
+            scores.entry_ids.tolist(),
+            divisions,
+            scores.final.tolist(),
+            scores.raw_mean.tolist(),
+            scores.judges.tolist(),
+            prizes,
+            *(key.tolist() for key in scores.rank_keys()),
+            strict=True,
+        ):
+            yield row
 
 
 async def score_entries(

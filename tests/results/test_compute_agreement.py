@@ -18,6 +18,7 @@ import random
 from collections import Counter, defaultdict
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,7 +35,7 @@ from contest.models import (
     Score,
     Unit,
 )
-from contest.results import services
+from contest.results import compute, services
 from judging import services as judging
 from judging.scoring import (
     AGGREGATIONS,
@@ -206,6 +207,31 @@ async def _computed(session: AsyncSession, contest_id: int) -> Outcome:
     }
 
 
+async def _compare(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    contest_id: int,
+    method: str,
+    scheme: dict[str, Any],
+) -> tuple[services.ComputeReport, Outcome, dict[int, EntryScore], Outcome]:
+    """The contest computed by ``method`` and ``scheme``: the report, what the pure functions
+    give, their scores, and what was computed."""
+    async with sessionmaker() as session:
+        contest = await session.get(Contest, contest_id)
+        assert contest is not None
+        contest.aggregation = Aggregation(method)
+        contest.prize_scheme = scheme
+        await session.commit()
+    async with sessionmaker() as session:
+        report = await services.compute_results(session, contest_id=contest_id, actor=None)
+        await session.commit()
+    async with sessionmaker() as session:
+        contest = await session.get(Contest, contest_id)
+        assert contest is not None
+        expected, scores = await _expected(session, contest, scheme)
+        computed = await _computed(session, contest_id)
+    return report, expected, scores, computed
+
+
 async def test_the_database_computes_what_the_pure_functions_define(
     sessionmaker: async_sessionmaker[AsyncSession], make_user: MakeUser, judged: Judged
 ) -> None:
@@ -217,20 +243,9 @@ async def test_the_database_computes_what_the_pure_functions_define(
     seen_methods = set()
     for method in AGGREGATIONS:
         for scheme in schemes:
-            async with sessionmaker() as session:
-                contest = await session.get(Contest, contest_id)
-                assert contest is not None
-                contest.aggregation = Aggregation(method)
-                contest.prize_scheme = scheme
-                await session.commit()
-            async with sessionmaker() as session:
-                report = await services.compute_results(session, contest_id=contest_id, actor=None)
-                await session.commit()
-            async with sessionmaker() as session:
-                contest = await session.get(Contest, contest_id)
-                assert contest is not None
-                expected, scores = await _expected(session, contest, scheme)
-                computed = await _computed(session, contest_id)
+            report, expected, scores, computed = await _compare(
+                sessionmaker, contest_id, method, scheme
+            )
             assert computed == expected, (method, scheme["method"])
             prizes = Counter(row[5] for row in expected.values() if row[5] is not None)
             assert report.entries == len(expected) and report.prizes == dict(prizes)
@@ -278,3 +293,24 @@ async def test_computing_twice_in_one_transaction_gives_one_result_per_entry(
     assert first == second
     assert sorted(computed) == sorted(entries)
     assert [computed[e][1] for e in entries] == [1, 2, 2, 4, 5, 6]
+
+
+async def test_scoring_a_few_entries_at_a_time_changes_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: MakeUser,
+    judged: Judged,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The totals are read and scored in batches (ranges of entries on PostgreSQL, cursor
+    partitions on SQLite whose last entry waits for the next): batches of a few rows, which
+    cut many entries' totals in two, give what the pure functions give."""
+    contest_id, _withdrawn = await _generated(sessionmaker, make_user)
+    monkeypatch.setattr(compute, "COPY_BATCH", 5)
+    monkeypatch.setattr(compute, "BULK_BATCH", 7)
+    scheme = {"method": "threshold", "thresholds": THRESHOLDS}
+    for method in ("normalised", "trimmed_mean"):
+        _report, expected, _scores, computed = await _compare(
+            sessionmaker, contest_id, method, scheme
+        )
+        assert computed == expected, method
+        assert len(computed) > 200
