@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
@@ -252,7 +251,9 @@ async def publish_results(
         raise ResultsError("not_computed")
     event = await session.get(Event, contest.event_id)
     assert event is not None
-    await _set_published(session, contest_id=contest_id, now=now, results=count)
+    await session.execute(
+        update(Result).where(Result.contest_id == contest_id).values(published_at=now)
+    )
     winners = list(
         await session.scalars(
             select(Result.id)
@@ -288,47 +289,6 @@ async def publish_results(
 
 # Serials checked against those already given, and stored, this many at a time.
 SERIAL_BATCH = 5_000
-# From this many results, PostgreSQL publishes them with the index of published results set
-# aside (see ``_set_published``).
-REINDEX_FROM = 100_000
-# How long publication waits for the table to itself before it takes the slower way.
-REINDEX_LOCK_TIMEOUT = "2s"
-LOCK_NOT_AVAILABLE = "55P03"
-PUBLISHED_INDEX = next(
-    index for index in compute.RESULTS.indexes if index.name == "ix_results_contest_published"
-)
-
-
-async def _set_published(
-    session: AsyncSession, *, contest_id: int, now: datetime, results: int
-) -> None:
-    """Every result of the contest gets the publication time, in one UPDATE.
-
-    On PostgreSQL an UPDATE that changes a column an index depends on (here the partial
-    index of published results) cannot stay on the row's page alone: it adds the new row to
-    every index of the table, five times the work of the rest (at 1,000,000 results 43 s
-    against 8 s). So a large contest's publication drops that index, updates, and builds it
-    again, in its transaction: the rows are published with the index back, or not at all.
-    Dropping the index holds the results table to itself until the commit (seconds); when
-    another transaction is reading or writing it, publication does not wait for it beyond
-    ``REINDEX_LOCK_TIMEOUT`` and updates with the index in place."""
-    publish = update(Result).where(Result.contest_id == contest_id).values(published_at=now)
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql" or results < REINDEX_FROM:
-        await session.execute(publish)
-        return
-    try:
-        async with connection.begin_nested():
-            await connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{REINDEX_LOCK_TIMEOUT}'")
-            await connection.run_sync(PUBLISHED_INDEX.drop)
-            await connection.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-            raise
-        await session.execute(publish)
-        return
-    await session.execute(publish)
-    await connection.run_sync(PUBLISHED_INDEX.create)
 
 
 async def _new_serials(session: AsyncSession, count: int, *, year: int) -> list[str]:
