@@ -8,9 +8,12 @@ an ``Idempotency-Key`` and retries a failed transport with the same key. Printed
 p50/p99 latency, answers by status. Afterwards every accepted entry is checked: its row exists
 once (duplicated = more than one entry for a key), its object exists in the bucket and its
 SHA-256 matches both the row and the bytes sent (lost = accepted but missing or different).
-Then it waits until the queue has drained (every entry's processing job ended) and checks that
-every accepted entry was processed once: ready, one preview and one thumbnail row, their
-objects in the bucket. Printed: the drain time after the last upload was answered.
+Also printed: the CPU seconds the app's processes (the serving process and its uvicorn
+workers, read from /proc) used while the uploads went on, per upload: a figure that other
+work on the machine changes much less than the throughput. Then it waits until the queue
+has drained (every entry's processing job ended) and checks that every accepted entry was
+processed once: ready, one preview and one thumbnail row, their objects in the bucket.
+Printed: the drain time after the last upload was answered.
 
 Baseline, same run, same machine, same moto endpoint: the same 1,000 PNGs put straight into
 the bucket by boto3 from 100 threads (no app, no database). The ratio app / baseline says what
@@ -35,6 +38,7 @@ import argparse
 import asyncio
 import hashlib
 import io
+import os
 import random
 import statistics
 import subprocess
@@ -233,6 +237,25 @@ def verify_processed(
     return good, len(accepted) - good, jobs
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by a process and all its descendants
+    alive now (uvicorn's workers are children of the serving process), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # ended meanwhile
+        # utime and stime are the 14th and 15th fields; fields here start at the 3rd.
+        total += (int(fields[11]) + int(fields[12])) / ticks
+        pending.extend(int(child) for child in children)
+    return total
+
+
 def baseline(s3: object, bucket: str, pngs: list[bytes], clients: int) -> float:
     def put(index: int) -> None:
         s3.put_object(  # type: ignore[attr-defined]
@@ -324,9 +347,11 @@ def main() -> int:
             + (" (started after the uploads)" if args.worker_after else "")
             + ", PostgreSQL, Redis, moto S3"
         )
+        app_cpu = process_tree_cpu(app.pid)
         answers, latencies, outcomes, elapsed = asyncio.run(
             load(base_url, pngs, keys, args.clients, args.time_limit)
         )
+        app_cpu = process_tree_cpu(app.pid) - app_cpu
         accepted = [k for k, (status, _code) in answers.items() if status in (200, 201)]
         backlog = asyncio.run(processing_backlog(database_url, accepted))
         if args.worker_after:
@@ -370,6 +395,10 @@ def main() -> int:
             f" latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
             f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms,"
             f" mean {statistics.fmean(latencies) * 1000:.0f} ms"
+        )
+        print(
+            f"app CPU while uploading: {app_cpu:.1f} s, {app_cpu / len(pngs) * 1000:.1f} ms"
+            " per upload (the serving process and its workers)"
         )
         print(
             f"baseline (boto3 put_object straight to moto, {args.clients} threads):"

@@ -28,6 +28,7 @@ from contest.admin.routes import routes as admin_routes
 from contest.db import create_engine, create_sessionmaker
 from contest.errors import ContestError
 from contest.intake.bulk import KINDS as bulk_job_kinds
+from contest.intake.config import ContestConfigCache
 from contest.intake.forward_page import api_routes as forward_api_routes
 from contest.intake.forward_page import routes as forward_routes
 from contest.intake.jobs import KINDS as intake_job_kinds
@@ -182,6 +183,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "templates": create_templates(),
                 # Pages and the API only put jobs on the queue; workers run them.
                 "jobs": JobQueue(settings, JOB_KINDS),
+                # What submissions read of each contest, checked against its version per request.
+                "contest_configs": ContestConfigCache(),
             }
         finally:
             await storage.aclose()

@@ -888,3 +888,18 @@ class UnitTally(Base):
     unit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     entries: Mapped[int] = mapped_column(default=0)
     entrants: Mapped[int] = mapped_column(default=0)
+
+
+class ConfigVersion(Base):
+    """One row whose number the database raises, by triggers (migration 0016), with every
+    committed change to what a submission reads of a contest: events, units, contests,
+    divisions, books and criteria, whatever code made it. Each app process keeps its copy of
+    that configuration and checks it against this one number per request."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    # PostgreSQL raises the number once per transaction, as it commits: the last transaction
+    # that did (unused on SQLite, whose triggers run as each row changes).
+    bumped_by: Mapped[int | None] = mapped_column(BigInteger)

@@ -55,6 +55,9 @@ S3_PART_SIZE = 6 * ONE_MIB
 PART_BUFFERS = 2
 # The first part's buffer grows with the bytes up to this size, so small objects cost little.
 GROWING_BUFFER_LIMIT = ONE_MIB
+# A small object's SHA-256 is taken on the event loop (tens of microseconds); a larger one's,
+# or one copied to a file as well, in a thread.
+INLINE_DIGEST_LIMIT = 256 * 1024
 
 _MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 _BUSY_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
@@ -201,7 +204,10 @@ class S3Storage(Storage):
                     upload.raise_failure()
             del part[filled:]
             if upload is None:
-                await asyncio.to_thread(_digest, hasher, part, copy)
+                if copy is None and len(part) <= INLINE_DIGEST_LIMIT:
+                    hasher.update(part)  # less than a thread's hand-over costs
+                else:
+                    await asyncio.to_thread(_digest, hasher, part, copy)
                 await self._call(
                     key,
                     self._client.put_object,

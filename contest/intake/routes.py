@@ -38,8 +38,20 @@ from contest.files.limits import FILENAME_MAX
 from contest.forms import read_form, read_json_object, verify_csrf
 from contest.i18n import N_, gettext
 from contest.intake import bulk, services
-from contest.intake.interfaces import SUBMISSION_SCHEMA, EntryValidationError, IntakeError
-from contest.intake.uploads import FILE_FIELD, Submission, read_submission, receipt_url_for
+from contest.intake.config import ContestConfigCache
+from contest.intake.interfaces import (
+    SUBMISSION_SCHEMA,
+    EntryValidationError,
+    IntakeError,
+    MalformedUploadError,
+)
+from contest.intake.uploads import (
+    FILE_FIELD,
+    IDEMPOTENCY_HEADER,
+    Submission,
+    read_submission,
+    receipt_url_for,
+)
 from contest.models import (
     AssetRole,
     Contest,
@@ -201,8 +213,15 @@ def _replay_token(request: Request, entry: Entry) -> str:
     return services.replay_token(request.state.settings.secret_key, entry)
 
 
-def _find_replay(request: Request, contest: Contest) -> Any:
+def _find_replay(
+    request: Request, contest: Contest, found: tuple[str, Entry | None] | None = None
+) -> Any:
+    """Finds the entry an earlier request made with an idempotency key; ``found`` is what a
+    lookup already made in this request answered for its key."""
+
     async def find(key: str) -> Entry | None:
+        if found is not None and found[0] == key:
+            return found[1]
         async with request_sessionmaker(request)() as session:
             return await services.find_replay(session, contest_id=contest.id, idempotency_key=key)
 
@@ -223,10 +242,38 @@ async def _units(request: Request, contest: Contest, user: User | None) -> list[
         return await rules.submittable_units(session, user=user, event_id=contest.event_id)
 
 
+async def _submission_start(
+    request: Request, *, user: User | None, replay_key: str | None = None
+) -> tuple[Contest, list[Unit], tuple[str, Entry | None] | None]:
+    """In one session: the contest (as this process keeps it, checked against the
+    configuration's version: contest.intake.config), the units ``user`` may submit for and,
+    with ``replay_key``, the entry an earlier request made with that idempotency key."""
+    configs: ContestConfigCache = request.state.contest_configs
+    async with request_sessionmaker(request)() as session:
+        try:
+            config = await configs.get(session, slug=request.path_params["slug"])
+        except ContestNotFoundError:
+            raise HTTPException(404) from None
+        contest = config.contest
+        units = (
+            config.entrant_units
+            if user is None
+            else await rules.submittable_units(session, user=user, event_id=contest.event_id)
+        )
+        found = None
+        if replay_key:
+            found = (
+                replay_key,
+                await services.find_replay(
+                    session, contest_id=contest.id, idempotency_key=replay_key
+                ),
+            )
+    return contest, units, found
+
+
 async def _submit(request: Request, *, user: User | None) -> Response:
-    contest = await _contest(request)
+    contest, units, _found = await _submission_start(request, user=user)
     coordinator = user is not None
-    units = await _units(request, contest, user)
     try:
         services.check_window(contest, utcnow())
     except IntakeError as exc:
@@ -454,9 +501,10 @@ async def _read_new_entry(
     *,
     check_csrf: bool,
     before_files: Callable[[Mapping[str, str]], None] | None = None,
+    found: tuple[str, Entry | None] | None = None,
 ) -> None:
     """A new entry, posted as a form (the page's or the API's multipart); a retry of one
-    already made is found by its idempotency key."""
+    already made is found by its idempotency key (``found``: already looked up)."""
     await read_submission(
         request,
         submission,
@@ -464,7 +512,7 @@ async def _read_new_entry(
         sessionmaker=request_sessionmaker(request),
         storage=request_storage(request),
         check_csrf=check_csrf,
-        find_replay=_find_replay(request, contest),
+        find_replay=_find_replay(request, contest, found),
         before_files=before_files,
     )
 
@@ -776,11 +824,17 @@ async def _receipt_json(
 ) -> JSONResponse:
     async with request_sessionmaker(request)() as session:
         view = await services.load_entry(session, receipt_code=entry.receipt_code, contest=contest)
+    return _receipt_answer(request, view, token, status_code=status_code)
+
+
+def _receipt_answer(
+    request: Request, view: services.EntryView, token: str, *, status_code: int
+) -> JSONResponse:
     return JSONResponse(
         {
             "entry": entry_json(view, full=True),
             "edit_token": token,
-            "receipt_url": receipt_url_for(request, entry, token),
+            "receipt_url": receipt_url_for(request, view.entry, token),
         },
         status_code=status_code,
     )
@@ -862,14 +916,18 @@ async def api_coordinator_submit_entry(request: Request) -> Response:
 
 
 async def _api_submit(request: Request, *, user: User | None) -> Response:
-    contest = await _contest(request)
-    units = await _units(request, contest, user)
+    try:
+        replay_key = services.check_idempotency_key(request.headers.get(IDEMPOTENCY_HEADER))
+    except MalformedUploadError:
+        replay_key = None  # refused where the body's reading checks it, in its turn
+    contest, units, found = await _submission_start(request, user=user, replay_key=replay_key)
     services.check_window(contest, utcnow())
     submission = Submission()
     await _read_new_entry(
         request,
         contest,
         submission,
+        found=found,
         check_csrf=False,
         # A coordinator's unit is theirs before any file of the entry is stored.
         before_files=(
@@ -886,6 +944,8 @@ async def _api_submit(request: Request, *, user: User | None) -> Response:
     result = await _send(
         request, contest, submission, units=units, user=user, check_unit=user is not None
     )
+    if result.view is not None:
+        return _receipt_answer(request, result.view, result.edit_token, status_code=201)
     return await _receipt_json(
         request,
         result.entry,

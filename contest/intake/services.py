@@ -602,8 +602,9 @@ async def store_upload(
 
     This commits early, on purpose: the file's row (an upload not yet attached to an entry)
     is committed in its own transaction before any byte is streamed, so that whatever
-    happens next the sweep can find the bytes. Its size and digest are recorded the same
-    way, in a short transaction of its own.
+    happens next the sweep can find the bytes. Its size and digest are written to the row
+    when it is attached to its entry (``record_entry``, ``record_changes``), in the entry's
+    transaction; until then the returned upload carries them.
     """
     iterator = aiter(chunks)
     head = await _read_head(iterator, SNIFF_BYTES)
@@ -646,25 +647,33 @@ async def store_upload(
     )
     if measuring is not None:
         upload.seconds, upload.length_read = measuring.finish(), True
-    try:
-        await _set_stored(sessionmaker, upload)
-    except BaseException:
-        await discard_uploads(sessionmaker=sessionmaker, storage=storage, uploads=[upload])
-        raise
     return upload
 
 
-async def _set_stored(
-    sessionmaker: async_sessionmaker[AsyncSession], upload: PendingUpload
+async def _attach_uploads(
+    session: AsyncSession, *, entry_id: int, uploads: Sequence[PendingUpload]
 ) -> None:
-    values = {
-        "size": upload.size,
-        "sha256": upload.sha256,
-        "content_type": upload.kind.content_type,
-    }
-    async with sessionmaker() as session:
-        await session.execute(update(Asset).where(Asset.id == upload.asset_id).values(**values))
-        await session.commit()
+    """Attach the uploads' rows (and the previews already made from them) to the entry, with
+    each file's size and digest as it was stored, in the caller's transaction. Only rows
+    attached to no entry are taken."""
+    for upload in uploads:
+        await session.execute(
+            update(Asset)
+            .where(Asset.id == upload.asset_id, Asset.entry_id.is_(None))
+            .values(
+                entry_id=entry_id,
+                size=upload.size,
+                sha256=upload.sha256,
+                content_type=upload.kind.content_type,
+            )
+        )
+    derived = [i for u in uploads for i in u.derived_ids]
+    if derived:
+        await session.execute(
+            update(Asset)
+            .where(Asset.id.in_(derived), Asset.entry_id.is_(None))
+            .values(entry_id=entry_id)
+        )
 
 
 async def _read_spool(spool: IO[bytes]) -> AsyncIterator[bytes]:
@@ -1112,11 +1121,14 @@ def division_of(contest: Contest, division_id: int | None) -> Division | None:
 @dataclass(frozen=True, slots=True)
 class Submitted:
     """A stored entry and its edit token; ``replayed`` when an earlier request with the same
-    idempotency key had stored it (the token is then the one given that time)."""
+    idempotency key had stored it (the token is then the one given that time). ``view`` is
+    the new entry as its receipt shows it, made from what was just written (None when
+    replayed)."""
 
     entry: Entry
     edit_token: str
     replayed: bool
+    view: EntryView | None = None
 
 
 async def find_replay(
@@ -1206,6 +1218,7 @@ async def submit_entry(
         submitted = await _record_with_retries(
             sessionmaker,
             contest=contest,
+            units=units,
             data=data,
             uploads=uploads,
             idempotency_key=idempotency_key,
@@ -1235,6 +1248,7 @@ async def _record_with_retries(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
     contest: Contest,
+    units: Sequence[Unit],
     data: EntryData,
     uploads: Sequence[PendingUpload],
     idempotency_key: str | None,
@@ -1262,6 +1276,15 @@ async def _record_with_retries(
                     submitted_by=submitted_by,
                     client_ip=client_ip,
                 )
+                # The receipt's view from the rows just written, in the same transaction:
+                # the entrant and entry are in hand, their files are read back as stored.
+                assets = (
+                    await session.scalars(select(Asset).where(Asset.entry_id == entry.id))
+                ).all()
+                entrant = await session.get(Entrant, entry.entrant_id)
+                assert entrant is not None
+                unit = next((u for u in units if u.id == data.unit_id), None)
+                view = _entry_view(entry, contest, entrant, unit, assets)
         except IntegrityError:
             if idempotency_key:
                 async with sessionmaker() as session:
@@ -1271,7 +1294,7 @@ async def _record_with_retries(
                 if replay is not None:
                     return Submitted(replay, token, replayed=True)
             continue  # a receipt code drawn twice: draw again
-        return Submitted(entry, token, replayed=False)
+        return Submitted(entry, token, replayed=False, view=view)
     raise RuntimeError("could not draw a free receipt code")
 
 
@@ -1326,13 +1349,7 @@ async def record_entry(
     )
     session.add(entry)
     await session.flush()
-    asset_ids = [i for u in uploads for i in (u.asset_id, *u.derived_ids)]
-    if asset_ids:
-        await session.execute(
-            update(Asset)
-            .where(Asset.id.in_(asset_ids), Asset.entry_id.is_(None))
-            .values(entry_id=entry.id)
-        )
+    await _attach_uploads(session, entry_id=entry.id, uploads=uploads)
     await queue_processing(session, entry=entry, uploads=uploads)
     audit.record(
         session,
@@ -1410,13 +1427,23 @@ async def load_entry(
         )
     assert contest is not None
     unit = await session.get(Unit, entry.entrant.unit_id) if entry.entrant.unit_id else None
-    division = division_of(contest, entry.division_id)
-    originals = [a for a in entry.assets if a.role == AssetRole.ORIGINAL]
+    return _entry_view(entry, contest, entry.entrant, unit, entry.assets)
+
+
+def _entry_view(
+    entry: Entry,
+    contest: Contest,
+    entrant: Entrant,
+    unit: Unit | None,
+    assets: Sequence[Asset],
+) -> EntryView:
+    originals = [a for a in assets if a.role == AssetRole.ORIGINAL]
     derived: dict[int, dict[str, Asset]] = {}
-    for asset in entry.assets:
+    for asset in assets:
         if asset.source_id is not None:
             derived.setdefault(asset.source_id, {})[asset.role.value] = asset
-    return EntryView(entry, contest, entry.entrant, unit, division, originals, derived)
+    division = division_of(contest, entry.division_id)
+    return EntryView(entry, contest, entrant, unit, division, originals, derived)
 
 
 async def open_entry(
@@ -1566,12 +1593,7 @@ async def record_changes(
         )
         # Detached, not deleted: if removing the objects fails later, the sweep finds them.
         await session.execute(update(Asset).where(Asset.entry_id == entry.id).values(entry_id=None))
-        ids = [i for u in new_uploads for i in (u.asset_id, *u.derived_ids)]
-        await session.execute(
-            update(Asset)
-            .where(Asset.id.in_(ids), Asset.entry_id.is_(None))
-            .values(entry_id=entry.id)
-        )
+        await _attach_uploads(session, entry_id=entry.id, uploads=new_uploads)
         await queue_processing(session, entry=entry, uploads=new_uploads)
     after = {"title": entry.title, "note": entry.note, "book_title": entry.book_title}
     old, new = audit.changes(before, after)
