@@ -429,6 +429,33 @@ async def ensure_assignment_in_scope(
         raise NotFoundError()
 
 
+async def entry_organisers_scope(session: AsyncSession, *, entry_id: int) -> OrganiserScope:
+    """Whose judges an entry's work goes to when no organiser is asking (a judge stepped back
+    from it): where an organiser holds the entry's unit or a unit above it, the outermost such
+    organiser's (a province's entry stays with the province's judges); otherwise the whole
+    event's. The chain is a few units deep: a query a unit."""
+    unit_id = await session.scalar(
+        select(Entrant.unit_id)
+        .join(Entry, Entry.entrant_id == Entrant.id)
+        .where(Entry.id == entry_id)
+    )
+    chain: list[int] = []
+    while unit_id is not None and unit_id not in chain:
+        chain.append(unit_id)
+        unit_id = await session.scalar(select(Unit.parent_id).where(Unit.id == unit_id))
+    for held in reversed(chain):
+        organiser = await session.scalar(
+            select(User.id)
+            .join(user_units, user_units.c.user_id == User.id)
+            .where(user_units.c.unit_id == held, User.role == Role.ADMIN, User.is_active)
+            .order_by(User.id)
+            .limit(1)
+        )
+        if organiser is not None:
+            return OrganiserScope(organiser, True)
+    return WHOLE_EVENT
+
+
 async def is_unit_organiser(session: AsyncSession, user: User) -> bool:
     """An organiser who holds units acts only for them."""
     if user.role != Role.ADMIN:

@@ -590,7 +590,9 @@ async def save_score(
 
 
 async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reason: str) -> int:
-    """The judge steps back from an entry; it goes to another judge. Returns judges added."""
+    """The judge steps back from an entry; it goes to another judge (of the entry's province,
+    where the province has organisers of its own: ``rules.entry_organisers_scope``). Returns
+    judges added."""
     view = await judge_view(session, assignment_id=assignment_id, judge=judge)
     if view.round.status != RoundStatus.OPEN:
         raise RoundClosedError()
@@ -611,6 +613,8 @@ async def recuse(session: AsyncSession, *, assignment_id: int, judge: User, reas
         k=view.contest.judges_per_entry,
         only_entries=[view.entry.id],
         seed=view.contest.id * 1000 + view.round.number + view.assignment.id,
+        # A province's entry goes to another of the province's judges.
+        scope=await rules.entry_organisers_scope(session, entry_id=view.entry.id),
     )
     return await _insert_assignments(session, view.round, assign(problem).new_pairs)
 

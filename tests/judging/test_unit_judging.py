@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contest import rules
 from contest.demo import DemoReport
 from contest.models import (
     Assignment,
@@ -482,3 +483,37 @@ async def test_another_judge_only_for_the_provinces_entries_and_from_its_judges(
     assert added.status_code == 200 and added.json() == {"added": 1}
     new = await _pairs(p) - before
     assert len(new) == 1 and {(e, j in p.judges["a"]) for _a, e, j in new} == {(own_entry, True)}
+
+
+async def test_a_judge_stepping_back_hands_the_entry_to_another_of_the_provinces_judges(
+    provinces: Provinces,
+) -> None:
+    """Only province A assigned: province B's judges have no work at all, so a whole-event
+    draw would give the entry to one of them (the least loaded); it goes to A's judge instead.
+    An entry of a unit no organiser holds still draws on the whole contest."""
+    p = provinces
+    await _assign_for(p, p.a)
+    before = await _pairs(p)
+    _id, entry_id, judge_id = min(_of(before, p.entries["a"]))
+    async with p.sessionmaker() as session:
+        judge = await session.get(User, judge_id)
+        assert judge is not None
+        added = await services.recuse(
+            session, assignment_id=_id, judge=judge, reason="Học sinh của tôi"
+        )
+        await session.commit()
+    assert added == 1
+    new = await _pairs(p) - before
+    assert len(new) == 1
+    ((_a, entry, replacement),) = new
+    assert entry == entry_id and replacement in p.judges["a"] - {judge_id}
+
+    # The entry from a unit of neither province, assigned by the whole event's run.
+    await _assign_for(p, p.national)
+    before = await _pairs(p)
+    _id, entry_id, judge_id = min(_of(before, p.entries["elsewhere"]))
+    async with p.sessionmaker() as session:
+        scope = await rules.entry_organisers_scope(session, entry_id=entry_id)
+        assert not scope.for_units
+        a_scope = await rules.entry_organisers_scope(session, entry_id=min(p.entries["a"]))
+        assert a_scope.for_units and a_scope.user_id == p.a.user_id
