@@ -100,3 +100,6 @@ def test_an_organiser_signs_in_by_keyboard_alone(live_server: str, phone: Any) -
     _type(phone, "f-password", DEMO_PASSWORD)
     phone.keyboard.press("Enter")
     phone.wait_for_url("**/admin**", timeout=30_000)
+    # Signed in: the organiser's console, not the sign-in form again.
+    assert "/login" not in phone.url
+    assert phone.locator("#f-password").count() == 0
