@@ -5,16 +5,18 @@ What it measures, per size (``--sizes``, default 1000,1000000):
 - the data: a fresh database per size (``<prefix>_<size>``, dropped afterwards unless ``--keep``)
   migrated to the app's schema and filled by bulk SQL (bench/scale_data.py: schools in
   proportion, judges N/50, K = 3, scored, ranked and published), and how long that took;
-- pages, through HTTP against ``contest serve`` (one uvicorn process on a free port) signed in
-  with API tokens: the median of ``--repeat`` requests after one warm-up, the bytes of the
-  answer, and the server's peak resident memory while it answered (the kernel's high-water
-  mark, reset before each page). A page that errors, or takes longer than ``--page-timeout``
-  seconds, is reported as such and the server restarted; an absent page (404) is reported;
-- long operations, each as a job run by a process of its own acting as the worker
-  (``OPERATIONS``): time end to end, peak resident memory and its growth over the process's
-  memory before the work began. They run
-  in order on the generated state: compute and publish (after un-publishing by SQL), the
-  exports, the certificates, then assignment (after deleting the scores and assignments).
+- pages, through HTTP against ``contest serve`` (one uvicorn process on a free port per size,
+  all up at once) signed in with API tokens: one warm-up request, then ``--repeat`` rounds of
+  one request to each size in turn, so that other work on the machine falls on every size
+  alike; the median of each size's times, the bytes of the answer, and the server's peak
+  resident memory while it answered (the kernel's high-water mark, reset before each page).
+  A page that errors, or takes longer than ``--page-timeout`` seconds, is reported as such and
+  the server restarted; an absent page (404) is reported;
+- long operations, after the pages, each as a job run by a process of its own acting as the
+  worker (``OPERATIONS``): time end to end, peak resident memory and its growth over the
+  process's memory before the work began. They run in order on the generated state: compute
+  and publish (after un-publishing by SQL), the exports, the certificates, then assignment
+  (after deleting the scores and assignments).
 
 Baseline, same run, same machine: every figure at the smallest size given. Printed: a table with
 every size, the ratio largest / smallest, and the goal beside each figure, met or not. The goals
@@ -29,7 +31,7 @@ generator turns off foreign-key checks for its one transaction): ``--server-url`
 postgresql://postgres@127.0.0.1:5432/postgres.
 
 Run: .venv/bin/python bench/scale.py [--sizes 1000,1000000] [--parts pages,operations]
-     [--repeat 5] [--page-timeout 60] [--operation-timeout 600] [--prefix t_bench] [--keep]
+     [--repeat 9] [--page-timeout 60] [--operation-timeout 600] [--prefix t_bench] [--keep]
 """
 
 from __future__ import annotations
@@ -182,75 +184,123 @@ class Server:
         return self.process.pid
 
 
+class _Timing:
+    """One page's requests to one server: the times so far, or why there are none."""
+
+    def __init__(self, server: Server, client: httpx.Client) -> None:
+        self.server, self.client = server, client
+        self.seconds: list[float] = []
+        self.size = 0
+        self.failed: Figure | None = None
+        self.exact_peak = _peak_reset(server.pid)
+
+    def request(self, path: str, *, timed: bool, timeout: float) -> float | None:
+        """One request; its time, or None (and ``failed`` set) when the page did not answer."""
+        started = time.perf_counter()
+        try:
+            response = self.client.get(path)
+        except httpx.TimeoutException:
+            self.server.restart()
+            self.failed = Figure(None, f"timeout (> {timeout:g} s)")
+            return None
+        except httpx.TransportError as exc:
+            self.server.restart()
+            self.failed = Figure(None, f"failed ({type(exc).__name__})")
+            return None
+        elapsed = time.perf_counter() - started
+        if response.status_code == 404:
+            self.failed = Figure(None, "absent (404)")
+        elif response.status_code != 200:
+            self.failed = Figure(None, f"error {response.status_code}", size=len(response.content))
+        else:
+            self.size = len(response.content)
+            if timed:
+                self.seconds.append(elapsed)
+            return elapsed
+        return None
+
+    def figure(self) -> Figure:
+        if self.failed is not None:
+            return self.failed
+        return Figure(
+            statistics.median(self.seconds),
+            "" if self.exact_peak else "peak: RSS at the end",
+            size=self.size,
+            peak_mb=_peak_mb(self.server.pid),
+            samples=len(self.seconds),
+        )
+
+
 def time_page(
-    server: Server, path: str, headers: dict[str, str], *, repeat: int, timeout: float
-) -> Figure:
-    """One warm-up request, then the median of ``repeat`` (one when the page is slow)."""
-    exact_peak = _peak_reset(server.pid)
-    seconds: list[float] = []
-    size = 0
-    with httpx.Client(base_url=server.url, headers=headers, timeout=timeout) as client:
+    servers: list[Server],
+    paths: list[str],
+    headers: list[dict[str, str]],
+    *,
+    repeat: int,
+    timeout: float,
+) -> list[Figure]:
+    """One page at every size: one warm-up request each, then ``repeat`` rounds of one request
+    to each size's server in turn (one round when a page is slow), so that whatever else the
+    machine does meanwhile falls on every size alike; the median of each size's times."""
+    with contextlib.ExitStack() as stack:
+        timings = [
+            _Timing(server, stack.enter_context(
+                httpx.Client(base_url=server.url, headers=h, timeout=timeout)
+            ))
+            for server, h in zip(servers, headers, strict=True)
+        ]  # fmt: skip
         for attempt in range(repeat + 1):
-            started = time.perf_counter()
-            try:
-                response = client.get(path)
-            except httpx.TimeoutException:
-                server.restart()
-                return Figure(None, f"timeout (> {timeout:g} s)")
-            except httpx.TransportError as exc:
-                server.restart()
-                return Figure(None, f"failed ({type(exc).__name__})")
-            elapsed = time.perf_counter() - started
-            if response.status_code == 404:
-                return Figure(None, "absent (404)")
-            if response.status_code != 200:
-                return Figure(None, f"error {response.status_code}", size=len(response.content))
-            size = len(response.content)
-            if attempt > 0:
-                seconds.append(elapsed)
-            if attempt == 0 and elapsed > SLOW_PAGE_SECONDS:
-                repeat = 1
+            for timing, path in zip(timings, paths, strict=True):
+                if timing.failed is None:
+                    elapsed = timing.request(path, timed=attempt > 0, timeout=timeout)
+                    if attempt == 0 and elapsed is not None and elapsed > SLOW_PAGE_SECONDS:
+                        repeat = 1
             if attempt >= repeat:
                 break
-    peak = _peak_mb(server.pid)
-    return Figure(
-        statistics.median(seconds),
-        "" if exact_peak else "peak: RSS at the end",
-        size=size,
-        peak_mb=peak,
-        samples=len(seconds),
-    )
+        return [timing.figure() for timing in timings]
 
 
 def measure_pages(
-    generated: Generated,
-    tmp: Path,
+    generated: list[Generated],
+    tmp: list[Path],
     *,
     repeat: int,
     timeout: float,
     only: frozenset[str] = frozenset(),
-) -> dict[str, Figure]:
-    tokens = {
+) -> list[dict[str, Figure]]:
+    """Every page at every size, each size served by its own ``contest serve`` at once."""
+    servers = [Server(g.database_url, t) for g, t in zip(generated, tmp, strict=True)]
+    figures: list[dict[str, Figure]] = [{} for _ in servers]
+    try:
+        for server, found in zip(servers, figures, strict=True):
+            server.start()
+            rest = psutil.Process(server.pid).memory_info().rss / 1e6
+            found["server at rest"] = Figure(None, size=None, peak_mb=rest)
+        for page in PAGES:
+            if only and page.name not in only:
+                continue
+            paths = [
+                page.path.format(contest_id=g.contest_id, slug=g.contest_slug) for g in generated
+            ]
+            headers = [_headers(g)[page.who] for g in generated]
+            measured = time_page(servers, paths, headers, repeat=repeat, timeout=timeout)
+            shown = []
+            for g, found, figure in zip(generated, figures, measured, strict=True):
+                found[page.name] = figure
+                shown.append(f"{g.scale.entries:,}: {_show(figure)}")
+            print(f"  {page.name:<20} {'; '.join(shown)}", flush=True)
+    finally:
+        for server in servers:
+            server.stop()
+    return figures
+
+
+def _headers(generated: Generated) -> dict[str, dict[str, str]]:
+    return {
         "organiser": {"Authorization": f"Bearer {generated.organiser_token}"},
         "judge": {"Authorization": f"Bearer {generated.judge_token}"},
         "public": {},
     }
-    server = Server(generated.database_url, tmp)
-    figures: dict[str, Figure] = {}
-    try:
-        server.start()
-        rest = psutil.Process(server.pid).memory_info().rss / 1e6
-        figures["server at rest"] = Figure(None, size=None, peak_mb=rest)
-        for page in PAGES:
-            if only and page.name not in only:
-                continue
-            path = page.path.format(contest_id=generated.contest_id, slug=generated.contest_slug)
-            figure = time_page(server, path, tokens[page.who], repeat=repeat, timeout=timeout)
-            figures[page.name] = figure
-            print(f"  {page.name:<20} {_show(figure)}", flush=True)
-    finally:
-        server.stop()
-    return figures
 
 
 # --- long operations ---------------------------------------------------------------------------
@@ -471,31 +521,55 @@ async def _database_mb(database_url: str) -> float:
         await connection.close()
 
 
-def run_size(size: int, args: argparse.Namespace) -> SizeRun:
+@dataclass
+class Prepared:
+    """One size's database, generated, and a folder for its server and its operations."""
+
+    run: SizeRun
+    generated: Generated
+    tmp: Path
+
+
+def prepare_size(size: int, args: argparse.Namespace, stack: contextlib.ExitStack) -> Prepared:
+    """The size's database, made and filled; it lives (and is dropped) with ``stack``."""
     name = f"{args.prefix}_{size}"
-    with (
-        own_database(args.server_url, name, keep=args.keep) as database_url,
-        tempfile.TemporaryDirectory(prefix="bench-scale-") as folder,
-    ):
-        tmp = Path(folder)
-        scale = Scale(size)
-        print(
-            f"\n{size:,} entries: {scale.schools:,} schools, {scale.classes:,} classes, "
-            f"{scale.judges:,} judges, {scale.assignments:,} assignments, database {name}",
-            flush=True,
-        )
-        generated = asyncio.run(generate(database_url, size))
-        run = SizeRun(size, generated.seconds, asyncio.run(_database_mb(database_url)))
-        print(f"  generated in {run.generation_seconds:.1f} s ({run.database_mb:,.0f} MB)")
+    database_url = stack.enter_context(own_database(args.server_url, name, keep=args.keep))
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-")))
+    scale = Scale(size)
+    print(
+        f"\n{size:,} entries: {scale.schools:,} schools, {scale.classes:,} classes, "
+        f"{scale.judges:,} judges, {scale.assignments:,} assignments, database {name}",
+        flush=True,
+    )
+    generated = asyncio.run(generate(database_url, size))
+    run = SizeRun(size, generated.seconds, asyncio.run(_database_mb(database_url)))
+    print(f"  generated in {run.generation_seconds:.1f} s ({run.database_mb:,.0f} MB)")
+    return Prepared(run, generated, tmp)
+
+
+def run_sizes(sizes: list[int], args: argparse.Namespace) -> list[SizeRun]:
+    """Every size's data first; then the pages, every size's servers up at once and their
+    requests taken in turn; then each size's operations (which change the data)."""
+    with contextlib.ExitStack() as stack:
+        prepared = [prepare_size(size, args, stack) for size in sizes]
         if "pages" in args.parts:
-            run.pages = measure_pages(
-                generated, tmp, repeat=args.repeat, timeout=args.page_timeout, only=args.only
+            print("\npages, every size in turn:", flush=True)
+            found = measure_pages(
+                [p.generated for p in prepared],
+                [p.tmp for p in prepared],
+                repeat=args.repeat,
+                timeout=args.page_timeout,
+                only=args.only,
             )
+            for p, pages in zip(prepared, found, strict=True):
+                p.run.pages = pages
         if "operations" in args.parts:
-            run.operations = measure_operations(
-                generated, tmp, timeout=args.operation_timeout, only=args.only
-            )
-        return run
+            for p in prepared:
+                print(f"\noperations at {p.run.size:,}:", flush=True)
+                p.run.operations = measure_operations(
+                    p.generated, p.tmp, timeout=args.operation_timeout, only=args.only
+                )
+        return [p.run for p in prepared]
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -666,7 +740,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,1000000", help="entries, comma-separated")
     parser.add_argument("--parts", default="pages,operations", help="pages and/or operations")
-    parser.add_argument("--repeat", type=int, default=5, help="timed requests per page")
+    parser.add_argument("--repeat", type=int, default=9, help="timed requests per page")
     parser.add_argument("--page-timeout", type=float, default=60.0, help="seconds")
     parser.add_argument("--operation-timeout", type=float, default=600.0, help="seconds")
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -700,7 +774,7 @@ def main() -> int:
         }
     ):
         raise SystemExit("--sizes between 10 and 2,000,000; --parts pages,operations")
-    runs = [run_size(size, args) for size in sizes]
+    runs = run_sizes(sizes, args)
     print("\n" + report(runs))
     return 0
 
