@@ -17,7 +17,10 @@ Printed: the drain time after the last upload was answered.
 
 Baseline, same run, same machine, same moto endpoint: the same 1,000 PNGs put straight into
 the bucket by boto3 from 100 threads (no app, no database). The ratio app / baseline says what
-the app's work (parsing, sniffing, the image preview, the database) costs.
+the app's work (parsing, sniffing, the image preview, the database) costs. With --floor, also
+the same uploads to bench/bare_upload.py under the same uvicorn workers: a route that only
+parses the form and puts the file with boto3 (no database, no checks, no queue), the most any
+app on this stack and this machine can reach; printed beside the baseline and the app.
 
 Bounded: --uploads (default 1,000), --clients (100), --time-limit seconds (600; clients stop
 sending when it passes; the drain waits as long again at most). Needs a PostgreSQL server where
@@ -29,7 +32,7 @@ runs at once. --worker-after: start the worker only once every upload was answer
 workers run on other hosts and the app's cores only answer requests (the drain then starts
 with the whole queue).
 
-Run: .venv/bin/python bench/load_uploads.py [--uploads 1000] [--clients 100]
+Run: .venv/bin/python bench/load_uploads.py [--uploads 1000] [--clients 100] [--floor]
 """
 
 from __future__ import annotations
@@ -268,6 +271,35 @@ def baseline(s3: object, bucket: str, pngs: list[bytes], clients: int) -> float:
     return time.perf_counter() - started
 
 
+def bare_floor(
+    run: Any,
+    endpoint: str,
+    bucket: str,
+    pngs: list[bytes],
+    clients: int,
+    workers: int,
+    time_limit: float,
+) -> tuple[float, list[float]]:
+    """The same uploads to bench/bare_upload.py under the same uvicorn workers: uploads/s and
+    latencies of an endpoint that only parses the form and puts the file."""
+    port = free_port()
+    env = {**run.env, "BARE_UPLOAD_BUCKET": bucket, "BARE_UPLOAD_ENDPOINT": endpoint}
+    log = Path(run.folder, "bare.log").open("wb")  # noqa: SIM115
+    bare = subprocess.Popen(
+        [str(BIN / "uvicorn"), "bench.bare_upload:app", "--port", str(port),
+         "--workers", str(workers), "--log-level", "info"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    run.processes.append(bare)
+    wait_for(f"http://127.0.0.1:{port}/healthz", bare, timeout=60)
+    keys = [f"bare-{uuid.uuid4()}" for _ in pngs]
+    answers, latencies, _outcomes, elapsed = asyncio.run(
+        load(f"http://127.0.0.1:{port}", pngs, keys, clients, time_limit)
+    )
+    accepted = sum(1 for status, _code in answers.values() if status == 201)
+    return accepted / elapsed, latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--uploads", type=int, default=1000)
@@ -276,6 +308,7 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=600)
     parser.add_argument("--worker-threads", type=int, default=2)
     parser.add_argument("--worker-after", action="store_true")
+    parser.add_argument("--floor", action="store_true")
     parser.add_argument("--server-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--queue-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -357,6 +390,10 @@ def main() -> int:
         if args.worker_after:
             start_worker()
         drain = asyncio.run(wait_for_drain(database_url, accepted, args.time_limit))
+        floor = None
+        if args.floor:
+            floor = bare_floor(run, endpoint, bucket, pngs, args.clients, args.workers,
+                               args.time_limit)  # fmt: skip
         base_elapsed = baseline(s3, bucket, pngs, args.clients)
 
         rows = asyncio.run(stored_entries(database_url, keys))
@@ -404,6 +441,14 @@ def main() -> int:
             f"baseline (boto3 put_object straight to moto, {args.clients} threads):"
             f" {base_rate:.1f} uploads/s; ratio app / baseline {rate / base_rate:.2f}"
         )
+        if floor is not None:
+            floor_rate, floor_latencies = floor
+            print(
+                f"floor (bench/bare_upload.py: the same form parsed, the file put by boto3, no"
+                f" database, same uvicorn workers): {floor_rate:.1f} uploads/s, p99"
+                f" {percentile(floor_latencies, 0.99) * 1000:.0f} ms; ratio floor / baseline"
+                f" {floor_rate / base_rate:.2f}, app / floor {rate / floor_rate:.2f}"
+            )
         print(
             f"verified: lost {lost}, duplicated {duplicated}, stored bytes differ from sent"
             f" {changed}, entries made for unanswered requests {unanswered}"
