@@ -279,9 +279,10 @@ def bare_floor(
     clients: int,
     workers: int,
     time_limit: float,
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
     """The same uploads to bench/bare_upload.py under the same uvicorn workers: uploads/s and
-    latencies of an endpoint that only parses the form and puts the file."""
+    latencies of an endpoint that only parses the form and puts the file, and its processes'
+    CPU seconds per upload."""
     port = free_port()
     env = {**run.env, "BARE_UPLOAD_BUCKET": bucket, "BARE_UPLOAD_ENDPOINT": endpoint}
     log = Path(run.folder, "bare.log").open("wb")  # noqa: SIM115
@@ -293,11 +294,13 @@ def bare_floor(
     run.processes.append(bare)
     wait_for(f"http://127.0.0.1:{port}/healthz", bare, timeout=60)
     keys = [f"bare-{uuid.uuid4()}" for _ in pngs]
+    cpu = process_tree_cpu(bare.pid)
     answers, latencies, _outcomes, elapsed = asyncio.run(
         load(f"http://127.0.0.1:{port}", pngs, keys, clients, time_limit)
     )
+    cpu = process_tree_cpu(bare.pid) - cpu
     accepted = sum(1 for status, _code in answers.values() if status == 201)
-    return accepted / elapsed, latencies
+    return accepted / elapsed, latencies, cpu / len(pngs)
 
 
 def main() -> int:
@@ -442,11 +445,12 @@ def main() -> int:
             f" {base_rate:.1f} uploads/s; ratio app / baseline {rate / base_rate:.2f}"
         )
         if floor is not None:
-            floor_rate, floor_latencies = floor
+            floor_rate, floor_latencies, floor_cpu = floor
             print(
                 f"floor (bench/bare_upload.py: the same form parsed, the file put by boto3, no"
                 f" database, same uvicorn workers): {floor_rate:.1f} uploads/s, p99"
-                f" {percentile(floor_latencies, 0.99) * 1000:.0f} ms; ratio floor / baseline"
+                f" {percentile(floor_latencies, 0.99) * 1000:.0f} ms,"
+                f" {floor_cpu * 1000:.1f} ms of CPU per upload; ratio floor / baseline"
                 f" {floor_rate / base_rate:.2f}, app / floor {rate / floor_rate:.2f}"
             )
         print(
