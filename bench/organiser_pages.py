@@ -63,7 +63,7 @@ INDEXES = [
 PAGES = {
     "dashboard": "/admin",
     "entries": "/admin/contests/{contest}/entries",
-    "entries, last page": "/admin/contests/{contest}/entries?page=999999",
+    "entries, deepest page": "/admin/contests/{contest}/entries?page=200",
     "entries by receipt": "/admin/contests/{contest}/entries?receipt={receipt}",
     "entries by unit": "/admin/contests/{contest}/entries?unit=bench-s1",
     "entries flagged": "/admin/contests/{contest}/entries?flagged=1",

@@ -91,6 +91,7 @@ PAGES_BY_AUDIENCE = {
         "judging page": "/admin/contests/{contest_id}/judging",
         "results console": "/admin/contests/{contest_id}/results",
         "entries list": "/admin/contests/{contest_id}/entries",
+        "entries, deepest page": "/admin/contests/{contest_id}/entries?page=200",
         "report page": "/admin/report",
         "units page": "/admin/units",
         "users page": "/admin/users",

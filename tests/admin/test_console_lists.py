@@ -7,10 +7,10 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contest import audit
+from contest import audit, pagination
 from contest.demo import DemoReport
 from contest.models import (
     AuditEvent,
@@ -107,6 +107,66 @@ async def test_the_entries_list_is_paginated_newest_first(
     # The default page holds them all; the dashboard links to the list.
     assert len(listed((await organiser.get(path)).text, "entry")) == 6
     assert path in (await organiser.get("/admin")).text
+
+
+async def test_paging_reaches_the_first_rows_only_and_says_so(
+    organiser: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A national list is paged through its first MAX_PAGED_ROWS rows (here 4 of 6): the last
+    page reached offers no next link and says that the filters show the rest; a page beyond is
+    refused with 400 before any row is read."""
+    monkeypatch.setattr(pagination, "MAX_PAGED_ROWS", 4)
+    contest = await _writing(sessionmaker)
+    await make_entries(sessionmaker, WRITING, ages=[7, 8, 9, 12, 13])
+    every = sorted(await _entry_ids(sessionmaker, Entry.contest_id == contest.id), reverse=True)
+    assert len(every) == 6
+    path = f"/admin/contests/{contest.id}/entries"
+    hint = vi("More rows follow than pages reach. Narrow the list with its filters to see them.")
+
+    first = await organiser.get(f"{path}?per_page=2")
+    assert listed(first.text, "entry") == every[:2] and hint not in first.text
+    last = await organiser.get(f"{path}?per_page=2&page=2")
+    assert last.status_code == 200 and listed(last.text, "entry") == every[2:4]
+    assert pager_link(last.text, "next") is None and hint in last.text
+    # The rest is reached through a filter.
+    narrowed = await organiser.get(f"{path}?per_page=2&status=submitted&unit=tdp-1")
+    assert narrowed.status_code == 200
+
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = sessionmaker.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        beyond = await organiser.get(f"{path}?per_page=2&page=3")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert beyond.status_code == 400
+    message = "Pages reach the first %(count)s rows of a list only. Narrow it with its filters."
+    assert vi(message, count="4") in beyond.text
+    assert not [s for s in statements if "FROM entries" in s and "OFFSET" in s]
+    # A short list past its end is still its last page, not a refusal.
+    monkeypatch.setattr(pagination, "MAX_PAGED_ROWS", 10_000)
+    assert (await organiser.get(f"{path}?per_page=2&page=999")).status_code == 200
+
+
+async def test_paginate_refuses_a_page_past_the_rows_it_reaches(
+    demo: DemoReport,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pagination, "MAX_PAGED_ROWS", 3)
+    query = select(Division.id).order_by(Division.id)
+    async with sessionmaker() as session:
+        reached = await paginate(session, query, PageRequest(3, 1), total=1_000_000)
+        assert reached.number == 3 and not reached.has_next and reached.cut_short
+        with pytest.raises(QueryRefusedError) as refused:
+            await paginate(session, query, PageRequest(4, 1), total=1_000_000)
+    assert refused.value.status_code == 400
 
 
 async def test_the_entries_list_filters_by_unit_division_status_and_receipt_code(
