@@ -33,7 +33,7 @@ from tests.intake.support import (
 )
 from tests.intake.test_api import API, api_submit, upload_to_slot
 from tests.intake.test_coordinator import CSV_HEADER, _import, _row_kinds, _row_text, _zip
-from tests.support import STORY, WRITING, Account, vi
+from tests.support import STORY, WRITING, vi
 
 # The usual entrant (10 years old, grade 5) is in the primary division, "Tiểu học".
 PRIMARY = "Tiểu học"
@@ -306,10 +306,10 @@ async def test_a_direct_upload_of_the_right_length_counts(
 
 
 @LOCAL_ONLY
+@pytest.mark.usefixtures("coordinator")
 async def test_bulk_rows_are_held_to_their_divisions_rules(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
@@ -356,8 +356,9 @@ async def test_bulk_rows_are_held_to_their_divisions_rules(
 
 
 @LOCAL_ONLY
+@pytest.mark.usefixtures("coordinator")
 async def test_a_bulk_row_of_typed_text_over_the_divisions_limit_is_refused(
-    intake_settings: Settings, app: httpx.AsyncClient, coordinator: Account
+    intake_settings: Settings, app: httpx.AsyncClient
 ) -> None:
     csv_text = (
         "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement\n"
