@@ -21,8 +21,10 @@ from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
+    API,
+    ApiRefused,
     Refused,
-    StoredCheck,
+    api_submit,
     counts,
     entrant_fields,
     entry_by_code,
@@ -31,7 +33,7 @@ from tests.intake.support import (
     submit_page,
     too_many_words,
 )
-from tests.intake.test_api import API, api_submit, upload_to_slot
+from tests.intake.test_api import upload_to_slot
 from tests.intake.test_coordinator import CSV_HEADER, _import, _row_kinds, _row_text, _zip
 from tests.support import STORY, WRITING, vi
 
@@ -238,20 +240,17 @@ async def test_a_division_without_typed_text_refuses_it(
 
 
 async def test_the_api_refuses_as_the_form_does(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck
+    app: httpx.AsyncClient, api_refused: ApiRefused
 ) -> None:
-    async with nothing_stored():
-        drawing = await api_submit(app, STORY, entrant_fields(), [("t.jpg", files.photo_jpeg())])
-        assert drawing.status_code == 415
-        assert drawing.json()["error"]["message"] == refused_kind()
+    photo = [("t.jpg", files.photo_jpeg())]
+    drawing = await api_refused(STORY, entrant_fields(), photo, status=415)
+    assert drawing["message"] == refused_kind()
 
-        long = await api_submit(app, STORY, entrant_fields(), [("k.mp4", files.video_mp4(601))])
-        assert long.status_code == 422
-        assert long.json()["error"]["fields"]["file"] == wrong_length("10:01")
+    long = await api_refused(STORY, entrant_fields(), [("k.mp4", files.video_mp4(601))], status=422)
+    assert long["fields"]["file"] == wrong_length("10:01")
 
-        words = await api_submit(app, WRITING, entrant_fields(body_text="một " * 60))
-        assert words.status_code == 422
-        assert words.json()["error"]["fields"]["body_text"] == too_many_words(60, 50)
+    words = await api_refused(WRITING, entrant_fields(body_text="một " * 60), status=422)
+    assert words["fields"]["body_text"] == too_many_words(60, 50)
     made = await api_submit(app, STORY, entrant_fields(), [("k.mp4", files.video_mp4(420))])
     assert made.status_code == 201, made.text
 

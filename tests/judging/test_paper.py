@@ -302,8 +302,7 @@ async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from tests.intake import files
-    from tests.intake.support import entrant_fields
-    from tests.privacy.support import api_submit
+    from tests.intake.support import api_submit, entrant_fields
 
     async with sessionmaker.begin() as session:
         drawing = await session.scalar(select(Contest).where(Contest.slug == DRAWING))
