@@ -31,6 +31,21 @@ class ContestError(Exception):
         super().__init__(self.message)
 
 
+class CodedError(ContestError):
+    """A refusal named by a code: ``str()`` of the error, for logs and the command line; the
+    status and the visitor's message follow from the class's ``errors`` table, the message
+    filled in with ``values`` (the entry, unit or division it names)."""
+
+    errors: ClassVar[dict[str, tuple[int, str]]] = {}
+
+    def __init__(self, code: str, /, **values: object) -> None:
+        status, message = self.errors[code]
+        super().__init__(gettext(message, **{k: str(v) for k, v in values.items()}))
+        self.status_code = status
+        self.code = code
+        self.args = (code,)
+
+
 class NotFoundError(ContestError):
     """Absent, or not the asker's to see: the two answer alike, so nothing leaks."""
 

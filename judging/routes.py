@@ -22,6 +22,7 @@ from contest.jobs.routes import accepted, jobs_context, to_job_page
 from contest.models import Contest, Job, Role, Round
 from contest.pagination import id_filter, page_request, receipt_filter, search_text
 from contest.templating import render
+from contest.urls import form_page
 from judging import comparing, services
 from judging.files import entry_files
 from judging.interfaces import ScoreInvalidError
@@ -802,12 +803,7 @@ api_routes: list[BaseRoute] = [
 
 routes: list[BaseRoute] = [
     Route("/judge", queue, name="judge_queue"),
-    Route(
-        "/judge/assignments/{assignment_id:int}",
-        entry,
-        methods=["GET", "POST"],
-        name="judge_entry",
-    ),
+    form_page("/judge/assignments/{assignment_id:int}", entry, "judge_entry"),
     Route(
         "/judge/assignments/{assignment_id:int}/draft",
         autosave,

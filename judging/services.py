@@ -521,6 +521,18 @@ def checked_points(
         raise ScoreInvalidError(exc.problems) from None
 
 
+def _audited_score(score: Score, assignment: Assignment) -> dict[str, Any]:
+    """What the audit log keeps of a score, before a save and after it."""
+    return {
+        "points": score.points,
+        "total": score.total,
+        "comment": score.comment_to_organizers,
+        "feedback": score.feedback_to_entrant,
+        "status": assignment.status.value,
+        "entered_by": score.entered_by_id,
+    }
+
+
 async def save_score(
     session: AsyncSession,
     *,
@@ -545,18 +557,7 @@ async def save_score(
     rubric = rubric_of(view.criteria)
     clean = checked_points(rubric, points, complete=submit)
     score = view.score
-    before = (
-        {
-            "points": score.points,
-            "total": score.total,
-            "comment": score.comment_to_organizers,
-            "feedback": score.feedback_to_entrant,
-            "status": view.assignment.status.value,
-            "entered_by": score.entered_by_id,
-        }
-        if score
-        else None
-    )
+    before = _audited_score(score, view.assignment) if score else None
     if score is None:
         score = Score(assignment_id=view.assignment.id)
         session.add(score)
@@ -568,14 +569,7 @@ async def save_score(
     score.entered_by_id = entered_by.id if entered_by is not None else None
     view.assignment.status = AssignmentStatus.SUBMITTED if submit else AssignmentStatus.DRAFT
     await session.flush()
-    after = {
-        "points": score.points,
-        "total": score.total,
-        "comment": score.comment_to_organizers,
-        "feedback": score.feedback_to_entrant,
-        "status": view.assignment.status.value,
-        "entered_by": score.entered_by_id,
-    }
+    after = _audited_score(score, view.assignment)
     if before != after:
         audit.record(
             session,

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest import audit
 from contest.db import hold_write_lock
-from contest.errors import ContestError, NotFoundError
+from contest.errors import CodedError, ContestError, NotFoundError
 from contest.files import keys
 from contest.i18n import N_, gettext
 from contest.intake.interfaces import StorageDownError
@@ -89,14 +89,10 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-class ForwardError(ContestError):
+class ForwardError(CodedError):
     """A refusal of forwarding, by the codes above; nothing was written."""
 
-    def __init__(self, reason: str, **values: object) -> None:
-        status, message = ERRORS[reason]
-        super().__init__(gettext(message, **{k: str(v) for k, v in values.items()}))
-        self.status_code = status
-        self.reason = reason
+    errors = ERRORS
 
 
 @dataclass(frozen=True)

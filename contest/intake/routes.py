@@ -69,6 +69,7 @@ from contest.notice import name_consent, needs_child_consent
 from contest.results.outcome import published_outcome
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER, normalize_receipt_code
+from contest.urls import form_page
 from contest.vote.services import receipt_vote_code
 from storage import Storage, StorageError
 
@@ -1161,12 +1162,7 @@ routes: list[BaseRoute] = [
     Route("/entries/{code:str}/edit", edit_entry, methods=["POST"]),
     Route("/entries/{code:str}/withdraw", withdraw_entry, methods=["POST"]),
     Route("/coordinator/contests/{slug:str}/submit", coordinator_submit, methods=["GET", "POST"]),
-    Route(
-        "/coordinator/contests/{slug:str}/import",
-        coordinator_import,
-        methods=["GET", "POST"],
-        name="coordinator_import",
-    ),
+    form_page("/coordinator/contests/{slug:str}/import", coordinator_import, "coordinator_import"),
     Route(
         "/coordinator/contests/{slug:str}/import/{job_id:int}",
         coordinator_import_job,

@@ -33,6 +33,7 @@ from contest.results import remarks
 from contest.results.remarks import RemarkError
 from contest.templating import render
 from contest.tokens import EDIT_TOKEN_HEADER
+from contest.urls import form_page
 from judging.files import entry_files
 from judging.interfaces import ScoreInvalidError
 
@@ -378,23 +379,11 @@ async def _organiser_context(session: AsyncSession, remark: RemarkRequest) -> di
 
 
 routes: list[BaseRoute] = [
-    Route(
-        "/entries/{code:str}/remark",
-        entrant_page,
-        methods=["GET", "POST"],
-        name="remark_request",
-    ),
+    form_page("/entries/{code:str}/remark", entrant_page, "remark_request"),
     Route("/judge/remarks", judge_list, name="judge_remarks"),
-    Route(
-        "/judge/remarks/{remark_id:int}", judge_page, methods=["GET", "POST"], name="judge_remark"
-    ),
+    form_page("/judge/remarks/{remark_id:int}", judge_page, "judge_remark"),
     Route("/admin/contests/{contest_id:int}/remarks", contest_list, name="contest_remarks"),
-    Route(
-        "/admin/remarks/{remark_id:int}",
-        organiser_page,
-        methods=["GET", "POST"],
-        name="remark_detail",
-    ),
+    form_page("/admin/remarks/{remark_id:int}", organiser_page, "remark_detail"),
 ]
 api_routes: list[BaseRoute] = [
     Route("/entries/{code:str}/remark", api_read_remark, methods=["GET"], name="api_remark"),

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules
 from contest.db import utcnow
+from contest.errors import CodedError
 from contest.i18n import LOCAL_TZ, N_, local_time, normalize_text
 from contest.models import (
     Asset,
@@ -38,7 +39,7 @@ from contest.models import (
     Result,
     User,
 )
-from contest.results.services import CodedError, is_forwarded, new_serial_code
+from contest.results.services import is_forwarded, new_serial_code
 from judging.scoring import weighted_total
 from judging.services import (
     checked_points,

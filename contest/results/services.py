@@ -10,15 +10,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit
 from contest.db import utcnow
-from contest.errors import ContestError
-from contest.i18n import N_, gettext
+from contest.errors import CodedError
+from contest.i18n import N_
 from contest.models import (
     ComparativeResults,
     Contest,
@@ -53,20 +53,6 @@ ERRORS: dict[str, tuple[int, str]] = {
         N_("The comparative final still has pairs to decide: compute the results when all are."),
     ),
 }
-
-
-class CodedError(ContestError):
-    """A refusal named by a code: ``str()`` of the error, for logs and the command line; the
-    status and the visitor's message follow from the class's ``errors`` table."""
-
-    errors: ClassVar[dict[str, tuple[int, str]]] = {}
-
-    def __init__(self, code: str) -> None:
-        status, message = self.errors[code]
-        super().__init__(gettext(message))
-        self.status_code = status
-        self.code = code
-        self.args = (code,)
 
 
 class ResultsError(CodedError):

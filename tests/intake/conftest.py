@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import httpx
 import pytest
@@ -20,9 +21,11 @@ from contest.models import Contest, Role
 from contest.settings import Settings
 from storage import Storage, storage_from_url
 from tests.intake.support import (
+    ApiRefused,
     Counts,
     Refused,
     StoredCheck,
+    api_submit,
     assert_alert,
     counts,
     entrant_fields,
@@ -153,6 +156,27 @@ def refused(app: httpx.AsyncClient, nothing_stored: StoredCheck) -> Refused:
         if alert is not None:
             assert_alert(response, alert)
         return response
+
+    return send
+
+
+@pytest.fixture
+def api_refused(app: httpx.AsyncClient, nothing_stored: StoredCheck) -> ApiRefused:
+    """``await api_refused(slug, fields, files, status=…)`` sends the entry to the API and fails
+    unless it is refused with this status and keeps nothing; it answers the JSON error."""
+
+    async def send(
+        slug: str,
+        fields: dict[str, str],
+        files: list[tuple[str, bytes]] | None = None,
+        *,
+        status: int,
+    ) -> dict[str, Any]:
+        async with nothing_stored():
+            response = await api_submit(app, slug, fields, files)
+            assert response.status_code == status, response.text
+        error: dict[str, Any] = response.json()["error"]
+        return error
 
     return send
 

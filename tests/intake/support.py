@@ -27,6 +27,7 @@ CHILD_REFUSAL = (
     "A child aged 7 to 17 must agree for themself before their name can be shown: let the "
     "child tick their own box, or choose not to show the name."
 )
+API = "/api/v1"
 RECEIPT_LINK = re.compile(r"/entries/([2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4})\?token=([\w-]+)")
 
 
@@ -209,6 +210,21 @@ async def post_form(
     )
 
 
+async def api_submit(
+    client: httpx.AsyncClient,
+    slug: str,
+    fields: dict[str, str],
+    uploads: list[tuple[str, bytes]] | None = None,
+    *,
+    key: str | None = None,
+    extra: list[tuple[str, str]] | None = None,
+) -> httpx.Response:
+    """An entry sent to the API as a client sends it (with ``key`` as its Idempotency-Key)."""
+    body = form([*fields.items(), *(extra or [])], uploads or [])
+    headers = {"Idempotency-Key": key} if key else {}
+    return await post_form(client, f"{API}/contests/{slug}/entries", body, headers=headers)
+
+
 async def submit_page(
     client: httpx.AsyncClient,
     slug: str,
@@ -252,6 +268,19 @@ class Refused(Protocol):
         status: int,
         alert: str | None = None,
     ) -> httpx.Response: ...
+
+
+class ApiRefused(Protocol):
+    """The ``api_refused`` fixture (tests/intake/conftest.py)."""
+
+    async def __call__(
+        self,
+        slug: str,
+        fields: dict[str, str],
+        files: list[tuple[str, bytes]] | None = None,
+        *,
+        status: int,
+    ) -> dict[str, Any]: ...
 
 
 def receipt_of(response: httpx.Response) -> tuple[str, str]:

@@ -18,24 +18,16 @@ from contest.models import Asset, AssetRole, Entry, EntryStatus
 from storage import LocalStorage, Storage
 from tests.intake import files
 from tests.intake.conftest import DRAWING_LIMIT, LOCAL_ONLY
-from tests.intake.support import StoredCheck, counts, entrant_fields, form, post_form
+from tests.intake.support import (
+    API,
+    StoredCheck,
+    api_submit,
+    counts,
+    entrant_fields,
+    form,
+    post_form,
+)
 from tests.support import DRAWING, WRITING, vi
-
-API = "/api/v1"
-
-
-async def api_submit(
-    client: httpx.AsyncClient,
-    slug: str,
-    fields: dict[str, str],
-    uploads: list[tuple[str, bytes]] | None = None,
-    *,
-    key: str | None = None,
-    extra: list[tuple[str, str]] | None = None,
-) -> httpx.Response:
-    body = form([*fields.items(), *(extra or [])], uploads or [])
-    headers = {"Idempotency-Key": key} if key else {}
-    return await post_form(client, f"{API}/contests/{slug}/entries", body, headers=headers)
 
 
 async def upload_to_slot(

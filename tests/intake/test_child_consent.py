@@ -18,7 +18,9 @@ from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
     CHILD_REFUSAL,
+    ApiRefused,
     StoredCheck,
+    api_submit,
     entrant_by_code,
     entrant_fields,
     entrant_fields_without,
@@ -27,7 +29,6 @@ from tests.intake.support import (
     receipt_of,
     submit_page,
 )
-from tests.privacy.support import api_submit
 from tests.support import DRAWING, csrf_from, vi
 
 API = "/api/v1"
@@ -81,18 +82,14 @@ async def test_without_the_childs_part_the_form_answers_422_and_keeps_nothing(
 
 
 async def test_without_the_childs_part_the_api_answers_422_and_keeps_nothing(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck
+    api_refused: ApiRefused,
 ) -> None:
-    async with nothing_stored():
-        refused = await api_submit(app, DRAWING, _without_child(), [("t.png", files.drawing_png())])
-        assert refused.status_code == 422
-        assert refused.json()["error"]["fields"] == {"child_consent": vi(CHILD_REFUSAL)}
-        # Only a yes is a consent.
-        refused_no = await api_submit(
-            app, DRAWING, entrant_fields(child_consent="no"), [("t.png", files.drawing_png())]
-        )
-        assert refused_no.status_code == 422
-        assert "child_consent" in refused_no.json()["error"]["fields"]
+    drawing = [("t.png", files.drawing_png())]
+    refused = await api_refused(DRAWING, _without_child(), drawing, status=422)
+    assert refused["fields"] == {"child_consent": vi(CHILD_REFUSAL)}
+    # Only a yes is a consent.
+    refused_no = await api_refused(DRAWING, entrant_fields(child_consent="no"), drawing, status=422)
+    assert "child_consent" in refused_no["fields"]
 
 
 @LOCAL_ONLY

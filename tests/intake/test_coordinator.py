@@ -374,10 +374,10 @@ async def test_a_bulk_import_of_typed_texts_needs_no_zip(
         ("", "Choose the CSV file of entrants."),
     ],
 )
+@pytest.mark.usefixtures("coordinator")
 async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    coordinator: Account,
     nothing_stored: StoredCheck,
     csv_text: str,
     message: str,
@@ -390,10 +390,10 @@ async def test_a_bulk_import_without_the_needed_columns_is_refused_whole(
 
 
 @LOCAL_ONLY
+@pytest.mark.usefixtures("coordinator")
 async def test_a_bulk_row_showing_a_childs_name_needs_the_childs_own_consent(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
@@ -631,9 +631,9 @@ async def test_an_import_whose_kept_files_are_gone_fails_clearly_and_makes_nothi
         ),
     ],
 )
+@pytest.mark.usefixtures("coordinator")
 async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
     app: httpx.AsyncClient,
-    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
     nothing_stored: StoredCheck,
@@ -657,9 +657,9 @@ async def test_an_import_that_cannot_be_read_is_refused_at_once_with_no_job(
 # --- labels for paper entries -------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("coordinator")
 async def test_a_coordinator_prints_labels_naming_only_their_units_entries(
     app: httpx.AsyncClient,
-    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from tests.results.support import pdf_pages, pdf_qr_codes

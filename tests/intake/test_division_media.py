@@ -21,8 +21,10 @@ from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
+    API,
+    ApiRefused,
     Refused,
-    StoredCheck,
+    api_submit,
     counts,
     entrant_fields,
     entry_by_code,
@@ -31,9 +33,9 @@ from tests.intake.support import (
     submit_page,
     too_many_words,
 )
-from tests.intake.test_api import API, api_submit, upload_to_slot
+from tests.intake.test_api import upload_to_slot
 from tests.intake.test_coordinator import CSV_HEADER, _import, _row_kinds, _row_text, _zip
-from tests.support import STORY, WRITING, Account, vi
+from tests.support import STORY, WRITING, vi
 
 # The usual entrant (10 years old, grade 5) is in the primary division, "Tiểu học".
 PRIMARY = "Tiểu học"
@@ -238,20 +240,17 @@ async def test_a_division_without_typed_text_refuses_it(
 
 
 async def test_the_api_refuses_as_the_form_does(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck
+    app: httpx.AsyncClient, api_refused: ApiRefused
 ) -> None:
-    async with nothing_stored():
-        drawing = await api_submit(app, STORY, entrant_fields(), [("t.jpg", files.photo_jpeg())])
-        assert drawing.status_code == 415
-        assert drawing.json()["error"]["message"] == refused_kind()
+    photo = [("t.jpg", files.photo_jpeg())]
+    drawing = await api_refused(STORY, entrant_fields(), photo, status=415)
+    assert drawing["message"] == refused_kind()
 
-        long = await api_submit(app, STORY, entrant_fields(), [("k.mp4", files.video_mp4(601))])
-        assert long.status_code == 422
-        assert long.json()["error"]["fields"]["file"] == wrong_length("10:01")
+    long = await api_refused(STORY, entrant_fields(), [("k.mp4", files.video_mp4(601))], status=422)
+    assert long["fields"]["file"] == wrong_length("10:01")
 
-        words = await api_submit(app, WRITING, entrant_fields(body_text="một " * 60))
-        assert words.status_code == 422
-        assert words.json()["error"]["fields"]["body_text"] == too_many_words(60, 50)
+    words = await api_refused(WRITING, entrant_fields(body_text="một " * 60), status=422)
+    assert words["fields"]["body_text"] == too_many_words(60, 50)
     made = await api_submit(app, STORY, entrant_fields(), [("k.mp4", files.video_mp4(420))])
     assert made.status_code == 201, made.text
 
@@ -306,10 +305,10 @@ async def test_a_direct_upload_of_the_right_length_counts(
 
 
 @LOCAL_ONLY
+@pytest.mark.usefixtures("coordinator")
 async def test_bulk_rows_are_held_to_their_divisions_rules(
     intake_settings: Settings,
     app: httpx.AsyncClient,
-    coordinator: Account,
     sessionmaker: async_sessionmaker[AsyncSession],
     store: Storage,
 ) -> None:
@@ -356,8 +355,9 @@ async def test_bulk_rows_are_held_to_their_divisions_rules(
 
 
 @LOCAL_ONLY
+@pytest.mark.usefixtures("coordinator")
 async def test_a_bulk_row_of_typed_text_over_the_divisions_limit_is_refused(
-    intake_settings: Settings, app: httpx.AsyncClient, coordinator: Account
+    intake_settings: Settings, app: httpx.AsyncClient
 ) -> None:
     csv_text = (
         "full_name;age;grade;unit;guardian_name;guardian_phone;consent;title;book;text;agreement\n"

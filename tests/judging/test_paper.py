@@ -71,6 +71,15 @@ async def paper(demo: DemoReport, sessionmaker: async_sessionmaker[AsyncSession]
     return Paper(contest.id, judge, entries, criteria)
 
 
+async def _download(organiser: httpx.AsyncClient, paper: Paper, name: str) -> httpx.Response:
+    """A paper file of the judge (``sheets.pdf``, ``scores.xlsx``), as the organiser gets it."""
+    response = await organiser.get(
+        f"/admin/contests/{paper.contest_id}/paper/{name}?judge={paper.judge.id}"
+    )
+    assert response.status_code == 200
+    return response
+
+
 async def _scores(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     async with sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(Score)) or 0)
@@ -81,9 +90,8 @@ async def test_the_sheets_name_only_the_entry_and_carry_its_qr_code(
     organiser: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    cid, judge, entries, criteria = paper
-    response = await organiser.get(f"/admin/contests/{cid}/paper/sheets.pdf?judge={judge.id}")
-    assert response.status_code == 200
+    _cid, judge, entries, criteria = paper
+    response = await _download(organiser, paper, "sheets.pdf")
     assert response.headers["content-type"] == "application/pdf"
     pages = pdf_pages(response.content)
     assert len(pages) == len(entries)
@@ -194,9 +202,7 @@ async def test_the_judges_spreadsheet_is_imported_whole(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     cid, judge, entries, criteria = paper
-    download = await organiser.get(f"/admin/contests/{cid}/paper/scores.xlsx?judge={judge.id}")
-    assert download.status_code == 200
-    template = download.content
+    template = (await _download(organiser, paper, "scores.xlsx")).content
     listed = [row[0] for row in load_workbook(io.BytesIO(template))["scores"].iter_rows(
         min_row=2, values_only=True
     )]  # fmt: skip
@@ -236,9 +242,7 @@ async def test_a_spreadsheet_with_a_bad_row_imports_nothing_and_names_the_row(
     problem: str,
 ) -> None:
     cid, judge, entries, criteria = paper
-    template = (
-        await organiser.get(f"/admin/contests/{cid}/paper/scores.xlsx?judge={judge.id}")
-    ).content
+    template = (await _download(organiser, paper, "scores.xlsx")).content
     halves: list[object] = [c.max_points / 2 for c in criteria]
     rows = [[entry, *halves] for entry in entries]
     bad_row = 2 + len(rows) - 1
@@ -298,8 +302,7 @@ async def test_a_scanned_entry_of_several_pages_is_one_document_for_its_judge(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     from tests.intake import files
-    from tests.intake.support import entrant_fields
-    from tests.privacy.support import api_submit
+    from tests.intake.support import api_submit, entrant_fields
 
     async with sessionmaker.begin() as session:
         drawing = await session.scalar(select(Contest).where(Contest.slug == DRAWING))

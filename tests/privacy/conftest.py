@@ -3,6 +3,7 @@ intake suite's fixtures (the demo with small limits, the backend under test, the
 
 from tests.intake.conftest import (
     admin,
+    api_refused,
     app,
     backend,
     intake_settings,
@@ -15,6 +16,7 @@ from tests.intake.conftest import (
 
 __all__ = [
     "admin",
+    "api_refused",
     "app",
     "backend",
     "intake_settings",

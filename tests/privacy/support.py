@@ -4,19 +4,16 @@ row of every table for it."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contest.db import Base
 from contest.settings import Settings
-from tests.intake.support import entrant_fields, form, post_form
+from tests.intake.support import entrant_fields
 
-API = "/api/v1"
 NAME = "Hoàng Thị Hồng Nhung"
 GUARDIAN = "Đặng Văn Quyết"
 PHONE = "0987 123 456"
@@ -37,21 +34,6 @@ def personal_fields(**overrides: str) -> dict[str, str]:
         title=TITLE,
         note=NOTE,
         **overrides,
-    )
-
-
-async def api_submit(
-    client: httpx.AsyncClient,
-    slug: str,
-    fields: dict[str, str],
-    uploads: list[tuple[str, bytes]] | None = None,
-) -> httpx.Response:
-    body = form(fields, uploads or [])
-    return await post_form(
-        client,
-        f"{API}/contests/{slug}/entries",
-        body,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
     )
 
 

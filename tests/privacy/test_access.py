@@ -16,16 +16,14 @@ from contest.models import Asset, Entry, Prize
 from contest.notice import AGREEMENT_VERSION
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import entrant_fields
+from tests.intake.support import API, api_submit, entrant_fields
 from tests.privacy.support import (
-    API,
     FILENAME,
     GUARDIAN,
     NAME,
     NOTE,
     PHONE_STORED,
     TITLE,
-    api_submit,
     personal_fields,
 )
 from tests.results.support import Row, make_results

@@ -16,13 +16,14 @@ from contest.notice import AGREEMENT_VERSION
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
 from tests.intake.support import (
+    ApiRefused,
     StoredCheck,
+    api_submit,
     entrant_fields,
     entrant_fields_without,
     submit_drawing,
     submit_page,
 )
-from tests.privacy.support import api_submit
 from tests.support import DRAWING, WRITING, Account, sign_in, vi
 
 MINOR_REFUSAL = (
@@ -104,27 +105,22 @@ async def test_without_the_agreement_the_form_answers_422_and_keeps_nothing(
 
 
 async def test_an_adult_agrees_for_themself_and_the_api_asks_the_same(
-    app: httpx.AsyncClient, nothing_stored: StoredCheck
+    api_refused: ApiRefused,
 ) -> None:
     adult = _without_agreement(
         age="45", grade="", unit="tdp-1", guardian_name="", guardian_phone=""
     )
 
-    async with nothing_stored():
-        refused = await api_submit(app, WRITING, {**adult, "body_text": "Một bài viết ngắn."})
-
-        assert refused.status_code == 422
-        error = refused.json()["error"]
-        assert error["fields"] == {"agreement": vi(ADULT_REFUSAL)}
-        refused_minor = await api_submit(
-            app, DRAWING, _without_agreement(), [("tranh.png", files.drawing_png())]
-        )
-        assert refused_minor.json()["error"]["fields"] == {"agreement": vi(MINOR_REFUSAL)}
-        # "yes" from a box or a client, anything else is not an agreement.
-        refused_no = await api_submit(
-            app, WRITING, {**adult, "agreement": "no", "body_text": "Một bài viết ngắn."}
-        )
-        assert refused_no.status_code == 422
+    error = await api_refused(WRITING, {**adult, "body_text": "Một bài viết ngắn."}, status=422)
+    assert error["fields"] == {"agreement": vi(ADULT_REFUSAL)}
+    refused_minor = await api_refused(
+        DRAWING, _without_agreement(), [("tranh.png", files.drawing_png())], status=422
+    )
+    assert refused_minor["fields"] == {"agreement": vi(MINOR_REFUSAL)}
+    # "yes" from a box or a client, anything else is not an agreement.
+    await api_refused(
+        WRITING, {**adult, "agreement": "no", "body_text": "Một bài viết ngắn."}, status=422
+    )
 
 
 @LOCAL_ONLY

@@ -39,15 +39,13 @@ from judging import services as judging
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import assigned_judge, served
+from tests.intake.support import API, api_submit, assigned_judge, served
 from tests.privacy.support import (
-    API,
     FILENAME,
     GUARDIAN,
     NAME,
     NOTE,
     PHONE,
-    api_submit,
     leaks,
     personal_fields,
     point_command_at,

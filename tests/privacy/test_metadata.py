@@ -33,9 +33,9 @@ from contest.files.documents import docx_text
 from contest.models import Asset, Contest, ContestStatus, Entry, Prize
 from storage import Storage
 from tests.intake import files
-from tests.intake.support import entrant_fields, served
+from tests.intake.support import api_submit, entrant_fields, served
 from tests.intake.test_api import upload_to_slot
-from tests.privacy.support import GUARDIAN, NAME, api_submit
+from tests.privacy.support import GUARDIAN, NAME
 from tests.results.support import Row, make_results
 from tests.support import DRAWING, STORY, WRITING
 

@@ -22,8 +22,8 @@ from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
 from tests.intake.conftest import LOCAL_ONLY
-from tests.intake.support import entrant_fields
-from tests.privacy.support import api_submit, point_command_at
+from tests.intake.support import api_submit, entrant_fields
+from tests.privacy.support import point_command_at
 from tests.results.support import PUBLISHED_AT, Row, make_results
 from tests.support import DRAWING, STORY, WRITING, Account, csrf_from, sign_in
 

@@ -24,8 +24,8 @@ from contest.privacy.jobs import retention_params
 from contest.settings import Settings
 from storage import Storage
 from tests.intake import files
-from tests.intake.support import entrant_fields
-from tests.privacy.support import api_submit, point_command_at
+from tests.intake.support import api_submit, entrant_fields
+from tests.privacy.support import point_command_at
 from tests.results.support import Row, make_results
 from tests.support import DRAWING, Account, sign_in, vi
 

@@ -674,7 +674,7 @@ async def test_two_organisers_forwarding_at_once_never_both_fill_the_quota(
 
     outcomes = await asyncio.gather(forward(ladder.primary[:2]), forward(ladder.primary[2:4]))
     refused = [o for o in outcomes if isinstance(o, ForwardError)]
-    assert len(refused) == 1 and refused[0].reason == "over_quota"
+    assert len(refused) == 1 and refused[0].code == "over_quota"
     copies = await _targets(sessionmaker, ladder)
     assert len(copies) == QUOTA
     assert set(copies) in ({*ladder.primary[:2]}, {*ladder.primary[2:4]})
