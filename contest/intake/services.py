@@ -1334,7 +1334,8 @@ async def record_entry(
     entry = Entry(
         contest_id=contest.id,
         division_id=data.division_id,
-        entrant_id=entrant.id,
+        # Held by the entry, the entrant stays in the session for the receipt to read.
+        entrant=entrant,
         receipt_code=new_receipt_code(),
         edit_token_hash=hash_token(edit_token),
         title=data.title,
@@ -1381,6 +1382,7 @@ async def queue_processing(
         contest_id=None,
         params={"entry_id": entry.id, "assets": ids},
         actor=None,
+        fresh=True,
     )
     entry.files_state = FileState.PROCESSING
     entry.files_job_id = job.id

@@ -43,13 +43,17 @@ async def create_job(
     contest_id: int | None,
     params: dict[str, Any] | None = None,
     actor: User | None,
+    fresh: bool = False,
 ) -> tuple[Job, bool]:
-    """The job for this work: a new one (True), or the one already queued or running (False)."""
+    """The job for this work: a new one (True), or the one already queued or running (False).
+    ``fresh``: the work names rows made in the caller's transaction, so no job can hold its
+    key yet and none is looked for (the unique key still stands guard)."""
     params = dict(params or {})
     key = active_key(kind, contest_id, params)
-    existing = await session.scalar(select(Job).where(Job.active_key == key))
-    if existing is not None:
-        return existing, False
+    if not fresh:
+        existing = await session.scalar(select(Job).where(Job.active_key == key))
+        if existing is not None:
+            return existing, False
     job = Job(
         kind=kind,
         contest_id=contest_id,
