@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, case, exists, false, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, exists, false, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules, tallies
@@ -681,9 +681,16 @@ async def _round_totals(
     async def counted(*where: ColumnElement[bool]) -> Counter[tuple[int | None, AssignmentStatus]]:
         query = select(*keys, func.count()).where(active, *where).group_by(*keys)
         if judge_ids is not None and scope.for_units:
-            # The judges' work (a few hundred rows a judge) joined to its entrants, rather
-            # than a set of the scope's entries (a province's) built for it.
-            query = scope.narrow(_with_entrants(query), Entrant.unit_id)
+            # The judges' work (a few hundred rows a judge) asked row by row: the entry's
+            # unit, by key, in a set of the scope's units made once (IS TRUE keeps it a
+            # condition: as a join the planner would gather the whole entries table).
+            unit = (
+                select(Entrant.unit_id)
+                .join(Entry, Entry.entrant_id == Entrant.id)
+                .where(Entry.id == Assignment.entry_id)
+                .scalar_subquery()
+            )
+            query = query.where(unit.in_(scope.units).is_(true()))
         found: Counter[tuple[int | None, AssignmentStatus]] = Counter()
         for *key, count in await session.execute(query):
             found[(key[0], key[1]) if judge_ids is not None else (None, key[0])] += count
@@ -708,13 +715,6 @@ async def _round_totals(
         )
     counts.subtract(await counted(Assignment.entry_id.in_(not_submitted)))
     return counts
-
-
-def _with_entrants(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
-    """A query over assignments joined to their entries and the entries' entrants."""
-    return query.join(Entry, Entry.id == Assignment.entry_id).join(
-        Entrant, Entrant.id == Entry.entrant_id
-    )
 
 
 def _progress_judges(
