@@ -671,7 +671,8 @@ async def _round_totals(
     """The round's active assignments of submitted entries, counted by (judge, status) for
     these judges (from the index of each judge's work), or by (None, status) for the whole
     round (its tally; an organiser of some units', the tally by unit summed over theirs);
-    less those of entries withdrawn or disqualified since (few, found from them)."""
+    less those of entries withdrawn or disqualified since (few, found from them; none to
+    look for when the contest's tallies have none)."""
     active = (Assignment.round_id == round_.id) & Assignment.status.in_(ACTIVE)
     keys: list[Any] = [Assignment.status]
     if judge_ids is not None:
@@ -705,9 +706,15 @@ async def _round_totals(
         counts.update({(None, status): count for status, count in tallied.items()})
     else:
         counts = await counted()
+    others = [s for s in EntryStatus if s != EntryStatus.SUBMITTED]
+    withdrawn = 0
+    for status in others:  # the contest's tallies: a few rows
+        found = await tallies.entry_counts(session, contest_ids=[round_.contest_id], status=status)
+        withdrawn += found.get(round_.contest_id, 0)
+    if not withdrawn:
+        return counts
     not_submitted = select(Entry.id).where(
-        Entry.contest_id == round_.contest_id,
-        Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),
+        Entry.contest_id == round_.contest_id, Entry.status.in_(others)
     )
     if scope.for_units:
         not_submitted = scope.narrow(
@@ -715,6 +722,15 @@ async def _round_totals(
         )
     counts.subtract(await counted(Assignment.entry_id.in_(not_submitted)))
     return counts
+
+
+def _entrant_unit_in_scope(scope: OrganiserScope) -> ColumnElement[bool]:
+    """For a query over entries read a few at a time (a page): whether the entry's entrant's
+    unit, read by key, is in a set of the scope's units made once. As a condition of its
+    own it is a join, for which the planner gathers every entrant of the scope or scans the
+    scope's units again for every entry; inside a CASE or under IS TRUE it stays this."""
+    unit = select(Entrant.unit_id).where(Entrant.id == Entry.entrant_id).scalar_subquery()
+    return unit.in_(scope.units)
 
 
 def _progress_judges(
@@ -789,11 +805,9 @@ async def contest_progress(
     disagree = judges_disagree(round_.id, await rubric_maximum(session, contest_id=contest_id))
     if scope.for_units:
         # Entries are read in order until a page of them disagree: whether one is the scope's
-        # (its entrant's unit, by key, in a set of the scope's units made once) is asked
-        # first, and only then whether its judges disagree (a lookup of its scores). A CASE
-        # keeps that order; as two conditions the planner would ask the costlier first.
-        unit = select(Entrant.unit_id).where(Entrant.id == Entry.entrant_id).scalar_subquery()
-        disagree = case((unit.in_(scope.units), disagree), else_=false())
+        # is asked first, and only then whether its judges disagree (a lookup of its scores).
+        # A CASE keeps that order; as two conditions the planner would ask the costlier first.
+        disagree = case((_entrant_unit_in_scope(scope), disagree), else_=false())
     flagged_query = select(Entry.id).where(
         Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED, disagree
     )
@@ -1117,7 +1131,8 @@ async def unfinished_assignments(
     )
     query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
     if scope.for_units:
-        query = query.where(rules.entries_in_scope(scope))
+        # Read in order until a page is the scope's.
+        query = query.where(_entrant_unit_in_scope(scope).is_(true()))
     total = None
     if receipt_code is None and judge_id is None:
         # The round's unfinished work is a tally (by unit for an organiser of some units); one
