@@ -95,8 +95,8 @@ GENERATE = [
        WHERE c.slug = :slug AND u.email LIKE 'bench.judge%'""",
     # Entrants and their entries, spread over the classes and the contest's divisions.
     """INSERT INTO entrants (event_id, unit_id, full_name, age, is_minor, consent, created_at)
-       SELECT e.id, (SELECT id FROM units WHERE code = 'bench-s' || (1 + i % :schools)
-                     || '-' || (1 + i % 5)),
+       SELECT e.id, (SELECT id FROM units WHERE event_id = e.id
+                     AND code = 'bench-s' || (1 + i % :schools) || '-' || (1 + i % 5)),
               'Bench entrant ' || i, 10, true, 'initials', now()
        FROM events e, generate_series(1, :entries) i""",
     """INSERT INTO entries (contest_id, division_id, entrant_id, receipt_code, edit_token_hash,

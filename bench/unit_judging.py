@@ -10,8 +10,9 @@ rerun of assignment (every entry already has its judges: what the run reads and 
 rolled back) for the province and for the whole event.
 
 Baseline, same run, same data: the whole event's organiser's same request (whose counts are
-read from the tallies the database's triggers keep, where a province's are aggregate SQL over
-its part: expect a multiple), and the whole event's rerun. Goals: a province's page at most
+read from the tallies the database's triggers keep, a province's from the tallies by unit
+summed over its units: a few rows a unit, where the whole event's are a few rows), and the
+whole event's rerun. Goals: a province's page at most
 300 ms (organiser_pages.py's goal at the large size), its rerun no slower than the whole
 event's (it reads only its part; never a list of ids growing with the data).
 

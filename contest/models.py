@@ -843,9 +843,9 @@ class Job(Base):
 
 # --- tallies ----------------------------------------------------------------------------------
 # Counts the organiser's pages show, kept by the database itself: triggers on entries and
-# assignments (migration 0009) add and take away in the statement that changes a row, whatever
-# code changed it, so a page reads a few rows instead of counting a national table. No foreign
-# keys: a trigger may still count rows of a contest being deleted.
+# assignments (migrations 0009 and 0017) add and take away in the statement that changes a
+# row, whatever code changed it, so a page reads a few rows instead of counting a national
+# table. No foreign keys: a trigger may still count rows of a contest being deleted.
 
 
 class EntryTally(Base):
@@ -888,6 +888,31 @@ class UnitTally(Base):
     unit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     entries: Mapped[int] = mapped_column(default=0)
     entrants: Mapped[int] = mapped_column(default=0)
+
+
+class UnitEntryTally(Base):
+    """How many entries a contest has in each status from the entrants of one unit (not
+    counting the units below it: a scope's count is the sum over its units, so that a unit
+    moved to another parent needs nothing recounted)."""
+
+    __tablename__ = "unit_entry_tallies"
+
+    contest_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    unit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[EntryStatus] = mapped_column(_enum(EntryStatus), primary_key=True)
+    entries: Mapped[int] = mapped_column(default=0)
+
+
+class UnitRoundTally(Base):
+    """How many assignments a round has in each status on the entries of one unit's entrants
+    (not counting the units below it), whatever the entry's status."""
+
+    __tablename__ = "unit_round_tallies"
+
+    round_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    unit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[AssignmentStatus] = mapped_column(_enum(AssignmentStatus), primary_key=True)
+    assignments: Mapped[int] = mapped_column(default=0)
 
 
 class ConfigVersion(Base):

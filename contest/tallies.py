@@ -1,15 +1,16 @@
 """Counts read from the tallies the database keeps (``contest.models.EntryTally``,
-``EntrantTally``, ``UnitTally``, ``RoundTally``): triggers of migration
-0009 change them in the statement that changes an entry, an entrant's unit or an assignment,
-whatever code ran it, so they always equal a count of the rows and reading them costs a few
-rows at any size."""
+``EntrantTally``, ``UnitTally``, ``RoundTally``, and by unit ``UnitEntryTally`` and
+``UnitRoundTally``): triggers of migrations 0009 and 0017 change them in the statement that
+changes an entry, an entrant's unit or an assignment, whatever code ran it, so they always
+equal a count of the rows and reading them costs a few rows at any size (an organiser of some
+units: a few rows a unit of theirs)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest.models import (
@@ -18,11 +19,14 @@ from contest.models import (
     EntryStatus,
     EntryTally,
     RoundTally,
+    UnitEntryTally,
+    UnitRoundTally,
     UnitTally,
 )
 
 # The tallies counted afresh from the rows (after rows were written with the triggers off, as
-# a bulk load does), in plain SQL for either database. Migration 0009 keeps its own copy.
+# a bulk load does), in plain SQL for either database. Migrations 0009 and 0017 keep their own
+# copies.
 REFILL = (
     "DELETE FROM entry_tallies",
     """INSERT INTO entry_tallies (contest_id, status, entries)
@@ -41,6 +45,17 @@ REFILL = (
        SELECT en.unit_id, count(*), count(DISTINCT en.id) FROM entrants en
        JOIN entries e ON e.entrant_id = en.id
        WHERE e.status = 'submitted' AND en.unit_id IS NOT NULL GROUP BY en.unit_id""",
+    "DELETE FROM unit_entry_tallies",
+    """INSERT INTO unit_entry_tallies (contest_id, unit_id, status, entries)
+       SELECT e.contest_id, en.unit_id, e.status, count(*)
+       FROM entries e JOIN entrants en ON en.id = e.entrant_id
+       WHERE en.unit_id IS NOT NULL GROUP BY e.contest_id, en.unit_id, e.status""",
+    "DELETE FROM unit_round_tallies",
+    """INSERT INTO unit_round_tallies (round_id, unit_id, status, assignments)
+       SELECT a.round_id, en.unit_id, a.status, count(*)
+       FROM assignments a JOIN entries e ON e.id = a.entry_id
+       JOIN entrants en ON en.id = e.entrant_id
+       WHERE en.unit_id IS NOT NULL GROUP BY a.round_id, en.unit_id, a.status""",
 )
 
 
@@ -67,14 +82,23 @@ async def submitted_entrants(session: AsyncSession, *, event_id: int) -> int:
 
 
 async def round_counts(
-    session: AsyncSession, *, round_id: int, statuses: Sequence[AssignmentStatus]
+    session: AsyncSession,
+    *,
+    round_id: int,
+    statuses: Sequence[AssignmentStatus],
+    units: Select[int] | None = None,
 ) -> Counter[AssignmentStatus]:
-    """The round's assignments in these statuses, by status."""
+    """The round's assignments in these statuses, by status; with ``units`` (a query of their
+    ids: ``contest.rules.OrganiserScope.units``), only those on the entries of their entrants
+    (entries in any status, as for the whole round)."""
+    tally: type[RoundTally] | type[UnitRoundTally] = RoundTally if units is None else UnitRoundTally
     query = (
-        select(RoundTally.status, func.sum(RoundTally.assignments))
-        .where(RoundTally.round_id == round_id, RoundTally.status.in_(list(statuses)))
-        .group_by(RoundTally.status)
+        select(tally.status, func.sum(tally.assignments))
+        .where(tally.round_id == round_id, tally.status.in_(list(statuses)))
+        .group_by(tally.status)
     )
+    if units is not None:
+        query = query.where(UnitRoundTally.unit_id.in_(units))
     return Counter({status: int(count or 0) for status, count in await session.execute(query)})
 
 
@@ -88,3 +112,18 @@ async def unit_counts(
         )
     )
     return {unit_id: (entries, entrants) for unit_id, entries, entrants in rows if entries}
+
+
+async def unit_entry_count(
+    session: AsyncSession, *, contest_id: int, units: Select[int], status: EntryStatus
+) -> int:
+    """A contest's entries of one status from the entrants of these units (a query of their
+    ids: ``contest.rules.OrganiserScope.units``)."""
+    found = await session.scalar(
+        select(func.sum(UnitEntryTally.entries)).where(
+            UnitEntryTally.contest_id == contest_id,
+            UnitEntryTally.status == status,
+            UnitEntryTally.unit_id.in_(units),
+        )
+    )
+    return int(found or 0)

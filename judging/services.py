@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, exists, false, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest import audit, rules, tallies
@@ -117,10 +117,6 @@ def _in_round(query: Select[*tuple[Any, ...]], round_: Round) -> Select[*tuple[A
             round_entries.c.round_id == round_.id
         )
     return query
-
-
-async def _round_entry_count(session: AsyncSession, round_: Round) -> int:
-    return int(await session.scalar(_in_round(select(func.count(Entry.id)), round_)) or 0)
 
 
 async def _int_array(
@@ -644,19 +640,16 @@ async def rubric_maximum(session: AsyncSession, *, contest_id: int) -> float:
 async def _entry_count(
     session: AsyncSession, contest_id: int, round_: Round | None, scope: OrganiserScope
 ) -> int:
-    """The entries the round judges: every submitted entry (a tally), or a later round's
-    shortlist (at most MAX_SHORTLIST a group); an organiser of some units', counted."""
-    if scope.for_units:
-        query = select(func.count(Entry.id)).where(rules.entries_in_scope(scope))
-        if round_ is None:
-            query = query.where(
-                Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED
-            )
-        else:
-            query = _in_round(query, round_)
-        return int(await session.scalar(query) or 0)
+    """The entries the round judges: every submitted entry (a tally; an organiser of some
+    units', the tally by unit summed over theirs), or a later round's shortlist (at most
+    MAX_SHORTLIST a group, counted)."""
     if round_ is not None and round_.number > 1:
-        return await _round_entry_count(session, round_)
+        query = _in_round(select(func.count(Entry.id)), round_)
+        return int(await session.scalar(query.where(rules.entries_in_scope(scope))) or 0)
+    if scope.for_units:
+        return await tallies.unit_entry_count(
+            session, contest_id=contest_id, units=scope.units, status=EntryStatus.SUBMITTED
+        )
     counts = await tallies.entry_counts(
         session, contest_ids=[contest_id], status=EntryStatus.SUBMITTED
     )
@@ -671,17 +664,10 @@ async def _round_totals(
 ) -> Counter[tuple[int | None, AssignmentStatus]]:
     """The round's active assignments of submitted entries, counted by (judge, status) for
     these judges (from the index of each judge's work), or by (None, status) for the whole
-    round (its tally); less those of entries withdrawn or disqualified since (few, found from
-    them). An organiser of some units': of their units' submitted entries, counted."""
+    round (its tally; an organiser of some units', the tally by unit summed over theirs);
+    less those of entries withdrawn or disqualified since (few, found from them; none to
+    look for when the contest's tallies have none)."""
     active = (Assignment.round_id == round_.id) & Assignment.status.in_(ACTIVE)
-    if scope.for_units:
-        active = active & Assignment.entry_id.in_(
-            select(Entry.id).where(
-                Entry.contest_id == round_.contest_id,
-                Entry.status == EntryStatus.SUBMITTED,
-                rules.entries_in_scope(scope),
-            )
-        )
     keys: list[Any] = [Assignment.status]
     if judge_ids is not None:
         active = active & Assignment.judge_id.in_(list(judge_ids))
@@ -689,25 +675,56 @@ async def _round_totals(
 
     async def counted(*where: ColumnElement[bool]) -> Counter[tuple[int | None, AssignmentStatus]]:
         query = select(*keys, func.count()).where(active, *where).group_by(*keys)
+        if judge_ids is not None and scope.for_units:
+            # The judges' work (a few hundred rows a judge) asked row by row: the entry's
+            # unit, by key, in a set of the scope's units made once (IS TRUE keeps it a
+            # condition: as a join the planner would gather the whole entries table).
+            unit = (
+                select(Entrant.unit_id)
+                .join(Entry, Entry.entrant_id == Entrant.id)
+                .where(Entry.id == Assignment.entry_id)
+                .scalar_subquery()
+            )
+            query = query.where(unit.in_(scope.units).is_(true()))
         found: Counter[tuple[int | None, AssignmentStatus]] = Counter()
         for *key, count in await session.execute(query):
             found[(key[0], key[1]) if judge_ids is not None else (None, key[0])] += count
         return found
 
     counts: Counter[tuple[int | None, AssignmentStatus]] = Counter()
-    if judge_ids is None and not scope.for_units:
-        tallied = await tallies.round_counts(session, round_id=round_.id, statuses=ACTIVE)
+    if judge_ids is None:
+        units = scope.units if scope.for_units else None
+        tallied = await tallies.round_counts(
+            session, round_id=round_.id, statuses=ACTIVE, units=units
+        )
         counts.update({(None, status): count for status, count in tallied.items()})
     else:
         counts = await counted()
-    if scope.for_units:
-        return counts  # of submitted entries already
+    others = [s for s in EntryStatus if s != EntryStatus.SUBMITTED]
+    withdrawn = 0
+    for status in others:  # the contest's tallies: a few rows
+        found = await tallies.entry_counts(session, contest_ids=[round_.contest_id], status=status)
+        withdrawn += found.get(round_.contest_id, 0)
+    if not withdrawn:
+        return counts
     not_submitted = select(Entry.id).where(
-        Entry.contest_id == round_.contest_id,
-        Entry.status.in_([s for s in EntryStatus if s != EntryStatus.SUBMITTED]),
+        Entry.contest_id == round_.contest_id, Entry.status.in_(others)
     )
+    if scope.for_units:
+        not_submitted = scope.narrow(
+            not_submitted.join(Entrant, Entrant.id == Entry.entrant_id), Entrant.unit_id
+        )
     counts.subtract(await counted(Assignment.entry_id.in_(not_submitted)))
     return counts
+
+
+def _entrant_unit_in_scope(scope: OrganiserScope) -> ColumnElement[bool]:
+    """For a query over entries read a few at a time (a page): whether the entry's entrant's
+    unit, read by key, is in a set of the scope's units made once. As a condition of its
+    own it is a join, for which the planner gathers every entrant of the scope or scans the
+    scope's units again for every entry; inside a CASE or under IS TRUE it stays this."""
+    unit = select(Entrant.unit_id).where(Entrant.id == Entry.entrant_id).scalar_subquery()
+    return unit.in_(scope.units)
 
 
 def _progress_judges(
@@ -780,11 +797,14 @@ async def contest_progress(
     for progress in per_judge.values():
         progress.overdue = progress.assigned - progress.done if late else 0
     disagree = judges_disagree(round_.id, await rubric_maximum(session, contest_id=contest_id))
+    if scope.for_units:
+        # Entries are read in order until a page of them disagree: whether one is the scope's
+        # is asked first, and only then whether its judges disagree (a lookup of its scores).
+        # A CASE keeps that order; as two conditions the planner would ask the costlier first.
+        disagree = case((_entrant_unit_in_scope(scope), disagree), else_=false())
     flagged_query = select(Entry.id).where(
         Entry.contest_id == contest_id, Entry.status == EntryStatus.SUBMITTED, disagree
     )
-    if scope.for_units:
-        flagged_query = flagged_query.where(rules.entries_in_scope(scope))
     flagged = list(
         await session.scalars(flagged_query.order_by(Entry.id).limit(FLAGGED_ON_PROGRESS + 1))
     )
@@ -1105,11 +1125,16 @@ async def unfinished_assignments(
     )
     query = where_given(query, (Assignment.judge_id, judge_id), (Entry.receipt_code, receipt_code))
     if scope.for_units:
-        query = query.where(rules.entries_in_scope(scope))
+        # Read in order until a page is the scope's.
+        query = query.where(_entrant_unit_in_scope(scope).is_(true()))
     total = None
-    if receipt_code is None and judge_id is None and not scope.for_units:
-        # The round's unfinished work is a tally; one judge's is counted (a few hundred rows).
-        counts = await tallies.round_counts(session, round_id=round_.id, statuses=UNFINISHED)
+    if receipt_code is None and judge_id is None:
+        # The round's unfinished work is a tally (by unit for an organiser of some units); one
+        # judge's is counted (a few hundred rows).
+        units = scope.units if scope.for_units else None
+        counts = await tallies.round_counts(
+            session, round_id=round_.id, statuses=UNFINISHED, units=units
+        )
         total = sum(counts.values())
     found = await paginate(session, query, page, total=total)
     return found.replace([UnfinishedAssignment(*row) for row in found.items])

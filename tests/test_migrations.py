@@ -16,9 +16,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from contest.db import Base, create_engine
+from contest.db import Base, create_engine, create_sessionmaker
+from contest.demo import load_demo
 from contest.migrate import alembic_config, upgrade
-from tests.support import DATABASES, empty_postgresql_database, run_apart
+from judging.services import run_assignment
+from storage import storage_from_url
+from tests.support import DATABASES, WRITING, contest_id_of, empty_postgresql_database, run_apart
 
 T = TypeVar("T")
 
@@ -66,12 +69,40 @@ def test_migrations_from_empty_build_exactly_the_models(database: str, tmp_path:
     assert tables == set(Base.metadata.tables) | {"alembic_version"}
 
 
-# Migrations that change tables the tallies' triggers (0009) sit on or read: each goes down to
-# the revision before it, dropping exactly its columns and keeping every trigger.
+# Migrations that change tables the tallies' triggers (0009, 0017) sit on or read: each goes
+# down to the revision before it, dropping exactly its columns and keeping every trigger of the
+# migrations before it, and back up with every trigger of the head.
 TRIGGERED_TABLE_CHANGES = [
     ("0013", "0012", "entrants", {"child_consent_at", "name_withdrawn_at"}),
     ("0015", "0014", "entries", {"forwarded_from_id", "forwarded_score"}),
 ]
+# The tallies' triggers a later migration adds (by a part of their names), on entries,
+# entrants and assignments: they go down with it.
+LATER_TALLY_TRIGGERS = [("0017", "_unit_tally_")]
+
+
+def tally_triggers(connection: Connection) -> set[str]:
+    """The names of the tallies' triggers (0009's ``*_tally_*``, 0017's ``*_unit_tally_*``)."""
+    if connection.dialect.name == "sqlite":
+        query = (
+            "SELECT name FROM sqlite_master"
+            " WHERE type = 'trigger' AND name LIKE '%\\_tally\\_%' ESCAPE '\\'"
+        )
+    else:
+        query = (
+            "SELECT tgname FROM pg_trigger"
+            " WHERE NOT tgisinternal AND tgname LIKE '%\\_tally\\_%' ESCAPE '\\'"
+        )
+    return set(connection.exec_driver_sql(query).scalars())
+
+
+def triggers_before(triggers: set[str], revision: str) -> set[str]:
+    """Those of the head's tallies' ``triggers`` a database at ``revision`` has."""
+    return {
+        name
+        for name in triggers
+        if not any(later > revision and part in name for later, part in LATER_TALLY_TRIGGERS)
+    }
 
 
 @pytest.mark.parametrize("database", DATABASES)
@@ -82,30 +113,80 @@ def test_a_migration_on_triggered_tables_goes_down_and_up_again(
     """Down from the head to just before ``revision`` and up again: its columns go and come
     back, every trigger stays, and the schema is exactly the models'."""
 
-    def columns_and_triggers(connection: Connection) -> tuple[set[str], int]:
+    def columns_and_triggers(connection: Connection) -> tuple[set[str], set[str]]:
         found = {c["name"] for c in inspect(connection).get_columns(table)}
-        # The tallies' triggers: later migrations' own triggers go down with them.
-        if connection.dialect.name == "sqlite":
-            query = (
-                "SELECT count(*) FROM sqlite_master"
-                " WHERE type = 'trigger' AND name LIKE '%\\_tally\\_%' ESCAPE '\\'"
-            )
-        else:
-            query = (
-                "SELECT count(*) FROM pg_trigger"
-                " WHERE NOT tgisinternal AND tgname LIKE '%\\_tally\\_%' ESCAPE '\\'"
-            )
-        return found, connection.exec_driver_sql(query).scalar_one()
+        return found, tally_triggers(connection)
 
     with empty_database(database, tmp_path) as url:
         upgrade(url)
         columns, triggers = inspected(url, columns_and_triggers)
-        assert added <= columns and triggers > 0
+        assert added <= columns and triggers_before(triggers, before)
         command.downgrade(alembic_config(url), before)
         down, triggers_down = inspected(url, columns_and_triggers)
         assert down == columns - added
-        assert triggers_down == triggers
+        assert triggers_down == triggers_before(triggers, before)
         upgrade(url)
+        assert inspected(url, tally_triggers) == triggers
+        differences, _tables = differences_and_tables(url)
+    assert differences == []
+
+
+# Each tally by unit beside a count of the rows, in both databases' SQL (0 is no row).
+UNIT_TALLIES = {
+    "unit_entry_tallies": (
+        "SELECT contest_id, unit_id, status, entries FROM unit_entry_tallies"
+        " WHERE entries <> 0 ORDER BY 1, 2, 3",
+        "SELECT e.contest_id, en.unit_id, e.status, count(*) FROM entries e"
+        " JOIN entrants en ON en.id = e.entrant_id WHERE en.unit_id IS NOT NULL"
+        " GROUP BY e.contest_id, en.unit_id, e.status ORDER BY 1, 2, 3",
+    ),
+    "unit_round_tallies": (
+        "SELECT round_id, unit_id, status, assignments FROM unit_round_tallies"
+        " WHERE assignments <> 0 ORDER BY 1, 2, 3",
+        "SELECT a.round_id, en.unit_id, a.status, count(*) FROM assignments a"
+        " JOIN entries e ON e.id = a.entry_id JOIN entrants en ON en.id = e.entrant_id"
+        " WHERE en.unit_id IS NOT NULL GROUP BY a.round_id, en.unit_id, a.status"
+        " ORDER BY 1, 2, 3",
+    ),
+}
+
+
+async def _demo_assigned(url: str, uploads: Path) -> None:
+    """The demo, its writing contest's judges assigned."""
+    engine = create_engine(url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        storage = storage_from_url(f"file://{uploads}", secret_key="test", base_url="")
+        await load_demo(sessionmaker=sessionmaker, storage=storage)
+        await storage.aclose()
+        contest_id = await contest_id_of(sessionmaker, WRITING)
+        async with sessionmaker() as session:
+            await run_assignment(session, contest_id=contest_id, actor=None)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_the_tallies_by_unit_go_down_and_up_again_counting_the_rows(
+    database: str, tmp_path: Path
+) -> None:
+    """0017 down: its tables and triggers go, every other trigger stays; up again on rows
+    written meanwhile: both tallies count them."""
+    with empty_database(database, tmp_path) as url:
+        upgrade(url)
+        triggers = inspected(url, tally_triggers)
+        run_apart(_demo_assigned(url, tmp_path / "uploads"))
+        for tallied, counted in UNIT_TALLIES.values():
+            assert _rows(url, tallied) == _rows(url, counted) != []
+        _migrate(url, command.downgrade, "0016")
+        assert not set(UNIT_TALLIES) & set(differences_and_tables(url)[1])
+        assert inspected(url, tally_triggers) == triggers_before(triggers, "0016") != triggers
+        _rows(url, "UPDATE assignments SET status = 'submitted' WHERE id % 2 = 0")
+        _migrate(url, command.upgrade, "head")
+        assert inspected(url, tally_triggers) == triggers
+        for tallied, counted in UNIT_TALLIES.values():
+            assert _rows(url, tallied) == _rows(url, counted)
         differences, _tables = differences_and_tables(url)
     assert differences == []
 
