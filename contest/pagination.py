@@ -6,8 +6,8 @@ The rule is the same everywhere: a page number or a filter that cannot be read (
 ``page=0``, ``status=bogus``) is refused with 400 and a message in the visitor's language; a
 page number past the end shows the last page (of a list too long to count, an empty page with
 a link back), so a link kept while rows were removed still lands somewhere. Paging reaches the
-first ``MAX_PAGED_ROWS`` rows of a list; a page beyond them is refused with 400 before any row
-is read, and the last page that paging reaches says that the filters show the rest. A filter
+first ``MAX_PAGED_ROWS`` rows of a list: a page beyond them is empty, read from no row, and it
+and the last page that paging reaches say that the filters show the rest. A filter
 naming a row that does not exist simply matches nothing.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contest.db import MAX_ROW_ID
 from contest.errors import ContestError
-from contest.i18n import format_number, gettext
+from contest.i18n import gettext
 from contest.tokens import normalize_receipt_code
 
 PAGE_SIZE = 50
@@ -94,7 +94,14 @@ class Page(Generic[T]):
         """Rows follow that paging does not reach: only the filters show them."""
         if self.number < self.reachable:
             return False
+        if self.number > self.reachable:
+            return True
         return self.more if self.pages is None else self.number < self.pages
+
+    @property
+    def previous(self) -> int:
+        """The page the previous link leads to: from beyond the reach, the last one reached."""
+        return min(self.number - 1, self.reachable)
 
     def replace(self, items: list[U]) -> Page[U]:
         """The same page holding other items (rows made into the caller's objects)."""
@@ -213,7 +220,7 @@ async def paginate(
     count never reads a national table whole), unless the caller knows their ``total`` (from a
     tally); past that, or when not ``counted``, the page knows only whether another follows
     (one row more is read). A page past the end of a counted list is its last page; a page
-    past the first MAX_PAGED_ROWS rows is refused (QueryRefusedError), before any row is read."""
+    past the first MAX_PAGED_ROWS rows is empty, and no row is read for it."""
     number = request.number
     if total is not None:
         number = min(number, max(1, math.ceil(total / request.size)))
@@ -224,12 +231,7 @@ async def paginate(
             total = found
             number = min(number, max(1, math.ceil(total / request.size)))
     if number > reachable_pages(request.size):
-        raise QueryRefusedError(
-            gettext(
-                "Pages reach the first %(count)s rows of a list only. Narrow it with its filters.",
-                count=format_number(MAX_PAGED_ROWS),
-            )
-        )
+        return Page([], number, request.size, total)
     offset = (number - 1) * request.size
     rows = (await session.execute(query.limit(request.size + 1).offset(offset))).all()
     items: list[Sequence[Any]] = [tuple(row) for row in rows[: request.size]]

@@ -766,7 +766,7 @@ async def api_entries(request: Request) -> Response:
         in: query
         description: >-
           Paging reaches the first 10,000 entries of a list (per_page × page); a page beyond
-          them is refused (400): the filters narrow the list.
+          them is empty: the filters narrow the list.
         schema: {type: integer, minimum: 1, maximum: 1000000}
       - {name: per_page, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
       - name: unit
